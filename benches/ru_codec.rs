@@ -1,0 +1,2 @@
+//! RU codec benchmarks (filled in with the RU codec).
+fn main() {}

@@ -1,0 +1,1 @@
+//! KZ dialect (placeholder until the codec lands).

@@ -1,0 +1,1 @@
+//! RU dialect (placeholder until the codec lands).

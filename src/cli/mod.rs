@@ -1,0 +1,5 @@
+//! Tools for people: `decode`, `register`, `migrate`.
+
+pub mod decode;
+pub mod migrate;
+pub mod register;

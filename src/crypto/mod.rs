@@ -1,0 +1,1 @@
+//! The crypto-module interface (`CryptoUnit`) and its implementations.

@@ -1,0 +1,15 @@
+//! The `ofd` server: process roles (ingest, forward, tax-sink, all) and tools (emulate, decode,
+//! register, migrate) over the pure codecs of `ofd-protocol`.
+//!
+//! Dependencies point one way: roles → `store` / `crypto` / `metrics` → `ofd_protocol`. Roles do
+//! not import each other; what they share goes through `store`.
+
+pub mod all;
+pub mod cli;
+pub mod crypto;
+pub mod emulate;
+pub mod forward;
+pub mod ingest;
+pub mod sink;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,52 @@
+//! `ofd`: one binary, one subcommand per process role or tool. Each subcommand's arguments and
+//! `run` live in the module that implements it; this file only dispatches.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "ofd", version, about = "Open fiscal data operator server", long_about = None)]
+struct Cli {
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true, env = "OFD_LOG_JSON")]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ingest server: accept registers (RU and KZ) on one TCP port, store, acknowledge.
+    Serve(ofd::ingest::ServeArgs),
+    /// Forward stored documents to the tax authority in batches.
+    Forward(ofd::forward::ForwardArgs),
+    /// A stand-in tax authority that receives forwarded batches (tests, demos, labs).
+    TaxSink(ofd::sink::SinkArgs),
+    /// Every role in one process on the embedded SQLite default.
+    All(ofd::all::AllArgs),
+    /// Register emulator and load generator.
+    Emulate(ofd::emulate::EmulateArgs),
+    /// Print one frame (RU or KZ, binary or hex) as JSON.
+    Decode(ofd::cli::decode::DecodeArgs),
+    /// Provision registers.
+    Register(ofd::cli::register::RegisterArgs),
+    /// Create or upgrade the database schema.
+    Migrate(ofd::cli::migrate::MigrateArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    ofd::telemetry::init_logging(cli.log_json);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => ofd::ingest::run(args).await,
+            Command::Forward(args) => ofd::forward::run(args).await,
+            Command::TaxSink(args) => ofd::sink::run(args).await,
+            Command::All(args) => ofd::all::run(args).await,
+            Command::Emulate(args) => ofd::emulate::run(args).await,
+            Command::Decode(args) => ofd::cli::decode::run(args).await,
+            Command::Register(args) => ofd::cli::register::run(args).await,
+            Command::Migrate(args) => ofd::cli::migrate::run(args).await,
+        }
+    })
+}

@@ -1,0 +1,1 @@
+//! Storage (sqlx; SQLite embedded default, PostgreSQL for scale).
