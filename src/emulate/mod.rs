@@ -16,6 +16,7 @@ mod idle;
 mod link;
 mod load;
 mod model;
+mod ru;
 mod stats;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -203,8 +204,27 @@ async fn build_fleet(
     seed: u64,
     fleet: u32,
 ) -> anyhow::Result<(Arc<dyn ReplyFraming>, Vec<Box<dyn RegisterModel>>)> {
-    let _ = (args, seed, fleet);
-    bail!("dialect models not available yet")
+    match args.dialect {
+        Dialect::Ru => {
+            let settings = ru::FleetSettings {
+                ffd: args.ffd,
+                signer: ru_signer(args)?,
+                documents: args.documents_per_register,
+                fleet,
+                seed,
+            };
+            Ok((Arc::new(ru::RuFraming), ru::fleet(args.registers, &settings)?))
+        }
+        Dialect::Kz => bail!("the KZ dialect is not available yet"),
+    }
+}
+
+/// The RU signer: the soft crypto unit when its secret is given, filler signs otherwise.
+fn ru_signer(args: &EmulateArgs) -> anyhow::Result<ru::Signer> {
+    match &args.soft_secret {
+        None => Ok(ru::Signer::Filler),
+        Some(_) => bail!("--soft-secret needs the soft crypto unit, which is not available yet"),
+    }
 }
 
 /// The terminal progress bar (drawn on stderr only when it is a terminal).

@@ -8,8 +8,7 @@
 //! with 1022 = 0.
 
 mod documents;
-
-use std::sync::Arc;
+mod signing;
 
 use bytes::Bytes;
 use ofd_protocol::ru::container::{CONTAINER_TYPE, HEADER_VERSION};
@@ -21,9 +20,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use self::documents::{DocumentBuilder, Identity, Kind, Numbers};
+pub use self::signing::Signer;
 use super::model::{Outgoing, RegisterModel, ReplyFraming, Verdict};
 use super::Ffd;
-use crate::crypto::soft::SoftUnit;
 
 /// Documents per shift before the register closes and reopens it.
 const SHIFT_LENGTH: u64 = 200;
@@ -51,8 +50,8 @@ impl ReplyFraming for RuFraming {
 pub struct FleetSettings {
     /// ФФД version of the documents.
     pub ffd: Ffd,
-    /// Soft crypto unit for real signs, or `None` for filler signs.
-    pub signer: Option<Arc<SoftUnit>>,
+    /// Who signs the documents.
+    pub signer: Signer,
     /// Documents per register.
     pub documents: u64,
     /// Fleet number inside the ФН numbers.
@@ -81,7 +80,7 @@ pub struct RuRegister {
     identity: Identity,
     fn_number: FnNumber,
     ffd: Ffd,
-    signer: Option<Arc<SoftUnit>>,
+    signer: Signer,
     rng: StdRng,
     planned: u64,
     produced: u64,
@@ -165,26 +164,15 @@ impl RuRegister {
             fd_number: self.numbers.fd,
             service2: self.rng.gen(),
         };
-        let mut trailer = [0u8; 10];
-        trailer[8..].copy_from_slice(&TRAILER_TAIL);
-        let container = match &self.signer {
-            Some(signer) => {
-                signer.sign_document(&fn_text, &mut document).map_err(|error| anyhow::anyhow!("ФПД: {error}"))?;
-                // The ФПС covers the header as it will be sent, so lay the container out once
-                // with a blank ФПС, sign its header, then lay it out again with the sign.
-                let draft = Container::encode(&header, &document, &trailer)?;
-                let fps = signer
-                    .message_sign(&fn_text, &draft[..32], &document)
-                    .ok_or_else(|| anyhow::anyhow!("container header is not 32 bytes"))?;
-                trailer[..8].copy_from_slice(&fps);
-                Container::encode(&header, &document, &trailer)?
-            }
-            None => {
-                self.rng.fill(&mut trailer[..8]);
-                trailer[..2].copy_from_slice(&[0x81, 0x06]);
-                Container::encode(&header, &document, &trailer)?
-            }
-        };
+        self.signer.sign_document(&fn_text, &mut document)?;
+        // The ФПС covers the container header as it will be sent, so lay the container out once
+        // with a blank ФПС, sign its header, then lay it out again with the sign in place.
+        let mut trailer = [0u8; signing::FPS_LEN + TRAILER_TAIL.len()];
+        trailer[signing::FPS_LEN..].copy_from_slice(&TRAILER_TAIL);
+        let draft = Container::encode(&header, &document, &trailer)?;
+        let fps = self.signer.message_sign(&fn_text, &draft[..32], &document, &mut self.rng)?;
+        trailer[..signing::FPS_LEN].copy_from_slice(&fps);
+        let container = Container::encode(&header, &document, &trailer)?;
         let session = SessionHeader {
             s_version: SVersion::NORMAL,
             a_version: self.a_version(),
@@ -222,7 +210,7 @@ impl RuRegister {
             Kind::CloseShift => self.shift_closed = true,
         }
         self.numbers.documents_in_shift += 1;
-        let filler = if self.signer.is_some() { [0; 6] } else { self.rng.gen() };
+        let filler = self.signer.fpd_placeholder(&mut self.rng);
         let builder = DocumentBuilder { identity: &self.identity, ffd: self.ffd };
         let document = builder.build(kind, self.numbers, filler, &mut self.rng)?;
         let frame = self.frame(kind.form(), document)?;
@@ -288,4 +276,105 @@ pub fn check_ack(reply: &[u8], fn_number: &FnNumber, fd_number: u32) -> Result<u
     let message = find(1068)?.ok_or("missing_1068")?;
     let code = message.children().find(1022).map_err(|_| "undecodable_tlv")?.ok_or("missing_1022")?;
     decode_byte(code.value).map_err(|_| "bad_1022")
+}
+
+#[cfg(test)]
+mod tests {
+    use ofd_protocol::ru::ack::{Ack, ResponseCode};
+    use ofd_protocol::ru::check::cross_check;
+    use ofd_protocol::ru::tlv::Reader;
+    use ofd_protocol::ru::value::decode_vln;
+
+    use super::*;
+
+    const NOW: i64 = 1_795_000_000;
+
+    fn register(ffd: Ffd, documents: u64) -> RuRegister {
+        let settings = FleetSettings { ffd, signer: Signer::Filler, documents, fleet: 42, seed: 7 };
+        RuRegister::new(3, &settings).unwrap()
+    }
+
+    fn money_tag(reader: Reader<'_>, tag: u16) -> u64 {
+        reader.find(tag).unwrap().map(|tlv| decode_vln(tlv.value).unwrap()).unwrap_or(0)
+    }
+
+    /// Every tag (recursively) of a document, to check the 1.05 tag set.
+    fn all_tags(reader: Reader<'_>, out: &mut Vec<u16>) {
+        for tlv in reader {
+            let tlv = tlv.unwrap();
+            out.push(tlv.tag);
+            if matches!(tlv.tag, 1059 | 1174) {
+                all_tags(tlv.children(), out);
+            }
+        }
+    }
+
+    #[test]
+    fn documents_decode_cross_check_and_add_up() {
+        for ffd in [Ffd::V105, Ffd::V11, Ffd::V12] {
+            let mut register = register(ffd, 300);
+            let mut kinds = std::collections::BTreeMap::new();
+            let mut fd = 0;
+            while let Some(outgoing) = register.next_document(NOW) {
+                fd += 1;
+                *kinds.entry(outgoing.kind).or_insert(0) += 1;
+                let frame = Frame::decode(&outgoing.frame).unwrap();
+                cross_check(&frame).unwrap();
+                assert_eq!(frame.container.header.fd_number, fd);
+                assert_eq!(frame.session.fn_number.digits(), "9999000042000003");
+                let document = Tlv::read_exact(frame.container.document).unwrap();
+                let version = document.children().find(1209).unwrap().unwrap();
+                assert_eq!(version.value, [match ffd { Ffd::V105 => 2, Ffd::V11 => 3, Ffd::V12 => 4 }]);
+                if document.tag == 3 || document.tag == 31 {
+                    let items: u64 = document
+                        .children()
+                        .filter_map(Result::ok)
+                        .filter(|tlv| tlv.tag == 1059)
+                        .map(|item| money_tag(item.children(), 1043))
+                        .sum();
+                    let total = money_tag(document.children(), 1020);
+                    let paid = money_tag(document.children(), 1031) + money_tag(document.children(), 1081);
+                    assert_eq!(paid, total, "payments add up to the total");
+                    if document.tag == 3 || ffd != Ffd::V105 {
+                        assert_eq!(items, total, "items add up to the total");
+                    }
+                }
+                if ffd == Ffd::V105 {
+                    let mut tags = Vec::new();
+                    all_tags(document.children(), &mut tags);
+                    assert!(!tags.contains(&2108), "1.05 documents use only 1.05 tags");
+                }
+            }
+            assert_eq!(fd, 300);
+            assert_eq!(kinds["open_shift"], 2, "{kinds:?}");
+            assert_eq!(kinds["close_shift"], 2, "{kinds:?}");
+            assert!(kinds["receipt"] > 200 && kinds["refund"] > 5 && kinds["correction"] > 1, "{kinds:?}");
+        }
+    }
+
+    #[test]
+    fn accepts_only_a_matching_code_0_confirmation() {
+        let mut register = register(Ffd::V12, 3);
+        let outgoing = register.next_document(NOW).unwrap();
+        let request = Frame::decode(&outgoing.frame).unwrap();
+        let ack = |code, fd_delta: u32| {
+            let mut header = request.container.header;
+            header.fd_number += fd_delta;
+            Ack::for_request(&header, request.session.a_version, "7704358518", 1_700_000_000, code).frame().unwrap()
+        };
+        assert_eq!(register.check_reply(&outgoing, &ack(ResponseCode::Accepted, 0)), Verdict::Acked);
+        assert_eq!(
+            register.check_reply(&outgoing, &ack(ResponseCode::FlcFailed, 0)),
+            Verdict::Rejected("1022=14".into())
+        );
+        assert_eq!(
+            register.check_reply(&outgoing, &ack(ResponseCode::Accepted, 1)),
+            Verdict::Invalid("header_fd_mismatch".into())
+        );
+        assert_eq!(
+            register.check_reply(&outgoing, &outgoing.frame),
+            Verdict::Invalid("not_a_confirmation".into())
+        );
+        assert_eq!(register.check_reply(&outgoing, &[0x2A]), Verdict::Invalid("undecodable_frame".into()));
+    }
 }
