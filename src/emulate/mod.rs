@@ -90,8 +90,8 @@ pub struct EmulateArgs {
     #[arg(long, value_enum, default_value = "1.2")]
     pub ffd: Ffd,
     /// Master secret of the soft crypto unit (hex): RU documents then carry fiscal signs the
-    /// server can verify. Without it the signs are filler bytes.
-    #[arg(long, env = "OFD_SOFT_SECRET", hide_env_values = true)]
+    /// server can verify. Without it the signs are filler bytes. Same variable as the server's.
+    #[arg(long, env = "OFD_CRYPTO_SOFT_SECRET", hide_env_values = true)]
     pub soft_secret: Option<String>,
     /// After each acknowledgement, resend the document and require a byte-identical reply.
     #[arg(long)]
@@ -175,7 +175,7 @@ pub async fn run(args: EmulateArgs) -> anyhow::Result<()> {
         dialect: args.dialect.name(),
         target: args.target.clone(),
         registers: args.registers,
-        concurrency: args.concurrency as u64,
+        concurrency: args.concurrency.clamp(1, args.registers.max(1) as usize) as u64,
         elapsed,
         seed,
     };
@@ -213,7 +213,10 @@ async fn build_fleet(
                 fleet,
                 seed,
             };
-            Ok((Arc::new(ru::RuFraming), ru::fleet(args.registers, &settings)?))
+            Ok((
+                Arc::new(ru::RuFraming),
+                ru::fleet(args.registers, &settings)?,
+            ))
         }
         Dialect::Kz => bail!("the KZ dialect is not available yet"),
     }
@@ -223,7 +226,12 @@ async fn build_fleet(
 fn ru_signer(args: &EmulateArgs) -> anyhow::Result<ru::Signer> {
     match &args.soft_secret {
         None => Ok(ru::Signer::Filler),
-        Some(_) => bail!("--soft-secret needs the soft crypto unit, which is not available yet"),
+        Some(secret) => {
+            let secret = hex::decode(secret.trim()).context("--soft-secret is not valid hex")?;
+            // The ФПО length only matters to the server side; the register never makes one.
+            let unit = crate::crypto::soft::SoftUnit::new(secret, 16)?;
+            Ok(ru::Signer::Soft(Arc::new(unit)))
+        }
     }
 }
 

@@ -112,20 +112,76 @@ struct Product {
 }
 
 const PRODUCTS: &[Product] = &[
-    Product { name: "Хлеб ржаной 500 г", price: (4_500, 7_900), by_weight: false },
-    Product { name: "Молоко 3,2% 1 л", price: (7_900, 12_900), by_weight: false },
-    Product { name: "Кефир 1% 900 мл", price: (6_900, 10_900), by_weight: false },
-    Product { name: "Сыр Российский", price: (59_900, 89_900), by_weight: true },
-    Product { name: "Яблоки Гала", price: (11_900, 19_900), by_weight: true },
-    Product { name: "Бананы", price: (9_900, 15_900), by_weight: true },
-    Product { name: "Кофе молотый 250 г", price: (29_900, 64_900), by_weight: false },
-    Product { name: "Чай чёрный 100 пак.", price: (19_900, 34_900), by_weight: false },
-    Product { name: "Сахар 1 кг", price: (6_900, 9_900), by_weight: false },
-    Product { name: "Масло сливочное 82%", price: (18_900, 29_900), by_weight: false },
-    Product { name: "Яйца С1 10 шт", price: (8_900, 14_900), by_weight: false },
-    Product { name: "Гречка 900 г", price: (7_900, 13_900), by_weight: false },
-    Product { name: "Вода питьевая 1,5 л", price: (3_900, 6_900), by_weight: false },
-    Product { name: "Пакет-майка", price: (500, 1_500), by_weight: false },
+    Product {
+        name: "Хлеб ржаной 500 г",
+        price: (4_500, 7_900),
+        by_weight: false,
+    },
+    Product {
+        name: "Молоко 3,2% 1 л",
+        price: (7_900, 12_900),
+        by_weight: false,
+    },
+    Product {
+        name: "Кефир 1% 900 мл",
+        price: (6_900, 10_900),
+        by_weight: false,
+    },
+    Product {
+        name: "Сыр Российский",
+        price: (59_900, 89_900),
+        by_weight: true,
+    },
+    Product {
+        name: "Яблоки Гала",
+        price: (11_900, 19_900),
+        by_weight: true,
+    },
+    Product {
+        name: "Бананы",
+        price: (9_900, 15_900),
+        by_weight: true,
+    },
+    Product {
+        name: "Кофе молотый 250 г",
+        price: (29_900, 64_900),
+        by_weight: false,
+    },
+    Product {
+        name: "Чай чёрный 100 пак.",
+        price: (19_900, 34_900),
+        by_weight: false,
+    },
+    Product {
+        name: "Сахар 1 кг",
+        price: (6_900, 9_900),
+        by_weight: false,
+    },
+    Product {
+        name: "Масло сливочное 82%",
+        price: (18_900, 29_900),
+        by_weight: false,
+    },
+    Product {
+        name: "Яйца С1 10 шт",
+        price: (8_900, 14_900),
+        by_weight: false,
+    },
+    Product {
+        name: "Гречка 900 г",
+        price: (7_900, 13_900),
+        by_weight: false,
+    },
+    Product {
+        name: "Вода питьевая 1,5 л",
+        price: (3_900, 6_900),
+        by_weight: false,
+    },
+    Product {
+        name: "Пакет-майка",
+        price: (500, 1_500),
+        by_weight: false,
+    },
 ];
 
 /// VAT rates (tag 1199) used, with the percentage included in the price; `None` = no VAT.
@@ -234,8 +290,17 @@ impl DocumentBuilder<'_> {
     }
 
     /// Items (when `with_items`), total, payments and VAT sums, all consistent.
-    fn settlement(&self, w: &mut Writer, rng: &mut impl Rng, with_items: bool) -> anyhow::Result<()> {
-        let count = if rng.gen_bool(0.6) { rng.gen_range(1..=5) } else { rng.gen_range(6..=20) };
+    fn settlement(
+        &self,
+        w: &mut Writer,
+        rng: &mut impl Rng,
+        with_items: bool,
+    ) -> anyhow::Result<()> {
+        let count = if rng.gen_bool(0.6) {
+            rng.gen_range(1..=5)
+        } else {
+            rng.gen_range(6..=20)
+        };
         let items: Vec<Item> = (0..count).map(|_| random_item(rng)).collect();
         let mut vat = VatSums::default();
         let mut total = 0u64;
@@ -257,7 +322,12 @@ impl DocumentBuilder<'_> {
         money(w, 1020, total)?;
         money(w, 1031, cash)?;
         money(w, 1081, total - cash)?;
-        for (tag, sum) in [(1102, vat.vat20), (1103, vat.vat10), (1104, vat.turnover0), (1105, vat.turnover_no_vat)] {
+        for (tag, sum) in [
+            (1102, vat.vat20),
+            (1103, vat.vat10),
+            (1104, vat.turnover0),
+            (1105, vat.turnover_no_vat),
+        ] {
             if sum > 0 {
                 money(w, tag, sum)?;
             }
@@ -287,13 +357,28 @@ fn random_item(rng: &mut impl Rng) -> Item {
     let product = &PRODUCTS[rng.gen_range(0..PRODUCTS.len())];
     let price = rng.gen_range(product.price.0..=product.price.1) / 10 * 10;
     let quantity = if product.by_weight {
-        Fvln { point: 3, mantissa: rng.gen_range(150..=2_500) }
+        Fvln {
+            point: 3,
+            mantissa: rng.gen_range(150..=2_500),
+        }
     } else {
-        Fvln { point: 0, mantissa: rng.gen_range(1..=4) }
+        Fvln {
+            point: 0,
+            mantissa: rng.gen_range(1..=4),
+        }
     };
-    let cost = div_round(price * quantity.mantissa, 10u64.pow(u32::from(quantity.point)));
+    let cost = div_round(
+        price * quantity.mantissa,
+        10u64.pow(u32::from(quantity.point)),
+    );
     let vat_rate = VAT_RATES[rng.gen_range(0..VAT_RATES.len())].0;
-    Item { name: product.name, price, quantity, cost, vat_rate }
+    Item {
+        name: product.name,
+        price,
+        quantity,
+        cost,
+        vat_rate,
+    }
 }
 
 fn ffd_tag_value(ffd: Ffd) -> u8 {
@@ -340,7 +425,11 @@ mod tests {
     fn inn_check_digit_matches_a_known_valid_inn() {
         // 7707083893 is a published legal-entity ИНН; its check digit is 3.
         const WEIGHTS: [u32; 9] = [2, 4, 10, 3, 5, 9, 4, 6, 8];
-        let sum: u32 = "770708389".bytes().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
+        let sum: u32 = "770708389"
+            .bytes()
+            .zip(WEIGHTS)
+            .map(|(d, w)| u32::from(d - b'0') * w)
+            .sum();
         assert_eq!(sum % 11 % 10, 3);
         assert_eq!(legal_entity_inn(708389), "7707083893");
     }

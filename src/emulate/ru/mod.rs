@@ -15,7 +15,9 @@ use ofd_protocol::ru::container::{CONTAINER_TYPE, HEADER_VERSION};
 use ofd_protocol::ru::session::{AVersion, Flags, SVersion};
 use ofd_protocol::ru::tlv::Tlv;
 use ofd_protocol::ru::value::{decode_byte, decode_u32};
-use ofd_protocol::ru::{Container, ContainerHeader, FnNumber, Frame, SessionHeader, SESSION_HEADER_LEN};
+use ofd_protocol::ru::{
+    Container, ContainerHeader, FnNumber, Frame, SessionHeader, SESSION_HEADER_LEN,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -42,7 +44,9 @@ impl ReplyFraming for RuFraming {
     }
 
     fn frame_len(&self, header: &[u8]) -> Result<usize, String> {
-        SessionHeader::decode(header).map(|session| session.frame_len()).map_err(|error| error.to_string())
+        SessionHeader::decode(header)
+            .map(|session| session.frame_len())
+            .map_err(|error| error.to_string())
     }
 }
 
@@ -66,7 +70,10 @@ pub fn fleet(count: u64, settings: &FleetSettings) -> anyhow::Result<Vec<Box<dyn
         anyhow::bail!("at most 1000000 RU registers per fleet");
     }
     (0..count)
-        .map(|index| RuRegister::new(index, settings).map(|register| Box::new(register) as Box<dyn RegisterModel>))
+        .map(|index| {
+            RuRegister::new(index, settings)
+                .map(|register| Box::new(register) as Box<dyn RegisterModel>)
+        })
         .collect()
 }
 
@@ -132,7 +139,8 @@ impl RuRegister {
         if self.planned >= 3 && self.shift_closed {
             return Kind::OpenShift;
         }
-        if self.planned >= 3 && (last || self.numbers.documents_in_shift as u64 + 1 >= SHIFT_LENGTH) {
+        if self.planned >= 3 && (last || self.numbers.documents_in_shift as u64 + 1 >= SHIFT_LENGTH)
+        {
             return Kind::CloseShift;
         }
         match self.rng.gen_range(0..100) {
@@ -170,7 +178,9 @@ impl RuRegister {
         let mut trailer = [0u8; signing::FPS_LEN + TRAILER_TAIL.len()];
         trailer[signing::FPS_LEN..].copy_from_slice(&TRAILER_TAIL);
         let draft = Container::encode(&header, &document, &trailer)?;
-        let fps = self.signer.message_sign(&fn_text, &draft[..32], &document, &mut self.rng)?;
+        let fps = self
+            .signer
+            .message_sign(&fn_text, &draft[..32], &document, &mut self.rng)?;
         trailer[..signing::FPS_LEN].copy_from_slice(&fps);
         let container = Container::encode(&header, &document, &trailer)?;
         let session = SessionHeader {
@@ -211,12 +221,18 @@ impl RuRegister {
         }
         self.numbers.documents_in_shift += 1;
         let filler = self.signer.fpd_placeholder(&mut self.rng);
-        let builder = DocumentBuilder { identity: &self.identity, ffd: self.ffd };
+        let builder = DocumentBuilder {
+            identity: &self.identity,
+            ffd: self.ffd,
+        };
         let document = builder.build(kind, self.numbers, filler, &mut self.rng)?;
         let frame = self.frame(kind.form(), document)?;
         self.produced += 1;
         self.in_flight = self.numbers.fd;
-        Ok(Outgoing { frame: Bytes::from(frame), kind: kind.label() })
+        Ok(Outgoing {
+            frame: Bytes::from(frame),
+            kind: kind.label(),
+        })
     }
 }
 
@@ -274,7 +290,11 @@ pub fn check_ack(reply: &[u8], fn_number: &FnNumber, fd_number: u32) -> Result<u
         return Err("tag_fd_mismatch");
     }
     let message = find(1068)?.ok_or("missing_1068")?;
-    let code = message.children().find(1022).map_err(|_| "undecodable_tlv")?.ok_or("missing_1022")?;
+    let code = message
+        .children()
+        .find(1022)
+        .map_err(|_| "undecodable_tlv")?
+        .ok_or("missing_1022")?;
     decode_byte(code.value).map_err(|_| "bad_1022")
 }
 
@@ -285,17 +305,30 @@ mod tests {
     use ofd_protocol::ru::tlv::Reader;
     use ofd_protocol::ru::value::decode_vln;
 
+    use std::sync::Arc;
+
     use super::*;
+    use crate::crypto::soft::SoftUnit;
 
     const NOW: i64 = 1_795_000_000;
 
     fn register(ffd: Ffd, documents: u64) -> RuRegister {
-        let settings = FleetSettings { ffd, signer: Signer::Filler, documents, fleet: 42, seed: 7 };
+        let settings = FleetSettings {
+            ffd,
+            signer: Signer::Filler,
+            documents,
+            fleet: 42,
+            seed: 7,
+        };
         RuRegister::new(3, &settings).unwrap()
     }
 
     fn money_tag(reader: Reader<'_>, tag: u16) -> u64 {
-        reader.find(tag).unwrap().map(|tlv| decode_vln(tlv.value).unwrap()).unwrap_or(0)
+        reader
+            .find(tag)
+            .unwrap()
+            .map(|tlv| decode_vln(tlv.value).unwrap())
+            .unwrap_or(0)
     }
 
     /// Every tag (recursively) of a document, to check the 1.05 tag set.
@@ -324,7 +357,14 @@ mod tests {
                 assert_eq!(frame.session.fn_number.digits(), "9999000042000003");
                 let document = Tlv::read_exact(frame.container.document).unwrap();
                 let version = document.children().find(1209).unwrap().unwrap();
-                assert_eq!(version.value, [match ffd { Ffd::V105 => 2, Ffd::V11 => 3, Ffd::V12 => 4 }]);
+                assert_eq!(
+                    version.value,
+                    [match ffd {
+                        Ffd::V105 => 2,
+                        Ffd::V11 => 3,
+                        Ffd::V12 => 4,
+                    }]
+                );
                 if document.tag == 3 || document.tag == 31 {
                     let items: u64 = document
                         .children()
@@ -333,7 +373,8 @@ mod tests {
                         .map(|item| money_tag(item.children(), 1043))
                         .sum();
                     let total = money_tag(document.children(), 1020);
-                    let paid = money_tag(document.children(), 1031) + money_tag(document.children(), 1081);
+                    let paid =
+                        money_tag(document.children(), 1031) + money_tag(document.children(), 1081);
                     assert_eq!(paid, total, "payments add up to the total");
                     if document.tag == 3 || ffd != Ffd::V105 {
                         assert_eq!(items, total, "items add up to the total");
@@ -348,8 +389,55 @@ mod tests {
             assert_eq!(fd, 300);
             assert_eq!(kinds["open_shift"], 2, "{kinds:?}");
             assert_eq!(kinds["close_shift"], 2, "{kinds:?}");
-            assert!(kinds["receipt"] > 200 && kinds["refund"] > 5 && kinds["correction"] > 1, "{kinds:?}");
+            assert!(
+                kinds["receipt"] > 200 && kinds["refund"] > 5 && kinds["correction"] > 1,
+                "{kinds:?}"
+            );
         }
+    }
+
+    #[test]
+    fn soft_signed_documents_verify_with_the_soft_unit() {
+        use crate::crypto::{InboundDocument, Verdict as SignVerdict};
+        let unit = Arc::new(SoftUnit::new(vec![0x5A; 32], 16).unwrap());
+        let settings = FleetSettings {
+            ffd: Ffd::V105,
+            signer: Signer::Soft(Arc::clone(&unit)),
+            documents: 20,
+            fleet: 1,
+            seed: 3,
+        };
+        let mut register = RuRegister::new(0, &settings).unwrap();
+        let mut checked = 0;
+        while let Some(outgoing) = register.next_document(NOW) {
+            let frame = Frame::decode(&outgoing.frame).unwrap();
+            let document = Tlv::read_exact(frame.container.document).unwrap();
+            let fpd = document
+                .children()
+                .find(1077)
+                .unwrap()
+                .unwrap()
+                .value
+                .try_into()
+                .ok();
+            let body = &outgoing.frame[SESSION_HEADER_LEN..];
+            let mut inbound = InboundDocument {
+                fn_number: frame.session.fn_number.as_str(),
+                fd_number: frame.container.header.fd_number,
+                container: body,
+                document: frame.container.document,
+                fpd,
+                fps: frame.container.trailer,
+            };
+            assert_eq!(unit.verify(&inbound), SignVerdict::Verified);
+            let mut tampered = body.to_vec();
+            tampered[40] ^= 1;
+            inbound.container = &tampered;
+            inbound.document = &tampered[32..32 + frame.container.document.len()];
+            assert_ne!(unit.verify(&inbound), SignVerdict::Verified);
+            checked += 1;
+        }
+        assert_eq!(checked, 20);
     }
 
     #[test]
@@ -360,9 +448,20 @@ mod tests {
         let ack = |code, fd_delta: u32| {
             let mut header = request.container.header;
             header.fd_number += fd_delta;
-            Ack::for_request(&header, request.session.a_version, "7704358518", 1_700_000_000, code).frame().unwrap()
+            Ack::for_request(
+                &header,
+                request.session.a_version,
+                "7704358518",
+                1_700_000_000,
+                code,
+            )
+            .frame()
+            .unwrap()
         };
-        assert_eq!(register.check_reply(&outgoing, &ack(ResponseCode::Accepted, 0)), Verdict::Acked);
+        assert_eq!(
+            register.check_reply(&outgoing, &ack(ResponseCode::Accepted, 0)),
+            Verdict::Acked
+        );
         assert_eq!(
             register.check_reply(&outgoing, &ack(ResponseCode::FlcFailed, 0)),
             Verdict::Rejected("1022=14".into())
@@ -375,6 +474,9 @@ mod tests {
             register.check_reply(&outgoing, &outgoing.frame),
             Verdict::Invalid("not_a_confirmation".into())
         );
-        assert_eq!(register.check_reply(&outgoing, &[0x2A]), Verdict::Invalid("undecodable_frame".into()));
+        assert_eq!(
+            register.check_reply(&outgoing, &[0x2A]),
+            Verdict::Invalid("undecodable_frame".into())
+        );
     }
 }
