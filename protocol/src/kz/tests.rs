@@ -279,15 +279,16 @@ where
 {
     let worker = std::thread::Builder::new().stack_size(256 << 20).spawn(|| {
         let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(64));
-        runner.run(&any::<T>(), |value| {
-            let bytes = value.encode_to_vec();
-            let back =
-                T::decode(bytes.as_slice()).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert!(back == value, "decoded value differs");
-            prop_assert_eq!(back.encode_to_vec(), bytes);
-            Ok(())
-        })
-        .map_err(|failure| failure.to_string())
+        runner
+            .run(&any::<T>(), |value| {
+                let bytes = value.encode_to_vec();
+                let back =
+                    T::decode(bytes.as_slice()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert!(back == value, "decoded value differs");
+                prop_assert_eq!(back.encode_to_vec(), bytes);
+                Ok(())
+            })
+            .map_err(|failure| failure.to_string())
     });
     let outcome = worker.unwrap().join().unwrap();
     if let Err(failure) = outcome {
@@ -357,27 +358,28 @@ proptest! {
 fn whole_request_frames_round_trip() {
     let worker = std::thread::Builder::new().stack_size(256 << 20).spawn(|| {
         let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(64));
-        runner.run(
-            &(any::<Request>(), any::<u32>(), any::<u32>(), any::<u16>()),
-            |(request, id, token, reqnum)| {
-                let header = Header {
-                    version: 203,
-                    size: 0,
-                    system_id: id,
-                    token,
-                    request_number: reqnum,
-                };
-                let frame = encode_frame(header, &request)
-                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
-                let (back_header, body) = split_frame(&frame, u32::MAX)
-                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
-                prop_assert_eq!(back_header.size as usize, frame.len());
-                prop_assert_eq!((back_header.system_id, back_header.token), (id, token));
-                prop_assert!(Request::decode(body).ok() == Some(request));
-                Ok(())
-            },
-        )
-        .map_err(|failure| failure.to_string())
+        runner
+            .run(
+                &(any::<Request>(), any::<u32>(), any::<u32>(), any::<u16>()),
+                |(request, id, token, reqnum)| {
+                    let header = Header {
+                        version: 203,
+                        size: 0,
+                        system_id: id,
+                        token,
+                        request_number: reqnum,
+                    };
+                    let frame = encode_frame(header, &request)
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    let (back_header, body) = split_frame(&frame, u32::MAX)
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    prop_assert_eq!(back_header.size as usize, frame.len());
+                    prop_assert_eq!((back_header.system_id, back_header.token), (id, token));
+                    prop_assert!(Request::decode(body).ok() == Some(request));
+                    Ok(())
+                },
+            )
+            .map_err(|failure| failure.to_string())
     });
     if let Err(failure) = worker.unwrap().join().unwrap() {
         panic!("{failure}");
