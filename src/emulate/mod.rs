@@ -13,9 +13,11 @@
 //!   tool doubles as an end-to-end check in scripts and tests.
 
 mod idle;
+mod kz;
 mod link;
 mod load;
 mod model;
+mod provision;
 mod ru;
 mod stats;
 
@@ -106,6 +108,18 @@ pub struct EmulateArgs {
     /// Give a document up after it stayed unacknowledged this many seconds.
     #[arg(long, default_value_t = 60.0)]
     pub give_up_after: f64,
+    /// Provision the fleet in this database first (RU: register the ФН numbers; KZ: allocate a
+    /// system id and first token per register), as the operator's cabinet would.
+    #[arg(long, value_name = "DATABASE_URL")]
+    pub provision: Option<String>,
+    /// KZ: credentials of already provisioned registers, one JSON object per line as printed by
+    /// `ofd register add --dialect kz --json`; one register per line.
+    #[arg(long)]
+    pub kz_credentials: Option<std::path::PathBuf>,
+    /// KZ: probability that a document starts an offline burst (3–10 documents queued with
+    /// their own times and replayed in order).
+    #[arg(long, default_value_t = 0.0)]
+    pub kz_offline_rate: f64,
     /// Link-realism switches.
     #[command(flatten)]
     pub link: LinkArgs,
@@ -141,7 +155,8 @@ pub async fn run(args: EmulateArgs) -> anyhow::Result<()> {
         bail!("--fleet must be below 1000000");
     }
     let (framing, registers) = build_fleet(&args, seed, fleet).await?;
-    let planned = args.registers.saturating_mul(args.documents_per_register);
+    let fleet_size = registers.len() as u64;
+    let planned = fleet_size.saturating_mul(args.documents_per_register);
 
     let stats = Arc::new(Stats::default());
     let stop = Arc::new(AtomicBool::new(false));
@@ -174,8 +189,8 @@ pub async fn run(args: EmulateArgs) -> anyhow::Result<()> {
     let info = RunInfo {
         dialect: args.dialect.name(),
         target: args.target.clone(),
-        registers: args.registers,
-        concurrency: args.concurrency.clamp(1, args.registers.max(1) as usize) as u64,
+        registers: fleet_size,
+        concurrency: args.concurrency.clamp(1, fleet_size.max(1) as usize) as u64,
         elapsed,
         seed,
     };
@@ -206,6 +221,9 @@ async fn build_fleet(
 ) -> anyhow::Result<(Arc<dyn ReplyFraming>, Vec<Box<dyn RegisterModel>>)> {
     match args.dialect {
         Dialect::Ru => {
+            if let Some(url) = &args.provision {
+                provision::ru_fleet(url, fleet, args.registers).await?;
+            }
             let settings = ru::FleetSettings {
                 ffd: args.ffd,
                 signer: ru_signer(args)?,
@@ -218,7 +236,32 @@ async fn build_fleet(
                 ru::fleet(args.registers, &settings)?,
             ))
         }
-        Dialect::Kz => bail!("the KZ dialect is not available yet"),
+        Dialect::Kz => {
+            let credentials = match (&args.provision, &args.kz_credentials) {
+                (Some(url), None) => provision::kz_fleet(url, fleet, args.registers).await?,
+                (None, Some(path)) => {
+                    let mut credentials = provision::kz_credentials_file(path)?;
+                    credentials.truncate(usize::try_from(args.registers).unwrap_or(usize::MAX));
+                    credentials
+                }
+                _ => bail!(
+                    "KZ registers need either --provision DATABASE_URL or --kz-credentials FILE"
+                ),
+            };
+            if !(0.0..=1.0).contains(&args.kz_offline_rate) {
+                bail!("--kz-offline-rate must be between 0 and 1");
+            }
+            let settings = kz::FleetSettings {
+                documents: args.documents_per_register,
+                offline_rate: args.kz_offline_rate,
+                seed,
+            };
+            let now = chrono::Utc::now().timestamp();
+            Ok((
+                Arc::new(kz::KzFraming),
+                kz::fleet(&credentials, &settings, now),
+            ))
+        }
     }
 }
 

@@ -30,7 +30,6 @@ pub enum Verdict {
     /// "try again later" code). The register does not resend it.
     Rejected(String),
     /// The server asked the register to try again later (KZ 254/255): resend after a back-off.
-    #[allow(dead_code)] // built by the KZ model, which lands with the KZ codec
     RetryLater(String),
     /// The reply is malformed or does not match the document (wrong FN/FD, token not rotated …).
     /// Counted under this name; the document is not resent.

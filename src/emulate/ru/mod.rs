@@ -21,7 +21,8 @@ use ofd_protocol::ru::{
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use self::documents::{DocumentBuilder, Identity, Kind, Numbers};
+pub use self::documents::Identity;
+use self::documents::{DocumentBuilder, Kind, Numbers};
 pub use self::signing::Signer;
 use super::model::{Outgoing, RegisterModel, ReplyFraming, Verdict};
 use super::Ffd;
@@ -77,9 +78,18 @@ pub fn fleet(count: u64, settings: &FleetSettings) -> anyhow::Result<Vec<Box<dyn
         .collect()
 }
 
-/// The ФН number of register `index` of fleet `fleet`.
-pub fn fn_number_of(fleet: u32, index: u64) -> String {
-    format!("9999{fleet:06}{index:06}")
+/// Who register `index` of fleet `fleet` is: ФН number `9999<fleet:6><index:6>`, its РН ККТ,
+/// its owner. The same for provisioning and for the documents.
+pub fn identity(fleet: u32, index: u64) -> Identity {
+    Identity {
+        fn_number: format!("9999{fleet:06}{index:06}"),
+        reg_number: format!("00{fleet:06}{index:08}"),
+        inn: documents::legal_entity_inn(u64::from(fleet) * 7919 + index),
+        user: format!("ООО \"Ромашка-{index}\""),
+        address: format!("г. Москва, ул. Тверская, д. {}", index % 200 + 1),
+        place: format!("Магазин №{}", index % 1000 + 1),
+        cashier: "Иванова А.П.".to_owned(),
+    }
 }
 
 /// One simulated ККТ + ФН.
@@ -100,18 +110,9 @@ pub struct RuRegister {
 
 impl RuRegister {
     fn new(index: u64, settings: &FleetSettings) -> anyhow::Result<Self> {
-        let fn_text = fn_number_of(settings.fleet, index);
-        let fn_number = FnNumber::parse(fn_text.as_bytes())
-            .map_err(|error| anyhow::anyhow!("ФН number {fn_text}: {error}"))?;
-        let identity = Identity {
-            fn_number: fn_text,
-            reg_number: format!("00{:06}{index:08}", settings.fleet),
-            inn: documents::legal_entity_inn(u64::from(settings.fleet) * 7919 + index),
-            user: format!("ООО \"Ромашка-{index}\""),
-            address: format!("г. Москва, ул. Тверская, д. {}", index % 200 + 1),
-            place: format!("Магазин №{}", index % 1000 + 1),
-            cashier: "Иванова А.П.".to_owned(),
-        };
+        let identity = identity(settings.fleet, index);
+        let fn_number = FnNumber::parse(identity.fn_number.as_bytes())
+            .map_err(|error| anyhow::anyhow!("ФН number {}: {error}", identity.fn_number))?;
         Ok(RuRegister {
             identity,
             fn_number,
