@@ -12,4 +12,5 @@ pub mod forward;
 pub mod ingest;
 pub mod sink;
 pub mod store;
+pub mod tax_batch;
 pub mod telemetry;

@@ -1,10 +1,92 @@
-//! Stand-in tax authority (not implemented yet; see the open issue).
+//! `ofd tax-sink`: a stand-in tax authority for tests, demos and labs.
+//!
+//! Design notes:
+//! - It speaks the receiving side of [`crate::tax_batch`]: POST a gzip JSON-lines batch with a
+//!   batch id, get a per-batch reply listing refused lines. Everything else about the real
+//!   authority (signing, its own acknowledgement codes) is out of scope.
+//! - It is the judge of "exactly once": it records every batch id and every document id in its own
+//!   SQLite file ([`storage`]), answers a resent batch id with the stored reply, and counts a
+//!   document that arrives again under a *different* batch id as a duplicate. `GET /stats` exposes
+//!   the counts, and they survive a restart, so a test can stop the sink and start it again.
+//! - Faults are injected over HTTP ([`faults`]) so that black-box tests can make it slow, fail
+//!   with 5xx, store a batch and then drop the connection, or refuse matching documents.
+
+pub mod faults;
+mod server;
+pub mod storage;
+mod validate;
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use server::{router, SinkState};
+pub use storage::Stats;
 
 /// Arguments of the subcommand.
-#[derive(clap::Args, Debug)]
-pub struct SinkArgs {}
+#[derive(clap::Args, Debug, Clone)]
+pub struct SinkArgs {
+    /// Address to listen on.
+    #[arg(long, env = "OFD_SINK_LISTEN", default_value = "127.0.0.1:8480")]
+    pub listen: SocketAddr,
+    /// SQLite file where received batches and documents are kept (created if missing).
+    #[arg(long, env = "OFD_SINK_DB", default_value = "ofd-tax-sink.db")]
+    pub db: PathBuf,
+    /// Largest accepted batch after decompression, in bytes.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub max_batch_bytes: usize,
+}
 
-/// Run the subcommand.
-pub async fn run(_args: SinkArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// A running sink: its address and the handle that stops it.
+pub struct RunningSink {
+    /// The bound address (useful when listening on port 0).
+    pub addr: SocketAddr,
+    /// Cancel to shut the server down gracefully.
+    pub shutdown: CancellationToken,
+    /// Completes when the server has stopped.
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Bind, open the store and serve in a background task until `shutdown` is cancelled. Used by
+/// `ofd tax-sink`, `ofd all` and the tests.
+pub async fn spawn(args: &SinkArgs, shutdown: CancellationToken) -> anyhow::Result<RunningSink> {
+    let storage = storage::SinkStorage::open(&args.db)
+        .await
+        .with_context(|| format!("opening sink database {}", args.db.display()))?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let state = SinkState::new(storage, args.max_batch_bytes);
+    let app = router(state, args.max_batch_bytes);
+    let stop = shutdown.clone();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+            .context("serving the tax sink")
+    });
+    tracing::info!(%addr, db = %args.db.display(), "tax sink listening");
+    Ok(RunningSink {
+        addr,
+        shutdown,
+        task,
+    })
+}
+
+/// Run the subcommand until Ctrl-C.
+pub async fn run(args: SinkArgs) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let mut task = spawn(&args, shutdown.clone()).await?.task;
+    tokio::select! {
+        signal = tokio::signal::ctrl_c() => {
+            signal.context("waiting for Ctrl-C")?;
+            tracing::info!("shutting down the tax sink");
+            shutdown.cancel();
+            task.await?
+        }
+        result = &mut task => result?,
+    }
 }
