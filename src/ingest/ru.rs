@@ -45,7 +45,7 @@ use super::connection::{first_bytes, Connection};
 use super::Shared;
 use crate::config::FlkMode;
 use crate::crypto::{InboundDocument, InvalidSign, Verdict};
-use crate::metrics::{Check, FrameResult};
+use crate::metrics::{Check, FrameResult, Label};
 use crate::store::{
     ru_doc_key, Dialect, InsertDocument, InsertOutcome, NewDocument, Quarantine, RegisterStatus,
 };
@@ -306,7 +306,7 @@ async fn refuse(
     shared: &Shared,
     request: &Request<'_>,
     check: Check,
-    reason: &dyn std::fmt::Display,
+    reason: &(dyn std::fmt::Display + Sync),
     bytes: &[u8],
 ) -> Option<Answer> {
     let metrics = &shared.metrics.ru;
