@@ -304,7 +304,10 @@ impl ServeConfig {
             (32..=PROTOCOL_MAX_CONTAINER).contains(&l.max_frame_bytes),
             "max_frame_bytes must be between 32 and {PROTOCOL_MAX_CONTAINER}"
         );
-        anyhow::ensure!(!l.idle_timeout.is_zero(), "idle_timeout_secs must be positive");
+        anyhow::ensure!(
+            !l.idle_timeout.is_zero(),
+            "idle_timeout_secs must be positive"
+        );
         anyhow::ensure!(
             !l.connection_timeout.is_zero(),
             "connection_timeout_secs must be positive"
@@ -348,7 +351,10 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:1000".parse().expect("addr"));
         assert_eq!(config.limits.max_connections, 9);
         assert_eq!(config.database, "sqlite://x.db");
-        assert_eq!(config.metrics_listen, "127.0.0.1:9898".parse().expect("addr"));
+        assert_eq!(
+            config.metrics_listen,
+            "127.0.0.1:9898".parse().expect("addr")
+        );
         assert_eq!(config.flk, FlkMode::Report);
     }
 

@@ -280,7 +280,10 @@ impl Metrics {
             ru: dialect_metrics(Dialect::Ru),
             kz: dialect_metrics(Dialect::Kz),
             unknown_dialect: Family::resolve(&checks, &[Dialect::Unknown.as_str()]),
-            bytes_in: counter("ofd_ingest_received_bytes_total", "Bytes read from registers.")?,
+            bytes_in: counter(
+                "ofd_ingest_received_bytes_total",
+                "Bytes read from registers.",
+            )?,
             bytes_out: counter("ofd_ingest_sent_bytes_total", "Bytes written to registers.")?,
             ack_latency: histogram(
                 "ofd_ingest_ack_latency_seconds",
@@ -310,7 +313,9 @@ impl Metrics {
             commit_batch_size: histogram(
                 "ofd_store_commit_batch_size_documents",
                 "Documents per group-commit transaction.",
-                vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0],
+                vec![
+                    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+                ],
             )?,
             commit_duration: histogram(
                 "ofd_store_commit_duration_seconds",
@@ -376,7 +381,9 @@ mod tests {
         let metrics = Metrics::build().expect("valid definitions");
         metrics.ru.frames.inc(FrameResult::Accepted);
         metrics.ru.check_failures.inc(Check::Crc);
-        metrics.connections_rejected.inc(ConnectionRejection::RateLimited);
+        metrics
+            .connections_rejected
+            .inc(ConnectionRejection::RateLimited);
         let text = metrics.render();
         assert!(text.contains(r#"ofd_ingest_frames_total{dialect="ru",result="accepted"} 1"#));
         assert!(text.contains(r#"ofd_ingest_check_failures_total{check="crc",dialect="ru"} 1"#));

@@ -97,7 +97,10 @@ mod tests {
         assert!((0..3).all(|_| limiter.admit(A, t0)));
         assert!(!limiter.admit(A, t0), "burst exhausted");
         assert!(limiter.admit(B, t0), "other sources are not affected");
-        assert!(limiter.admit(A, t0 + Duration::from_millis(500)), "one token after 0.5 s");
+        assert!(
+            limiter.admit(A, t0 + Duration::from_millis(500)),
+            "one token after 0.5 s"
+        );
         assert!(!limiter.admit(A, t0 + Duration::from_millis(500)));
     }
 

@@ -64,7 +64,8 @@ pub(crate) async fn serve(connection: Connection, shared: &Shared) {
     parts.read_buf = read_buf;
     let mut framed = Framed::from_parts(parts);
     loop {
-        let read_deadline = deadline.min(tokio::time::Instant::now() + shared.config.limits.idle_timeout);
+        let read_deadline =
+            deadline.min(tokio::time::Instant::now() + shared.config.limits.idle_timeout);
         let next = tokio::select! {
             _ = shared.shutdown.cancelled() => break,
             next = tokio::time::timeout_at(read_deadline, framed.next()) => next,
@@ -92,7 +93,13 @@ pub(crate) async fn serve(connection: Connection, shared: &Shared) {
                 if !buffered.is_empty() {
                     // Idle between frames is normal; silence in the middle of one is not.
                     metrics.bytes_in.inc_by(buffered.len() as u64);
-                    drop_frame(shared, peer, Check::Timeout, &"frame not completed in time", buffered);
+                    drop_frame(
+                        shared,
+                        peer,
+                        Check::Timeout,
+                        &"frame not completed in time",
+                        buffered,
+                    );
                 }
                 break;
             }
@@ -108,7 +115,9 @@ pub(crate) async fn serve(connection: Connection, shared: &Shared) {
                 break;
             }
             metrics.bytes_out.inc_by(answer.ack.len() as u64);
-            metrics.ack_latency.observe(complete.elapsed().as_secs_f64());
+            metrics
+                .ack_latency
+                .observe(complete.elapsed().as_secs_f64());
         }
     }
 }
@@ -172,7 +181,14 @@ async fn handle_frame(bytes: &[u8], peer: SocketAddr, shared: &Shared) -> Option
         }
         Ok(None) if shared.config.accept_unregistered => true,
         Ok(None) => {
-            return refuse(shared, &request, Check::Register, &"unknown ФН number", bytes).await
+            return refuse(
+                shared,
+                &request,
+                Check::Register,
+                &"unknown ФН number",
+                bytes,
+            )
+            .await
         }
         Err(error) => return drop_frame(shared, peer, Check::Storage, &error, bytes),
     };
@@ -284,9 +300,7 @@ async fn refuse_undecodable(
         _ => Check::SessionHeader,
     };
     let session = SessionHeader::decode(bytes);
-    let header = bytes
-        .get(SESSION_HEADER_LEN..)
-        .map(ContainerHeader::decode);
+    let header = bytes.get(SESSION_HEADER_LEN..).map(ContainerHeader::decode);
     match (session, header) {
         (Ok(session), Some(Ok(header))) => {
             let request = Request {
@@ -310,7 +324,15 @@ async fn refuse(
     bytes: &[u8],
 ) -> Option<Answer> {
     let metrics = &shared.metrics.ru;
-    let ack = match build_ack(shared, request, ResponseCode::Malformed, None, FfdVersion::V1_05).await {
+    let ack = match build_ack(
+        shared,
+        request,
+        ResponseCode::Malformed,
+        None,
+        FfdVersion::V1_05,
+    )
+    .await
+    {
         Ok(ack) => ack,
         Err(error) => return drop_frame(shared, request.peer, Check::CryptoUnit, &error, bytes),
     };
@@ -341,7 +363,15 @@ async fn quarantine(
     bytes: &[u8],
 ) -> Option<Answer> {
     let peer = request.peer;
-    let ack = match build_ack(shared, request, ResponseCode::Malformed, None, FfdVersion::V1_05).await {
+    let ack = match build_ack(
+        shared,
+        request,
+        ResponseCode::Malformed,
+        None,
+        FfdVersion::V1_05,
+    )
+    .await
+    {
         Ok(ack) => ack,
         Err(error) => return drop_frame(shared, peer, Check::CryptoUnit, &error, bytes),
     };
@@ -452,7 +482,10 @@ impl DocumentFacts {
     fn read(frame: &Frame<'_>) -> Result<DocumentFacts, (Check, String)> {
         let form = frame.container.header.doc_type;
         if !REGISTER_FORMS.contains(&form) {
-            return Err((Check::DocumentType, format!("form code {form} is not a register document")));
+            return Err((
+                Check::DocumentType,
+                format!("form code {form} is not a register document"),
+            ));
         }
         let tlv_error = |e: &dyn std::fmt::Display| (Check::Tlv, e.to_string());
         let document = Tlv::read_exact(frame.container.document).map_err(|e| tlv_error(&e))?;
@@ -467,8 +500,12 @@ impl DocumentFacts {
                 }
                 TAG_DATE_TIME => time = Some(decode_u32(item.value).map_err(|e| tlv_error(&e))?),
                 TAG_FPD => {
-                    let value = <[u8; 6]>::try_from(item.value)
-                        .map_err(|_| (Check::Tlv, format!("1077 has {} bytes, not 6", item.value.len())))?;
+                    let value = <[u8; 6]>::try_from(item.value).map_err(|_| {
+                        (
+                            Check::Tlv,
+                            format!("1077 has {} bytes, not 6", item.value.len()),
+                        )
+                    })?;
                     fpd = Some(value);
                 }
                 _ => {}

@@ -22,13 +22,13 @@ pub const STEP: Duration = Duration::from_secs(10);
 
 /// The real ФФД 1.05 device dump (doc 11, ФН 9999078900005488, ФД 1).
 pub fn fixture_frame() -> Vec<u8> {
-    let text = include_str!("../../shared/fixtures/ru/fiscal_report_correction_1_05.frame.hex");
+    let text = include_str!("../../fixtures/ru/fiscal_report_correction_1_05.frame.hex");
     hex::decode(text.trim()).expect("fixture hex")
 }
 
 /// The 305-byte doc-1 container fixture, put behind a session header as a register would.
 pub fn fixture_container_frame() -> Vec<u8> {
-    let text = include_str!("../../shared/fixtures/ru/crc_example.container.hex");
+    let text = include_str!("../../fixtures/ru/crc_example.container.hex");
     let container = hex::decode(text.trim()).expect("fixture hex");
     let header = ContainerHeader::decode(&container).expect("fixture header");
     let session = SessionHeader {
@@ -103,7 +103,8 @@ pub fn receipt_frame(fn_number: &str, fd: u32, total: u32, signer: Option<&SoftU
     };
     let mut trailer = vec![0x81, 0x06, 1, 2, 3, 4, 5, 6, 0, 0];
     if let Some(unit) = signer {
-        unit.sign_document(fn_number, &mut document).expect("ФПД slot");
+        unit.sign_document(fn_number, &mut document)
+            .expect("ФПД slot");
         header.len = (32 + document.len() + 10) as u16;
         let encoded = header.encode().expect("header");
         let fps = unit
@@ -136,8 +137,12 @@ pub fn edit_document(frame: &[u8], edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     let decoded = Frame::decode(frame).expect("valid frame");
     let mut document = decoded.container.document.to_vec();
     edit(&mut document);
-    let container = Container::encode(&decoded.container.header, &document, decoded.container.trailer)
-        .expect("container");
+    let container = Container::encode(
+        &decoded.container.header,
+        &document,
+        decoded.container.trailer,
+    )
+    .expect("container");
     session_wrap(&container)
 }
 
@@ -155,9 +160,17 @@ pub struct AckFields {
 /// Decode a reply frame into the fields tests assert on.
 pub fn ack_fields(reply: &[u8]) -> AckFields {
     let frame = Frame::decode(reply).expect("reply is a valid RU frame");
-    assert_eq!(frame.container.header.doc_type, 7, "reply is an operator confirmation");
+    assert_eq!(
+        frame.container.header.doc_type, 7,
+        "reply is an operator confirmation"
+    );
     let doc = Tlv::read_exact(frame.container.document).expect("reply document");
-    let find = |tag| doc.children().find(tag).expect("well-formed").expect("tag present");
+    let find = |tag| {
+        doc.children()
+            .find(tag)
+            .expect("well-formed")
+            .expect("tag present")
+    };
     let message = find(1068);
     let code = message.children().find(1022).expect("ok").expect("1022");
     AckFields {
@@ -206,7 +219,10 @@ async fn read_frame(stream: &mut TcpStream) -> Option<Vec<u8>> {
     stream.read_exact(&mut frame).await.ok()?;
     let len = usize::from(u16::from_le_bytes([frame[24], frame[25]]));
     frame.resize(SESSION_HEADER_LEN + len, 0);
-    stream.read_exact(&mut frame[SESSION_HEADER_LEN..]).await.ok()?;
+    stream
+        .read_exact(&mut frame[SESSION_HEADER_LEN..])
+        .await
+        .ok()?;
     Some(frame)
 }
 
@@ -227,7 +243,10 @@ pub async fn scrape(addr: SocketAddr) -> String {
         .await
         .expect("scrape in time")
         .expect("read");
-    assert!(response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
+        "{response}"
+    );
     response
 }
 
@@ -266,7 +285,8 @@ pub fn config(database: &str) -> ServeConfig {
 }
 
 /// The soft unit's master secret the tests share with the server.
-pub const SOFT_SECRET_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+pub const SOFT_SECRET_HEX: &str =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 /// The test-side soft unit (the register's signing half).
 pub fn soft_unit() -> SoftUnit {

@@ -100,7 +100,7 @@ mod tests {
     use super::*;
 
     const FRAME: &str =
-        include_str!("../../../../shared/fixtures/ru/fiscal_report_correction_1_05.frame.hex");
+        include_str!("../../../fixtures/ru/fiscal_report_correction_1_05.frame.hex");
 
     fn frame() -> Vec<u8> {
         hex::decode(FRAME.trim()).expect("fixture is hex")
@@ -115,7 +115,10 @@ mod tests {
         assert!(codec.decode(&mut buf).expect("no error yet").is_none());
         buf.extend_from_slice(&bytes[10..40]);
         assert!(codec.decode(&mut buf).expect("header fine").is_none());
-        assert!(buf.capacity() >= bytes.len(), "reserved the whole frame once known");
+        assert!(
+            buf.capacity() >= bytes.len(),
+            "reserved the whole frame once known"
+        );
         buf.extend_from_slice(&bytes[40..]);
         buf.extend_from_slice(&bytes);
         let first = codec.decode(&mut buf).expect("ok").expect("frame");
@@ -132,15 +135,24 @@ mod tests {
         let mut buf = BytesMut::from(&bytes[..30]);
         assert!(matches!(
             codec.decode(&mut buf),
-            Err(FramingError::Oversize { declared: 436, limit: 400 })
+            Err(FramingError::Oversize {
+                declared: 436,
+                limit: 400
+            })
         ));
         assert!(buf.capacity() < 400, "nothing reserved for a refused frame");
 
         let mut codec = RuFrameCodec::new(32 * 1024);
         let mut buf = BytesMut::from(&b"\x2A\x08\x41\x0B"[..]);
-        assert!(matches!(codec.decode(&mut buf), Err(FramingError::Session(_))));
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(FramingError::Session(_))
+        ));
 
         let mut buf = BytesMut::from(&bytes[..100]);
-        assert!(matches!(codec.decode_eof(&mut buf), Err(FramingError::Truncated(100))));
+        assert!(matches!(
+            codec.decode_eof(&mut buf),
+            Err(FramingError::Truncated(100))
+        ));
     }
 }
