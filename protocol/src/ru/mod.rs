@@ -13,6 +13,7 @@ pub mod ack;
 pub mod check;
 pub mod container;
 pub mod crc;
+pub mod flk;
 pub mod fn_number;
 pub mod session;
 pub mod tlv;
