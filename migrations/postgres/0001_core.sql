@@ -49,6 +49,8 @@ CREATE TABLE documents (
     sign_verdict   TEXT    NOT NULL DEFAULT 'unverified',
     -- 1 when accepted from a register that is not in `registers` (--accept-unregistered).
     unregistered   BIGINT  NOT NULL DEFAULT 0,
+    -- Remote address the document arrived from (operator diagnostics).
+    peer           TEXT,
     -- Outbox: 'pending' → 'sent' | 'rejected'. Written in the ingest transaction.
     forward_state  TEXT    NOT NULL DEFAULT 'pending'
                            CHECK (forward_state IN ('pending', 'sent', 'rejected')),
@@ -70,6 +72,7 @@ CREATE TABLE conflicts (
     peer         TEXT,
     raw          BYTEA    NOT NULL
 );
+CREATE INDEX conflicts_key ON conflicts (dialect, doc_key);
 
 -- Documents refused after parsing (e.g. a fiscal sign that does not verify), kept for the operator.
 CREATE TABLE quarantine (

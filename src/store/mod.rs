@@ -1,1 +1,253 @@
-//! Storage (sqlx; SQLite embedded default, PostgreSQL for scale).
+//! Storage: one schema, two backends (SQLite embedded default, PostgreSQL for scale), reached
+//! through the sqlx `Any` driver so that every role runs the same SQL on both.
+//!
+//! # Design note
+//!
+//! **Tables** (`migrations/<backend>/0001_core.sql`; same meaning on both backends):
+//! - `registers`: provisioned cash registers. RU rows are keyed by the fiscal drive (ФН) number,
+//!   KZ rows by the OFD-issued system id and carry the token the register must send next.
+//! - `documents`: one row per accepted document, unique on `(dialect, doc_key)` — the idempotency
+//!   key (RU `"<fn>/<fd>"`). The row holds the raw container bytes, the FNS JSON, the exact ack
+//!   bytes that were sent, and the forwarding outbox state (`forward_state = 'pending'` on insert),
+//!   so storing a document and queueing it for the tax authority is one write.
+//! - `conflicts`: a *different* document that arrived under an existing key. Kept, never merged.
+//! - `quarantine`: documents refused after parsing (e.g. a fiscal sign that does not verify).
+//!
+//! **Invariants**
+//! 1. An ack leaves the server only after the transaction holding its document has committed:
+//!    [`writer::Writer::submit`] resolves after COMMIT, never before.
+//! 2. One key, one document. A resend of identical bytes returns the stored ack; a different
+//!    document under the same key never overwrites the first (it goes to `conflicts`).
+//! 3. A document row and its outbox state are written in the same transaction.
+//!
+//! **When rows may be deleted**: a `documents` row never, by the ingest or the forwarder; only an
+//! operator's retention job may remove rows whose `forward_state` is `'sent'` and whose retention
+//! period (set by law, years) has passed. `conflicts` and `quarantine` rows are evidence for the
+//! operator and are deleted only by the operator. `registers` rows are never deleted: a register
+//! leaves service by status `deregistered`, so its documents keep their owner.
+//!
+//! **Durability**: SQLite runs in WAL mode with `synchronous=FULL` (a commit is on disk when it
+//! returns); PostgreSQL is used with its default `synchronous_commit=on`. SQLite allows one writer
+//! at a time, so the hot path writes through one dedicated connection owned by the group-commit
+//! writer, and readers use the pool. In-memory SQLite is not supported: each pooled connection
+//! would see its own empty database.
+
+pub mod documents;
+pub mod registers;
+pub mod writer;
+
+use std::str::FromStr;
+
+use anyhow::Context as _;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyConnection, AnyPool, Connection as _};
+
+pub use documents::{
+    insert_document, insert_quarantine, ru_doc_key, InsertDocument, InsertOutcome, NewDocument,
+    Quarantine,
+};
+pub use registers::{NewRegister, Register, RegisterStatus};
+pub use writer::{TxWork, WriteError, Writer, WriterConfig};
+
+/// The SQLite schema, embedded at compile time.
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+/// The PostgreSQL schema, embedded at compile time.
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Per-connection SQLite settings: durable commits, enforced foreign keys, and a 10 s wait for
+/// another writer's lock before failing with SQLITE_BUSY.
+const SQLITE_CONNECTION_PRAGMAS: [&str; 3] = [
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 10000",
+];
+
+/// Which database engine a [`Store`] talks to; the one place where SQL may differ per engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite file (embedded default).
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// Which protocol family a register or document belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// Russian ККТ with a fiscal drive (ФН), ФФД TLV documents.
+    Ru,
+    /// Kazakh ККМ, protocol 2.0.3 (protobuf).
+    Kz,
+}
+
+impl Dialect {
+    /// The value stored in `dialect` columns.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Ru => "ru",
+            Dialect::Kz => "kz",
+        }
+    }
+}
+
+impl FromStr for Dialect {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ru" => Ok(Dialect::Ru),
+            "kz" => Ok(Dialect::Kz),
+            other => Err(StoreError::Corrupt(format!("unknown dialect {other:?}"))),
+        }
+    }
+}
+
+impl std::fmt::Display for Dialect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Errors of store operations outside the group-commit writer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database refused or failed the statement.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The request is not valid for the register's dialect or state.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// No row matched the given identity.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A stored value does not decode (a row written by something other than this code).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// A handle to the database; cheap to clone (the pool is shared).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Open `sqlite://path` (the file is created if missing; WAL, `synchronous=FULL`, a busy
+    /// timeout and foreign keys on every connection) or `postgres://…`, and bring the schema up
+    /// to date with the embedded migrations of that backend.
+    pub async fn open(url: &str) -> anyhow::Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = backend_of(url)?;
+        let url = match backend {
+            Backend::Sqlite => sqlite_url_creating_file(url),
+            Backend::Postgres => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .with_context(|| format!("invalid database URL {}", redact(&url)))?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                // journal_mode needs an exclusive lock and persists in the file, so it is set
+                // once here rather than on every pooled connection.
+                let mut first = AnyConnection::connect_with(&options)
+                    .await
+                    .with_context(|| format!("opening {}", redact(&url)))?;
+                sqlx::raw_sql("PRAGMA journal_mode = WAL")
+                    .execute(&mut first)
+                    .await?;
+                first.close().await?;
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            for pragma in SQLITE_CONNECTION_PRAGMAS {
+                                sqlx::query(pragma).execute(&mut *conn).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(16)
+                .connect_with(options)
+                .await
+                .with_context(|| format!("connecting to {}", redact(&url)))?,
+        };
+        let store = Store { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Apply every embedded migration not yet applied (idempotent).
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .context("applying database migrations")
+    }
+
+    /// The shared connection pool (readers, and writers off the hot path).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which engine this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Close every pooled connection (waits for connections in use to be returned).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Pick the backend from the URL scheme.
+fn backend_of(url: &str) -> anyhow::Result<Backend> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Backend::Postgres)
+    } else {
+        anyhow::bail!(
+            "unsupported database URL {} (expected sqlite://… or postgres://…)",
+            redact(url)
+        )
+    }
+}
+
+/// sqlx opens SQLite files read-write but does not create them unless the URL says `mode=rwc`.
+fn sqlite_url_creating_file(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// The URL without its password, for error messages and logs.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Current wall-clock time as unix milliseconds (row timestamps).
+pub(crate) fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,216 @@
+//! Accepted documents (RU and KZ), their idempotency rule, and quarantine.
+//!
+//! The idempotency key is `(dialect, doc_key)`. Storing is one `INSERT … ON CONFLICT DO NOTHING
+//! RETURNING id` per document: the common case (a new document) costs exactly one statement. Only
+//! when the key already exists do we read the stored row, to tell a resend (identical raw bytes:
+//! answer with the stored ack) from a conflict (different bytes: keep the newcomer in
+//! `conflicts`, answer with the stored ack, never overwrite).
+//!
+//! The functions here take a bare connection so that other [`TxWork`] implementations (the KZ
+//! handler stores a document, rotates the token and caches the response in one transaction) can
+//! call them inside their own transaction.
+
+use futures::future::BoxFuture;
+use futures::FutureExt as _;
+use sqlx::{AnyConnection, Row as _};
+
+use super::writer::TxWork;
+use super::Dialect;
+
+/// A document that passed the checks and is ready to be stored with the ack it will get.
+#[derive(Clone, Debug)]
+pub struct NewDocument {
+    /// Protocol family.
+    pub dialect: Dialect,
+    /// Idempotency key within the dialect: RU [`ru_doc_key`], KZ chosen by the KZ handler.
+    pub doc_key: String,
+    /// RU fiscal drive number.
+    pub fn_number: Option<String>,
+    /// RU fiscal document number.
+    pub fd_number: Option<i64>,
+    /// KZ system id.
+    pub system_id: Option<i64>,
+    /// RU form code (document type) or KZ command code.
+    pub form_code: i64,
+    /// RU ФФД version code (tag 1209) when present.
+    pub ffd_version: Option<i64>,
+    /// Document time as the register sent it (naive local wall clock, unix seconds).
+    pub doc_time: Option<i64>,
+    /// When the server received it (UTC, unix milliseconds).
+    pub received_at: i64,
+    /// The container bytes exactly as received; compared byte for byte on a repeated key.
+    pub raw: Vec<u8>,
+    /// The decoded document as FNS JSON.
+    pub json: String,
+    /// The acknowledgement bytes that will be sent; a resend gets these same bytes again.
+    pub ack: Vec<u8>,
+    /// `None` when format-logical control passed, else the failed rules (text or JSON).
+    pub flk_errors: Option<String>,
+    /// Outcome of the fiscal sign check (`verified`, `unverified`, …).
+    pub sign_verdict: String,
+    /// Accepted from a register that is not provisioned (`--accept-unregistered`).
+    pub unregistered: bool,
+    /// Remote address, for the operator.
+    pub peer: Option<String>,
+}
+
+/// The RU idempotency key: `"<fn>/<fd>"`.
+pub fn ru_doc_key(fn_number: &str, fd_number: i64) -> String {
+    format!("{fn_number}/{fd_number}")
+}
+
+/// What storing a document did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// First arrival: stored (and queued for forwarding in the same row).
+    Stored,
+    /// The same bytes were already stored under this key; answer with the stored ack.
+    Duplicate {
+        /// The ack bytes stored with the first copy.
+        ack: Vec<u8>,
+    },
+    /// Different bytes under an existing key: the newcomer went to `conflicts`; answer with the
+    /// stored ack.
+    Conflict {
+        /// The ack bytes stored with the first copy.
+        ack: Vec<u8>,
+    },
+}
+
+/// Store `doc` on `conn` (inside the caller's transaction) following the idempotency rule.
+pub async fn insert_document(
+    conn: &mut AnyConnection,
+    doc: &NewDocument,
+) -> Result<InsertOutcome, sqlx::Error> {
+    let dialect = doc.dialect.as_str();
+    let inserted = sqlx::query(
+        "INSERT INTO documents (dialect, doc_key, fn_number, fd_number, system_id, form_code, \
+         ffd_version, doc_time, received_at, raw, json, ack, flk_failed, flk_errors, \
+         sign_verdict, unregistered, peer, forward_state) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         'pending') \
+         ON CONFLICT (dialect, doc_key) DO NOTHING RETURNING id",
+    )
+    .bind(dialect)
+    .bind(doc.doc_key.as_str())
+    .bind(doc.fn_number.as_deref())
+    .bind(doc.fd_number)
+    .bind(doc.system_id)
+    .bind(doc.form_code)
+    .bind(doc.ffd_version)
+    .bind(doc.doc_time)
+    .bind(doc.received_at)
+    .bind(doc.raw.as_slice())
+    .bind(doc.json.as_str())
+    .bind(doc.ack.as_slice())
+    .bind(i64::from(doc.flk_errors.is_some()))
+    .bind(doc.flk_errors.as_deref())
+    .bind(doc.sign_verdict.as_str())
+    .bind(i64::from(doc.unregistered))
+    .bind(doc.peer.as_deref())
+    .fetch_optional(&mut *conn)
+    .await?;
+    if inserted.is_some() {
+        return Ok(InsertOutcome::Stored);
+    }
+
+    let stored = sqlx::query("SELECT raw, ack FROM documents WHERE dialect = $1 AND doc_key = $2")
+        .bind(dialect)
+        .bind(doc.doc_key.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+    let stored_raw: Vec<u8> = stored.try_get("raw")?;
+    let ack: Vec<u8> = stored.try_get("ack")?;
+    if stored_raw == doc.raw {
+        return Ok(InsertOutcome::Duplicate { ack });
+    }
+
+    // A register that keeps resending the same conflicting copy leaves one conflicts row.
+    let already_kept = sqlx::query(
+        "SELECT id FROM conflicts WHERE dialect = $1 AND doc_key = $2 AND raw = $3 LIMIT 1",
+    )
+    .bind(dialect)
+    .bind(doc.doc_key.as_str())
+    .bind(doc.raw.as_slice())
+    .fetch_optional(&mut *conn)
+    .await?;
+    if already_kept.is_none() {
+        sqlx::query(
+            "INSERT INTO conflicts (dialect, doc_key, received_at, peer, raw) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(dialect)
+        .bind(doc.doc_key.as_str())
+        .bind(doc.received_at)
+        .bind(doc.peer.as_deref())
+        .bind(doc.raw.as_slice())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(InsertOutcome::Conflict { ack })
+}
+
+/// [`TxWork`] that stores one document through the group-commit writer.
+#[derive(Clone, Debug)]
+pub struct InsertDocument(pub NewDocument);
+
+impl TxWork for InsertDocument {
+    type Output = InsertOutcome;
+
+    fn apply<'c>(
+        &'c self,
+        conn: &'c mut AnyConnection,
+    ) -> BoxFuture<'c, Result<InsertOutcome, sqlx::Error>> {
+        insert_document(conn, &self.0).boxed()
+    }
+}
+
+/// A document refused after parsing (e.g. its fiscal sign does not verify), kept for the
+/// operator instead of being dropped. Stored through the writer like any other document.
+#[derive(Clone, Debug)]
+pub struct Quarantine {
+    /// Protocol family.
+    pub dialect: Dialect,
+    /// RU fiscal drive number, when it could be read.
+    pub fn_number: Option<String>,
+    /// RU fiscal document number, when it could be read.
+    pub fd_number: Option<i64>,
+    /// Why it was refused (a stable reason label, e.g. `bad_fiscal_sign`).
+    pub reason: String,
+    /// When the server received it (UTC, unix milliseconds).
+    pub received_at: i64,
+    /// Remote address.
+    pub peer: Option<String>,
+    /// The bytes as received.
+    pub raw: Vec<u8>,
+}
+
+/// Store `q` on `conn`; returns the new quarantine row id.
+pub async fn insert_quarantine(
+    conn: &mut AnyConnection,
+    q: &Quarantine,
+) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query(
+        "INSERT INTO quarantine (dialect, fn_number, fd_number, reason, received_at, peer, raw) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(q.dialect.as_str())
+    .bind(q.fn_number.as_deref())
+    .bind(q.fd_number)
+    .bind(q.reason.as_str())
+    .bind(q.received_at)
+    .bind(q.peer.as_deref())
+    .bind(q.raw.as_slice())
+    .fetch_one(&mut *conn)
+    .await?;
+    row.try_get("id")
+}
+
+impl TxWork for Quarantine {
+    /// The quarantine row id.
+    type Output = i64;
+
+    fn apply<'c>(&'c self, conn: &'c mut AnyConnection) -> BoxFuture<'c, Result<i64, sqlx::Error>> {
+        insert_quarantine(conn, self).boxed()
+    }
+}

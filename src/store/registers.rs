@@ -1,0 +1,281 @@
+//! Provisioned registers: lookup on the ingest path, provisioning and status changes by operators.
+//!
+//! A RU register is identified by its fiscal drive (ФН) number. A KZ register is identified by a
+//! system id the OFD allocates here (random u32 > 0, unique) and must present the token the OFD
+//! last handed it; the first token is allocated here too (random, never 0). Rows are never deleted:
+//! a register leaves service with status `deregistered`, so its documents keep their owner.
+//!
+//! Lookups come in two forms: `Store` methods that borrow a pooled connection, and free functions
+//! over a bare connection for use inside a writer transaction (the KZ token check and rotation).
+
+use std::str::FromStr;
+
+use rand::Rng as _;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row as _};
+
+use super::{now_millis, Dialect, Store, StoreError};
+
+/// Attempts at drawing an unused random KZ system id before giving up.
+const SYSTEM_ID_ATTEMPTS: usize = 32;
+
+/// Columns of `registers` in the order [`register_from_row`] reads them by name.
+const REGISTER_COLUMNS: &str = "id, dialect, fn_number, system_id, serial, model, reg_number, \
+                                org_inn, status, kz_token, created_at, updated_at";
+
+/// Whether a register may send documents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegisterStatus {
+    /// In service: documents are accepted.
+    Active,
+    /// Temporarily refused (e.g. unpaid contract); may be re-activated.
+    Blocked,
+    /// Removed from service for good (its documents stay).
+    Deregistered,
+}
+
+impl RegisterStatus {
+    /// The value stored in `registers.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegisterStatus::Active => "active",
+            RegisterStatus::Blocked => "blocked",
+            RegisterStatus::Deregistered => "deregistered",
+        }
+    }
+}
+
+impl FromStr for RegisterStatus {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(RegisterStatus::Active),
+            "blocked" => Ok(RegisterStatus::Blocked),
+            "deregistered" => Ok(RegisterStatus::Deregistered),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown register status {other:?}"
+            ))),
+        }
+    }
+}
+
+/// A provisioned register.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Register {
+    /// Row id.
+    pub id: i64,
+    /// Protocol family.
+    pub dialect: Dialect,
+    /// RU fiscal drive number.
+    pub fn_number: Option<String>,
+    /// KZ system id (header ID).
+    pub system_id: Option<i64>,
+    /// Manufacturer serial number.
+    pub serial: Option<String>,
+    /// Model name.
+    pub model: Option<String>,
+    /// Registration number issued by the tax authority.
+    pub reg_number: Option<String>,
+    /// Taxpayer number of the owner (ИНН / БИН).
+    pub org_inn: Option<String>,
+    /// Whether documents are accepted.
+    pub status: RegisterStatus,
+    /// KZ: the token the register must send next. A shared secret: never log it.
+    #[serde(skip_serializing)]
+    pub kz_token: Option<i64>,
+    /// Created (UTC, unix milliseconds).
+    pub created_at: i64,
+    /// Last changed (UTC, unix milliseconds).
+    pub updated_at: i64,
+}
+
+/// What an operator provides to provision a register.
+#[derive(Clone, Debug, Default)]
+pub struct NewRegister {
+    /// RU: the 16-digit fiscal drive number (required). KZ: must be `None`.
+    pub fn_number: Option<String>,
+    /// Manufacturer serial number.
+    pub serial: Option<String>,
+    /// Model name.
+    pub model: Option<String>,
+    /// Registration number issued by the tax authority.
+    pub reg_number: Option<String>,
+    /// Taxpayer number of the owner.
+    pub org_inn: Option<String>,
+}
+
+fn register_from_row(row: &AnyRow) -> Result<Register, StoreError> {
+    Ok(Register {
+        id: row.try_get("id")?,
+        dialect: row.try_get::<String, _>("dialect")?.parse()?,
+        fn_number: row.try_get("fn_number")?,
+        system_id: row.try_get("system_id")?,
+        serial: row.try_get("serial")?,
+        model: row.try_get("model")?,
+        reg_number: row.try_get("reg_number")?,
+        org_inn: row.try_get("org_inn")?,
+        status: row.try_get::<String, _>("status")?.parse()?,
+        kz_token: row.try_get("kz_token")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// The RU register with fiscal drive `fn_number`, on `conn`.
+pub async fn fetch_register_by_fn(
+    conn: &mut AnyConnection,
+    fn_number: &str,
+) -> Result<Option<Register>, StoreError> {
+    let sql = format!("SELECT {REGISTER_COLUMNS} FROM registers WHERE fn_number = $1");
+    let row = sqlx::query(&sql)
+        .bind(fn_number)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(register_from_row).transpose()
+}
+
+/// The KZ register with `system_id`, on `conn`.
+pub async fn fetch_register_by_system_id(
+    conn: &mut AnyConnection,
+    system_id: i64,
+) -> Result<Option<Register>, StoreError> {
+    let sql = format!("SELECT {REGISTER_COLUMNS} FROM registers WHERE system_id = $1");
+    let row = sqlx::query(&sql)
+        .bind(system_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(register_from_row).transpose()
+}
+
+/// A RU fiscal drive number is 16 decimal digits.
+fn valid_fn_number(fn_number: &str) -> bool {
+    fn_number.len() == 16 && fn_number.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl Store {
+    /// The RU register with fiscal drive `fn_number`.
+    pub async fn register_by_fn(&self, fn_number: &str) -> Result<Option<Register>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        fetch_register_by_fn(&mut conn, fn_number).await
+    }
+
+    /// The KZ register with `system_id`.
+    pub async fn register_by_system_id(
+        &self,
+        system_id: i64,
+    ) -> Result<Option<Register>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        fetch_register_by_system_id(&mut conn, system_id).await
+    }
+
+    /// Every register, oldest first.
+    pub async fn list_registers(&self) -> Result<Vec<Register>, StoreError> {
+        let sql = format!("SELECT {REGISTER_COLUMNS} FROM registers ORDER BY id");
+        let rows = sqlx::query(&sql).fetch_all(self.pool()).await?;
+        rows.iter().map(register_from_row).collect()
+    }
+
+    /// Provision a register. RU needs a valid, not yet known FN number. KZ gets a fresh random
+    /// system id and a random non-zero initial token (read them from the returned row).
+    pub async fn add_register(
+        &self,
+        dialect: Dialect,
+        new: NewRegister,
+    ) -> Result<Register, StoreError> {
+        match dialect {
+            Dialect::Ru => {
+                let fn_number = new.fn_number.as_deref().ok_or_else(|| {
+                    StoreError::Invalid("a RU register needs its FN number".into())
+                })?;
+                if !valid_fn_number(fn_number) {
+                    return Err(StoreError::Invalid(format!(
+                        "FN number {fn_number:?} is not 16 decimal digits"
+                    )));
+                }
+                self.insert_register(dialect, &new, None, None)
+                    .await?
+                    .ok_or_else(|| {
+                        StoreError::Invalid(format!("FN {fn_number} is already registered"))
+                    })
+            }
+            Dialect::Kz => {
+                if new.fn_number.is_some() {
+                    return Err(StoreError::Invalid(
+                        "a KZ register has no FN number (it is identified by its system id)".into(),
+                    ));
+                }
+                for _ in 0..SYSTEM_ID_ATTEMPTS {
+                    let (system_id, token) = {
+                        let mut rng = rand::thread_rng();
+                        (
+                            i64::from(rng.gen_range(1..=u32::MAX)),
+                            i64::from(rng.gen_range(1..=u32::MAX)),
+                        )
+                    };
+                    if let Some(register) = self
+                        .insert_register(dialect, &new, Some(system_id), Some(token))
+                        .await?
+                    {
+                        return Ok(register);
+                    }
+                }
+                Err(StoreError::Invalid(
+                    "could not find an unused KZ system id".into(),
+                ))
+            }
+        }
+    }
+
+    /// Insert one register row; `None` when a unique key (FN number, system id) is taken.
+    async fn insert_register(
+        &self,
+        dialect: Dialect,
+        new: &NewRegister,
+        system_id: Option<i64>,
+        kz_token: Option<i64>,
+    ) -> Result<Option<Register>, StoreError> {
+        let now = now_millis();
+        let sql = format!(
+            "INSERT INTO registers (dialect, fn_number, system_id, serial, model, reg_number, \
+             org_inn, status, kz_token, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10) \
+             ON CONFLICT DO NOTHING RETURNING {REGISTER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(dialect.as_str())
+            .bind(new.fn_number.as_deref())
+            .bind(system_id)
+            .bind(new.serial.as_deref())
+            .bind(new.model.as_deref())
+            .bind(new.reg_number.as_deref())
+            .bind(new.org_inn.as_deref())
+            .bind(kz_token)
+            .bind(now)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(register_from_row).transpose()
+    }
+
+    /// Change a register's status by row id; returns the updated row.
+    pub async fn set_register_status(
+        &self,
+        id: i64,
+        status: RegisterStatus,
+    ) -> Result<Register, StoreError> {
+        let sql = format!(
+            "UPDATE registers SET status = $1, updated_at = $2 WHERE id = $3 \
+             RETURNING {REGISTER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(now_millis())
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("register id {id}")))?;
+        register_from_row(&row)
+    }
+}

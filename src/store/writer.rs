@@ -1,0 +1,319 @@
+//! The group-commit writer: the only database writer on the ingest hot path.
+//!
+//! # Design note
+//!
+//! Many connections submit work; one task owns one dedicated database connection and turns
+//! whatever has queued up into a single transaction, so a batch of N documents costs one commit
+//! (one fsync on SQLite) instead of N.
+//!
+//! - **Bounded queue.** [`Writer::submit`] waits for room in the channel: when the database is
+//!   slower than the listeners, connections slow down instead of memory growing.
+//! - **Batching.** The task takes the first queued item, then keeps taking items until it holds
+//!   `max_batch` of them or `max_delay` has passed since the first, then BEGIN, apply each, COMMIT.
+//! - **Ack after commit.** Each submitter's future resolves only after COMMIT has returned (or
+//!   with an error, in which case the caller must not acknowledge). A commit error is reported as
+//!   an error even though the transaction may in fact have committed: a document stored but not
+//!   acknowledged is resent by the register and answered as a duplicate, whereas the reverse would
+//!   lose a document.
+//! - **Isolation of failures.** If any item fails, the whole batch is rolled back and each item is
+//!   re-run in its own transaction, so one bad item fails alone. This is why [`TxWork::apply`]
+//!   takes `&self`: work must be repeatable and must touch nothing but the connection it is given.
+//! - **Shutdown.** When every [`Writer`] handle is dropped the channel closes; the task drains
+//!   and commits what is still queued, then exits. Graceful shutdown relies on this: drop the
+//!   handles, then await the task's `JoinHandle`.
+//! - **Lost connection.** After a failed transaction the connection is pinged; if it is dead it
+//!   is replaced from the pool before the next batch.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use futures::FutureExt as _;
+use sqlx::{AnyConnection, Connection as _};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::{Backend, Store};
+
+/// Called after every committed batch with its size and the time from BEGIN to COMMIT's return;
+/// the ingest role feeds its Prometheus histograms from here.
+pub type BatchObserver = Arc<dyn Fn(usize, Duration) + Send + Sync>;
+
+/// Tuning of the group-commit writer.
+#[derive(Clone)]
+pub struct WriterConfig {
+    /// Most items in one transaction.
+    pub max_batch: usize,
+    /// Longest wait, counted from the first item of a batch, for more items to join it.
+    pub max_delay: Duration,
+    /// Capacity of the submission channel (backpressure beyond this).
+    pub queue: usize,
+    /// Metrics hook, called once per committed batch.
+    pub observer: Option<BatchObserver>,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            max_batch: 512,
+            max_delay: Duration::from_micros(500),
+            queue: 8192,
+            observer: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for WriterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriterConfig")
+            .field("max_batch", &self.max_batch)
+            .field("max_delay", &self.max_delay)
+            .field("queue", &self.queue)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
+}
+
+/// A unit of database work that must commit atomically with the rest of its batch.
+pub trait TxWork: Send + Sync + 'static {
+    /// What the submitter gets back once the work has committed.
+    type Output: Send + 'static;
+
+    /// Do the work on `conn`, which is inside a transaction the writer owns (do not commit or
+    /// roll back here). May run more than once if a batch is retried, so it must only act
+    /// through `conn`.
+    fn apply<'c>(
+        &'c self,
+        conn: &'c mut AnyConnection,
+    ) -> BoxFuture<'c, Result<Self::Output, sqlx::Error>>;
+}
+
+/// Why a submission did not commit. Nothing of the work is durable unless noted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The work or its transaction failed in the database (the commit itself may be uncertain).
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// No database connection could be obtained for the writer.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The writer task has stopped and accepts no more work.
+    #[error("the writer has stopped")]
+    Closed,
+}
+
+/// Handle for submitting work to the writer task; clone one per connection.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("queue_depth", &self.queue_depth())
+            .finish()
+    }
+}
+
+impl Writer {
+    /// Start the writer task on `store`. The task ends after every handle has been dropped and
+    /// the queue is drained.
+    pub fn spawn(store: Store, cfg: WriterConfig) -> (Writer, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(cfg.queue.max(1));
+        let task = WriterTask {
+            store,
+            conn: None,
+            max_batch: cfg.max_batch.max(1),
+            max_delay: cfg.max_delay,
+            observer: cfg.observer,
+        };
+        let handle = tokio::spawn(task.run(rx));
+        (Writer { tx }, handle)
+    }
+
+    /// Queue `work` (waiting for room if the queue is full) and resolve after the transaction
+    /// holding it has committed, or with an error, in which case the caller must not acknowledge.
+    pub async fn submit<W: TxWork>(&self, work: W) -> Result<W::Output, WriteError> {
+        let (reply, result) = oneshot::channel();
+        let job = Box::new(Pending {
+            work,
+            output: None,
+            reply,
+        });
+        self.tx.send(job).await.map_err(|_| WriteError::Closed)?;
+        result.await.map_err(|_| WriteError::Closed)?
+    }
+
+    /// Items waiting in the queue (a gauge for metrics).
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+}
+
+/// A queued [`TxWork`] with its reply channel, type-erased so one channel carries every kind.
+trait Job: Send {
+    /// Apply the work, keeping its output until the transaction's fate is known.
+    fn run<'c>(&'c mut self, conn: &'c mut AnyConnection)
+        -> BoxFuture<'c, Result<(), sqlx::Error>>;
+    /// Deliver the kept output (after COMMIT) or the error to the submitter.
+    fn finish(self: Box<Self>, result: Result<(), WriteError>);
+}
+
+struct Pending<W: TxWork> {
+    work: W,
+    output: Option<W::Output>,
+    reply: oneshot::Sender<Result<W::Output, WriteError>>,
+}
+
+impl<W: TxWork> Job for Pending<W> {
+    fn run<'c>(
+        &'c mut self,
+        conn: &'c mut AnyConnection,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        async move {
+            self.output = None;
+            let output = self.work.apply(conn).await?;
+            self.output = Some(output);
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn finish(self: Box<Self>, result: Result<(), WriteError>) {
+        let delivered = match (result, self.output) {
+            (Ok(()), Some(output)) => Ok(output),
+            (Ok(()), None) => Err(WriteError::Unavailable(
+                "work committed without output".into(),
+            )),
+            (Err(e), _) => Err(e),
+        };
+        // The submitter may have gone away (connection closed); nothing to do then.
+        let _ = self.reply.send(delivered);
+    }
+}
+
+struct WriterTask {
+    store: Store,
+    /// The dedicated connection; `None` until first use or after it was found dead.
+    conn: Option<AnyConnection>,
+    max_batch: usize,
+    max_delay: Duration,
+    observer: Option<BatchObserver>,
+}
+
+impl WriterTask {
+    async fn run(mut self, mut rx: mpsc::Receiver<Box<dyn Job>>) {
+        let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(self.max_batch);
+        // recv() keeps returning queued items after every sender is gone, then None: that is
+        // the drain on shutdown.
+        while let Some(first) = rx.recv().await {
+            batch.push(first);
+            let deadline = tokio::time::Instant::now() + self.max_delay;
+            while batch.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        match tokio::time::timeout_at(deadline, rx.recv()).await {
+                            Ok(Some(job)) => batch.push(job),
+                            Ok(None) | Err(_) => break,
+                        }
+                    }
+                }
+            }
+            self.commit_batch(&mut batch).await;
+        }
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.close().await;
+        }
+    }
+
+    /// Commit `batch` as one transaction, or each item alone if the batch fails; reply to all.
+    async fn commit_batch(&mut self, batch: &mut Vec<Box<dyn Job>>) {
+        let started = Instant::now();
+        let first_try = self.transaction(batch.as_mut_slice()).await;
+        match first_try {
+            Ok(()) => {
+                self.observe(batch.len(), started.elapsed());
+                for job in batch.drain(..) {
+                    job.finish(Ok(()));
+                }
+            }
+            Err(e) if batch.len() == 1 => {
+                if let Some(job) = batch.pop() {
+                    job.finish(Err(e));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, items = batch.len(), "batch failed; retrying its items one by one");
+                for mut job in batch.drain(..) {
+                    let started = Instant::now();
+                    let result = self.transaction(std::slice::from_mut(&mut job)).await;
+                    if result.is_ok() {
+                        self.observe(1, started.elapsed());
+                    }
+                    job.finish(result);
+                }
+            }
+        }
+    }
+
+    /// BEGIN, run every job, COMMIT on the dedicated connection.
+    async fn transaction(&mut self, jobs: &mut [Box<dyn Job>]) -> Result<(), WriteError> {
+        let backend = self.store.backend();
+        let conn = self.connection().await?;
+        let outcome = async {
+            // IMMEDIATE takes SQLite's write lock up front, so a batch that reads before it
+            // writes cannot fail half-way on a lock upgrade; other writers wait (busy_timeout).
+            let mut tx = match backend {
+                Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+                Backend::Postgres => conn.begin().await?,
+            };
+            for job in jobs.iter_mut() {
+                job.run(&mut tx).await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = &outcome {
+            self.check_connection(e).await;
+        }
+        outcome.map_err(WriteError::from)
+    }
+
+    /// The dedicated connection, (re)opened from the pool when needed.
+    async fn connection(&mut self) -> Result<&mut AnyConnection, WriteError> {
+        if self.conn.is_none() {
+            let conn = self
+                .store
+                .pool()
+                .acquire()
+                .await
+                .map_err(|e| WriteError::Unavailable(e.to_string()))?
+                .detach();
+            self.conn = Some(conn);
+        }
+        self.conn
+            .as_mut()
+            .ok_or_else(|| WriteError::Unavailable("no connection".into()))
+    }
+
+    /// After a failure, drop the connection if it no longer answers.
+    async fn check_connection(&mut self, error: &sqlx::Error) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        if conn.ping().await.is_err() {
+            tracing::warn!(%error, "writer connection lost; reconnecting for the next batch");
+            self.conn = None;
+        }
+    }
+
+    fn observe(&self, items: usize, elapsed: Duration) {
+        if let Some(observer) = &self.observer {
+            observer(items, elapsed);
+        }
+    }
+}

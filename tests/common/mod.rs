@@ -1,0 +1,148 @@
+//! Shared test helpers: a fresh, real database per test on either backend.
+//!
+//! SQLite: a file in a temporary directory. PostgreSQL (only when `OFD_TEST_PG` names a server,
+//! e.g. `postgres://postgres@127.0.0.1:5432/test`): a uniquely named database created through that
+//! URL and dropped when the [`TestDb`] is dropped. [`on_each_backend`] runs one test body on every
+//! backend available.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::future::Future;
+
+use ofd::store::{Backend, Store};
+use sqlx::{Connection as _, Executor as _};
+
+/// A fresh database that exists for the lifetime of this value.
+pub struct TestDb {
+    /// URL to pass to `Store::open` or to the `ofd` binary.
+    pub url: String,
+    /// Which engine.
+    pub backend: Backend,
+    /// Keeps the SQLite directory alive.
+    _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: (server URL, database name) to drop afterwards.
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A new SQLite file (not yet created: `Store::open` creates it).
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("ofd.db").display());
+        TestDb {
+            url,
+            backend: Backend::Sqlite,
+            _dir: Some(dir),
+            pg: None,
+        }
+    }
+
+    /// A new, empty PostgreSQL database, or `None` when `OFD_TEST_PG` is not set.
+    pub async fn postgres() -> Option<TestDb> {
+        let server = std::env::var("OFD_TEST_PG")
+            .ok()
+            .filter(|s| !s.is_empty())?;
+        let name = format!("ofd_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&server)
+            .await
+            .expect("connect to OFD_TEST_PG");
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let mut url = url::Url::parse(&server).expect("OFD_TEST_PG is a URL");
+        url.set_path(&name);
+        Some(TestDb {
+            url: url.to_string(),
+            backend: Backend::Postgres,
+            _dir: None,
+            pg: Some((server, name)),
+        })
+    }
+
+    /// Open (and migrate) the database.
+    pub async fn open(&self) -> Store {
+        Store::open(&self.url).await.expect("open test store")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((server, name)) = self.pg.take() else {
+            return;
+        };
+        // Drop may run inside a runtime; do the async clean-up on a thread of its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&server).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = admin.execute(sql.as_str()).await;
+                    let _ = admin.close().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// Every backend a test can run on here: SQLite always, PostgreSQL when `OFD_TEST_PG` is set.
+pub async fn databases() -> Vec<TestDb> {
+    let mut dbs = vec![TestDb::sqlite()];
+    if let Some(pg) = TestDb::postgres().await {
+        dbs.push(pg);
+    }
+    dbs
+}
+
+/// Run `body` once per available backend, each time on a fresh database.
+pub async fn on_each_backend<F, Fut>(body: F)
+where
+    F: Fn(TestDb) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for db in databases().await {
+        eprintln!("-- backend {:?}", db.backend);
+        body(db).await;
+    }
+}
+
+/// A RU document for storage tests: key from `fn_number`/`fd`, the given raw bytes, an ack that
+/// names both so a test can tell which copy's ack came back.
+pub fn ru_document(fn_number: &str, fd: i64, raw: &[u8]) -> ofd::store::NewDocument {
+    ofd::store::NewDocument {
+        dialect: ofd::store::Dialect::Ru,
+        doc_key: ofd::store::ru_doc_key(fn_number, fd),
+        fn_number: Some(fn_number.to_owned()),
+        fd_number: Some(fd),
+        system_id: None,
+        form_code: 3,
+        ffd_version: Some(4),
+        doc_time: Some(1_700_000_000),
+        received_at: 1_700_000_000_123,
+        raw: raw.to_vec(),
+        json: format!(r#"{{"fiscalDriveNumber":"{fn_number}","fiscalDocumentNumber":{fd}}}"#),
+        ack: format!("ack {fn_number}/{fd} {}", hex::encode(raw)).into_bytes(),
+        flk_errors: None,
+        sign_verdict: "unverified".to_owned(),
+        unregistered: false,
+        peer: Some("127.0.0.1:40000".to_owned()),
+    }
+}
+
+/// Count rows of `table` through a connection of its own (not the writer's).
+pub async fn count_rows(url: &str, table: &str) -> i64 {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url)
+        .await
+        .expect("second connection");
+    let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    conn.close().await.ok();
+    n
+}

@@ -1,0 +1,175 @@
+//! Document storage through the group-commit writer: first arrival, resend, conflict, quarantine.
+
+mod common;
+
+use common::{count_rows, on_each_backend, ru_document};
+use ofd::store::{Dialect, InsertDocument, InsertOutcome, Quarantine, Writer, WriterConfig};
+use sqlx::Row as _;
+
+const FN: &str = "9999078900012345";
+
+#[tokio::test]
+async fn first_arrival_is_stored_with_pending_outbox_state() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
+        let doc = ru_document(FN, 1, b"first");
+        let outcome = writer.submit(InsertDocument(doc.clone())).await.unwrap();
+        assert_eq!(outcome, InsertOutcome::Stored);
+
+        let row = sqlx::query(
+            "SELECT fn_number, fd_number, raw, ack, json, forward_state, flk_failed, peer \
+             FROM documents WHERE dialect = 'ru' AND doc_key = $1",
+        )
+        .bind(&doc.doc_key)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(row.get::<String, _>("fn_number"), FN);
+        assert_eq!(row.get::<i64, _>("fd_number"), 1);
+        assert_eq!(row.get::<Vec<u8>, _>("raw"), doc.raw);
+        assert_eq!(row.get::<Vec<u8>, _>("ack"), doc.ack);
+        assert_eq!(row.get::<String, _>("json"), doc.json);
+        assert_eq!(row.get::<String, _>("forward_state"), "pending");
+        assert_eq!(row.get::<i64, _>("flk_failed"), 0);
+        assert_eq!(
+            row.get::<Option<String>, _>("peer").as_deref(),
+            Some("127.0.0.1:40000")
+        );
+        drop(writer);
+        task.await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn resend_returns_stored_ack_and_keeps_one_row() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
+        let first = ru_document(FN, 7, b"same bytes");
+        assert_eq!(
+            writer.submit(InsertDocument(first.clone())).await.unwrap(),
+            InsertOutcome::Stored
+        );
+        // The resend carries the same container but the server would build a fresh ack for it;
+        // the stored one must come back.
+        let mut resend = first.clone();
+        resend.ack = b"a different ack".to_vec();
+        resend.received_at += 60_000;
+        let outcome = writer.submit(InsertDocument(resend)).await.unwrap();
+        assert_eq!(
+            outcome,
+            InsertOutcome::Duplicate {
+                ack: first.ack.clone()
+            }
+        );
+        assert_eq!(count_rows(&db.url, "documents").await, 1);
+        assert_eq!(count_rows(&db.url, "conflicts").await, 0);
+        drop(writer);
+        task.await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn conflict_keeps_first_row_and_records_second_copy() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
+        let first = ru_document(FN, 9, b"original");
+        writer.submit(InsertDocument(first.clone())).await.unwrap();
+        let other = ru_document(FN, 9, b"something else");
+        let outcome = writer.submit(InsertDocument(other.clone())).await.unwrap();
+        assert_eq!(
+            outcome,
+            InsertOutcome::Conflict {
+                ack: first.ack.clone()
+            }
+        );
+        // The same conflicting copy again: still answered with the stored ack, kept once.
+        let again = writer.submit(InsertDocument(other.clone())).await.unwrap();
+        assert_eq!(
+            again,
+            InsertOutcome::Conflict {
+                ack: first.ack.clone()
+            }
+        );
+
+        let stored = sqlx::query("SELECT raw, ack FROM documents WHERE doc_key = $1")
+            .bind(&first.doc_key)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].get::<Vec<u8>, _>("raw"), first.raw);
+        assert_eq!(stored[0].get::<Vec<u8>, _>("ack"), first.ack);
+        let kept = sqlx::query("SELECT doc_key, raw FROM conflicts")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].get::<String, _>("doc_key"), first.doc_key);
+        assert_eq!(kept[0].get::<Vec<u8>, _>("raw"), other.raw);
+        drop(writer);
+        task.await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn flk_failures_are_stored_and_flagged() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
+        let mut doc = ru_document(FN, 11, b"flk");
+        doc.flk_errors = Some("total_mismatch".into());
+        doc.unregistered = true;
+        assert_eq!(
+            writer.submit(InsertDocument(doc.clone())).await.unwrap(),
+            InsertOutcome::Stored
+        );
+        let row = sqlx::query("SELECT flk_failed, flk_errors, unregistered FROM documents")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(row.get::<i64, _>("flk_failed"), 1);
+        assert_eq!(
+            row.get::<Option<String>, _>("flk_errors").as_deref(),
+            Some("total_mismatch")
+        );
+        assert_eq!(row.get::<i64, _>("unregistered"), 1);
+        drop(writer);
+        task.await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn quarantine_keeps_refused_documents() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
+        let q = Quarantine {
+            dialect: Dialect::Ru,
+            fn_number: Some(FN.into()),
+            fd_number: Some(3),
+            reason: "bad_fiscal_sign".into(),
+            received_at: 1_700_000_000_000,
+            peer: None,
+            raw: b"tampered".to_vec(),
+        };
+        let id = writer.submit(q.clone()).await.unwrap();
+        let row = sqlx::query("SELECT id, reason, raw FROM quarantine")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(row.get::<i64, _>("id"), id);
+        assert_eq!(row.get::<String, _>("reason"), "bad_fiscal_sign");
+        assert_eq!(row.get::<Vec<u8>, _>("raw"), q.raw);
+        assert_eq!(count_rows(&db.url, "documents").await, 0);
+        drop(writer);
+        task.await.unwrap();
+    })
+    .await;
+}

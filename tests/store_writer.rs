@@ -1,0 +1,242 @@
+//! The group-commit writer: commit before resolve, batching, failure isolation, drain on drop,
+//! and idempotent migrations.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{count_rows, on_each_backend, ru_document};
+use futures::future::BoxFuture;
+use futures::FutureExt as _;
+use ofd::store::{InsertDocument, InsertOutcome, Store, TxWork, WriteError, Writer, WriterConfig};
+use sqlx::AnyConnection;
+
+const FN: &str = "9999078900054321";
+
+/// Work that always fails inside the transaction (a statement the database rejects).
+struct Broken;
+
+impl TxWork for Broken {
+    type Output = ();
+
+    fn apply<'c>(&'c self, conn: &'c mut AnyConnection) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        async move {
+            sqlx::query("INSERT INTO no_such_table (x) VALUES (1)")
+                .execute(conn)
+                .await?;
+            Ok(())
+        }
+        .boxed()
+    }
+}
+
+/// Stores a document after holding the transaction open for a while, so that later submissions
+/// pile up in the queue behind it.
+struct SlowInsert(InsertDocument, Duration);
+
+impl TxWork for SlowInsert {
+    type Output = InsertOutcome;
+
+    fn apply<'c>(
+        &'c self,
+        conn: &'c mut AnyConnection,
+    ) -> BoxFuture<'c, Result<InsertOutcome, sqlx::Error>> {
+        async move {
+            tokio::time::sleep(self.1).await;
+            self.0.apply(conn).await
+        }
+        .boxed()
+    }
+}
+
+/// Counts committed batches and the items in them.
+fn counting_observer() -> (WriterConfig, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let batches = Arc::new(AtomicUsize::new(0));
+    let items = Arc::new(AtomicUsize::new(0));
+    let (b, i) = (batches.clone(), items.clone());
+    let cfg = WriterConfig {
+        max_batch: 64,
+        max_delay: Duration::from_millis(50),
+        queue: 1024,
+        observer: Some(Arc::new(move |n, _elapsed| {
+            b.fetch_add(1, Ordering::SeqCst);
+            i.fetch_add(n, Ordering::SeqCst);
+        })),
+    };
+    (cfg, batches, items)
+}
+
+#[tokio::test]
+async fn migrations_run_twice_without_change() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        store
+            .migrate()
+            .await
+            .expect("second migrate on the same store");
+        store.close().await;
+        let reopened = Store::open(&db.url)
+            .await
+            .expect("reopen runs migrations again");
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(reopened.pool())
+            .await
+            .unwrap();
+        assert!(applied >= 1);
+        assert_eq!(count_rows(&db.url, "documents").await, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_is_durable_wal() {
+    let db = common::TestDb::sqlite();
+    let store = db.open().await;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(mode.to_lowercase(), "wal");
+    // synchronous: 2 = FULL, on every pooled connection.
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(sync, 2);
+}
+
+#[tokio::test]
+async fn submit_resolves_after_commit() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
+        for fd in 1..=20 {
+            let outcome = writer
+                .submit(InsertDocument(ru_document(FN, fd, &fd.to_be_bytes())))
+                .await
+                .unwrap();
+            assert_eq!(outcome, InsertOutcome::Stored);
+            // Another connection sees the row the instant submit returns: it has committed.
+            assert_eq!(count_rows(&db.url, "documents").await, fd);
+        }
+        drop(writer);
+        task.await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_submits_share_transactions() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let (cfg, batches, items) = counting_observer();
+        let (writer, task) = Writer::spawn(store.clone(), cfg);
+        let submits = (1..=300).map(|fd| {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                writer
+                    .submit(InsertDocument(ru_document(FN, fd, &fd.to_be_bytes())))
+                    .await
+            })
+        });
+        for outcome in futures::future::join_all(submits).await {
+            assert_eq!(outcome.unwrap().unwrap(), InsertOutcome::Stored);
+        }
+        drop(writer);
+        task.await.unwrap();
+        assert_eq!(items.load(Ordering::SeqCst), 300);
+        let batches = batches.load(Ordering::SeqCst);
+        assert!(
+            batches < 300,
+            "300 items in {batches} batches: nothing was grouped"
+        );
+        assert_eq!(count_rows(&db.url, "documents").await, 300);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn failing_item_does_not_fail_its_neighbours() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let (cfg, _batches, _items) = counting_observer();
+        let (writer, task) = Writer::spawn(store.clone(), cfg);
+        let good = (1..=10).map(|fd| {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                writer
+                    .submit(InsertDocument(ru_document(FN, fd, &fd.to_be_bytes())))
+                    .await
+            })
+        });
+        let good: Vec<_> = good.collect();
+        let bad = {
+            let writer = writer.clone();
+            tokio::spawn(async move { writer.submit(Broken).await })
+        };
+        for outcome in futures::future::join_all(good).await {
+            assert_eq!(outcome.unwrap().unwrap(), InsertOutcome::Stored);
+        }
+        assert!(matches!(bad.await.unwrap(), Err(WriteError::Database(_))));
+        assert_eq!(count_rows(&db.url, "documents").await, 10);
+        // The writer keeps working after the failure.
+        let later = writer
+            .submit(InsertDocument(ru_document(FN, 99, b"later")))
+            .await
+            .unwrap();
+        assert_eq!(later, InsertOutcome::Stored);
+        drop(writer);
+        task.await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dropping_every_handle_drains_the_queue() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let cfg = WriterConfig {
+            max_batch: 1,
+            ..WriterConfig::default()
+        };
+        let (writer, task) = Writer::spawn(store.clone(), cfg);
+        // The first item holds the writer busy while the rest queue up behind it.
+        let slow = {
+            let writer = writer.clone();
+            let doc = InsertDocument(ru_document(FN, 1, b"slow"));
+            tokio::spawn(async move {
+                writer
+                    .submit(SlowInsert(doc, Duration::from_millis(300)))
+                    .await
+            })
+        };
+        let queued: Vec<_> = (2..=40)
+            .map(|fd| {
+                let writer = writer.clone();
+                tokio::spawn(async move {
+                    writer
+                        .submit(InsertDocument(ru_document(FN, fd, &fd.to_be_bytes())))
+                        .await
+                })
+            })
+            .collect();
+        while writer.queue_depth() < 39 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Every submitter goes away (as on shutdown, connections closing) and so does the last
+        // handle: what was queued must still be committed before the task exits.
+        for submit in &queued {
+            submit.abort();
+        }
+        slow.abort();
+        drop(writer);
+        tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .expect("writer task exits after draining")
+            .unwrap();
+        assert_eq!(count_rows(&db.url, "documents").await, 40);
+    })
+    .await;
+}
