@@ -44,10 +44,12 @@ impl HttpSink {
         }
         match (&tls.client_cert, &tls.client_key) {
             (Some(cert), Some(key)) => {
-                let mut pem = std::fs::read(cert)
-                    .with_context(|| format!("reading {}", cert.display()))?;
+                let mut pem =
+                    std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
                 pem.push(b'\n');
-                pem.extend(std::fs::read(key).with_context(|| format!("reading {}", key.display()))?);
+                pem.extend(
+                    std::fs::read(key).with_context(|| format!("reading {}", key.display()))?,
+                );
                 let identity = reqwest::Identity::from_pem(&pem)
                     .context("parsing the client certificate and key")?;
                 builder = builder.identity(identity);

@@ -46,12 +46,18 @@ impl ForwardMetrics {
                 .buckets(exponential_buckets(1.0, 2.0, 14)?),
         )?;
         let batch_bytes = Histogram::with_opts(
-            HistogramOpts::new("ofd_forward_batch_bytes", "Uncompressed bytes per batch sent")
-                .buckets(exponential_buckets(512.0, 4.0, 10)?),
+            HistogramOpts::new(
+                "ofd_forward_batch_bytes",
+                "Uncompressed bytes per batch sent",
+            )
+            .buckets(exponential_buckets(512.0, 4.0, 10)?),
         )?;
         let send_seconds = Histogram::with_opts(
-            HistogramOpts::new("ofd_forward_send_seconds", "Time from send to the sink's answer")
-                .buckets(exponential_buckets(0.001, 2.5, 14)?),
+            HistogramOpts::new(
+                "ofd_forward_send_seconds",
+                "Time from send to the sink's answer",
+            )
+            .buckets(exponential_buckets(0.001, 2.5, 14)?),
         )?;
         let ack_to_sink_seconds = Histogram::with_opts(
             HistogramOpts::new(
@@ -66,8 +72,10 @@ impl ForwardMetrics {
             "Age of the oldest pending document",
         )?;
         let sink_up = IntGauge::new("ofd_forward_sink_up", "1 while the sink answers")?;
-        let circuit_open =
-            IntGauge::new("ofd_forward_circuit_open", "1 while the circuit breaker is open")?;
+        let circuit_open = IntGauge::new(
+            "ofd_forward_circuit_open",
+            "1 while the circuit breaker is open",
+        )?;
         registry.register(Box::new(batches.clone()))?;
         registry.register(Box::new(documents.clone()))?;
         registry.register(Box::new(batch_documents.clone()))?;

@@ -16,27 +16,10 @@
 
 use sqlx::{any::AnyRow, AnyPool, Row};
 
-use crate::tax_batch::{self, BatchLine, BatchReply};
-
-/// Which SQL dialect the pool speaks (only the claim differs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// Embedded SQLite: one forwarder process writes at a time.
-    Sqlite,
-    /// PostgreSQL: any number of forwarders, row locks keep claims apart.
-    Postgres,
-}
-
-impl Backend {
-    /// Tell the backend from a database URL.
-    pub fn from_url(url: &str) -> Self {
-        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        }
-    }
-}
+use crate::{
+    store::{Backend, Store},
+    tax_batch::{self, BatchLine, BatchReply},
+};
 
 /// One document on its way out.
 #[derive(Debug, Clone)]
@@ -99,11 +82,11 @@ pub struct Outbox {
 const WRITER_LEASE: &str = "forwarder";
 
 impl Outbox {
-    /// An outbox over an open pool with migrations applied.
-    pub fn new(pool: AnyPool, backend: Backend) -> Self {
+    /// An outbox over the shared store, as a new forwarder instance.
+    pub fn new(store: &Store) -> Self {
         Self {
-            pool,
-            backend,
+            pool: store.pool().clone(),
+            backend: store.backend(),
             owner: uuid::Uuid::new_v4().to_string(),
         }
     }
@@ -242,7 +225,8 @@ impl Outbox {
             return Ok(None);
         }
         for chunk in documents.chunks(500) {
-            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(
                 "UPDATE documents SET batch_id = $1 WHERE batch_id IS NULL AND id IN ({})",
                 placeholders.join(", ")
@@ -319,7 +303,12 @@ impl Outbox {
 
     /// Extend this instance's hold on a batch before another attempt. `false` when another
     /// forwarder has taken it over (then this one must let it go).
-    pub async fn renew(&self, batch_id: &str, now: i64, lease_ms: i64) -> Result<bool, sqlx::Error> {
+    pub async fn renew(
+        &self,
+        batch_id: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<bool, sqlx::Error> {
         let updated = sqlx::query(
             "UPDATE forward_batches SET lease_until = $1
              WHERE batch_id = $2 AND owner = $3 AND state = 'open'",
@@ -411,7 +400,12 @@ impl Outbox {
 
     /// The sink refused the whole batch too many times: reject its documents with the reason so
     /// that the queue moves on, and close the batch.
-    pub async fn give_up(&self, batch_id: &str, reason: &str, now: i64) -> Result<u64, sqlx::Error> {
+    pub async fn give_up(
+        &self,
+        batch_id: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<u64, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE forward_batches SET state = 'done', sent_at = $1, last_error = $2
