@@ -1,10 +1,202 @@
-//! Register provisioning (not implemented yet; see the open issue).
+//! `ofd register`: provision registers and change their status.
+//!
+//! A KZ register gets its system id and first token here; the operator enters both into the
+//! register (`--json` prints them machine-readably for provisioning scripts). The token is a
+//! shared secret: it is printed once, at creation, and never listed afterwards.
 
-/// Arguments of the subcommand.
-#[derive(clap::Args, Debug)]
-pub struct RegisterArgs {}
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
 
-/// Run the subcommand.
-pub async fn run(_args: RegisterArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+use crate::cli::database::DatabaseArgs;
+use crate::store::{Dialect, NewRegister, Register, RegisterStatus, Store};
+
+/// Arguments of `ofd register`.
+#[derive(Args, Debug)]
+pub struct RegisterArgs {
+    #[command(subcommand)]
+    command: RegisterCommand,
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum RegisterCommand {
+    /// Provision a register (RU: by FN number; KZ: allocates a system id and first token).
+    Add(AddArgs),
+    /// List every register (tokens are never shown).
+    List(ListArgs),
+    /// Refuse the register's documents until it is activated again.
+    Block(SelectArgs),
+    /// Take the register out of service for good.
+    Deregister(SelectArgs),
+    /// Accept the register's documents again (not possible once deregistered).
+    Activate(SelectArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DialectArg {
+    /// Russian ККТ (fiscal drive).
+    Ru,
+    /// Kazakh ККМ (protocol 2.0.3).
+    Kz,
+}
+
+#[derive(Args, Debug)]
+struct AddArgs {
+    /// Protocol family of the register.
+    #[arg(long, value_enum)]
+    dialect: DialectArg,
+    /// RU: the 16-digit fiscal drive (ФН) number. Required for RU, refused for KZ.
+    #[arg(long = "fn")]
+    fn_number: Option<String>,
+    /// Manufacturer serial number.
+    #[arg(long)]
+    serial: Option<String>,
+    /// Model name.
+    #[arg(long)]
+    model: Option<String>,
+    /// Registration number issued by the tax authority.
+    #[arg(long)]
+    reg_number: Option<String>,
+    /// Taxpayer number of the owner (ИНН / БИН).
+    #[arg(long)]
+    inn: Option<String>,
+    /// Print JSON on stdout (KZ: {"system_id", "token", …}; RU: the register row).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct ListArgs {
+    /// Print a JSON array on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Which register: exactly one of the identities.
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+struct SelectArgs {
+    /// Row id (as shown by `list`).
+    #[arg(long)]
+    id: Option<i64>,
+    /// RU fiscal drive number.
+    #[arg(long = "fn")]
+    fn_number: Option<String>,
+    /// KZ system id.
+    #[arg(long)]
+    system_id: Option<i64>,
+}
+
+/// Run `ofd register …`.
+pub async fn run(args: RegisterArgs) -> anyhow::Result<()> {
+    let store = Store::open(&args.database.url).await?;
+    let result = match args.command {
+        RegisterCommand::Add(add) => add_register(&store, add).await,
+        RegisterCommand::List(list) => list_registers(&store, list).await,
+        RegisterCommand::Block(select) => set_status(&store, select, RegisterStatus::Blocked).await,
+        RegisterCommand::Deregister(select) => {
+            set_status(&store, select, RegisterStatus::Deregistered).await
+        }
+        RegisterCommand::Activate(select) => {
+            set_status(&store, select, RegisterStatus::Active).await
+        }
+    };
+    store.close().await;
+    result
+}
+
+async fn add_register(store: &Store, add: AddArgs) -> anyhow::Result<()> {
+    let dialect = match add.dialect {
+        DialectArg::Ru => Dialect::Ru,
+        DialectArg::Kz => Dialect::Kz,
+    };
+    let new = NewRegister {
+        fn_number: add.fn_number,
+        serial: add.serial,
+        model: add.model,
+        reg_number: add.reg_number,
+        org_inn: add.inn,
+    };
+    let register = store.add_register(dialect, new).await?;
+    match (dialect, add.json) {
+        (Dialect::Kz, true) => println!(
+            "{}",
+            serde_json::json!({
+                "id": register.id,
+                "dialect": register.dialect,
+                "system_id": register.system_id,
+                "token": register.kz_token,
+                "status": register.status,
+            })
+        ),
+        (Dialect::Ru, true) => println!("{}", serde_json::to_string(&register)?),
+        (Dialect::Kz, false) => {
+            println!("{}", describe(&register));
+            println!(
+                "token {} (enter it into the register now; it is not shown again)",
+                register.kz_token.context("a KZ register without a token")?
+            );
+        }
+        (Dialect::Ru, false) => println!("{}", describe(&register)),
+    }
+    Ok(())
+}
+
+async fn list_registers(store: &Store, list: ListArgs) -> anyhow::Result<()> {
+    let registers = store.list_registers().await?;
+    if list.json {
+        println!("{}", serde_json::to_string(&registers)?);
+    } else {
+        for register in &registers {
+            println!("{}", describe(register));
+        }
+    }
+    Ok(())
+}
+
+async fn set_status(
+    store: &Store,
+    select: SelectArgs,
+    status: RegisterStatus,
+) -> anyhow::Result<()> {
+    let register = match (select.id, select.fn_number, select.system_id) {
+        (Some(id), _, _) => Some(id),
+        (None, Some(fn_number), _) => store.register_by_fn(&fn_number).await?.map(|r| r.id),
+        (None, None, Some(system_id)) => {
+            store.register_by_system_id(system_id).await?.map(|r| r.id)
+        }
+        (None, None, None) => anyhow::bail!("name the register with --id, --fn or --system-id"),
+    };
+    let id = register.context("no such register")?;
+    let updated = store.set_register_status(id, status).await?;
+    println!("{}", describe(&updated));
+    Ok(())
+}
+
+/// One line per register for people.
+fn describe(register: &Register) -> String {
+    let identity = match (&register.fn_number, register.system_id) {
+        (Some(fn_number), _) => format!("fn {fn_number}"),
+        (None, Some(system_id)) => format!("system id {system_id}"),
+        (None, None) => "no identity".to_owned(),
+    };
+    let mut line = format!(
+        "#{} {} {} {}",
+        register.id,
+        register.dialect,
+        identity,
+        register.status.as_str()
+    );
+    for (label, value) in [
+        ("serial", &register.serial),
+        ("model", &register.model),
+        ("reg", &register.reg_number),
+        ("inn", &register.org_inn),
+    ] {
+        if let Some(value) = value {
+            line.push_str(&format!(" {label} {value}"));
+        }
+    }
+    line
 }

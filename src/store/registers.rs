@@ -259,23 +259,37 @@ impl Store {
         row.as_ref().map(register_from_row).transpose()
     }
 
-    /// Change a register's status by row id; returns the updated row.
+    /// Change a register's status by row id; returns the updated row. Deregistration is final:
+    /// a deregistered register cannot be blocked or activated again.
     pub async fn set_register_status(
         &self,
         id: i64,
         status: RegisterStatus,
     ) -> Result<Register, StoreError> {
         let sql = format!(
-            "UPDATE registers SET status = $1, updated_at = $2 WHERE id = $3 \
+            "UPDATE registers SET status = $1, updated_at = $2 \
+             WHERE id = $3 AND (status <> 'deregistered' OR $4 = 'deregistered') \
              RETURNING {REGISTER_COLUMNS}"
         );
         let row = sqlx::query(&sql)
             .bind(status.as_str())
             .bind(now_millis())
             .bind(id)
+            .bind(status.as_str())
             .fetch_optional(self.pool())
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("register id {id}")))?;
-        register_from_row(&row)
+            .await?;
+        if let Some(row) = row {
+            return register_from_row(&row);
+        }
+        let exists = sqlx::query("SELECT id FROM registers WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        match exists {
+            Some(_) => Err(StoreError::Invalid(format!(
+                "register id {id} is deregistered; deregistration is final"
+            ))),
+            None => Err(StoreError::NotFound(format!("register id {id}"))),
+        }
     }
 }

@@ -1,0 +1,155 @@
+//! Register provisioning, lookup and status changes on both backends.
+
+mod common;
+
+use common::on_each_backend;
+use ofd::store::{Dialect, NewRegister, RegisterStatus, StoreError};
+
+const FN: &str = "9999078900011111";
+
+#[tokio::test]
+async fn ru_register_add_lookup_and_status() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let added = store
+            .add_register(
+                Dialect::Ru,
+                NewRegister {
+                    fn_number: Some(FN.into()),
+                    serial: Some("00106703178322".into()),
+                    model: Some("АТОЛ 30Ф".into()),
+                    reg_number: Some("0000000001002292".into()),
+                    org_inn: Some("7704211201".into()),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(added.dialect, Dialect::Ru);
+        assert_eq!(added.status, RegisterStatus::Active);
+        assert_eq!(added.system_id, None);
+        assert_eq!(added.kz_token, None);
+
+        let found = store
+            .register_by_fn(FN)
+            .await
+            .unwrap()
+            .expect("found by FN");
+        assert_eq!(found, added);
+        assert_eq!(found.model.as_deref(), Some("АТОЛ 30Ф"));
+        assert!(store
+            .register_by_fn("9999078900099999")
+            .await
+            .unwrap()
+            .is_none());
+
+        // The same FN twice is refused, and the first row is untouched.
+        let again = store
+            .add_register(
+                Dialect::Ru,
+                NewRegister {
+                    fn_number: Some(FN.into()),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert!(matches!(again, Err(StoreError::Invalid(_))), "{again:?}");
+        assert_eq!(store.list_registers().await.unwrap().len(), 1);
+
+        let blocked = store
+            .set_register_status(added.id, RegisterStatus::Blocked)
+            .await
+            .unwrap();
+        assert_eq!(blocked.status, RegisterStatus::Blocked);
+        assert_eq!(
+            store.register_by_fn(FN).await.unwrap().unwrap().status,
+            RegisterStatus::Blocked
+        );
+        let active = store
+            .set_register_status(added.id, RegisterStatus::Active)
+            .await
+            .unwrap();
+        assert_eq!(active.status, RegisterStatus::Active);
+        let gone = store
+            .set_register_status(added.id, RegisterStatus::Deregistered)
+            .await
+            .unwrap();
+        assert_eq!(gone.status, RegisterStatus::Deregistered);
+        // Deregistration is final.
+        let back = store
+            .set_register_status(added.id, RegisterStatus::Active)
+            .await;
+        assert!(matches!(back, Err(StoreError::Invalid(_))), "{back:?}");
+        let missing = store
+            .set_register_status(added.id + 1000, RegisterStatus::Blocked)
+            .await;
+        assert!(
+            matches!(missing, Err(StoreError::NotFound(_))),
+            "{missing:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ru_register_needs_a_valid_fn() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        for bad in [None, Some("123"), Some("99990789000abcde")] {
+            let new = NewRegister {
+                fn_number: bad.map(str::to_owned),
+                ..Default::default()
+            };
+            let result = store.add_register(Dialect::Ru, new).await;
+            assert!(
+                matches!(result, Err(StoreError::Invalid(_))),
+                "{bad:?}: {result:?}"
+            );
+        }
+        assert!(store.list_registers().await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn kz_registers_get_unique_system_ids_and_tokens() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let mut ids = std::collections::HashSet::new();
+        for _ in 0..20 {
+            let added = store
+                .add_register(Dialect::Kz, NewRegister::default())
+                .await
+                .unwrap();
+            let system_id = added.system_id.expect("system id allocated");
+            assert!(system_id > 0 && system_id <= i64::from(u32::MAX));
+            let token = added.kz_token.expect("initial token allocated");
+            assert!(token > 0 && token <= i64::from(u32::MAX));
+            assert!(
+                ids.insert(system_id),
+                "system id {system_id} handed out twice"
+            );
+            let found = store
+                .register_by_system_id(system_id)
+                .await
+                .unwrap()
+                .expect("found");
+            assert_eq!(found, added);
+        }
+        assert!(store.register_by_system_id(0).await.unwrap().is_none());
+        let with_fn = store
+            .add_register(
+                Dialect::Kz,
+                NewRegister {
+                    fn_number: Some(FN.into()),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert!(
+            matches!(with_fn, Err(StoreError::Invalid(_))),
+            "{with_fn:?}"
+        );
+        assert_eq!(store.list_registers().await.unwrap().len(), 20);
+    })
+    .await;
+}
