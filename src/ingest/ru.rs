@@ -240,6 +240,10 @@ async fn handle_frame(bytes: &[u8], peer: SocketAddr, shared: &Shared) -> Option
         unregistered,
         peer: Some(peer.to_string()),
     };
+    shared
+        .metrics
+        .queue_depth
+        .set(shared.writer.queue_depth() as i64);
     let outcome = match shared.writer.submit(InsertDocument(new)).await {
         Ok(outcome) => outcome,
         Err(error) => return drop_frame(shared, peer, Check::Storage, &error, bytes),
