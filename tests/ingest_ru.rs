@@ -398,7 +398,10 @@ async fn flk_failure_is_stored_and_answered_14_when_enforcing_and_0_when_reporti
     // The total (1020) no longer equals the item cost: an arithmetic ФЛК failure.
     let bad_total = |fd| {
         edit_document(&receipt_frame(&fn_a, fd, 300, None), |doc| {
-            let at = doc.windows(5).position(|w| w == [0xFC, 0x03, 2, 0, 0x2C]).expect("1020");
+            let at = doc
+                .windows(5)
+                .position(|w| w == [0xFC, 0x03, 2, 0, 0x2C])
+                .expect("1020");
             doc[at + 4] = 0x2D;
         })
     };
@@ -408,18 +411,43 @@ async fn flk_failure_is_stored_and_answered_14_when_enforcing_and_0_when_reporti
     ] {
         let mut options = options(&db.url);
         options.flk = Some(mode);
-        let server = Server::start(options.resolve().expect("config")).await.expect("server");
+        let server = Server::start(options.resolve().expect("config"))
+            .await
+            .expect("server");
         let good = receipt_frame(&fn_a, 100 + fd, 300, None);
-        assert_eq!(ack_fields(&send_one(server.local_addr(), &good).await.expect("ack")).code, 0);
-        let ack = ack_fields(&send_one(server.local_addr(), &bad_total(fd)).await.expect("ack"));
+        assert_eq!(
+            ack_fields(&send_one(server.local_addr(), &good).await.expect("ack")).code,
+            0
+        );
+        let ack = ack_fields(
+            &send_one(server.local_addr(), &bad_total(fd))
+                .await
+                .expect("ack"),
+        );
         assert_eq!((ack.fd, ack.code), (fd, expected_code), "{mode:?}");
         let m = server.metrics_addr();
-        assert_eq!(metric(m, r#"ofd_ingest_frames_total{dialect="ru",result="flk_failed"}"#).await, 1.0);
-        assert_eq!(metric(m, r#"ofd_ingest_frames_total{dialect="ru",result="accepted"}"#).await, 1.0);
+        assert_eq!(
+            metric(
+                m,
+                r#"ofd_ingest_frames_total{dialect="ru",result="flk_failed"}"#
+            )
+            .await,
+            1.0
+        );
+        assert_eq!(
+            metric(
+                m,
+                r#"ofd_ingest_frames_total{dialect="ru",result="accepted"}"#
+            )
+            .await,
+            1.0
+        );
         server.shutdown().await.expect("clean shutdown");
     }
     sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(&db.url).await.expect("connect");
+    let mut conn = sqlx::AnyConnection::connect(&db.url)
+        .await
+        .expect("connect");
     let flagged: Vec<(i64, i64, Option<String>)> =
         sqlx::query_as("SELECT fd_number, flk_failed, flk_errors FROM documents WHERE fd_number < 100 ORDER BY fd_number")
             .fetch_all(&mut conn)

@@ -31,10 +31,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use futures::{SinkExt, StreamExt};
 use ofd_protocol::ru::ack::{flags_1206, Ack, ResponseCode};
 use ofd_protocol::ru::check::{cross_check, CheckError};
-use ofd_protocol::ru::session::AVersion;
 use ofd_protocol::ru::document::{Document, DocumentError, Value};
 use ofd_protocol::ru::flk::{self, FlkLimits};
 use ofd_protocol::ru::json::to_json;
+use ofd_protocol::ru::session::AVersion;
 use ofd_protocol::ru::{
     ContainerError, ContainerHeader, FfdVersion, Frame, FrameError, SessionHeader,
     SESSION_HEADER_LEN,
