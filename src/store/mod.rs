@@ -47,8 +47,11 @@ pub use documents::{
     insert_document, insert_quarantine, ru_doc_key, InsertDocument, InsertOutcome, NewDocument,
     Quarantine,
 };
-pub use registers::{NewRegister, Register, RegisterStatus};
-pub use writer::{TxWork, WriteError, Writer, WriterConfig};
+pub use registers::{
+    fetch_register_by_fn, fetch_register_by_system_id, next_kz_token, update_kz_token, NewRegister,
+    Register, RegisterStatus,
+};
+pub use writer::{BatchObserver, TxWork, WriteError, Writer, WriterConfig};
 
 /// The SQLite schema, embedded at compile time.
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
