@@ -208,6 +208,17 @@ impl Store {
         self.backend
     }
 
+    /// Begin a read-write transaction on a pooled connection, for writers off the hot path
+    /// (forwarder, operator tools). On SQLite it takes the write lock up front (`BEGIN
+    /// IMMEDIATE`, waiting up to the busy timeout): a deferred transaction that reads and then
+    /// writes fails at once with SQLITE_BUSY when another connection committed in between.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Close every pooled connection (waits for connections in use to be returned).
     pub async fn close(&self) {
         self.pool.close().await;
