@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod emulate;
 pub mod forward;
 pub mod ingest;
+pub mod kz;
 pub mod sink;
 pub mod store;
 pub mod tax_batch;

@@ -128,16 +128,6 @@ pub enum CommandTypeEnum {
     Reserved = 127,
 }
 
-impl CommandTypeEnum {
-    /// Whether a successful command of this kind changes fiscal state and so rotates the token.
-    pub fn is_state_changing(self) -> bool {
-        matches!(
-            self,
-            Self::Ticket | Self::CloseShift | Self::MoneyPlacement | Self::Report
-        )
-    }
-}
-
 /// Result codes of [`ResponseResult::result_code`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
 #[repr(i32)]

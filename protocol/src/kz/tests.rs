@@ -259,17 +259,6 @@ fn peek_command_reads_field_one_of_a_body_that_fails_validation() {
     assert_eq!(peek_command(&[0x0f]), None);
 }
 
-#[test]
-fn state_changing_commands() {
-    use CommandTypeEnum::*;
-    for c in [Ticket, CloseShift, MoneyPlacement, Report] {
-        assert!(c.is_state_changing());
-    }
-    for c in [System, Info, Nomenclature, Auth, CancelTicket, Reserved] {
-        assert!(!c.is_state_changing());
-    }
-}
-
 /// Encode → decode gives the same value, and re-encoding gives the same bytes, for 64 generated
 /// values. Runs on a thread with a large stack: the derived strategies for the deepest messages
 /// (Request, Response, ZXReport) nest far enough to overflow the default test stack in debug.
