@@ -1,10 +1,22 @@
-//! Every role in one process (not implemented yet; see the open issue).
+//! `ofd all`: every role in one process on the embedded default (SQLite file `ofd.db`), the
+//! README's one-command start. Today that is the ingest server; the forwarder and the other roles
+//! join here as they land, sharing the one store.
 
-/// Arguments of the subcommand.
+use crate::config::ServeOptions;
+use crate::ingest::{self, ServeArgs};
+
+/// Arguments of `ofd all`: the ingest options (same flags, env vars and file as `ofd serve`).
 #[derive(clap::Args, Debug)]
-pub struct AllArgs {}
+pub struct AllArgs {
+    /// Options of the ingest role.
+    #[command(flatten)]
+    pub serve: ServeOptions,
+}
 
-/// Run the subcommand.
-pub async fn run(_args: AllArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// Run every role until SIGTERM or ctrl-c.
+pub async fn run(args: AllArgs) -> anyhow::Result<()> {
+    ingest::run(ServeArgs {
+        options: args.serve,
+    })
+    .await
 }

@@ -6,11 +6,13 @@
 
 pub mod all;
 pub mod cli;
+pub mod config;
 pub mod crypto;
 pub mod emulate;
 pub mod forward;
 pub mod ingest;
 pub mod kz;
+pub mod metrics;
 pub mod sink;
 pub mod store;
 pub mod tax_batch;

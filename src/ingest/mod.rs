@@ -1,10 +1,226 @@
-//! Ingest server (not implemented yet; see the open issue).
+//! The ingest server (`ofd serve`): registers of both dialects connect to one TCP port; each
+//! document is checked, committed durably by the group-commit writer, and only then acknowledged.
+//!
+//! Shape (after tokio-rs/mini-redis):
+//! - [`listener`]: the accept loop, the connection limit (semaphore), the per-source rate limit
+//!   ([`limits`]), and nothing dialect-specific;
+//! - [`connection`]: per connection, the dialect sniff ([`sniff`]) and dispatch to a handler;
+//! - [`ru`]: the RU handler: frame codec, checks in spec order, crypto unit, writer, ack;
+//! - [`kz`]: the KZ handler: frame codec over [`crate::kz::service::KzService`].
+//!
+//! Invariants:
+//! 1. No acknowledgement is written before [`crate::store::Writer::submit`] has returned the
+//!    committed outcome of its document; storage or crypto-unit failures send nothing (the
+//!    register resends), never an error code.
+//! 2. Every frame ends in exactly one `ofd_ingest_frames_total{result}` increment: an ack with an
+//!    explicit 1022 code, or a logged, counted close.
+//! 3. Shutdown ([`Server::shutdown`], SIGTERM, ctrl-c): stop accepting; connections finish the
+//!    frame they are processing (commit and ack) and close instead of reading another; wait up
+//!    to `shutdown_grace` for them; then the writer drains its queue and commits; then exit.
+//!
+//! The per-frame path takes no lock other than the writer's channel: metrics are pre-resolved
+//! atomics, the rate limiter belongs to the accept loop, the crypto unit is shared read-only.
 
-/// Arguments of the subcommand.
+pub mod connection;
+pub mod kz;
+pub mod limits;
+pub mod listener;
+pub mod ru;
+pub mod sniff;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{ServeConfig, ServeOptions};
+use crate::crypto::Crypto;
+use crate::metrics::Metrics;
+use crate::store::{Store, Writer, WriterConfig};
+
+/// Arguments of `ofd serve`.
 #[derive(clap::Args, Debug)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Every option of the ingest server.
+    #[command(flatten)]
+    pub options: ServeOptions,
+}
 
-/// Run the subcommand.
-pub async fn run(_args: ServeArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// Run the ingest server until SIGTERM or ctrl-c, then shut down gracefully.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.options.resolve()?;
+    let server = Server::start(config).await?;
+    tracing::info!(
+        listen = %server.local_addr(),
+        metrics = %server.metrics_addr(),
+        "ofd ingest serving"
+    );
+    let shutdown = server.shutdown_token();
+    tokio::select! {
+        signal = shutdown_signal() => {
+            signal?;
+            tracing::info!("shutdown requested: draining in-flight documents");
+        }
+        _ = shutdown.cancelled() => {}
+    }
+    server.shutdown().await
+}
+
+/// What every connection task shares (read-only, or internally synchronised).
+pub(crate) struct Shared {
+    pub config: ServeConfig,
+    pub metrics: Arc<Metrics>,
+    pub store: Store,
+    pub writer: Writer,
+    pub crypto: Crypto,
+    /// The KZ dialect (tokens, shifts, per-register serialisation).
+    pub kz: crate::kz::service::KzService,
+    /// Cancelled when the server stops accepting; connections close between frames.
+    pub shutdown: CancellationToken,
+}
+
+/// A running ingest server. Tests start one in-process on port 0 and talk to it over TCP.
+pub struct Server {
+    local_addr: SocketAddr,
+    metrics_addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    /// Open the store (running migrations), start the writer, bind both ports and start serving.
+    pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
+        let store = Store::open(&config.database)
+            .await
+            .context("opening the database")?;
+        Self::start_with_store(config, store).await
+    }
+
+    /// As [`Server::start`] on an already opened store (`ofd all` shares one with other roles).
+    pub async fn start_with_store(config: ServeConfig, store: Store) -> anyhow::Result<Server> {
+        let crypto = Crypto::from_config(&config.crypto).context("setting up the crypto unit")?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding the ingest port {}", config.listen))?;
+        let metrics_listener = TcpListener::bind(config.metrics_listen)
+            .await
+            .with_context(|| format!("binding the metrics port {}", config.metrics_listen))?;
+        let local_addr = listener.local_addr()?;
+        let metrics_addr = metrics_listener.local_addr()?;
+        let metrics = Metrics::new();
+
+        let observer_metrics = metrics.clone();
+        let writer_config = WriterConfig {
+            max_batch: config.batch.max_docs,
+            max_delay: config.batch.max_wait,
+            queue: config.batch.queue_capacity,
+            observer: Some(Arc::new(move |size: usize, took: Duration| {
+                observer_metrics.commit_batch_size.observe(size as f64);
+                observer_metrics.commit_duration.observe(took.as_secs_f64());
+            })),
+        };
+        let (writer, writer_task) = Writer::spawn(store.clone(), writer_config);
+        let shutdown = CancellationToken::new();
+        let metrics_shutdown = CancellationToken::new();
+        let metrics_task = tokio::spawn(crate::metrics::serve(
+            metrics_listener,
+            metrics.clone(),
+            metrics_shutdown.clone(),
+        ));
+        let grace = config.limits.shutdown_grace;
+        let kz = crate::kz::service::KzService::new(
+            store.clone(),
+            writer.clone(),
+            config.kz.clone(),
+            metrics.clone(),
+        );
+        let shared = Arc::new(Shared {
+            config,
+            metrics: metrics.clone(),
+            store,
+            writer,
+            crypto,
+            kz,
+            shutdown: shutdown.clone(),
+        });
+
+        let task = tokio::spawn(async move {
+            let tracker = TaskTracker::new();
+            listener::accept_loop(listener, shared.clone(), tracker.clone()).await;
+            tracker.close();
+            if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+                tracing::warn!(
+                    still_open = tracker.len(),
+                    "shutdown grace period over; closing the remaining connections unanswered"
+                );
+            }
+            // Dropping the last writer handle lets the writer drain its queue and stop.
+            let Shared { store, writer, .. } = match Arc::try_unwrap(shared) {
+                Ok(shared) => shared,
+                Err(_) => anyhow::bail!("connection tasks outlived the shutdown grace period"),
+            };
+            drop(writer);
+            let writer_result = writer_task.await;
+            metrics_shutdown.cancel();
+            let _ = metrics_task.await;
+            store.close().await;
+            writer_result.context("group-commit writer task failed")?;
+            tracing::info!("ingest stopped");
+            Ok(())
+        });
+        Ok(Server {
+            local_addr,
+            metrics_addr,
+            metrics,
+            shutdown,
+            task,
+        })
+    }
+
+    /// Address registers connect to (the bound port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Address of `GET /metrics`.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
+    }
+
+    /// The server's metrics, for in-process callers.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// A token that stops the server when cancelled (what SIGTERM does).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stop accepting, drain in-flight documents, stop the writer, and wait for all of it.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.task.await.context("ingest task panicked")?
+    }
+}
+
+/// Resolves on ctrl-c, or on SIGTERM where there are signals.
+async fn shutdown_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
 }

@@ -12,20 +12,18 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex as StdMutex};
-use std::time::Duration;
 
 use ofd_protocol::kz::{
-    decode_request, encode_frame, peek_command, CommandTypeEnum, Header, HeaderError,
-    ProtocolVersion, Request, Response, ResultTypeEnum, HEADER_LEN,
+    decode_request, encode_frame, peek_command, CommandTypeEnum, Header, ProtocolVersion, Request, Response, ResultTypeEnum, HEADER_LEN,
 };
-use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
 use super::engine::{self, Input, RegisterFacts};
 use super::fiscal_sign::draw_ticket_number;
 use super::state::{gate, next_token, Exchange, Gate, KzState};
 use super::store::{doc_time, find_offline_ticket, load_state, CommitOutcome, KzCommit};
 use super::{KzConfig, Refusal};
+use crate::metrics::{Check, FrameResult};
+use crate::metrics::Metrics;
 use crate::store::registers::fetch_register_by_system_id;
 use crate::store::{Dialect, NewDocument, RegisterStatus, Store, Writer};
 
@@ -41,75 +39,6 @@ pub enum Reply {
     SendAndClose(Vec<u8>),
     /// Close without answering (rate-limited abuse).
     Close,
-}
-
-/// Prometheus counters of the KZ dialect.
-#[derive(Clone)]
-pub struct KzMetrics {
-    responses: IntCounterVec,
-    replays: IntCounter,
-    invalid_tokens: IntCounter,
-    rate_limited: IntCounter,
-}
-
-impl KzMetrics {
-    /// Creates the counters and registers them in `registry`.
-    pub fn new(registry: &Registry) -> prometheus::Result<Self> {
-        let responses = IntCounterVec::new(
-            Opts::new(
-                "ofd_kz_responses_total",
-                "KZ responses sent, by command and result code",
-            ),
-            &["command", "result"],
-        )?;
-        let replays = IntCounter::new(
-            "ofd_kz_replays_total",
-            "KZ retries answered from the response cache",
-        )?;
-        let invalid_tokens = IntCounter::new(
-            "ofd_kz_invalid_token_total",
-            "KZ requests refused with INVALID_TOKEN",
-        )?;
-        let rate_limited = IntCounter::new(
-            "ofd_kz_rate_limited_total",
-            "KZ connections closed for too many INVALID_TOKEN refusals",
-        )?;
-        registry.register(Box::new(responses.clone()))?;
-        registry.register(Box::new(replays.clone()))?;
-        registry.register(Box::new(invalid_tokens.clone()))?;
-        registry.register(Box::new(rate_limited.clone()))?;
-        Ok(KzMetrics {
-            responses,
-            replays,
-            invalid_tokens,
-            rate_limited,
-        })
-    }
-
-    fn response(&self, command: i32, code: u32) {
-        let command = CommandTypeEnum::try_from(command)
-            .map(command_label)
-            .unwrap_or("unknown");
-        self.responses
-            .with_label_values(&[command, &code.to_string()])
-            .inc();
-    }
-}
-
-/// The metric label of a command.
-fn command_label(command: CommandTypeEnum) -> &'static str {
-    match command {
-        CommandTypeEnum::System => "system",
-        CommandTypeEnum::Ticket => "ticket",
-        CommandTypeEnum::CloseShift => "close_shift",
-        CommandTypeEnum::Report => "report",
-        CommandTypeEnum::Nomenclature => "nomenclature",
-        CommandTypeEnum::Info => "info",
-        CommandTypeEnum::MoneyPlacement => "money_placement",
-        CommandTypeEnum::CancelTicket => "cancel_ticket",
-        CommandTypeEnum::Auth => "auth",
-        CommandTypeEnum::Reserved => "reserved",
-    }
 }
 
 /// One async mutex per registered system id: requests of one register run one at a time.
@@ -174,12 +103,12 @@ struct Inner {
     config: KzConfig,
     locks: RegisterLocks,
     limiter: StdMutex<FailureLimiter>,
-    metrics: KzMetrics,
+    metrics: Arc<Metrics>,
 }
 
 impl KzService {
     /// A handler over `store` writing through `writer` (the shared group-commit writer).
-    pub fn new(store: Store, writer: Writer, config: KzConfig, metrics: KzMetrics) -> Self {
+    pub fn new(store: Store, writer: Writer, config: KzConfig, metrics: Arc<Metrics>) -> Self {
         KzService {
             inner: Arc::new(Inner {
                 store,
@@ -195,78 +124,6 @@ impl KzService {
     /// The dialect settings in force.
     pub fn config(&self) -> &KzConfig {
         &self.inner.config
-    }
-
-    /// Serves frames from `reader` until the register closes, a read times out, or a frame is
-    /// refused in a way that ends the connection. The first bytes (`A2 81`) must not have been
-    /// consumed, or must be chained back in front of `reader` by the listener.
-    pub async fn serve_connection<R, W>(
-        &self,
-        mut reader: R,
-        mut writer: W,
-        peer: SocketAddr,
-    ) -> std::io::Result<()>
-    where
-        R: AsyncRead + Unpin,
-        W: AsyncWrite + Unpin,
-    {
-        let timeout = Duration::from_secs(self.inner.config.read_timeout_secs);
-        loop {
-            let mut head = [0u8; HEADER_LEN];
-            match tokio::time::timeout(timeout, read_header(&mut reader, &mut head)).await {
-                Err(_) => {
-                    tracing::debug!(%peer, "KZ connection idle past the read timeout; closing");
-                    return Ok(());
-                }
-                Ok(Err(e)) => return Err(e),
-                Ok(Ok(false)) => return Ok(()),
-                Ok(Ok(true)) => {}
-            }
-            let header = match Header::decode(&head)
-                .and_then(|h| h.check_size(self.inner.config.max_frame).map(|()| h))
-            {
-                Ok(header) => header,
-                Err(HeaderError::BadAppCode(code)) => {
-                    tracing::warn!(%peer, app_code = code, "not a KZ frame; closing");
-                    return Ok(());
-                }
-                Err(e) => {
-                    tracing::warn!(%peer, error = %e, "refusing KZ frame header");
-                    let reply = self.refusal_frame(
-                        &header_fields(&head),
-                        CommandTypeEnum::Reserved as i32,
-                        ResultTypeEnum::ProtocolError,
-                        &e.to_string(),
-                    );
-                    writer.write_all(&reply).await?;
-                    writer.flush().await?;
-                    return Ok(());
-                }
-            };
-            let mut frame = Vec::with_capacity(header.size as usize);
-            frame.extend_from_slice(&head);
-            frame.resize(header.size as usize, 0);
-            match tokio::time::timeout(timeout, reader.read_exact(&mut frame[HEADER_LEN..])).await {
-                Err(_) => {
-                    tracing::debug!(%peer, "KZ frame body not received in time; closing");
-                    return Ok(());
-                }
-                Ok(Err(e)) => return Err(e),
-                Ok(Ok(_)) => {}
-            }
-            match self.handle_frame(header, &frame, peer).await {
-                Reply::Send(bytes) => {
-                    writer.write_all(&bytes).await?;
-                    writer.flush().await?;
-                }
-                Reply::SendAndClose(bytes) => {
-                    writer.write_all(&bytes).await?;
-                    writer.flush().await?;
-                    return Ok(());
-                }
-                Reply::Close => return Ok(()),
-            }
-        }
     }
 
     /// Answers one complete frame (`frame` holds the 18 header bytes and SIZE − 18 body bytes).
@@ -349,11 +206,11 @@ impl KzService {
             command,
         ) {
             Gate::Replay(bytes) => {
-                inner.metrics.replays.inc();
+                inner.metrics.kz.frames.inc(FrameResult::Duplicate);
+                inner.metrics.duplicates_reacked.inc();
                 return Ok(Reply::Send(bytes));
             }
             Gate::Refuse(ResultTypeEnum::InvalidToken) => {
-                inner.metrics.invalid_tokens.inc();
                 let over = inner.limiter.lock().unwrap_or_else(|p| p.into_inner()).hit(
                     &[
                         FailureKey::Register(system_id),
@@ -364,7 +221,8 @@ impl KzService {
                 );
                 tracing::info!(%peer, system_id, rate_limited = over, "KZ request with a wrong token");
                 if over {
-                    inner.metrics.rate_limited.inc();
+                    inner.metrics.kz.frames.inc(FrameResult::Dropped);
+                    inner.metrics.kz.check_failures.inc(Check::Token);
                     return Ok(Reply::Close);
                 }
                 return Ok(refuse(ResultTypeEnum::InvalidToken, "invalid token"));
@@ -480,6 +338,7 @@ impl KzService {
                 unregistered: false,
                 peer: Some(peer.to_string()),
             });
+            let stored = document.is_some();
             let commit = KzCommit {
                 system_id,
                 state: new_state,
@@ -490,7 +349,10 @@ impl KzService {
             };
             match inner.writer.submit(commit).await? {
                 CommitOutcome::Committed => {
-                    inner.metrics.response(command, code);
+                    if stored {
+                        inner.metrics.documents_stored.inc();
+                    }
+                    self.count(code);
                     return Ok(Reply::Send(reply));
                 }
                 CommitOutcome::TicketNumberTaken => continue,
@@ -502,50 +364,47 @@ impl KzService {
         anyhow::bail!("no free ticket number after {TICKET_NUMBER_ATTEMPTS} draws")
     }
 
+    /// Counts one answered frame by its result code.
+    fn count(&self, code: u32) {
+        let kz = &self.inner.metrics.kz;
+        let Ok(code) = ResultTypeEnum::try_from(code as i32) else {
+            kz.frames.inc(FrameResult::Refused);
+            return;
+        };
+        let check = match code {
+            ResultTypeEnum::Ok => {
+                kz.frames.inc(FrameResult::Accepted);
+                return;
+            }
+            ResultTypeEnum::UnknownId | ResultTypeEnum::Blocked => Check::Register,
+            ResultTypeEnum::InvalidToken
+            | ResultTypeEnum::InvalidRequestNumber
+            | ResultTypeEnum::InvalidRetryRequest => Check::Token,
+            ResultTypeEnum::ProtocolError => Check::SessionHeader,
+            ResultTypeEnum::UnknownCommand | ResultTypeEnum::UnsupportedCommand => {
+                Check::DocumentType
+            }
+            ResultTypeEnum::ServiceTemporarilyUnavailable | ResultTypeEnum::UnknownError => {
+                Check::Storage
+            }
+            _ => Check::Flk,
+        };
+        kz.frames.inc(FrameResult::Refused);
+        kz.check_failures.inc(check);
+    }
+
     /// A result-only response that echoes the request's header (token included).
-    fn refusal_frame(
+    pub fn refusal_frame(
         &self,
         header: &Header,
         command: i32,
         code: ResultTypeEnum,
         text: &str,
     ) -> Vec<u8> {
-        self.inner.metrics.response(command, code.code());
+        self.count(code.code());
         let response = Response::result_only(command, code, text);
         // A result-only response is a few dozen bytes; encoding cannot exceed a u32 SIZE.
         encode_frame(*header, &response).unwrap_or_default()
-    }
-}
-
-/// Reads the 18 header bytes; `false` on a clean end of stream before the first byte.
-async fn read_header<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    head: &mut [u8; HEADER_LEN],
-) -> std::io::Result<bool> {
-    let mut filled = 0;
-    while filled < HEADER_LEN {
-        let n = reader.read(&mut head[filled..]).await?;
-        if n == 0 {
-            if filled == 0 {
-                return Ok(false);
-            }
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        filled += n;
-    }
-    Ok(true)
-}
-
-/// The header fields of a header that failed validation, for echoing in the refusal.
-fn header_fields(head: &[u8; HEADER_LEN]) -> Header {
-    let u16_at = |i: usize| u16::from_le_bytes([head[i], head[i + 1]]);
-    let u32_at = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
-    Header {
-        version: u16_at(2),
-        size: 0,
-        system_id: u32_at(8),
-        token: u32_at(12),
-        request_number: u16_at(16),
     }
 }
 

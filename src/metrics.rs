@@ -1,0 +1,396 @@
+//! Prometheus metrics: one [`Metrics`] (one registry) per running server, scraped over HTTP on a
+//! port of its own so that `/metrics` never competes with registers for the ingest listener.
+//!
+//! Design notes:
+//! - Names follow `ofd_<area>_<what>_<unit>`; counters end in `_total`.
+//! - The per-frame path must not take locks: a labelled family (`*Vec`) resolves its children
+//!   through a lock and a hash, so every label combination the hot path uses is resolved once,
+//!   here, into plain atomics ([`Family`]). Label values are closed enums, so cardinality is fixed.
+//! - No global registry: tests start several servers in one process and each scrapes its own.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// A closed set of label values for one label.
+pub trait Label: Copy + 'static {
+    /// Every value, in the order of [`Label::index`].
+    const ALL: &'static [Self];
+    /// The label value as exported.
+    fn as_str(self) -> &'static str;
+    /// Position in [`Label::ALL`].
+    fn index(self) -> usize;
+}
+
+macro_rules! label_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name { $($(#[$vmeta])* $variant,)+ }
+        impl Label for $name {
+            const ALL: &'static [Self] = &[$(Self::$variant,)+];
+            fn as_str(self) -> &'static str { match self { $(Self::$variant => $text,)+ } }
+            fn index(self) -> usize { self as usize }
+        }
+    };
+}
+
+label_enum! {
+    /// Which protocol a connection speaks, decided from its first bytes.
+    Dialect {
+        /// Russian registers (ККТ with a fiscal drive).
+        Ru => "ru",
+        /// Kazakh registers (ККМ protocol 2.0.3).
+        Kz => "kz",
+        /// First bytes match no known dialect.
+        Unknown => "unknown",
+    }
+}
+
+label_enum! {
+    /// How one frame ended: every frame ends in exactly one of these.
+    FrameResult {
+        /// Stored for the first time and acknowledged with code 0.
+        Accepted => "accepted",
+        /// Stored, failed ФЛК: answered 14 (enforcing) or 0 and flagged (report-only).
+        FlkFailed => "flk_failed",
+        /// A resend of a stored document: answered with the stored acknowledgement.
+        Duplicate => "duplicate",
+        /// A different document under a stored key: kept aside, answered with the stored ack.
+        Conflict => "conflict",
+        /// Content not recognised or register refused: answered with code 11, not stored.
+        Refused => "refused",
+        /// Fiscal sign failed verification: answered with code 11 and quarantined.
+        Quarantined => "quarantined",
+        /// Nothing could be answered: logged, counted, connection closed.
+        Dropped => "dropped",
+    }
+}
+
+label_enum! {
+    /// The check a frame failed, in validation order (RU spec §10), plus transport failures.
+    Check {
+        /// Unknown first bytes, signature, protocol versions, or a length below the minimum.
+        SessionHeader => "session_header",
+        /// A declared length above the configured frame limit (refused before allocating).
+        Oversize => "oversize",
+        /// The connection ended in the middle of a frame.
+        Truncated => "truncated",
+        /// No complete frame within the idle timeout, or the connection outlived its total timeout.
+        Timeout => "timeout",
+        /// Container length differs from the session length or the bytes received.
+        ContainerLength => "container_length",
+        /// Container CRC mismatch.
+        Crc => "crc",
+        /// Session-header CRC mismatch (counted, frame still processed: spec §11 item 5).
+        SessionCrc => "session_crc",
+        /// Container type or header version not recognised.
+        ContainerHeader => "container_header",
+        /// TLV structure malformed (overrun, nesting, fixed sizes, encoding).
+        Tlv => "tlv",
+        /// ФН or ФД number differ between the session header, container header and document.
+        CrossCheck => "cross_check",
+        /// Document type unknown or not equal to the document STLV tag.
+        DocumentType => "document_type",
+        /// The ФН is not a known, active register.
+        Register => "register",
+        /// Format-logical control (mandatory tags, sums, dates) failed.
+        Flk => "flk",
+        /// A fiscal sign did not verify, or the crypto unit could not be asked.
+        Sign => "sign",
+        /// The crypto unit could not answer (or the ack could not be built): no reply, resend.
+        CryptoUnit => "crypto_unit",
+        /// Storage failed: nothing acknowledged, the register will resend.
+        Storage => "storage",
+        /// The dialect is recognised but not served by this build.
+        UnsupportedDialect => "unsupported_dialect",
+        /// KZ: wrong token, or a request number reused with another token or command.
+        Token => "token",
+    }
+}
+
+label_enum! {
+    /// Why a connection was closed before any frame was read.
+    ConnectionRejection {
+        /// The source address exceeded its connection rate.
+        RateLimited => "rate_limited",
+        /// The server is shutting down.
+        ShuttingDown => "shutting_down",
+    }
+}
+
+/// One counter per value of `L`, resolved at start-up so that incrementing is one atomic add.
+pub struct Family<L: Label> {
+    counters: Vec<IntCounter>,
+    label: PhantomData<L>,
+}
+
+impl<L: Label> Family<L> {
+    fn resolve(vec: &IntCounterVec, fixed: &[&str]) -> Self {
+        let counters = L::ALL
+            .iter()
+            .map(|value| {
+                let mut labels = fixed.to_vec();
+                labels.push(value.as_str());
+                vec.with_label_values(&labels)
+            })
+            .collect();
+        Family {
+            counters,
+            label: PhantomData,
+        }
+    }
+
+    /// Add one for `value`.
+    pub fn inc(&self, value: L) {
+        self.counters[value.index()].inc();
+    }
+
+    /// Current count for `value` (tests and summaries).
+    pub fn get(&self, value: L) -> u64 {
+        self.counters[value.index()].get()
+    }
+}
+
+/// Ingest-side metrics for one dialect.
+pub struct DialectMetrics {
+    /// `ofd_ingest_frames_total{dialect, result}`.
+    pub frames: Family<FrameResult>,
+    /// `ofd_ingest_check_failures_total{dialect, check}`.
+    pub check_failures: Family<Check>,
+}
+
+/// Every metric the server exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Connections currently open.
+    pub connections_open: IntGauge,
+    /// Connections accepted since start.
+    pub connections_total: IntCounter,
+    /// Connections accepted per dialect (after the sniff).
+    pub connections_by_dialect: Family<Dialect>,
+    /// Connections closed before reading, by reason.
+    pub connections_rejected: Family<ConnectionRejection>,
+    /// RU frame and check outcomes.
+    pub ru: DialectMetrics,
+    /// KZ frame and check outcomes.
+    pub kz: DialectMetrics,
+    /// Check failures of connections whose dialect could not be told.
+    pub unknown_dialect: Family<Check>,
+    /// Bytes read from registers.
+    pub bytes_in: IntCounter,
+    /// Bytes written to registers.
+    pub bytes_out: IntCounter,
+    /// Time from a complete frame to its acknowledgement written to the socket.
+    pub ack_latency: Histogram,
+    /// Documents stored for the first time.
+    pub documents_stored: IntCounter,
+    /// Resends answered with their stored acknowledgement.
+    pub duplicates_reacked: IntCounter,
+    /// Different documents under a stored key (alert on any increase).
+    pub conflicts: IntCounter,
+    /// Documents put in quarantine (alert on any increase).
+    pub quarantined: IntCounter,
+    /// Documents accepted from registers that are not provisioned (`accept_unregistered`).
+    pub unregistered_accepted: IntCounter,
+    /// Documents per committed transaction of the group-commit writer.
+    pub commit_batch_size: Histogram,
+    /// Duration of one group commit (begin to durable commit).
+    pub commit_duration: Histogram,
+    /// Documents waiting for the group-commit writer.
+    pub queue_depth: IntGauge,
+}
+
+impl Metrics {
+    /// Create every metric in a fresh registry.
+    pub fn new() -> Arc<Metrics> {
+        // Names and help texts are constants; registering them into a fresh registry cannot
+        // fail except through a programming error caught by the unit test below.
+        Self::build().expect("metric definitions are valid and unique")
+    }
+
+    fn build() -> prometheus::Result<Arc<Metrics>> {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str| -> prometheus::Result<IntCounter> {
+            let c = IntCounter::new(name, help)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let gauge = |name: &str, help: &str| -> prometheus::Result<IntGauge> {
+            let g = IntGauge::new(name, help)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let counter_vec = |name: &str, help: &str, labels: &[&str]| {
+            let v = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(v.clone()))?;
+            Ok::<_, prometheus::Error>(v)
+        };
+        let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
+            let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))?;
+            registry.register(Box::new(h.clone()))?;
+            Ok::<_, prometheus::Error>(h)
+        };
+
+        let frames = counter_vec(
+            "ofd_ingest_frames_total",
+            "Frames by dialect and how they ended.",
+            &["dialect", "result"],
+        )?;
+        let checks = counter_vec(
+            "ofd_ingest_check_failures_total",
+            "Frames or connections that failed a check, by dialect and check.",
+            &["dialect", "check"],
+        )?;
+        let dialect_metrics = |dialect: Dialect| DialectMetrics {
+            frames: Family::resolve(&frames, &[dialect.as_str()]),
+            check_failures: Family::resolve(&checks, &[dialect.as_str()]),
+        };
+        let by_dialect = counter_vec(
+            "ofd_ingest_connections_by_dialect_total",
+            "Connections by the dialect their first bytes announced.",
+            &["dialect"],
+        )?;
+        let rejected = counter_vec(
+            "ofd_ingest_connections_rejected_total",
+            "Connections closed before any frame was read, by reason.",
+            &["reason"],
+        )?;
+        let seconds = vec![
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ];
+        let metrics = Metrics {
+            connections_open: gauge("ofd_ingest_connections_open", "Connections open now.")?,
+            connections_total: counter(
+                "ofd_ingest_connections_total",
+                "Connections accepted since start.",
+            )?,
+            connections_by_dialect: Family::resolve(&by_dialect, &[]),
+            connections_rejected: Family::resolve(&rejected, &[]),
+            ru: dialect_metrics(Dialect::Ru),
+            kz: dialect_metrics(Dialect::Kz),
+            unknown_dialect: Family::resolve(&checks, &[Dialect::Unknown.as_str()]),
+            bytes_in: counter(
+                "ofd_ingest_received_bytes_total",
+                "Bytes read from registers.",
+            )?,
+            bytes_out: counter("ofd_ingest_sent_bytes_total", "Bytes written to registers.")?,
+            ack_latency: histogram(
+                "ofd_ingest_ack_latency_seconds",
+                "From a complete frame read to its acknowledgement written.",
+                seconds.clone(),
+            )?,
+            documents_stored: counter(
+                "ofd_ingest_documents_stored_total",
+                "Documents stored for the first time.",
+            )?,
+            duplicates_reacked: counter(
+                "ofd_ingest_duplicates_reacked_total",
+                "Resent documents answered with their stored acknowledgement.",
+            )?,
+            conflicts: counter(
+                "ofd_ingest_conflicts_total",
+                "Different documents under an already stored key (kept in conflicts; alert).",
+            )?,
+            quarantined: counter(
+                "ofd_ingest_quarantined_total",
+                "Documents whose fiscal sign failed verification (kept in quarantine; alert).",
+            )?,
+            unregistered_accepted: counter(
+                "ofd_ingest_unregistered_accepted_total",
+                "Documents accepted from registers that are not provisioned.",
+            )?,
+            commit_batch_size: histogram(
+                "ofd_store_commit_batch_size_documents",
+                "Documents per group-commit transaction.",
+                vec![
+                    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+                ],
+            )?,
+            commit_duration: histogram(
+                "ofd_store_commit_duration_seconds",
+                "Duration of one group-commit transaction, begin to durable commit.",
+                seconds,
+            )?,
+            queue_depth: gauge(
+                "ofd_store_queue_depth_documents",
+                "Documents waiting for the group-commit writer.",
+            )?,
+            registry,
+        };
+        Ok(Arc::new(metrics))
+    }
+
+    /// The metrics of one dialect (`None` for an unrecognised one, which has no frames).
+    pub fn dialect(&self, dialect: Dialect) -> Option<&DialectMetrics> {
+        match dialect {
+            Dialect::Ru => Some(&self.ru),
+            Dialect::Kz => Some(&self.kz),
+            Dialect::Unknown => None,
+        }
+    }
+
+    /// Everything in the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        // Encoding into a Vec fails only on invalid metric families, which `build` rules out.
+        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!(%error, "encoding metrics failed");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// Serve `GET /metrics` on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(metrics);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+async fn scrape(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, TextEncoder::new().format_type().to_owned())],
+        metrics.render(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_registers_and_renders_with_its_labels() {
+        let metrics = Metrics::build().expect("valid definitions");
+        metrics.ru.frames.inc(FrameResult::Accepted);
+        metrics.ru.check_failures.inc(Check::Crc);
+        metrics
+            .connections_rejected
+            .inc(ConnectionRejection::RateLimited);
+        let text = metrics.render();
+        assert!(text.contains(r#"ofd_ingest_frames_total{dialect="ru",result="accepted"} 1"#));
+        assert!(text.contains(r#"ofd_ingest_check_failures_total{check="crc",dialect="ru"} 1"#));
+        assert!(text.contains(r#"ofd_ingest_connections_rejected_total{reason="rate_limited"} 1"#));
+        assert_eq!(metrics.ru.frames.get(FrameResult::Accepted), 1);
+        assert_eq!(metrics.kz.frames.get(FrameResult::Accepted), 0);
+    }
+}

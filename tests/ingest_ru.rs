@@ -1,0 +1,392 @@
+//! End to end over real loopback TCP and real databases: the RU reply table of spec §10, the
+//! idempotency rules, and a metric for every outcome.
+
+mod common;
+mod ingest_support;
+
+use common::{count_rows, on_each_backend, TestDb};
+use ingest_support::*;
+use ofd::ingest::Server;
+use sqlx::Connection as _;
+use tokio::io::AsyncWriteExt;
+
+async fn stored_ack(url: &str, fn_number: &str, fd: i64) -> Vec<u8> {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await.expect("connect");
+    let ack: Vec<u8> =
+        sqlx::query_scalar("SELECT ack FROM documents WHERE fn_number = $1 AND fd_number = $2")
+            .bind(fn_number)
+            .bind(fd)
+            .fetch_one(&mut conn)
+            .await
+            .expect("stored document");
+    conn.close().await.ok();
+    ack
+}
+
+#[tokio::test]
+async fn fixtures_and_built_receipts_are_acked_with_code_0_on_each_backend() {
+    on_each_backend(|db: TestDb| async move {
+        let server = Server::start(config(&db.url)).await.expect("server");
+        let addr = server.local_addr();
+
+        let reply = send_one(addr, &fixture_frame()).await.expect("ack");
+        let ack = ack_fields(&reply);
+        assert_eq!(
+            ack,
+            AckFields {
+                fn_number: "9999078900005488".into(),
+                fd: 1,
+                code: 0
+            }
+        );
+
+        let reply = send_one(addr, &fixture_container_frame())
+            .await
+            .expect("ack");
+        let ack = ack_fields(&reply);
+        assert_eq!(
+            ack,
+            AckFields {
+                fn_number: "999907891234567 ".into(),
+                fd: 1,
+                code: 0
+            }
+        );
+
+        let fn_a = fn_number(1);
+        let reply = send_one(addr, &receipt_frame(&fn_a, 7, 12_345, None))
+            .await
+            .expect("ack");
+        assert_eq!(
+            ack_fields(&reply),
+            AckFields {
+                fn_number: fn_a.clone(),
+                fd: 7,
+                code: 0
+            }
+        );
+        assert_eq!(
+            stored_ack(&db.url, &fn_a, 7).await,
+            reply,
+            "the ack sent is the ack stored"
+        );
+
+        assert_eq!(count_rows(&db.url, "documents").await, 3);
+        let m = server.metrics_addr();
+        assert_eq!(
+            metric(
+                m,
+                r#"ofd_ingest_frames_total{dialect="ru",result="accepted"}"#
+            )
+            .await,
+            3.0
+        );
+        assert_eq!(metric(m, "ofd_ingest_documents_stored_total").await, 3.0);
+        assert_eq!(
+            metric(m, "ofd_ingest_unregistered_accepted_total").await,
+            3.0
+        );
+        assert!(metric(m, "ofd_store_commit_batch_size_documents_count").await >= 1.0);
+        assert_eq!(metric(m, "ofd_ingest_ack_latency_seconds_count").await, 3.0);
+        server.shutdown().await.expect("clean shutdown");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn several_frames_on_one_connection_each_get_their_ack() {
+    let db = TestDb::sqlite();
+    let server = Server::start(config(&db.url)).await.expect("server");
+    let fn_a = fn_number(2);
+    let mut client = Client::connect(server.local_addr()).await;
+    // All three written at once: the server must cut them apart and answer in order.
+    let mut burst = Vec::new();
+    for fd in 1..=3 {
+        burst.extend(receipt_frame(&fn_a, fd, 100 * fd, None));
+    }
+    client.send(&burst).await;
+    for fd in 1..=3 {
+        let ack = ack_fields(&client.reply().await.expect("ack"));
+        assert_eq!(
+            ack,
+            AckFields {
+                fn_number: fn_a.clone(),
+                fd,
+                code: 0
+            }
+        );
+    }
+    client.stream.shutdown().await.expect("half close");
+    assert_eq!(client.reply().await, None, "server closes after EOF");
+    assert_eq!(count_rows(&db.url, "documents").await, 3);
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn resend_gets_the_stored_ack_and_conflict_is_kept_aside_on_each_backend() {
+    on_each_backend(|db: TestDb| async move {
+        let server = Server::start(config(&db.url)).await.expect("server");
+        let (addr, m) = (server.local_addr(), server.metrics_addr());
+        let fn_a = fn_number(3);
+        let frame = receipt_frame(&fn_a, 5, 1000, None);
+        let first = send_one(addr, &frame).await.expect("ack");
+        // Let the clock move so that a freshly built ack would differ in tag 1012.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let again = send_one(addr, &frame).await.expect("ack");
+        assert_eq!(again, first, "a resend gets the identical stored ack bytes");
+        assert_eq!(count_rows(&db.url, "documents").await, 1);
+        assert_eq!(metric(m, "ofd_ingest_duplicates_reacked_total").await, 1.0);
+
+        let different = receipt_frame(&fn_a, 5, 2000, None);
+        let conflict = send_one(addr, &different).await.expect("ack");
+        assert_eq!(
+            conflict, first,
+            "a conflict is answered with the stored ack"
+        );
+        assert_eq!(
+            count_rows(&db.url, "documents").await,
+            1,
+            "never overwritten"
+        );
+        assert_eq!(
+            count_rows(&db.url, "conflicts").await,
+            1,
+            "second copy kept"
+        );
+        assert_eq!(metric(m, "ofd_ingest_conflicts_total").await, 1.0);
+        assert_eq!(
+            metric(
+                m,
+                r#"ofd_ingest_frames_total{dialect="ru",result="conflict"}"#
+            )
+            .await,
+            1.0
+        );
+        server.shutdown().await.expect("clean shutdown");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn corrupted_crc_and_bad_cross_check_are_answered_with_code_11() {
+    let db = TestDb::sqlite();
+    let server = Server::start(config(&db.url)).await.expect("server");
+    let (addr, m) = (server.local_addr(), server.metrics_addr());
+    let fn_a = fn_number(4);
+
+    let mut corrupted = receipt_frame(&fn_a, 9, 500, None);
+    let last = corrupted.len() - 12;
+    corrupted[last] ^= 0x5A; // inside the document: the container CRC no longer matches
+    let ack = ack_fields(&send_one(addr, &corrupted).await.expect("code-11 reply"));
+    assert_eq!(
+        ack,
+        AckFields {
+            fn_number: fn_a.clone(),
+            fd: 9,
+            code: 11
+        }
+    );
+    assert_eq!(
+        metric(
+            m,
+            r#"ofd_ingest_check_failures_total{check="crc",dialect="ru"}"#
+        )
+        .await,
+        1.0
+    );
+
+    // Tag 1040 says 10 while the container says 9 (CRC recomputed, so only the cross-check fails).
+    let frame = receipt_frame(&fn_a, 9, 500, None);
+    let mismatched = edit_document(&frame, |doc| {
+        let at = doc
+            .windows(8)
+            .position(|w| w == [0x10, 0x04, 4, 0, 9, 0, 0, 0])
+            .expect("1040");
+        doc[at + 4] = 10;
+    });
+    let ack = ack_fields(&send_one(addr, &mismatched).await.expect("code-11 reply"));
+    assert_eq!(ack.code, 11);
+    assert_eq!(
+        metric(
+            m,
+            r#"ofd_ingest_check_failures_total{check="cross_check",dialect="ru"}"#
+        )
+        .await,
+        1.0
+    );
+    assert_eq!(
+        metric(
+            m,
+            r#"ofd_ingest_frames_total{dialect="ru",result="refused"}"#
+        )
+        .await,
+        2.0
+    );
+    assert_eq!(
+        count_rows(&db.url, "documents").await,
+        0,
+        "refused documents are not stored"
+    );
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn truncated_oversize_and_foreign_bytes_close_without_reply_and_are_counted() {
+    let db = TestDb::sqlite();
+    let server = Server::start(config(&db.url)).await.expect("server");
+    let (addr, m) = (server.local_addr(), server.metrics_addr());
+
+    // Truncated: half a frame, then EOF.
+    let frame = receipt_frame(&fn_number(5), 1, 100, None);
+    let mut client = Client::connect(addr).await;
+    client.send(&frame[..frame.len() / 2]).await;
+    client.stream.shutdown().await.expect("half close");
+    assert_eq!(client.reply().await, None);
+
+    // Oversize: a header declaring 60000 body bytes is refused before they arrive.
+    let mut header = frame[..30].to_vec();
+    header[24..26].copy_from_slice(&60_000u16.to_le_bytes());
+    let mut client = Client::connect(addr).await;
+    client.send(&header).await;
+    assert_eq!(
+        client.reply().await,
+        None,
+        "closed without waiting for 60000 bytes"
+    );
+
+    // A wrong session signature: no dialect, no reply.
+    let mut client = Client::connect(addr).await;
+    client.send(b"\x2A\x08\x41\x0B garbage").await;
+    assert_eq!(client.reply().await, None);
+
+    // KZ bytes: refused cleanly until the KZ handler exists, never left hanging.
+    let mut client = Client::connect(addr).await;
+    client
+        .send(&[0xA2, 0x81, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+        .await;
+    assert_eq!(client.reply().await, None);
+
+    let text = scrape(m).await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"ofd_ingest_check_failures_total{check="truncated",dialect="ru"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"ofd_ingest_check_failures_total{check="oversize",dialect="ru"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"ofd_ingest_check_failures_total{check="session_header",dialect="unknown"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"ofd_ingest_check_failures_total{check="unsupported_dialect",dialect="kz"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"ofd_ingest_frames_total{dialect="ru",result="dropped"}"#
+        ),
+        2.0
+    );
+    assert_eq!(sample(&text, "ofd_ingest_connections_open"), 0.0);
+    assert_eq!(count_rows(&db.url, "documents").await, 0);
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn unknown_fn_is_refused_unless_accept_unregistered() {
+    let db = TestDb::sqlite();
+    let mut options = options(&db.url);
+    options.accept_unregistered = Some(false);
+    let server = Server::start(options.resolve().expect("config"))
+        .await
+        .expect("server");
+    let fn_a = fn_number(6);
+    let ack = ack_fields(
+        &send_one(server.local_addr(), &receipt_frame(&fn_a, 1, 1, None))
+            .await
+            .expect("reply"),
+    );
+    assert_eq!(ack.code, 11);
+    assert_eq!(
+        metric(
+            server.metrics_addr(),
+            r#"ofd_ingest_check_failures_total{check="register",dialect="ru"}"#
+        )
+        .await,
+        1.0
+    );
+    assert_eq!(count_rows(&db.url, "documents").await, 0);
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn soft_crypto_verifies_signed_documents_and_quarantines_a_flipped_byte() {
+    let db = TestDb::sqlite();
+    let mut options = options(&db.url);
+    options.crypto.mode = Some(ofd::crypto::CryptoMode::Soft);
+    options.crypto.soft_secret_hex = Some(SOFT_SECRET_HEX.to_owned());
+    let server = Server::start(options.resolve().expect("config"))
+        .await
+        .expect("server");
+    let (addr, m) = (server.local_addr(), server.metrics_addr());
+    let unit = soft_unit();
+    let fn_a = fn_number(7);
+
+    let signed = receipt_frame(&fn_a, 1, 4200, Some(&unit));
+    assert_eq!(
+        ack_fields(&send_one(addr, &signed).await.expect("ack")).code,
+        0
+    );
+
+    let tampered = edit_document(&receipt_frame(&fn_a, 2, 4200, Some(&unit)), |doc| {
+        let at = doc.len() - 20;
+        doc[at] ^= 1;
+    });
+    let ack = ack_fields(&send_one(addr, &tampered).await.expect("reply"));
+    assert_eq!(
+        ack,
+        AckFields {
+            fn_number: fn_a.clone(),
+            fd: 2,
+            code: 11
+        }
+    );
+
+    assert_eq!(count_rows(&db.url, "documents").await, 1);
+    assert_eq!(count_rows(&db.url, "quarantine").await, 1);
+    assert_eq!(metric(m, "ofd_ingest_quarantined_total").await, 1.0);
+    assert_eq!(
+        metric(
+            m,
+            r#"ofd_ingest_check_failures_total{check="sign",dialect="ru"}"#
+        )
+        .await,
+        1.0
+    );
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url)
+        .await
+        .expect("connect");
+    let verdict: String = sqlx::query_scalar("SELECT sign_verdict FROM documents")
+        .fetch_one(&mut conn)
+        .await
+        .expect("row");
+    assert_eq!(verdict, "verified");
+    server.shutdown().await.expect("clean shutdown");
+}
