@@ -265,8 +265,16 @@ impl ServeOptions {
         let kz_defaults = crate::kz::KzConfig::default();
         let hours = |h: u32| i64::from(h) * 3600;
         let kz = crate::kz::KzConfig {
-            qr_base: pick(self.kz_qr_base.clone(), k.qr_base.clone(), kz_defaults.qr_base.clone()),
-            max_frame: pick(self.kz_max_frame_bytes, k.max_frame_bytes, kz_defaults.max_frame),
+            qr_base: pick(
+                self.kz_qr_base.clone(),
+                k.qr_base.clone(),
+                kz_defaults.qr_base.clone(),
+            ),
+            max_frame: pick(
+                self.kz_max_frame_bytes,
+                k.max_frame_bytes,
+                kz_defaults.max_frame,
+            ),
             max_shift_secs: hours(pick(self.kz_max_shift_hours, k.max_shift_hours, 24)),
             max_offline_age_secs: hours(pick(self.kz_max_offline_hours, k.max_offline_hours, 72)),
             ..kz_defaults
@@ -358,7 +366,10 @@ impl ServeConfig {
             (64..=64 << 20).contains(&self.kz.max_frame),
             "kz max_frame_bytes must be between 64 and 67108864"
         );
-        anyhow::ensure!(self.kz.max_shift_secs > 0, "kz max_shift_hours must be positive");
+        anyhow::ensure!(
+            self.kz.max_shift_secs > 0,
+            "kz max_shift_hours must be positive"
+        );
         let b = &self.batch;
         anyhow::ensure!(b.max_docs > 0, "batch_max_docs must be at least 1");
         anyhow::ensure!(b.queue_capacity > 0, "queue_capacity must be at least 1");

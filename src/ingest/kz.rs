@@ -174,9 +174,7 @@ pub(crate) async fn serve(connection: Connection, shared: &Shared) {
             }
             Reply::Close => true,
         };
-        metrics
-            .ack_latency
-            .observe(started.elapsed().as_secs_f64());
+        metrics.ack_latency.observe(started.elapsed().as_secs_f64());
         if close {
             break;
         }
@@ -217,11 +215,17 @@ mod tests {
         assert_eq!(frame.len(), 20);
         assert_eq!(&buf[..], &[0xff]);
 
-        let big = Header { size: 4096, ..header };
+        let big = Header {
+            size: 4096,
+            ..header
+        };
         let mut buf = BytesMut::from(&big.encode()[..]);
         match codec.decode(&mut buf) {
             Err(KzFramingError::Header { error, echo }) => {
-                assert!(matches!(error, HeaderError::SizeTooLarge { size: 4096, .. }));
+                assert!(matches!(
+                    error,
+                    HeaderError::SizeTooLarge { size: 4096, .. }
+                ));
                 assert_eq!((echo.system_id, echo.token, echo.request_number), (5, 6, 7));
             }
             other => panic!("expected an oversize refusal, got {other:?}"),

@@ -14,7 +14,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex as StdMutex};
 
 use ofd_protocol::kz::{
-    decode_request, encode_frame, peek_command, CommandTypeEnum, Header, ProtocolVersion, Request, Response, ResultTypeEnum, HEADER_LEN,
+    decode_request, encode_frame, peek_command, CommandTypeEnum, Header, ProtocolVersion, Request,
+    Response, ResultTypeEnum, HEADER_LEN,
 };
 
 use super::engine::{self, Input, RegisterFacts};
@@ -22,8 +23,8 @@ use super::fiscal_sign::draw_ticket_number;
 use super::state::{gate, next_token, Exchange, Gate, KzState};
 use super::store::{doc_time, find_offline_ticket, load_state, CommitOutcome, KzCommit};
 use super::{KzConfig, Refusal};
-use crate::metrics::{Check, FrameResult};
 use crate::metrics::Metrics;
+use crate::metrics::{Check, FrameResult};
 use crate::store::registers::fetch_register_by_system_id;
 use crate::store::{Dialect, NewDocument, RegisterStatus, Store, Writer};
 
