@@ -1,10 +1,154 @@
-//! Frame decoder (not implemented yet; see the open issue).
+//! `ofd decode`: print one captured frame as JSON — the first tool to reach for with a dump
+//! from a register.
+//!
+//! The dialect is sniffed from the first bytes, as the ingest listener does: `2A 08 41 0A` is
+//! RU, `A2 81` is KZ. Input is binary or hex text (whitespace and `0x`-free hex dumps are
+//! accepted); hex is detected automatically because a binary RU or KZ frame never starts with
+//! a hex digit. Bad input prints the typed error on stderr and exits non-zero; a frame that
+//! decodes but fails a cross-check is printed and then reported as an error.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _};
+use ofd_protocol::ru::{self, check, document::Document, json};
+use serde_json::{json, Value as Json};
 
 /// Arguments of the subcommand.
 #[derive(clap::Args, Debug)]
-pub struct DecodeArgs {}
+pub struct DecodeArgs {
+    /// File holding one frame; `-` or nothing reads standard input.
+    pub file: Option<PathBuf>,
+    /// Treat the input as hex text even if it does not look like it.
+    #[arg(long)]
+    pub hex: bool,
+}
+
+/// Which wire dialect a frame speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Russian ККТ: session header `2A 08 41 0A`.
+    Ru,
+    /// Kazakh ККМ protocol 2.0.3: header `A2 81`.
+    Kz,
+}
+
+/// Tell the dialect from the first bytes; `None` when neither signature matches.
+pub fn sniff(bytes: &[u8]) -> Option<Dialect> {
+    if bytes.starts_with(&ru::session::SIGNATURE) {
+        Some(Dialect::Ru)
+    } else if bytes.starts_with(&[0xA2, 0x81]) {
+        Some(Dialect::Kz)
+    } else {
+        None
+    }
+}
 
 /// Run the subcommand.
-pub async fn run(_args: DecodeArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+pub async fn run(args: DecodeArgs) -> anyhow::Result<()> {
+    let input = read_input(args.file.as_deref())?;
+    let bytes = if args.hex || looks_like_hex(&input) {
+        parse_hex(&input)?
+    } else {
+        input
+    };
+    let (json, verdict) = match sniff(&bytes) {
+        Some(Dialect::Ru) => decode_ru(&bytes)?,
+        Some(Dialect::Kz) => bail!("KZ frames are not decoded yet"),
+        None => bail!(
+            "unknown dialect: first bytes {:02x?} are neither RU (2a 08 41 0a) nor KZ (a2 81)",
+            &bytes[..bytes.len().min(4)]
+        ),
+    };
+    println!("{}", serde_json::to_string_pretty(&json)?);
+    verdict
+}
+
+fn read_input(file: Option<&std::path::Path>) -> anyhow::Result<Vec<u8>> {
+    let mut input = Vec::new();
+    match file {
+        None => std::io::stdin().read_to_end(&mut input)?,
+        Some(path) if path.as_os_str() == "-" => std::io::stdin().read_to_end(&mut input)?,
+        Some(path) => {
+            input = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            input.len()
+        }
+    };
+    Ok(input)
+}
+
+fn looks_like_hex(input: &[u8]) -> bool {
+    input.iter().any(u8::is_ascii_hexdigit)
+        && input
+            .iter()
+            .all(|b| b.is_ascii_hexdigit() || b.is_ascii_whitespace())
+}
+
+fn parse_hex(input: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let digits: Vec<u8> = input
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    hex::decode(digits).context("input is not valid hex")
+}
+
+/// Decode an RU frame to JSON; the second value is the cross-check verdict.
+fn decode_ru(bytes: &[u8]) -> anyhow::Result<(Json, anyhow::Result<()>)> {
+    let frame = ru::Frame::decode(bytes).context("RU frame")?;
+    let s = &frame.session;
+    let c = &frame.container.header;
+    let session = json!({
+        "sVersion": hex::encode(s.s_version.0),
+        "aVersion": hex::encode(s.a_version.0),
+        "fnNumber": s.fn_number.as_str(),
+        "bodyLen": s.body_len,
+        "flags": format!("{:#06x}", s.flags.0),
+        "crcMode": format!("{:?}", s.flags.crc_mode()),
+        "hasContainer": s.flags.has_container(),
+        "expectsReply": s.flags.expects_reply(),
+        "crc": s.crc,
+        "crcOk": frame.session_crc_ok,
+    });
+    let container = json!({
+        "len": c.len,
+        "crc": format!("{:#06x}", c.crc),
+        "containerType": format!("{:#04x}", c.container_type),
+        "docType": c.doc_type,
+        "headerVersion": c.version,
+        "serviceData1": hex::encode(c.service1),
+        "fnNumber": c.fn_number.as_str(),
+        "fdNumber": c.fd_number,
+        "serviceData2": hex::encode(c.service2),
+        "trailer": hex::encode(frame.container.trailer),
+    });
+    let verdict = check::cross_check(&frame).context("cross-check");
+    let cross_check = match &verdict {
+        Ok(()) => json!("ok"),
+        Err(e) => json!(format!("{e:#}")),
+    };
+    let document = Document::decode(frame.container.document).context("document")?;
+    let out = json!({
+        "dialect": "ru",
+        "session": session,
+        "container": container,
+        "crossCheck": cross_check,
+        "ffdVersion": document.ffd_version().map(|v| format!("{v:?}")),
+        "document": json::to_json(&document, frame.container.trailer),
+    });
+    Ok((out, verdict))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_both_dialects() {
+        assert_eq!(sniff(&[0x2A, 0x08, 0x41, 0x0A, 0]), Some(Dialect::Ru));
+        assert_eq!(sniff(&[0xA2, 0x81, 0]), Some(Dialect::Kz));
+        assert_eq!(sniff(&[0x2A, 0x08]), None);
+        assert!(looks_like_hex(b"2a08 410a\n"));
+        assert!(!looks_like_hex(b"*\x08A\n"));
+    }
 }

@@ -45,7 +45,7 @@ impl Container {
 pub fn fixture_container() -> Container {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/ru/fiscal_report_correction_1_05.frame.hex"
+        "/fixtures/ru/fiscal_report_correction_1_05.frame.hex"
     );
     let text = std::fs::read_to_string(path).expect("fixture readable");
     let frame = hex::decode(text.trim()).expect("fixture is hex");

@@ -13,8 +13,12 @@ pub mod ack;
 pub mod check;
 pub mod container;
 pub mod crc;
+pub mod document;
+pub mod flk;
 pub mod fn_number;
+pub mod json;
 pub mod session;
+pub mod tags;
 pub mod tlv;
 pub mod value;
 
