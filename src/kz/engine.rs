@@ -192,13 +192,13 @@ pub fn execute(input: &Input<'_>, state: &KzState) -> Result<Outcome, Refusal> {
                 }
                 out.offline_period.clone_from(&offline_period);
             }
-            out.rotate = true;
             if let Some(known) = input.known_offline {
                 // The same autonomous receipt again: the same number, no second fiscalisation.
                 out.response.ticket = Some(TicketResponse {
                     ticket_number: Some(known.ticket_number.clone()),
                     qr_code: Some(known.qr_code.clone()),
                 });
+                out.rotate = true;
                 return Ok(out);
             }
             out.ledger.ensure_open(input.now_ms, doc_time);
@@ -261,7 +261,6 @@ pub fn execute(input: &Input<'_>, state: &KzState) -> Result<Outcome, Refusal> {
                 zx_report: Some(report),
             });
             out.response.service = Some(ServiceResponse::default());
-            out.rotate = true;
             out.offline_period = offline_period.filter(|_| close.is_offline == Some(true));
             out.record = Some(Record {
                 form_code: raw_command.into(),
@@ -282,7 +281,6 @@ pub fn execute(input: &Input<'_>, state: &KzState) -> Result<Outcome, Refusal> {
                 report: Some(kind as i32),
                 zx_report: Some(ledger.report(now_local, None)),
             });
-            out.rotate = kind == ReportTypeEnum::ReportZ;
         }
         CommandTypeEnum::MoneyPlacement => {
             let placement = request
@@ -314,7 +312,6 @@ pub fn execute(input: &Input<'_>, state: &KzState) -> Result<Outcome, Refusal> {
                 .apply_placement(direction, sum, offline)
                 .map_err(ledger_refusal)?;
             out.response.service = Some(ServiceResponse::default());
-            out.rotate = true;
             out.offline_period = offline_period.filter(|_| offline);
             out.record = Some(Record {
                 form_code: raw_command.into(),
@@ -349,6 +346,7 @@ pub fn execute(input: &Input<'_>, state: &KzState) -> Result<Outcome, Refusal> {
             ))
         }
     }
+    out.rotate = request.rotates_token();
     Ok(out)
 }
 

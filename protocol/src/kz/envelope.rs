@@ -2,7 +2,9 @@
 //! (spec §3).
 
 use super::nomenclature::{NomenclatureRequest, NomenclatureResponse};
-use super::report::{CloseShiftRequest, MoneyPlacementRequest, ReportRequest, ReportResponse};
+use super::report::{
+    CloseShiftRequest, MoneyPlacementRequest, ReportRequest, ReportResponse, ReportTypeEnum,
+};
 use super::required::validate;
 use super::service::{AuthRequest, AuthResponse, ServiceRequest, ServiceResponse};
 use super::ticket::{TicketRequest, TicketResponse};
@@ -83,6 +85,26 @@ validate!(Response {
     opt_msg: [ticket, report, nomenclature, service, auth],
     rep_msg: [],
 });
+
+impl Request {
+    /// Whether a successful answer to this request hands the register a fresh token: TICKET,
+    /// CLOSE_SHIFT, MONEY_PLACEMENT and REPORT Z change fiscal state and rotate it; SYSTEM,
+    /// INFO, REPORT X, NOMENCLATURE and AUTH keep it (project rule, spec §5). Refusals never
+    /// rotate. The server and the emulator share this one rule.
+    pub fn rotates_token(&self) -> bool {
+        match self.command.and_then(|c| CommandTypeEnum::try_from(c).ok()) {
+            Some(
+                CommandTypeEnum::Ticket
+                | CommandTypeEnum::CloseShift
+                | CommandTypeEnum::MoneyPlacement,
+            ) => true,
+            Some(CommandTypeEnum::Report) => {
+                self.report.as_ref().and_then(|r| r.report) == Some(ReportTypeEnum::ReportZ as i32)
+            }
+            _ => false,
+        }
+    }
+}
 
 /// `Result`: the outcome of a request.
 #[derive(Clone, PartialEq, prost::Message, serde::Serialize)]

@@ -259,6 +259,27 @@ fn peek_command_reads_field_one_of_a_body_that_fails_validation() {
     assert_eq!(peek_command(&[0x0f]), None);
 }
 
+#[test]
+fn token_rotation_rule() {
+    let request = |command: CommandTypeEnum, report: Option<ReportTypeEnum>| Request {
+        command: Some(command as i32),
+        report: report.map(|kind| ReportRequest {
+            report: Some(kind as i32),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    use CommandTypeEnum::*;
+    for c in [Ticket, CloseShift, MoneyPlacement] {
+        assert!(request(c, None).rotates_token(), "{c:?}");
+    }
+    assert!(request(Report, Some(ReportTypeEnum::ReportZ)).rotates_token());
+    assert!(!request(Report, Some(ReportTypeEnum::ReportX)).rotates_token());
+    for c in [System, Info, Nomenclature, Auth, CancelTicket, Reserved] {
+        assert!(!request(c, None).rotates_token(), "{c:?}");
+    }
+}
+
 /// Encode → decode gives the same value, and re-encoding gives the same bytes, for 64 generated
 /// values. Runs on a thread with a large stack: the derived strategies for the deepest messages
 /// (Request, Response, ZXReport) nest far enough to overflow the default test stack in debug.
