@@ -108,11 +108,7 @@ pub struct TestSink {
 impl TestSink {
     /// Start on `port` (0 for any) with its database at `db`.
     pub async fn start(db: &Path, port: u16) -> TestSink {
-        let args = SinkArgs {
-            listen: ([127, 0, 0, 1], port).into(),
-            db: db.to_owned(),
-            max_batch_bytes: 64 << 20,
-        };
+        let args = SinkArgs::new(([127, 0, 0, 1], port).into(), db.to_owned());
         let shutdown = CancellationToken::new();
         let running = sink::spawn(&args, shutdown.clone()).await.unwrap();
         TestSink {
