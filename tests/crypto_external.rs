@@ -1,95 +1,17 @@
-//! The `external` adapter against a stand-in for a certified unit: a small HTTP server, started
-//! here on a real loopback port, that speaks the documented protocol (parsed as plain JSON, not
-//! through the adapter's own types) and signs with the soft unit.
+//! The `external` adapter against a stand-in for a certified unit (see `crypto_support`): a small
+//! HTTP server on a real loopback port that speaks the documented protocol and signs with the
+//! soft unit; plus stand-ins that fail in each way a real unit can.
 
 mod crypto_support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
-use crypto_support::{soft_signed, soft_unit};
-use ofd::crypto::soft::SoftUnit;
-use ofd::crypto::{
-    Crypto, CryptoConfig, CryptoError, CryptoMode, InboundDocument, InvalidSign, Verdict,
-};
+use crypto_support::{serve, soft_signed, soft_unit, stand_in_unit};
+use ofd::crypto::{Crypto, CryptoConfig, CryptoError, CryptoMode, InvalidSign, Verdict};
 use serde_json::{json, Value};
-
-fn bytes_field(body: &Value, name: &str) -> Result<Vec<u8>, StatusCode> {
-    let text = body[name].as_str().ok_or(StatusCode::BAD_REQUEST)?;
-    BASE64.decode(text).map_err(|_| StatusCode::BAD_REQUEST)
-}
-
-fn fd_field(body: &Value) -> Result<u32, StatusCode> {
-    body["fd_number"]
-        .as_u64()
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or(StatusCode::BAD_REQUEST)
-}
-
-async fn stand_in_verify(
-    State(unit): State<Arc<SoftUnit>>,
-    Json(body): Json<Value>,
-) -> Result<Json<Value>, StatusCode> {
-    let fn_number = body["fn_number"].as_str().ok_or(StatusCode::BAD_REQUEST)?;
-    let container = bytes_field(&body, "container")?;
-    let document = bytes_field(&body, "document")?;
-    let fps = bytes_field(&body, "fps")?;
-    let fpd = match &body["fpd"] {
-        Value::Null => None,
-        _ => Some(
-            <[u8; 6]>::try_from(bytes_field(&body, "fpd")?).map_err(|_| StatusCode::BAD_REQUEST)?,
-        ),
-    };
-    let inbound = InboundDocument {
-        fn_number,
-        fd_number: fd_field(&body)?,
-        container: &container,
-        document: &document,
-        fpd,
-        fps: &fps,
-    };
-    Ok(Json(match unit.verify(&inbound) {
-        Verdict::Invalid(reason) => json!({"verdict": "invalid", "reason": reason.label()}),
-        other => json!({"verdict": other.label()}),
-    }))
-}
-
-async fn stand_in_sign(
-    State(unit): State<Arc<SoftUnit>>,
-    Json(body): Json<Value>,
-) -> Result<Json<Value>, StatusCode> {
-    let fn_number = body["fn_number"].as_str().ok_or(StatusCode::BAD_REQUEST)?;
-    let confirmation = bytes_field(&body, "confirmation")?;
-    let fpo = unit.operator_sign(fn_number, fd_field(&body)?, &confirmation);
-    Ok(Json(json!({"fpo": BASE64.encode(fpo)})))
-}
-
-/// Serve `routes` under `/hsm` on a fresh loopback port; returns the base URL.
-async fn serve(routes: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let app = Router::new().nest("/hsm", routes);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/hsm")
-}
-
-async fn stand_in_unit() -> String {
-    serve(
-        Router::new()
-            .route("/verify", post(stand_in_verify))
-            .route("/sign", post(stand_in_sign))
-            .with_state(Arc::new(soft_unit())),
-    )
-    .await
-}
 
 fn external(url: String, timeout_ms: u64) -> Crypto {
     let config = CryptoConfig {

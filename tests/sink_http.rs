@@ -33,11 +33,7 @@ struct Harness {
 }
 
 async fn start(db: &std::path::Path, port: u16) -> Harness {
-    let args = SinkArgs {
-        listen: ([127, 0, 0, 1], port).into(),
-        db: db.to_owned(),
-        max_batch_bytes: 1 << 20,
-    };
+    let args = SinkArgs::new(([127, 0, 0, 1], port).into(), db.to_owned());
     let shutdown = CancellationToken::new();
     let running = sink::spawn(&args, shutdown.clone()).await.unwrap();
     Harness {

@@ -30,6 +30,7 @@
 use std::ops::Range;
 
 use hmac::{Hmac, Mac};
+use ofd_protocol::ru::tlv::Tlv;
 use sha2::Sha256;
 
 use super::{CryptoError, InboundDocument, InvalidSign, Verdict};
@@ -227,29 +228,18 @@ fn keyed(key: &[u8; 32]) -> HmacSha256 {
 /// the first malformed item: the ingest checks reject malformed TLV before the crypto unit runs,
 /// and a MAC over bytes that were not zeroed simply fails to match.
 fn fpd_value_ranges(document: &[u8]) -> Vec<Range<usize>> {
-    let mut ranges = Vec::new();
-    let Some(declared) = document.get(2..4) else {
-        return ranges;
+    let Ok(stlv) = Tlv::read_exact(document) else {
+        return Vec::new();
     };
-    let body_end =
-        (4 + usize::from(u16::from_le_bytes([declared[0], declared[1]]))).min(document.len());
-    let mut at = 4;
-    while let Some(head) = document.get(at..at + 4) {
-        if at + 4 > body_end {
-            break;
-        }
-        let tag = u16::from_le_bytes([head[0], head[1]]);
-        let len = usize::from(u16::from_le_bytes([head[2], head[3]]));
-        let value = at + 4..at + 4 + len;
-        if value.end > body_end {
-            break;
-        }
-        if tag == TAG_FPD {
-            ranges.push(value.clone());
-        }
-        at = value.end;
-    }
-    ranges
+    stlv.children()
+        .map_while(Result::ok)
+        .filter(|item| item.tag == TAG_FPD)
+        .map(|item| {
+            // The reader borrows from `document`, so the value's address gives its offset.
+            let start = item.value.as_ptr() as usize - document.as_ptr() as usize;
+            start..start + item.value.len()
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,10 +1,317 @@
-//! Register emulator (not implemented yet; see the open issue).
+//! `ofd emulate`: simulated registers of both dialects against any OFD address, and the tool
+//! every performance figure of this project is measured with.
+//!
+//! Design notes:
+//! - Registers are pure models (`model.rs`: next frame, judge the reply); the load loop
+//!   (`load.rs`) owns sockets, retries, back-off and timing; link faults live in `link.rs`.
+//!   The codecs come from `ofd-protocol` — the emulator builds frames with the same code the
+//!   server parses them with, and checks replies with the same decoders.
+//! - Verification, not just load: every reply is decoded and checked (RU: ack ФН/ФД match and
+//!   code 0; KZ: result 0, token rotated, ticket number present). A document is resent until its
+//!   reply settles it, exactly like a register whose ФН keeps it "unsent".
+//! - The run fails (non-zero exit) when any document was not acknowledged and verified, so the
+//!   tool doubles as an end-to-end check in scripts and tests.
+
+mod idle;
+mod kz;
+mod link;
+mod load;
+mod model;
+mod provision;
+mod ru;
+mod stats;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub use link::LinkArgs;
+use model::{RegisterModel, ReplyFraming};
+use stats::{RunInfo, Stats, Summary};
+
+/// Which register dialect to simulate.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// Russian ККТ with a fiscal drive (ФН), ФФД TLV documents.
+    Ru,
+    /// Kazakh ККМ, protocol 2.0.3 (protobuf).
+    Kz,
+}
+
+impl Dialect {
+    fn name(self) -> &'static str {
+        match self {
+            Dialect::Ru => "ru",
+            Dialect::Kz => "kz",
+        }
+    }
+}
+
+/// ФФД version of the generated RU documents.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ffd {
+    /// ФФД 1.05: only tags from the 1.05 tables, readable by any 1.05 decoder.
+    #[value(name = "1.05")]
+    V105,
+    /// ФФД 1.1.
+    #[value(name = "1.1")]
+    V11,
+    /// ФФД 1.2 (item kinds and measures of the 1.2 tables).
+    #[value(name = "1.2")]
+    V12,
+}
 
 /// Arguments of the subcommand.
 #[derive(clap::Args, Debug)]
-pub struct EmulateArgs {}
+pub struct EmulateArgs {
+    /// OFD address to send to, HOST:PORT.
+    #[arg(long)]
+    pub target: String,
+    /// Register dialect.
+    #[arg(long, value_enum, default_value = "ru")]
+    pub dialect: Dialect,
+    /// Number of simulated registers.
+    #[arg(long, default_value_t = 10)]
+    pub registers: u64,
+    /// Documents each register sends (a cap when --duration is given).
+    #[arg(long, default_value_t = 10)]
+    pub documents_per_register: u64,
+    /// Registers talking at the same time.
+    #[arg(long, default_value_t = 10)]
+    pub concurrency: usize,
+    /// Stop handing out new documents after this many seconds; in-flight ones are finished.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// ФФД version of RU documents.
+    #[arg(long, value_enum, default_value = "1.2")]
+    pub ffd: Ffd,
+    /// Master secret of the soft crypto unit (hex): RU documents then carry fiscal signs the
+    /// server can verify. Without it the signs are filler bytes. Same variable as the server's.
+    #[arg(long, env = "OFD_CRYPTO_SOFT_SECRET", hide_env_values = true)]
+    pub soft_secret: Option<String>,
+    /// After each acknowledgement, resend the document and require a byte-identical reply.
+    #[arg(long)]
+    pub resend_check: bool,
+    /// Seed of every random choice (documents, faults); random when absent, printed in the summary.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Fleet number (0..999999) inside the ФН numbers `9999<fleet:6><register:6>`, so that runs
+    /// against the same database do not collide. Derived from the seed when absent.
+    #[arg(long)]
+    pub fleet: Option<u32>,
+    /// Give a document up after it stayed unacknowledged this many seconds.
+    #[arg(long, default_value_t = 60.0)]
+    pub give_up_after: f64,
+    /// Provision the fleet in this database first (RU: register the ФН numbers; KZ: allocate a
+    /// system id and first token per register), as the operator's cabinet would.
+    #[arg(long, value_name = "DATABASE_URL")]
+    pub provision: Option<String>,
+    /// KZ: credentials of already provisioned registers, one JSON object per line as printed by
+    /// `ofd register add --dialect kz --json`; one register per line.
+    #[arg(long)]
+    pub kz_credentials: Option<std::path::PathBuf>,
+    /// KZ: probability that a document starts an offline burst (3–10 documents queued with
+    /// their own times and replayed in order).
+    #[arg(long, default_value_t = 0.0)]
+    pub kz_offline_rate: f64,
+    /// Link-realism switches.
+    #[command(flatten)]
+    pub link: LinkArgs,
+    /// Instead of sending documents, hold this many idle connections open (memory figures).
+    #[arg(long)]
+    pub idle_connections: Option<usize>,
+    /// How long to hold idle connections, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub hold: f64,
+    /// Process id of the server, to report its resident memory around the idle-connection test.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+}
 
 /// Run the subcommand.
-pub async fn run(_args: EmulateArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+pub async fn run(args: EmulateArgs) -> anyhow::Result<()> {
+    if let Some(count) = args.idle_connections {
+        return idle::run(
+            &args.target,
+            count,
+            Duration::from_secs_f64(args.hold),
+            args.server_pid,
+            args.json,
+        )
+        .await;
+    }
+    if !(0.0..=1.0).contains(&args.link.drop_rate) {
+        bail!("--drop-rate must be between 0 and 1");
+    }
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let fleet = args.fleet.unwrap_or((seed % 1_000_000) as u32);
+    if fleet >= 1_000_000 {
+        bail!("--fleet must be below 1000000");
+    }
+    let (framing, registers) = build_fleet(&args, seed, fleet).await?;
+    let fleet_size = registers.len() as u64;
+    let planned = fleet_size.saturating_mul(args.documents_per_register);
+
+    let stats = Arc::new(Stats::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let ctrl_c = {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        })
+    };
+    let started = Instant::now();
+    let progress = Progress::start(planned, Arc::clone(&stats));
+    let plan = load::Plan {
+        target: args.target.clone(),
+        link: args.link.clone(),
+        concurrency: args.concurrency,
+        deadline: args
+            .duration
+            .map(|seconds| started + Duration::from_secs_f64(seconds)),
+        give_up_after: Duration::from_secs_f64(args.give_up_after),
+        resend_check: args.resend_check,
+        seed,
+    };
+    let latencies = load::run(plan, framing, registers, Arc::clone(&stats), stop).await;
+    let elapsed = started.elapsed();
+    progress.finish();
+    ctrl_c.abort();
+
+    let info = RunInfo {
+        dialect: args.dialect.name(),
+        target: args.target.clone(),
+        registers: fleet_size,
+        concurrency: args.concurrency.clamp(1, fleet_size.max(1) as usize) as u64,
+        elapsed,
+        seed,
+    };
+    let summary = Summary::build(info, &stats, &latencies);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&summary).context("serialising the summary")?
+        );
+    } else {
+        print!("{}", summary.to_text());
+    }
+    if !summary.all_verified() {
+        bail!(
+            "{} of {} documents were not acknowledged and verified",
+            summary.documents - summary.acked,
+            summary.documents
+        );
+    }
+    Ok(())
+}
+
+/// Build the simulated registers of the chosen dialect.
+async fn build_fleet(
+    args: &EmulateArgs,
+    seed: u64,
+    fleet: u32,
+) -> anyhow::Result<(Arc<dyn ReplyFraming>, Vec<Box<dyn RegisterModel>>)> {
+    match args.dialect {
+        Dialect::Ru => {
+            if let Some(url) = &args.provision {
+                provision::ru_fleet(url, fleet, args.registers).await?;
+            }
+            let settings = ru::FleetSettings {
+                ffd: args.ffd,
+                signer: ru_signer(args)?,
+                documents: args.documents_per_register,
+                fleet,
+                seed,
+            };
+            Ok((
+                Arc::new(ru::RuFraming),
+                ru::fleet(args.registers, &settings)?,
+            ))
+        }
+        Dialect::Kz => {
+            let credentials = match (&args.provision, &args.kz_credentials) {
+                (Some(url), None) => provision::kz_fleet(url, fleet, args.registers).await?,
+                (None, Some(path)) => {
+                    let mut credentials = provision::kz_credentials_file(path)?;
+                    credentials.truncate(usize::try_from(args.registers).unwrap_or(usize::MAX));
+                    credentials
+                }
+                _ => bail!(
+                    "KZ registers need either --provision DATABASE_URL or --kz-credentials FILE"
+                ),
+            };
+            if !(0.0..=1.0).contains(&args.kz_offline_rate) {
+                bail!("--kz-offline-rate must be between 0 and 1");
+            }
+            let settings = kz::FleetSettings {
+                documents: args.documents_per_register,
+                offline_rate: args.kz_offline_rate,
+                seed,
+            };
+            let now = chrono::Utc::now().timestamp();
+            Ok((
+                Arc::new(kz::KzFraming),
+                kz::fleet(&credentials, &settings, now),
+            ))
+        }
+    }
+}
+
+/// The RU signer: the soft crypto unit when its secret is given, filler signs otherwise.
+fn ru_signer(args: &EmulateArgs) -> anyhow::Result<ru::Signer> {
+    match &args.soft_secret {
+        None => Ok(ru::Signer::Filler),
+        Some(secret) => {
+            let secret = hex::decode(secret.trim()).context("--soft-secret is not valid hex")?;
+            // The ФПО length only matters to the server side; the register never makes one.
+            let unit = crate::crypto::soft::SoftUnit::new(secret, 16)?;
+            Ok(ru::Signer::Soft(Arc::new(unit)))
+        }
+    }
+}
+
+/// The terminal progress bar (drawn on stderr only when it is a terminal).
+struct Progress {
+    bar: ProgressBar,
+    ticker: tokio::task::JoinHandle<()>,
+}
+
+impl Progress {
+    fn start(planned: u64, stats: Arc<Stats>) -> Self {
+        let bar = ProgressBar::with_draw_target(Some(planned), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} acked ({per_sec}) {msg}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        let ticker = {
+            let bar = bar.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(200));
+                loop {
+                    tick.tick().await;
+                    bar.set_position(stats.acked.load(Ordering::Relaxed));
+                    bar.set_message(format!(
+                        "resends {} errors {}",
+                        stats.resends.load(Ordering::Relaxed),
+                        stats.error_total()
+                    ));
+                }
+            })
+        };
+        Progress { bar, ticker }
+    }
+
+    fn finish(self) {
+        self.ticker.abort();
+        self.bar.finish_and_clear();
+    }
 }

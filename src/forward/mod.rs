@@ -1,10 +1,285 @@
-//! Forwarder to the tax authority (not implemented yet; see the open issue).
+//! `ofd forward`: pass every stored document on to the tax authority, exactly once.
+//!
+//! Design notes:
+//! - **Outbox.** Ingest writes each document with `forward_state = 'pending'` in the transaction
+//!   that stores it, so nothing acknowledged can be missed. This role only reads that state and
+//!   moves it to `sent` or `rejected` ([`outbox`] holds the invariants).
+//! - **Batches.** A worker claims up to `--batch-max-documents` / `--batch-max-bytes` of the
+//!   oldest pending documents once the oldest has waited `--batch-max-age-ms` or a full batch is
+//!   waiting, sends them as one gzip JSON-lines body ([`crate::tax_batch`]) and keeps resending the
+//!   same batch id until the sink answers.
+//! - **Exactly once at the sink.** The batch id is the idempotency key; documents are marked
+//!   `sent` only after the positive answer, in one transaction. A lost answer means a resend under
+//!   the same id, which the sink recognises.
+//! - **Failures.** Exponential backoff with full jitter per batch, one circuit breaker per process
+//!   ([`retry`]); per-document attempt counts; a document the sink refuses goes to `rejected` with
+//!   its reason and the rest of its batch is marked sent.
+//! - **Several forwarders.** PostgreSQL: claims skip rows locked by other claims. SQLite: a lease
+//!   row picks one writer process; others stand by until it lapses.
 
-/// Arguments of the subcommand.
+pub mod destination;
+pub mod file_sink;
+pub mod http_sink;
+pub mod metrics;
+pub mod outbox;
+pub mod retry;
+pub mod status;
+pub mod worker;
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use prometheus::{Encoder, Registry, TextEncoder};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::Store;
+use destination::{Destination, TlsFiles};
+use outbox::{ClaimLimits, Outbox};
+use retry::{Backoff, Breaker};
+use worker::{Forwarder, Tuning};
+
+/// Arguments of the subcommand: run the forwarder, or a tool such as `status`.
 #[derive(clap::Args, Debug)]
-pub struct ForwardArgs {}
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ForwardArgs {
+    /// A tool instead of running the forwarder.
+    #[command(subcommand)]
+    pub command: Option<ForwardCommand>,
+    /// Database URL (sqlite://PATH or postgres://…).
+    #[arg(
+        long,
+        env = "OFD_DATABASE",
+        default_value = "sqlite://ofd.db",
+        global = true
+    )]
+    pub database: String,
+    /// Forwarder settings (boxed: they are most of the CLI's size).
+    #[command(flatten)]
+    pub options: Box<ForwardOptions>,
+}
+
+/// Tools under `ofd forward`.
+#[derive(clap::Subcommand, Debug)]
+pub enum ForwardCommand {
+    /// Print outbox counts, open batches and rejected documents.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Longest list of open batches and rejections to print.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+}
+
+/// Forwarder settings (also used by `ofd all`).
+#[derive(clap::Parser, Debug, Clone)]
+pub struct ForwardOptions {
+    /// Endpoint batches are POSTed to (https://…; http:// only to loopback).
+    #[arg(
+        long,
+        env = "OFD_SINK_URL",
+        default_value = "http://127.0.0.1:8480/v1/batches"
+    )]
+    pub sink_url: String,
+    /// Write batches as files under this directory instead of POSTing them (air-gapped sites).
+    #[arg(long, env = "OFD_SINK_DIR")]
+    pub sink_dir: Option<PathBuf>,
+    /// PEM bundle of the CA certificates that sign the sink's certificate.
+    #[arg(long, env = "OFD_SINK_CA")]
+    pub sink_ca: Option<PathBuf>,
+    /// PEM client certificate chain for mutual TLS.
+    #[arg(long, env = "OFD_SINK_CLIENT_CERT")]
+    pub sink_client_cert: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    #[arg(long, env = "OFD_SINK_CLIENT_KEY")]
+    pub sink_client_key: Option<PathBuf>,
+    /// Most documents in one batch.
+    #[arg(long, default_value_t = 500)]
+    pub batch_max_documents: i64,
+    /// Most uncompressed bytes in one batch (one larger document still goes alone).
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    pub batch_max_bytes: usize,
+    /// Send a partial batch once its oldest document has waited this long.
+    #[arg(long, default_value_t = 500)]
+    pub batch_max_age_ms: i64,
+    /// Batches in flight at once from this process.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Pause between looks at an empty outbox.
+    #[arg(long, default_value_t = 200)]
+    pub poll_ms: u64,
+    /// How long a claim on a batch (and the SQLite writer lease) holds without renewal.
+    #[arg(long, default_value_t = 30_000)]
+    pub lease_ms: i64,
+    /// Time limit of one send, answer included.
+    #[arg(long, default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+    /// Scale of the first retry delay.
+    #[arg(long, default_value_t = 200)]
+    pub backoff_base_ms: u64,
+    /// Largest retry delay.
+    #[arg(long, default_value_t = 30_000)]
+    pub backoff_cap_ms: u64,
+    /// Consecutive failed sends that open the circuit breaker.
+    #[arg(long, default_value_t = 5)]
+    pub breaker_threshold: u32,
+    /// How long an open breaker holds sends back before one probe.
+    #[arg(long, default_value_t = 5_000)]
+    pub breaker_cooldown_ms: u64,
+    /// Refusals (4xx) of a whole batch before its documents are rejected.
+    #[arg(long, default_value_t = 5)]
+    pub max_refusals: i64,
+    /// Address of this role's Prometheus `/metrics` endpoint (none when absent).
+    #[arg(long, env = "OFD_FORWARD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl Default for ForwardOptions {
+    fn default() -> Self {
+        <Self as clap::Parser>::parse_from(["forward"])
+    }
+}
+
+impl ForwardOptions {
+    fn destination(&self) -> anyhow::Result<Destination> {
+        if let Some(dir) = &self.sink_dir {
+            return Ok(Destination::File(file_sink::FileSink::new(dir.clone())));
+        }
+        let tls = TlsFiles {
+            ca: self.sink_ca.clone(),
+            client_cert: self.sink_client_cert.clone(),
+            client_key: self.sink_client_key.clone(),
+        };
+        let timeout = Duration::from_millis(self.request_timeout_ms);
+        Ok(Destination::Http(http_sink::HttpSink::new(
+            &self.sink_url,
+            &tls,
+            timeout,
+        )?))
+    }
+
+    fn tuning(&self) -> Tuning {
+        Tuning {
+            limits: ClaimLimits {
+                max_documents: self.batch_max_documents.max(1),
+                max_bytes: self.batch_max_bytes.max(1),
+                lease_ms: self.lease_ms.max(1_000),
+            },
+            max_age_ms: self.batch_max_age_ms.max(0),
+            poll: Duration::from_millis(self.poll_ms.max(10)),
+            backoff: Backoff {
+                base: Duration::from_millis(self.backoff_base_ms.max(1)),
+                cap: Duration::from_millis(self.backoff_cap_ms.max(1)),
+            },
+            max_refusals: self.max_refusals.max(1),
+        }
+    }
+}
+
+/// Start the forwarder's workers on `store` in the background; they stop when `shutdown` is
+/// cancelled (a batch in flight is left open, to be resumed under the same id). Metrics go into
+/// `registry`. This is what `ofd forward` and `ofd all` call.
+pub fn spawn(
+    options: &ForwardOptions,
+    store: &Store,
+    registry: &Registry,
+    shutdown: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let destination = options.destination()?;
+    let tuning = options.tuning();
+    let forwarder = Arc::new(Forwarder {
+        outbox: Outbox::new(store),
+        destination,
+        breaker: Breaker::new(
+            options.breaker_threshold,
+            Duration::from_millis(options.breaker_cooldown_ms),
+        ),
+        metrics: metrics::ForwardMetrics::new(registry).context("registering forward metrics")?,
+        tuning,
+    });
+    tracing::info!(
+        sink = %forwarder.destination.describe(),
+        owner = forwarder.outbox.owner(),
+        workers = options.workers,
+        "forwarder started"
+    );
+    let workers = options.workers.max(1);
+    Ok(tokio::spawn(async move {
+        let mut tasks = JoinSet::new();
+        for _ in 0..workers {
+            tasks.spawn(forwarder.clone().run_worker(shutdown.clone()));
+        }
+        tasks.spawn(
+            forwarder
+                .clone()
+                .watch_backlog(Duration::from_secs(1), shutdown.clone()),
+        );
+        while tasks.join_next().await.is_some() {}
+        if let Err(e) = forwarder.outbox.release_writer_lease().await {
+            tracing::warn!(error = %e, "releasing the writer lease failed");
+        }
+        tracing::info!("forwarder stopped");
+    }))
+}
+
+/// Serve `registry` as Prometheus text on `addr` until `shutdown`.
+pub async fn serve_metrics(
+    addr: SocketAddr,
+    registry: Registry,
+    shutdown: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the metrics endpoint {addr}"))?;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let registry = registry.clone();
+            async move {
+                let mut body = Vec::new();
+                let _ = TextEncoder::new().encode(&registry.gather(), &mut body);
+                body
+            }
+        }),
+    );
+    tracing::info!(%addr, "forward metrics listening");
+    Ok(tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        if let Err(e) = served {
+            tracing::warn!(error = %e, "metrics endpoint failed");
+        }
+    }))
+}
 
 /// Run the subcommand.
-pub async fn run(_args: ForwardArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+pub async fn run(args: ForwardArgs) -> anyhow::Result<()> {
+    let store = Store::open(&args.database).await?;
+    if let Some(ForwardCommand::Status { json, limit }) = args.command {
+        let now = chrono::Utc::now().timestamp_millis();
+        let report = status::read(store.pool(), now, limit).await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print!("{}", status::render(&report));
+        }
+        return Ok(());
+    }
+    let shutdown = CancellationToken::new();
+    let registry = Registry::new();
+    let forwarder = spawn(&args.options, &store, &registry, shutdown.clone())?;
+    if let Some(addr) = args.options.metrics_listen {
+        serve_metrics(addr, registry, shutdown.clone()).await?;
+    }
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    tracing::info!("shutting down the forwarder");
+    shutdown.cancel();
+    forwarder.await?;
+    store.close().await;
+    Ok(())
 }

@@ -14,6 +14,7 @@
 pub mod faults;
 mod server;
 pub mod storage;
+mod tls;
 mod validate;
 
 use std::{net::SocketAddr, path::PathBuf};
@@ -37,6 +38,29 @@ pub struct SinkArgs {
     /// Largest accepted batch after decompression, in bytes.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     pub max_batch_bytes: usize,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "OFD_SINK_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "OFD_SINK_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this PEM CA bundle (mutual TLS).
+    #[arg(long, env = "OFD_SINK_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+}
+
+impl SinkArgs {
+    /// Plain HTTP on `listen` with its database at `db` (tests, `ofd all`).
+    pub fn new(listen: SocketAddr, db: PathBuf) -> Self {
+        Self {
+            listen,
+            db,
+            max_batch_bytes: 64 * 1024 * 1024,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+        }
+    }
 }
 
 /// A running sink: its address and the handle that stops it.
@@ -62,13 +86,33 @@ pub async fn spawn(args: &SinkArgs, shutdown: CancellationToken) -> anyhow::Resu
     let state = SinkState::new(storage, args.max_batch_bytes);
     let app = router(state, args.max_batch_bytes);
     let stop = shutdown.clone();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-            .context("serving the tax sink")
-    });
-    tracing::info!(%addr, db = %args.db.display(), "tax sink listening");
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server_config(
+            cert,
+            key,
+            args.tls_client_ca.as_deref(),
+        )?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let task = match tls {
+        Some(config) => {
+            let listener = tls::TlsListener::new(listener, config);
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+                    .context("serving the tax sink")
+            })
+        }
+        None => tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+                .context("serving the tax sink")
+        }),
+    };
+    tracing::info!(%addr, scheme, db = %args.db.display(), "tax sink listening");
     Ok(RunningSink {
         addr,
         shutdown,

@@ -14,6 +14,7 @@ pub mod check;
 pub mod container;
 pub mod crc;
 pub mod document;
+pub mod flk;
 pub mod fn_number;
 pub mod json;
 pub mod session;

@@ -1,0 +1,274 @@
+//! Counters and latency figures of one emulator run, and the summary built from them.
+//!
+//! Hot counters are atomics so that a thousand register tasks never queue on a lock; error kinds
+//! are rare and go through a mutex-guarded map. Latency histograms are per worker and merged once
+//! at the end, for the same reason.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Highest latency the histograms track; slower exchanges are clamped to it.
+const MAX_TRACKED_LATENCY_US: u64 = 120_000_000;
+
+/// Live counters shared by every worker and the progress display.
+#[derive(Default)]
+pub struct Stats {
+    /// Documents handed out by the register models (each counted once, however often resent).
+    pub documents: AtomicU64,
+    /// Frames written in full (first sends and resends).
+    pub frames_sent: AtomicU64,
+    /// Frames written again after a failed attempt.
+    pub resends: AtomicU64,
+    /// Documents acknowledged with every check passing.
+    pub acked: AtomicU64,
+    /// Documents the server refused with an explicit code.
+    pub rejected: AtomicU64,
+    /// Documents whose reply failed verification.
+    pub invalid: AtomicU64,
+    /// Documents given up after the per-document time limit.
+    pub undelivered: AtomicU64,
+    /// TCP connections established.
+    pub connections: AtomicU64,
+    /// Resend checks whose second reply was byte-identical to the first.
+    pub resend_checks_identical: AtomicU64,
+    /// Resend checks whose second reply differed.
+    pub resend_checks_different: AtomicU64,
+    errors: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Stats {
+    /// Count one event of `kind` in the error breakdown.
+    pub fn error(&self, kind: impl Into<String>) {
+        let mut errors = self
+            .errors
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *errors.entry(kind.into()).or_default() += 1;
+    }
+
+    /// Add one to a counter.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Total events in the error breakdown.
+    pub fn error_total(&self) -> u64 {
+        self.errors
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+            .sum()
+    }
+
+    fn errors_snapshot(&self) -> BTreeMap<String, u64> {
+        self.errors
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+/// Latency histograms one worker fills; merged into the run's totals at the end.
+pub struct Latencies {
+    /// Successful exchanges: first byte written → last reply byte read, for the attempt that
+    /// got the acknowledgement. This is what the server and the link cost a register.
+    pub exchange: Histogram<u64>,
+    /// Whole deliveries: first attempt started → acknowledgement, back-offs and resends included.
+    pub delivery: Histogram<u64>,
+}
+
+impl Latencies {
+    /// Empty histograms (microsecond resolution, three significant figures).
+    pub fn new() -> Self {
+        Latencies {
+            exchange: new_histogram(),
+            delivery: new_histogram(),
+        }
+    }
+
+    /// Record one value, clamped into the tracked range.
+    pub fn record(histogram: &mut Histogram<u64>, elapsed: Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        histogram.saturating_record(micros.clamp(1, MAX_TRACKED_LATENCY_US));
+    }
+
+    /// Fold another worker's figures into these.
+    pub fn merge(&mut self, other: &Latencies) {
+        // Both histograms share the same bounds, so adding cannot fail; ignore the impossible.
+        let _ = self.exchange.add(&other.exchange);
+        let _ = self.delivery.add(&other.delivery);
+    }
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_TRACKED_LATENCY_US, 3)
+        .expect("constant histogram bounds are valid")
+}
+
+/// Percentiles of one histogram, in milliseconds.
+#[derive(Debug, Serialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    fn of(histogram: &Histogram<u64>) -> Self {
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        Percentiles {
+            count: histogram.len(),
+            mean: histogram.mean() / 1000.0,
+            p50: ms(histogram.value_at_quantile(0.50)),
+            p90: ms(histogram.value_at_quantile(0.90)),
+            p99: ms(histogram.value_at_quantile(0.99)),
+            p999: ms(histogram.value_at_quantile(0.999)),
+            max: ms(histogram.max()),
+        }
+    }
+}
+
+/// The final report of a run: printed as text, or as one JSON object with `--json`.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub dialect: &'static str,
+    pub target: String,
+    pub registers: u64,
+    pub concurrency: u64,
+    pub elapsed_s: f64,
+    pub seed: u64,
+    pub documents: u64,
+    pub frames_sent: u64,
+    pub resends: u64,
+    pub acked: u64,
+    pub rejected: u64,
+    pub invalid: u64,
+    pub undelivered: u64,
+    pub connections: u64,
+    pub acked_per_s: f64,
+    pub errors: BTreeMap<String, u64>,
+    pub resend_checks: ResendChecks,
+    pub exchange_latency_ms: Percentiles,
+    pub delivery_latency_ms: Percentiles,
+}
+
+/// Outcome of `--resend-check`.
+#[derive(Debug, Serialize)]
+pub struct ResendChecks {
+    pub identical: u64,
+    pub different: u64,
+}
+
+/// What the run was, for the summary header.
+pub struct RunInfo {
+    pub dialect: &'static str,
+    pub target: String,
+    pub registers: u64,
+    pub concurrency: u64,
+    pub elapsed: Duration,
+    pub seed: u64,
+}
+
+impl Summary {
+    /// Freeze the counters and histograms of a finished run.
+    pub fn build(info: RunInfo, stats: &Stats, latencies: &Latencies) -> Self {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let elapsed_s = info.elapsed.as_secs_f64();
+        let acked = load(&stats.acked);
+        Summary {
+            dialect: info.dialect,
+            target: info.target,
+            registers: info.registers,
+            concurrency: info.concurrency,
+            elapsed_s,
+            seed: info.seed,
+            documents: load(&stats.documents),
+            frames_sent: load(&stats.frames_sent),
+            resends: load(&stats.resends),
+            acked,
+            rejected: load(&stats.rejected),
+            invalid: load(&stats.invalid),
+            undelivered: load(&stats.undelivered),
+            connections: load(&stats.connections),
+            acked_per_s: if elapsed_s > 0.0 {
+                acked as f64 / elapsed_s
+            } else {
+                0.0
+            },
+            errors: stats.errors_snapshot(),
+            resend_checks: ResendChecks {
+                identical: load(&stats.resend_checks_identical),
+                different: load(&stats.resend_checks_different),
+            },
+            exchange_latency_ms: Percentiles::of(&latencies.exchange),
+            delivery_latency_ms: Percentiles::of(&latencies.delivery),
+        }
+    }
+
+    /// True when every document was acknowledged and verified.
+    pub fn all_verified(&self) -> bool {
+        self.acked == self.documents && self.resend_checks.different == 0
+    }
+
+    /// Human-readable report for a terminal.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "ofd emulate: {} registers ({}) against {}, concurrency {}, {:.2} s",
+            self.registers, self.dialect, self.target, self.concurrency, self.elapsed_s
+        );
+        let _ = writeln!(
+            out,
+            "documents {}  acked {}  rejected {}  invalid {}  undelivered {}",
+            self.documents, self.acked, self.rejected, self.invalid, self.undelivered
+        );
+        let _ = writeln!(
+            out,
+            "frames sent {}  resends {}  connections {}  throughput {:.0} acked docs/s",
+            self.frames_sent, self.resends, self.connections, self.acked_per_s
+        );
+        for (name, figures) in [
+            ("exchange", &self.exchange_latency_ms),
+            ("delivery", &self.delivery_latency_ms),
+        ] {
+            let _ = writeln!(
+                out,
+                "{name} latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  p999 {:.2}  max {:.2}  (n={})",
+                figures.p50, figures.p90, figures.p99, figures.p999, figures.max, figures.count
+            );
+        }
+        if self.resend_checks.identical + self.resend_checks.different > 0 {
+            let _ = writeln!(
+                out,
+                "resend checks: {} identical, {} different",
+                self.resend_checks.identical, self.resend_checks.different
+            );
+        }
+        if self.errors.is_empty() {
+            let _ = writeln!(out, "errors: none");
+        } else {
+            let _ = writeln!(out, "errors:");
+            for (kind, count) in &self.errors {
+                let _ = writeln!(out, "  {kind}: {count}");
+            }
+        }
+        out
+    }
+}

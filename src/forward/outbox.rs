@@ -1,0 +1,467 @@
+//! The outbox: claiming pending documents into batches and recording the tax authority's answer.
+//!
+//! Invariants (each one is what makes "exactly once at the sink" hold):
+//! - A document gets a batch id once (`documents.batch_id`, set only while NULL) and keeps it.
+//!   The claim writes the batch row and the documents' batch id in one transaction, before the
+//!   first send, so a crash at any later point resends the *same* documents under the *same* id.
+//! - The documents of a batch are exactly those whose `batch_id` is that id; the body sent is
+//!   always rebuilt from them, so a resend can never carry a document the first send lacked.
+//! - `forward_state` leaves `pending` only in the transaction that records the answer, guarded by
+//!   the batch row still being `open`: two forwarders finishing the same batch record it once.
+//! - Claims never overlap: PostgreSQL skips rows another claim holds (`FOR UPDATE SKIP LOCKED`);
+//!   SQLite has one writer process, chosen by the `forward_leases` row ([`Outbox::hold_writer_lease`]).
+//! - An open batch whose lease ran out (its forwarder died or stalled) is taken over and resent
+//!   with its id; if the old owner was merely slow, the sink answers the second copy from its
+//!   batch-id record, so nothing is stored twice.
+
+use sqlx::{any::AnyRow, AnyPool, Row};
+
+use crate::{
+    store::{Backend, Store},
+    tax_batch::{self, BatchLine, BatchReply},
+};
+
+/// One document on its way out.
+#[derive(Debug, Clone)]
+pub struct OutgoingDocument {
+    /// `documents.id`.
+    pub row_id: i64,
+    /// When ingest committed it (unix ms); the ack-to-sink latency starts here.
+    pub received_at: i64,
+    /// The serialised batch line.
+    pub line: Vec<u8>,
+}
+
+/// A batch ready to send: its id, creation time and documents in id order.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// The idempotency key.
+    pub id: String,
+    /// When it was claimed (unix ms); the file sink files it by this date.
+    pub created_at: i64,
+    /// Its documents.
+    pub documents: Vec<OutgoingDocument>,
+}
+
+impl Batch {
+    /// Total size of the lines, uncompressed.
+    pub fn bytes(&self) -> usize {
+        self.documents.iter().map(|d| d.line.len() + 1).sum()
+    }
+}
+
+/// How the pending queue looks right now.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Backlog {
+    /// Documents still `pending` (claimed or not).
+    pub pending: i64,
+    /// `received_at` of the oldest pending document, if any.
+    pub oldest_received_at: Option<i64>,
+}
+
+/// Limits for one claim.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimLimits {
+    /// At most this many documents.
+    pub max_documents: i64,
+    /// At most this many bytes of lines (a single larger document still goes, alone).
+    pub max_bytes: usize,
+    /// How long the claim holds before another forwarder may take the batch over (ms).
+    pub lease_ms: i64,
+}
+
+/// The forwarder's view of the database.
+#[derive(Clone)]
+pub struct Outbox {
+    pool: AnyPool,
+    backend: Backend,
+    /// This forwarder instance (a fresh id per process).
+    owner: String,
+}
+
+const WRITER_LEASE: &str = "forwarder";
+
+impl Outbox {
+    /// An outbox over the shared store, as a new forwarder instance.
+    pub fn new(store: &Store) -> Self {
+        Self {
+            pool: store.pool().clone(),
+            backend: store.backend(),
+            owner: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// This instance's owner id, as written into leases.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// The pool, for status queries.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Take or renew the single-writer lease. PostgreSQL needs none (row locks do the job) and
+    /// always answers `true`.
+    pub async fn hold_writer_lease(&self, now: i64, ttl_ms: i64) -> Result<bool, sqlx::Error> {
+        if self.backend == Backend::Postgres {
+            return Ok(true);
+        }
+        let row = sqlx::query(
+            "INSERT INTO forward_leases (name, owner, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+             WHERE forward_leases.owner = excluded.owner OR forward_leases.expires_at < $4
+             RETURNING owner",
+        )
+        .bind(WRITER_LEASE)
+        .bind(&self.owner)
+        .bind(now + ttl_ms)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Give the writer lease up (clean shutdown), so a standby need not wait for it to expire.
+    pub async fn release_writer_lease(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM forward_leases WHERE name = $1 AND owner = $2")
+            .bind(WRITER_LEASE)
+            .bind(&self.owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a new batch should be claimed now: the oldest unclaimed document has waited
+    /// `max_age_ms`, or a full batch's worth is waiting.
+    pub async fn batch_due(
+        &self,
+        now: i64,
+        max_age_ms: i64,
+        max_documents: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let oldest: Option<i64> = sqlx::query_scalar(
+            "SELECT received_at FROM documents
+             WHERE forward_state = 'pending' AND batch_id IS NULL ORDER BY id LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(oldest) = oldest else {
+            return Ok(false);
+        };
+        if now - oldest >= max_age_ms {
+            return Ok(true);
+        }
+        let full: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM documents WHERE forward_state = 'pending' AND batch_id IS NULL
+             ORDER BY id LIMIT 1 OFFSET $1",
+        )
+        .bind(max_documents - 1)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(full.is_some())
+    }
+
+    /// Claim the oldest unclaimed pending documents into a new batch. `None` when there are none.
+    /// A document whose stored JSON cannot be read is rejected here, with the reason, so it never
+    /// blocks the queue.
+    pub async fn claim(&self, now: i64, limits: ClaimLimits) -> Result<Option<Batch>, sqlx::Error> {
+        let batch_id = uuid::Uuid::new_v4().to_string();
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let mut tx = self.pool.begin().await?;
+        // Writing first takes SQLite's write lock at once, so the read below cannot go stale.
+        sqlx::query(
+            "INSERT INTO forward_batches (batch_id, created_at, owner, lease_until)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&batch_id)
+        .bind(now)
+        .bind(&self.owner)
+        .bind(now + limits.lease_ms)
+        .execute(&mut *tx)
+        .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT id, dialect, doc_key, received_at, json FROM documents
+             WHERE forward_state = 'pending' AND batch_id IS NULL ORDER BY id LIMIT $1{lock}"
+        ))
+        .bind(limits.max_documents)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut documents = Vec::new();
+        let mut unreadable = Vec::new();
+        let mut bytes = 0usize;
+        for row in &rows {
+            match outgoing(row) {
+                Ok(document) => {
+                    let size = document.line.len() + 1;
+                    if !documents.is_empty() && bytes + size > limits.max_bytes {
+                        break;
+                    }
+                    bytes += size;
+                    documents.push(document);
+                }
+                Err(reason) => unreadable.push((row.try_get::<i64, _>(0)?, reason)),
+            }
+        }
+        for (row_id, reason) in &unreadable {
+            sqlx::query(
+                "UPDATE documents SET forward_state = 'rejected', reject_reason = $1
+                 WHERE id = $2 AND forward_state = 'pending'",
+            )
+            .bind(reason)
+            .bind(row_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if documents.is_empty() {
+            sqlx::query("DELETE FROM forward_batches WHERE batch_id = $1")
+                .bind(&batch_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(None);
+        }
+        for chunk in documents.chunks(500) {
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "UPDATE documents SET batch_id = $1 WHERE batch_id IS NULL AND id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(&batch_id);
+            for document in chunk {
+                query = query.bind(document.row_id);
+            }
+            let updated = query.execute(&mut *tx).await?.rows_affected();
+            if updated != chunk.len() as u64 {
+                // Another claim got there first; give up this claim rather than send a partial set.
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        }
+        sqlx::query("UPDATE forward_batches SET documents = $1 WHERE batch_id = $2")
+            .bind(documents.len() as i64)
+            .bind(&batch_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(Batch {
+            id: batch_id,
+            created_at: now,
+            documents,
+        }))
+    }
+
+    /// Take over an open batch nobody holds (its lease ran out; on SQLite, the writer also takes
+    /// every batch another process left behind) and load it for resending.
+    pub async fn take_over(&self, now: i64, lease_ms: i64) -> Result<Option<Batch>, sqlx::Error> {
+        let orphan = match self.backend {
+            Backend::Postgres => "lease_until < $3",
+            Backend::Sqlite => "(lease_until < $3 OR owner <> $1)",
+        };
+        let row = sqlx::query(&format!(
+            "UPDATE forward_batches SET owner = $1, lease_until = $2
+             WHERE state = 'open' AND {orphan} AND batch_id = (
+                SELECT batch_id FROM forward_batches WHERE state = 'open' AND {orphan}
+                ORDER BY created_at LIMIT 1)
+             RETURNING batch_id, created_at"
+        ))
+        .bind(&self.owner)
+        .bind(now + lease_ms)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let id: String = row.try_get(0)?;
+        let created_at: i64 = row.try_get(1)?;
+        let rows = sqlx::query(
+            "SELECT id, dialect, doc_key, received_at, json FROM documents
+             WHERE batch_id = $1 AND forward_state = 'pending' ORDER BY id",
+        )
+        .bind(&id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut documents = Vec::with_capacity(rows.len());
+        for row in &rows {
+            // The JSON was readable when the batch was claimed and is never rewritten.
+            if let Ok(document) = outgoing(row) {
+                documents.push(document);
+            }
+        }
+        tracing::info!(batch_id = %id, documents = documents.len(), "resuming an open batch");
+        Ok(Some(Batch {
+            id,
+            created_at,
+            documents,
+        }))
+    }
+
+    /// Extend this instance's hold on a batch before another attempt. `false` when another
+    /// forwarder has taken it over (then this one must let it go).
+    pub async fn renew(
+        &self,
+        batch_id: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let updated = sqlx::query(
+            "UPDATE forward_batches SET lease_until = $1
+             WHERE batch_id = $2 AND owner = $3 AND state = 'open'",
+        )
+        .bind(now + lease_ms)
+        .bind(batch_id)
+        .bind(&self.owner)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(updated == 1)
+    }
+
+    /// Record the sink's positive answer: refused lines → `rejected` with the reason, the rest →
+    /// `sent`, the batch → `done`, all in one transaction. Returns the `received_at` of each
+    /// document marked sent (empty if the batch had already been recorded).
+    pub async fn record_reply(
+        &self,
+        batch_id: &str,
+        reply: &BatchReply,
+        now: i64,
+    ) -> Result<Vec<i64>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let reply_text = serde_json::to_string(reply).unwrap_or_default();
+        let closed = sqlx::query(
+            "UPDATE forward_batches SET state = 'done', sent_at = $1, reply = $2,
+                attempts = attempts + 1, last_error = NULL
+             WHERE batch_id = $3 AND state = 'open'",
+        )
+        .bind(now)
+        .bind(reply_text)
+        .bind(batch_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if closed == 0 {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        for rejected in &reply.rejected {
+            let Some((dialect, doc_key)) = rejected.id.split_once(':') else {
+                continue;
+            };
+            sqlx::query(
+                "UPDATE documents SET forward_state = 'rejected', reject_reason = $1,
+                    attempts = attempts + 1
+                 WHERE batch_id = $2 AND dialect = $3 AND doc_key = $4 AND forward_state = 'pending'",
+            )
+            .bind(&rejected.reason)
+            .bind(batch_id)
+            .bind(dialect)
+            .bind(doc_key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let sent: Vec<i64> = sqlx::query_scalar(
+            "UPDATE documents SET forward_state = 'sent', sent_at = $1, attempts = attempts + 1
+             WHERE batch_id = $2 AND forward_state = 'pending' RETURNING received_at",
+        )
+        .bind(now)
+        .bind(batch_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(sent)
+    }
+
+    /// Count a failed attempt on the batch and its documents.
+    pub async fn record_failure(&self, batch_id: &str, error: &str) -> Result<i64, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let attempts: i64 = sqlx::query_scalar(
+            "UPDATE forward_batches SET attempts = attempts + 1, last_error = $1
+             WHERE batch_id = $2 RETURNING attempts",
+        )
+        .bind(error)
+        .bind(batch_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE documents SET attempts = attempts + 1
+             WHERE batch_id = $1 AND forward_state = 'pending'",
+        )
+        .bind(batch_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(attempts)
+    }
+
+    /// The sink refused the whole batch too many times: reject its documents with the reason so
+    /// that the queue moves on, and close the batch.
+    pub async fn give_up(
+        &self,
+        batch_id: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<u64, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE forward_batches SET state = 'done', sent_at = $1, last_error = $2
+             WHERE batch_id = $3 AND state = 'open'",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(batch_id)
+        .execute(&mut *tx)
+        .await?;
+        let rejected = sqlx::query(
+            "UPDATE documents SET forward_state = 'rejected', reject_reason = $1
+             WHERE batch_id = $2 AND forward_state = 'pending'",
+        )
+        .bind(reason)
+        .bind(batch_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(rejected)
+    }
+
+    /// Pending documents and the oldest one's commit time.
+    pub async fn backlog(&self) -> Result<Backlog, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), MIN(received_at) FROM documents WHERE forward_state = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Backlog {
+            pending: row.try_get(0)?,
+            oldest_received_at: row.try_get(1)?,
+        })
+    }
+}
+
+/// Build the batch line of one `documents` row (id, dialect, doc_key, received_at, json).
+fn outgoing(row: &AnyRow) -> Result<OutgoingDocument, String> {
+    let get = |e: sqlx::Error| format!("unreadable outbox row: {e}");
+    let row_id: i64 = row.try_get(0).map_err(get)?;
+    let dialect: String = row.try_get(1).map_err(get)?;
+    let doc_key: String = row.try_get(2).map_err(get)?;
+    let received_at: i64 = row.try_get(3).map_err(get)?;
+    let json: String = row.try_get(4).map_err(get)?;
+    let document = serde_json::from_str(&json)
+        .map_err(|e| format!("stored JSON of the document is not valid JSON: {e}"))?;
+    let line = tax_batch::encode_line(&BatchLine {
+        id: format!("{dialect}:{doc_key}"),
+        dialect,
+        received_at,
+        document,
+    });
+    Ok(OutgoingDocument {
+        row_id,
+        received_at,
+        line,
+    })
+}

@@ -1,0 +1,146 @@
+//! `ofd forward status`: what the operator needs to see about the outbox — counts per state, the
+//! age of the oldest pending document, batches still waiting for an answer, and the documents
+//! the tax authority rejected, with the reason.
+
+use serde::Serialize;
+use sqlx::{AnyPool, Row};
+
+/// A rejected document, for the operator.
+#[derive(Debug, Serialize)]
+pub struct Rejection {
+    /// `<dialect>:<doc_key>`.
+    pub id: String,
+    /// Why.
+    pub reason: String,
+    /// The batch it went out in, if any.
+    pub batch_id: Option<String>,
+}
+
+/// An unanswered batch.
+#[derive(Debug, Serialize)]
+pub struct OpenBatch {
+    /// Its id.
+    pub batch_id: String,
+    /// Documents in it.
+    pub documents: i64,
+    /// Sends tried so far.
+    pub attempts: i64,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+/// The whole report.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    /// Documents waiting to be sent.
+    pub pending: i64,
+    /// Documents the sink confirmed.
+    pub sent: i64,
+    /// Documents the sink refused.
+    pub rejected: i64,
+    /// Seconds since the oldest pending document was committed.
+    pub oldest_pending_age_seconds: Option<i64>,
+    /// Batches claimed but not yet answered.
+    pub open_batches: Vec<OpenBatch>,
+    /// The most recent rejections.
+    pub recent_rejections: Vec<Rejection>,
+}
+
+/// Read the report; `limit` bounds the lists.
+pub async fn read(pool: &AnyPool, now_ms: i64, limit: i64) -> Result<Status, sqlx::Error> {
+    let mut status = Status {
+        pending: 0,
+        sent: 0,
+        rejected: 0,
+        oldest_pending_age_seconds: None,
+        open_batches: Vec::new(),
+        recent_rejections: Vec::new(),
+    };
+    let counts =
+        sqlx::query("SELECT forward_state, COUNT(*) FROM documents GROUP BY forward_state")
+            .fetch_all(pool)
+            .await?;
+    for row in counts {
+        let state: String = row.try_get(0)?;
+        let count: i64 = row.try_get(1)?;
+        match state.as_str() {
+            "pending" => status.pending = count,
+            "sent" => status.sent = count,
+            "rejected" => status.rejected = count,
+            _ => {}
+        }
+    }
+    let oldest: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(received_at) FROM documents WHERE forward_state = 'pending'",
+    )
+    .fetch_one(pool)
+    .await?;
+    status.oldest_pending_age_seconds = oldest.map(|t| (now_ms - t).max(0) / 1000);
+    for row in sqlx::query(
+        "SELECT batch_id, documents, attempts, last_error FROM forward_batches
+         WHERE state = 'open' ORDER BY created_at LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?
+    {
+        status.open_batches.push(OpenBatch {
+            batch_id: row.try_get(0)?,
+            documents: row.try_get(1)?,
+            attempts: row.try_get(2)?,
+            last_error: row.try_get(3)?,
+        });
+    }
+    for row in sqlx::query(
+        "SELECT dialect, doc_key, reject_reason, batch_id FROM documents
+         WHERE forward_state = 'rejected' ORDER BY id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?
+    {
+        let dialect: String = row.try_get(0)?;
+        let doc_key: String = row.try_get(1)?;
+        let reason: Option<String> = row.try_get(2)?;
+        status.recent_rejections.push(Rejection {
+            id: format!("{dialect}:{doc_key}"),
+            reason: reason.unwrap_or_default(),
+            batch_id: row.try_get(3)?,
+        });
+    }
+    Ok(status)
+}
+
+/// Human-readable form.
+pub fn render(status: &Status) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let age = status
+        .oldest_pending_age_seconds
+        .map_or("-".to_owned(), |s| format!("{s} s"));
+    let _ = writeln!(
+        out,
+        "pending {}  sent {}  rejected {}  oldest pending {age}",
+        status.pending, status.sent, status.rejected
+    );
+    if !status.open_batches.is_empty() {
+        let _ = writeln!(out, "open batches:");
+        for batch in &status.open_batches {
+            let _ = writeln!(
+                out,
+                "  {}  {} documents  {} attempts  {}",
+                batch.batch_id,
+                batch.documents,
+                batch.attempts,
+                batch.last_error.as_deref().unwrap_or("")
+            );
+        }
+    }
+    if !status.recent_rejections.is_empty() {
+        let _ = writeln!(out, "rejected documents (newest first):");
+        for rejection in &status.recent_rejections {
+            let _ = writeln!(out, "  {}  {}", rejection.id, rejection.reason);
+        }
+    }
+    out
+}

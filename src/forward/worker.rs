@@ -1,0 +1,223 @@
+//! The forwarding loop: hold the lease, resume or claim a batch, send it until the sink answers,
+//! record the answer.
+//!
+//! A worker keeps one batch until it has an answer: while the sink is down the batch waits with
+//! its id (and new documents wait unclaimed, so the backlog gauge shows the outage), and when the
+//! sink returns, that same batch goes first. Several workers in one process, and several
+//! processes, share nothing but the database.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    destination::{Destination, SendError},
+    metrics::ForwardMetrics,
+    outbox::{Batch, ClaimLimits, Outbox},
+    retry::{Backoff, Breaker},
+};
+
+/// Tunables of the loop.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    /// Batch bounds and lease length.
+    pub limits: ClaimLimits,
+    /// Send a partial batch once its oldest document has waited this long (ms).
+    pub max_age_ms: i64,
+    /// Sleep between looks at an empty queue.
+    pub poll: Duration,
+    /// Retry spacing.
+    pub backoff: Backoff,
+    /// After this many refusals (4xx) of a whole batch, reject its documents.
+    pub max_refusals: i64,
+}
+
+/// Everything a worker needs, shared by all workers of one process.
+pub struct Forwarder {
+    /// The database side.
+    pub outbox: Outbox,
+    /// The receiver.
+    pub destination: Destination,
+    /// Shared breaker.
+    pub breaker: Breaker,
+    /// Instruments.
+    pub metrics: ForwardMetrics,
+    /// Tunables.
+    pub tuning: Tuning,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Sleep unless shut down first; `false` when shut down.
+async fn pause(shutdown: &CancellationToken, duration: Duration) -> bool {
+    tokio::select! {
+        _ = shutdown.cancelled() => false,
+        _ = tokio::time::sleep(duration) => true,
+    }
+}
+
+impl Forwarder {
+    /// One worker, until `shutdown`. Database errors are logged and retried after a pause: the
+    /// forwarder must outlive a database restart.
+    pub async fn run_worker(self: Arc<Self>, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            let idle = match self.step(&shutdown).await {
+                Ok(worked) => !worked,
+                Err(e) => {
+                    tracing::warn!(error = %e, "forwarder database error");
+                    true
+                }
+            };
+            if idle && !pause(&shutdown, self.tuning.poll).await {
+                break;
+            }
+        }
+    }
+
+    /// Do one unit of work; `Ok(false)` when there was nothing to do.
+    async fn step(&self, shutdown: &CancellationToken) -> Result<bool, sqlx::Error> {
+        let lease_ms = self.tuning.limits.lease_ms;
+        if !self.outbox.hold_writer_lease(now_ms(), lease_ms).await? {
+            return Ok(false);
+        }
+        let batch = match self.outbox.take_over(now_ms(), lease_ms).await? {
+            Some(batch) => Some(batch),
+            None => {
+                let now = now_ms();
+                let limits = self.tuning.limits;
+                if self
+                    .outbox
+                    .batch_due(now, self.tuning.max_age_ms, limits.max_documents)
+                    .await?
+                {
+                    self.outbox.claim(now, limits).await?
+                } else {
+                    None
+                }
+            }
+        };
+        let Some(batch) = batch else {
+            return Ok(false);
+        };
+        self.deliver(batch, shutdown).await?;
+        Ok(true)
+    }
+
+    /// Send one batch until it is answered, refused for good, taken over, or we shut down.
+    async fn deliver(&self, batch: Batch, shutdown: &CancellationToken) -> Result<(), sqlx::Error> {
+        let mut attempt = 0u32;
+        loop {
+            if let Err(wait) = self.breaker.permit(Instant::now()) {
+                self.metrics.circuit_open.set(1);
+                if !pause(shutdown, wait).await {
+                    return Ok(());
+                }
+                continue;
+            }
+            self.metrics.circuit_open.set(0);
+            if !self
+                .outbox
+                .renew(&batch.id, now_ms(), self.tuning.limits.lease_ms)
+                .await?
+            {
+                tracing::info!(batch_id = %batch.id, "batch taken over by another forwarder");
+                return Ok(());
+            }
+            attempt += 1;
+            let started = Instant::now();
+            let result = self.destination.send(&batch).await;
+            let count = batch.documents.len() as u64;
+            match result {
+                Ok(reply) => {
+                    self.breaker.succeeded();
+                    self.metrics.sink_up.set(1);
+                    self.metrics
+                        .send_seconds
+                        .observe(started.elapsed().as_secs_f64());
+                    let now = now_ms();
+                    let sent = self.outbox.record_reply(&batch.id, &reply, now).await?;
+                    for received_at in &sent {
+                        let seconds = (now - received_at).max(0) as f64 / 1000.0;
+                        self.metrics.ack_to_sink_seconds.observe(seconds);
+                    }
+                    self.metrics.batches.with_label_values(&["sent"]).inc();
+                    self.metrics.batch_documents.observe(count as f64);
+                    self.metrics.batch_bytes.observe(batch.bytes() as f64);
+                    self.metrics
+                        .documents
+                        .with_label_values(&["sent"])
+                        .inc_by(sent.len() as u64);
+                    self.metrics
+                        .documents
+                        .with_label_values(&["rejected"])
+                        .inc_by(reply.rejected.len() as u64);
+                    for rejected in &reply.rejected {
+                        tracing::warn!(doc = %rejected.id, reason = %rejected.reason, "document rejected by the sink");
+                    }
+                    tracing::debug!(batch_id = %batch.id, sent = sent.len(), rejected = reply.rejected.len(), status = ?reply.status, "batch answered");
+                    return Ok(());
+                }
+                Err(error) => {
+                    self.breaker.failed(Instant::now());
+                    self.metrics.sink_up.set(0);
+                    self.metrics
+                        .documents
+                        .with_label_values(&["failed"])
+                        .inc_by(count);
+                    let text = error.to_string();
+                    let attempts = self.outbox.record_failure(&batch.id, &text).await?;
+                    match error {
+                        SendError::Refused(_) => {
+                            self.metrics.batches.with_label_values(&["refused"]).inc();
+                            if attempts >= self.tuning.max_refusals {
+                                let reason = format!("batch refused {attempts} times: {text}");
+                                let rejected =
+                                    self.outbox.give_up(&batch.id, &reason, now_ms()).await?;
+                                self.metrics
+                                    .documents
+                                    .with_label_values(&["rejected"])
+                                    .inc_by(rejected);
+                                tracing::error!(batch_id = %batch.id, rejected, %reason, "gave up on a batch");
+                                return Ok(());
+                            }
+                        }
+                        _ => {
+                            self.metrics.batches.with_label_values(&["failed"]).inc();
+                        }
+                    }
+                    tracing::warn!(batch_id = %batch.id, attempt, error = %text, "send failed; will retry with the same batch id");
+                    if !pause(shutdown, self.tuning.backoff.delay(attempt)).await {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Refresh the backlog gauges every `every`, until `shutdown`.
+    pub async fn watch_backlog(self: Arc<Self>, every: Duration, shutdown: CancellationToken) {
+        loop {
+            match self.outbox.backlog().await {
+                Ok(backlog) => {
+                    self.metrics.backlog.set(backlog.pending);
+                    let age_ms = backlog
+                        .oldest_received_at
+                        .map_or(0, |oldest| (now_ms() - oldest).max(0));
+                    self.metrics.oldest_pending_age_seconds.set(age_ms / 1000);
+                }
+                Err(e) => tracing::warn!(error = %e, "reading the backlog failed"),
+            }
+            self.metrics
+                .circuit_open
+                .set(i64::from(self.breaker.is_open()));
+            if !pause(&shutdown, every).await {
+                return;
+            }
+        }
+    }
+}
