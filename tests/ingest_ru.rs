@@ -390,3 +390,72 @@ async fn soft_crypto_verifies_signed_documents_and_quarantines_a_flipped_byte() 
     assert_eq!(verdict, "verified");
     server.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn flk_failure_is_stored_and_answered_14_when_enforcing_and_0_when_reporting() {
+    let db = TestDb::sqlite();
+    let fn_a = fn_number(8);
+    // The total (1020) no longer equals the item cost: an arithmetic ФЛК failure.
+    let bad_total = |fd| {
+        edit_document(&receipt_frame(&fn_a, fd, 300, None), |doc| {
+            let at = doc
+                .windows(5)
+                .position(|w| w == [0xFC, 0x03, 2, 0, 0x2C])
+                .expect("1020");
+            doc[at + 4] = 0x2D;
+        })
+    };
+    for (mode, fd, expected_code) in [
+        (ofd::config::FlkMode::Report, 1, 0),
+        (ofd::config::FlkMode::Enforce, 2, 14),
+    ] {
+        let mut options = options(&db.url);
+        options.flk = Some(mode);
+        let server = Server::start(options.resolve().expect("config"))
+            .await
+            .expect("server");
+        let good = receipt_frame(&fn_a, 100 + fd, 300, None);
+        assert_eq!(
+            ack_fields(&send_one(server.local_addr(), &good).await.expect("ack")).code,
+            0
+        );
+        let ack = ack_fields(
+            &send_one(server.local_addr(), &bad_total(fd))
+                .await
+                .expect("ack"),
+        );
+        assert_eq!((ack.fd, ack.code), (fd, expected_code), "{mode:?}");
+        let m = server.metrics_addr();
+        assert_eq!(
+            metric(
+                m,
+                r#"ofd_ingest_frames_total{dialect="ru",result="flk_failed"}"#
+            )
+            .await,
+            1.0
+        );
+        assert_eq!(
+            metric(
+                m,
+                r#"ofd_ingest_frames_total{dialect="ru",result="accepted"}"#
+            )
+            .await,
+            1.0
+        );
+        server.shutdown().await.expect("clean shutdown");
+    }
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url)
+        .await
+        .expect("connect");
+    let flagged: Vec<(i64, i64, Option<String>)> =
+        sqlx::query_as("SELECT fd_number, flk_failed, flk_errors FROM documents WHERE fd_number < 100 ORDER BY fd_number")
+            .fetch_all(&mut conn)
+            .await
+            .expect("rows");
+    assert_eq!(flagged.len(), 2, "stored in both modes");
+    for (_, failed, errors) in flagged {
+        assert_eq!(failed, 1);
+        assert!(errors.expect("errors recorded").contains("items_total"));
+    }
+}

@@ -30,7 +30,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub use link::LinkArgs;
 use model::{RegisterModel, ReplyFraming};
-use stats::{RunInfo, Stats, Summary};
+pub use stats::{Percentiles, ResendChecks, Summary};
+use stats::{RunInfo, Stats};
 
 /// Which register dialect to simulate.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,18 +135,36 @@ pub struct EmulateArgs {
     pub server_pid: Option<u32>,
 }
 
-/// Run the subcommand.
+/// Run the subcommand: print the summary (text or `--json`), fail unless every document was
+/// acknowledged and verified.
 pub async fn run(args: EmulateArgs) -> anyhow::Result<()> {
     if let Some(count) = args.idle_connections {
-        return idle::run(
-            &args.target,
-            count,
-            Duration::from_secs_f64(args.hold),
-            args.server_pid,
-            args.json,
-        )
-        .await;
+        let hold = Duration::from_secs_f64(args.hold);
+        return idle::run(&args.target, count, hold, args.server_pid, args.json).await;
     }
+    let json = args.json;
+    let summary = execute(args).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&summary).context("serialising the summary")?
+        );
+    } else {
+        print!("{}", summary.to_text());
+    }
+    if !summary.all_verified() {
+        bail!(
+            "{} of {} documents were not acknowledged and verified",
+            summary.documents - summary.acked,
+            summary.documents
+        );
+    }
+    Ok(())
+}
+
+/// Run the emulation described by `args` (not the idle mode) and return its summary: the
+/// library entry point for tests and tools.
+pub async fn execute(args: EmulateArgs) -> anyhow::Result<Summary> {
     if !(0.0..=1.0).contains(&args.link.drop_rate) {
         bail!("--drop-rate must be between 0 and 1");
     }
@@ -194,23 +213,7 @@ pub async fn run(args: EmulateArgs) -> anyhow::Result<()> {
         elapsed,
         seed,
     };
-    let summary = Summary::build(info, &stats, &latencies);
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&summary).context("serialising the summary")?
-        );
-    } else {
-        print!("{}", summary.to_text());
-    }
-    if !summary.all_verified() {
-        bail!(
-            "{} of {} documents were not acknowledged and verified",
-            summary.documents - summary.acked,
-            summary.documents
-        );
-    }
-    Ok(())
+    Ok(Summary::build(info, &stats, &latencies))
 }
 
 /// Build the simulated registers of the chosen dialect.
