@@ -240,3 +240,42 @@ async fn dropping_every_handle_drains_the_queue() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn begin_write_commits_beside_the_writer() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
+        writer
+            .submit(InsertDocument(ru_document(FN, 1, b"one")))
+            .await
+            .unwrap();
+        // An off-hot-path writer (like the forwarder) reads, then writes, then commits.
+        let mut tx = store.begin_write().await.unwrap();
+        let pending: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE forward_state = 'pending'")
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        assert_eq!(pending, 1);
+        sqlx::query("UPDATE documents SET forward_state = 'sent'")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        writer
+            .submit(InsertDocument(ru_document(FN, 2, b"two")))
+            .await
+            .unwrap();
+        let sent: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE forward_state = 'sent'")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(sent, 1);
+        assert_eq!(count_rows(&db.url, "documents").await, 2);
+        drop(writer);
+        task.await.unwrap();
+    })
+    .await;
+}

@@ -47,8 +47,12 @@ pub(crate) async fn serve(
     let mut read_buf = BytesMut::with_capacity(INITIAL_READ);
     let Some(dialect) = read_opening(&mut stream, &mut read_buf, peer, deadline, &shared).await
     else {
+        metrics.bytes_in.inc_by(read_buf.len() as u64);
         return;
     };
+    if dialect != Sniff::Ru {
+        metrics.bytes_in.inc_by(read_buf.len() as u64);
+    }
     match dialect {
         Sniff::Ru => {
             metrics.connections_by_dialect.inc(Dialect::Ru);
@@ -103,7 +107,8 @@ async fn read_opening(
                 tracing::info!(%peer, first_bytes = %first_bytes(read_buf), "closed before its first bytes told the dialect");
                 return None;
             }
-            Ok(Ok(n)) => metrics.bytes_in.inc_by(n as u64),
+            // Counted by `serve` once the buffer has an owner (the RU handler counts its frames).
+            Ok(Ok(_)) => {}
             Ok(Err(error)) => {
                 tracing::debug!(%peer, %error, "read failed before the first frame");
                 return None;
