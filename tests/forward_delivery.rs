@@ -20,7 +20,21 @@ async fn stored_documents_arrive_exactly_once() {
 
         // Some documents wait before the forwarder looks, more arrive while it runs.
         let mut expected = ingest(&store, ru_documents("9999078900001234", 1, 120)).await;
-        let kz = (1..=40).map(|n| kz_document(77, n)).collect();
+        let register = store
+            .add_register(
+                ofd::store::Dialect::Kz,
+                ofd::store::NewRegister {
+                    fn_number: None,
+                    serial: None,
+                    model: None,
+                    reg_number: Some("010100012345".into()),
+                    org_inn: Some("123456789012".into()),
+                },
+            )
+            .await
+            .unwrap();
+        let system_id = register.system_id.unwrap();
+        let kz = (1..=40).map(|n| kz_document(system_id, n)).collect();
         expected.extend(ingest(&store, kz).await);
         expected.extend(ingest(&store, ru_documents("9999078900005678", 1, 90)).await);
 
@@ -40,6 +54,19 @@ async fn stored_documents_arrive_exactly_once() {
         // Small batches: the 250 documents cannot have gone in fewer than 5.
         assert!(stats.batches >= 5, "{stats:?}");
         assert_eq!(forwarder.metric("ofd_forward_documents_total"), 250.0);
+
+        // A KZ line carries the register's numbers, the assigned fiscal sign and both times.
+        let kz_line = sink
+            .line(&format!("kz:{system_id}/7"), &dir.path().join("sink.db"))
+            .await;
+        let document = &kz_line["document"];
+        assert_eq!(document["systemId"], system_id);
+        assert_eq!(document["taxNumber"], "123456789012");
+        assert_eq!(document["registrationNumber"], "010100012345");
+        assert_eq!(document["fiscalSign"], "7");
+        assert_eq!(document["documentTime"], 1_700_000_000);
+        assert!(document["receivedAt"].is_i64());
+        assert_eq!(document["message"]["ticket"]["total"], 500);
         forwarder.stop().await;
         sink.stop().await;
     })

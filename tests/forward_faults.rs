@@ -5,7 +5,7 @@
 mod common;
 mod forward_support;
 
-use common::TestDb;
+use common::{on_each_backend, TestDb};
 use forward_support::*;
 
 /// A loopback port with nothing listening on it (yet).
@@ -151,4 +151,53 @@ async fn unreadable_stored_json_is_rejected_locally() {
     assert_eq!(sink.stats().await.documents, 4);
     forwarder.stop().await;
     sink.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_forwarder_resumes_an_unanswered_batch_under_its_id() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let dir = tempfile::tempdir().unwrap();
+        let sink = TestSink::start(&dir.path().join("sink.db"), 0).await;
+        // Every answer is lost: the sink stores the batch, the forwarder never learns it.
+        sink.faults(serde_json::json!({"drop_response_after_store_next_n": 1_000_000}))
+            .await;
+        let mut options = fast_options(&sink.batches_url());
+        options.lease_ms = 1_000;
+        options.workers = 1;
+        let first = TestForwarder::start(&options, &store);
+        ingest(&store, ru_documents("9999078900001234", 1, 20)).await;
+        eventually("the batch stored at the sink", || async {
+            sink.stats().await.documents == 20
+        })
+        .await;
+        // The forwarder goes away with its batch unanswered (as in a crash after the send).
+        first.stop().await;
+        assert_eq!(forward_states(&store).await, (20, 0, 0));
+        let open: Vec<String> =
+            sqlx::query_scalar("SELECT batch_id FROM forward_batches WHERE state = 'open'")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(open.len(), 1);
+
+        sink.faults(serde_json::json!({})).await;
+        let second = TestForwarder::start(&options, &store);
+        eventually("every document marked sent", || async {
+            forward_states(&store).await == (0, 20, 0)
+        })
+        .await;
+        let stats = sink.stats().await;
+        assert_eq!((stats.documents, stats.duplicates), (20, 0), "{stats:?}");
+        assert!(stats.replayed_batches >= 1, "{stats:?}");
+        let batch_of_all: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT batch_id FROM documents")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(batch_of_all, open, "resent under the same id");
+        second.stop().await;
+        sink.stop().await;
+    })
+    .await;
 }

@@ -30,7 +30,10 @@ async fn fixtures_and_built_receipts_are_acked_with_code_0_on_each_backend() {
         let server = Server::start(config(&db.url)).await.expect("server");
         let addr = server.local_addr();
 
-        let reply = send_one(addr, &fixture_frame()).await.expect("ack");
+        let mut sent = Vec::new();
+        let frame = fixture_frame();
+        let reply = send_one(addr, &frame).await.expect("ack");
+        sent.push((frame.len(), reply.len()));
         let ack = ack_fields(&reply);
         assert_eq!(
             ack,
@@ -41,9 +44,9 @@ async fn fixtures_and_built_receipts_are_acked_with_code_0_on_each_backend() {
             }
         );
 
-        let reply = send_one(addr, &fixture_container_frame())
-            .await
-            .expect("ack");
+        let frame = fixture_container_frame();
+        let reply = send_one(addr, &frame).await.expect("ack");
+        sent.push((frame.len(), reply.len()));
         let ack = ack_fields(&reply);
         assert_eq!(
             ack,
@@ -55,9 +58,9 @@ async fn fixtures_and_built_receipts_are_acked_with_code_0_on_each_backend() {
         );
 
         let fn_a = fn_number(1);
-        let reply = send_one(addr, &receipt_frame(&fn_a, 7, 12_345, None))
-            .await
-            .expect("ack");
+        let frame = receipt_frame(&fn_a, 7, 12_345, None);
+        let reply = send_one(addr, &frame).await.expect("ack");
+        sent.push((frame.len(), reply.len()));
         assert_eq!(
             ack_fields(&reply),
             AckFields {
@@ -89,6 +92,11 @@ async fn fixtures_and_built_receipts_are_acked_with_code_0_on_each_backend() {
         );
         assert!(metric(m, "ofd_store_commit_batch_size_documents_count").await >= 1.0);
         assert_eq!(metric(m, "ofd_ingest_ack_latency_seconds_count").await, 3.0);
+        let (bytes_in, bytes_out) = sent.iter().fold((0, 0), |(i, o), (f, r)| (i + f, o + r));
+        let bytes_in_metric = metric(m, "ofd_ingest_received_bytes_total").await;
+        assert_eq!(bytes_in_metric, bytes_in as f64);
+        let bytes_out_metric = metric(m, "ofd_ingest_sent_bytes_total").await;
+        assert_eq!(bytes_out_metric, bytes_out as f64);
         server.shutdown().await.expect("clean shutdown");
     })
     .await;
@@ -260,12 +268,7 @@ async fn truncated_oversize_and_foreign_bytes_close_without_reply_and_are_counte
     client.send(b"\x2A\x08\x41\x0B garbage").await;
     assert_eq!(client.reply().await, None);
 
-    // KZ bytes: refused cleanly until the KZ handler exists, never left hanging.
-    let mut client = Client::connect(addr).await;
-    client
-        .send(&[0xA2, 0x81, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
-        .await;
-    assert_eq!(client.reply().await, None);
+    // KZ frames are served by the KZ handler; its refusals are tested in tests/kz_*.rs.
 
     let text = scrape(m).await;
     assert_eq!(
@@ -286,13 +289,6 @@ async fn truncated_oversize_and_foreign_bytes_close_without_reply_and_are_counte
         sample(
             &text,
             r#"ofd_ingest_check_failures_total{check="session_header",dialect="unknown"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        sample(
-            &text,
-            r#"ofd_ingest_check_failures_total{check="unsupported_dialect",dialect="kz"}"#
         ),
         1.0
     );
@@ -389,4 +385,73 @@ async fn soft_crypto_verifies_signed_documents_and_quarantines_a_flipped_byte() 
         .expect("row");
     assert_eq!(verdict, "verified");
     server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn flk_failure_is_stored_and_answered_14_when_enforcing_and_0_when_reporting() {
+    let db = TestDb::sqlite();
+    let fn_a = fn_number(8);
+    // The total (1020) no longer equals the item cost: an arithmetic ФЛК failure.
+    let bad_total = |fd| {
+        edit_document(&receipt_frame(&fn_a, fd, 300, None), |doc| {
+            let at = doc
+                .windows(5)
+                .position(|w| w == [0xFC, 0x03, 2, 0, 0x2C])
+                .expect("1020");
+            doc[at + 4] = 0x2D;
+        })
+    };
+    for (mode, fd, expected_code) in [
+        (ofd::config::FlkMode::Report, 1, 0),
+        (ofd::config::FlkMode::Enforce, 2, 14),
+    ] {
+        let mut options = options(&db.url);
+        options.flk = Some(mode);
+        let server = Server::start(options.resolve().expect("config"))
+            .await
+            .expect("server");
+        let good = receipt_frame(&fn_a, 100 + fd, 300, None);
+        assert_eq!(
+            ack_fields(&send_one(server.local_addr(), &good).await.expect("ack")).code,
+            0
+        );
+        let ack = ack_fields(
+            &send_one(server.local_addr(), &bad_total(fd))
+                .await
+                .expect("ack"),
+        );
+        assert_eq!((ack.fd, ack.code), (fd, expected_code), "{mode:?}");
+        let m = server.metrics_addr();
+        assert_eq!(
+            metric(
+                m,
+                r#"ofd_ingest_frames_total{dialect="ru",result="flk_failed"}"#
+            )
+            .await,
+            1.0
+        );
+        assert_eq!(
+            metric(
+                m,
+                r#"ofd_ingest_frames_total{dialect="ru",result="accepted"}"#
+            )
+            .await,
+            1.0
+        );
+        server.shutdown().await.expect("clean shutdown");
+    }
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url)
+        .await
+        .expect("connect");
+    let flagged: Vec<(i64, i64, Option<String>)> =
+        sqlx::query_as("SELECT fd_number, flk_failed, flk_errors FROM documents WHERE fd_number < 100 ORDER BY fd_number")
+            .fetch_all(&mut conn)
+            .await
+            .expect("rows");
+    assert_eq!(flagged.len(), 2, "stored in both modes");
+    for (_, failed, errors) in flagged {
+        assert_eq!(failed, 1);
+        assert!(errors.expect("errors recorded").contains("items_total"));
+    }
 }

@@ -10,7 +10,9 @@ use tokio_util::sync::CancellationToken;
 fn line(id: &str, dialect: &str) -> Vec<u8> {
     let document = match dialect {
         "ru" => serde_json::json!({"receipt": {"code": 3, "fiscalDocumentNumber": 1}}),
-        _ => serde_json::json!({"taxNumber": "123456789012", "fiscalSign": "1234567890"}),
+        _ => {
+            serde_json::json!({"systemId": 7, "taxNumber": "123456789012", "fiscalSign": "1234567890", "message": {}})
+        }
     };
     tax_batch::encode_line(&BatchLine {
         id: id.into(),

@@ -67,6 +67,24 @@ async fn register_add_kz_json_is_parseable() {
             .expect("stored");
         assert_eq!(stored.kz_token, Some(token));
         assert_eq!(stored.serial.as_deref(), Some("KZ-1"));
+
+        let sid = system_id.to_string();
+        let out = ofd(
+            &db.url,
+            &["register", "reset-token", "--system-id", &sid, "--json"],
+        );
+        let reset: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON on stdout");
+        let fresh = reset["token"].as_i64().expect("token");
+        assert_ne!(fresh, token);
+        let stored = store
+            .register_by_system_id(system_id)
+            .await
+            .unwrap()
+            .expect("stored");
+        assert_eq!(stored.kz_token, Some(fresh));
+        // The token is a secret: listings never show it.
+        let listed = ofd(&db.url, &["register", "list", "--json"]);
+        assert!(!listed.contains(&fresh.to_string()), "{listed}");
     })
     .await;
 }

@@ -153,3 +153,64 @@ async fn kz_registers_get_unique_system_ids_and_tokens() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn kz_token_rotation_and_reset() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let added = store
+            .add_register(Dialect::Kz, NewRegister::default())
+            .await
+            .unwrap();
+        let first = added.kz_token.unwrap();
+
+        // Rotation happens inside a writer transaction; here on a pooled connection.
+        let next = ofd::store::next_kz_token(Some(first));
+        assert!(next != first && next > 0);
+        let mut conn = store.pool().acquire().await.unwrap();
+        ofd::store::update_kz_token(&mut conn, added.id, next)
+            .await
+            .unwrap();
+        drop(conn);
+        let system_id = added.system_id.unwrap();
+        assert_eq!(
+            store
+                .register_by_system_id(system_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .kz_token,
+            Some(next)
+        );
+
+        let reset = store.reset_kz_token(added.id).await.unwrap();
+        let fresh = reset.kz_token.unwrap();
+        assert!(fresh != next && fresh > 0);
+        assert_eq!(
+            store
+                .register_by_system_id(system_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .kz_token,
+            Some(fresh)
+        );
+
+        // RU registers have no token to reset.
+        let ru = store
+            .add_register(
+                Dialect::Ru,
+                NewRegister {
+                    fn_number: Some(FN.into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.reset_kz_token(ru.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+    })
+    .await;
+}

@@ -31,6 +31,8 @@ enum RegisterCommand {
     Deregister(SelectArgs),
     /// Accept the register's documents again (not possible once deregistered).
     Activate(SelectArgs),
+    /// KZ: issue a fresh token after INVALID_TOKEN (prints it once, to enter into the register).
+    ResetToken(ResetTokenArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -88,6 +90,15 @@ struct SelectArgs {
     system_id: Option<i64>,
 }
 
+#[derive(Args, Debug)]
+struct ResetTokenArgs {
+    #[command(flatten)]
+    select: SelectArgs,
+    /// Print {"system_id", "token", …} as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
 /// Run `ofd register …`.
 pub async fn run(args: RegisterArgs) -> anyhow::Result<()> {
     let store = Store::open(&args.database.url).await?;
@@ -101,6 +112,7 @@ pub async fn run(args: RegisterArgs) -> anyhow::Result<()> {
         RegisterCommand::Activate(select) => {
             set_status(&store, select, RegisterStatus::Active).await
         }
+        RegisterCommand::ResetToken(reset) => reset_token(&store, reset).await,
     };
     store.close().await;
     result
@@ -120,16 +132,7 @@ async fn add_register(store: &Store, add: AddArgs) -> anyhow::Result<()> {
     };
     let register = store.add_register(dialect, new).await?;
     match (dialect, add.json) {
-        (Dialect::Kz, true) => println!(
-            "{}",
-            serde_json::json!({
-                "id": register.id,
-                "dialect": register.dialect,
-                "system_id": register.system_id,
-                "token": register.kz_token,
-                "status": register.status,
-            })
-        ),
+        (Dialect::Kz, true) => println!("{}", kz_credentials(&register)),
         (Dialect::Ru, true) => println!("{}", serde_json::to_string(&register)?),
         (Dialect::Kz, false) => {
             println!("{}", describe(&register));
@@ -160,6 +163,27 @@ async fn set_status(
     select: SelectArgs,
     status: RegisterStatus,
 ) -> anyhow::Result<()> {
+    let id = selected_id(store, select).await?;
+    let updated = store.set_register_status(id, status).await?;
+    println!("{}", describe(&updated));
+    Ok(())
+}
+
+async fn reset_token(store: &Store, reset: ResetTokenArgs) -> anyhow::Result<()> {
+    let id = selected_id(store, reset.select).await?;
+    let register = store.reset_kz_token(id).await?;
+    let token = register.kz_token.context("a KZ register without a token")?;
+    if reset.json {
+        println!("{}", kz_credentials(&register));
+    } else {
+        println!("{}", describe(&register));
+        println!("token {token} (enter it into the register now; it is not shown again)");
+    }
+    Ok(())
+}
+
+/// The row id of the register named on the command line.
+async fn selected_id(store: &Store, select: SelectArgs) -> anyhow::Result<i64> {
     let register = match (select.id, select.fn_number, select.system_id) {
         (Some(id), _, _) => Some(id),
         (None, Some(fn_number), _) => store.register_by_fn(&fn_number).await?.map(|r| r.id),
@@ -168,10 +192,18 @@ async fn set_status(
         }
         (None, None, None) => anyhow::bail!("name the register with --id, --fn or --system-id"),
     };
-    let id = register.context("no such register")?;
-    let updated = store.set_register_status(id, status).await?;
-    println!("{}", describe(&updated));
-    Ok(())
+    register.context("no such register")
+}
+
+/// What a KZ register must be configured with, for provisioning scripts.
+fn kz_credentials(register: &Register) -> serde_json::Value {
+    serde_json::json!({
+        "id": register.id,
+        "dialect": register.dialect,
+        "system_id": register.system_id,
+        "token": register.kz_token,
+        "status": register.status,
+    })
 }
 
 /// One line per register for people.

@@ -70,6 +70,9 @@ pub enum ForwardCommand {
         /// Longest list of open batches and rejections to print.
         #[arg(long, default_value_t = 20)]
         limit: i64,
+        /// How many of the most recently sent documents the delivery figures cover.
+        #[arg(long, default_value_t = 10_000)]
+        window: i64,
     },
 }
 
@@ -258,9 +261,14 @@ pub async fn serve_metrics(
 /// Run the subcommand.
 pub async fn run(args: ForwardArgs) -> anyhow::Result<()> {
     let store = Store::open(&args.database).await?;
-    if let Some(ForwardCommand::Status { json, limit }) = args.command {
+    if let Some(ForwardCommand::Status {
+        json,
+        limit,
+        window,
+    }) = args.command
+    {
         let now = chrono::Utc::now().timestamp_millis();
-        let report = status::read(store.pool(), now, limit).await?;
+        let report = status::read(store.pool(), now, limit, window).await?;
         if json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {

@@ -168,7 +168,7 @@ impl Outbox {
     pub async fn claim(&self, now: i64, limits: ClaimLimits) -> Result<Option<Batch>, sqlx::Error> {
         let batch_id = uuid::Uuid::new_v4().to_string();
         let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Postgres => " FOR UPDATE OF d SKIP LOCKED",
             Backend::Sqlite => "",
         };
         let mut tx = self.pool.begin().await?;
@@ -184,8 +184,8 @@ impl Outbox {
         .execute(&mut *tx)
         .await?;
         let rows = sqlx::query(&format!(
-            "SELECT id, dialect, doc_key, received_at, json FROM documents
-             WHERE forward_state = 'pending' AND batch_id IS NULL ORDER BY id LIMIT $1{lock}"
+            "{OUTGOING_COLUMNS} WHERE d.forward_state = 'pending' AND d.batch_id IS NULL
+             ORDER BY d.id LIMIT $1{lock}"
         ))
         .bind(limits.max_documents)
         .fetch_all(&mut *tx)
@@ -279,10 +279,9 @@ impl Outbox {
         };
         let id: String = row.try_get(0)?;
         let created_at: i64 = row.try_get(1)?;
-        let rows = sqlx::query(
-            "SELECT id, dialect, doc_key, received_at, json FROM documents
-             WHERE batch_id = $1 AND forward_state = 'pending' ORDER BY id",
-        )
+        let rows = sqlx::query(&format!(
+            "{OUTGOING_COLUMNS} WHERE d.batch_id = $1 AND d.forward_state = 'pending' ORDER BY d.id"
+        ))
         .bind(&id)
         .fetch_all(&self.pool)
         .await?;
@@ -443,7 +442,15 @@ impl Outbox {
     }
 }
 
-/// Build the batch line of one `documents` row (id, dialect, doc_key, received_at, json).
+/// What a batch line is built from: the document, and for KZ the register it came from (the
+/// authority wants the taxpayer's number beside each ticket).
+const OUTGOING_COLUMNS: &str = "SELECT d.id, d.dialect, d.doc_key, d.received_at, d.json,
+        d.system_id, d.doc_time, r.org_inn, r.reg_number
+    FROM documents d LEFT JOIN registers r ON d.dialect = 'kz' AND r.system_id = d.system_id";
+
+/// Build the batch line of one row of [`OUTGOING_COLUMNS`]. RU: the stored FNS JSON as is. KZ:
+/// the stored message wrapped with the register's tax and registration numbers, the fiscal sign
+/// the OFD assigned (the ticket part of the key) and both times.
 fn outgoing(row: &AnyRow) -> Result<OutgoingDocument, String> {
     let get = |e: sqlx::Error| format!("unreadable outbox row: {e}");
     let row_id: i64 = row.try_get(0).map_err(get)?;
@@ -451,8 +458,30 @@ fn outgoing(row: &AnyRow) -> Result<OutgoingDocument, String> {
     let doc_key: String = row.try_get(2).map_err(get)?;
     let received_at: i64 = row.try_get(3).map_err(get)?;
     let json: String = row.try_get(4).map_err(get)?;
-    let document = serde_json::from_str(&json)
+    let stored: serde_json::Value = serde_json::from_str(&json)
         .map_err(|e| format!("stored JSON of the document is not valid JSON: {e}"))?;
+    let document = if dialect == "kz" {
+        let system_id: Option<i64> = row.try_get(5).map_err(get)?;
+        let doc_time: Option<i64> = row.try_get(6).map_err(get)?;
+        let tax_number: Option<String> = row.try_get(7).map_err(get)?;
+        let registration_number: Option<String> = row.try_get(8).map_err(get)?;
+        // KZ keys are "<system id>/<fiscal sign>" for tickets, "<system id>/c<command>/…" else.
+        let fiscal_sign = doc_key
+            .split_once('/')
+            .map(|(_, rest)| rest)
+            .filter(|rest| rest.bytes().all(|b| b.is_ascii_digit()));
+        serde_json::json!({
+            "systemId": system_id,
+            "taxNumber": tax_number,
+            "registrationNumber": registration_number,
+            "fiscalSign": fiscal_sign,
+            "documentTime": doc_time,
+            "receivedAt": received_at,
+            "message": stored,
+        })
+    } else {
+        stored
+    };
     let line = tax_batch::encode_line(&BatchLine {
         id: format!("{dialect}:{doc_key}"),
         dialect,

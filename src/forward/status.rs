@@ -29,6 +29,50 @@ pub struct OpenBatch {
     pub last_error: Option<String>,
 }
 
+/// Delivery of the most recently sent documents: how fast, and how long after the register's
+/// ack the tax authority confirmed them (`sent_at - received_at`).
+#[derive(Debug, Serialize, Default)]
+pub struct RecentDelivery {
+    /// Documents in the window.
+    pub documents: usize,
+    /// Documents confirmed per second across the window (first to last confirmation).
+    pub per_second: f64,
+    /// Median ack-to-confirmation time, ms.
+    pub p50_ms: i64,
+    /// 99th percentile ack-to-confirmation time, ms.
+    pub p99_ms: i64,
+    /// Longest ack-to-confirmation time, ms.
+    pub max_ms: i64,
+}
+
+impl RecentDelivery {
+    /// Summarise `(received_at, sent_at)` pairs.
+    fn from_times(times: &[(i64, i64)]) -> Self {
+        if times.is_empty() {
+            return Self::default();
+        }
+        let mut latencies: Vec<i64> = times.iter().map(|(r, s)| (s - r).max(0)).collect();
+        latencies.sort_unstable();
+        let rank = |q: f64| {
+            latencies[((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1]
+        };
+        let first = times.iter().map(|t| t.1).min().unwrap_or(0);
+        let last = times.iter().map(|t| t.1).max().unwrap_or(0);
+        let span_s = (last - first) as f64 / 1000.0;
+        Self {
+            documents: times.len(),
+            per_second: if span_s > 0.0 {
+                times.len() as f64 / span_s
+            } else {
+                0.0
+            },
+            p50_ms: rank(0.50),
+            p99_ms: rank(0.99),
+            max_ms: latencies[latencies.len() - 1],
+        }
+    }
+}
+
 /// The whole report.
 #[derive(Debug, Serialize)]
 pub struct Status {
@@ -44,10 +88,17 @@ pub struct Status {
     pub open_batches: Vec<OpenBatch>,
     /// The most recent rejections.
     pub recent_rejections: Vec<Rejection>,
+    /// Delivery figures over the last `window` sent documents.
+    pub recent_delivery: RecentDelivery,
 }
 
-/// Read the report; `limit` bounds the lists.
-pub async fn read(pool: &AnyPool, now_ms: i64, limit: i64) -> Result<Status, sqlx::Error> {
+/// Read the report; `limit` bounds the lists, `window` the sent documents summarised.
+pub async fn read(
+    pool: &AnyPool,
+    now_ms: i64,
+    limit: i64,
+    window: i64,
+) -> Result<Status, sqlx::Error> {
     let mut status = Status {
         pending: 0,
         sent: 0,
@@ -55,6 +106,7 @@ pub async fn read(pool: &AnyPool, now_ms: i64, limit: i64) -> Result<Status, sql
         oldest_pending_age_seconds: None,
         open_batches: Vec::new(),
         recent_rejections: Vec::new(),
+        recent_delivery: RecentDelivery::default(),
     };
     let counts =
         sqlx::query("SELECT forward_state, COUNT(*) FROM documents GROUP BY forward_state")
@@ -108,6 +160,14 @@ pub async fn read(pool: &AnyPool, now_ms: i64, limit: i64) -> Result<Status, sql
             batch_id: row.try_get(3)?,
         });
     }
+    let times: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT received_at, sent_at FROM documents
+         WHERE forward_state = 'sent' AND sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT $1",
+    )
+    .bind(window)
+    .fetch_all(pool)
+    .await?;
+    status.recent_delivery = RecentDelivery::from_times(&times);
     Ok(status)
 }
 
@@ -123,6 +183,18 @@ pub fn render(status: &Status) -> String {
         "pending {}  sent {}  rejected {}  oldest pending {age}",
         status.pending, status.sent, status.rejected
     );
+    let delivery = &status.recent_delivery;
+    if delivery.documents > 0 {
+        let _ = writeln!(
+            out,
+            "last {} sent: {:.0} docs/s, ack to confirmation p50 {} ms, p99 {} ms, max {} ms",
+            delivery.documents,
+            delivery.per_second,
+            delivery.p50_ms,
+            delivery.p99_ms,
+            delivery.max_ms
+        );
+    }
     if !status.open_batches.is_empty() {
         let _ = writeln!(out, "open batches:");
         for batch in &status.open_batches {
@@ -143,4 +215,23 @@ pub fn render(status: &Status) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_percentiles_and_rate() {
+        // 100 documents confirmed over 9.9 s, latencies 1..=100 ms.
+        let times: Vec<(i64, i64)> = (1..=100).map(|i| (i * 100 - i, i * 100)).collect();
+        let summary = RecentDelivery::from_times(&times);
+        assert_eq!(summary.documents, 100);
+        assert_eq!(
+            (summary.p50_ms, summary.p99_ms, summary.max_ms),
+            (50, 99, 100)
+        );
+        assert!((summary.per_second - 100.0 / 9.9).abs() < 1e-9);
+        assert_eq!(RecentDelivery::from_times(&[]).documents, 0);
+    }
 }

@@ -120,10 +120,11 @@ impl Forwarder {
                 continue;
             }
             self.metrics.circuit_open.set(0);
-            if !self
-                .outbox
-                .renew(&batch.id, now_ms(), self.tuning.limits.lease_ms)
-                .await?
+            // Both claims must still be ours: the SQLite writer lease (a long outage outlasts
+            // it) and the batch's own lease.
+            let lease_ms = self.tuning.limits.lease_ms;
+            if !self.outbox.hold_writer_lease(now_ms(), lease_ms).await?
+                || !self.outbox.renew(&batch.id, now_ms(), lease_ms).await?
             {
                 tracing::info!(batch_id = %batch.id, "batch taken over by another forwarder");
                 return Ok(());

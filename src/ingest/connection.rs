@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::sniff::{sniff, Sniff};
 use super::Shared;
-use crate::metrics::{Check, Dialect, FrameResult};
+use crate::metrics::{Check, Dialect};
 use prometheus::IntGauge;
 
 /// First read size: one allocation holds a typical whole document; the frame codec reserves
@@ -47,8 +47,12 @@ pub(crate) async fn serve(
     let mut read_buf = BytesMut::with_capacity(INITIAL_READ);
     let Some(dialect) = read_opening(&mut stream, &mut read_buf, peer, deadline, &shared).await
     else {
+        metrics.bytes_in.inc_by(read_buf.len() as u64);
         return;
     };
+    if dialect != Sniff::Ru {
+        metrics.bytes_in.inc_by(read_buf.len() as u64);
+    }
     match dialect {
         Sniff::Ru => {
             metrics.connections_by_dialect.inc(Dialect::Ru);
@@ -61,12 +65,14 @@ pub(crate) async fn serve(
             super::ru::serve(connection, &shared).await;
         }
         Sniff::Kz => {
-            // The KZ handler is a later issue: refuse visibly instead of leaving the register
-            // hanging until its own timeout.
             metrics.connections_by_dialect.inc(Dialect::Kz);
-            metrics.kz.check_failures.inc(Check::UnsupportedDialect);
-            metrics.kz.frames.inc(FrameResult::Dropped);
-            tracing::warn!(%peer, first_bytes = %first_bytes(&read_buf), "KZ frame refused: dialect not served yet; closed");
+            let connection = Connection {
+                stream,
+                peer,
+                read_buf,
+                deadline,
+            };
+            super::kz::serve(connection, &shared).await;
         }
         Sniff::Unknown | Sniff::NeedMore => {
             metrics.connections_by_dialect.inc(Dialect::Unknown);
@@ -103,7 +109,8 @@ async fn read_opening(
                 tracing::info!(%peer, first_bytes = %first_bytes(read_buf), "closed before its first bytes told the dialect");
                 return None;
             }
-            Ok(Ok(n)) => metrics.bytes_in.inc_by(n as u64),
+            // Counted by `serve` once the buffer has an owner (the RU handler counts its frames).
+            Ok(Ok(_)) => {}
             Ok(Err(error)) => {
                 tracing::debug!(%peer, %error, "read failed before the first frame");
                 return None;

@@ -31,9 +31,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use futures::{SinkExt, StreamExt};
 use ofd_protocol::ru::ack::{flags_1206, Ack, ResponseCode};
 use ofd_protocol::ru::check::{cross_check, CheckError};
+use ofd_protocol::ru::document::{Document, DocumentError, Value};
+use ofd_protocol::ru::flk::{self, FlkLimits};
+use ofd_protocol::ru::json::to_json;
 use ofd_protocol::ru::session::AVersion;
-use ofd_protocol::ru::tlv::Tlv;
-use ofd_protocol::ru::value::{decode_byte, decode_u32};
 use ofd_protocol::ru::{
     ContainerError, ContainerHeader, FfdVersion, Frame, FrameError, SessionHeader,
     SESSION_HEADER_LEN,
@@ -168,7 +169,7 @@ async fn handle_frame(bytes: &[u8], peer: SocketAddr, shared: &Shared) -> Option
         };
         return refuse(shared, &request, check, &error, bytes).await;
     }
-    let document = match DocumentFacts::read(&frame) {
+    let document = match DocumentFacts::read(&frame, unix_seconds().into()) {
         Ok(document) => document,
         Err((check, reason)) => return refuse(shared, &request, check, &reason, bytes).await,
     };
@@ -240,6 +241,10 @@ async fn handle_frame(bytes: &[u8], peer: SocketAddr, shared: &Shared) -> Option
         unregistered,
         peer: Some(peer.to_string()),
     };
+    shared
+        .metrics
+        .queue_depth
+        .set(shared.writer.queue_depth() as i64);
     let outcome = match shared.writer.submit(InsertDocument(new)).await {
         Ok(outcome) => outcome,
         Err(error) => return drop_frame(shared, peer, Check::Storage, &error, bytes),
@@ -454,14 +459,7 @@ fn unix_seconds() -> u32 {
 
 /// Form codes a register sends to the operator (spec §6.1); 7 is our own answer and 81–84 go to
 /// the marking server, so neither is accepted here.
-const REGISTER_FORMS: [u8; 10] = [1, 11, 2, 21, 3, 31, 4, 41, 5, 6];
-
-/// Tag of the ФФД version.
-const TAG_FFD_VERSION: u16 = 1209;
-/// Tag of the document date-time.
-const TAG_DATE_TIME: u16 = 1012;
-/// Tag of the ФПД (fiscal sign of the document).
-const TAG_FPD: u16 = 1077;
+const REGISTER_FORMS: [u16; 10] = [1, 11, 2, 21, 3, 31, 4, 41, 5, 6];
 
 /// What the handler needs from a cross-checked document.
 struct DocumentFacts {
@@ -469,54 +467,51 @@ struct DocumentFacts {
     ffd: FfdVersion,
     /// Tag 1012, as sent (local wall clock).
     time: Option<u32>,
-    /// Tag 1077 when it has its 6 bytes.
+    /// Tag 1077 (the decoder guarantees its 6 bytes).
     fpd: Option<[u8; 6]>,
     /// The document as FNS JSON.
     json: String,
-    /// Failed ФЛК rules, `None` when all passed.
+    /// Failed ФЛК rules as a JSON array, `None` when all passed.
     flk_errors: Option<String>,
 }
 
 impl DocumentFacts {
-    /// Decode the document; an error names the check that failed.
-    fn read(frame: &Frame<'_>) -> Result<DocumentFacts, (Check, String)> {
-        let form = frame.container.header.doc_type;
-        if !REGISTER_FORMS.contains(&form) {
-            return Err((
-                Check::DocumentType,
-                format!("form code {form} is not a register document"),
-            ));
+    /// Decode the document and run ФЛК; an error names the check that failed.
+    fn read(frame: &Frame<'_>, now_utc: i64) -> Result<DocumentFacts, (Check, String)> {
+        let raw = frame.container.document;
+        let document = Document::decode(raw).map_err(|error| {
+            let check = match error {
+                DocumentError::UnknownForm(_) => Check::DocumentType,
+                _ => Check::Tlv,
+            };
+            (check, error.to_string())
+        })?;
+        if !REGISTER_FORMS.contains(&document.form) {
+            let reason = format!("form {} is not sent by registers", document.form);
+            return Err((Check::DocumentType, reason));
         }
-        let tlv_error = |e: &dyn std::fmt::Display| (Check::Tlv, e.to_string());
-        let document = Tlv::read_exact(frame.container.document).map_err(|e| tlv_error(&e))?;
-        let (mut ffd, mut time, mut fpd) = (FfdVersion::V1_0, None, None);
-        for item in document.children() {
-            let item = item.map_err(|e| tlv_error(&e))?;
-            match item.tag {
-                TAG_FFD_VERSION => {
-                    let value = decode_byte(item.value).map_err(|e| tlv_error(&e))?;
-                    ffd = FfdVersion::from_tag_value(value)
-                        .ok_or_else(|| (Check::Tlv, format!("unknown ФФД version {value}")))?;
-                }
-                TAG_DATE_TIME => time = Some(decode_u32(item.value).map_err(|e| tlv_error(&e))?),
-                TAG_FPD => {
-                    let value = <[u8; 6]>::try_from(item.value).map_err(|_| {
-                        (
-                            Check::Tlv,
-                            format!("1077 has {} bytes, not 6", item.value.len()),
-                        )
-                    })?;
-                    fpd = Some(value);
-                }
-                _ => {}
-            }
-        }
+        let time = match document.get(TAG_DATE_TIME) {
+            Some(Value::UnixTime(t) | Value::U32(t)) => Some(*t),
+            _ => None,
+        };
+        let fpd = match document.get(TAG_FPD) {
+            Some(Value::Bytes(bytes)) => <[u8; 6]>::try_from(*bytes).ok(),
+            _ => None,
+        };
+        let violations = flk::check(raw, now_utc, &FlkLimits::default());
+        let flk_errors = (!violations.is_empty())
+            .then(|| serde_json::to_string(&violations).unwrap_or_else(|e| e.to_string()));
         Ok(DocumentFacts {
-            ffd,
+            ffd: document.ffd_version().unwrap_or(FfdVersion::V1_0),
             time,
             fpd,
-            json: String::from("{}"),
-            flk_errors: None,
+            json: to_json(&document, frame.container.trailer).to_string(),
+            flk_errors,
         })
     }
 }
+
+/// Tag of the document date-time.
+const TAG_DATE_TIME: u16 = 1012;
+/// Tag of the ФПД (fiscal sign of the document).
+const TAG_FPD: u16 = 1077;

@@ -33,9 +33,15 @@ fn shape_error(line: &BatchLine) -> Option<String> {
             Some(root) if root.len() == 1 && root.values().all(|v| v.is_object()) => None,
             _ => Some("RU document must be {\"<rootName>\": {…}}".into()),
         },
+        // The OFD's wrapper: the register's system id and the stored message.
         "kz" => match line.document.as_object() {
-            Some(object) if !object.is_empty() => None,
-            _ => Some("KZ document must be a non-empty JSON object".into()),
+            Some(object)
+                if object.get("systemId").is_some_and(|v| v.is_u64())
+                    && object.contains_key("message") =>
+            {
+                None
+            }
+            _ => Some("KZ document must be {\"systemId\": n, \"message\": …, …}".into()),
         },
         other => Some(format!("unknown dialect {other:?}")),
     }

@@ -47,8 +47,11 @@ pub use documents::{
     insert_document, insert_quarantine, ru_doc_key, InsertDocument, InsertOutcome, NewDocument,
     Quarantine,
 };
-pub use registers::{NewRegister, Register, RegisterStatus};
-pub use writer::{TxWork, WriteError, Writer, WriterConfig};
+pub use registers::{
+    fetch_register_by_fn, fetch_register_by_system_id, next_kz_token, update_kz_token, NewRegister,
+    Register, RegisterStatus,
+};
+pub use writer::{BatchObserver, TxWork, WriteError, Writer, WriterConfig};
 
 /// The SQLite schema, embedded at compile time.
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -203,6 +206,17 @@ impl Store {
     /// Which engine this store talks to.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Begin a read-write transaction on a pooled connection, for writers off the hot path
+    /// (forwarder, operator tools). On SQLite it takes the write lock up front (`BEGIN
+    /// IMMEDIATE`, waiting up to the busy timeout): a deferred transaction that reads and then
+    /// writes fails at once with SQLITE_BUSY when another connection committed in between.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
     }
 
     /// Close every pooled connection (waits for connections in use to be returned).

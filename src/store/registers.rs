@@ -149,6 +149,41 @@ pub async fn fetch_register_by_system_id(
     row.as_ref().map(register_from_row).transpose()
 }
 
+/// A fresh KZ token: random, never 0, never equal to `previous` (protocol §5).
+pub fn next_kz_token(previous: Option<i64>) -> i64 {
+    let mut rng = rand::thread_rng();
+    loop {
+        let token = i64::from(rng.gen_range(1..=u32::MAX));
+        if Some(token) != previous {
+            return token;
+        }
+    }
+}
+
+/// Set the token KZ register `register_id` must send next, on `conn`. Call it inside the writer
+/// transaction that stores the document which rotated the token, so that the token and the
+/// document commit together (or neither does).
+pub async fn update_kz_token(
+    conn: &mut AnyConnection,
+    register_id: i64,
+    token: i64,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE registers SET kz_token = $1, updated_at = $2 WHERE id = $3 AND dialect = 'kz'",
+    )
+    .bind(token)
+    .bind(now_millis())
+    .bind(register_id)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!(
+            "KZ register id {register_id}"
+        )));
+    }
+    Ok(())
+}
+
 /// A RU fiscal drive number is 16 decimal digits.
 fn valid_fn_number(fn_number: &str) -> bool {
     fn_number.len() == 16 && fn_number.bytes().all(|b| b.is_ascii_digit())
@@ -207,13 +242,8 @@ impl Store {
                     ));
                 }
                 for _ in 0..SYSTEM_ID_ATTEMPTS {
-                    let (system_id, token) = {
-                        let mut rng = rand::thread_rng();
-                        (
-                            i64::from(rng.gen_range(1..=u32::MAX)),
-                            i64::from(rng.gen_range(1..=u32::MAX)),
-                        )
-                    };
+                    let system_id = i64::from(rand::thread_rng().gen_range(1..=u32::MAX));
+                    let token = next_kz_token(None);
                     if let Some(register) = self
                         .insert_register(dialect, &new, Some(system_id), Some(token))
                         .await?
@@ -291,5 +321,25 @@ impl Store {
             ))),
             None => Err(StoreError::NotFound(format!("register id {id}"))),
         }
+    }
+
+    /// The operator's token reset (the recovery from INVALID_TOKEN): give KZ register
+    /// `register_id` a fresh token, to be entered into the register. Returns the updated row.
+    pub async fn reset_kz_token(&self, register_id: i64) -> Result<Register, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let current =
+            sqlx::query("SELECT kz_token FROM registers WHERE id = $1 AND dialect = 'kz'")
+                .bind(register_id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("KZ register id {register_id}")))?;
+        let previous: Option<i64> = current.try_get("kz_token")?;
+        update_kz_token(&mut conn, register_id, next_kz_token(previous)).await?;
+        let sql = format!("SELECT {REGISTER_COLUMNS} FROM registers WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(register_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        register_from_row(&row)
     }
 }

@@ -143,6 +143,20 @@ impl TestSink {
         serde_json::from_slice(&body).unwrap()
     }
 
+    /// The stored line of one document, read from the sink's SQLite file.
+    pub async fn line(&self, id: &str, db: &Path) -> serde_json::Value {
+        use sqlx::Connection as _;
+        let url = format!("sqlite://{}", db.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let line: String = sqlx::query_scalar("SELECT line FROM sink_documents WHERE doc_id = $1")
+            .bind(id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.ok();
+        serde_json::from_str(&line).unwrap()
+    }
+
     pub async fn faults(&self, plan: serde_json::Value) {
         let response = reqwest::Client::new()
             .post(format!("{}/faults", self.base))

@@ -33,8 +33,6 @@ pub const MESSAGE_SIGN_BIG_ENDIAN: bool = true;
 pub const MESSAGE_SIGN_LEN: usize = 8;
 /// Tag of the document fiscal sign (ФПД).
 const TAG_FISCAL_SIGN: u16 = 1077;
-/// Most digits after the point tried when writing a JSON number as FVLN.
-const MAX_JSON_POINT: u8 = 9;
 
 /// Why JSON did not encode to TLV.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,9 +82,6 @@ pub enum JsonError {
 pub fn to_json(document: &Document<'_>, trailer: &[u8]) -> Json {
     let mut fields = level_to_json(&document.items, document.form);
     fields.insert("code".into(), document.form.into());
-    if let Some(sign) = document.fiscal_sign() {
-        fields.insert("fiscalSign".into(), sign.into());
-    }
     let fps = trailer.get(..MESSAGE_SIGN_LEN);
     if let Some(fps) = fps.and_then(|f| <[u8; MESSAGE_SIGN_LEN]>::try_from(f).ok()) {
         let sign = if MESSAGE_SIGN_BIG_ENDIAN {
@@ -205,15 +200,6 @@ pub fn to_tlv(json: &Json) -> Result<Encoded, JsonError> {
                     sign.to_le_bytes()
                 });
             }
-            "fiscalSign" => {
-                let sign = value
-                    .as_u64()
-                    .and_then(|s| u32::try_from(s).ok())
-                    .ok_or_else(|| bad(key, "a u32"))?;
-                let mut fpd = [0u8; 6];
-                fpd[2..].copy_from_slice(&sign.to_be_bytes());
-                w.tlv(TAG_FISCAL_SIGN, &fpd)?;
-            }
             _ => field_to_tlv(&mut w, form.code, key, value)?,
         }
     }
@@ -287,7 +273,7 @@ fn one_to_tlv(
         }
         DataType::Fvln => {
             let f = value.as_f64().ok_or_else(|| bad(key, "a number"))?;
-            let fvln = Fvln::from_f64(f, MAX_JSON_POINT)
+            let fvln = Fvln::from_f64(f, value::MAX_FVLN_POINT)
                 .ok_or_else(|| bad(key, "a non-negative decimal"))?;
             w.tlv_with(tag, |buf| value::encode_fvln(fvln, buf).map_err(wrap))?;
         }
@@ -302,6 +288,15 @@ fn one_to_tlv(
                 }
                 Ok::<(), JsonError>(())
             })?;
+        }
+        DataType::ByteArray if tag == TAG_FISCAL_SIGN => {
+            let sign = value
+                .as_u64()
+                .and_then(|s| u32::try_from(s).ok())
+                .ok_or_else(|| bad(key, "the printed fiscal sign, a u32"))?;
+            let mut fpd = [0u8; 6];
+            fpd[2..].copy_from_slice(&sign.to_be_bytes());
+            w.tlv(tag, &fpd)?;
         }
         DataType::ByteArray => {
             let bytes = value

@@ -23,6 +23,7 @@ pub mod tlv;
 pub mod value;
 
 pub use container::{Container, ContainerError, ContainerHeader};
+pub use document::{Document, DocumentError};
 pub use fn_number::FnNumber;
 pub use session::{frame_len, SessionError, SessionHeader, MAX_BODY_LEN, SESSION_HEADER_LEN};
 

@@ -137,22 +137,28 @@ impl Fvln {
         self.mantissa as f64 / 10f64.powi(i32::from(self.point))
     }
 
-    /// The shortest FVLN for a float, with at most `max_point` digits after the point.
+    /// The shortest FVLN whose [`Fvln::to_f64`] is exactly `value`, with at most `max_point`
+    /// digits after the point. Neighbouring mantissas are tried too, because `value * 10^p`
+    /// may round to one off the mantissa that produced `value`.
     pub fn from_f64(value: f64, max_point: u8) -> Option<Self> {
         if !value.is_finite() || value < 0.0 {
             return None;
         }
         (0..=max_point.min(MAX_FVLN_POINT)).find_map(|point| {
-            let scaled = value * 10f64.powi(i32::from(point));
-            let mantissa = scaled.round();
-            let exact = (mantissa / 10f64.powi(i32::from(point))) == value;
-            (exact && mantissa < 2f64.powi(56)).then_some(Fvln {
-                point,
-                mantissa: mantissa as u64,
-            })
+            let scaled = (value * 10f64.powi(i32::from(point))).round();
+            if scaled >= MAX_FVLN_MANTISSA as f64 {
+                return None;
+            }
+            let guess = scaled as u64;
+            (guess.saturating_sub(2)..=guess.saturating_add(2))
+                .map(|mantissa| Fvln { point, mantissa })
+                .find(|f| f.mantissa < MAX_FVLN_MANTISSA && f.to_f64() == value)
         })
     }
 }
+
+/// FVLN mantissas have at most 7 bytes.
+const MAX_FVLN_MANTISSA: u64 = 1 << 56;
 
 impl fmt::Display for Fvln {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
