@@ -95,6 +95,19 @@ pub struct ServeOptions {
     /// The crypto unit that verifies fiscal signs and signs acknowledgements.
     #[command(flatten)]
     pub crypto: CryptoArgs,
+    /// KZ: base of the receipt check URL sent in `qr_code` (`<base>?i=…&f=…&s=…&t=…`).
+    /// [default: http://localhost:8080/check]
+    #[arg(long, env = "OFD_KZ_QR_BASE", value_name = "URL")]
+    pub kz_qr_base: Option<String>,
+    /// KZ: largest accepted frame (SIZE) in bytes. [default: 1048576]
+    #[arg(long, env = "OFD_KZ_MAX_FRAME_BYTES", value_name = "BYTES")]
+    pub kz_max_frame_bytes: Option<u32>,
+    /// KZ: hours a shift may stay open before OPEN_SHIFT_TIMEOUT_EXPIRED. [default: 24]
+    #[arg(long, env = "OFD_KZ_MAX_SHIFT_HOURS", value_name = "HOURS")]
+    pub kz_max_shift_hours: Option<u32>,
+    /// KZ: oldest offline receipt accepted, in hours, by its own time. [default: 72]
+    #[arg(long, env = "OFD_KZ_MAX_OFFLINE_HOURS", value_name = "HOURS")]
+    pub kz_max_offline_hours: Option<u32>,
 }
 
 /// The TOML file: one table per area.
@@ -113,6 +126,23 @@ pub struct FileConfig {
     /// `[crypto]`: the crypto unit.
     #[serde(default)]
     pub crypto: CryptoConfig,
+    /// `[kz]`: the KZ dialect.
+    #[serde(default)]
+    pub kz: KzFile,
+}
+
+/// `[kz]` keys.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct KzFile {
+    /// See `--kz-qr-base`.
+    pub qr_base: Option<String>,
+    /// See `--kz-max-frame-bytes`.
+    pub max_frame_bytes: Option<u32>,
+    /// See `--kz-max-shift-hours`.
+    pub max_shift_hours: Option<u32>,
+    /// See `--kz-max-offline-hours`.
+    pub max_offline_hours: Option<u32>,
 }
 
 /// `[store]` keys.
@@ -189,6 +219,8 @@ pub struct ServeConfig {
     pub batch: BatchConfig,
     /// The crypto unit.
     pub crypto: CryptoConfig,
+    /// The KZ dialect.
+    pub kz: crate::kz::KzConfig,
 }
 
 /// Limits that keep slow or hostile clients from starving others.
@@ -229,7 +261,24 @@ impl ServeOptions {
             None => FileConfig::default(),
         };
         self.crypto.clone().apply(&mut file.crypto);
-        let (i, s) = (&file.ingest, &file.store);
+        let (i, s, k) = (&file.ingest, &file.store, &file.kz);
+        let kz_defaults = crate::kz::KzConfig::default();
+        let hours = |h: u32| i64::from(h) * 3600;
+        let kz = crate::kz::KzConfig {
+            qr_base: pick(
+                self.kz_qr_base.clone(),
+                k.qr_base.clone(),
+                kz_defaults.qr_base.clone(),
+            ),
+            max_frame: pick(
+                self.kz_max_frame_bytes,
+                k.max_frame_bytes,
+                kz_defaults.max_frame,
+            ),
+            max_shift_secs: hours(pick(self.kz_max_shift_hours, k.max_shift_hours, 24)),
+            max_offline_age_secs: hours(pick(self.kz_max_offline_hours, k.max_offline_hours, 72)),
+            ..kz_defaults
+        };
         let config = ServeConfig {
             listen: pick(self.listen, i.listen, ([0, 0, 0, 0], 7777).into()),
             metrics_listen: pick(
@@ -276,6 +325,7 @@ impl ServeOptions {
                 queue_capacity: pick(self.queue_capacity, s.queue_capacity, 8192),
             },
             crypto: file.crypto,
+            kz,
         };
         config.validate()?;
         Ok(config)
@@ -311,6 +361,14 @@ impl ServeConfig {
         anyhow::ensure!(
             !l.connection_timeout.is_zero(),
             "connection_timeout_secs must be positive"
+        );
+        anyhow::ensure!(
+            (64..=64 << 20).contains(&self.kz.max_frame),
+            "kz max_frame_bytes must be between 64 and 67108864"
+        );
+        anyhow::ensure!(
+            self.kz.max_shift_secs > 0,
+            "kz max_shift_hours must be positive"
         );
         let b = &self.batch;
         anyhow::ensure!(b.max_docs > 0, "batch_max_docs must be at least 1");

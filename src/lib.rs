@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod emulate;
 pub mod forward;
 pub mod ingest;
+pub mod kz;
 pub mod metrics;
 pub mod sink;
 pub mod store;

@@ -116,6 +116,8 @@ label_enum! {
         Storage => "storage",
         /// The dialect is recognised but not served by this build.
         UnsupportedDialect => "unsupported_dialect",
+        /// KZ: wrong token, or a request number reused with another token or command.
+        Token => "token",
     }
 }
 

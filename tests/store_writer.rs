@@ -279,3 +279,41 @@ async fn begin_write_commits_beside_the_writer() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn writer_reconnects_after_losing_its_connection() {
+    // Only PostgreSQL can have a connection killed from the outside.
+    let Some(db) = common::TestDb::postgres().await else {
+        return;
+    };
+    let store = db.open().await;
+    let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
+    writer
+        .submit(InsertDocument(ru_document(FN, 1, b"before")))
+        .await
+        .unwrap();
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert!(!killed.is_empty(), "the writer's connection was found");
+    // The batch on the dead connection fails (and must not be acknowledged); the next one runs
+    // on a fresh connection.
+    let first_try = writer
+        .submit(InsertDocument(ru_document(FN, 2, b"after")))
+        .await;
+    if let Err(e) = &first_try {
+        assert!(matches!(e, WriteError::Database(_)), "{e}");
+        let retry = writer
+            .submit(InsertDocument(ru_document(FN, 2, b"after")))
+            .await
+            .unwrap();
+        assert_eq!(retry, InsertOutcome::Stored);
+    }
+    assert_eq!(count_rows(&db.url, "documents").await, 2);
+    drop(writer);
+    task.await.unwrap();
+}

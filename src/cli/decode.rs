@@ -54,7 +54,7 @@ pub async fn run(args: DecodeArgs) -> anyhow::Result<()> {
     };
     let (json, verdict) = match sniff(&bytes) {
         Some(Dialect::Ru) => decode_ru(&bytes)?,
-        Some(Dialect::Kz) => bail!("KZ frames are not decoded yet"),
+        Some(Dialect::Kz) => (decode_kz(&bytes)?, Ok(())),
         None => bail!(
             "unknown dialect: first bytes {:02x?} are neither RU (2a 08 41 0a) nor KZ (a2 81)",
             &bytes[..bytes.len().min(4)]
@@ -139,6 +139,44 @@ fn decode_ru(bytes: &[u8]) -> anyhow::Result<(Json, anyhow::Result<()>)> {
     Ok((out, verdict))
 }
 
+/// Decode a KZ frame (request or response) to JSON.
+///
+/// The header does not say which direction a frame goes, so the body is tried as a `Response`
+/// first (its required `result` does not validate as a request's body) and then as a `Request`.
+/// The token is printed: the dump is the operator's own, and telling tokens apart is usually
+/// why one decodes a KZ frame.
+fn decode_kz(bytes: &[u8]) -> anyhow::Result<Json> {
+    use ofd_protocol::kz;
+    let (header, body) = kz::split_frame(bytes, u32::MAX).context("KZ frame")?;
+    let header_json = json!({
+        "version": header.version,
+        "size": header.size,
+        "systemId": header.system_id,
+        "token": header.token,
+        "requestNumber": header.request_number,
+    });
+    let (kind, message) = match kz::decode_response(body) {
+        Ok(response) => ("response", serde_json::to_value(&response)?),
+        Err(_) => {
+            let request = kz::decode_request(body)
+                .context("KZ body (neither a valid response nor a valid request)")?;
+            ("request", serde_json::to_value(&request)?)
+        }
+    };
+    let command = message["command"]
+        .as_i64()
+        .and_then(|c| i32::try_from(c).ok())
+        .and_then(|c| kz::CommandTypeEnum::try_from(c).ok())
+        .map(|c| format!("{c:?}"));
+    Ok(json!({
+        "dialect": "kz",
+        "kind": kind,
+        "header": header_json,
+        "command": command,
+        "message": message,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +188,42 @@ mod tests {
         assert_eq!(sniff(&[0x2A, 0x08]), None);
         assert!(looks_like_hex(b"2a08 410a\n"));
         assert!(!looks_like_hex(b"*\x08A\n"));
+    }
+
+    #[test]
+    fn decodes_kz_requests_and_responses() {
+        use ofd_protocol::kz::{
+            encode_frame, CommandTypeEnum, Header, Request, Response, ResultTypeEnum,
+            TicketResponse,
+        };
+        let header = Header {
+            version: 203,
+            size: 0,
+            system_id: 42,
+            token: 7,
+            request_number: 3,
+        };
+        let request = Request {
+            command: Some(CommandTypeEnum::Info as i32),
+            ..Default::default()
+        };
+        let json = decode_kz(&encode_frame(header, &request).expect("frame")).expect("decodes");
+        assert_eq!(json["kind"], "request");
+        assert_eq!(json["command"], "Info");
+        assert_eq!(json["header"]["systemId"], 42);
+        let response = Response {
+            ticket: Some(TicketResponse {
+                ticket_number: Some("1234567890".into()),
+                qr_code: Some(b"http://check?i=1234567890".to_vec()),
+            }),
+            ..Response::result_only(CommandTypeEnum::Ticket as i32, ResultTypeEnum::Ok, "")
+        };
+        let json = decode_kz(&encode_frame(header, &response).expect("frame")).expect("decodes");
+        assert_eq!(json["kind"], "response");
+        assert_eq!(
+            json["message"]["ticket"]["qr_code"],
+            "http://check?i=1234567890"
+        );
+        assert!(decode_kz(&[0xA2, 0x81, 203, 0, 17, 0, 0, 0]).is_err());
     }
 }

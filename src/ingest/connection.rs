@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::sniff::{sniff, Sniff};
 use super::Shared;
-use crate::metrics::{Check, Dialect, FrameResult};
+use crate::metrics::{Check, Dialect};
 use prometheus::IntGauge;
 
 /// First read size: one allocation holds a typical whole document; the frame codec reserves
@@ -65,12 +65,14 @@ pub(crate) async fn serve(
             super::ru::serve(connection, &shared).await;
         }
         Sniff::Kz => {
-            // The KZ handler is a later issue: refuse visibly instead of leaving the register
-            // hanging until its own timeout.
             metrics.connections_by_dialect.inc(Dialect::Kz);
-            metrics.kz.check_failures.inc(Check::UnsupportedDialect);
-            metrics.kz.frames.inc(FrameResult::Dropped);
-            tracing::warn!(%peer, first_bytes = %first_bytes(&read_buf), "KZ frame refused: dialect not served yet; closed");
+            let connection = Connection {
+                stream,
+                peer,
+                read_buf,
+                deadline,
+            };
+            super::kz::serve(connection, &shared).await;
         }
         Sniff::Unknown | Sniff::NeedMore => {
             metrics.connections_by_dialect.inc(Dialect::Unknown);

@@ -5,7 +5,8 @@
 //! - [`listener`]: the accept loop, the connection limit (semaphore), the per-source rate limit
 //!   ([`limits`]), and nothing dialect-specific;
 //! - [`connection`]: per connection, the dialect sniff ([`sniff`]) and dispatch to a handler;
-//! - [`ru`]: the RU handler: frame codec, checks in spec order, crypto unit, writer, ack.
+//! - [`ru`]: the RU handler: frame codec, checks in spec order, crypto unit, writer, ack;
+//! - [`kz`]: the KZ handler: frame codec over [`crate::kz::service::KzService`].
 //!
 //! Invariants:
 //! 1. No acknowledgement is written before [`crate::store::Writer::submit`] has returned the
@@ -21,6 +22,7 @@
 //! atomics, the rate limiter belongs to the accept loop, the crypto unit is shared read-only.
 
 pub mod connection;
+pub mod kz;
 pub mod limits;
 pub mod listener;
 pub mod ru;
@@ -76,6 +78,8 @@ pub(crate) struct Shared {
     pub store: Store,
     pub writer: Writer,
     pub crypto: Crypto,
+    /// The KZ dialect (tokens, shifts, per-register serialisation).
+    pub kz: crate::kz::service::KzService,
     /// Cancelled when the server stops accepting; connections close between frames.
     pub shutdown: CancellationToken,
 }
@@ -130,12 +134,19 @@ impl Server {
             metrics_shutdown.clone(),
         ));
         let grace = config.limits.shutdown_grace;
+        let kz = crate::kz::service::KzService::new(
+            store.clone(),
+            writer.clone(),
+            config.kz.clone(),
+            metrics.clone(),
+        );
         let shared = Arc::new(Shared {
             config,
             metrics: metrics.clone(),
             store,
             writer,
             crypto,
+            kz,
             shutdown: shutdown.clone(),
         });
 

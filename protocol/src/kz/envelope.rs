@@ -2,7 +2,9 @@
 //! (spec §3).
 
 use super::nomenclature::{NomenclatureRequest, NomenclatureResponse};
-use super::report::{CloseShiftRequest, MoneyPlacementRequest, ReportRequest, ReportResponse};
+use super::report::{
+    CloseShiftRequest, MoneyPlacementRequest, ReportRequest, ReportResponse, ReportTypeEnum,
+};
 use super::required::validate;
 use super::service::{AuthRequest, AuthResponse, ServiceRequest, ServiceResponse};
 use super::ticket::{TicketRequest, TicketResponse};
@@ -84,6 +86,26 @@ validate!(Response {
     rep_msg: [],
 });
 
+impl Request {
+    /// Whether a successful answer to this request hands the register a fresh token: TICKET,
+    /// CLOSE_SHIFT, MONEY_PLACEMENT and REPORT Z change fiscal state and rotate it; SYSTEM,
+    /// INFO, REPORT X, NOMENCLATURE and AUTH keep it (project rule, spec §5). Refusals never
+    /// rotate. The server and the emulator share this one rule.
+    pub fn rotates_token(&self) -> bool {
+        match self.command.and_then(|c| CommandTypeEnum::try_from(c).ok()) {
+            Some(
+                CommandTypeEnum::Ticket
+                | CommandTypeEnum::CloseShift
+                | CommandTypeEnum::MoneyPlacement,
+            ) => true,
+            Some(CommandTypeEnum::Report) => {
+                self.report.as_ref().and_then(|r| r.report) == Some(ReportTypeEnum::ReportZ as i32)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// `Result`: the outcome of a request.
 #[derive(Clone, PartialEq, prost::Message, serde::Serialize)]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
@@ -126,16 +148,6 @@ pub enum CommandTypeEnum {
     Auth = 8,
     /// Reserved; the server answers with it when the command cannot be decoded.
     Reserved = 127,
-}
-
-impl CommandTypeEnum {
-    /// Whether a successful command of this kind changes fiscal state and so rotates the token.
-    pub fn is_state_changing(self) -> bool {
-        matches!(
-            self,
-            Self::Ticket | Self::CloseShift | Self::MoneyPlacement | Self::Report
-        )
-    }
 }
 
 /// Result codes of [`ResponseResult::result_code`].

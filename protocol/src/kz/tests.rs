@@ -260,13 +260,23 @@ fn peek_command_reads_field_one_of_a_body_that_fails_validation() {
 }
 
 #[test]
-fn state_changing_commands() {
+fn token_rotation_rule() {
+    let request = |command: CommandTypeEnum, report: Option<ReportTypeEnum>| Request {
+        command: Some(command as i32),
+        report: report.map(|kind| ReportRequest {
+            report: Some(kind as i32),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
     use CommandTypeEnum::*;
-    for c in [Ticket, CloseShift, MoneyPlacement, Report] {
-        assert!(c.is_state_changing());
+    for c in [Ticket, CloseShift, MoneyPlacement] {
+        assert!(request(c, None).rotates_token(), "{c:?}");
     }
+    assert!(request(Report, Some(ReportTypeEnum::ReportZ)).rotates_token());
+    assert!(!request(Report, Some(ReportTypeEnum::ReportX)).rotates_token());
     for c in [System, Info, Nomenclature, Auth, CancelTicket, Reserved] {
-        assert!(!c.is_state_changing());
+        assert!(!request(c, None).rotates_token(), "{c:?}");
     }
 }
 

@@ -140,6 +140,8 @@ struct Prepared {
 #[derive(Debug, Clone)]
 struct InFlight {
     command: CommandTypeEnum,
+    /// Whether a successful answer must carry a new token.
+    rotates_token: bool,
     sale: Option<SoldTicket>,
 }
 
@@ -338,6 +340,7 @@ impl KzRegister {
         let frame = encode_frame(header, &prepared.request)?;
         self.in_flight = Some(InFlight {
             command: prepared.command,
+            rotates_token: prepared.request.rotates_token(),
             sale: prepared.sale.take(),
         });
         Ok(Outgoing {
@@ -408,8 +411,7 @@ impl RegisterModel for KzRegister {
         if code != ResultTypeEnum::Ok.code() {
             return Verdict::Rejected(format!("result={code}"));
         }
-        if in_flight.command.is_state_changing() && (header.token == previous || header.token == 0)
-        {
+        if in_flight.rotates_token && (header.token == previous || header.token == 0) {
             return Verdict::Invalid("token_not_rotated".to_owned());
         }
         match in_flight.command {

@@ -1,0 +1,384 @@
+//! The command engine: one decoded request plus the register's state in, the response and the
+//! new state out. Pure (time and the candidate fiscal sign are passed in), so every rule here is
+//! tested without a socket or a database.
+//!
+//! Token rotation: TICKET, CLOSE_SHIFT, MONEY_PLACEMENT and REPORT Z rotate on success; SYSTEM,
+//! INFO, REPORT X, NOMENCLATURE and AUTH keep the token; every refusal keeps it.
+
+use chrono::NaiveDateTime;
+use ofd_protocol::kz::{
+    AuthResponse, AuthResultTypeEnum, CommandTypeEnum, KkmRegInfo, MoneyPlacementEnum,
+    NomenclatureResponse, NomenclatureResultTypeEnum, OrgRegInfo, ProtocolVersion, RegInfoResponse,
+    ReportResponse, ReportTypeEnum, Request, Response, ResultTypeEnum, ServiceResponse,
+    TicketResponse,
+};
+
+use super::clock::{local_now, naive};
+use super::fiscal_sign::qr_url;
+use super::ledger::{Ledger, LedgerError};
+use super::money::tiyn;
+use super::state::KzState;
+use super::ticket_check::check_ticket;
+use super::{KzConfig, Refusal};
+
+/// What the server knows about the register (from `registers`).
+#[derive(Debug, Clone, Default)]
+pub struct RegisterFacts {
+    /// OFD system id.
+    pub system_id: u32,
+    /// Factory serial number.
+    pub serial: Option<String>,
+    /// KGD registration number (RNM).
+    pub rnm: Option<String>,
+    /// Owner's IIN/BIN.
+    pub org_inn: Option<String>,
+}
+
+/// A receipt whose autonomous sign was already mapped to a ticket number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownTicket {
+    /// The number assigned the first time.
+    pub ticket_number: String,
+    /// The check URL sent the first time.
+    pub qr_code: Vec<u8>,
+}
+
+/// Everything [`execute`] needs besides the state.
+#[derive(Debug)]
+pub struct Input<'a> {
+    /// Dialect settings.
+    pub config: &'a KzConfig,
+    /// The register.
+    pub register: &'a RegisterFacts,
+    /// Protocol version of the frame.
+    pub version: ProtocolVersion,
+    /// Server time, UTC unix milliseconds.
+    pub now_ms: i64,
+    /// The decoded, validated request.
+    pub request: &'a Request,
+    /// The fiscal sign to assign if this is a new receipt.
+    pub ticket_number: &'a str,
+    /// Set when the receipt's autonomous sign is already mapped.
+    pub known_offline: Option<&'a KnownTicket>,
+}
+
+/// A new `kz_tickets` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTicket {
+    /// Assigned fiscal sign.
+    pub ticket_number: String,
+    /// Shift it belongs to.
+    pub shift_number: u32,
+    /// Its position in the shift.
+    pub shift_seq: u32,
+    /// Autonomous sign, for offline receipts.
+    pub offline_sign: Option<u32>,
+    /// `service.offline_period` as JSON, for offline receipts.
+    pub offline_period: Option<String>,
+    /// The check URL.
+    pub qr_code: Vec<u8>,
+}
+
+/// A fiscal document to store with the exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Command code (the `documents.form_code`).
+    pub form_code: i64,
+    /// The document's own time (register-local).
+    pub doc_time: Option<NaiveDateTime>,
+    /// Set for receipts.
+    pub ticket: Option<NewTicket>,
+}
+
+/// The result of a processed command.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The response body (its header is the caller's).
+    pub response: Response,
+    /// Whether the token rotates.
+    pub rotate: bool,
+    /// The ledger after the command.
+    pub ledger: Ledger,
+    /// The document to store, if the command made one.
+    pub record: Option<Record>,
+    /// The offline period to remember, if the request was an offline replay.
+    pub offline_period: Option<String>,
+}
+
+fn bad(text: impl Into<String>) -> Refusal {
+    Refusal::new(ResultTypeEnum::IncorrectRequestData, text)
+}
+
+/// Processes `input.request` against `state`.
+pub fn execute(input: &Input<'_>, state: &KzState) -> Result<Outcome, Refusal> {
+    let request = input.request;
+    let raw_command = request.command.unwrap_or(CommandTypeEnum::Reserved as i32);
+    let Ok(command) = CommandTypeEnum::try_from(raw_command) else {
+        return Err(Refusal::new(
+            ResultTypeEnum::UnknownCommand,
+            format!("unknown command {raw_command}"),
+        ));
+    };
+    let ledger = &state.ledger;
+    let exempt = matches!(
+        command,
+        CommandTypeEnum::CloseShift
+            | CommandTypeEnum::System
+            | CommandTypeEnum::Info
+            | CommandTypeEnum::Report
+    );
+    if !exempt && shift_expired(ledger, input.now_ms, input.config.max_shift_secs) {
+        return Err(Refusal::new(
+            ResultTypeEnum::OpenShiftTimeoutExpired,
+            "the shift has been open too long; close it",
+        ));
+    }
+    let now_local = local_now(input.now_ms, input.config.utc_offset_secs);
+    let offline_period = request
+        .service
+        .as_ref()
+        .and_then(|s| s.offline_period.as_ref())
+        .and_then(|p| serde_json::to_string(p).ok());
+    let mut out = Outcome {
+        response: Response::result_only(raw_command, ResultTypeEnum::Ok, ""),
+        rotate: false,
+        ledger: ledger.clone(),
+        record: None,
+        offline_period: None,
+    };
+    match command {
+        CommandTypeEnum::System => {
+            if request
+                .service
+                .as_ref()
+                .and_then(|s| s.get_reg_info)
+                .unwrap_or(false)
+            {
+                out.response.service = Some(ServiceResponse {
+                    reg_info: Some(reg_info(input.register)),
+                    ..Default::default()
+                });
+            }
+        }
+        CommandTypeEnum::Info => {
+            out.response.service = Some(ServiceResponse {
+                reg_info: Some(reg_info(input.register)),
+                ..Default::default()
+            });
+            out.response.report = Some(ReportResponse {
+                report: Some(ReportTypeEnum::ReportX as i32),
+                zx_report: Some(ledger.report(now_local, None)),
+            });
+        }
+        CommandTypeEnum::Ticket => {
+            let ticket = request
+                .ticket
+                .as_ref()
+                .ok_or_else(|| bad("TICKET without a ticket body"))?;
+            let checked = check_ticket(ticket, input.version, input.register.org_inn.as_deref())?;
+            let doc_time = ticket
+                .date_time
+                .as_ref()
+                .and_then(naive)
+                .ok_or_else(|| bad("ticket date_time is not a calendar time"))?;
+            if checked.offline_sign.is_some() {
+                let age = (now_local - doc_time).num_seconds();
+                if age > input.config.max_offline_age_secs {
+                    return Err(bad(format!(
+                        "offline ticket is {}h old; the limit is {}h",
+                        age / 3600,
+                        input.config.max_offline_age_secs / 3600
+                    )));
+                }
+                out.offline_period.clone_from(&offline_period);
+            }
+            if let Some(known) = input.known_offline {
+                // The same autonomous receipt again: the same number, no second fiscalisation.
+                out.response.ticket = Some(TicketResponse {
+                    ticket_number: Some(known.ticket_number.clone()),
+                    qr_code: Some(known.qr_code.clone()),
+                });
+                out.rotate = true;
+                return Ok(out);
+            }
+            out.ledger.ensure_open(input.now_ms, doc_time);
+            out.ledger.apply_ticket(&checked).map_err(ledger_refusal)?;
+            let qr = qr_url(
+                &input.config.qr_base,
+                input.ticket_number,
+                input.register.rnm.as_deref().unwrap_or_default(),
+                checked.total,
+                doc_time,
+            )
+            .into_bytes();
+            out.response.ticket = Some(TicketResponse {
+                ticket_number: Some(input.ticket_number.to_owned()),
+                qr_code: Some(qr.clone()),
+            });
+            out.record = Some(Record {
+                form_code: raw_command.into(),
+                doc_time: Some(doc_time),
+                ticket: Some(NewTicket {
+                    ticket_number: input.ticket_number.to_owned(),
+                    shift_number: out.ledger.shift_number,
+                    shift_seq: out.ledger.counters.documents,
+                    offline_sign: checked.offline_sign,
+                    offline_period: if checked.offline_sign.is_some() {
+                        offline_period
+                    } else {
+                        None
+                    },
+                    qr_code: qr,
+                }),
+            });
+        }
+        CommandTypeEnum::CloseShift => {
+            let close = request
+                .close_shift
+                .as_ref()
+                .ok_or_else(|| bad("CLOSE_SHIFT without a close_shift body"))?;
+            let close_time = close
+                .close_time
+                .as_ref()
+                .and_then(naive)
+                .ok_or_else(|| bad("close_time is not a calendar time"))?;
+            // Closing a shift that had no document closes an empty one.
+            out.ledger.ensure_open(input.now_ms, close_time);
+            let report = out.ledger.report(now_local, Some(close_time));
+            out.ledger.close(close.withdraw_money.unwrap_or(false));
+            if let Some(theirs) = &close.z_report {
+                if theirs.shift_number != report.shift_number {
+                    tracing::info!(
+                        system_id = input.register.system_id,
+                        ours = ?report.shift_number,
+                        theirs = ?theirs.shift_number,
+                        "register's Z-report shift number differs from the server's"
+                    );
+                }
+            }
+            out.response.report = Some(ReportResponse {
+                report: Some(ReportTypeEnum::ReportZ as i32),
+                zx_report: Some(report),
+            });
+            out.response.service = Some(ServiceResponse::default());
+            out.offline_period = offline_period.filter(|_| close.is_offline == Some(true));
+            out.record = Some(Record {
+                form_code: raw_command.into(),
+                doc_time: Some(close_time),
+                ticket: None,
+            });
+        }
+        CommandTypeEnum::Report => {
+            let report = request
+                .report
+                .as_ref()
+                .ok_or_else(|| bad("REPORT without a report body"))?;
+            let kind = report
+                .report
+                .and_then(|r| ReportTypeEnum::try_from(r).ok())
+                .ok_or_else(|| bad("unknown report type"))?;
+            out.response.report = Some(ReportResponse {
+                report: Some(kind as i32),
+                zx_report: Some(ledger.report(now_local, None)),
+            });
+        }
+        CommandTypeEnum::MoneyPlacement => {
+            let placement = request
+                .money_placement
+                .as_ref()
+                .ok_or_else(|| bad("MONEY_PLACEMENT without a money_placement body"))?;
+            let direction = placement
+                .operation
+                .and_then(|o| MoneyPlacementEnum::try_from(o).ok())
+                .ok_or_else(|| bad("unknown money placement operation"))?;
+            let sum = placement
+                .sum
+                .as_ref()
+                .map(tiyn)
+                .transpose()
+                .map_err(|e| bad(format!("invalid amount: {e}")))?
+                .unwrap_or(0);
+            if sum <= 0 {
+                return Err(bad("a money placement needs a positive sum"));
+            }
+            let doc_time = placement
+                .datetime
+                .as_ref()
+                .and_then(naive)
+                .ok_or_else(|| bad("datetime is not a calendar time"))?;
+            let offline = placement.is_offline.unwrap_or(false);
+            out.ledger.ensure_open(input.now_ms, doc_time);
+            out.ledger
+                .apply_placement(direction, sum, offline)
+                .map_err(ledger_refusal)?;
+            out.response.service = Some(ServiceResponse::default());
+            out.offline_period = offline_period.filter(|_| offline);
+            out.record = Some(Record {
+                form_code: raw_command.into(),
+                doc_time: Some(doc_time),
+                ticket: None,
+            });
+        }
+        CommandTypeEnum::Nomenclature => {
+            out.response.nomenclature = Some(NomenclatureResponse {
+                version: Some(0),
+                result: Some(NomenclatureResultTypeEnum::NoVersion as i32),
+                ..Default::default()
+            });
+        }
+        CommandTypeEnum::Auth => {
+            // No staff accounts exist for this register: every login is refused.
+            out.response.auth = Some(AuthResponse {
+                result: Some(AuthResultTypeEnum::InvalidLoginPassword as i32),
+                ..Default::default()
+            });
+        }
+        CommandTypeEnum::CancelTicket => {
+            return Err(Refusal::new(
+                ResultTypeEnum::UnsupportedCommand,
+                "CANCEL_TICKET is deprecated in 2.0.3",
+            ))
+        }
+        CommandTypeEnum::Reserved => {
+            return Err(Refusal::new(
+                ResultTypeEnum::UnknownCommand,
+                "COMMAND_RESERVED is not a request",
+            ))
+        }
+    }
+    out.rotate = request.rotates_token();
+    Ok(out)
+}
+
+fn shift_expired(ledger: &Ledger, now_ms: i64, max_secs: i64) -> bool {
+    ledger.shift_open
+        && ledger
+            .opened_at_ms
+            .is_some_and(|opened| now_ms.saturating_sub(opened) > max_secs.saturating_mul(1000))
+}
+
+fn ledger_refusal(e: LedgerError) -> Refusal {
+    match e {
+        LedgerError::NotEnoughCash => Refusal::new(
+            ResultTypeEnum::NotEnoughCash,
+            "not enough cash in the drawer",
+        ),
+        other => bad(other.to_string()),
+    }
+}
+
+fn reg_info(register: &RegisterFacts) -> RegInfoResponse {
+    RegInfoResponse {
+        kkm: Some(KkmRegInfo {
+            fns_kkm_id: register.rnm.clone(),
+            serial_number: register.serial.clone(),
+            kkm_id: Some(register.system_id.to_string()),
+            ..Default::default()
+        }),
+        pos: None,
+        org: register.org_inn.as_ref().map(|inn| OrgRegInfo {
+            inn: Some(inn.clone()),
+            ..Default::default()
+        }),
+    }
+}

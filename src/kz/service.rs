@@ -1,0 +1,415 @@
+//! The KZ connection handler: frames in, responses out, one request per register at a time.
+//!
+//! Per frame: version policy → register identity and status → REQNUM/token gate (replays are
+//! answered from the stored cache) → protobuf decode → [`engine::execute`] → one
+//! [`KzCommit`] through the shared writer → the response bytes, written only after the commit.
+//!
+//! Refusals before the token check (unknown id, blocked, bad token, REQNUM misuse, version) are
+//! neither stored nor cached and echo the register's own token. Refusals after it (bad data, cash,
+//! shift timeout) are cached like any answer so a retry gets the same bytes. Storage failure is
+//! the only case answered with SERVICE_TEMPORARILY_UNAVAILABLE (254), and is never cached.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex as StdMutex};
+
+use ofd_protocol::kz::{
+    decode_request, encode_frame, peek_command, CommandTypeEnum, Header, ProtocolVersion, Request,
+    Response, ResultTypeEnum, HEADER_LEN,
+};
+
+use super::engine::{self, Input, RegisterFacts};
+use super::fiscal_sign::draw_ticket_number;
+use super::state::{gate, next_token, Exchange, Gate, KzState};
+use super::store::{doc_time, find_offline_ticket, load_state, CommitOutcome, KzCommit};
+use super::{KzConfig, Refusal};
+use crate::metrics::Metrics;
+use crate::metrics::{Check, FrameResult};
+use crate::store::registers::fetch_register_by_system_id;
+use crate::store::{Dialect, NewDocument, RegisterStatus, Store, Writer};
+
+/// Draws of a fresh ticket number before giving up (a collision needs ~10^9 stored tickets).
+const TICKET_NUMBER_ATTEMPTS: usize = 8;
+
+/// What to do with the connection after a frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Write these bytes and keep reading.
+    Send(Vec<u8>),
+    /// Write these bytes, then close.
+    SendAndClose(Vec<u8>),
+    /// Close without answering (rate-limited abuse).
+    Close,
+}
+
+/// One async mutex per registered system id: requests of one register run one at a time.
+/// Entries are created only after the id was found in `registers`, so the map is bounded by the
+/// number of provisioned registers.
+#[derive(Default)]
+pub struct RegisterLocks {
+    map: StdMutex<HashMap<u32, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl RegisterLocks {
+    async fn lock(&self, system_id: u32) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(system_id).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+}
+
+/// Fixed-window counter of INVALID_TOKEN refusals per register and per source address.
+#[derive(Default)]
+struct FailureLimiter {
+    windows: HashMap<FailureKey, (i64, u32)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum FailureKey {
+    Register(u32),
+    Address(IpAddr),
+}
+
+impl FailureLimiter {
+    /// Counts one failure for each key; true when any key is over `per_minute`.
+    fn hit(&mut self, keys: &[FailureKey], now_ms: i64, per_minute: u32) -> bool {
+        let window = now_ms.div_euclid(60_000);
+        if self.windows.len() > 100_000 {
+            self.windows.retain(|_, (w, _)| *w == window);
+        }
+        let mut over = false;
+        for key in keys {
+            let entry = self.windows.entry(*key).or_insert((window, 0));
+            if entry.0 != window {
+                *entry = (window, 0);
+            }
+            entry.1 = entry.1.saturating_add(1);
+            over |= entry.1 > per_minute;
+        }
+        over
+    }
+}
+
+/// The KZ dialect handler; cheap to clone, one per listener.
+#[derive(Clone)]
+pub struct KzService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    writer: Writer,
+    config: KzConfig,
+    locks: RegisterLocks,
+    limiter: StdMutex<FailureLimiter>,
+    metrics: Arc<Metrics>,
+}
+
+impl KzService {
+    /// A handler over `store` writing through `writer` (the shared group-commit writer).
+    pub fn new(store: Store, writer: Writer, config: KzConfig, metrics: Arc<Metrics>) -> Self {
+        KzService {
+            inner: Arc::new(Inner {
+                store,
+                writer,
+                config,
+                locks: RegisterLocks::default(),
+                limiter: StdMutex::default(),
+                metrics,
+            }),
+        }
+    }
+
+    /// The dialect settings in force.
+    pub fn config(&self) -> &KzConfig {
+        &self.inner.config
+    }
+
+    /// Answers one complete frame (`frame` holds the 18 header bytes and SIZE − 18 body bytes).
+    pub async fn handle_frame(&self, header: Header, frame: &[u8], peer: SocketAddr) -> Reply {
+        let body = &frame[HEADER_LEN.min(frame.len())..];
+        let command = peek_command(body).unwrap_or(CommandTypeEnum::Reserved as i32);
+        let version = match ProtocolVersion::from_header(header.version) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(%peer, system_id = header.system_id, version = header.version,
+                    "refusing KZ frame: unsupported protocol version {}", header.version);
+                return Reply::Send(self.refusal_frame(
+                    &header,
+                    command,
+                    ResultTypeEnum::ProtocolError,
+                    &e.to_string(),
+                ));
+            }
+        };
+        match self.process(header, version, command, frame, peer).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                tracing::error!(%peer, system_id = header.system_id, error = %e,
+                    "KZ storage failure; answering SERVICE_TEMPORARILY_UNAVAILABLE");
+                Reply::Send(self.refusal_frame(
+                    &header,
+                    command,
+                    ResultTypeEnum::ServiceTemporarilyUnavailable,
+                    "storage temporarily unavailable; retry",
+                ))
+            }
+        }
+    }
+
+    async fn process(
+        &self,
+        header: Header,
+        version: ProtocolVersion,
+        command: i32,
+        frame: &[u8],
+        peer: SocketAddr,
+    ) -> anyhow::Result<Reply> {
+        let inner = &*self.inner;
+        let system_id = header.system_id;
+        let refuse = |code: ResultTypeEnum, text: &str| {
+            Reply::Send(self.refusal_frame(&header, command, code, text))
+        };
+        let register = {
+            let mut conn = inner.store.pool().acquire().await?;
+            fetch_register_by_system_id(&mut conn, i64::from(system_id)).await?
+        };
+        let Some(register) = register.filter(|r| r.dialect == Dialect::Kz) else {
+            tracing::info!(%peer, system_id, "KZ frame from an unknown system id");
+            return Ok(refuse(ResultTypeEnum::UnknownId, "unknown system id"));
+        };
+        if register.status != RegisterStatus::Active {
+            tracing::info!(%peer, system_id, status = register.status.as_str(), "KZ frame from a register out of service");
+            return Ok(refuse(ResultTypeEnum::Blocked, "the register is blocked"));
+        }
+        let _serial = inner.locks.lock(system_id).await;
+        // Re-read under the lock: the token may have rotated while this request waited.
+        let (register, state) = {
+            let mut conn = inner.store.pool().acquire().await?;
+            let register = fetch_register_by_system_id(&mut conn, i64::from(system_id)).await?;
+            let state = load_state(&mut conn, system_id).await?;
+            (register, state)
+        };
+        let Some(register) = register else {
+            return Ok(refuse(ResultTypeEnum::UnknownId, "unknown system id"));
+        };
+        let current_token = register
+            .kz_token
+            .and_then(|t| u32::try_from(t).ok())
+            .unwrap_or(0);
+        match gate(
+            &state,
+            current_token,
+            header.request_number,
+            header.token,
+            command,
+        ) {
+            Gate::Replay(bytes) => {
+                inner.metrics.kz.frames.inc(FrameResult::Duplicate);
+                inner.metrics.duplicates_reacked.inc();
+                return Ok(Reply::Send(bytes));
+            }
+            Gate::Refuse(ResultTypeEnum::InvalidToken) => {
+                let over = inner.limiter.lock().unwrap_or_else(|p| p.into_inner()).hit(
+                    &[
+                        FailureKey::Register(system_id),
+                        FailureKey::Address(peer.ip()),
+                    ],
+                    crate::store::now_millis(),
+                    inner.config.invalid_token_per_minute,
+                );
+                tracing::info!(%peer, system_id, rate_limited = over, "KZ request with a wrong token");
+                if over {
+                    inner.metrics.kz.frames.inc(FrameResult::Dropped);
+                    inner.metrics.kz.check_failures.inc(Check::Token);
+                    return Ok(Reply::Close);
+                }
+                return Ok(refuse(ResultTypeEnum::InvalidToken, "invalid token"));
+            }
+            Gate::Refuse(code) => {
+                tracing::info!(%peer, system_id, ?code, "KZ request number misuse");
+                return Ok(refuse(code, "request number already used"));
+            }
+            Gate::Process => {}
+        }
+
+        let now_ms = crate::store::now_millis();
+        let facts = RegisterFacts {
+            system_id,
+            serial: register.serial.clone(),
+            rnm: register.reg_number.clone(),
+            org_inn: register.org_inn.clone(),
+        };
+        let request = decode_request(&frame[HEADER_LEN..]);
+        let known_offline = match &request {
+            Ok(Request {
+                ticket: Some(ticket),
+                ..
+            }) if command == CommandTypeEnum::Ticket as i32 => {
+                match ticket.offline_ticket_number.filter(|n| *n != 0) {
+                    Some(sign) => {
+                        let mut conn = inner.store.pool().acquire().await?;
+                        find_offline_ticket(&mut conn, system_id, sign).await?
+                    }
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        for _ in 0..TICKET_NUMBER_ATTEMPTS {
+            let ticket_number = draw_ticket_number();
+            let outcome = match &request {
+                Ok(request) => engine::execute(
+                    &Input {
+                        config: &inner.config,
+                        register: &facts,
+                        version,
+                        now_ms,
+                        request,
+                        ticket_number: &ticket_number,
+                        known_offline: known_offline.as_ref(),
+                    },
+                    &state,
+                ),
+                Err(e) => {
+                    tracing::info!(%peer, system_id, error = %e, "undecodable KZ request body");
+                    Err(Refusal::new(ResultTypeEnum::ProtocolError, e.to_string()))
+                }
+            };
+            let (response, rotate, ledger, record, offline_period) = match outcome {
+                Ok(o) => (o.response, o.rotate, o.ledger, o.record, o.offline_period),
+                Err(refusal) => (
+                    Response::result_only(command, refusal.code, refusal.text),
+                    false,
+                    state.ledger.clone(),
+                    None,
+                    None,
+                ),
+            };
+            let code = response.result_code().unwrap_or(0);
+            let new_token = if rotate {
+                next_token(current_token)
+            } else {
+                current_token
+            };
+            let reply = encode_frame(
+                Header {
+                    token: new_token,
+                    ..header
+                },
+                &response,
+            )?;
+            let exchange = Exchange {
+                reqnum: header.request_number,
+                token: header.token,
+                command,
+                response: reply.clone(),
+            };
+            let new_state = KzState {
+                version: state.version + 1,
+                last: Some(exchange.clone()),
+                last_ok: if rotate {
+                    Some(exchange)
+                } else {
+                    state.last_ok.clone()
+                },
+                ledger,
+                last_offline_period: offline_period.or_else(|| state.last_offline_period.clone()),
+            };
+            let document = record.as_ref().map(|record| NewDocument {
+                dialect: Dialect::Kz,
+                doc_key: match &record.ticket {
+                    Some(t) => format!("{system_id}/{}", t.ticket_number),
+                    None => format!("{system_id}/c{command}/{}", new_state.version),
+                },
+                fn_number: None,
+                fd_number: None,
+                system_id: Some(i64::from(system_id)),
+                form_code: record.form_code,
+                ffd_version: Some(i64::from(version.wire())),
+                doc_time: doc_time(record.doc_time),
+                received_at: now_ms,
+                raw: frame.to_vec(),
+                json: document_json(&header, request.as_ref().ok()),
+                ack: reply.clone(),
+                flk_errors: None,
+                sign_verdict: "unverified".to_owned(),
+                unregistered: false,
+                peer: Some(peer.to_string()),
+            });
+            let stored = document.is_some();
+            let commit = KzCommit {
+                system_id,
+                state: new_state,
+                rotate: rotate.then_some((current_token, new_token)),
+                ticket: record.and_then(|r| r.ticket),
+                document,
+                now_ms,
+            };
+            match inner.writer.submit(commit).await? {
+                CommitOutcome::Committed => {
+                    if stored {
+                        inner.metrics.documents_stored.inc();
+                    }
+                    self.count(code);
+                    return Ok(Reply::Send(reply));
+                }
+                CommitOutcome::TicketNumberTaken => continue,
+                CommitOutcome::StateChanged => {
+                    anyhow::bail!("register state changed by another writer")
+                }
+            }
+        }
+        anyhow::bail!("no free ticket number after {TICKET_NUMBER_ATTEMPTS} draws")
+    }
+
+    /// Counts one answered frame by its result code.
+    fn count(&self, code: u32) {
+        let kz = &self.inner.metrics.kz;
+        let Ok(code) = ResultTypeEnum::try_from(code as i32) else {
+            kz.frames.inc(FrameResult::Refused);
+            return;
+        };
+        let check = match code {
+            ResultTypeEnum::Ok => {
+                kz.frames.inc(FrameResult::Accepted);
+                return;
+            }
+            ResultTypeEnum::UnknownId | ResultTypeEnum::Blocked => Check::Register,
+            ResultTypeEnum::InvalidToken
+            | ResultTypeEnum::InvalidRequestNumber
+            | ResultTypeEnum::InvalidRetryRequest => Check::Token,
+            ResultTypeEnum::ProtocolError => Check::SessionHeader,
+            ResultTypeEnum::UnknownCommand | ResultTypeEnum::UnsupportedCommand => {
+                Check::DocumentType
+            }
+            ResultTypeEnum::ServiceTemporarilyUnavailable | ResultTypeEnum::UnknownError => {
+                Check::Storage
+            }
+            _ => Check::Flk,
+        };
+        kz.frames.inc(FrameResult::Refused);
+        kz.check_failures.inc(check);
+    }
+
+    /// A result-only response that echoes the request's header (token included).
+    pub fn refusal_frame(
+        &self,
+        header: &Header,
+        command: i32,
+        code: ResultTypeEnum,
+        text: &str,
+    ) -> Vec<u8> {
+        self.count(code.code());
+        let response = Response::result_only(command, code, text);
+        // A result-only response is a few dozen bytes; encoding cannot exceed a u32 SIZE.
+        encode_frame(*header, &response).unwrap_or_default()
+    }
+}
+
+/// The stored JSON of a KZ document: the header (without the token) and the decoded request.
+fn document_json(header: &Header, request: Option<&Request>) -> String {
+    serde_json::json!({ "header": header, "request": request }).to_string()
+}
