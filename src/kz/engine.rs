@@ -382,3 +382,199 @@ fn reg_info(register: &RegisterFacts) -> RegInfoResponse {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ofd_protocol::kz::{
+        Amounts, Date, DateTime, ExtensionOptions, Item, ItemCommodity, ItemTypeEnum, Money,
+        OperationTypeEnum, Operator, Payment, TicketRequest, Time,
+    };
+
+    const NOW_MS: i64 = 1_795_000_000_000;
+
+    fn money(tenge: u64) -> Option<Money> {
+        Some(Money {
+            bills: Some(tenge),
+            coins: Some(0),
+        })
+    }
+
+    fn ticket(operation: OperationTypeEnum, tenge: u64, paid: u64) -> Request {
+        Request {
+            command: Some(CommandTypeEnum::Ticket as i32),
+            ticket: Some(TicketRequest {
+                operation: Some(operation as i32),
+                date_time: Some(DateTime {
+                    date: Some(Date {
+                        year: Some(2026),
+                        month: Some(11),
+                        day: Some(17),
+                    }),
+                    time: Some(Time {
+                        hour: Some(12),
+                        minute: Some(0),
+                        second: Some(0),
+                    }),
+                }),
+                operator: Some(Operator {
+                    code: Some(1),
+                    name: None,
+                }),
+                items: vec![Item {
+                    r#type: Some(ItemTypeEnum::Commodity as i32),
+                    commodity: Some(ItemCommodity {
+                        section_code: Some("1".into()),
+                        quantity: Some(2000),
+                        price: money(tenge / 2),
+                        sum: money(tenge),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }],
+                payments: vec![Payment {
+                    r#type: Some(0),
+                    sum: money(paid),
+                    ..Default::default()
+                }],
+                amounts: Some(Amounts {
+                    total: money(tenge),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn run(request: &Request, state: &KzState) -> Result<Outcome, Refusal> {
+        let config = KzConfig::default();
+        let register = RegisterFacts {
+            system_id: 1,
+            rnm: Some("010101010101".into()),
+            org_inn: Some("123456789012".into()),
+            ..Default::default()
+        };
+        execute(
+            &Input {
+                config: &config,
+                register: &register,
+                version: ProtocolVersion::V202,
+                now_ms: NOW_MS,
+                request,
+                ticket_number: "1234567890",
+                known_offline: None,
+            },
+            state,
+        )
+    }
+
+    #[test]
+    fn a_sale_with_change_opens_the_shift_and_fills_the_drawer() {
+        let out = run(
+            &ticket(OperationTypeEnum::Sell, 100, 150),
+            &KzState::default(),
+        )
+        .expect("valid sale");
+        assert!(out.rotate);
+        assert!(out.ledger.shift_open);
+        assert_eq!(out.ledger.shift_number, 1);
+        assert_eq!(out.ledger.cash, 100 * 100, "150 paid, 50 change");
+        let ticket = out.record.and_then(|r| r.ticket).expect("a ticket row");
+        assert_eq!(ticket.ticket_number, "1234567890");
+    }
+
+    #[test]
+    fn wrong_sums_and_short_payments_are_incorrect_data() {
+        let mut request = ticket(OperationTypeEnum::Sell, 100, 100);
+        request.ticket.as_mut().unwrap().amounts = Some(Amounts {
+            total: money(99),
+            ..Default::default()
+        });
+        let refusal = run(&request, &KzState::default()).expect_err("total ≠ items");
+        assert_eq!(refusal.code, ResultTypeEnum::IncorrectRequestData);
+        let refusal = run(
+            &ticket(OperationTypeEnum::Sell, 100, 50),
+            &KzState::default(),
+        )
+        .expect_err("underpaid");
+        assert_eq!(refusal.code, ResultTypeEnum::IncorrectRequestData);
+    }
+
+    #[test]
+    fn a_cash_refund_above_the_drawer_is_not_enough_cash() {
+        let refusal = run(
+            &ticket(OperationTypeEnum::SellReturn, 100, 100),
+            &KzState::default(),
+        )
+        .expect_err("empty drawer");
+        assert_eq!(refusal.code, ResultTypeEnum::NotEnoughCash);
+    }
+
+    #[test]
+    fn the_buyer_cannot_be_the_seller() {
+        let mut request = ticket(OperationTypeEnum::Sell, 100, 100);
+        request.ticket.as_mut().unwrap().extension_options = Some(ExtensionOptions {
+            customer_iin_or_bin: Some("123456789012".into()),
+            ..Default::default()
+        });
+        let refusal = run(&request, &KzState::default()).expect_err("same taxpayer");
+        assert_eq!(refusal.code, ResultTypeEnum::SameTaxpayerAndCustomer);
+    }
+
+    #[test]
+    fn an_overlong_shift_refuses_everything_but_close_and_queries() {
+        let mut state = KzState::default();
+        state.ledger.shift_open = true;
+        state.ledger.shift_number = 3;
+        state.ledger.opened_at_ms = Some(NOW_MS - 25 * 3600 * 1000);
+        let refusal =
+            run(&ticket(OperationTypeEnum::Sell, 100, 100), &state).expect_err("shift too long");
+        assert_eq!(refusal.code, ResultTypeEnum::OpenShiftTimeoutExpired);
+        let info = Request {
+            command: Some(CommandTypeEnum::Info as i32),
+            ..Default::default()
+        };
+        let out = run(&info, &state).expect("INFO still answers");
+        assert!(!out.rotate);
+        let close = Request {
+            command: Some(CommandTypeEnum::CloseShift as i32),
+            close_shift: Some(ofd_protocol::kz::CloseShiftRequest {
+                close_time: ticket(OperationTypeEnum::Sell, 1, 1)
+                    .ticket
+                    .and_then(|t| t.date_time),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let out = run(&close, &state).expect("CLOSE_SHIFT answers");
+        assert!(out.rotate);
+        assert!(!out.ledger.shift_open);
+        let report = out.response.report.and_then(|r| r.zx_report).expect("Z");
+        assert_eq!(report.shift_number, Some(3));
+    }
+
+    #[test]
+    fn deprecated_and_unknown_commands() {
+        let cancel = Request {
+            command: Some(CommandTypeEnum::CancelTicket as i32),
+            ..Default::default()
+        };
+        assert_eq!(
+            run(&cancel, &KzState::default())
+                .expect_err("deprecated")
+                .code,
+            ResultTypeEnum::UnsupportedCommand
+        );
+        let unknown = Request {
+            command: Some(99),
+            ..Default::default()
+        };
+        assert_eq!(
+            run(&unknown, &KzState::default())
+                .expect_err("unknown")
+                .code,
+            ResultTypeEnum::UnknownCommand
+        );
+    }
+}
