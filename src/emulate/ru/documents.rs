@@ -15,6 +15,12 @@ use rand::Rng;
 
 use crate::emulate::Ffd;
 
+/// Register firmware version reported in tag 1188 (at most 8 characters).
+const KKT_VERSION: &str = "emu 1.0";
+
+/// Days of validity left on the fiscal drive's keys (tag 1213) in close-shift reports.
+const KEY_RESOURCE_DAYS: u16 = 365;
+
 /// Largest VLN money value a device writes (6 bytes).
 const MONEY_VLN_LEN: usize = 6;
 
@@ -246,11 +252,21 @@ impl DocumentBuilder<'_> {
             w.byte(1189, ffd_tag_value(self.ffd))?;
         }
         match kind {
-            Kind::OpenShift => {}
+            Kind::OpenShift => self.register_versions(&mut w)?,
             Kind::CloseShift => {
                 w.u32(1111, numbers.documents_in_shift)?;
                 w.u32(1118, numbers.receipts_in_shift)?;
                 w.u32(1097, 0)?;
+                if self.ffd != Ffd::V105 {
+                    // ФФД 1.1+ close reports carry the shift's and the drive's counter
+                    // totals (1194, 1157) and the days left on the ФП keys (1213).
+                    for counters in [1194, 1157] {
+                        w.begin(counters)?;
+                        w.u32(1134, numbers.receipts_in_shift)?;
+                        w.end()?;
+                    }
+                    w.tlv(1213, &KEY_RESOURCE_DAYS.to_le_bytes())?;
+                }
             }
             Kind::Sale | Kind::Refund => {
                 w.u32(1042, numbers.receipt_in_shift)?;
@@ -274,6 +290,13 @@ impl DocumentBuilder<'_> {
         }
         w.end()?;
         Ok(w.finish()?)
+    }
+
+    /// Register and ФФД versions an open-shift report must name (1188, 1189).
+    fn register_versions(&self, w: &mut Writer) -> anyhow::Result<()> {
+        string(w, 1188, KKT_VERSION)?;
+        w.byte(1189, ffd_tag_value(self.ffd))?;
+        Ok(())
     }
 
     /// Tags every document carries.

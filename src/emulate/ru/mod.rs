@@ -354,6 +354,16 @@ mod tests {
                 *kinds.entry(outgoing.kind).or_insert(0) += 1;
                 let frame = Frame::decode(&outgoing.frame).unwrap();
                 cross_check(&frame).unwrap();
+                let violations = ofd_protocol::ru::flk::check(
+                    frame.container.document,
+                    NOW,
+                    &ofd_protocol::ru::flk::FlkLimits::default(),
+                );
+                assert!(
+                    violations.is_empty(),
+                    "{ffd:?} {:?}: {violations:?}",
+                    outgoing.kind
+                );
                 assert_eq!(frame.container.header.fd_number, fd);
                 assert_eq!(frame.session.fn_number.digits(), "9999000042000003");
                 let document = Tlv::read_exact(frame.container.document).unwrap();
