@@ -246,11 +246,6 @@ impl DocumentBuilder<'_> {
         let mut w = Writer::new();
         w.begin(u16::from(kind.form()))?;
         self.common(&mut w, numbers, fpd_filler)?;
-        if matches!(kind, Kind::OpenShift | Kind::CloseShift) && self.ffd != Ffd::V105 {
-            // Shift reports of 1.1/1.2 name the ККТ version (1188) and its ФФД version (1189).
-            string(&mut w, 1188, "1.0")?;
-            w.byte(1189, ffd_tag_value(self.ffd))?;
-        }
         match kind {
             Kind::OpenShift => self.register_versions(&mut w)?,
             Kind::CloseShift => {
