@@ -148,8 +148,7 @@ async fn signed_fleet_over_a_dropping_slow_link_is_stored_exactly_once() {
     assert_eq!(
         count(
             &store,
-            // Known gap: 1.2 close reports lack the counters STLVs (1194/1157 …) the ФЛК asks for.
-            "SELECT COUNT(*) FROM documents WHERE flk_failed <> 0 AND form_code <> 5"
+            "SELECT COUNT(*) FROM documents WHERE flk_failed <> 0"
         )
         .await,
         0,

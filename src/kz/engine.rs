@@ -577,4 +577,27 @@ mod tests {
             ResultTypeEnum::UnknownCommand
         );
     }
+
+    #[test]
+    fn change_on_a_mixed_payment_may_count_from_the_cash_handed_over() {
+        // 1000 ₸: 300 in cash (the buyer hands over 500) and 700 by card.
+        let mut request = ticket(OperationTypeEnum::Sell, 1000, 300);
+        let body = request.ticket.as_mut().expect("ticket");
+        body.payments.push(Payment {
+            r#type: Some(ofd_protocol::kz::PaymentTypeEnum::Card as i32),
+            sum: money(700),
+            ..Default::default()
+        });
+        let with_change = |body: &TicketRequest, change: u64| {
+            let mut body = body.clone();
+            if let Some(amounts) = body.amounts.as_mut() {
+                amounts.taken = money(500);
+                amounts.change = money(change);
+            }
+            crate::kz::ticket_check::check_ticket(&body, ProtocolVersion::V202, None)
+        };
+        assert!(with_change(body, 200).is_ok(), "500 handed for 300 in cash");
+        let refused = with_change(body, 100).expect_err("change matches neither reading");
+        assert_eq!(refused.code, ResultTypeEnum::IncorrectRequestData);
+    }
 }

@@ -178,7 +178,9 @@ pub fn check_ticket(
     let change_sent = amounts.change.as_ref().map(tiyn).transpose()?;
     let taken = amounts.taken.as_ref().map(tiyn).transpose()?;
     out.change = match (overpaid, change_sent, taken) {
-        (0, Some(change), Some(taken)) if change == taken - total => 0,
+        // `taken` is read either as all the buyer handed over (change = taken − total) or, on a
+        // mixed payment, as the cash handed over (change = taken − cash paid): registers differ.
+        (0, Some(change), Some(taken)) if change == taken - total || change == taken - cash => 0,
         (0, Some(0) | None, _) => 0,
         (over, Some(change), _) if change == over => over,
         (over, None, _) => over,
