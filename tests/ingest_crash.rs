@@ -8,7 +8,6 @@ mod ingest_support;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,8 +15,7 @@ use std::time::Duration;
 use common::TestDb;
 use ingest_support::*;
 use sqlx::{Connection as _, Row as _};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 /// Concurrent register connections during load.
 const CLIENTS: usize = 16;
@@ -25,41 +23,14 @@ const CLIENTS: usize = 16;
 /// Start `ofd serve` on `database` with ports chosen by the OS; returns the child and the
 /// ingest address it logged.
 async fn spawn_server(database: &str) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ofd"))
-        .args(["--log-json", "serve", "--listen", "127.0.0.1:0"])
-        .args(["--metrics-listen", "127.0.0.1:0", "--database", database])
-        .args([
-            "--accept-unregistered",
-            "--source-rate",
-            "0",
-            "--ofd-inn",
-            "7704358518",
-        ])
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn ofd");
-    let stderr = child.stderr.take().expect("stderr piped");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = tokio::time::timeout(STEP * 3, async {
-        while let Some(line) = lines.next_line().await.expect("read log") {
-            let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            if let Some(listen) = json["fields"]["listen"].as_str() {
-                return listen.parse::<SocketAddr>().expect("logged address");
-            }
-        }
-        panic!("ofd exited before serving");
-    })
-    .await
-    .expect("ofd started in time");
-    // Keep draining the log so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
+    let flags = [
+        "--accept-unregistered",
+        "--source-rate",
+        "0",
+        "--ofd-inn",
+        "7704358518",
+    ];
+    common::spawn_serve(database, &flags, STEP * 3).await
 }
 
 /// Registers sending one document per connection until `stop` is set or the server goes away;

@@ -7,7 +7,6 @@ mod common;
 mod kz_support;
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,42 +15,16 @@ use common::TestDb;
 use kz_support::*;
 use ofd_protocol::kz::{OperationTypeEnum, ResultTypeEnum};
 use sqlx::Connection as _;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 const KKMS: usize = 4;
 const CYCLES: usize = 2;
 
 async fn spawn_server(database: &str) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ofd"))
-        .args(["--log-json", "serve", "--listen", "127.0.0.1:0"])
-        .args(["--metrics-listen", "127.0.0.1:0", "--database", database])
-        .args(["--source-rate", "0", "--ofd-inn", "7704358518"])
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn ofd");
-    let stderr = child.stderr.take().expect("stderr piped");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = tokio::time::timeout(STEP * 3, async {
-        while let Some(line) = lines.next_line().await.expect("read log") {
-            let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            if let Some(listen) = json["fields"]["listen"].as_str() {
-                return listen.parse::<SocketAddr>().expect("logged address");
-            }
-        }
-        panic!("ofd exited before serving");
-    })
-    .await
-    .expect("ofd started in time");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
+    let flags = ["--source-rate", "0", "--ofd-inn", "7704358518"];
+    common::spawn_serve(database, &flags, STEP * 3).await
 }
 
 /// One exchange that may fail because the server is gone.

@@ -7,9 +7,14 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
 
 use ofd::store::{Backend, Store};
 use sqlx::{Connection as _, Executor as _};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
 
 /// A fresh database that exists for the lifetime of this value.
 pub struct TestDb {
@@ -145,4 +150,38 @@ pub async fn count_rows(url: &str, table: &str) -> i64 {
         .expect("count");
     conn.close().await.ok();
     n
+}
+
+/// Start the built `ofd serve` on `database` with OS-chosen ports and `extra` flags; returns the
+/// child (killed on drop) and the ingest address it logged within `startup`. The log keeps being
+/// drained so that the child never blocks on a full pipe.
+pub async fn spawn_serve(database: &str, extra: &[&str], startup: Duration) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ofd"))
+        .args(["--log-json", "serve", "--listen", "127.0.0.1:0"])
+        .args(["--metrics-listen", "127.0.0.1:0", "--database", database])
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn ofd");
+    let stderr = child.stderr.take().expect("stderr piped");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = tokio::time::timeout(startup, async {
+        while let Some(line) = lines.next_line().await.expect("read log") {
+            let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if let Some(listen) = json["fields"]["listen"].as_str() {
+                return listen.parse::<SocketAddr>().expect("logged address");
+            }
+        }
+        panic!("ofd exited before serving");
+    })
+    .await
+    .expect("ofd started in time");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr)
 }
