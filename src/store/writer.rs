@@ -22,7 +22,8 @@
 //!   and commits what is still queued, then exits. Graceful shutdown relies on this: drop the
 //!   handles, then await the task's `JoinHandle`.
 //! - **Lost connection.** After a failed transaction the connection is pinged; if it is dead it
-//!   is replaced from the pool before the next batch.
+//!   is replaced from the pool before the next batch. If BEGIN is what failed, nothing was done
+//!   yet, so the batch is retried once at once on the replacement.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -194,6 +195,16 @@ impl<W: TxWork> Job for Pending<W> {
     }
 }
 
+/// Where a transaction attempt failed.
+enum TxFailure {
+    /// No connection could be had.
+    Connect(WriteError),
+    /// BEGIN failed: nothing was done on the connection.
+    Begin(sqlx::Error),
+    /// A job or COMMIT failed (the commit itself may be uncertain).
+    Work(sqlx::Error),
+}
+
 struct WriterTask {
     store: Store,
     /// The dedicated connection; `None` until first use or after it was found dead.
@@ -260,27 +271,41 @@ impl WriterTask {
         }
     }
 
-    /// BEGIN, run every job, COMMIT on the dedicated connection.
+    /// BEGIN, run every job, COMMIT on the dedicated connection. A connection that died while
+    /// idle (database restarted, session terminated) is only noticed when BEGIN fails on it;
+    /// nothing has been done on it then, so it is replaced and the transaction tried once more,
+    /// rather than failing the first batch after every outage.
     async fn transaction(&mut self, jobs: &mut [Box<dyn Job>]) -> Result<(), WriteError> {
-        let backend = self.store.backend();
-        let conn = self.connection().await?;
-        let outcome = async {
-            // IMMEDIATE takes SQLite's write lock up front, so a batch that reads before it
-            // writes cannot fail half-way on a lock upgrade; other writers wait (busy_timeout).
-            let mut tx = match backend {
-                Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
-                Backend::Postgres => conn.begin().await?,
-            };
-            for job in jobs.iter_mut() {
-                job.run(&mut tx).await?;
+        let mut outcome = self.try_transaction(jobs).await;
+        if let Err(TxFailure::Begin(e)) = &outcome {
+            if self.check_connection(e).await {
+                outcome = self.try_transaction(jobs).await;
             }
-            tx.commit().await
         }
-        .await;
-        if let Err(e) = &outcome {
-            self.check_connection(e).await;
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(TxFailure::Begin(e) | TxFailure::Work(e)) => {
+                self.check_connection(&e).await;
+                Err(WriteError::from(e))
+            }
+            Err(TxFailure::Connect(e)) => Err(e),
         }
-        outcome.map_err(WriteError::from)
+    }
+
+    async fn try_transaction(&mut self, jobs: &mut [Box<dyn Job>]) -> Result<(), TxFailure> {
+        let backend = self.store.backend();
+        let conn = self.connection().await.map_err(TxFailure::Connect)?;
+        // IMMEDIATE takes SQLite's write lock up front, so a batch that reads before it
+        // writes cannot fail half-way on a lock upgrade; other writers wait (busy_timeout).
+        let mut tx = match backend {
+            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => conn.begin().await,
+        }
+        .map_err(TxFailure::Begin)?;
+        for job in jobs.iter_mut() {
+            job.run(&mut tx).await.map_err(TxFailure::Work)?;
+        }
+        tx.commit().await.map_err(TxFailure::Work)
     }
 
     /// The dedicated connection, (re)opened from the pool when needed.
@@ -300,15 +325,17 @@ impl WriterTask {
             .ok_or_else(|| WriteError::Unavailable("no connection".into()))
     }
 
-    /// After a failure, drop the connection if it no longer answers.
-    async fn check_connection(&mut self, error: &sqlx::Error) {
+    /// After a failure, drop the connection if it no longer answers; true when it was dropped.
+    async fn check_connection(&mut self, error: &sqlx::Error) -> bool {
         let Some(conn) = self.conn.as_mut() else {
-            return;
+            return false;
         };
         if conn.ping().await.is_err() {
-            tracing::warn!(%error, "writer connection lost; reconnecting for the next batch");
+            tracing::warn!(%error, "writer connection lost; reconnecting");
             self.conn = None;
+            return true;
         }
+        false
     }
 
     fn observe(&self, items: usize, elapsed: Duration) {
