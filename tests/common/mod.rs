@@ -69,6 +69,55 @@ impl TestDb {
     pub async fn open(&self) -> Store {
         Store::open(&self.url).await.expect("open test store")
     }
+
+    /// Make the real database refuse the server's writes, without touching the server: on
+    /// SQLite a trigger aborts every insert into `documents`; on PostgreSQL the database stops
+    /// accepting connections and every session on it (the writer's, the pool's) is terminated.
+    pub async fn storage_down(&self) {
+        match &self.pg {
+            None => {
+                let sql = "CREATE TRIGGER storage_down BEFORE INSERT ON documents \
+                           BEGIN SELECT RAISE(ABORT, 'storage down'); END";
+                self.execute_sqlite(sql).await;
+            }
+            Some((server, name)) => {
+                let mut admin = sqlx::PgConnection::connect(server)
+                    .await
+                    .expect("connect to OFD_TEST_PG");
+                let refuse = format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false");
+                admin.execute(refuse.as_str()).await.expect("refuse");
+                let kill = format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+                );
+                admin.execute(kill.as_str()).await.expect("terminate");
+                admin.close().await.ok();
+            }
+        }
+    }
+
+    /// Undo [`TestDb::storage_down`].
+    pub async fn storage_up(&self) {
+        match &self.pg {
+            None => self.execute_sqlite("DROP TRIGGER storage_down").await,
+            Some((server, name)) => {
+                let mut admin = sqlx::PgConnection::connect(server)
+                    .await
+                    .expect("connect to OFD_TEST_PG");
+                let allow = format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true");
+                admin.execute(allow.as_str()).await.expect("allow");
+                admin.close().await.ok();
+            }
+        }
+    }
+
+    /// Run one statement on the SQLite file through a connection of its own.
+    async fn execute_sqlite(&self, sql: &str) {
+        let mut conn = sqlx::SqliteConnection::connect(&self.url)
+            .await
+            .expect("second connection");
+        conn.execute(sql).await.expect(sql);
+        conn.close().await.ok();
+    }
 }
 
 impl Drop for TestDb {
