@@ -1,7 +1,7 @@
 //! The built `ofd serve` binary as a child process under load from test clients: killed with
 //! SIGKILL mid-load and restarted, several cycles, every document whose ack a client received
 //! must be in the database; stopped with SIGTERM mid-load, it must exit cleanly with every
-//! in-flight document either acknowledged and stored, or neither.
+//! in-flight document either acknowledged and stored, or neither. Both run on each backend.
 
 mod common;
 mod ingest_support;
@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::TestDb;
+use common::{on_each_backend, TestDb};
 use ingest_support::*;
 use sqlx::{Connection as _, Row as _};
 use tokio::process::Child;
@@ -97,66 +97,70 @@ async fn stored(url: &str) -> HashSet<(String, u32)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_load_loses_no_acknowledged_document() {
-    let db = TestDb::sqlite();
-    let next_fd = Arc::new(AtomicU32::new(1));
-    let mut all_acked = Vec::new();
-    for cycle in 0..3 {
-        let (mut child, addr) = spawn_server(&db.url).await;
-        let stop = Arc::new(AtomicBool::new(false));
-        let load = tokio::spawn(load(addr, fn_number(100), next_fd.clone(), stop.clone()));
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        child.start_kill().expect("SIGKILL");
-        child.wait().await.expect("reaped");
-        stop.store(true, Ordering::Relaxed);
-        let acked = load.await.expect("load");
-        assert!(!acked.is_empty(), "cycle {cycle}: load reached the server");
-        all_acked.extend(acked);
-        let stored = stored(&db.url).await;
-        let lost: Vec<_> = all_acked.iter().filter(|k| !stored.contains(k)).collect();
-        assert!(
-            lost.is_empty(),
-            "cycle {cycle}: acknowledged but not stored: {lost:?}"
-        );
-        eprintln!(
-            "cycle {cycle}: {} acked so far, {} stored",
-            all_acked.len(),
-            stored.len()
-        );
-    }
+    on_each_backend(|db: TestDb| async move {
+        let next_fd = Arc::new(AtomicU32::new(1));
+        let mut all_acked = Vec::new();
+        for cycle in 0..3 {
+            let (mut child, addr) = spawn_server(&db.url).await;
+            let stop = Arc::new(AtomicBool::new(false));
+            let load = tokio::spawn(load(addr, fn_number(100), next_fd.clone(), stop.clone()));
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            child.start_kill().expect("SIGKILL");
+            child.wait().await.expect("reaped");
+            stop.store(true, Ordering::Relaxed);
+            let acked = load.await.expect("load");
+            assert!(!acked.is_empty(), "cycle {cycle}: load reached the server");
+            all_acked.extend(acked);
+            let stored = stored(&db.url).await;
+            let lost: Vec<_> = all_acked.iter().filter(|k| !stored.contains(k)).collect();
+            assert!(
+                lost.is_empty(),
+                "cycle {cycle}: acknowledged but not stored: {lost:?}"
+            );
+            eprintln!(
+                "cycle {cycle}: {} acked so far, {} stored",
+                all_acked.len(),
+                stored.len()
+            );
+        }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_load_drains_in_flight_documents_and_exits_cleanly() {
-    let db = TestDb::sqlite();
-    let (mut child, addr) = spawn_server(&db.url).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = tokio::spawn(load(
-        addr,
-        fn_number(200),
-        Arc::new(AtomicU32::new(1)),
-        stop.clone(),
-    ));
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    let pid = child.id().expect("running").to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let exit = tokio::time::timeout(STEP * 3, child.wait())
-        .await
-        .expect("exited in time")
-        .expect("wait");
-    stop.store(true, Ordering::Relaxed);
-    assert!(exit.success(), "graceful exit, got {exit:?}");
-    let acked: HashSet<_> = load.await.expect("load").into_iter().collect();
-    assert!(!acked.is_empty());
-    let stored = stored(&db.url).await;
-    let lost: Vec<_> = acked.difference(&stored).collect();
-    assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
-    let unacked: Vec<_> = stored.difference(&acked).collect();
-    assert!(
-        unacked.is_empty(),
-        "committed but never acknowledged on an open socket: {unacked:?}"
-    );
+    on_each_backend(|db: TestDb| async move {
+        let (mut child, addr) = spawn_server(&db.url).await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let load = tokio::spawn(load(
+            addr,
+            fn_number(200),
+            Arc::new(AtomicU32::new(1)),
+            stop.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let pid = child.id().expect("running").to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let exit = tokio::time::timeout(STEP * 3, child.wait())
+            .await
+            .expect("exited in time")
+            .expect("wait");
+        stop.store(true, Ordering::Relaxed);
+        assert!(exit.success(), "graceful exit, got {exit:?}");
+        let acked: HashSet<_> = load.await.expect("load").into_iter().collect();
+        assert!(!acked.is_empty());
+        let stored = stored(&db.url).await;
+        let lost: Vec<_> = acked.difference(&stored).collect();
+        assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
+        let unacked: Vec<_> = stored.difference(&acked).collect();
+        assert!(
+            unacked.is_empty(),
+            "committed but never acknowledged on an open socket: {unacked:?}"
+        );
+    })
+    .await;
 }
