@@ -13,6 +13,7 @@ pub mod forward;
 pub mod ingest;
 pub mod kz;
 pub mod metrics;
+pub mod secret;
 pub mod sink;
 pub mod store;
 pub mod tax_batch;

@@ -264,6 +264,8 @@ fn config_table_and_flags_layer() {
         soft_secret_hex: Some(SECRET_HEX.into()),
         ..Default::default()
     };
+    let printed = format!("{flags:?}");
+    assert!(!printed.contains(SECRET_HEX) && printed.contains("<redacted>"));
     flags.apply(&mut config);
     assert_eq!(config.mode, CryptoMode::Soft);
     assert_eq!(config.external_timeout_ms, 50, "untouched by absent flags");

@@ -34,7 +34,7 @@ async fn server(database: &str, soft: bool, accept_unregistered: bool) -> Server
     let mut config = options.resolve().expect("valid config");
     if soft {
         config.crypto.mode = CryptoMode::Soft;
-        config.crypto.soft_secret_hex = Some(SOFT_SECRET_HEX.to_owned());
+        config.crypto.soft_secret_hex = Some(SOFT_SECRET_HEX.into());
     }
     Server::start(config).await.expect("server starts")
 }

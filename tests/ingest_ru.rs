@@ -336,7 +336,7 @@ async fn soft_crypto_verifies_signed_documents_and_quarantines_a_flipped_byte() 
     let db = TestDb::sqlite();
     let mut options = options(&db.url);
     options.crypto.mode = Some(ofd::crypto::CryptoMode::Soft);
-    options.crypto.soft_secret_hex = Some(SOFT_SECRET_HEX.to_owned());
+    options.crypto.soft_secret_hex = Some(SOFT_SECRET_HEX.into());
     let server = Server::start(options.resolve().expect("config"))
         .await
         .expect("server");

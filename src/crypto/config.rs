@@ -2,7 +2,8 @@
 //! variables and flags ([`CryptoArgs`]), so `ofd serve --help` lists every option.
 //!
 //! The soft unit's master secret is hex, read from a file or from `OFD_CRYPTO_SOFT_SECRET`; it is
-//! never printed (help hides the env value, `Debug` redacts it, errors never quote it).
+//! never printed (help hides the env value, [`Secret`] redacts it in `Debug`, errors never quote
+//! it).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::CryptoError;
+use crate::secret::Secret;
 
 /// Which crypto unit signs and verifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
@@ -42,7 +44,7 @@ pub const DEFAULT_FPO_LEN: usize = 16;
 pub const DEFAULT_EXTERNAL_TIMEOUT_MS: u64 = 2_000;
 
 /// The `[crypto]` table of the configuration file.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CryptoConfig {
     /// `off` | `soft` | `external`.
@@ -53,7 +55,7 @@ pub struct CryptoConfig {
     pub soft_secret_file: Option<PathBuf>,
     /// Soft unit: the master secret as hex (normally from `OFD_CRYPTO_SOFT_SECRET`); wins over
     /// the file.
-    pub soft_secret_hex: Option<String>,
+    pub soft_secret_hex: Option<Secret>,
     /// External unit: base URL, e.g. `http://127.0.0.1:8200`.
     pub external_url: Option<String>,
     /// External unit: time budget per call, milliseconds.
@@ -76,29 +78,12 @@ impl Default for CryptoConfig {
     }
 }
 
-impl std::fmt::Debug for CryptoConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CryptoConfig")
-            .field("mode", &self.mode)
-            .field("fpo_len", &self.fpo_len)
-            .field("soft_secret_file", &self.soft_secret_file)
-            .field(
-                "soft_secret_hex",
-                &self.soft_secret_hex.as_ref().map(|_| "<redacted>"),
-            )
-            .field("external_url", &self.external_url)
-            .field("external_timeout_ms", &self.external_timeout_ms)
-            .field("external_ca_file", &self.external_ca_file)
-            .finish()
-    }
-}
-
 impl CryptoConfig {
     /// The soft unit's master secret: the hex value if set, else the hex file's content.
     pub fn soft_secret(&self) -> Result<Vec<u8>, CryptoError> {
         let (hex_text, origin) = match (&self.soft_secret_hex, &self.soft_secret_file) {
-            (Some(text), _) => (
-                text.clone(),
+            (Some(secret), _) => (
+                secret.expose().to_owned(),
                 "OFD_CRYPTO_SOFT_SECRET / soft_secret_hex".to_owned(),
             ),
             (None, Some(path)) => {
@@ -126,7 +111,7 @@ impl CryptoConfig {
 }
 
 /// Command-line / environment overrides for [`CryptoConfig`]; flatten into a subcommand's args.
-#[derive(clap::Args, Clone, Default)]
+#[derive(clap::Args, Debug, Clone, Default)]
 pub struct CryptoArgs {
     /// Crypto unit: off (no verification, ФПО zeros), soft (HMAC lab unit), external (HSM over HTTP).
     #[arg(long = "crypto", env = "OFD_CRYPTO", value_enum)]
@@ -143,7 +128,7 @@ pub struct CryptoArgs {
         env = "OFD_CRYPTO_SOFT_SECRET",
         hide_env_values = true
     )]
-    pub soft_secret_hex: Option<String>,
+    pub soft_secret_hex: Option<Secret>,
     /// External unit: base URL; the server POSTs to {url}/verify and {url}/sign.
     #[arg(long = "crypto-url", env = "OFD_CRYPTO_URL")]
     pub external_url: Option<String>,
@@ -153,23 +138,6 @@ pub struct CryptoArgs {
     /// External unit: PEM CA certificate to trust for an https URL.
     #[arg(long = "crypto-ca-file", env = "OFD_CRYPTO_CA_FILE")]
     pub external_ca_file: Option<PathBuf>,
-}
-
-impl std::fmt::Debug for CryptoArgs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CryptoArgs")
-            .field("mode", &self.mode)
-            .field("fpo_len", &self.fpo_len)
-            .field("soft_secret_file", &self.soft_secret_file)
-            .field(
-                "soft_secret_hex",
-                &self.soft_secret_hex.as_ref().map(|_| "<redacted>"),
-            )
-            .field("external_url", &self.external_url)
-            .field("external_timeout_ms", &self.external_timeout_ms)
-            .field("external_ca_file", &self.external_ca_file)
-            .finish()
-    }
 }
 
 impl CryptoArgs {

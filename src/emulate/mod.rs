@@ -33,6 +33,8 @@ use model::{RegisterModel, ReplyFraming};
 pub use stats::{Percentiles, ResendChecks, Summary};
 use stats::{RunInfo, Stats};
 
+use crate::secret::Secret;
+
 /// Which register dialect to simulate.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
@@ -95,7 +97,7 @@ pub struct EmulateArgs {
     /// Master secret of the soft crypto unit (hex): RU documents then carry fiscal signs the
     /// server can verify. Without it the signs are filler bytes. Same variable as the server's.
     #[arg(long, env = "OFD_CRYPTO_SOFT_SECRET", hide_env_values = true)]
-    pub soft_secret: Option<String>,
+    pub soft_secret: Option<Secret>,
     /// After each acknowledgement, resend the document and require a byte-identical reply.
     #[arg(long)]
     pub resend_check: bool,
@@ -273,7 +275,8 @@ fn ru_signer(args: &EmulateArgs) -> anyhow::Result<ru::Signer> {
     match &args.soft_secret {
         None => Ok(ru::Signer::Filler),
         Some(secret) => {
-            let secret = hex::decode(secret.trim()).context("--soft-secret is not valid hex")?;
+            let secret =
+                hex::decode(secret.expose().trim()).context("--soft-secret is not valid hex")?;
             // The ФПО length only matters to the server side; the register never makes one.
             let unit = crate::crypto::soft::SoftUnit::new(secret, 16)?;
             Ok(ru::Signer::Soft(Arc::new(unit)))
