@@ -52,7 +52,7 @@ async fn ru_register_add_lookup_and_status() {
                 },
             )
             .await;
-        assert!(matches!(again, Err(StoreError::Invalid(_))), "{again:?}");
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
         assert_eq!(store.list_registers().await.unwrap().len(), 1);
 
         let blocked = store
@@ -78,7 +78,7 @@ async fn ru_register_add_lookup_and_status() {
         let back = store
             .set_register_status(added.id, RegisterStatus::Active)
             .await;
-        assert!(matches!(back, Err(StoreError::Invalid(_))), "{back:?}");
+        assert!(matches!(back, Err(StoreError::Conflict(_))), "{back:?}");
         let missing = store
             .set_register_status(added.id + 1000, RegisterStatus::Blocked)
             .await;

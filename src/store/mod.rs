@@ -12,6 +12,8 @@
 //!   so storing a document and queueing it for the tax authority is one write.
 //! - `conflicts`: a *different* document that arrived under an existing key. Kept, never merged.
 //! - `quarantine`: documents refused after parsing (e.g. a fiscal sign that does not verify).
+//! - `api_keys`, `organisations` (`0004_account.sql`): the account service's keys (hashes only)
+//!   and the taxpayers that own registers.
 //!
 //! **Invariants**
 //! 1. An ack leaves the server only after the transaction holding its document has committed:
@@ -32,7 +34,9 @@
 //! writer, and readers use the pool. In-memory SQLite is not supported: each pooled connection
 //! would see its own empty database.
 
+pub mod api_keys;
 pub mod documents;
+pub mod organisations;
 pub mod registers;
 pub mod writer;
 
@@ -43,13 +47,15 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection as _};
 
+pub use api_keys::{ApiKey, IssuedKey, KeyCheck};
 pub use documents::{
     insert_document, insert_quarantine, ru_doc_key, InsertDocument, InsertOutcome, NewDocument,
     Quarantine,
 };
+pub use organisations::Organisation;
 pub use registers::{
     fetch_register_by_fn, fetch_register_by_system_id, next_kz_token, update_kz_token, NewRegister,
-    Register, RegisterStatus,
+    Register, RegisterFilter, RegisterStatus,
 };
 pub use writer::{BatchObserver, TxWork, WriteError, Writer, WriterConfig};
 
@@ -123,6 +129,9 @@ pub enum StoreError {
     /// The request is not valid for the register's dialect or state.
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// The request clashes with what is stored (a key already taken, a final state).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// No row matched the given identity.
     #[error("not found: {0}")]
     NotFound(String),

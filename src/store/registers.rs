@@ -1,4 +1,5 @@
-//! Provisioned registers: lookup on the ingest path, provisioning and status changes by operators.
+//! Provisioned registers: lookup on the ingest path, provisioning and status changes by operators,
+//! filtered pages for the account API.
 //!
 //! A RU register is identified by its fiscal drive (ФН) number. A KZ register is identified by a
 //! system id the OFD allocates here (random u32 > 0, unique) and must present the token the OFD
@@ -89,6 +90,21 @@ pub struct Register {
     pub created_at: i64,
     /// Last changed (UTC, unix milliseconds).
     pub updated_at: i64,
+}
+
+/// Which registers [`Store::find_registers`] returns: every given field must match.
+#[derive(Clone, Debug)]
+pub struct RegisterFilter {
+    /// Only this protocol family.
+    pub dialect: Option<Dialect>,
+    /// Only this status.
+    pub status: Option<RegisterStatus>,
+    /// Only registers of the organisation with this taxpayer number.
+    pub org_inn: Option<String>,
+    /// Only rows after this id (the last id of the previous page).
+    pub after_id: Option<i64>,
+    /// At most this many rows.
+    pub limit: i64,
 }
 
 /// What an operator provides to provision a register.
@@ -212,6 +228,51 @@ impl Store {
         rows.iter().map(register_from_row).collect()
     }
 
+    /// The register with row id `id`.
+    pub async fn register_by_id(&self, id: i64) -> Result<Option<Register>, StoreError> {
+        let sql = format!("SELECT {REGISTER_COLUMNS} FROM registers WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(register_from_row).transpose()
+    }
+
+    /// One page of the registers matching `filter`, in row id order.
+    pub async fn find_registers(
+        &self,
+        filter: &RegisterFilter,
+    ) -> Result<Vec<Register>, StoreError> {
+        let mut conditions = Vec::new();
+        let mut texts = Vec::new();
+        for (column, value) in [
+            ("dialect", filter.dialect.map(Dialect::as_str)),
+            ("status", filter.status.map(RegisterStatus::as_str)),
+            ("org_inn", filter.org_inn.as_deref()),
+        ] {
+            if let Some(value) = value {
+                texts.push(value);
+                conditions.push(format!("{column} = ${}", texts.len()));
+            }
+        }
+        conditions.push(format!("id > ${}", texts.len() + 1));
+        let sql = format!(
+            "SELECT {REGISTER_COLUMNS} FROM registers WHERE {} ORDER BY id LIMIT ${}",
+            conditions.join(" AND "),
+            texts.len() + 2
+        );
+        let mut query = sqlx::query(&sql);
+        for text in texts {
+            query = query.bind(text);
+        }
+        let rows = query
+            .bind(filter.after_id.unwrap_or(0))
+            .bind(filter.limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(register_from_row).collect()
+    }
+
     /// Provision a register. RU needs a valid, not yet known FN number. KZ gets a fresh random
     /// system id and a random non-zero initial token (read them from the returned row).
     pub async fn add_register(
@@ -232,7 +293,7 @@ impl Store {
                 self.insert_register(dialect, &new, None, None)
                     .await?
                     .ok_or_else(|| {
-                        StoreError::Invalid(format!("FN {fn_number} is already registered"))
+                        StoreError::Conflict(format!("FN {fn_number} is already registered"))
                     })
             }
             Dialect::Kz => {
@@ -316,7 +377,7 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         match exists {
-            Some(_) => Err(StoreError::Invalid(format!(
+            Some(_) => Err(StoreError::Conflict(format!(
                 "register id {id} is deregistered; deregistration is final"
             ))),
             None => Err(StoreError::NotFound(format!("register id {id}"))),
