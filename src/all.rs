@@ -1,13 +1,14 @@
 //! `ofd all`: every role in one process on the embedded default (SQLite file `ofd.db`), the
-//! README's one-command start: the ingest server, the forwarder, and a bundled `ofd tax-sink`
-//! standing in for the tax authority, all sharing the one store.
+//! README's one-command start: the ingest server, the forwarder, the account API, and a bundled
+//! `ofd tax-sink` standing in for the tax authority, all sharing the one store.
 //!
 //! The forwarder takes its settings from the same environment variables as `ofd forward`
 //! (`OFD_SINK_URL`, `OFD_SINK_CA`, …); without `OFD_SINK_URL` it sends to the bundled sink.
 //! Pass `--no-tax-sink` when forwarding to a real authority.
 //!
 //! Shutdown order: the forwarder first (a batch in flight stays open and is resumed under its id
-//! at the next start), because the ingest server closes the shared store when it stops; then
+//! at the next start) and the account API (requests in flight finish), because the ingest server
+//! closes the shared store when it stops; then
 //! ingest (it drains in-flight documents into the store, where they wait as `pending`); then the
 //! sink.
 
@@ -16,6 +17,7 @@ use std::{net::SocketAddr, path::PathBuf};
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+use crate::account;
 use crate::config::ServeOptions;
 use crate::forward::{self, ForwardOptions};
 use crate::ingest::Server;
@@ -45,6 +47,9 @@ pub struct AllArgs {
         default_value = "127.0.0.1:9899"
     )]
     pub forward_metrics_listen: SocketAddr,
+    /// Address of the account API (as `ofd account --listen`).
+    #[arg(long, env = "OFD_ACCOUNT_LISTEN", default_value = account::DEFAULT_LISTEN)]
+    pub account_listen: SocketAddr,
 }
 
 /// Run every role until SIGTERM or ctrl-c.
@@ -76,17 +81,22 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
     )
     .await?;
 
+    let account_shutdown = roles.child_token();
+    let account =
+        account::spawn(store.clone(), args.account_listen, account_shutdown.clone()).await?;
+
     let server = Server::start_with_store(config, store.clone()).await?;
     tracing::info!(
         listen = %server.local_addr(),
         metrics = %server.metrics_addr(),
         forward_metrics = %args.forward_metrics_listen,
+        account = %account.addr,
         sink = %options.sink_url,
         "ofd all serving"
     );
     let ingest_stopped = server.shutdown_token();
     tokio::select! {
-        signal = shutdown_signal() => {
+        signal = crate::signal::shutdown_signal() => {
             signal?;
             tracing::info!("shutdown requested");
         }
@@ -94,27 +104,13 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
     }
     forward_shutdown.cancel();
     forwarder.await.context("forwarder task panicked")?;
+    account_shutdown.cancel();
+    let account_result = account.task.await.context("account task panicked")?;
     let ingest_result = server.shutdown().await;
     roles.cancel();
     if let Some(running) = bundled_sink {
         running.task.await.context("tax sink task panicked")??;
     }
     store.close().await;
-    ingest_result
-}
-
-/// Resolves on ctrl-c, or on SIGTERM where there are signals.
-async fn shutdown_signal() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result?,
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await?;
-    Ok(())
+    ingest_result.and(account_result)
 }

@@ -1,9 +1,10 @@
-//! The `ofd` server: process roles (ingest, forward, tax-sink, all) and tools (emulate, decode,
-//! register, migrate) over the pure codecs of `ofd-protocol`.
+//! The `ofd` server: process roles (ingest, forward, tax-sink, account, all) and tools (emulate,
+//! decode, register, migrate) over the pure codecs of `ofd-protocol`.
 //!
 //! Dependencies point one way: roles → `store` / `crypto` / `metrics` → `ofd_protocol`. Roles do
 //! not import each other; what they share goes through `store`.
 
+pub mod account;
 pub mod all;
 pub mod cli;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod ingest;
 pub mod kz;
 pub mod metrics;
 pub mod secret;
+pub mod signal;
 pub mod sink;
 pub mod store;
 pub mod tax_batch;

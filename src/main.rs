@@ -21,6 +21,8 @@ enum Command {
     Forward(ofd::forward::ForwardArgs),
     /// A stand-in tax authority that receives forwarded batches (tests, demos, labs).
     TaxSink(ofd::sink::SinkArgs),
+    /// Account service: organisations, registers and API keys over HTTP (`key` manages keys).
+    Account(ofd::account::AccountArgs),
     /// Every role in one process on the embedded SQLite default.
     All(ofd::all::AllArgs),
     /// Register emulator and load generator.
@@ -42,6 +44,7 @@ fn main() -> anyhow::Result<()> {
             Command::Serve(args) => ofd::ingest::run(args).await,
             Command::Forward(args) => ofd::forward::run(args).await,
             Command::TaxSink(args) => ofd::sink::run(args).await,
+            Command::Account(args) => ofd::account::run(args).await,
             Command::All(args) => ofd::all::run(args).await,
             Command::Emulate(args) => ofd::emulate::run(args).await,
             Command::Decode(args) => ofd::cli::decode::run(args).await,

@@ -84,8 +84,13 @@ fn free_port() -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ofd_all_ingests_forwards_and_sinks_in_one_process() {
     let dir = tempfile::tempdir().unwrap();
-    let (ingest, metrics, sink, forward_metrics) =
-        (free_port(), free_port(), free_port(), free_port());
+    let (ingest, metrics, sink, forward_metrics, account) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
     let database = format!("sqlite://{}", dir.path().join("ofd.db").display());
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ofd"))
         .args(["all", "--accept-unregistered", "true", "--source-rate", "0"])
@@ -101,6 +106,7 @@ async fn ofd_all_ingests_forwards_and_sinks_in_one_process() {
             "--forward-metrics-listen",
             &format!("127.0.0.1:{forward_metrics}"),
         ])
+        .args(["--account-listen", &format!("127.0.0.1:{account}")])
         .env_remove("OFD_SINK_URL")
         .env("RUST_LOG", "warn")
         .kill_on_drop(true)
@@ -138,6 +144,11 @@ async fn ofd_all_ingests_forwards_and_sinks_in_one_process() {
         scrape.contains("ofd_forward_oldest_pending_age_seconds"),
         "{scrape}"
     );
+    // The account API runs in the same process and refuses calls without a key.
+    let registers = reqwest::get(format!("http://127.0.0.1:{account}/api/v1/registers"))
+        .await
+        .unwrap();
+    assert_eq!(registers.status().as_u16(), 401);
 
     let pid = child.id().unwrap() as i32;
     std::process::Command::new("kill")

@@ -62,7 +62,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     let shutdown = server.shutdown_token();
     tokio::select! {
-        signal = shutdown_signal() => {
+        signal = crate::signal::shutdown_signal() => {
             signal?;
             tracing::info!("shutdown requested: draining in-flight documents");
         }
@@ -208,19 +208,4 @@ impl Server {
         self.shutdown.cancel();
         self.task.await.context("ingest task panicked")?
     }
-}
-
-/// Resolves on ctrl-c, or on SIGTERM where there are signals.
-async fn shutdown_signal() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result?,
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await?;
-    Ok(())
 }

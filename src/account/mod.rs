@@ -1,0 +1,109 @@
+//! `ofd account`: the account service — organisations, registers and their lifecycle, API keys —
+//! as a JSON HTTP API over the shared store.
+//!
+//! Design notes:
+//! - It is a role like `serve` and `forward`: it shares nothing with them but the database, so it
+//!   can run beside them in `ofd all` or as its own process against the same database. Register
+//!   rules (FN number shape, KZ system id and token allocation, the status lifecycle) live in
+//!   `store::registers` and are the same here as in `ofd register`.
+//! - Every `/api/v1` request carries `Authorization: Bearer <key>`; keys are made with
+//!   `ofd account key create` and stored as hashes ([`crate::store::api_keys`]).
+//! - Errors are one JSON shape with a stable code ([`error`]); KZ tokens are shown only by the
+//!   calls that issue them.
+//! - This first slice holds what provisioning needs; reports, search, exports, staff and alerts
+//!   are further route modules beside [`organisations`] and [`registers`].
+
+mod auth;
+mod error;
+mod keys;
+mod organisations;
+mod registers;
+mod routes;
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::database::DatabaseArgs;
+use crate::store::Store;
+pub use routes::router;
+
+/// Where `ofd account` listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
+
+/// Arguments of `ofd account`: serve the API, or manage its keys with `key`.
+#[derive(clap::Args, Debug)]
+pub struct AccountArgs {
+    #[command(subcommand)]
+    command: Option<AccountCommand>,
+    /// Address of the HTTP API.
+    #[arg(long, env = "OFD_ACCOUNT_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum AccountCommand {
+    /// Issue, revoke or list API keys (works on the database directly).
+    Key(keys::KeyArgs),
+}
+
+/// A running account service: its address and the task serving it.
+pub struct RunningAccount {
+    /// The bound address (useful when listening on port 0).
+    pub addr: SocketAddr,
+    /// Completes when the server has stopped after `shutdown` was cancelled.
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Bind `listen` and serve the API over `store` in a background task until `shutdown` is
+/// cancelled; requests in flight are finished first. Used by `ofd account`, `ofd all` and tests.
+pub async fn spawn(
+    store: Store,
+    listen: SocketAddr,
+    shutdown: CancellationToken,
+) -> anyhow::Result<RunningAccount> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    let app = router(store);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .context("serving the account API")
+    });
+    tracing::info!(account = %addr, "account API listening");
+    Ok(RunningAccount { addr, task })
+}
+
+/// Run `ofd account` (until SIGTERM or ctrl-c) or `ofd account key …`.
+pub async fn run(args: AccountArgs) -> anyhow::Result<()> {
+    let store = Store::open(&args.database.url)
+        .await
+        .context("opening the database")?;
+    let result = match args.command {
+        Some(AccountCommand::Key(key)) => keys::run(&store, key).await,
+        None => serve(&store, args.listen).await,
+    };
+    store.close().await;
+    result
+}
+
+async fn serve(store: &Store, listen: SocketAddr) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let mut running = spawn(store.clone(), listen, shutdown.clone()).await?;
+    tokio::select! {
+        signal = crate::signal::shutdown_signal() => {
+            signal?;
+            tracing::info!("shutting down the account API");
+            shutdown.cancel();
+            running.task.await.context("account task panicked")?
+        }
+        result = &mut running.task => result.context("account task panicked")?,
+    }
+}
