@@ -18,6 +18,7 @@ mod link;
 mod load;
 mod model;
 mod provision;
+mod provision_api;
 mod ru;
 mod stats;
 
@@ -115,6 +116,14 @@ pub struct EmulateArgs {
     /// system id and first token per register), as the operator's cabinet would.
     #[arg(long, value_name = "DATABASE_URL")]
     pub provision: Option<String>,
+    /// Provision the fleet through the account API at this URL (e.g. `http://127.0.0.1:8088`)
+    /// instead of the database: RU registers by ФН number, KZ registers get their system ids
+    /// and first tokens from the answers. Needs --api-key.
+    #[arg(long, requires = "api_key", conflicts_with_all = ["provision", "kz_credentials"])]
+    pub account_url: Option<String>,
+    /// API key for --account-url (`ofd account key create`).
+    #[arg(long, env = "OFD_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
     /// KZ: credentials of already provisioned registers, one JSON object per line as printed by
     /// `ofd register add --dialect kz --json`; one register per line.
     #[arg(long)]
@@ -228,6 +237,8 @@ async fn build_fleet(
         Dialect::Ru => {
             if let Some(url) = &args.provision {
                 provision::ru_fleet(url, fleet, args.registers).await?;
+            } else if let Some(client) = account_client(args)? {
+                provision_api::ru_fleet(&client, fleet, args.registers).await?;
             }
             let settings = ru::FleetSettings {
                 ffd: args.ffd,
@@ -242,15 +253,19 @@ async fn build_fleet(
             ))
         }
         Dialect::Kz => {
-            let credentials = match (&args.provision, &args.kz_credentials) {
-                (Some(url), None) => provision::kz_fleet(url, fleet, args.registers).await?,
-                (None, Some(path)) => {
+            let credentials = match (&args.provision, &args.kz_credentials, account_client(args)?) {
+                (Some(url), None, None) => provision::kz_fleet(url, fleet, args.registers).await?,
+                (None, Some(path), None) => {
                     let mut credentials = provision::kz_credentials_file(path)?;
                     credentials.truncate(usize::try_from(args.registers).unwrap_or(usize::MAX));
                     credentials
                 }
+                (None, None, Some(client)) => {
+                    provision_api::kz_fleet(&client, fleet, args.registers).await?
+                }
                 _ => bail!(
-                    "KZ registers need either --provision DATABASE_URL or --kz-credentials FILE"
+                    "KZ registers need one of --provision DATABASE_URL, --kz-credentials FILE \
+                     or --account-url URL"
                 ),
             };
             if !(0.0..=1.0).contains(&args.kz_offline_rate) {
@@ -268,6 +283,18 @@ async fn build_fleet(
             ))
         }
     }
+}
+
+/// The account API client when `--account-url` is given.
+fn account_client(args: &EmulateArgs) -> anyhow::Result<Option<provision_api::AccountClient>> {
+    let Some(url) = &args.account_url else {
+        return Ok(None);
+    };
+    let key = args
+        .api_key
+        .as_deref()
+        .context("--account-url needs --api-key (or OFD_API_KEY)")?;
+    provision_api::AccountClient::new(url, key).map(Some)
 }
 
 /// The RU signer: the soft crypto unit when its secret is given, filler signs otherwise.

@@ -4,7 +4,8 @@
 //! again against the same database); KZ registers get a fresh system id and first token each,
 //! which the emulator then keeps rotating exactly like a register would. Credentials can also
 //! come from a file of `ofd register add --dialect kz --json` lines, for a server whose database
-//! the emulator cannot reach.
+//! the emulator cannot reach, or from the account API ([`super::provision_api`]), which makes
+//! the same registers with the same names and owners.
 
 use std::path::Path;
 
@@ -16,7 +17,20 @@ use super::ru;
 use crate::store::{Dialect, NewRegister, Store};
 
 /// Inserts in flight at once (SQLite serialises them anyway; PostgreSQL overlaps them).
-const PARALLEL_INSERTS: usize = 8;
+pub(super) const PARALLEL_INSERTS: usize = 8;
+
+/// Model name of every emulated register.
+pub(super) const MODEL: &str = "ofd-emulate";
+
+/// Serial number of register `index` of `fleet`.
+pub(super) fn serial(fleet: u32, index: u64) -> String {
+    format!("EMU{fleet:06}{index:08}")
+}
+
+/// The БИН of the one organisation that owns a KZ fleet.
+pub(super) fn kz_owner_bin(fleet: u32) -> String {
+    format!("{:012}", 100_000_000_000u64 + u64::from(fleet))
+}
 
 /// Register RU ФН numbers `0..count` of `fleet` in the database at `url`.
 pub async fn ru_fleet(url: &str, fleet: u32, count: u64) -> anyhow::Result<()> {
@@ -31,8 +45,8 @@ pub async fn ru_fleet(url: &str, fleet: u32, count: u64) -> anyhow::Result<()> {
                 }
                 let new = NewRegister {
                     fn_number: Some(identity.fn_number.clone()),
-                    serial: Some(format!("EMU{fleet:06}{index:08}")),
-                    model: Some("ofd-emulate".to_owned()),
+                    serial: Some(serial(fleet, index)),
+                    model: Some(MODEL.to_owned()),
                     reg_number: Some(identity.reg_number.clone()),
                     org_inn: Some(identity.inn.clone()),
                 };
@@ -59,10 +73,10 @@ pub async fn kz_fleet(url: &str, fleet: u32, count: u64) -> anyhow::Result<Vec<C
             async move {
                 let new = NewRegister {
                     fn_number: None,
-                    serial: Some(format!("EMU{fleet:06}{index:08}")),
-                    model: Some("ofd-emulate".to_owned()),
+                    serial: Some(serial(fleet, index)),
+                    model: Some(MODEL.to_owned()),
                     reg_number: None,
-                    org_inn: Some(format!("{:012}", 100_000_000_000u64 + u64::from(fleet))),
+                    org_inn: Some(kz_owner_bin(fleet)),
                 };
                 let register = store.add_register(Dialect::Kz, new).await?;
                 let system_id = register

@@ -1,0 +1,143 @@
+//! End to end, on each backend: `ofd emulate --account-url … --api-key …` provisions its own
+//! fleet through a real account API and then sends its documents to a real ingest server on the
+//! same database. KZ registers can only work with the system ids and tokens the API handed out,
+//! RU registers only if the API registered their ФН numbers (unknown ones are refused), so every
+//! document acknowledged proves the provisioning; every one is stored exactly once.
+
+mod account_support;
+mod common;
+
+use account_support::Account;
+use clap::Parser;
+use common::on_each_backend;
+use ofd::config::ServeOptions;
+use ofd::emulate::{execute, EmulateArgs, Summary};
+use ofd::ingest::Server;
+use ofd::store::{Dialect, RegisterFilter, Store};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: EmulateArgs,
+}
+
+const REGISTERS: u64 = 3;
+const DOCUMENTS: u64 = 8;
+
+async fn server(database: &str) -> Server {
+    let options = ServeOptions {
+        listen: Some("127.0.0.1:0".parse().expect("addr")),
+        metrics_listen: Some("127.0.0.1:0".parse().expect("addr")),
+        database: Some(database.to_owned()),
+        source_rate: Some(0),
+        ..ServeOptions::default()
+    };
+    Server::start(options.resolve().expect("valid config"))
+        .await
+        .expect("server starts")
+}
+
+async fn emulate(dialect: &str, target: &str, account: &Account) -> Summary {
+    let registers = REGISTERS.to_string();
+    let documents = DOCUMENTS.to_string();
+    let words = [
+        "emulate",
+        "--target",
+        target,
+        "--dialect",
+        dialect,
+        "--registers",
+        &registers,
+        "--documents-per-register",
+        &documents,
+        "--concurrency",
+        "3",
+        "--seed",
+        "5",
+        "--fleet",
+        "42",
+        "--account-url",
+        &account.url,
+        "--api-key",
+        &account.key,
+        "--give-up-after",
+        "30",
+    ];
+    execute(Cli::parse_from(words).args)
+        .await
+        .expect("emulation runs")
+}
+
+fn assert_all_acked(summary: &Summary) {
+    let expected = REGISTERS * DOCUMENTS;
+    assert_eq!(summary.documents, expected, "{summary:#?}");
+    assert_eq!(summary.acked, expected, "{summary:#?}");
+    assert_eq!(
+        summary.rejected + summary.invalid + summary.undelivered,
+        0,
+        "{summary:#?}"
+    );
+}
+
+/// (documents, distinct keys, documents flagged unregistered) of `dialect`.
+async fn stored(store: &Store, dialect: Dialect) -> (i64, i64, i64) {
+    sqlx::query_as(
+        "SELECT COUNT(*), COUNT(DISTINCT doc_key), \
+         COUNT(CASE WHEN unregistered <> 0 THEN 1 END) \
+         FROM documents WHERE dialect = $1",
+    )
+    .bind(dialect.as_str())
+    .fetch_one(store.pool())
+    .await
+    .expect("document counts")
+}
+
+async fn registers_of(store: &Store, dialect: Dialect) -> usize {
+    let filter = RegisterFilter {
+        dialect: Some(dialect),
+        status: None,
+        org_inn: None,
+        after_id: None,
+        limit: 1000,
+    };
+    store.find_registers(&filter).await.expect("list").len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emulator_provisions_its_fleet_through_the_account_api() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let account = Account::start(&store).await;
+        let server = server(&db.url).await;
+        let target = server.local_addr().to_string();
+
+        let kz = emulate("kz", &target, &account).await;
+        assert_all_acked(&kz);
+        let ru = emulate("ru", &target, &account).await;
+        assert_all_acked(&ru);
+        server.shutdown().await.expect("clean shutdown");
+
+        assert_eq!(registers_of(&store, Dialect::Kz).await, REGISTERS as usize);
+        assert_eq!(registers_of(&store, Dialect::Ru).await, REGISTERS as usize);
+        let (kz_rows, kz_keys, _) = stored(&store, Dialect::Kz).await;
+        assert!(kz_rows > 0, "KZ documents were stored");
+        assert_eq!(kz_rows, kz_keys, "one row per KZ document key");
+        let (ru_rows, ru_keys, ru_unregistered) = stored(&store, Dialect::Ru).await;
+        assert_eq!(
+            ru_rows,
+            (REGISTERS * DOCUMENTS) as i64,
+            "every RU document stored"
+        );
+        assert_eq!(ru_rows, ru_keys, "one row per RU document key");
+        assert_eq!(ru_unregistered, 0, "every ФН was provisioned");
+        let owners = store.list_organisations().await.expect("organisations");
+        assert_eq!(
+            owners.len(),
+            1 + REGISTERS as usize,
+            "one KZ owner, one per RU register"
+        );
+        account.stop().await;
+        store.close().await;
+    })
+    .await;
+}
