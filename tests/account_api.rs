@@ -62,16 +62,19 @@ async fn requests_need_a_live_api_key() {
         assert_eq!((status, error_code(&answer)), (401, "revoked_api_key"));
         let replacement = store.create_api_key("test").await.unwrap();
         let (status, _) = account
-            .call_with(Some(&replacement.secret), Method::GET, path, None)
+            .call_with(Some(replacement.secret.expose()), Method::GET, path, None)
             .await;
         assert_eq!(status, 200);
-        // Only the hash is stored.
+        // The key is never printed with its record, and only its hash is stored.
+        assert!(!format!("{replacement:?}").contains(replacement.secret.expose()));
         let stored: Vec<String> = sqlx::query_scalar("SELECT key_hash FROM api_keys")
             .fetch_all(store.pool())
             .await
             .unwrap();
-        assert!(!stored.contains(&replacement.secret));
-        assert!(stored.contains(&ofd::store::api_keys::key_hash(&replacement.secret)));
+        assert!(!stored
+            .iter()
+            .any(|hash| hash == replacement.secret.expose()));
+        assert!(stored.contains(&ofd::store::api_keys::key_hash(replacement.secret.expose())));
         account.stop().await;
         store.close().await;
     })

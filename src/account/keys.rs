@@ -40,7 +40,7 @@ pub async fn run(store: &Store, args: KeyArgs) -> anyhow::Result<()> {
         KeyCommand::Create { name } => {
             let issued = store.create_api_key(&name).await?;
             // The key alone on stdout, so that `KEY=$(ofd account key create …)` works.
-            println!("{}", issued.secret);
+            println!("{}", issued.secret.expose());
             eprintln!(
                 "API key {:?} created; it is not shown again",
                 issued.key.name

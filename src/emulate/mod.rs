@@ -123,7 +123,7 @@ pub struct EmulateArgs {
     pub account_url: Option<String>,
     /// API key for --account-url (`ofd account key create`).
     #[arg(long, env = "OFD_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     /// KZ: credentials of already provisioned registers, one JSON object per line as printed by
     /// `ofd register add --dialect kz --json`; one register per line.
     #[arg(long)]
@@ -292,7 +292,7 @@ fn account_client(args: &EmulateArgs) -> anyhow::Result<Option<provision_api::Ac
     };
     let key = args
         .api_key
-        .as_deref()
+        .as_ref()
         .context("--account-url needs --api-key (or OFD_API_KEY)")?;
     provision_api::AccountClient::new(url, key).map(Some)
 }

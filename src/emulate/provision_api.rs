@@ -15,6 +15,7 @@ use reqwest::{header, StatusCode};
 use super::kz::Credentials;
 use super::provision::{kz_owner_bin, serial, MODEL, PARALLEL_INSERTS};
 use super::ru;
+use crate::secret::Secret;
 
 /// How long one API call may take before provisioning fails.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -23,12 +24,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct AccountClient {
     http: reqwest::Client,
     base: String,
-    authorization: String,
+    /// `Bearer <key>`.
+    authorization: Secret,
 }
 
 impl AccountClient {
     /// A client of the API at `url` (e.g. `http://127.0.0.1:8088`) using API key `key`.
-    pub fn new(url: &str, key: &str) -> anyhow::Result<Self> {
+    pub fn new(url: &str, key: &Secret) -> anyhow::Result<Self> {
         let parsed = url::Url::parse(url).with_context(|| format!("--account-url {url:?}"))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             bail!("--account-url must be http:// or https://");
@@ -40,7 +42,7 @@ impl AccountClient {
         Ok(Self {
             http,
             base: url.trim_end_matches('/').to_owned(),
-            authorization: format!("Bearer {}", key.trim()),
+            authorization: Secret::from(format!("Bearer {}", key.expose().trim())),
         })
     }
 
@@ -54,7 +56,7 @@ impl AccountClient {
         let response = self
             .http
             .post(&url)
-            .header(header::AUTHORIZATION, &self.authorization)
+            .header(header::AUTHORIZATION, self.authorization.expose())
             .header(header::CONTENT_TYPE, "application/json")
             .body(serde_json::to_vec(body)?)
             .send()

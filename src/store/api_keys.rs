@@ -12,6 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
 use super::{now_millis, Store, StoreError};
+use crate::secret::Secret;
 
 /// What every issued key starts with, so that a leaked key is recognisable in logs and scanners.
 pub const KEY_PREFIX: &str = "ofd_";
@@ -41,7 +42,7 @@ pub struct IssuedKey {
     /// The stored record.
     pub key: ApiKey,
     /// The key to hand to the client. Print it once; it cannot be recovered.
-    pub secret: String,
+    pub secret: Secret,
 }
 
 /// The verdict on a presented key.
@@ -100,7 +101,7 @@ impl Store {
             .ok_or_else(|| StoreError::Conflict(format!("a live key is already named {name:?}")))?;
         Ok(IssuedKey {
             key: api_key_from_row(&row)?,
-            secret,
+            secret: Secret::from(secret),
         })
     }
 

@@ -27,7 +27,9 @@ impl Account {
             .create_api_key("test")
             .await
             .expect("create key")
-            .secret;
+            .secret
+            .expose()
+            .to_owned();
         let shutdown = CancellationToken::new();
         let listen: SocketAddr = "127.0.0.1:0".parse().expect("addr");
         let running = spawn(store.clone(), listen, shutdown.clone())
