@@ -143,6 +143,17 @@ async fn organisations_and_ru_registers() {
         assert_eq!((status, error_code(&answer)), (404, "not_found"));
         let (status, answer) = account.get("/api/v1/registers/abc").await;
         assert_eq!((status, error_code(&answer)), (400, "invalid_path"));
+        let (status, answer) = account.get("/api/v1/no-such-thing").await;
+        assert_eq!((status, error_code(&answer)), (404, "not_found"));
+        let (status, answer) = account
+            .call_with(
+                Some(&account.key),
+                Method::DELETE,
+                &format!("/api/v1/registers/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!((status, error_code(&answer)), (405, "method_not_allowed"));
 
         // The row the ingest path will look up is the one the API made.
         let stored = store.register_by_fn(FN).await.unwrap().unwrap();
