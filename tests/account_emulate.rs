@@ -2,7 +2,8 @@
 //! fleet through a real account API and then sends its documents to a real ingest server on the
 //! same database. KZ registers can only work with the system ids and tokens the API handed out,
 //! RU registers only if the API registered their ФН numbers (unknown ones are refused), so every
-//! document acknowledged proves the provisioning; every one is stored exactly once.
+//! document acknowledged proves the provisioning; every one is stored exactly once, also when
+//! the RU fleet is run a second time.
 
 mod account_support;
 mod common;
@@ -115,6 +116,10 @@ async fn emulator_provisions_its_fleet_through_the_account_api() {
         assert_all_acked(&kz);
         let ru = emulate("ru", &target, &account).await;
         assert_all_acked(&ru);
+        // The same fleet again: its ФН numbers are already registered (409 counts as done) and
+        // every resent document is answered from the store, not stored a second time.
+        let again = emulate("ru", &target, &account).await;
+        assert_all_acked(&again);
         server.shutdown().await.expect("clean shutdown");
 
         assert_eq!(registers_of(&store, Dialect::Kz).await, REGISTERS as usize);
