@@ -26,7 +26,6 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::database::DatabaseArgs;
 use crate::store::Store;
 pub use routes::router;
 
@@ -41,8 +40,14 @@ pub struct AccountArgs {
     /// Address of the HTTP API.
     #[arg(long, env = "OFD_ACCOUNT_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
-    #[command(flatten)]
-    database: DatabaseArgs,
+    /// Database URL (sqlite://PATH or postgres://…), the same variable as the other roles'.
+    #[arg(
+        long,
+        env = "OFD_DATABASE",
+        default_value = "sqlite://ofd.db",
+        global = true
+    )]
+    pub database: String,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -83,7 +88,7 @@ pub async fn spawn(
 
 /// Run `ofd account` (until SIGTERM or ctrl-c) or `ofd account key …`.
 pub async fn run(args: AccountArgs) -> anyhow::Result<()> {
-    let store = Store::open(&args.database.url)
+    let store = Store::open(&args.database)
         .await
         .context("opening the database")?;
     let result = match args.command {

@@ -118,7 +118,8 @@ pub struct EmulateArgs {
     pub provision: Option<String>,
     /// Provision the fleet through the account API at this URL (e.g. `http://127.0.0.1:8088`)
     /// instead of the database: RU registers by ФН number, KZ registers get their system ids
-    /// and first tokens from the answers. Needs --api-key.
+    /// and first tokens from the answers. Needs --api-key, which travels in clear over http://,
+    /// so keep plain HTTP to loopback or a private network.
     #[arg(long, requires = "api_key", conflicts_with_all = ["provision", "kz_credentials"])]
     pub account_url: Option<String>,
     /// API key for --account-url (`ofd account key create`).
