@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ofd::store::{ru_doc_key, Dialect, InsertDocument, NewDocument, Store, Writer, WriterConfig};
+use ofd::store::{ru_doc_key, Dialect, NewDocument, Store, Writer, WriterConfig};
 
 const DOCS: usize = 20_000;
 const SUBMITTERS: usize = 1_000;
@@ -75,7 +75,7 @@ async fn store_batch(store: Store, base: i64) -> Duration {
             let writer = writer.clone();
             tokio::spawn(async move {
                 for doc in docs {
-                    writer.submit(InsertDocument(doc)).await.expect("stored");
+                    writer.store(doc).await.expect("stored");
                 }
             })
         })

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{count_rows, on_each_backend, ru_document};
-use ofd::store::{Dialect, InsertDocument, InsertOutcome, Quarantine, Writer, WriterConfig};
+use ofd::store::{Dialect, InsertOutcome, Quarantine, Writer, WriterConfig};
 use sqlx::Row as _;
 
 const FN: &str = "9999078900012345";
@@ -14,7 +14,7 @@ async fn first_arrival_is_stored_with_pending_outbox_state() {
         let store = db.open().await;
         let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
         let doc = ru_document(FN, 1, b"first");
-        let outcome = writer.submit(InsertDocument(doc.clone())).await.unwrap();
+        let outcome = writer.store(doc.clone()).await.unwrap();
         assert_eq!(outcome, InsertOutcome::Stored);
 
         let row = sqlx::query(
@@ -49,7 +49,7 @@ async fn resend_returns_stored_ack_and_keeps_one_row() {
         let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
         let first = ru_document(FN, 7, b"same bytes");
         assert_eq!(
-            writer.submit(InsertDocument(first.clone())).await.unwrap(),
+            writer.store(first.clone()).await.unwrap(),
             InsertOutcome::Stored
         );
         // The resend carries the same container but the server would build a fresh ack for it;
@@ -57,7 +57,7 @@ async fn resend_returns_stored_ack_and_keeps_one_row() {
         let mut resend = first.clone();
         resend.ack = b"a different ack".to_vec();
         resend.received_at += 60_000;
-        let outcome = writer.submit(InsertDocument(resend)).await.unwrap();
+        let outcome = writer.store(resend).await.unwrap();
         assert_eq!(
             outcome,
             InsertOutcome::Duplicate {
@@ -78,9 +78,9 @@ async fn conflict_keeps_first_row_and_records_second_copy() {
         let store = db.open().await;
         let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
         let first = ru_document(FN, 9, b"original");
-        writer.submit(InsertDocument(first.clone())).await.unwrap();
+        writer.store(first.clone()).await.unwrap();
         let other = ru_document(FN, 9, b"something else");
-        let outcome = writer.submit(InsertDocument(other.clone())).await.unwrap();
+        let outcome = writer.store(other.clone()).await.unwrap();
         assert_eq!(
             outcome,
             InsertOutcome::Conflict {
@@ -88,7 +88,7 @@ async fn conflict_keeps_first_row_and_records_second_copy() {
             }
         );
         // The same conflicting copy again: still answered with the stored ack, kept once.
-        let again = writer.submit(InsertDocument(other.clone())).await.unwrap();
+        let again = writer.store(other.clone()).await.unwrap();
         assert_eq!(
             again,
             InsertOutcome::Conflict {
@@ -126,7 +126,7 @@ async fn flk_failures_are_stored_and_flagged() {
         doc.flk_errors = Some("total_mismatch".into());
         doc.unregistered = true;
         assert_eq!(
-            writer.submit(InsertDocument(doc.clone())).await.unwrap(),
+            writer.store(doc.clone()).await.unwrap(),
             InsertOutcome::Stored
         );
         let row = sqlx::query("SELECT flk_failed, flk_errors, unregistered FROM documents")

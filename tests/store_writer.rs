@@ -10,7 +10,9 @@ use std::time::Duration;
 use common::{count_rows, on_each_backend, ru_document};
 use futures::future::BoxFuture;
 use futures::FutureExt as _;
-use ofd::store::{InsertDocument, InsertOutcome, Store, TxWork, WriteError, Writer, WriterConfig};
+use ofd::store::{
+    insert_document, InsertOutcome, NewDocument, Store, TxWork, WriteError, Writer, WriterConfig,
+};
 use sqlx::AnyConnection;
 
 const FN: &str = "9999078900054321";
@@ -34,7 +36,7 @@ impl TxWork for Broken {
 
 /// Stores a document after holding the transaction open for a while, so that later submissions
 /// pile up in the queue behind it.
-struct SlowInsert(InsertDocument, Duration);
+struct SlowInsert(NewDocument, Duration);
 
 impl TxWork for SlowInsert {
     type Output = InsertOutcome;
@@ -45,7 +47,7 @@ impl TxWork for SlowInsert {
     ) -> BoxFuture<'c, Result<InsertOutcome, sqlx::Error>> {
         async move {
             tokio::time::sleep(self.1).await;
-            self.0.apply(conn).await
+            insert_document(conn, &self.0).await
         }
         .boxed()
     }
@@ -114,7 +116,7 @@ async fn submit_resolves_after_commit() {
         let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
         for fd in 1..=20 {
             let outcome = writer
-                .submit(InsertDocument(ru_document(FN, fd, &fd.to_be_bytes())))
+                .store(ru_document(FN, fd, &fd.to_be_bytes()))
                 .await
                 .unwrap();
             assert_eq!(outcome, InsertOutcome::Stored);
@@ -135,11 +137,7 @@ async fn concurrent_submits_share_transactions() {
         let (writer, task) = Writer::spawn(store.clone(), cfg);
         let submits = (1..=300).map(|fd| {
             let writer = writer.clone();
-            tokio::spawn(async move {
-                writer
-                    .submit(InsertDocument(ru_document(FN, fd, &fd.to_be_bytes())))
-                    .await
-            })
+            tokio::spawn(async move { writer.store(ru_document(FN, fd, &fd.to_be_bytes())).await })
         });
         for outcome in futures::future::join_all(submits).await {
             assert_eq!(outcome.unwrap().unwrap(), InsertOutcome::Stored);
@@ -165,11 +163,7 @@ async fn failing_item_does_not_fail_its_neighbours() {
         let (writer, task) = Writer::spawn(store.clone(), cfg);
         let good = (1..=10).map(|fd| {
             let writer = writer.clone();
-            tokio::spawn(async move {
-                writer
-                    .submit(InsertDocument(ru_document(FN, fd, &fd.to_be_bytes())))
-                    .await
-            })
+            tokio::spawn(async move { writer.store(ru_document(FN, fd, &fd.to_be_bytes())).await })
         });
         let good: Vec<_> = good.collect();
         let bad = {
@@ -182,10 +176,7 @@ async fn failing_item_does_not_fail_its_neighbours() {
         assert!(matches!(bad.await.unwrap(), Err(WriteError::Database(_))));
         assert_eq!(count_rows(&db.url, "documents").await, 10);
         // The writer keeps working after the failure.
-        let later = writer
-            .submit(InsertDocument(ru_document(FN, 99, b"later")))
-            .await
-            .unwrap();
+        let later = writer.store(ru_document(FN, 99, b"later")).await.unwrap();
         assert_eq!(later, InsertOutcome::Stored);
         drop(writer);
         task.await.unwrap();
@@ -205,7 +196,7 @@ async fn dropping_every_handle_drains_the_queue() {
         // The first item holds the writer busy while the rest queue up behind it.
         let slow = {
             let writer = writer.clone();
-            let doc = InsertDocument(ru_document(FN, 1, b"slow"));
+            let doc = ru_document(FN, 1, b"slow");
             tokio::spawn(async move {
                 writer
                     .submit(SlowInsert(doc, Duration::from_millis(300)))
@@ -215,11 +206,9 @@ async fn dropping_every_handle_drains_the_queue() {
         let queued: Vec<_> = (2..=40)
             .map(|fd| {
                 let writer = writer.clone();
-                tokio::spawn(async move {
-                    writer
-                        .submit(InsertDocument(ru_document(FN, fd, &fd.to_be_bytes())))
-                        .await
-                })
+                tokio::spawn(
+                    async move { writer.store(ru_document(FN, fd, &fd.to_be_bytes())).await },
+                )
             })
             .collect();
         while writer.queue_depth() < 39 {
@@ -246,10 +235,7 @@ async fn begin_write_commits_beside_the_writer() {
     on_each_backend(|db| async move {
         let store = db.open().await;
         let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
-        writer
-            .submit(InsertDocument(ru_document(FN, 1, b"one")))
-            .await
-            .unwrap();
+        writer.store(ru_document(FN, 1, b"one")).await.unwrap();
         // An off-hot-path writer (like the forwarder) reads, then writes, then commits.
         let mut tx = store.begin_write().await.unwrap();
         let pending: i64 =
@@ -263,10 +249,7 @@ async fn begin_write_commits_beside_the_writer() {
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        writer
-            .submit(InsertDocument(ru_document(FN, 2, b"two")))
-            .await
-            .unwrap();
+        writer.store(ru_document(FN, 2, b"two")).await.unwrap();
         let sent: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE forward_state = 'sent'")
                 .fetch_one(store.pool())
@@ -288,10 +271,7 @@ async fn writer_reconnects_after_losing_its_connection() {
     };
     let store = db.open().await;
     let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
-    writer
-        .submit(InsertDocument(ru_document(FN, 1, b"before")))
-        .await
-        .unwrap();
+    writer.store(ru_document(FN, 1, b"before")).await.unwrap();
     let killed: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
          WHERE datname = current_database() AND pid <> pg_backend_pid()",
@@ -303,11 +283,86 @@ async fn writer_reconnects_after_losing_its_connection() {
     // BEGIN fails on the dead connection before anything was done, so the writer replaces it
     // and runs the same batch at once: the first document after the outage is not lost.
     let first_try = writer
-        .submit(InsertDocument(ru_document(FN, 2, b"after")))
+        .store(ru_document(FN, 2, b"after"))
         .await
         .expect("stored on a fresh connection");
     assert_eq!(first_try, InsertOutcome::Stored);
     assert_eq!(count_rows(&db.url, "documents").await, 2);
     drop(writer);
     task.await.unwrap();
+}
+
+/// One batch holding a new key twice (same bytes, then different bytes), a key stored by an
+/// earlier batch, and more than one multi-row statement's worth of new keys: the bulk path must
+/// store each key once and still tell resends from conflicts.
+#[tokio::test]
+async fn one_batch_with_repeated_and_existing_keys() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let (cfg, batches, _items) = counting_observer();
+        let cfg = WriterConfig {
+            max_batch: 512,
+            ..cfg
+        };
+        let (writer, task) = Writer::spawn(store.clone(), cfg);
+        let earlier = ru_document(FN, 1, b"earlier");
+        assert_eq!(
+            writer.store(earlier.clone()).await.unwrap(),
+            InsertOutcome::Stored
+        );
+        let batches_before = batches.load(Ordering::SeqCst);
+
+        // join! polls in order, so the queue order (and so the batch order) is this order.
+        let first = ru_document(FN, 2, b"first");
+        let (a, b, c, d, e, news) = futures::join!(
+            writer.store(first.clone()),
+            writer.store(first.clone()),
+            writer.store(ru_document(FN, 2, b"other")),
+            writer.store(earlier.clone()),
+            writer.store(ru_document(FN, 1, b"changed")),
+            futures::future::join_all((100..250).map(|fd| writer.store(ru_document(
+                FN,
+                fd,
+                &fd.to_be_bytes()
+            )))),
+        );
+        assert_eq!(a.unwrap(), InsertOutcome::Stored);
+        assert_eq!(
+            b.unwrap(),
+            InsertOutcome::Duplicate {
+                ack: first.ack.clone()
+            }
+        );
+        assert_eq!(
+            c.unwrap(),
+            InsertOutcome::Conflict {
+                ack: first.ack.clone()
+            }
+        );
+        assert_eq!(
+            d.unwrap(),
+            InsertOutcome::Duplicate {
+                ack: earlier.ack.clone()
+            }
+        );
+        assert_eq!(
+            e.unwrap(),
+            InsertOutcome::Conflict {
+                ack: earlier.ack.clone()
+            }
+        );
+        assert!(news
+            .into_iter()
+            .all(|o| o.unwrap() == InsertOutcome::Stored));
+        assert_eq!(
+            batches.load(Ordering::SeqCst),
+            batches_before + 1,
+            "one batch"
+        );
+        assert_eq!(count_rows(&db.url, "documents").await, 2 + 150);
+        assert_eq!(count_rows(&db.url, "conflicts").await, 2);
+        drop(writer);
+        task.await.unwrap();
+    })
+    .await;
 }

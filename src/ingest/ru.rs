@@ -47,9 +47,7 @@ use super::Shared;
 use crate::config::FlkMode;
 use crate::crypto::{InboundDocument, InvalidSign, Verdict};
 use crate::metrics::{Check, FrameResult, Label};
-use crate::store::{
-    ru_doc_key, Dialect, InsertDocument, InsertOutcome, NewDocument, Quarantine, RegisterStatus,
-};
+use crate::store::{ru_doc_key, Dialect, InsertOutcome, NewDocument, Quarantine, RegisterStatus};
 
 /// Serve RU frames on `connection` until EOF, an error, a timeout or shutdown.
 pub(crate) async fn serve(connection: Connection, shared: &Shared) {
@@ -245,7 +243,7 @@ async fn handle_frame(bytes: &[u8], peer: SocketAddr, shared: &Shared) -> Option
         .metrics
         .queue_depth
         .set(shared.writer.queue_depth() as i64);
-    let outcome = match shared.writer.submit(InsertDocument(new)).await {
+    let outcome = match shared.writer.store(new).await {
         Ok(outcome) => outcome,
         Err(error) => return drop_frame(shared, peer, Check::Storage, &error, bytes),
     };

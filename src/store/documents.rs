@@ -1,18 +1,26 @@
 //! Accepted documents (RU and KZ), their idempotency rule, and quarantine.
 //!
-//! The idempotency key is `(dialect, doc_key)`. Storing is one `INSERT … ON CONFLICT DO NOTHING
-//! RETURNING id` per document: the common case (a new document) costs exactly one statement. Only
-//! when the key already exists do we read the stored row, to tell a resend (identical raw bytes:
-//! answer with the stored ack) from a conflict (different bytes: keep the newcomer in
-//! `conflicts`, answer with the stored ack, never overwrite).
+//! The idempotency key is `(dialect, doc_key)`. Storing is `INSERT … ON CONFLICT DO NOTHING
+//! RETURNING`: the common case (a new document) costs no read. The group-commit writer stores a
+//! whole batch of new documents with a few multi-row statements ([`insert_new_documents`]), since
+//! on SQLite each statement is a round trip to the driver's worker thread and that round trip,
+//! not the row, was the cost. Only when a key already exists do we read the stored row
+//! ([`insert_document`]), to tell a resend (identical raw bytes: answer with the stored ack) from
+//! a conflict (different bytes: keep the newcomer in `conflicts`, answer with the stored ack,
+//! never overwrite).
 //!
 //! The functions here take a bare connection so that other [`TxWork`] implementations (the KZ
 //! handler stores a document, rotates the token and caches the response in one transaction) can
 //! call them inside their own transaction.
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 use futures::future::BoxFuture;
 use futures::FutureExt as _;
-use sqlx::{AnyConnection, Row as _};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, Row as _};
 
 use super::writer::TxWork;
 use super::Dialect;
@@ -83,33 +91,9 @@ pub async fn insert_document(
     doc: &NewDocument,
 ) -> Result<InsertOutcome, sqlx::Error> {
     let dialect = doc.dialect.as_str();
-    let inserted = sqlx::query(
-        "INSERT INTO documents (dialect, doc_key, fn_number, fd_number, system_id, form_code, \
-         ffd_version, doc_time, received_at, raw, json, ack, flk_failed, flk_errors, \
-         sign_verdict, unregistered, peer, forward_state) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         'pending') \
-         ON CONFLICT (dialect, doc_key) DO NOTHING RETURNING id",
-    )
-    .bind(dialect)
-    .bind(doc.doc_key.as_str())
-    .bind(doc.fn_number.as_deref())
-    .bind(doc.fd_number)
-    .bind(doc.system_id)
-    .bind(doc.form_code)
-    .bind(doc.ffd_version)
-    .bind(doc.doc_time)
-    .bind(doc.received_at)
-    .bind(doc.raw.as_slice())
-    .bind(doc.json.as_str())
-    .bind(doc.ack.as_slice())
-    .bind(i64::from(doc.flk_errors.is_some()))
-    .bind(doc.flk_errors.as_deref())
-    .bind(doc.sign_verdict.as_str())
-    .bind(i64::from(doc.unregistered))
-    .bind(doc.peer.as_deref())
-    .fetch_optional(&mut *conn)
-    .await?;
+    let inserted = bind_document(sqlx::query(SINGLE_INSERT.as_str()), doc)
+        .fetch_optional(&mut *conn)
+        .await?;
     if inserted.is_some() {
         return Ok(InsertOutcome::Stored);
     }
@@ -150,19 +134,146 @@ pub async fn insert_document(
     Ok(InsertOutcome::Conflict { ack })
 }
 
-/// [`TxWork`] that stores one document through the group-commit writer.
-#[derive(Clone, Debug)]
-pub struct InsertDocument(pub NewDocument);
+/// Rows per multi-row INSERT: 64 × 17 parameters stays far below SQLite's and PostgreSQL's
+/// parameter limits, and at most 64 statement shapes end up in the prepared-statement cache.
+const ROWS_PER_STATEMENT: usize = 64;
+/// Parameters per document row in [`INSERT_HEAD`].
+const COLUMNS: usize = 17;
+/// Column list shared by the single and the multi-row insert.
+const INSERT_HEAD: &str = "INSERT INTO documents (dialect, doc_key, fn_number, fd_number, \
+     system_id, form_code, ffd_version, doc_time, received_at, raw, json, ack, flk_failed, \
+     flk_errors, sign_verdict, unregistered, peer, forward_state) VALUES";
+/// Idempotency: an existing key is left alone (and then read by [`insert_document`]).
+const INSERT_TAIL: &str = "ON CONFLICT (dialect, doc_key) DO NOTHING";
 
-impl TxWork for InsertDocument {
-    type Output = InsertOutcome;
+/// Placeholder style of the statement text.
+#[derive(Clone, Copy)]
+enum Placeholders {
+    /// `$1, $2, …` (PostgreSQL).
+    Numbered,
+    /// `?, ?, …` (SQLite). SQLite accepts `$N` too, but then the driver looks every parameter
+    /// up by name in a list as long as the statement's parameters: quadratic in the row count,
+    /// and the largest single cost of a 64-row insert in the profile.
+    Positional,
+}
 
-    fn apply<'c>(
-        &'c self,
-        conn: &'c mut AnyConnection,
-    ) -> BoxFuture<'c, Result<InsertOutcome, sqlx::Error>> {
-        insert_document(conn, &self.0).boxed()
+impl Placeholders {
+    fn of(conn: &AnyConnection) -> Placeholders {
+        if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+            Placeholders::Positional
+        } else {
+            Placeholders::Numbered
+        }
     }
+}
+
+/// `INSERT … VALUES (…), … RETURNING dialect, doc_key` for 1 to [`ROWS_PER_STATEMENT`] rows,
+/// built once per placeholder style: index `n - 1` holds the statement for `n` rows.
+fn bulk_insert(style: Placeholders, rows: usize) -> &'static str {
+    static NUMBERED: LazyLock<Vec<String>> = LazyLock::new(|| bulk_inserts(Placeholders::Numbered));
+    static POSITIONAL: LazyLock<Vec<String>> =
+        LazyLock::new(|| bulk_inserts(Placeholders::Positional));
+    let table = match style {
+        Placeholders::Numbered => &NUMBERED,
+        Placeholders::Positional => &POSITIONAL,
+    };
+    table[rows - 1].as_str()
+}
+
+fn bulk_inserts(style: Placeholders) -> Vec<String> {
+    (1..=ROWS_PER_STATEMENT)
+        .map(|rows| {
+            format!(
+                "{INSERT_HEAD} {} {INSERT_TAIL} RETURNING dialect, doc_key",
+                values_rows(style, rows)
+            )
+        })
+        .collect()
+}
+
+/// The one-row insert of [`insert_document`].
+static SINGLE_INSERT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{INSERT_HEAD} {} {INSERT_TAIL} RETURNING id",
+        values_rows(Placeholders::Numbered, 1)
+    )
+});
+
+/// `($1, …, $17, 'pending'), ($18, …)` (or with `?`) for `rows` rows.
+fn values_rows(style: Placeholders, rows: usize) -> String {
+    let tuples: Vec<String> = (0..rows)
+        .map(|row| {
+            let params: Vec<String> = (1..=COLUMNS)
+                .map(|column| match style {
+                    Placeholders::Numbered => format!("${}", row * COLUMNS + column),
+                    Placeholders::Positional => "?".to_owned(),
+                })
+                .collect();
+            format!("({}, 'pending')", params.join(", "))
+        })
+        .collect();
+    tuples.join(", ")
+}
+
+/// Bind `doc`'s values in [`INSERT_HEAD`] column order.
+fn bind_document<'q>(
+    query: Query<'q, Any, AnyArguments<'q>>,
+    doc: &'q NewDocument,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    query
+        .bind(doc.dialect.as_str())
+        .bind(doc.doc_key.as_str())
+        .bind(doc.fn_number.as_deref())
+        .bind(doc.fd_number)
+        .bind(doc.system_id)
+        .bind(doc.form_code)
+        .bind(doc.ffd_version)
+        .bind(doc.doc_time)
+        .bind(doc.received_at)
+        .bind(doc.raw.as_slice())
+        .bind(doc.json.as_str())
+        .bind(doc.ack.as_slice())
+        .bind(i64::from(doc.flk_errors.is_some()))
+        .bind(doc.flk_errors.as_deref())
+        .bind(doc.sign_verdict.as_str())
+        .bind(i64::from(doc.unregistered))
+        .bind(doc.peer.as_deref())
+}
+
+/// Insert every document of `docs` whose key is new, with multi-row statements, on `conn`
+/// (inside the caller's transaction). Returns, per input, whether it was stored by this call.
+/// A `false` entry — its key was already stored, or an earlier entry of `docs` has the same key —
+/// must go through [`insert_document`] afterwards to be told apart as a resend or a conflict.
+pub async fn insert_new_documents(
+    conn: &mut AnyConnection,
+    docs: &[&NewDocument],
+) -> Result<Vec<bool>, sqlx::Error> {
+    let mut stored = vec![false; docs.len()];
+    // Only the first of several same-key entries takes part: RETURNING names the keys that went
+    // in, and a key must stand for one entry.
+    let mut seen = HashSet::with_capacity(docs.len());
+    let candidates: Vec<usize> = (0..docs.len())
+        .filter(|&i| seen.insert((docs[i].dialect, docs[i].doc_key.as_str())))
+        .collect();
+    let style = Placeholders::of(conn);
+    for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
+        let sql = bulk_insert(style, chunk.len());
+        let query = chunk
+            .iter()
+            .fold(sqlx::query(sql), |query, &i| bind_document(query, docs[i]));
+        let rows = query.fetch_all(&mut *conn).await?;
+        let mut inserted = HashSet::with_capacity(rows.len());
+        for row in rows {
+            let dialect: String = row.try_get("dialect")?;
+            let doc_key: String = row.try_get("doc_key")?;
+            inserted.insert((dialect, doc_key));
+        }
+        for &i in chunk {
+            let key = (docs[i].dialect.as_str().to_owned(), docs[i].doc_key.clone());
+            stored[i] = inserted.contains(&key);
+        }
+    }
+    Ok(stored)
 }
 
 /// A document refused after parsing (e.g. its fiscal sign does not verify), kept for the

@@ -49,8 +49,8 @@ use sqlx::{AnyConnection, AnyPool, Connection as _};
 
 pub use api_keys::{ApiKey, IssuedKey, KeyCheck};
 pub use documents::{
-    insert_document, insert_quarantine, ru_doc_key, InsertDocument, InsertOutcome, NewDocument,
-    Quarantine,
+    insert_document, insert_new_documents, insert_quarantine, ru_doc_key, InsertOutcome,
+    NewDocument, Quarantine,
 };
 pub use organisations::Organisation;
 pub use registers::{

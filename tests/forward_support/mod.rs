@@ -13,7 +13,7 @@ use std::{
 use ofd::{
     forward::{self, ForwardOptions},
     sink::{self, SinkArgs, Stats},
-    store::{Dialect, InsertDocument, InsertOutcome, NewDocument, Store, Writer, WriterConfig},
+    store::{Dialect, InsertOutcome, NewDocument, Store, Writer, WriterConfig},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -77,9 +77,7 @@ pub async fn ingest(store: &Store, documents: Vec<NewDocument>) -> Vec<String> {
     for document in documents {
         ids.push(format!("{}:{}", document.dialect, document.doc_key));
         let writer: Writer = writer.clone();
-        pending.push(tokio::spawn(async move {
-            writer.submit(InsertDocument(document)).await
-        }));
+        pending.push(tokio::spawn(async move { writer.store(document).await }));
     }
     for handle in pending {
         let outcome = handle.await.unwrap().unwrap();
