@@ -51,6 +51,11 @@ pub struct ServeOptions {
     #[arg(long, env = "OFD_ACCEPT_UNREGISTERED", value_name = "BOOL", num_args = 0..=1,
           default_missing_value = "true")]
     pub accept_unregistered: Option<bool>,
+    /// Milliseconds a register's status (active, blocked, unknown …) read from the database is
+    /// reused for later documents of the same ФН: a status change reaches ingest within this
+    /// time. 0 reads the database for every document. [default: 2000]
+    #[arg(long, env = "OFD_REGISTER_CACHE_MS", value_name = "MS")]
+    pub register_cache_ms: Option<u64>,
     /// ФЛК mode: `report` stores, answers 0 and flags; `enforce` stores and answers 14.
     /// [default: report]
     #[arg(long, env = "OFD_FLK", value_name = "MODE")]
@@ -177,6 +182,8 @@ pub struct IngestFile {
     pub ofd_inn: Option<String>,
     /// See `--accept-unregistered`.
     pub accept_unregistered: Option<bool>,
+    /// See `--register-cache-ms`.
+    pub register_cache_ms: Option<u64>,
     /// See `--flk`.
     pub flk: Option<FlkMode>,
     /// See `--max-connections`.
@@ -211,6 +218,8 @@ pub struct ServeConfig {
     pub ofd_inn: String,
     /// Accept (and flag) unprovisioned ФН numbers.
     pub accept_unregistered: bool,
+    /// How long a register status read from storage is reused.
+    pub register_cache_ttl: Duration,
     /// ФЛК answer mode.
     pub flk: FlkMode,
     /// Connection and frame limits.
@@ -297,6 +306,11 @@ impl ServeOptions {
                 "0000000000".to_owned(),
             ),
             accept_unregistered: pick(self.accept_unregistered, i.accept_unregistered, false),
+            register_cache_ttl: Duration::from_millis(pick(
+                self.register_cache_ms,
+                i.register_cache_ms,
+                2000,
+            )),
             flk: pick(self.flk, i.flk, FlkMode::Report),
             limits: Limits {
                 max_connections: pick(self.max_connections, i.max_connections, 4096),

@@ -455,3 +455,98 @@ async fn flk_failure_is_stored_and_answered_14_when_enforcing_and_0_when_reporti
         assert!(errors.expect("errors recorded").contains("items_total"));
     }
 }
+
+/// Register statuses are remembered for `register_cache_ms`: blocking a register, or
+/// provisioning an unknown one, reaches ingest once that time has passed — and at once when the
+/// cache is off.
+#[tokio::test]
+async fn register_status_changes_reach_ingest_after_the_cache_ttl() {
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let known = fn_number(7);
+    let unknown = fn_number(8);
+    let register = store
+        .add_register(
+            ofd::store::Dialect::Ru,
+            ofd::store::NewRegister {
+                fn_number: Some(known.clone()),
+                serial: None,
+                model: None,
+                reg_number: None,
+                org_inn: None,
+            },
+        )
+        .await
+        .expect("provisioned");
+    let ttl = std::time::Duration::from_millis(300);
+    let mut cached = options(&db.url);
+    cached.accept_unregistered = Some(false);
+    cached.register_cache_ms = Some(ttl.as_millis() as u64);
+    let server = Server::start(cached.resolve().expect("config"))
+        .await
+        .expect("server");
+    let code = |fn_number: String, fd: u32| {
+        let addr = server.local_addr();
+        async move {
+            let frame = receipt_frame(&fn_number, fd, fd, None);
+            ack_fields(&send_one(addr, &frame).await.expect("reply")).code
+        }
+    };
+
+    assert_eq!(code(known.clone(), 1).await, 0);
+    assert_eq!(code(unknown.clone(), 1).await, 11);
+    store
+        .set_register_status(register.id, ofd::store::RegisterStatus::Blocked)
+        .await
+        .expect("blocked");
+    let provisioned = ofd::store::NewRegister {
+        fn_number: Some(unknown.clone()),
+        serial: None,
+        model: None,
+        reg_number: None,
+        org_inn: None,
+    };
+    store
+        .add_register(ofd::store::Dialect::Ru, provisioned)
+        .await
+        .expect("provisioned later");
+    tokio::time::sleep(ttl + std::time::Duration::from_millis(100)).await;
+    assert_eq!(code(known.clone(), 2).await, 11, "blocked after the ttl");
+    assert_eq!(
+        code(unknown.clone(), 2).await,
+        0,
+        "provisioned after the ttl"
+    );
+    server.shutdown().await.expect("clean shutdown");
+
+    // Cache off: the next document already sees a change.
+    let mut uncached = options(&db.url);
+    uncached.accept_unregistered = Some(false);
+    uncached.register_cache_ms = Some(0);
+    let server = Server::start(uncached.resolve().expect("config"))
+        .await
+        .expect("server");
+    let addr = server.local_addr();
+    let frame = receipt_frame(&unknown, 3, 3, None);
+    assert_eq!(
+        ack_fields(&send_one(addr, &frame).await.expect("reply")).code,
+        0
+    );
+    let id = store
+        .register_by_fn(&unknown)
+        .await
+        .expect("read")
+        .expect("present")
+        .id;
+    store
+        .set_register_status(id, ofd::store::RegisterStatus::Blocked)
+        .await
+        .expect("blocked");
+    let frame = receipt_frame(&unknown, 4, 4, None);
+    assert_eq!(
+        ack_fields(&send_one(addr, &frame).await.expect("reply")).code,
+        11
+    );
+    server.shutdown().await.expect("clean shutdown");
+    store.close().await;
+}

@@ -18,13 +18,15 @@
 //!    frame they are processing (commit and ack) and close instead of reading another; wait up
 //!    to `shutdown_grace` for them; then the writer drains its queue and commits; then exit.
 //!
-//! The per-frame path takes no lock other than the writer's channel: metrics are pre-resolved
+//! The per-frame path takes no lock other than the writer's channel and the register cache's
+//! map (held for a lookup, never across an await): metrics are pre-resolved
 //! atomics, the rate limiter belongs to the accept loop, the crypto unit is shared read-only.
 
 pub mod connection;
 pub mod kz;
 pub mod limits;
 pub mod listener;
+mod register_cache;
 pub mod ru;
 pub mod sniff;
 
@@ -78,6 +80,8 @@ pub(crate) struct Shared {
     pub store: Store,
     pub writer: Writer,
     pub crypto: Crypto,
+    /// RU register statuses, remembered for `config.register_cache_ttl`.
+    pub registers: register_cache::RegisterCache,
     /// The KZ dialect (tokens, shifts, per-register serialisation).
     pub kz: crate::kz::service::KzService,
     /// Cancelled when the server stops accepting; connections close between frames.
@@ -140,8 +144,10 @@ impl Server {
             config.kz.clone(),
             metrics.clone(),
         );
+        let registers = register_cache::RegisterCache::new(config.register_cache_ttl);
         let shared = Arc::new(Shared {
             config,
+            registers,
             metrics: metrics.clone(),
             store,
             writer,

@@ -172,10 +172,10 @@ async fn handle_frame(bytes: &[u8], peer: SocketAddr, shared: &Shared) -> Option
         Err((check, reason)) => return refuse(shared, &request, check, &reason, bytes).await,
     };
 
-    let unregistered = match shared.store.register_by_fn(fn_number).await {
-        Ok(Some(register)) if register.status == RegisterStatus::Active => false,
-        Ok(Some(register)) => {
-            let reason = format!("register is {}", register.status.as_str());
+    let unregistered = match shared.registers.status(&shared.store, fn_number).await {
+        Ok(Some(RegisterStatus::Active)) => false,
+        Ok(Some(status)) => {
+            let reason = format!("register is {}", status.as_str());
             return refuse(shared, &request, Check::Register, &reason, bytes).await;
         }
         Ok(None) if shared.config.accept_unregistered => true,
