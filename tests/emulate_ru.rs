@@ -227,3 +227,37 @@ async fn provisioned_ffd_105_fleet_is_accepted_as_registered() {
     );
     server.shutdown().await.expect("clean shutdown");
 }
+
+/// `--rate` paces the fleet (open loop): 30 documents at 100/s cannot finish before the last
+/// one is due, 0.29 s after the start, and every one is still acknowledged and stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paced_fleet_sends_on_schedule_and_is_stored_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database = format!("sqlite://{}", dir.path().join("ofd.db").display());
+    let server = server(&database, false, true).await;
+    let target = server.local_addr().to_string();
+
+    let summary = execute(emulate_args(&[
+        "--target",
+        &target,
+        "--registers",
+        "3",
+        "--documents-per-register",
+        "10",
+        "--concurrency",
+        "3",
+        "--rate",
+        "100",
+        "--seed",
+        "11",
+    ]))
+    .await
+    .expect("emulation runs");
+
+    assert_all_acked(&summary, 30);
+    assert_eq!(summary.offered_rate, Some(100.0));
+    assert!(summary.elapsed_s >= 0.29, "{summary:#?}");
+    let store = Store::open(&database).await.expect("store");
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM documents").await, 30);
+    server.shutdown().await.expect("clean shutdown");
+}

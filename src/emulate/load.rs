@@ -7,7 +7,7 @@
 //! been retried for longer than the give-up limit; only then does the register move on.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,37 @@ pub struct Plan {
     pub resend_check: bool,
     /// Seed of the link-fault generators.
     pub seed: u64,
+    /// `--rate`: when documents are due; `None` sends each as soon as its register is free.
+    pub pacer: Option<Pacer>,
+}
+
+/// Open-loop pacing: document *k* of the run is due at `start + k / rate`, whichever register
+/// sends it. A register that takes a slot late (every register was still busy) sends at once
+/// and the lateness counts in its delivery latency, so an overloaded server cannot hide behind
+/// a load generator that politely waits for it.
+pub struct Pacer {
+    start: Instant,
+    interval: Duration,
+    issued: AtomicU64,
+}
+
+impl Pacer {
+    /// `rate` documents per second from `start` on.
+    pub fn new(start: Instant, rate: f64) -> Pacer {
+        Pacer {
+            start,
+            interval: Duration::from_secs_f64(1.0 / rate),
+            issued: AtomicU64::new(0),
+        }
+    }
+
+    /// Wait for the next free slot; returns when it was due.
+    async fn next_slot(&self) -> Instant {
+        let k = self.issued.fetch_add(1, Ordering::Relaxed);
+        let due = self.start + self.interval.mul_f64(k as f64);
+        tokio::time::sleep_until(due.into()).await;
+        due
+    }
 }
 
 type Fleet = Arc<Mutex<VecDeque<Box<dyn RegisterModel>>>>;
@@ -115,12 +146,22 @@ impl Worker {
         let mut connection: Option<TcpStream> = None;
         let mut documents_on_connection = 0u32;
         while !self.stopping() {
+            let due = match &self.plan.pacer {
+                Some(pacer) => pacer.next_slot().await,
+                None => Instant::now(),
+            };
             let Some(document) = register.next_document(chrono::Utc::now().timestamp()) else {
                 break;
             };
             Stats::bump(&self.stats.documents);
-            self.deliver(&mut link, &mut connection, register.as_mut(), &document)
-                .await;
+            self.deliver(
+                &mut link,
+                &mut connection,
+                register.as_mut(),
+                &document,
+                due,
+            )
+            .await;
             documents_on_connection += 1;
             if documents_on_connection >= link.documents_per_connection() {
                 close(connection.take()).await;
@@ -130,15 +171,17 @@ impl Worker {
         close(connection.take()).await;
     }
 
-    /// Resend `document` until its reply settles it.
+    /// Resend `document` until its reply settles it. Delivery latency and the give-up limit
+    /// count from `due`: when the document was scheduled, or its first attempt when unpaced.
     async fn deliver(
         &mut self,
         link: &mut Link,
         connection: &mut Option<TcpStream>,
         register: &mut dyn RegisterModel,
         document: &Outgoing,
+        due: Instant,
     ) {
-        let first_attempt = Instant::now();
+        let first_attempt = due;
         let mut attempts = 0u32;
         loop {
             if attempts > 0 && first_attempt.elapsed() > self.plan.give_up_after {

@@ -89,6 +89,14 @@ pub struct EmulateArgs {
     /// Stop handing out new documents after this many seconds; in-flight ones are finished.
     #[arg(long)]
     pub duration: Option<f64>,
+    /// Offer documents at this steady rate (documents/s across the fleet) instead of as fast as
+    /// the registers get answers. Real registers send when a sale happens, not when the last
+    /// answer came, so this is how latency at a given load is measured: it counts from each
+    /// document's scheduled time, and a server that falls behind shows it in the delivery
+    /// latency instead of quietly slowing the load down. --concurrency still caps the registers
+    /// talking at once.
+    #[arg(long, value_name = "DOCS_PER_S", value_parser = positive_rate)]
+    pub rate: Option<f64>,
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -211,6 +219,7 @@ pub async fn execute(args: EmulateArgs) -> anyhow::Result<Summary> {
         give_up_after: Duration::from_secs_f64(args.give_up_after),
         resend_check: args.resend_check,
         seed,
+        pacer: args.rate.map(|rate| load::Pacer::new(started, rate)),
     };
     let latencies = load::run(plan, framing, registers, Arc::clone(&stats), stop).await;
     let elapsed = started.elapsed();
@@ -222,6 +231,7 @@ pub async fn execute(args: EmulateArgs) -> anyhow::Result<Summary> {
         target: args.target.clone(),
         registers: fleet_size,
         concurrency: args.concurrency.clamp(1, fleet_size.max(1) as usize) as u64,
+        offered_rate: args.rate,
         elapsed,
         seed,
     };
@@ -347,5 +357,14 @@ impl Progress {
     fn finish(self) {
         self.ticker.abort();
         self.bar.finish_and_clear();
+    }
+}
+
+/// `--rate`: a finite number of documents per second above zero.
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        Ok(_) => Err("the rate must be above 0".to_owned()),
+        Err(error) => Err(error.to_string()),
     }
 }

@@ -150,6 +150,9 @@ pub struct Summary {
     pub target: String,
     pub registers: u64,
     pub concurrency: u64,
+    /// `--rate`, when the load was paced (open loop); absent when as fast as possible.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offered_rate: Option<f64>,
     pub elapsed_s: f64,
     pub seed: u64,
     pub documents: u64,
@@ -180,6 +183,7 @@ pub struct RunInfo {
     pub target: String,
     pub registers: u64,
     pub concurrency: u64,
+    pub offered_rate: Option<f64>,
     pub elapsed: Duration,
     pub seed: u64,
 }
@@ -195,6 +199,7 @@ impl Summary {
             target: info.target,
             registers: info.registers,
             concurrency: info.concurrency,
+            offered_rate: info.offered_rate,
             elapsed_s,
             seed: info.seed,
             documents: load(&stats.documents),
@@ -234,6 +239,9 @@ impl Summary {
             "ofd emulate: {} registers ({}) against {}, concurrency {}, {:.2} s",
             self.registers, self.dialect, self.target, self.concurrency, self.elapsed_s
         );
+        if let Some(rate) = self.offered_rate {
+            let _ = writeln!(out, "offered {rate:.0} documents/s (open loop)");
+        }
         let _ = writeln!(
             out,
             "documents {}  acked {}  rejected {}  invalid {}  undelivered {}",
