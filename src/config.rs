@@ -63,6 +63,12 @@ pub struct ServeOptions {
     /// Connections served at once; further ones wait in the listen backlog. [default: 4096]
     #[arg(long, env = "OFD_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Connections the kernel may hold completed but not yet accepted. When it overflows, a
+    /// register's connection attempt is dropped and retried by its TCP stack a second or more
+    /// later, so it must cover a burst of registers reconnecting at once (after a cell outage).
+    /// The kernel caps it at net.core.somaxconn. [default: 4096]
+    #[arg(long, env = "OFD_LISTEN_BACKLOG", value_name = "N")]
+    pub listen_backlog: Option<u32>,
     /// Largest accepted container in bytes; a frame declaring more is refused before any
     /// allocation. The protocol maximum is 32768. [default: 32768]
     #[arg(long, env = "OFD_MAX_FRAME_BYTES", value_name = "BYTES")]
@@ -188,6 +194,8 @@ pub struct IngestFile {
     pub flk: Option<FlkMode>,
     /// See `--max-connections`.
     pub max_connections: Option<usize>,
+    /// See `--listen-backlog`.
+    pub listen_backlog: Option<u32>,
     /// See `--max-frame-bytes`.
     pub max_frame_bytes: Option<u32>,
     /// See `--idle-timeout-secs`.
@@ -237,6 +245,8 @@ pub struct ServeConfig {
 pub struct Limits {
     /// Connections served at once.
     pub max_connections: usize,
+    /// Kernel queue of connections not yet accepted.
+    pub listen_backlog: u32,
     /// Largest container accepted.
     pub max_frame_bytes: u32,
     /// Time allowed for the next complete frame.
@@ -314,6 +324,7 @@ impl ServeOptions {
             flk: pick(self.flk, i.flk, FlkMode::Report),
             limits: Limits {
                 max_connections: pick(self.max_connections, i.max_connections, 4096),
+                listen_backlog: pick(self.listen_backlog, i.listen_backlog, 4096),
                 max_frame_bytes: pick(
                     self.max_frame_bytes,
                     i.max_frame_bytes,
@@ -364,6 +375,7 @@ impl ServeConfig {
         );
         let l = &self.limits;
         anyhow::ensure!(l.max_connections > 0, "max_connections must be at least 1");
+        anyhow::ensure!(l.listen_backlog > 0, "listen_backlog must be at least 1");
         anyhow::ensure!(
             (32..=PROTOCOL_MAX_CONTAINER).contains(&l.max_frame_bytes),
             "max_frame_bytes must be between 32 and {PROTOCOL_MAX_CONTAINER}"

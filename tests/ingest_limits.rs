@@ -1,4 +1,5 @@
-//! Connection limits over real TCP: idle timeout, per-source rate limit, connection semaphore.
+//! Connection limits over real TCP: idle timeout, per-source rate limit, connection semaphore,
+//! listen backlog.
 
 mod common;
 mod ingest_support;
@@ -113,5 +114,41 @@ async fn connections_above_the_limit_wait_for_a_free_slot() {
     drop(first);
     let ack = ack_fields(&second.reply().await.expect("served once the slot is free"));
     assert_eq!((ack.fd, ack.code), (2, 0));
+    server.shutdown().await.expect("clean shutdown");
+}
+
+/// While every connection slot is taken, new connections wait in the kernel's listen backlog:
+/// a burst of 1,500 (more than tokio's default backlog of 1,024) must all complete their
+/// handshake instead of having SYNs dropped.
+#[tokio::test]
+async fn a_burst_larger_than_the_default_backlog_is_queued_by_the_kernel() {
+    const BURST: usize = 1500;
+    let db = TestDb::sqlite();
+    let mut options = options(&db.url);
+    options.max_connections = Some(1);
+    options.listen_backlog = Some(2048);
+    let server = Server::start(options.resolve().expect("config"))
+        .await
+        .expect("server");
+    let addr = server.local_addr();
+    // Takes the only slot, so the accept loop stops accepting.
+    let holder = Client::connect(addr).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let attempts = (0..BURST).map(|_| {
+        tokio::time::timeout(
+            Duration::from_millis(800),
+            tokio::net::TcpStream::connect(addr),
+        )
+    });
+    let results = futures::future::join_all(attempts).await;
+    let connected: Vec<_> = results.into_iter().filter_map(|r| r.ok()?.ok()).collect();
+    assert_eq!(
+        connected.len(),
+        BURST,
+        "dropped SYNs: the backlog is too short"
+    );
+    drop(connected);
+    drop(holder);
     server.shutdown().await.expect("clean shutdown");
 }

@@ -8,10 +8,11 @@
 //! - On shutdown the loop returns at once and drops the listening socket (no new connections);
 //!   draining the spawned tasks is the caller's job through the shared `TaskTracker`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
@@ -21,6 +22,21 @@ use crate::metrics::ConnectionRejection;
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Bind the register-facing port with a listen backlog of `backlog` connections (tokio's
+/// `TcpListener::bind` fixes it at 1,024: at a thousand registers connecting at once the queue
+/// overflowed and dropped SYNs cost those registers a one-second retransmit each).
+pub(crate) fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // A restarted server must not wait for the old connections' TIME_WAIT to bind again.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
 
 /// Accept until `shared.shutdown` is cancelled.
 pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracker) {

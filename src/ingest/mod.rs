@@ -109,8 +109,7 @@ impl Server {
     /// As [`Server::start`] on an already opened store (`ofd all` shares one with other roles).
     pub async fn start_with_store(config: ServeConfig, store: Store) -> anyhow::Result<Server> {
         let crypto = Crypto::from_config(&config.crypto).context("setting up the crypto unit")?;
-        let listener = TcpListener::bind(config.listen)
-            .await
+        let listener = listener::bind(config.listen, config.limits.listen_backlog)
             .with_context(|| format!("binding the ingest port {}", config.listen))?;
         let metrics_listener = TcpListener::bind(config.metrics_listen)
             .await
