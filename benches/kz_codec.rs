@@ -1,5 +1,6 @@
-//! KZ codec benchmarks: split + decode + validate a TICKET request frame, and encode a TICKET
-//! response frame — the per-request codec cost on the ingest hot path.
+//! KZ codec benchmarks: split + decode + validate a TICKET request frame, the same to JSON (what
+//! `ofd decode` and the stored document hold), and encode a TICKET response frame — the KZ
+//! counterpart of the RU acknowledgement. The per-request codec cost on the ingest hot path.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use ofd_protocol::kz::{
@@ -94,6 +95,12 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let (_, body) = split_frame(black_box(&frame), DEFAULT_MAX_FRAME).expect("valid");
             decode_request(body).expect("valid")
+        })
+    });
+    group.bench_function("decode_ticket_request_frame_to_json", |b| {
+        b.iter(|| {
+            let (_, body) = split_frame(black_box(&frame), DEFAULT_MAX_FRAME).expect("valid");
+            serde_json::to_string(&decode_request(body).expect("valid")).expect("serialises")
         })
     });
     let response = Response {
