@@ -366,3 +366,34 @@ async fn one_batch_with_repeated_and_existing_keys() {
     })
     .await;
 }
+
+/// On SQLite the WAL is copied into the database file by the background checkpointer while the
+/// writer runs: 2 MiB of documents (well under any automatic checkpoint threshold) reach the main
+/// file without the writer stopping or checkpointing itself.
+#[tokio::test]
+async fn sqlite_wal_is_checkpointed_in_the_background() {
+    let db = common::TestDb::sqlite();
+    let store = db.open().await;
+    let path = db.url.trim_start_matches("sqlite://").to_owned();
+    let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
+    let before = size();
+    let stored = futures::future::join_all(
+        (1..=512).map(|fd| writer.store(ru_document(FN, fd, &[fd as u8; 4096]))),
+    )
+    .await;
+    assert!(stored
+        .into_iter()
+        .all(|o| o.unwrap() == InsertOutcome::Stored));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while size() < before + 2 * 1024 * 1024 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "database file still {} bytes: the WAL was not checkpointed",
+            size()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(writer);
+    task.await.unwrap();
+}

@@ -27,6 +27,8 @@
 //!   connection tasks it waited behind them in the runtime's queue after each round trip (a
 //!   100-document commit took 80 ms of which a few were database work), so it runs on a
 //!   single-threaded runtime on a dedicated thread, scheduled by the OS beside the workers.
+//! - **Checkpoints elsewhere.** On SQLite the writer's connection checkpoints the WAL only as a
+//!   backstop; a background task does it (module [`checkpoint`]).
 //! - **Shutdown.** When every [`Writer`] handle is dropped the channel closes; the task drains
 //!   and commits what is still queued, then exits. Graceful shutdown relies on this: drop the
 //!   handles, then await the task's `JoinHandle`.
@@ -42,9 +44,10 @@ use futures::FutureExt as _;
 use sqlx::{AnyConnection, Connection as _};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::documents::{insert_document, insert_new_documents, InsertOutcome, NewDocument};
-use super::{Backend, Store};
+use super::{checkpoint, Backend, Store};
 
 /// Called after every committed batch with its size and the time from BEGIN to COMMIT's return;
 /// the ingest role feeds its Prometheus histograms from here.
@@ -141,7 +144,13 @@ impl Writer {
             max_delay: cfg.max_delay,
             observer: cfg.observer,
         };
+        // SQLite: checkpoints run beside the writer, not inside its commits (see `checkpoint`).
+        let checkpoints = CancellationToken::new();
+        if task.store.backend() == Backend::Sqlite {
+            tokio::spawn(checkpoint::run(task.store.clone(), checkpoints.clone()));
+        }
         let handle = tokio::task::spawn_blocking(move || {
+            let _stop_checkpoints = checkpoints.drop_guard();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .thread_name("ofd-writer")
@@ -403,13 +412,23 @@ impl WriterTask {
     /// The dedicated connection, (re)opened from the pool when needed.
     async fn connection(&mut self) -> Result<&mut AnyConnection, WriteError> {
         if self.conn.is_none() {
-            let conn = self
+            let mut conn = self
                 .store
                 .pool()
                 .acquire()
                 .await
                 .map_err(|e| WriteError::Unavailable(e.to_string()))?
                 .detach();
+            if self.store.backend() == Backend::Sqlite {
+                let pragma = format!(
+                    "PRAGMA wal_autocheckpoint = {}",
+                    checkpoint::WRITER_AUTOCHECKPOINT_PAGES
+                );
+                sqlx::query(&pragma)
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| WriteError::Unavailable(e.to_string()))?;
+            }
             self.conn = Some(conn);
         }
         self.conn

@@ -1,0 +1,48 @@
+//! Moving SQLite's WAL checkpoints off the group-commit writer's path.
+//!
+//! In WAL mode a commit only appends pages to the `-wal` file; a *checkpoint* copies them into
+//! the database file and fsyncs it. By default the connection that commits when the WAL passes
+//! 1,000 pages runs the checkpoint inside its COMMIT — on the ingest path that is the writer, so
+//! every few batches one of them waited for a copy and an extra fsync that its documents did
+//! not need.
+//!
+//! Instead a background task checkpoints every [`INTERVAL`] with `PASSIVE` mode, which never
+//! takes the write lock, so the writer commits while it copies. It cannot always finish (the
+//! writer keeps appending), and only a fully copied WAL is rewound, so the writer keeps its own
+//! automatic checkpoint with a high threshold ([`WRITER_AUTOCHECKPOINT_PAGES`]): a backstop that
+//! bounds the WAL and, since the background task has already copied nearly everything, costs
+//! the writer little when it runs.
+//!
+//! Durability does not depend on any of this: a committed transaction is durable in the WAL.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Store;
+
+/// How often the background task checkpoints.
+pub const INTERVAL: Duration = Duration::from_millis(250);
+
+/// The writer connection's `wal_autocheckpoint` (pages of 4 KiB: 80 MiB of WAL).
+pub const WRITER_AUTOCHECKPOINT_PAGES: u32 = 20_000;
+
+/// Checkpoint `store` (SQLite) every [`INTERVAL`] until `stop` is cancelled.
+pub async fn run(store: Store, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        // A failure (e.g. the database is briefly unavailable) is retried at the next tick; the
+        // writer's own automatic checkpoint still bounds the WAL meanwhile.
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_optional(store.pool())
+            .await
+        {
+            tracing::debug!(%error, "background WAL checkpoint failed");
+        }
+    }
+}
