@@ -8,6 +8,7 @@ use ofd_protocol::ru::ack::{Ack, ResponseCode};
 use ofd_protocol::ru::check::cross_check;
 use ofd_protocol::ru::document::Document;
 use ofd_protocol::ru::json::{to_json, to_tlv};
+use ofd_protocol::ru::json_text::to_json_string;
 use ofd_protocol::ru::Frame;
 
 const FRAME_HEX: &str = include_str!("../fixtures/ru/fiscal_report_correction_1_05.frame.hex");
@@ -40,6 +41,20 @@ fn ru_codec(c: &mut Criterion) {
             let frame = Frame::decode(black_box(&bytes)).unwrap();
             let doc = Document::decode(frame.container.document).unwrap();
             black_box(to_json(&doc, frame.container.trailer))
+        })
+    });
+    group.bench_function("decode_to_json_text", |b| {
+        b.iter(|| {
+            let frame = Frame::decode(black_box(&bytes)).unwrap();
+            let doc = Document::decode(frame.container.document).unwrap();
+            black_box(to_json_string(&doc, frame.container.trailer))
+        })
+    });
+    group.bench_function("decode_to_json_tree_text", |b| {
+        b.iter(|| {
+            let frame = Frame::decode(black_box(&bytes)).unwrap();
+            let doc = Document::decode(frame.container.document).unwrap();
+            black_box(to_json(&doc, frame.container.trailer).to_string())
         })
     });
     group.bench_function("encode_frame", |b| {

@@ -117,6 +117,11 @@ fn fiscal_report_correction_frame() {
     assert_eq!(g(1207), Some(&Value::Byte(1)));
 
     let json = to_json(&doc, frame.container.trailer);
+    assert_eq!(
+        ofd_protocol::ru::json_text::to_json_string(&doc, frame.container.trailer),
+        json.to_string(),
+        "the direct text writer prints what the tree prints"
+    );
     let root = &json["fiscalReportCorrection"];
     assert_eq!(root["code"], json!(11));
     assert_eq!(root["fiscalDriveNumber"], json!("9999078900005488"));

@@ -4,6 +4,7 @@
 use ofd_protocol::ru::container::{Container, ContainerHeader, CONTAINER_TYPE};
 use ofd_protocol::ru::document::{Document, Value};
 use ofd_protocol::ru::json::{to_json, to_tlv};
+use ofd_protocol::ru::json_text::to_json_string;
 use ofd_protocol::ru::session::{AVersion, Flags, SVersion};
 use ofd_protocol::ru::tags::{TagSpec, TAGS};
 use ofd_protocol::ru::tlv::{Reader, Tlv, Writer};
@@ -142,6 +143,10 @@ proptest! {
             item.check(&got.value)?;
         }
         let trailer = [0x81, 0x06, 1, 2, 3, 4, 5, 6, 0, 0];
+        // The direct text writer the ingest path uses prints exactly what the tree prints.
+        for t in [&trailer[..], &[]] {
+            prop_assert_eq!(to_json_string(&decoded, t), to_json(&decoded, t).to_string());
+        }
         let mut json = to_json(&decoded, &trailer);
         let encoded = to_tlv(&json).unwrap();
         prop_assert_eq!(encoded.message_fiscal_sign, Some(trailer[..8].try_into().unwrap()));

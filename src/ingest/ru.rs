@@ -33,7 +33,7 @@ use ofd_protocol::ru::ack::{flags_1206, Ack, ResponseCode};
 use ofd_protocol::ru::check::{cross_check, CheckError};
 use ofd_protocol::ru::document::{Document, DocumentError, Value};
 use ofd_protocol::ru::flk::{self, FlkLimits};
-use ofd_protocol::ru::json::to_json;
+use ofd_protocol::ru::json_text::to_json_string;
 use ofd_protocol::ru::session::AVersion;
 use ofd_protocol::ru::{
     ContainerError, ContainerHeader, FfdVersion, Frame, FrameError, SessionHeader,
@@ -503,7 +503,7 @@ impl DocumentFacts {
             ffd: document.ffd_version().unwrap_or(FfdVersion::V1_0),
             time,
             fpd,
-            json: to_json(&document, frame.container.trailer).to_string(),
+            json: to_json_string(&document, frame.container.trailer),
             flk_errors,
         })
     }

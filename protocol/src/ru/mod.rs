@@ -17,6 +17,7 @@ pub mod document;
 pub mod flk;
 pub mod fn_number;
 pub mod json;
+pub mod json_text;
 pub mod session;
 pub mod tags;
 pub mod tlv;
