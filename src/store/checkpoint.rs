@@ -8,10 +8,12 @@
 //!
 //! Instead a background task checkpoints every [`INTERVAL`] with `PASSIVE` mode, which never
 //! takes the write lock, so the writer commits while it copies. It cannot always finish (the
-//! writer keeps appending), and only a fully copied WAL is rewound, so the writer keeps its own
-//! automatic checkpoint with a high threshold ([`WRITER_AUTOCHECKPOINT_PAGES`]): a backstop that
-//! bounds the WAL and, since the background task has already copied nearly everything, costs
-//! the writer little when it runs.
+//! writer keeps appending), and only a fully copied WAL is rewound to its start, so the writer
+//! keeps its own automatic checkpoint ([`WRITER_AUTOCHECKPOINT_PAGES`]): by the time it fires
+//! the background task has copied nearly everything, so it costs the writer little, and it
+//! rewinds the WAL. That rewind matters more than the copy: measured with the writer's
+//! threshold at 20,000 pages, the WAL kept growing, every commit became an append to an ever
+//! longer file, and p99 at 2,000 documents/s went from 15 ms to 71 ms.
 //!
 //! Durability does not depend on any of this: a committed transaction is durable in the WAL.
 
@@ -24,8 +26,9 @@ use super::Store;
 /// How often the background task checkpoints.
 pub const INTERVAL: Duration = Duration::from_millis(250);
 
-/// The writer connection's `wal_autocheckpoint` (pages of 4 KiB: 80 MiB of WAL).
-pub const WRITER_AUTOCHECKPOINT_PAGES: u32 = 20_000;
+/// The writer connection's `wal_autocheckpoint`: SQLite's own default (pages of 4 KiB: 4 MiB of
+/// WAL), set explicitly because the rewind it triggers is part of this design.
+pub const WRITER_AUTOCHECKPOINT_PAGES: u32 = 1_000;
 
 /// Checkpoint `store` (SQLite) every [`INTERVAL`] until `stop` is cancelled.
 pub async fn run(store: Store, stop: CancellationToken) {
