@@ -234,14 +234,7 @@ impl Job for StoreDocument {
     }
 
     fn finish(self: Box<Self>, result: Result<(), WriteError>) {
-        let delivered = match (result, self.outcome) {
-            (Ok(()), Some(outcome)) => Ok(outcome),
-            (Ok(()), None) => Err(WriteError::Unavailable(
-                "document committed without an outcome".into(),
-            )),
-            (Err(e), _) => Err(e),
-        };
-        let _ = self.reply.send(delivered);
+        settle(self.reply, result, self.outcome);
     }
 
     fn document(&self) -> Option<&NewDocument> {
@@ -274,16 +267,26 @@ impl<W: TxWork> Job for Pending<W> {
     }
 
     fn finish(self: Box<Self>, result: Result<(), WriteError>) {
-        let delivered = match (result, self.output) {
-            (Ok(()), Some(output)) => Ok(output),
-            (Ok(()), None) => Err(WriteError::Unavailable(
-                "work committed without output".into(),
-            )),
-            (Err(e), _) => Err(e),
-        };
-        // The submitter may have gone away (connection closed); nothing to do then.
-        let _ = self.reply.send(delivered);
+        settle(self.reply, result, self.output);
     }
+}
+
+/// Tell a submitter how its job ended: the output it kept when the transaction committed, else
+/// the error.
+fn settle<T>(
+    reply: oneshot::Sender<Result<T, WriteError>>,
+    result: Result<(), WriteError>,
+    kept: Option<T>,
+) {
+    let delivered = match (result, kept) {
+        (Ok(()), Some(output)) => Ok(output),
+        (Ok(()), None) => Err(WriteError::Unavailable(
+            "work committed without output".into(),
+        )),
+        (Err(e), _) => Err(e),
+    };
+    // The submitter may have gone away (connection closed); nothing to do then.
+    let _ = reply.send(delivered);
 }
 
 /// Where a transaction attempt failed.
