@@ -7,42 +7,21 @@
 
 mod account_support;
 mod common;
+mod emulate_support;
 
 use account_support::Account;
-use clap::Parser;
 use common::on_each_backend;
-use ofd::config::ServeOptions;
-use ofd::emulate::{execute, EmulateArgs, Summary};
-use ofd::ingest::Server;
+use emulate_support::{emulate_args, server};
+use ofd::emulate::{execute, Summary};
 use ofd::store::{Dialect, RegisterFilter, Store};
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: EmulateArgs,
-}
 
 const REGISTERS: u64 = 3;
 const DOCUMENTS: u64 = 8;
-
-async fn server(database: &str) -> Server {
-    let options = ServeOptions {
-        listen: Some("127.0.0.1:0".parse().expect("addr")),
-        metrics_listen: Some("127.0.0.1:0".parse().expect("addr")),
-        database: Some(database.to_owned()),
-        source_rate: Some(0),
-        ..ServeOptions::default()
-    };
-    Server::start(options.resolve().expect("valid config"))
-        .await
-        .expect("server starts")
-}
 
 async fn emulate(dialect: &str, target: &str, account: &Account) -> Summary {
     let registers = REGISTERS.to_string();
     let documents = DOCUMENTS.to_string();
     let words = [
-        "emulate",
         "--target",
         target,
         "--dialect",
@@ -64,9 +43,7 @@ async fn emulate(dialect: &str, target: &str, account: &Account) -> Summary {
         "--give-up-after",
         "30",
     ];
-    execute(Cli::parse_from(words).args)
-        .await
-        .expect("emulation runs")
+    execute(emulate_args(&words)).await.expect("emulation runs")
 }
 
 fn assert_all_acked(summary: &Summary) {

@@ -6,34 +6,15 @@
 //! link that drops connections and writes slowly: the faulty run forces resends (answered from
 //! the server's response cache), yet it must leave exactly the documents of the clean run.
 
-use clap::Parser;
-use ofd::config::ServeOptions;
-use ofd::emulate::{execute, EmulateArgs, Summary};
-use ofd::ingest::Server;
-use ofd::store::Store;
+mod emulate_support;
 
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: EmulateArgs,
-}
+use emulate_support::{emulate_args, server};
+use ofd::emulate::{execute, Summary};
+use ofd::store::Store;
 
 /// Registers, documents each.
 const REGISTERS: u64 = 4;
 const DOCUMENTS: u64 = 15;
-
-async fn server(database: &str) -> Server {
-    let options = ServeOptions {
-        listen: Some("127.0.0.1:0".parse().expect("addr")),
-        metrics_listen: Some("127.0.0.1:0".parse().expect("addr")),
-        database: Some(database.to_owned()),
-        source_rate: Some(0),
-        ..ServeOptions::default()
-    };
-    Server::start(options.resolve().expect("valid config"))
-        .await
-        .expect("server starts")
-}
 
 /// Run the seeded fleet against a fresh server; `faults` are extra link switches.
 async fn run(faults: &[&str]) -> (Summary, Vec<(i64, i64)>, i64, i64) {
@@ -44,7 +25,6 @@ async fn run(faults: &[&str]) -> (Summary, Vec<(i64, i64)>, i64, i64) {
     let registers = REGISTERS.to_string();
     let documents = DOCUMENTS.to_string();
     let mut words = vec![
-        "emulate",
         "--target",
         &target,
         "--dialect",
@@ -71,9 +51,7 @@ async fn run(faults: &[&str]) -> (Summary, Vec<(i64, i64)>, i64, i64) {
         "30",
     ];
     words.extend_from_slice(faults);
-    let summary = execute(Cli::parse_from(words).args)
-        .await
-        .expect("emulation runs");
+    let summary = execute(emulate_args(&words)).await.expect("emulation runs");
 
     let store = Store::open(&database).await.expect("store");
     let per_form: Vec<(i64, i64)> = sqlx::query_as(

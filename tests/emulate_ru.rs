@@ -1,35 +1,22 @@
 //! `ofd emulate` against a real in-process `ofd serve` (SQLite in a tempdir): RU fleets over a
 //! faulty link, every document acknowledged, verified and stored exactly once.
 
-use clap::Parser;
-use ofd::config::ServeOptions;
+mod emulate_support;
+
+use emulate_support::{emulate_args, serve_options};
 use ofd::crypto::CryptoMode;
-use ofd::emulate::{execute, EmulateArgs, Summary};
+use ofd::emulate::{execute, Summary};
 use ofd::ingest::Server;
 use ofd::store::Store;
 
 /// Master secret shared by the server's soft unit and the emulated fiscal drives.
 const SOFT_SECRET_HEX: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: EmulateArgs,
-}
-
-fn emulate_args(words: &[&str]) -> EmulateArgs {
-    Cli::parse_from(std::iter::once("emulate").chain(words.iter().copied())).args
-}
-
 async fn server(database: &str, soft: bool, accept_unregistered: bool) -> Server {
-    let options = ServeOptions {
-        listen: Some("127.0.0.1:0".parse().expect("addr")),
-        metrics_listen: Some("127.0.0.1:0".parse().expect("addr")),
-        database: Some(database.to_owned()),
+    let options = ofd::config::ServeOptions {
         accept_unregistered: Some(accept_unregistered),
-        source_rate: Some(0),
         ofd_inn: Some("7704358518".to_owned()),
-        ..ServeOptions::default()
+        ..serve_options(database)
     };
     let mut config = options.resolve().expect("valid config");
     if soft {

@@ -1,0 +1,38 @@
+//! Test-side helpers for running `ofd emulate` in-process: its arguments parsed exactly as the
+//! command line would be, and an `ofd serve` on free ports for it to load.
+#![allow(dead_code)] // each test file uses a different subset
+
+use clap::Parser;
+use ofd::config::ServeOptions;
+use ofd::emulate::EmulateArgs;
+use ofd::ingest::Server;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: EmulateArgs,
+}
+
+/// `ofd emulate WORDS…` as parsed by clap (the program name is added here).
+pub fn emulate_args(words: &[&str]) -> EmulateArgs {
+    Cli::parse_from(std::iter::once("emulate").chain(words.iter().copied())).args
+}
+
+/// Server options for an emulator run: ports chosen by the OS, `database`, no per-source rate
+/// limit (every emulated register comes from 127.0.0.1).
+pub fn serve_options(database: &str) -> ServeOptions {
+    ServeOptions {
+        listen: Some("127.0.0.1:0".parse().expect("addr")),
+        metrics_listen: Some("127.0.0.1:0".parse().expect("addr")),
+        database: Some(database.to_owned()),
+        source_rate: Some(0),
+        ..ServeOptions::default()
+    }
+}
+
+/// An in-process `ofd serve` with [`serve_options`].
+pub async fn server(database: &str) -> Server {
+    Server::start(serve_options(database).resolve().expect("valid config"))
+        .await
+        .expect("server starts")
+}
