@@ -167,7 +167,7 @@ impl Placeholders {
     }
 }
 
-/// `INSERT … VALUES (…), … RETURNING dialect, doc_key` for 1 to [`ROWS_PER_STATEMENT`] rows,
+/// `INSERT … VALUES (…), … RETURNING doc_key` for 1 to [`ROWS_PER_STATEMENT`] rows,
 /// built once per placeholder style: index `n - 1` holds the statement for `n` rows.
 fn bulk_insert(style: Placeholders, rows: usize) -> &'static str {
     static NUMBERED: LazyLock<Vec<String>> = LazyLock::new(|| bulk_inserts(Placeholders::Numbered));
@@ -184,7 +184,7 @@ fn bulk_inserts(style: Placeholders) -> Vec<String> {
     (1..=ROWS_PER_STATEMENT)
         .map(|rows| {
             format!(
-                "{INSERT_HEAD} {} {INSERT_TAIL} RETURNING dialect, doc_key",
+                "{INSERT_HEAD} {} {INSERT_TAIL} RETURNING doc_key",
                 values_rows(style, rows)
             )
         })
@@ -249,11 +249,12 @@ pub async fn insert_new_documents(
     docs: &[&NewDocument],
 ) -> Result<Vec<bool>, sqlx::Error> {
     let mut stored = vec![false; docs.len()];
-    // Only the first of several same-key entries takes part: RETURNING names the keys that went
-    // in, and a key must stand for one entry.
+    // Only the first entry with a given `doc_key` takes part (whatever its dialect): RETURNING
+    // names the keys that went in, and within one statement a key must stand for one entry.
+    // Later entries go the per-document way, which tells them apart correctly.
     let mut seen = HashSet::with_capacity(docs.len());
     let candidates: Vec<usize> = (0..docs.len())
-        .filter(|&i| seen.insert((docs[i].dialect, docs[i].doc_key.as_str())))
+        .filter(|&i| seen.insert(docs[i].doc_key.as_str()))
         .collect();
     let style = Placeholders::of(conn);
     for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
@@ -262,15 +263,12 @@ pub async fn insert_new_documents(
             .iter()
             .fold(sqlx::query(sql), |query, &i| bind_document(query, docs[i]));
         let rows = query.fetch_all(&mut *conn).await?;
-        let mut inserted = HashSet::with_capacity(rows.len());
-        for row in rows {
-            let dialect: String = row.try_get("dialect")?;
-            let doc_key: String = row.try_get("doc_key")?;
-            inserted.insert((dialect, doc_key));
-        }
+        let inserted = rows
+            .iter()
+            .map(|row| row.try_get::<String, _>("doc_key"))
+            .collect::<Result<HashSet<String>, _>>()?;
         for &i in chunk {
-            let key = (docs[i].dialect.as_str().to_owned(), docs[i].doc_key.clone());
-            stored[i] = inserted.contains(&key);
+            stored[i] = inserted.contains(docs[i].doc_key.as_str());
         }
     }
     Ok(stored)
