@@ -18,8 +18,8 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::account;
-use crate::config::ServeOptions;
 use crate::forward::{self, ForwardOptions};
+use crate::ingest::config::ServeOptions;
 use crate::ingest::Server;
 use crate::sink::{self, SinkArgs};
 use crate::store::Store;

@@ -7,13 +7,10 @@
 pub mod account;
 pub mod all;
 pub mod cli;
-pub mod config;
 pub mod crypto;
 pub mod emulate;
 pub mod forward;
 pub mod ingest;
-pub mod kz;
-pub mod metrics;
 pub mod secret;
 pub mod signal;
 pub mod sink;

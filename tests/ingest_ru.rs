@@ -402,8 +402,8 @@ async fn flk_failure_is_stored_and_answered_14_when_enforcing_and_0_when_reporti
         })
     };
     for (mode, fd, expected_code) in [
-        (ofd::config::FlkMode::Report, 1, 0),
-        (ofd::config::FlkMode::Enforce, 2, 14),
+        (ofd::ingest::config::FlkMode::Report, 1, 0),
+        (ofd::ingest::config::FlkMode::Enforce, 2, 14),
     ] {
         let mut options = options(&db.url);
         options.flk = Some(mode);

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::sniff::{sniff, Sniff};
 use super::Shared;
-use crate::metrics::{Check, Dialect};
+use crate::ingest::metrics::{Check, Dialect};
 use prometheus::IntGauge;
 
 /// First read size: one allocation holds a typical whole document; the frame codec reserves
@@ -72,7 +72,7 @@ pub(crate) async fn serve(
                 read_buf,
                 deadline,
             };
-            super::kz::serve(connection, &shared).await;
+            super::kz::codec::serve(connection, &shared).await;
         }
         Sniff::Unknown | Sniff::NeedMore => {
             metrics.connections_by_dialect.inc(Dialect::Unknown);

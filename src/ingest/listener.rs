@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 
 use super::limits::SourceRateLimiter;
 use super::Shared;
-use crate::metrics::ConnectionRejection;
+use crate::ingest::metrics::ConnectionRejection;
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);

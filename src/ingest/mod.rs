@@ -6,7 +6,7 @@
 //!   ([`limits`]), and nothing dialect-specific;
 //! - [`connection`]: per connection, the dialect sniff ([`sniff`]) and dispatch to a handler;
 //! - [`ru`]: the RU handler: frame codec, checks in spec order, crypto unit, writer, ack;
-//! - [`kz`]: the KZ handler: frame codec over [`crate::kz::service::KzService`].
+//! - [`kz`]: the KZ handler: frame codec over [`crate::ingest::kz::exchange::KzService`].
 //!
 //! Invariants:
 //! 1. No acknowledgement is written before [`crate::store::Writer::submit`] has returned the
@@ -22,11 +22,12 @@
 //! map (held for a lookup, never across an await): metrics are pre-resolved
 //! atomics, the rate limiter belongs to the accept loop, the crypto unit is shared read-only.
 
+pub mod config;
 pub mod connection;
 pub mod kz;
 pub mod limits;
 pub mod listener;
-mod register_cache;
+pub mod metrics;
 pub mod ru;
 pub mod sniff;
 
@@ -40,9 +41,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{ServeConfig, ServeOptions};
 use crate::crypto::Crypto;
-use crate::metrics::Metrics;
+use crate::ingest::config::{ServeConfig, ServeOptions};
+use crate::ingest::metrics::Metrics;
 use crate::store::{Store, Writer, WriterConfig};
 
 /// Arguments of `ofd serve`.
@@ -81,9 +82,9 @@ pub(crate) struct Shared {
     pub writer: Writer,
     pub crypto: Crypto,
     /// RU register statuses, remembered for `config.register_cache_ttl`.
-    pub registers: register_cache::RegisterCache,
+    pub registers: ru::register_cache::RegisterCache,
     /// The KZ dialect (tokens, shifts, per-register serialisation).
-    pub kz: crate::kz::service::KzService,
+    pub kz: crate::ingest::kz::exchange::KzService,
     /// Cancelled when the server stops accepting; connections close between frames.
     pub shutdown: CancellationToken,
 }
@@ -131,19 +132,19 @@ impl Server {
         let (writer, writer_task) = Writer::spawn(store.clone(), writer_config);
         let shutdown = CancellationToken::new();
         let metrics_shutdown = CancellationToken::new();
-        let metrics_task = tokio::spawn(crate::metrics::serve(
+        let metrics_task = tokio::spawn(crate::ingest::metrics::serve(
             metrics_listener,
             metrics.clone(),
             metrics_shutdown.clone(),
         ));
         let grace = config.limits.shutdown_grace;
-        let kz = crate::kz::service::KzService::new(
+        let kz = crate::ingest::kz::exchange::KzService::new(
             store.clone(),
             writer.clone(),
             config.kz.clone(),
             metrics.clone(),
         );
-        let registers = register_cache::RegisterCache::new(config.register_cache_ttl);
+        let registers = ru::register_cache::RegisterCache::new(config.register_cache_ttl);
         let shared = Arc::new(Shared {
             config,
             registers,

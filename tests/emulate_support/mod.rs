@@ -3,8 +3,8 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use clap::Parser;
-use ofd::config::ServeOptions;
 use ofd::emulate::EmulateArgs;
+use ofd::ingest::config::ServeOptions;
 use ofd::ingest::Server;
 
 #[derive(Parser)]

@@ -6,8 +6,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use ofd::config::{ServeConfig, ServeOptions};
 use ofd::crypto::soft::SoftUnit;
+use ofd::ingest::config::{ServeConfig, ServeOptions};
 use ofd_protocol::ru::session::{AVersion, Flags, SVersion};
 use ofd_protocol::ru::tlv::{Tlv, Writer};
 use ofd_protocol::ru::value::{decode_byte, decode_u32};

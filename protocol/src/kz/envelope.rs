@@ -6,7 +6,7 @@ use super::report::{
     CloseShiftRequest, MoneyPlacementRequest, ReportRequest, ReportResponse, ReportTypeEnum,
 };
 use super::required::validate;
-use super::service::{AuthRequest, AuthResponse, ServiceRequest, ServiceResponse};
+use super::service_block::{AuthRequest, AuthResponse, ServiceRequest, ServiceResponse};
 use super::ticket::{TicketRequest, TicketResponse};
 
 /// A register's request: the command and the body that goes with it.

@@ -24,7 +24,7 @@ mod json;
 mod nomenclature;
 mod report;
 mod required;
-mod service;
+mod service_block;
 mod ticket;
 
 #[cfg(test)]
@@ -39,5 +39,5 @@ pub use header::*;
 pub use nomenclature::*;
 pub use report::*;
 pub use required::{MissingField, Validate};
-pub use service::*;
+pub use service_block::*;
 pub use ticket::*;

@@ -16,14 +16,15 @@
 //! - **Tokens are secrets**: compared in constant time, never logged, never revealed in a refusal
 //!   (a refusal echoes the token the register sent).
 
-pub mod clock;
+pub mod codec;
+pub mod commit;
 pub mod engine;
+pub mod exchange;
 pub mod fiscal_sign;
 pub mod ledger;
+pub mod local_time;
 pub mod money;
-pub mod service;
 pub mod state;
-pub mod store;
 pub mod ticket_check;
 
 use ofd_protocol::kz::ResultTypeEnum;

@@ -13,9 +13,9 @@ use ofd_protocol::kz::{
     TicketResponse,
 };
 
-use super::clock::{local_now, naive};
 use super::fiscal_sign::qr_url;
 use super::ledger::{Ledger, LedgerError};
+use super::local_time::{local_now, naive};
 use super::money::tiyn;
 use super::state::KzState;
 use super::ticket_check::check_ticket;
@@ -594,7 +594,7 @@ mod tests {
                 amounts.taken = money(500);
                 amounts.change = money(change);
             }
-            crate::kz::ticket_check::check_ticket(&body, ProtocolVersion::V202, None)
+            crate::ingest::kz::ticket_check::check_ticket(&body, ProtocolVersion::V202, None)
         };
         assert!(with_change(body, 200).is_ok(), "500 handed for 300 in cash");
         let refused = with_change(body, 100).expect_err("change matches neither reading");

@@ -24,6 +24,7 @@
 //! neither claims acceptance nor blames the document's format.
 
 pub mod codec;
+pub(crate) mod register_cache;
 
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -42,11 +43,11 @@ use ofd_protocol::ru::{
 use tokio_util::codec::{Framed, FramedParts};
 
 use self::codec::{FramingError, RuFrameCodec};
-use super::connection::{first_bytes, Connection};
-use super::Shared;
-use crate::config::FlkMode;
 use crate::crypto::{InboundDocument, InvalidSign, Verdict};
-use crate::metrics::{Check, FrameResult, Label};
+use crate::ingest::config::FlkMode;
+use crate::ingest::connection::{first_bytes, Connection};
+use crate::ingest::metrics::{Check, FrameResult, Label};
+use crate::ingest::Shared;
 use crate::store::{ru_doc_key, Dialect, InsertOutcome, NewDocument, Quarantine, RegisterStatus};
 
 /// Serve RU frames on `connection` until EOF, an error, a timeout or shutdown.

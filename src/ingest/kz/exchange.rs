@@ -18,13 +18,13 @@ use ofd_protocol::kz::{
     Response, ResultTypeEnum, HEADER_LEN,
 };
 
+use super::commit::{doc_time, find_offline_ticket, load_state, CommitOutcome, KzCommit};
 use super::engine::{self, Input, RegisterFacts};
 use super::fiscal_sign::draw_ticket_number;
 use super::state::{gate, next_token, Exchange, Gate, KzState};
-use super::store::{doc_time, find_offline_ticket, load_state, CommitOutcome, KzCommit};
 use super::{KzConfig, Refusal};
-use crate::metrics::Metrics;
-use crate::metrics::{Check, FrameResult};
+use crate::ingest::metrics::Metrics;
+use crate::ingest::metrics::{Check, FrameResult};
 use crate::store::registers::fetch_register_by_system_id;
 use crate::store::{Dialect, NewDocument, RegisterStatus, Store, Writer};
 

@@ -8,7 +8,7 @@
 use chrono::NaiveDateTime;
 use rand::Rng as _;
 
-use super::clock::compact;
+use super::local_time::compact;
 use super::money::tenge_text;
 
 /// A fresh candidate ticket number: 10 digits, no leading zero.

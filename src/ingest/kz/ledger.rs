@@ -13,7 +13,7 @@ use ofd_protocol::kz::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::clock::wire;
+use super::local_time::wire;
 use super::money::{add, money, MoneyError};
 use super::ticket_check::CheckedTicket;
 

@@ -18,9 +18,9 @@ use futures::future::BoxFuture;
 use futures::FutureExt as _;
 use sqlx::{AnyConnection, Row as _};
 
-use super::clock::naive_secs;
 use super::engine::{KnownTicket, NewTicket};
 use super::ledger::{Ledger, Lifetime, ShiftCounters};
+use super::local_time::naive_secs;
 use super::state::{Exchange, KzState};
 use crate::store::{insert_document, NewDocument, StoreError, TxWork};
 

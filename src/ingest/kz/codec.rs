@@ -3,7 +3,7 @@
 //! Framing is a tokio-util [`Decoder`] over the pure header codec: it reads exactly 18 bytes,
 //! checks the app code and SIZE against the cap *before* reserving the body, then waits for
 //! exactly SIZE bytes. Everything after framing — identity, token, REQNUM, commands, the one
-//! commit per exchange — is [`crate::kz::service::KzService`]. A header that fails (SIZE below 18
+//! commit per exchange — is [`crate::ingest::kz::exchange::KzService`]. A header that fails (SIZE below 18
 //! or above the cap) is answered with PROTOCOL_ERROR and the connection closed without reading
 //! the body (spec §8 item 2).
 
@@ -12,10 +12,10 @@ use futures::{SinkExt as _, StreamExt as _};
 use ofd_protocol::kz::{CommandTypeEnum, Header, HeaderError, ResultTypeEnum, HEADER_LEN};
 use tokio_util::codec::{Decoder, Encoder, Framed, FramedParts};
 
-use super::connection::{first_bytes, Connection};
-use super::Shared;
-use crate::kz::service::Reply;
-use crate::metrics::{Check, FrameResult};
+use crate::ingest::connection::{first_bytes, Connection};
+use crate::ingest::kz::exchange::Reply;
+use crate::ingest::metrics::{Check, FrameResult};
+use crate::ingest::Shared;
 
 /// Why framing stopped.
 #[derive(Debug, thiserror::Error)]

@@ -237,7 +237,7 @@ pub struct ServeConfig {
     /// The crypto unit.
     pub crypto: CryptoConfig,
     /// The KZ dialect.
-    pub kz: crate::kz::KzConfig,
+    pub kz: crate::ingest::kz::KzConfig,
 }
 
 /// Limits that keep slow or hostile clients from starving others.
@@ -281,9 +281,9 @@ impl ServeOptions {
         };
         self.crypto.clone().apply(&mut file.crypto);
         let (i, s, k) = (&file.ingest, &file.store, &file.kz);
-        let kz_defaults = crate::kz::KzConfig::default();
+        let kz_defaults = crate::ingest::kz::KzConfig::default();
         let hours = |h: u32| i64::from(h) * 3600;
-        let kz = crate::kz::KzConfig {
+        let kz = crate::ingest::kz::KzConfig {
             qr_base: pick(
                 self.kz_qr_base.clone(),
                 k.qr_base.clone(),
