@@ -6,6 +6,11 @@
 //! - [`ru`]: Russian registers (ККТ with a fiscal drive): session frame, container, ФФД TLV,
 //!   FNS JSON, the operator acknowledgement.
 //! - [`kz`]: Kazakh registers (ККМ, protocol 2.0.3): 18-byte header and protobuf messages.
+//! - [`dialect`]: the one [`Dialect`] type and [`sniff`], which tells the two apart by the
+//!   first bytes of a connection.
 
+pub mod dialect;
 pub mod kz;
 pub mod ru;
+
+pub use dialect::{sniff, Dialect, Sniff, UnknownDialect};

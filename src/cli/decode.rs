@@ -1,7 +1,7 @@
 //! `ofd decode`: print one captured frame as JSON — the first tool to reach for with a dump
 //! from a register.
 //!
-//! The dialect is sniffed from the first bytes, as the ingest listener does: `2A 08 41 0A` is
+//! The dialect is sniffed from the first bytes with the listener's own [`sniff`]: `2A 08 41 0A` is
 //! RU, `A2 81` is KZ. Input is binary or hex text (whitespace and `0x`-free hex dumps are
 //! accepted); hex is detected automatically because a binary RU or KZ frame never starts with
 //! a hex digit. Bad input prints the typed error on stderr and exits non-zero; a frame that
@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use ofd_protocol::ru::{self, check, document::Document, json};
+use ofd_protocol::{sniff, Dialect, Sniff};
 use serde_json::{json, Value as Json};
 
 /// Arguments of the subcommand.
@@ -24,26 +25,6 @@ pub struct DecodeArgs {
     pub hex: bool,
 }
 
-/// Which wire dialect a frame speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// Russian ККТ: session header `2A 08 41 0A`.
-    Ru,
-    /// Kazakh ККМ protocol 2.0.3: header `A2 81`.
-    Kz,
-}
-
-/// Tell the dialect from the first bytes; `None` when neither signature matches.
-pub fn sniff(bytes: &[u8]) -> Option<Dialect> {
-    if bytes.starts_with(&ru::session::SIGNATURE) {
-        Some(Dialect::Ru)
-    } else if bytes.starts_with(&[0xA2, 0x81]) {
-        Some(Dialect::Kz)
-    } else {
-        None
-    }
-}
-
 /// Run the subcommand.
 pub async fn run(args: DecodeArgs) -> anyhow::Result<()> {
     let input = read_input(args.file.as_deref())?;
@@ -53,9 +34,9 @@ pub async fn run(args: DecodeArgs) -> anyhow::Result<()> {
         input
     };
     let (json, verdict) = match sniff(&bytes) {
-        Some(Dialect::Ru) => decode_ru(&bytes)?,
-        Some(Dialect::Kz) => (decode_kz(&bytes)?, Ok(())),
-        None => bail!(
+        Sniff::Known(Dialect::Ru) => decode_ru(&bytes)?,
+        Sniff::Known(Dialect::Kz) => (decode_kz(&bytes)?, Ok(())),
+        Sniff::NeedMore | Sniff::Unknown => bail!(
             "unknown dialect: first bytes {:02x?} are neither RU (2a 08 41 0a) nor KZ (a2 81)",
             &bytes[..bytes.len().min(4)]
         ),
@@ -182,10 +163,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sniffs_both_dialects() {
-        assert_eq!(sniff(&[0x2A, 0x08, 0x41, 0x0A, 0]), Some(Dialect::Ru));
-        assert_eq!(sniff(&[0xA2, 0x81, 0]), Some(Dialect::Kz));
-        assert_eq!(sniff(&[0x2A, 0x08]), None);
+    fn tells_hex_from_binary() {
         assert!(looks_like_hex(b"2a08 410a\n"));
         assert!(!looks_like_hex(b"*\x08A\n"));
     }

@@ -5,7 +5,7 @@
 //! shared secret: it is printed once, at creation, and never listed afterwards.
 
 use anyhow::Context as _;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 
 use crate::cli::database::DatabaseArgs;
 use crate::store::{Dialect, NewRegister, Register, RegisterStatus, Store};
@@ -35,19 +35,11 @@ enum RegisterCommand {
     ResetToken(ResetTokenArgs),
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum DialectArg {
-    /// Russian ККТ (fiscal drive).
-    Ru,
-    /// Kazakh ККМ (protocol 2.0.3).
-    Kz,
-}
-
 #[derive(Args, Debug)]
 struct AddArgs {
     /// Protocol family of the register.
-    #[arg(long, value_enum)]
-    dialect: DialectArg,
+    #[arg(long)]
+    dialect: Dialect,
     /// RU: the 16-digit fiscal drive (ФН) number. Required for RU, refused for KZ.
     #[arg(long = "fn")]
     fn_number: Option<String>,
@@ -119,10 +111,7 @@ pub async fn run(args: RegisterArgs) -> anyhow::Result<()> {
 }
 
 async fn add_register(store: &Store, add: AddArgs) -> anyhow::Result<()> {
-    let dialect = match add.dialect {
-        DialectArg::Ru => Dialect::Ru,
-        DialectArg::Kz => Dialect::Kz,
-    };
+    let dialect = add.dialect;
     let new = NewRegister {
         fn_number: add.fn_number,
         serial: add.serial,

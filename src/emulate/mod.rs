@@ -34,25 +34,9 @@ use model::{RegisterModel, ReplyFraming};
 pub use stats::{Percentiles, ResendChecks, Summary};
 use stats::{RunInfo, Stats};
 
+use ofd_protocol::Dialect;
+
 use crate::secret::Secret;
-
-/// Which register dialect to simulate.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dialect {
-    /// Russian ККТ with a fiscal drive (ФН), ФФД TLV documents.
-    Ru,
-    /// Kazakh ККМ, protocol 2.0.3 (protobuf).
-    Kz,
-}
-
-impl Dialect {
-    fn name(self) -> &'static str {
-        match self {
-            Dialect::Ru => "ru",
-            Dialect::Kz => "kz",
-        }
-    }
-}
 
 /// ФФД version of the generated RU documents.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +59,7 @@ pub struct EmulateArgs {
     #[arg(long)]
     pub target: String,
     /// Register dialect.
-    #[arg(long, value_enum, default_value = "ru")]
+    #[arg(long, default_value = "ru")]
     pub dialect: Dialect,
     /// Number of simulated registers.
     #[arg(long, default_value_t = 10)]
@@ -227,7 +211,7 @@ pub async fn execute(args: EmulateArgs) -> anyhow::Result<Summary> {
     ctrl_c.abort();
 
     let info = RunInfo {
-        dialect: args.dialect.name(),
+        dialect: args.dialect.as_str(),
         target: args.target.clone(),
         registers: fleet_size,
         concurrency: args.concurrency.clamp(1, fleet_size.max(1) as usize) as u64,

@@ -16,6 +16,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use ofd_protocol::Dialect;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
@@ -47,15 +48,18 @@ macro_rules! label_enum {
     };
 }
 
-label_enum! {
-    /// Which protocol a connection speaks, decided from its first bytes.
-    Dialect {
-        /// Russian registers (ККТ with a fiscal drive).
-        Ru => "ru",
-        /// Kazakh registers (ККМ protocol 2.0.3).
-        Kz => "kz",
-        /// First bytes match no known dialect.
-        Unknown => "unknown",
+/// The dialect a connection's first bytes announced; `None` when they match none.
+impl Label for Option<Dialect> {
+    const ALL: &'static [Self] = &[Some(Dialect::Ru), Some(Dialect::Kz), None];
+    fn as_str(self) -> &'static str {
+        self.map_or("unknown", Dialect::as_str)
+    }
+    fn index(self) -> usize {
+        match self {
+            Some(Dialect::Ru) => 0,
+            Some(Dialect::Kz) => 1,
+            None => 2,
+        }
     }
 }
 
@@ -114,8 +118,6 @@ label_enum! {
         CryptoUnit => "crypto_unit",
         /// Storage failed: nothing acknowledged, the register will resend.
         Storage => "storage",
-        /// The dialect is recognised but not served by this build.
-        UnsupportedDialect => "unsupported_dialect",
         /// KZ: wrong token, or a request number reused with another token or command.
         Token => "token",
     }
@@ -126,8 +128,6 @@ label_enum! {
     ConnectionRejection {
         /// The source address exceeded its connection rate.
         RateLimited => "rate_limited",
-        /// The server is shutting down.
-        ShuttingDown => "shutting_down",
     }
 }
 
@@ -180,7 +180,7 @@ pub struct Metrics {
     /// Connections accepted since start.
     pub connections_total: IntCounter,
     /// Connections accepted per dialect (after the sniff).
-    pub connections_by_dialect: Family<Dialect>,
+    pub connections_by_dialect: Family<Option<Dialect>>,
     /// Connections closed before reading, by reason.
     pub connections_rejected: Family<ConnectionRejection>,
     /// RU frame and check outcomes.
@@ -281,7 +281,7 @@ impl Metrics {
             connections_rejected: Family::resolve(&rejected, &[]),
             ru: dialect_metrics(Dialect::Ru),
             kz: dialect_metrics(Dialect::Kz),
-            unknown_dialect: Family::resolve(&checks, &[Dialect::Unknown.as_str()]),
+            unknown_dialect: Family::resolve(&checks, &[None::<Dialect>.as_str()]),
             bytes_in: counter(
                 "ofd_ingest_received_bytes_total",
                 "Bytes read from registers.",
@@ -333,12 +333,11 @@ impl Metrics {
         Ok(Arc::new(metrics))
     }
 
-    /// The metrics of one dialect (`None` for an unrecognised one, which has no frames).
-    pub fn dialect(&self, dialect: Dialect) -> Option<&DialectMetrics> {
+    /// The frame and check counters of one dialect.
+    pub fn dialect(&self, dialect: Dialect) -> &DialectMetrics {
         match dialect {
-            Dialect::Ru => Some(&self.ru),
-            Dialect::Kz => Some(&self.kz),
-            Dialect::Unknown => None,
+            Dialect::Ru => &self.ru,
+            Dialect::Kz => &self.kz,
         }
     }
 

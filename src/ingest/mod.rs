@@ -4,9 +4,13 @@
 //! Shape (after tokio-rs/mini-redis):
 //! - [`listener`]: the accept loop, the connection limit (semaphore), the per-source rate limit
 //!   ([`limits`]), and nothing dialect-specific;
-//! - [`connection`]: per connection, the dialect sniff ([`sniff`]) and dispatch to a handler;
-//! - [`ru`]: the RU handler: frame codec, checks in spec order, crypto unit, writer, ack;
-//! - [`kz`]: the KZ handler: frame codec over [`crate::ingest::kz::exchange::KzService`].
+//! - `connection`: per connection, the dialect sniff ([`ofd_protocol::sniff`]) and the one read
+//!   loop (deadlines, shutdown, counting, replies) shared by both dialects;
+//! - `handler`: what a dialect gives that loop: its frame codec and a per-frame handler;
+//! - [`ru`]: the RU dialect: frame codec, checks in spec order, crypto unit, writer, ack;
+//! - [`kz`]: the KZ dialect: frame codec, the exchange (identity, token, REQNUM, commands, one
+//!   commit per exchange) and its pure rules;
+//! - [`config`] and [`metrics`]: the server's options and its Prometheus metrics.
 //!
 //! Invariants:
 //! 1. No acknowledgement is written before [`crate::store::Writer::submit`] has returned the
@@ -23,13 +27,13 @@
 //! atomics, the rate limiter belongs to the accept loop, the crypto unit is shared read-only.
 
 pub mod config;
-pub mod connection;
+mod connection;
+mod handler;
 pub mod kz;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
 pub mod ru;
-pub mod sniff;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -78,13 +82,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 pub(crate) struct Shared {
     pub config: ServeConfig,
     pub metrics: Arc<Metrics>,
+    /// The store, closed last at shutdown.
     pub store: Store,
-    pub writer: Writer,
-    pub crypto: Crypto,
-    /// RU register statuses, remembered for `config.register_cache_ttl`.
-    pub registers: ru::register_cache::RegisterCache,
-    /// The KZ dialect (tokens, shifts, per-register serialisation).
-    pub kz: crate::ingest::kz::exchange::KzService,
+    /// The RU dialect's per-frame path.
+    pub ru: ru::RuHandler,
+    /// The KZ dialect's exchange (tokens, shifts, per-register serialisation).
+    pub kz: kz::exchange::KzService,
     /// Cancelled when the server stops accepting; connections close between frames.
     pub shutdown: CancellationToken,
 }
@@ -138,20 +141,28 @@ impl Server {
             metrics_shutdown.clone(),
         ));
         let grace = config.limits.shutdown_grace;
-        let kz = crate::ingest::kz::exchange::KzService::new(
+        let kz = kz::exchange::KzService::new(
             store.clone(),
             writer.clone(),
             config.kz.clone(),
             metrics.clone(),
         );
-        let registers = ru::register_cache::RegisterCache::new(config.register_cache_ttl);
-        let shared = Arc::new(Shared {
-            config,
-            registers,
-            metrics: metrics.clone(),
-            store,
+        let ru = ru::RuHandler {
+            max_container: config.limits.max_frame_bytes as usize,
+            ofd_inn: config.ofd_inn.clone(),
+            accept_unregistered: config.accept_unregistered,
+            flk: config.flk,
+            store: store.clone(),
             writer,
             crypto,
+            registers: ru::register_cache::RegisterCache::new(config.register_cache_ttl),
+            metrics: metrics.clone(),
+        };
+        let shared = Arc::new(Shared {
+            config,
+            metrics: metrics.clone(),
+            store,
+            ru,
             kz,
             shutdown: shutdown.clone(),
         });
@@ -166,12 +177,12 @@ impl Server {
                     "shutdown grace period over; closing the remaining connections unanswered"
                 );
             }
-            // Dropping the last writer handle lets the writer drain its queue and stop.
-            let Shared { store, writer, .. } = match Arc::try_unwrap(shared) {
+            // Dropping the dialects drops the last writer handles, which lets the writer drain
+            // its queue and stop.
+            let Shared { store, .. } = match Arc::try_unwrap(shared) {
                 Ok(shared) => shared,
                 Err(_) => anyhow::bail!("connection tasks outlived the shutdown grace period"),
             };
-            drop(writer);
             let writer_result = writer_task.await;
             metrics_shutdown.cancel();
             let _ = metrics_task.await;

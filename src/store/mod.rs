@@ -87,43 +87,8 @@ pub enum Backend {
     Postgres,
 }
 
-/// Which protocol family a register or document belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Dialect {
-    /// Russian ККТ with a fiscal drive (ФН), ФФД TLV documents.
-    Ru,
-    /// Kazakh ККМ, protocol 2.0.3 (protobuf).
-    Kz,
-}
-
-impl Dialect {
-    /// The value stored in `dialect` columns.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dialect::Ru => "ru",
-            Dialect::Kz => "kz",
-        }
-    }
-}
-
-impl FromStr for Dialect {
-    type Err = StoreError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "ru" => Ok(Dialect::Ru),
-            "kz" => Ok(Dialect::Kz),
-            other => Err(StoreError::Corrupt(format!("unknown dialect {other:?}"))),
-        }
-    }
-}
-
-impl std::fmt::Display for Dialect {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Which protocol family a register or document belongs to (stored as `ru` / `kz`).
+pub use ofd_protocol::Dialect;
 
 /// Errors of store operations outside the group-commit writer.
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +109,13 @@ pub enum StoreError {
     /// A stored value does not decode (a row written by something other than this code).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+}
+
+/// A `dialect` column holding neither `ru` nor `kz` was written by something else.
+impl From<ofd_protocol::UnknownDialect> for StoreError {
+    fn from(error: ofd_protocol::UnknownDialect) -> Self {
+        StoreError::Corrupt(error.to_string())
+    }
 }
 
 /// A handle to the database; cheap to clone (the pool is shared).

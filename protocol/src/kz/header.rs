@@ -57,27 +57,32 @@ impl Header {
     /// Decodes the first 18 bytes of `bytes` (more may follow).
     pub fn decode(bytes: &[u8]) -> Result<Self, HeaderError> {
         let head: &[u8; HEADER_LEN] = bytes
-            .get(..HEADER_LEN)
-            .and_then(|h| h.try_into().ok())
+            .first_chunk()
             .ok_or(HeaderError::Truncated(bytes.len()))?;
-        let u16_at = |i: usize| u16::from_le_bytes([head[i], head[i + 1]]);
-        let u32_at =
-            |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
-        let app_code = u16_at(0);
+        let (app_code, header) = Header::fields(head);
         if app_code != APP_CODE {
             return Err(HeaderError::BadAppCode(app_code));
         }
-        let size = u32_at(4);
-        if (size as usize) < HEADER_LEN {
-            return Err(HeaderError::SizeTooSmall(size));
+        if (header.size as usize) < HEADER_LEN {
+            return Err(HeaderError::SizeTooSmall(header.size));
         }
-        Ok(Header {
+        Ok(header)
+    }
+
+    /// The app code and the other fields of 18 header bytes, as sent and unchecked: what a
+    /// refusal of a bad header echoes back.
+    pub fn fields(head: &[u8; HEADER_LEN]) -> (u16, Header) {
+        let u16_at = |i: usize| u16::from_le_bytes([head[i], head[i + 1]]);
+        let u32_at =
+            |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+        let header = Header {
             version: u16_at(2),
-            size,
+            size: u32_at(4),
             system_id: u32_at(8),
             token: u32_at(12),
             request_number: u16_at(16),
-        })
+        };
+        (u16_at(0), header)
     }
 
     /// Refuses a SIZE above `max` (checked before the body is read).
@@ -141,5 +146,30 @@ impl ProtocolVersion {
             Self::V202 => 202,
             Self::V203 => 203,
         }
+    }
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::*;
+
+    #[test]
+    fn fields_reads_a_refused_header_as_sent() {
+        let header = Header {
+            version: 203,
+            size: 5,
+            system_id: 42,
+            token: 0xDEAD_BEEF,
+            request_number: 9,
+        };
+        let mut bytes = header.encode();
+        assert_eq!(Header::decode(&bytes), Err(HeaderError::SizeTooSmall(5)));
+        assert_eq!(Header::fields(&bytes), (APP_CODE, header));
+        bytes[0] = 0x00;
+        assert!(matches!(
+            Header::decode(&bytes),
+            Err(HeaderError::BadAppCode(_))
+        ));
+        assert_eq!(Header::fields(&bytes).1.system_id, 42);
     }
 }

@@ -15,7 +15,7 @@ use super::container::{
     Container, ContainerError, ContainerHeader, CONTAINER_TYPE, HEADER_VERSION,
 };
 use super::fn_number::FnNumber;
-use super::session::{AVersion, Flags, SVersion, SessionHeader};
+use super::session::{frame_around, AVersion, SessionError};
 use super::tlv::{TlvError, Writer};
 use super::FfdVersion;
 
@@ -79,6 +79,9 @@ pub enum AckError {
     /// Container encoding failed (ФД number or size out of range).
     #[error(transparent)]
     Container(#[from] ContainerError),
+    /// The session header could not announce the container.
+    #[error(transparent)]
+    Session(#[from] SessionError),
 }
 
 /// Everything a confirmation depends on. Build with [`Ack::for_request`], adjust, then
@@ -183,19 +186,7 @@ impl<'a> Ack<'a> {
     /// The whole reply frame: session header, container, document, trailer.
     pub fn frame(&self) -> Result<Vec<u8>, AckError> {
         let container = self.container(&self.document()?)?;
-        let session = SessionHeader {
-            s_version: SVersion::NORMAL,
-            a_version: self.a_version,
-            fn_number: self.fn_number,
-            // Container::encode caps the container at 32 KiB, so this fits.
-            body_len: container.len() as u16,
-            flags: Flags::CONTAINER_EXPECTS_REPLY,
-            crc: 0,
-        };
-        let mut frame = Vec::with_capacity(session.frame_len());
-        frame.extend_from_slice(&session.encode());
-        frame.extend_from_slice(&container);
-        Ok(frame)
+        Ok(frame_around(self.a_version, self.fn_number, &container)?)
     }
 }
 

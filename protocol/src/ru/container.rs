@@ -167,7 +167,15 @@ pub struct Container<'a> {
 impl<'a> Container<'a> {
     /// Decode a whole container: header, exact length, CRC, document bounds.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, ContainerError> {
-        let header = ContainerHeader::decode(bytes)?;
+        Self::decode_with_header(ContainerHeader::decode(bytes)?, bytes)
+    }
+
+    /// [`Container::decode`] for a caller that already decoded the header from these `bytes`
+    /// (to keep it when the rest fails); the header is not read a second time.
+    pub fn decode_with_header(
+        header: ContainerHeader,
+        bytes: &'a [u8],
+    ) -> Result<Self, ContainerError> {
         if bytes.len() > MAX_BODY_LEN {
             return Err(ContainerError::Oversize(bytes.len()));
         }

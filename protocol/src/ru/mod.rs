@@ -87,6 +87,25 @@ pub enum FrameError {
     NoContainer,
 }
 
+/// A frame [`Frame::decode_or_headers`] refused, with what could still be read of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undecodable {
+    /// Why the frame was refused.
+    pub error: FrameError,
+    /// The session and container headers, when both decoded (the failure is further in: length,
+    /// CRC or document bounds).
+    pub headers: Option<(SessionHeader, ContainerHeader)>,
+}
+
+impl Undecodable {
+    fn bare(error: FrameError) -> Self {
+        Undecodable {
+            error,
+            headers: None,
+        }
+    }
+}
+
 /// A whole frame, borrowing from the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Frame<'a> {
@@ -102,23 +121,36 @@ pub struct Frame<'a> {
 impl<'a> Frame<'a> {
     /// Decode exactly one frame: `bytes` must be the session header plus exactly its body.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, FrameError> {
-        let session = SessionHeader::decode(bytes)?;
+        Self::decode_or_headers(bytes).map_err(|undecodable| undecodable.error)
+    }
+
+    /// [`Frame::decode`], keeping on failure the two headers when they decoded: a frame whose
+    /// container header names its ФН and ФД can still be answered (and kept) though the rest
+    /// failed. Each header is decoded once.
+    pub fn decode_or_headers(bytes: &'a [u8]) -> Result<Self, Undecodable> {
+        let session = SessionHeader::decode(bytes).map_err(|e| Undecodable::bare(e.into()))?;
         let body = &bytes[SESSION_HEADER_LEN..];
         if body.len() != usize::from(session.body_len) {
-            return Err(FrameError::BodyLength {
+            return Err(Undecodable::bare(FrameError::BodyLength {
                 declared: session.body_len.into(),
                 actual: body.len(),
-            });
+            }));
         }
         if !session.flags.has_container() {
-            return Err(FrameError::NoContainer);
+            return Err(Undecodable::bare(FrameError::NoContainer));
         }
-        let container = Container::decode(body)?;
-        Ok(Self {
-            session,
-            container,
-            session_crc_ok: session.crc_matches(body),
-        })
+        let header = ContainerHeader::decode(body).map_err(|e| Undecodable::bare(e.into()))?;
+        match Container::decode_with_header(header, body) {
+            Ok(container) => Ok(Self {
+                session,
+                container,
+                session_crc_ok: session.crc_matches(body),
+            }),
+            Err(error) => Err(Undecodable {
+                error: error.into(),
+                headers: Some((session, header)),
+            }),
+        }
     }
 
     /// Re-encode; reproduces the decoded bytes exactly.
@@ -174,5 +206,32 @@ mod tests {
             Frame::decode(&b),
             Err(FrameError::Container(ContainerError::CrcMismatch { .. }))
         ));
+    }
+
+    #[test]
+    fn a_refused_frame_keeps_its_headers_only_when_they_decoded() {
+        let bytes = hex::decode(FRAME.trim()).unwrap();
+        let mut b = bytes.clone();
+        b[200] ^= 0xFF;
+        let refused = Frame::decode_or_headers(&b).unwrap_err();
+        assert!(matches!(
+            refused.error,
+            FrameError::Container(ContainerError::CrcMismatch { .. })
+        ));
+        let (session, header) = refused.headers.expect("both headers decoded");
+        assert_eq!(session.fn_number, header.fn_number);
+        assert_eq!(header.doc_type, 11);
+
+        let truncated = Frame::decode_or_headers(&bytes[..465]).unwrap_err();
+        assert!(matches!(truncated.error, FrameError::BodyLength { .. }));
+        assert_eq!(truncated.headers, None);
+        let mut b = bytes.clone();
+        b[SESSION_HEADER_LEN + 4] = 0x00; // container type
+        let refused = Frame::decode_or_headers(&b).unwrap_err();
+        assert!(matches!(refused.error, FrameError::Container(_)));
+        assert_eq!(
+            refused.headers, None,
+            "a container header that fails is not kept"
+        );
     }
 }

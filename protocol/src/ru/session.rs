@@ -227,6 +227,32 @@ impl SessionHeader {
     }
 }
 
+/// A whole frame around `container`: the session header that announces it (normal session
+/// version, "container, reply expected", no CRC) followed by the container bytes. The
+/// operator's acknowledgement and a register's document are both framed this way.
+pub fn frame_around(
+    a_version: AVersion,
+    fn_number: FnNumber,
+    container: &[u8],
+) -> Result<Vec<u8>, SessionError> {
+    let body_len = u16::try_from(container.len())
+        .ok()
+        .filter(|len| usize::from(*len) <= MAX_BODY_LEN)
+        .ok_or(SessionError::Oversize(container.len()))?;
+    let session = SessionHeader {
+        s_version: SVersion::NORMAL,
+        a_version,
+        fn_number,
+        body_len,
+        flags: Flags::CONTAINER_EXPECTS_REPLY,
+        crc: 0,
+    };
+    let mut frame = Vec::with_capacity(session.frame_len());
+    frame.extend_from_slice(&session.encode());
+    frame.extend_from_slice(container);
+    Ok(frame)
+}
+
 /// Reject as soon as the bytes available contradict the signature.
 fn check_signature_prefix(bytes: &[u8]) -> Result<(), SessionError> {
     let n = bytes.len().min(SIGNATURE.len());
@@ -253,6 +279,22 @@ pub fn frame_len(prefix: &[u8]) -> Result<Option<usize>, SessionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frame_around_announces_its_container_and_refuses_oversize() {
+        let fn_number = FnNumber::from_ascii(*b"9999078950      ").unwrap();
+        let frame = frame_around(AVersion::V1_05, fn_number, &[7u8; 40]).unwrap();
+        assert_eq!(frame.len(), SESSION_HEADER_LEN + 40);
+        let header = SessionHeader::decode(&frame).unwrap();
+        assert_eq!(header.body_len, 40);
+        assert_eq!(header.fn_number, fn_number);
+        assert!(header.flags.expects_reply() && header.flags.has_container());
+        assert_eq!(frame_len(&frame), Ok(Some(frame.len())));
+        assert_eq!(
+            frame_around(AVersion::V1_05, fn_number, &vec![0; MAX_BODY_LEN + 1]),
+            Err(SessionError::Oversize(MAX_BODY_LEN + 1))
+        );
+    }
 
     fn example() -> Vec<u8> {
         hex::decode("2a08410a81a2000139393939303738393530202020202020310114000000").unwrap()

@@ -12,7 +12,7 @@ mod signing;
 
 use bytes::Bytes;
 use ofd_protocol::ru::container::{CONTAINER_TYPE, HEADER_VERSION};
-use ofd_protocol::ru::session::{AVersion, Flags, SVersion};
+use ofd_protocol::ru::session::{frame_around, AVersion};
 use ofd_protocol::ru::tlv::Tlv;
 use ofd_protocol::ru::value::{decode_byte, decode_u32};
 use ofd_protocol::ru::{
@@ -184,18 +184,7 @@ impl RuRegister {
             .message_sign(&fn_text, &draft[..32], &document, &mut self.rng)?;
         trailer[..signing::FPS_LEN].copy_from_slice(&fps);
         let container = Container::encode(&header, &document, &trailer)?;
-        let session = SessionHeader {
-            s_version: SVersion::NORMAL,
-            a_version: self.a_version(),
-            fn_number: self.fn_number,
-            body_len: u16::try_from(container.len())?,
-            flags: Flags::CONTAINER_EXPECTS_REPLY,
-            crc: 0,
-        };
-        let mut frame = Vec::with_capacity(session.frame_len());
-        frame.extend_from_slice(&session.encode());
-        frame.extend_from_slice(&container);
-        Ok(frame)
+        Ok(frame_around(self.a_version(), self.fn_number, &container)?)
     }
 
     fn produce(&mut self, now_unix: i64) -> anyhow::Result<Outgoing> {

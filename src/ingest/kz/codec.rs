@@ -1,21 +1,20 @@
-//! The KZ connection handler on the shared listener: frames in, one response per frame out.
+//! The KZ frame codec: cuts a byte stream into whole KZ frames for the shared read loop.
 //!
-//! Framing is a tokio-util [`Decoder`] over the pure header codec: it reads exactly 18 bytes,
-//! checks the app code and SIZE against the cap *before* reserving the body, then waits for
-//! exactly SIZE bytes. Everything after framing — identity, token, REQNUM, commands, the one
-//! commit per exchange — is [`crate::ingest::kz::exchange::KzService`]. A header that fails (SIZE below 18
-//! or above the cap) is answered with PROTOCOL_ERROR and the connection closed without reading
-//! the body (spec §8 item 2).
+//! It reads exactly 18 header bytes, checks the app code and SIZE against the cap *before*
+//! reserving the body, then waits for exactly SIZE bytes; splitting the frame off the read
+//! buffer does not copy. A header that fails (SIZE below 18 or above the cap) is answered with
+//! PROTOCOL_ERROR echoing the header's own fields and the connection closed without reading the
+//! body (spec §8 item 2); a wrong app code is not a KZ frame and gets no answer. A connection
+//! that ends in the middle of a frame is reported as [`KzFramingError::Truncated`].
 
-use bytes::{Buf as _, BytesMut};
-use futures::{SinkExt as _, StreamExt as _};
-use ofd_protocol::kz::{CommandTypeEnum, Header, HeaderError, ResultTypeEnum, HEADER_LEN};
-use tokio_util::codec::{Decoder, Encoder, Framed, FramedParts};
+use bytes::BytesMut;
+use ofd_protocol::kz::{
+    encode_frame, CommandTypeEnum, Header, HeaderError, Response, ResultTypeEnum, HEADER_LEN,
+};
+use tokio_util::codec::Decoder;
 
-use crate::ingest::connection::{first_bytes, Connection};
-use crate::ingest::kz::exchange::Reply;
-use crate::ingest::metrics::{Check, FrameResult};
-use crate::ingest::Shared;
+use crate::ingest::handler::FramingFailure;
+use crate::ingest::metrics::Check;
 
 /// Why framing stopped.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +23,7 @@ pub enum KzFramingError {
     /// The socket failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
-    /// The header is invalid; `echo` holds its readable fields for the refusal.
+    /// The header is invalid; `echo` holds its fields as sent, for the refusal.
     #[error("{error}")]
     Header {
         /// What was wrong.
@@ -32,6 +31,39 @@ pub enum KzFramingError {
         /// The header's fields as sent (SIZE aside), echoed in the PROTOCOL_ERROR reply.
         echo: Header,
     },
+    /// The peer closed the connection in the middle of a frame.
+    #[error("connection closed after {0} bytes of an unfinished frame")]
+    Truncated(usize),
+}
+
+impl FramingFailure for KzFramingError {
+    fn check(&self) -> Option<Check> {
+        match self {
+            KzFramingError::Io(_) => None,
+            KzFramingError::Header {
+                error: HeaderError::SizeTooLarge { .. },
+                ..
+            } => Some(Check::Oversize),
+            KzFramingError::Header { .. } => Some(Check::SessionHeader),
+            KzFramingError::Truncated(_) => Some(Check::Truncated),
+        }
+    }
+
+    fn reply(&self) -> Option<Vec<u8>> {
+        let KzFramingError::Header { error, echo } = self else {
+            return None;
+        };
+        if matches!(error, HeaderError::BadAppCode(_)) {
+            return None;
+        }
+        let response = Response::result_only(
+            CommandTypeEnum::Reserved as i32,
+            ResultTypeEnum::ProtocolError,
+            error.to_string(),
+        );
+        // A result-only response is a few dozen bytes: its SIZE always fits.
+        encode_frame(Header { size: 0, ..*echo }, &response).ok()
+    }
 }
 
 /// Splits a byte stream into whole KZ frames: (header, all SIZE bytes).
@@ -52,14 +84,14 @@ impl Decoder for KzFrameCodec {
     type Error = KzFramingError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
-        if src.len() < HEADER_LEN {
+        let Some(head) = src.first_chunk::<HEADER_LEN>() else {
             return Ok(None);
-        }
-        let header = Header::decode(src)
+        };
+        let header = Header::decode(head)
             .and_then(|h| h.check_size(self.max_frame).map(|()| h))
             .map_err(|error| KzFramingError::Header {
                 error,
-                echo: echo_fields(&src[..HEADER_LEN]),
+                echo: Header::fields(head).1,
             })?;
         let size = header.size as usize;
         if src.len() < size {
@@ -68,129 +100,14 @@ impl Decoder for KzFrameCodec {
         }
         Ok(Some((header, src.split_to(size))))
     }
-}
 
-/// Responses are encoded whole by the service; the codec only writes their bytes.
-impl Encoder<Vec<u8>> for KzFrameCodec {
-    type Error = KzFramingError;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut BytesMut) -> Result<(), Self::Error> {
-        dst.extend_from_slice(&item);
-        Ok(())
-    }
-}
-
-/// The fields of a header that failed validation.
-fn echo_fields(head: &[u8]) -> Header {
-    let mut b = head;
-    let _app_code = b.get_u16_le();
-    let version = b.get_u16_le();
-    let _size = b.get_u32_le();
-    Header {
-        version,
-        size: 0,
-        system_id: b.get_u32_le(),
-        token: b.get_u32_le(),
-        request_number: b.get_u16_le(),
-    }
-}
-
-/// Serve KZ frames on `connection` until EOF, an error, a timeout or shutdown.
-pub(crate) async fn serve(connection: Connection, shared: &Shared) {
-    let Connection {
-        stream,
-        peer,
-        read_buf,
-        deadline,
-    } = connection;
-    let metrics = &shared.metrics;
-    let kz = &shared.kz;
-    let mut parts = FramedParts::new::<Vec<u8>>(stream, KzFrameCodec::new(kz.config().max_frame));
-    parts.read_buf = read_buf;
-    let mut framed = Framed::from_parts(parts);
-    loop {
-        let read_deadline =
-            deadline.min(tokio::time::Instant::now() + shared.config.limits.idle_timeout);
-        let next = tokio::select! {
-            _ = shared.shutdown.cancelled() => break,
-            next = tokio::time::timeout_at(read_deadline, framed.next()) => next,
-        };
-        let (header, frame) = match next {
-            Ok(Some(Ok(item))) => item,
-            Ok(None) => {
-                if !framed.read_buffer().is_empty() {
-                    metrics.kz.check_failures.inc(Check::Truncated);
-                    metrics.kz.frames.inc(FrameResult::Dropped);
-                    tracing::info!(%peer, first_bytes = %first_bytes(framed.read_buffer()), "KZ connection closed mid-frame");
-                }
-                break;
-            }
-            Ok(Some(Err(KzFramingError::Io(error)))) => {
-                tracing::debug!(%peer, %error, "read failed");
-                break;
-            }
-            Ok(Some(Err(KzFramingError::Header { error, echo }))) => {
-                let check = match error {
-                    HeaderError::SizeTooLarge { .. } => Check::Oversize,
-                    _ => Check::SessionHeader,
-                };
-                metrics.kz.check_failures.inc(check);
-                tracing::warn!(%peer, %error, first_bytes = %first_bytes(framed.read_buffer()), "KZ frame header refused; answering PROTOCOL_ERROR and closing");
-                if matches!(error, HeaderError::BadAppCode(_)) {
-                    metrics.kz.frames.inc(FrameResult::Dropped);
-                    break;
-                }
-                let reply = kz.refusal_frame(
-                    &echo,
-                    CommandTypeEnum::Reserved as i32,
-                    ResultTypeEnum::ProtocolError,
-                    &error.to_string(),
-                );
-                let _ = send(&mut framed, reply, shared).await;
-                break;
-            }
-            Err(_elapsed) => {
-                if !framed.read_buffer().is_empty() {
-                    metrics.kz.check_failures.inc(Check::Timeout);
-                    metrics.kz.frames.inc(FrameResult::Dropped);
-                }
-                tracing::debug!(%peer, "KZ connection idle past the timeout; closed");
-                break;
-            }
-        };
-        metrics.bytes_in.inc_by(frame.len() as u64);
-        let started = std::time::Instant::now();
-        let reply = kz.handle_frame(header, &frame, peer).await;
-        let close = match reply {
-            Reply::Send(bytes) => {
-                if send(&mut framed, bytes, shared).await.is_err() {
-                    break;
-                }
-                false
-            }
-            Reply::SendAndClose(bytes) => {
-                let _ = send(&mut framed, bytes, shared).await;
-                true
-            }
-            Reply::Close => true,
-        };
-        metrics.ack_latency.observe(started.elapsed().as_secs_f64());
-        if close {
-            break;
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        match self.decode(src)? {
+            Some(frame) => Ok(Some(frame)),
+            None if src.is_empty() => Ok(None),
+            None => Err(KzFramingError::Truncated(src.len())),
         }
     }
-}
-
-/// Write one response frame through the framed socket.
-async fn send(
-    framed: &mut Framed<tokio::net::TcpStream, KzFrameCodec>,
-    bytes: Vec<u8>,
-    shared: &Shared,
-) -> Result<(), KzFramingError> {
-    let len = bytes.len() as u64;
-    framed.send(bytes).await?;
-    shared.metrics.bytes_out.inc_by(len);
-    Ok(())
 }
 
 #[cfg(test)]
@@ -230,5 +147,68 @@ mod tests {
             }
             other => panic!("expected an oversize refusal, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn end_of_stream_mid_frame_is_truncation_and_a_clean_end_is_not() {
+        let header = Header {
+            version: 203,
+            size: 40,
+            system_id: 5,
+            token: 6,
+            request_number: 7,
+        };
+        let mut codec = KzFrameCodec::new(1024);
+        let mut buf = BytesMut::from(&header.encode()[..]);
+        buf.extend_from_slice(&[0; 4]);
+        let error = codec.decode_eof(&mut buf).expect_err("22 of 40 bytes");
+        assert!(matches!(error, KzFramingError::Truncated(22)));
+        assert_eq!(error.check(), Some(Check::Truncated));
+        assert_eq!(error.reply(), None, "nothing to answer a half frame with");
+        let mut buf = BytesMut::from(&header.encode()[..10]);
+        assert!(matches!(
+            codec.decode_eof(&mut buf),
+            Err(KzFramingError::Truncated(10))
+        ));
+        assert!(codec
+            .decode_eof(&mut BytesMut::new())
+            .expect("clean")
+            .is_none());
+    }
+
+    #[test]
+    fn a_refused_header_is_answered_with_protocol_error_echoing_it_but_a_foreign_one_is_not() {
+        let header = Header {
+            version: 203,
+            size: 4096,
+            system_id: 5,
+            token: 6,
+            request_number: 7,
+        };
+        let mut codec = KzFrameCodec::new(1024);
+        let error = codec
+            .decode(&mut BytesMut::from(&header.encode()[..]))
+            .expect_err("oversize");
+        assert_eq!(error.check(), Some(Check::Oversize));
+        let reply = error.reply().expect("PROTOCOL_ERROR answer");
+        let echoed = Header::decode(&reply).expect("a valid header");
+        assert_eq!(
+            (echoed.system_id, echoed.token, echoed.request_number),
+            (5, 6, 7)
+        );
+        assert_eq!(echoed.size as usize, reply.len());
+        let response = ofd_protocol::kz::decode_response(&reply[HEADER_LEN..]).expect("body");
+        assert_eq!(
+            response.result_code(),
+            Some(ResultTypeEnum::ProtocolError as u32)
+        );
+
+        let mut foreign = header.encode();
+        foreign[1] = 0x00;
+        let error = codec
+            .decode(&mut BytesMut::from(&foreign[..]))
+            .expect_err("bad app code");
+        assert_eq!(error.check(), Some(Check::SessionHeader));
+        assert_eq!(error.reply(), None);
     }
 }

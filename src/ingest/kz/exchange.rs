@@ -1,4 +1,5 @@
-//! The KZ connection handler: frames in, responses out, one request per register at a time.
+//! The KZ exchange: what each whole KZ frame is answered with, one request per register at a
+//! time. The shared read loop ([`crate::ingest::connection`]) brings the frames.
 //!
 //! Per frame: version policy → register identity and status → REQNUM/token gate (replays are
 //! answered from the stored cache) → protobuf decode → [`engine::execute`] → one
@@ -18,29 +19,19 @@ use ofd_protocol::kz::{
     Response, ResultTypeEnum, HEADER_LEN,
 };
 
+use super::codec::{KzFrameCodec, KzFramingError};
 use super::commit::{doc_time, find_offline_ticket, load_state, CommitOutcome, KzCommit};
 use super::engine::{self, Input, RegisterFacts};
 use super::fiscal_sign::draw_ticket_number;
 use super::state::{gate, next_token, Exchange, Gate, KzState};
 use super::{KzConfig, Refusal};
-use crate::ingest::metrics::Metrics;
-use crate::ingest::metrics::{Check, FrameResult};
+use crate::ingest::handler::{FrameHandler, Reply};
+use crate::ingest::metrics::{Check, FrameResult, Metrics};
 use crate::store::registers::fetch_register_by_system_id;
-use crate::store::{Dialect, NewDocument, RegisterStatus, Store, Writer};
+use crate::store::{Dialect, NewDocument, Register, RegisterStatus, Store, Writer};
 
 /// Draws of a fresh ticket number before giving up (a collision needs ~10^9 stored tickets).
 const TICKET_NUMBER_ATTEMPTS: usize = 8;
-
-/// What to do with the connection after a frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
-    /// Write these bytes and keep reading.
-    Send(Vec<u8>),
-    /// Write these bytes, then close.
-    SendAndClose(Vec<u8>),
-    /// Close without answering (rate-limited abuse).
-    Close,
-}
 
 /// One async mutex per registered system id: requests of one register run one at a time.
 /// Entries are created only after the id was found in `registers`, so the map is bounded by the
@@ -122,13 +113,13 @@ impl KzService {
         }
     }
 
-    /// The dialect settings in force.
-    pub fn config(&self) -> &KzConfig {
-        &self.inner.config
-    }
-
     /// Answers one complete frame (`frame` holds the 18 header bytes and SIZE − 18 body bytes).
-    pub async fn handle_frame(&self, header: Header, frame: &[u8], peer: SocketAddr) -> Reply {
+    pub(crate) async fn handle_frame(
+        &self,
+        header: Header,
+        frame: &[u8],
+        peer: SocketAddr,
+    ) -> Reply {
         let body = &frame[HEADER_LEN.min(frame.len())..];
         let command = peek_command(body).unwrap_or(CommandTypeEnum::Reserved as i32);
         let version = match ProtocolVersion::from_header(header.version) {
@@ -176,13 +167,9 @@ impl KzService {
             let mut conn = inner.store.pool().acquire().await?;
             fetch_register_by_system_id(&mut conn, i64::from(system_id)).await?
         };
-        let Some(register) = register.filter(|r| r.dialect == Dialect::Kz) else {
-            tracing::info!(%peer, system_id, "KZ frame from an unknown system id");
-            return Ok(refuse(ResultTypeEnum::UnknownId, "unknown system id"));
-        };
-        if register.status != RegisterStatus::Active {
-            tracing::info!(%peer, system_id, status = register.status.as_str(), "KZ frame from a register out of service");
-            return Ok(refuse(ResultTypeEnum::Blocked, "the register is blocked"));
+        if let Err((code, text)) = identify(register.as_ref()) {
+            tracing::info!(%peer, system_id, reason = text, "KZ frame refused before the token check");
+            return Ok(refuse(code, text));
         }
         let _serial = inner.locks.lock(system_id).await;
         // Re-read under the lock: the token may have rotated while this request waited.
@@ -409,7 +396,83 @@ impl KzService {
     }
 }
 
+/// Whether a frame's system id may go on to the token check: it must name a KZ register in
+/// service. The refusal is the result code and its text (neither reveals more than the code).
+pub(crate) fn identify(register: Option<&Register>) -> Result<(), (ResultTypeEnum, &'static str)> {
+    match register {
+        Some(register) if register.dialect != Dialect::Kz => {
+            Err((ResultTypeEnum::UnknownId, "unknown system id"))
+        }
+        None => Err((ResultTypeEnum::UnknownId, "unknown system id")),
+        Some(register) if register.status != RegisterStatus::Active => {
+            Err((ResultTypeEnum::Blocked, "the register is blocked"))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+impl FrameHandler for KzService {
+    const DIALECT: Dialect = Dialect::Kz;
+    type Frame = (Header, bytes::BytesMut);
+    type Failure = KzFramingError;
+    type Codec = KzFrameCodec;
+
+    fn codec(&self) -> KzFrameCodec {
+        KzFrameCodec::new(self.inner.config.max_frame)
+    }
+
+    fn frame_len((_, frame): &Self::Frame) -> usize {
+        frame.len()
+    }
+
+    async fn handle(&self, (header, frame): Self::Frame, peer: SocketAddr) -> Reply {
+        self.handle_frame(header, &frame, peer).await
+    }
+}
+
 /// The stored JSON of a KZ document: the header (without the token) and the decoded request.
 fn document_json(header: &Header, request: Option<&Request>) -> String {
     serde_json::json!({ "header": header, "request": request }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn register(dialect: Dialect, status: RegisterStatus) -> Register {
+        Register {
+            id: 1,
+            dialect,
+            fn_number: None,
+            system_id: Some(7),
+            serial: None,
+            model: None,
+            reg_number: None,
+            org_inn: None,
+            status,
+            kz_token: Some(5),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn only_a_kz_register_in_service_reaches_the_token_check() {
+        let kz = register(Dialect::Kz, RegisterStatus::Active);
+        assert_eq!(identify(Some(&kz)), Ok(()));
+        assert_eq!(identify(None).unwrap_err().0, ResultTypeEnum::UnknownId);
+        let ru = register(Dialect::Ru, RegisterStatus::Active);
+        assert_eq!(
+            identify(Some(&ru)).unwrap_err().0,
+            ResultTypeEnum::UnknownId,
+            "an RU register's id is not a KZ system id"
+        );
+        for status in [RegisterStatus::Blocked, RegisterStatus::Deregistered] {
+            let blocked = register(Dialect::Kz, status);
+            assert_eq!(
+                identify(Some(&blocked)).unwrap_err().0,
+                ResultTypeEnum::Blocked
+            );
+        }
+    }
 }

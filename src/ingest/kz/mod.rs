@@ -61,8 +61,6 @@ pub struct KzConfig {
     pub utc_offset_secs: i32,
     /// Base of the receipt check URL put in `qr_code`.
     pub qr_base: String,
-    /// Per-connection read timeout (seconds).
-    pub read_timeout_secs: u64,
     /// INVALID_TOKEN answers allowed per register and per source address per minute; beyond it
     /// the connection is closed without an answer.
     pub invalid_token_per_minute: u32,
@@ -76,7 +74,6 @@ impl Default for KzConfig {
             max_offline_age_secs: 72 * 3600,
             utc_offset_secs: 5 * 3600,
             qr_base: "http://localhost:8080/check".into(),
-            read_timeout_secs: 10,
             invalid_token_per_minute: 10,
         }
     }

@@ -1,14 +1,17 @@
 //! Framing of RU traffic for tokio-util: a [`Decoder`] that yields one whole session frame
-//! (30-byte header plus container) at a time and an [`Encoder`] for the acknowledgements.
+//! (30-byte header plus container) at a time. Replies are written whole by the read loop.
 //!
 //! Invariant: no buffer grows for a frame before its header has been checked. The decoder asks
 //! the protocol crate how long the frame is (which rejects a bad signature, bad versions or a
 //! length above the protocol maximum), applies the configured limit, and only then reserves
 //! exactly the missing bytes. Splitting the frame off the read buffer does not copy.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use ofd_protocol::ru::{frame_len, SessionError, SESSION_HEADER_LEN};
-use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::codec::Decoder;
+
+use crate::ingest::handler::FramingFailure;
+use crate::ingest::metrics::Check;
 
 /// Why the byte stream could not be cut into frames. None of these can be answered: the frame
 /// boundary is lost, so the connection is closed after logging and counting.
@@ -86,12 +89,20 @@ impl Decoder for RuFrameCodec {
     }
 }
 
-impl Encoder<&[u8]> for RuFrameCodec {
-    type Error = FramingError;
+/// None of these can be answered: without a whole frame there is no container header to
+/// answer to.
+impl FramingFailure for FramingError {
+    fn check(&self) -> Option<Check> {
+        match self {
+            FramingError::Oversize { .. } => Some(Check::Oversize),
+            FramingError::Truncated(_) => Some(Check::Truncated),
+            FramingError::Session(_) => Some(Check::SessionHeader),
+            FramingError::Io(_) => None,
+        }
+    }
 
-    fn encode(&mut self, reply: &[u8], dst: &mut BytesMut) -> Result<(), FramingError> {
-        dst.put_slice(reply);
-        Ok(())
+    fn reply(&self) -> Option<Vec<u8>> {
+        None
     }
 }
 

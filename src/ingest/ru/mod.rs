@@ -1,4 +1,4 @@
-//! The RU connection handler: frames in, one operator confirmation (document 7) out per frame.
+//! The RU per-frame path: one whole frame in, one operator confirmation (document 7) out.
 //!
 //! Per frame, cheapest check first (spec §10), each failure with its own metric label and log
 //! line:
@@ -27,9 +27,9 @@ pub mod codec;
 pub(crate) mod register_cache;
 
 use std::net::SocketAddr;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
 
-use futures::{SinkExt, StreamExt};
+use bytes::BytesMut;
 use ofd_protocol::ru::ack::{flags_1206, Ack, ResponseCode};
 use ofd_protocol::ru::check::{cross_check, CheckError};
 use ofd_protocol::ru::document::{Document, DocumentError, Value};
@@ -37,87 +37,62 @@ use ofd_protocol::ru::flk::{self, FlkLimits};
 use ofd_protocol::ru::json_text::to_json_string;
 use ofd_protocol::ru::session::AVersion;
 use ofd_protocol::ru::{
-    ContainerError, ContainerHeader, FfdVersion, Frame, FrameError, SessionHeader,
+    ContainerError, ContainerHeader, FfdVersion, Frame, FrameError, SessionHeader, Undecodable,
     SESSION_HEADER_LEN,
 };
-use tokio_util::codec::{Framed, FramedParts};
 
 use self::codec::{FramingError, RuFrameCodec};
-use crate::crypto::{InboundDocument, InvalidSign, Verdict};
+use self::register_cache::RegisterCache;
+use crate::crypto::{Crypto, InboundDocument, InvalidSign, Verdict};
 use crate::ingest::config::FlkMode;
-use crate::ingest::connection::{first_bytes, Connection};
-use crate::ingest::metrics::{Check, FrameResult, Label};
-use crate::ingest::Shared;
-use crate::store::{ru_doc_key, Dialect, InsertOutcome, NewDocument, Quarantine, RegisterStatus};
+use crate::ingest::handler::{first_bytes, FrameHandler, Reply};
+use crate::ingest::metrics::{Check, FrameResult, Label as _, Metrics};
+use crate::store::{
+    ru_doc_key, Dialect, InsertOutcome, NewDocument, Quarantine, RegisterStatus, Store, Writer,
+};
 
-/// Serve RU frames on `connection` until EOF, an error, a timeout or shutdown.
-pub(crate) async fn serve(connection: Connection, shared: &Shared) {
-    let Connection {
-        stream,
-        peer,
-        read_buf,
-        deadline,
-    } = connection;
-    let metrics = &shared.metrics;
-    let codec = RuFrameCodec::new(shared.config.limits.max_frame_bytes as usize);
-    let mut parts = FramedParts::new::<&[u8]>(stream, codec);
-    parts.read_buf = read_buf;
-    let mut framed = Framed::from_parts(parts);
-    loop {
-        let read_deadline =
-            deadline.min(tokio::time::Instant::now() + shared.config.limits.idle_timeout);
-        let next = tokio::select! {
-            _ = shared.shutdown.cancelled() => break,
-            next = tokio::time::timeout_at(read_deadline, framed.next()) => next,
-        };
-        let frame = match next {
-            Ok(Some(Ok(frame))) => frame,
-            Ok(None) => break,
-            Ok(Some(Err(FramingError::Io(error)))) => {
-                tracing::debug!(%peer, %error, "read failed");
-                break;
-            }
-            Ok(Some(Err(error))) => {
-                let check = match error {
-                    FramingError::Oversize { .. } => Check::Oversize,
-                    FramingError::Truncated(_) => Check::Truncated,
-                    _ => Check::SessionHeader,
-                };
-                let buffered = framed.read_buffer();
-                metrics.bytes_in.inc_by(buffered.len() as u64);
-                drop_frame(shared, peer, check, &error, buffered);
-                break;
-            }
-            Err(_elapsed) => {
-                let buffered = framed.read_buffer();
-                if !buffered.is_empty() {
-                    // Idle between frames is normal; silence in the middle of one is not.
-                    metrics.bytes_in.inc_by(buffered.len() as u64);
-                    drop_frame(
-                        shared,
-                        peer,
-                        Check::Timeout,
-                        &"frame not completed in time",
-                        buffered,
-                    );
-                }
-                break;
-            }
-        };
-        let complete = Instant::now();
-        metrics.bytes_in.inc_by(frame.len() as u64);
-        let Some(answer) = handle_frame(&frame, peer, shared).await else {
-            break;
-        };
-        if answer.wanted {
-            if let Err(error) = framed.send(&answer.ack[..]).await {
-                tracing::info!(%peer, %error, "ack not delivered: connection lost");
-                break;
-            }
-            metrics.bytes_out.inc_by(answer.ack.len() as u64);
-            metrics
-                .ack_latency
-                .observe(complete.elapsed().as_secs_f64());
+/// The RU dialect's side of a connection: everything the per-frame path reads, built once by
+/// the server and shared read-only by every RU connection.
+pub(crate) struct RuHandler {
+    /// Largest container accepted (`max_frame_bytes`).
+    pub max_container: usize,
+    /// The operator's ИНН for tag 1017 of every ack.
+    pub ofd_inn: String,
+    /// Accept documents of unknown ФН (flagged) instead of refusing them.
+    pub accept_unregistered: bool,
+    /// How ФЛК failures are answered.
+    pub flk: FlkMode,
+    /// The store, for register lookups.
+    pub store: Store,
+    /// The group-commit writer.
+    pub writer: Writer,
+    /// The crypto unit (ФПД/ФПС verdicts, ФПО).
+    pub crypto: Crypto,
+    /// RU register statuses, remembered for a while.
+    pub registers: RegisterCache,
+    /// The server's metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+impl FrameHandler for RuHandler {
+    const DIALECT: Dialect = Dialect::Ru;
+    type Frame = BytesMut;
+    type Failure = FramingError;
+    type Codec = RuFrameCodec;
+
+    fn codec(&self) -> RuFrameCodec {
+        RuFrameCodec::new(self.max_container)
+    }
+
+    fn frame_len(frame: &BytesMut) -> usize {
+        frame.len()
+    }
+
+    async fn handle(&self, frame: BytesMut, peer: SocketAddr) -> Reply {
+        match self.handle_frame(&frame, peer).await {
+            None => Reply::Close,
+            Some(answer) if answer.wanted => Reply::Send(answer.ack),
+            Some(_) => Reply::Silent,
         }
     }
 }
@@ -131,167 +106,96 @@ struct Answer {
 }
 
 /// What the reply depends on, taken from the request's headers.
-struct Request<'a> {
-    header: &'a ContainerHeader,
+#[derive(Debug, Clone, Copy)]
+struct Request {
+    header: ContainerHeader,
     a_version: AVersion,
     wanted: bool,
     peer: SocketAddr,
 }
 
-/// Check, store and answer one frame; `None` closes the connection without a reply (already
-/// logged and counted).
-async fn handle_frame(bytes: &[u8], peer: SocketAddr, shared: &Shared) -> Option<Answer> {
-    let metrics = &shared.metrics.ru;
-    let frame = match Frame::decode(bytes) {
-        Ok(frame) => frame,
-        Err(error) => return refuse_undecodable(bytes, &error, peer, shared).await,
-    };
-    if !frame.session_crc_ok {
-        metrics.check_failures.inc(Check::SessionCrc);
-        tracing::info!(%peer, fn_number = %frame.session.fn_number, "session CRC mismatch (counted; frame processed)");
+impl Request {
+    fn new(session: &SessionHeader, header: ContainerHeader, peer: SocketAddr) -> Self {
+        Request {
+            header,
+            a_version: session.a_version,
+            wanted: session.flags.expects_reply(),
+            peer,
+        }
     }
-    let header = &frame.container.header;
-    let request = Request {
-        header,
-        a_version: frame.session.a_version,
-        wanted: frame.session.flags.expects_reply(),
-        peer,
-    };
-    let fn_number = header.fn_number.as_str();
-    let fd_number = header.fd_number;
+}
 
+/// What the bytes of one frame say, before any register, crypto or storage question.
+#[derive(Debug)]
+pub(crate) enum Inspection<'a> {
+    /// Decoded and cross-checked: goes on to the register and sign checks.
+    Passed {
+        /// The frame, borrowing the bytes.
+        frame: Frame<'a>,
+        /// What the handler needs from the document.
+        facts: DocumentFacts,
+    },
+    /// Answered with code 11: the container header names the ФН and ФД to answer.
+    Refuse {
+        /// The session header (a_version and reply flags of the answer).
+        session: SessionHeader,
+        /// The container header the answer mirrors.
+        header: ContainerHeader,
+        /// The check that failed.
+        check: Check,
+        /// Why, for the log.
+        reason: String,
+    },
+    /// Not answerable: logged, counted and the connection closed, so the register resends.
+    Drop {
+        /// The check that failed.
+        check: Check,
+        /// Why, for the log.
+        reason: String,
+    },
+}
+
+/// Decode and cross-check one whole frame; `now_utc` bounds the ФЛК's date rules.
+pub(crate) fn inspect(bytes: &[u8], now_utc: i64) -> Inspection<'_> {
+    let frame = match Frame::decode_or_headers(bytes) {
+        Ok(frame) => frame,
+        Err(Undecodable { error, headers }) => {
+            let check = undecodable_check(&error);
+            let reason = error.to_string();
+            return match headers {
+                Some((session, header)) => Inspection::Refuse {
+                    session,
+                    header,
+                    check,
+                    reason,
+                },
+                None => Inspection::Drop { check, reason },
+            };
+        }
+    };
+    let refuse = |check, reason: String| Inspection::Refuse {
+        session: frame.session,
+        header: frame.container.header,
+        check,
+        reason,
+    };
     if let Err(error) = cross_check(&frame) {
         let check = match error {
             CheckError::DocTypeMismatch { .. } => Check::DocumentType,
             CheckError::Tlv(_) => Check::Tlv,
             _ => Check::CrossCheck,
         };
-        return refuse(shared, &request, check, &error, bytes).await;
+        return refuse(check, error.to_string());
     }
-    let document = match DocumentFacts::read(&frame, unix_seconds().into()) {
-        Ok(document) => document,
-        Err((check, reason)) => return refuse(shared, &request, check, &reason, bytes).await,
-    };
-
-    let unregistered = match shared.registers.status(&shared.store, fn_number).await {
-        Ok(Some(RegisterStatus::Active)) => false,
-        Ok(Some(status)) => {
-            let reason = format!("register is {}", status.as_str());
-            return refuse(shared, &request, Check::Register, &reason, bytes).await;
-        }
-        Ok(None) if shared.config.accept_unregistered => true,
-        Ok(None) => {
-            return refuse(
-                shared,
-                &request,
-                Check::Register,
-                &"unknown ФН number",
-                bytes,
-            )
-            .await
-        }
-        Err(error) => return drop_frame(shared, peer, Check::Storage, &error, bytes),
-    };
-
-    let container = &bytes[SESSION_HEADER_LEN..];
-    let inbound = InboundDocument {
-        fn_number,
-        fd_number,
-        container,
-        document: frame.container.document,
-        fpd: document.fpd,
-        fps: frame.container.trailer,
-    };
-    let verdict = match shared.crypto.verify(&inbound).await {
-        Ok(verdict) => verdict,
-        Err(error) => return drop_frame(shared, peer, Check::CryptoUnit, &error, bytes),
-    };
-    if let Verdict::Invalid(invalid) = &verdict {
-        return quarantine(shared, &request, invalid, container, bytes).await;
+    match DocumentFacts::read(&frame, now_utc) {
+        Ok(facts) => Inspection::Passed { frame, facts },
+        Err((check, reason)) => refuse(check, reason),
     }
-
-    let (code, flags) = match (&document.flk_errors, shared.config.flk) {
-        (None, _) | (Some(_), FlkMode::Report) => (ResponseCode::Accepted, None),
-        (Some(_), FlkMode::Enforce) => {
-            let flags = (document.ffd >= FfdVersion::V1_1).then_some(flags_1206::FLC_ERROR);
-            (ResponseCode::FlcFailed, flags)
-        }
-    };
-    let ack = match build_ack(shared, &request, code, flags, document.ffd).await {
-        Ok(ack) => ack,
-        Err(reason) => return drop_frame(shared, peer, Check::CryptoUnit, &reason, bytes),
-    };
-
-    let new = NewDocument {
-        dialect: Dialect::Ru,
-        doc_key: ru_doc_key(fn_number, i64::from(fd_number)),
-        fn_number: Some(fn_number.to_owned()),
-        fd_number: Some(i64::from(fd_number)),
-        system_id: None,
-        form_code: i64::from(header.doc_type),
-        ffd_version: Some(i64::from(document.ffd.tag_value())),
-        doc_time: document.time.map(i64::from),
-        received_at: unix_millis(),
-        raw: container.to_vec(),
-        json: document.json,
-        ack: ack.clone(),
-        flk_errors: document.flk_errors.clone(),
-        sign_verdict: verdict.label().to_owned(),
-        unregistered,
-        peer: Some(peer.to_string()),
-    };
-    shared
-        .metrics
-        .queue_depth
-        .set(shared.writer.queue_depth() as i64);
-    let outcome = match shared.writer.store(new).await {
-        Ok(outcome) => outcome,
-        Err(error) => return drop_frame(shared, peer, Check::Storage, &error, bytes),
-    };
-    let ack = match outcome {
-        InsertOutcome::Stored => {
-            shared.metrics.documents_stored.inc();
-            if unregistered {
-                shared.metrics.unregistered_accepted.inc();
-            }
-            if let Some(errors) = &document.flk_errors {
-                metrics.check_failures.inc(Check::Flk);
-                metrics.frames.inc(FrameResult::FlkFailed);
-                tracing::info!(%peer, fn_number, fd_number, %errors, mode = ?shared.config.flk, "ФЛК failed; stored and flagged");
-            } else {
-                metrics.frames.inc(FrameResult::Accepted);
-            }
-            tracing::debug!(%peer, fn_number, fd_number, unregistered, "document stored");
-            ack
-        }
-        InsertOutcome::Duplicate { ack } => {
-            shared.metrics.duplicates_reacked.inc();
-            metrics.frames.inc(FrameResult::Duplicate);
-            tracing::debug!(%peer, fn_number, fd_number, "resend answered with the stored ack");
-            ack
-        }
-        InsertOutcome::Conflict { ack } => {
-            shared.metrics.conflicts.inc();
-            metrics.frames.inc(FrameResult::Conflict);
-            tracing::error!(%peer, fn_number, fd_number, "CONFLICT: a different document under a stored (ФН, ФД); kept in conflicts, answered with the stored ack");
-            ack
-        }
-    };
-    Some(Answer {
-        ack,
-        wanted: request.wanted,
-    })
 }
 
-/// A frame that does not decode: answer 11 if the container header still names the ФН and ФД,
-/// otherwise drop it.
-async fn refuse_undecodable(
-    bytes: &[u8],
-    error: &FrameError,
-    peer: SocketAddr,
-    shared: &Shared,
-) -> Option<Answer> {
-    let check = match error {
+/// The check a frame that does not decode failed.
+pub(crate) fn undecodable_check(error: &FrameError) -> Check {
+    match error {
         FrameError::Container(e) => match e {
             ContainerError::CrcMismatch { .. } => Check::Crc,
             ContainerError::LengthMismatch { .. } | ContainerError::Oversize(_) => {
@@ -302,158 +206,265 @@ async fn refuse_undecodable(
         },
         FrameError::BodyLength { .. } => Check::ContainerLength,
         _ => Check::SessionHeader,
-    };
-    let session = SessionHeader::decode(bytes);
-    let header = bytes.get(SESSION_HEADER_LEN..).map(ContainerHeader::decode);
-    match (session, header) {
-        (Ok(session), Some(Ok(header))) => {
-            let request = Request {
-                header: &header,
-                a_version: session.a_version,
-                wanted: session.flags.expects_reply(),
-                peer,
-            };
-            refuse(shared, &request, check, error, bytes).await
-        }
-        _ => drop_frame(shared, peer, check, error, bytes),
     }
 }
 
-/// Answer code 11 (content not recognised); nothing is stored.
-async fn refuse(
-    shared: &Shared,
-    request: &Request<'_>,
-    check: Check,
-    reason: &(dyn std::fmt::Display + Sync),
-    bytes: &[u8],
-) -> Option<Answer> {
-    let metrics = &shared.metrics.ru;
-    let ack = match build_ack(
-        shared,
-        request,
-        ResponseCode::Malformed,
-        None,
-        FfdVersion::V1_05,
-    )
-    .await
-    {
-        Ok(ack) => ack,
-        Err(error) => return drop_frame(shared, request.peer, Check::CryptoUnit, &error, bytes),
-    };
-    metrics.check_failures.inc(check);
-    metrics.frames.inc(FrameResult::Refused);
-    tracing::warn!(
-        peer = %request.peer,
-        fn_number = request.header.fn_number.as_str(),
-        fd_number = request.header.fd_number,
-        check = check.as_str(),
-        %reason,
-        first_bytes = %first_bytes(bytes),
-        "RU document refused with code 11"
-    );
-    Some(Answer {
-        ack,
-        wanted: request.wanted,
-    })
-}
-
-/// A document whose fiscal sign failed: keep it in quarantine (committed before answering),
-/// then answer code 11.
-async fn quarantine(
-    shared: &Shared,
-    request: &Request<'_>,
-    invalid: &InvalidSign,
-    container: &[u8],
-    bytes: &[u8],
-) -> Option<Answer> {
-    let peer = request.peer;
-    let ack = match build_ack(
-        shared,
-        request,
-        ResponseCode::Malformed,
-        None,
-        FfdVersion::V1_05,
-    )
-    .await
-    {
-        Ok(ack) => ack,
-        Err(error) => return drop_frame(shared, peer, Check::CryptoUnit, &error, bytes),
-    };
-    let row = Quarantine {
-        dialect: Dialect::Ru,
-        fn_number: Some(request.header.fn_number.as_str().to_owned()),
-        fd_number: Some(i64::from(request.header.fd_number)),
-        reason: invalid.label().to_owned(),
-        received_at: unix_millis(),
-        peer: Some(peer.to_string()),
-        raw: container.to_vec(),
-    };
-    if let Err(error) = shared.writer.submit(row).await {
-        return drop_frame(shared, peer, Check::Storage, &error, bytes);
+/// Whether a register in `status` (`None`: unknown ФН) may send documents: `Ok(unregistered)`,
+/// or the refusal's reason.
+pub(crate) fn admit(
+    status: Option<RegisterStatus>,
+    accept_unregistered: bool,
+) -> Result<bool, String> {
+    match status {
+        Some(RegisterStatus::Active) => Ok(false),
+        Some(status) => Err(format!("register is {}", status.as_str())),
+        None if accept_unregistered => Ok(true),
+        None => Err("unknown ФН number".to_owned()),
     }
-    let metrics = &shared.metrics;
-    metrics.ru.check_failures.inc(Check::Sign);
-    metrics.ru.frames.inc(FrameResult::Quarantined);
-    metrics.quarantined.inc();
-    tracing::warn!(%peer, fn_number = request.header.fn_number.as_str(), fd_number = request.header.fd_number, reason = %invalid, "fiscal sign invalid: quarantined, answered 11");
-    Some(Answer {
-        ack,
-        wanted: request.wanted,
-    })
 }
 
-/// Build the confirmation frame, with the ФПО from the crypto unit.
-async fn build_ack(
-    shared: &Shared,
-    request: &Request<'_>,
-    code: ResponseCode,
-    flags: Option<u8>,
+/// The response code and 1206 flags for a stored document: ФЛК failures are answered 14 only
+/// when enforcing, with the ФЛК flag where the ФФД has tag 1206 (1.1 and later).
+pub(crate) fn response_code(
+    flk_failed: bool,
+    mode: FlkMode,
     ffd: FfdVersion,
-) -> anyhow::Result<Vec<u8>> {
-    let header = request.header;
-    let mut ack = Ack::for_request(
-        header,
-        request.a_version,
-        &shared.config.ofd_inn,
-        unix_seconds(),
-        code,
-    );
-    ack.ffd = ffd;
-    ack.flags_1206 = flags;
-    let unsigned = ack.document()?;
-    let fpo = shared
-        .crypto
-        .operator_sign(header.fn_number.as_str(), header.fd_number, &unsigned)
-        .await?;
-    ack.fpo = Some(&fpo);
-    Ok(ack.frame()?)
+) -> (ResponseCode, Option<u8>) {
+    match (flk_failed, mode) {
+        (false, _) | (true, FlkMode::Report) => (ResponseCode::Accepted, None),
+        (true, FlkMode::Enforce) => {
+            let flags = (ffd >= FfdVersion::V1_1).then_some(flags_1206::FLC_ERROR);
+            (ResponseCode::FlcFailed, flags)
+        }
+    }
 }
 
-/// Log and count a frame that cannot be answered; the connection is then closed.
-fn drop_frame(
-    shared: &Shared,
-    peer: SocketAddr,
-    check: Check,
-    reason: &dyn std::fmt::Display,
-    bytes: &[u8],
-) -> Option<Answer> {
-    shared.metrics.ru.check_failures.inc(check);
-    shared.metrics.ru.frames.inc(FrameResult::Dropped);
-    tracing::warn!(%peer, check = check.as_str(), %reason, first_bytes = %first_bytes(bytes), "RU frame dropped without reply; closing");
-    None
-}
+impl RuHandler {
+    /// Check, store and answer one frame; `None` closes the connection without a reply
+    /// (already logged and counted).
+    async fn handle_frame(&self, bytes: &[u8], peer: SocketAddr) -> Option<Answer> {
+        let (frame, document) = match inspect(bytes, crate::clock::unix_seconds()) {
+            Inspection::Passed { frame, facts } => (frame, facts),
+            Inspection::Refuse {
+                session,
+                header,
+                check,
+                reason,
+            } => {
+                let request = Request::new(&session, header, peer);
+                return self.refuse(&request, check, &reason, bytes).await;
+            }
+            Inspection::Drop { check, reason } => {
+                return self.drop_frame(peer, check, &reason, bytes)
+            }
+        };
+        if !frame.session_crc_ok {
+            self.metrics.ru.check_failures.inc(Check::SessionCrc);
+            tracing::info!(%peer, fn_number = %frame.session.fn_number, "session CRC mismatch (counted; frame processed)");
+        }
+        let header = frame.container.header;
+        let request = Request::new(&frame.session, header, peer);
+        let fn_number = header.fn_number.as_str();
+        let fd_number = header.fd_number;
 
-fn unix_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+        let status = match self.registers.status(&self.store, fn_number).await {
+            Ok(status) => status,
+            Err(error) => return self.drop_frame(peer, Check::Storage, &error, bytes),
+        };
+        let unregistered = match admit(status, self.accept_unregistered) {
+            Ok(unregistered) => unregistered,
+            Err(reason) => return self.refuse(&request, Check::Register, &reason, bytes).await,
+        };
 
-/// Time of acceptance for tag 1012 (UTC seconds: the server cannot know the register's zone).
-fn unix_seconds() -> u32 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as u32)
+        let container = &bytes[SESSION_HEADER_LEN..];
+        let inbound = InboundDocument {
+            fn_number,
+            fd_number,
+            container,
+            document: frame.container.document,
+            fpd: document.fpd,
+            fps: frame.container.trailer,
+        };
+        let verdict = match self.crypto.verify(&inbound).await {
+            Ok(verdict) => verdict,
+            Err(error) => return self.drop_frame(peer, Check::CryptoUnit, &error, bytes),
+        };
+        if let Verdict::Invalid(invalid) = &verdict {
+            return self.quarantine(&request, invalid, container, bytes).await;
+        }
+
+        let (code, flags) = response_code(document.flk_errors.is_some(), self.flk, document.ffd);
+        let ack = match self.build_ack(&request, code, flags, document.ffd).await {
+            Ok(ack) => ack,
+            Err(reason) => return self.drop_frame(peer, Check::CryptoUnit, &reason, bytes),
+        };
+
+        let new = NewDocument {
+            dialect: Dialect::Ru,
+            doc_key: ru_doc_key(fn_number, i64::from(fd_number)),
+            fn_number: Some(fn_number.to_owned()),
+            fd_number: Some(i64::from(fd_number)),
+            system_id: None,
+            form_code: i64::from(header.doc_type),
+            ffd_version: Some(i64::from(document.ffd.tag_value())),
+            doc_time: document.time.map(i64::from),
+            received_at: crate::clock::unix_millis(),
+            raw: container.to_vec(),
+            json: document.json,
+            ack: ack.clone(),
+            flk_errors: document.flk_errors.clone(),
+            sign_verdict: verdict.label().to_owned(),
+            unregistered,
+            peer: Some(peer.to_string()),
+        };
+        let metrics = &self.metrics;
+        metrics.queue_depth.set(self.writer.queue_depth() as i64);
+        let outcome = match self.writer.store(new).await {
+            Ok(outcome) => outcome,
+            Err(error) => return self.drop_frame(peer, Check::Storage, &error, bytes),
+        };
+        let ack = match outcome {
+            InsertOutcome::Stored => {
+                metrics.documents_stored.inc();
+                if unregistered {
+                    metrics.unregistered_accepted.inc();
+                }
+                if let Some(errors) = &document.flk_errors {
+                    metrics.ru.check_failures.inc(Check::Flk);
+                    metrics.ru.frames.inc(FrameResult::FlkFailed);
+                    tracing::info!(%peer, fn_number, fd_number, %errors, mode = ?self.flk, "ФЛК failed; stored and flagged");
+                } else {
+                    metrics.ru.frames.inc(FrameResult::Accepted);
+                }
+                tracing::debug!(%peer, fn_number, fd_number, unregistered, "document stored");
+                ack
+            }
+            InsertOutcome::Duplicate { ack } => {
+                metrics.duplicates_reacked.inc();
+                metrics.ru.frames.inc(FrameResult::Duplicate);
+                tracing::debug!(%peer, fn_number, fd_number, "resend answered with the stored ack");
+                ack
+            }
+            InsertOutcome::Conflict { ack } => {
+                metrics.conflicts.inc();
+                metrics.ru.frames.inc(FrameResult::Conflict);
+                tracing::error!(%peer, fn_number, fd_number, "CONFLICT: a different document under a stored (ФН, ФД); kept in conflicts, answered with the stored ack");
+                ack
+            }
+        };
+        Some(Answer {
+            ack,
+            wanted: request.wanted,
+        })
+    }
+
+    /// Answer code 11 (content not recognised); nothing is stored.
+    async fn refuse(
+        &self,
+        request: &Request,
+        check: Check,
+        reason: &(dyn std::fmt::Display + Sync),
+        bytes: &[u8],
+    ) -> Option<Answer> {
+        let ack = match self
+            .build_ack(request, ResponseCode::Malformed, None, FfdVersion::V1_05)
+            .await
+        {
+            Ok(ack) => ack,
+            Err(error) => return self.drop_frame(request.peer, Check::CryptoUnit, &error, bytes),
+        };
+        self.metrics.ru.check_failures.inc(check);
+        self.metrics.ru.frames.inc(FrameResult::Refused);
+        tracing::warn!(
+            peer = %request.peer,
+            fn_number = request.header.fn_number.as_str(),
+            fd_number = request.header.fd_number,
+            check = check.as_str(),
+            %reason,
+            first_bytes = %first_bytes(bytes),
+            "RU document refused with code 11"
+        );
+        Some(Answer {
+            ack,
+            wanted: request.wanted,
+        })
+    }
+
+    /// A document whose fiscal sign failed: keep it in quarantine (committed before
+    /// answering), then answer code 11.
+    async fn quarantine(
+        &self,
+        request: &Request,
+        invalid: &InvalidSign,
+        container: &[u8],
+        bytes: &[u8],
+    ) -> Option<Answer> {
+        let peer = request.peer;
+        let ack = match self
+            .build_ack(request, ResponseCode::Malformed, None, FfdVersion::V1_05)
+            .await
+        {
+            Ok(ack) => ack,
+            Err(error) => return self.drop_frame(peer, Check::CryptoUnit, &error, bytes),
+        };
+        let row = Quarantine {
+            dialect: Dialect::Ru,
+            fn_number: Some(request.header.fn_number.as_str().to_owned()),
+            fd_number: Some(i64::from(request.header.fd_number)),
+            reason: invalid.label().to_owned(),
+            received_at: crate::clock::unix_millis(),
+            peer: Some(peer.to_string()),
+            raw: container.to_vec(),
+        };
+        if let Err(error) = self.writer.submit(row).await {
+            return self.drop_frame(peer, Check::Storage, &error, bytes);
+        }
+        let metrics = &self.metrics;
+        metrics.ru.check_failures.inc(Check::Sign);
+        metrics.ru.frames.inc(FrameResult::Quarantined);
+        metrics.quarantined.inc();
+        tracing::warn!(%peer, fn_number = request.header.fn_number.as_str(), fd_number = request.header.fd_number, reason = %invalid, "fiscal sign invalid: quarantined, answered 11");
+        Some(Answer {
+            ack,
+            wanted: request.wanted,
+        })
+    }
+
+    /// Build the confirmation frame, with the ФПО from the crypto unit.
+    async fn build_ack(
+        &self,
+        request: &Request,
+        code: ResponseCode,
+        flags: Option<u8>,
+        ffd: FfdVersion,
+    ) -> anyhow::Result<Vec<u8>> {
+        let header = &request.header;
+        let accepted_at = u32::try_from(crate::clock::unix_seconds()).unwrap_or(u32::MAX);
+        let mut ack = Ack::for_request(header, request.a_version, &self.ofd_inn, accepted_at, code);
+        ack.ffd = ffd;
+        ack.flags_1206 = flags;
+        let unsigned = ack.document()?;
+        let fpo = self
+            .crypto
+            .operator_sign(header.fn_number.as_str(), header.fd_number, &unsigned)
+            .await?;
+        ack.fpo = Some(&fpo);
+        Ok(ack.frame()?)
+    }
+
+    /// Log and count a frame that cannot be answered; the connection is then closed.
+    fn drop_frame(
+        &self,
+        peer: SocketAddr,
+        check: Check,
+        reason: &dyn std::fmt::Display,
+        bytes: &[u8],
+    ) -> Option<Answer> {
+        self.metrics.ru.check_failures.inc(check);
+        self.metrics.ru.frames.inc(FrameResult::Dropped);
+        tracing::warn!(%peer, check = check.as_str(), %reason, first_bytes = %first_bytes(bytes), "RU frame dropped without reply; closing");
+        None
+    }
 }
 
 /// Form codes a register sends to the operator (spec §6.1); 7 is our own answer and 81–84 go to
@@ -461,7 +472,8 @@ fn unix_seconds() -> u32 {
 const REGISTER_FORMS: [u16; 10] = [1, 11, 2, 21, 3, 31, 4, 41, 5, 6];
 
 /// What the handler needs from a cross-checked document.
-struct DocumentFacts {
+#[derive(Debug)]
+pub(crate) struct DocumentFacts {
     /// ФФД version from tag 1209 (1.0 when absent: 1.0 documents may lack it).
     ffd: FfdVersion,
     /// Tag 1012, as sent (local wall clock).
@@ -514,3 +526,105 @@ impl DocumentFacts {
 const TAG_DATE_TIME: u16 = 1012;
 /// Tag of the ФПД (fiscal sign of the document).
 const TAG_FPD: u16 = 1077;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FRAME: &str =
+        include_str!("../../../fixtures/ru/fiscal_report_correction_1_05.frame.hex");
+    /// 2017-03-03, after the fixture's own date, so ФЛК's date rules pass.
+    const NOW: i64 = 1_488_541_080;
+
+    fn frame() -> Vec<u8> {
+        hex::decode(FRAME.trim()).expect("fixture is hex")
+    }
+
+    #[test]
+    fn a_whole_valid_frame_passes_with_its_facts() {
+        let bytes = frame();
+        match inspect(&bytes, NOW) {
+            Inspection::Passed { frame, facts } => {
+                assert_eq!(frame.container.header.doc_type, 11);
+                assert_eq!(facts.ffd, FfdVersion::V1_05);
+                assert!(
+                    facts.json.contains("fiscalReportCorrection"),
+                    "{}",
+                    facts.json
+                );
+            }
+            other => panic!("expected Passed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_damaged_container_is_refused_with_its_headers_and_a_broken_session_is_dropped() {
+        let mut bytes = frame();
+        bytes[200] ^= 0xFF;
+        match inspect(&bytes, NOW) {
+            Inspection::Refuse { header, check, .. } => {
+                assert_eq!(check, Check::Crc);
+                assert_eq!(header.doc_type, 11);
+            }
+            other => panic!("expected Refuse, got {other:?}"),
+        }
+        let mut bytes = frame();
+        bytes[4] = 0x00; // session version
+        assert!(matches!(
+            inspect(&bytes, NOW),
+            Inspection::Drop {
+                check: Check::SessionHeader,
+                ..
+            }
+        ));
+        let bytes = frame();
+        assert!(matches!(
+            inspect(&bytes[..bytes.len() - 1], NOW),
+            Inspection::Drop {
+                check: Check::ContainerLength,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_cross_check_failure_is_refused() {
+        let mut bytes = frame();
+        // The session header's ФН number no longer matches the container's.
+        bytes[8] = if bytes[8] == b'1' { b'2' } else { b'1' };
+        match inspect(&bytes, NOW) {
+            Inspection::Refuse { check, .. } => assert_eq!(check, Check::CrossCheck),
+            other => panic!("expected Refuse, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn registers_are_admitted_by_status() {
+        assert_eq!(admit(Some(RegisterStatus::Active), false), Ok(false));
+        assert_eq!(admit(None, true), Ok(true));
+        assert_eq!(admit(None, false), Err("unknown ФН number".to_owned()));
+        let blocked = admit(Some(RegisterStatus::Deregistered), true).expect_err("refused");
+        assert!(blocked.contains("deregistered"), "{blocked}");
+    }
+
+    #[test]
+    fn flk_failures_are_answered_by_mode_and_ffd() {
+        assert_eq!(
+            response_code(false, FlkMode::Enforce, FfdVersion::V1_2),
+            (ResponseCode::Accepted, None)
+        );
+        assert_eq!(
+            response_code(true, FlkMode::Report, FfdVersion::V1_2),
+            (ResponseCode::Accepted, None)
+        );
+        assert_eq!(
+            response_code(true, FlkMode::Enforce, FfdVersion::V1_1),
+            (ResponseCode::FlcFailed, Some(flags_1206::FLC_ERROR))
+        );
+        assert_eq!(
+            response_code(true, FlkMode::Enforce, FfdVersion::V1_05),
+            (ResponseCode::FlcFailed, None),
+            "tag 1206 does not exist before ФФД 1.1"
+        );
+    }
+}
