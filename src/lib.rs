@@ -1,8 +1,10 @@
 //! The `ofd` server: process roles (ingest, forward, tax-sink, account, all) and tools (emulate,
 //! decode, register, migrate) over the pure codecs of `ofd-protocol`.
 //!
-//! Dependencies point one way: roles → `store` / `crypto` / `metrics` → `ofd_protocol`. Roles do
-//! not import each other; what they share goes through `store`.
+//! Dependencies point one way: roles (`ingest`, `forward`, `sink`, `account`; the tools `cli` and
+//! `emulate`) → `store` / `crypto` / the leaf modules (`clock`, `signal`, `secret`, `telemetry`,
+//! `tax_batch`) → `ofd_protocol`. Roles do not import each other; what they share goes through
+//! `store`. `all` composes the roles into one process and is the only module that names several.
 
 pub mod account;
 pub mod all;

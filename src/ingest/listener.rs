@@ -4,7 +4,7 @@
 //! Invariants:
 //! - At most `max_connections` connection tasks exist; the loop waits for a permit *before*
 //!   accepting, so excess connections queue in the kernel backlog instead of in our memory.
-//! - The loop knows nothing about dialects: [`super::connection`] sniffs and dispatches.
+//! - The loop knows nothing about dialects: `connection` sniffs and runs the read loop.
 //! - On shutdown the loop returns at once and drops the listening socket (no new connections);
 //!   draining the spawned tasks is the caller's job through the shared `TaskTracker`.
 

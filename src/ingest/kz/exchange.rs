@@ -1,5 +1,5 @@
 //! The KZ exchange: what each whole KZ frame is answered with, one request per register at a
-//! time. The shared read loop ([`crate::ingest::connection`]) brings the frames.
+//! time. The shared read loop (`ingest::connection`) brings the frames.
 //!
 //! Per frame: version policy → register identity and status → REQNUM/token gate (replays are
 //! answered from the stored cache) → protobuf decode → [`engine::execute`] → one

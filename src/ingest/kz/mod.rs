@@ -1,15 +1,16 @@
-//! KZ business logic (ККМ protocol 2.0.3), independent of sockets: the REQNUM/token gate, the
+//! The KZ dialect (ККМ protocol 2.0.3): the frame [`codec`], the [`exchange`] that answers each
+//! frame, and its rules, independent of sockets: the REQNUM/token gate, the
 //! command engine, receipt validation, shift counters and ZX reports, fiscal signs, and the
 //! storage of all of it in one transaction.
 //!
 //! Design notes:
 //! - **One transaction per exchange.** The document, the token rotation, the new counters and the
-//!   cached response commit together ([`store::KzCommit`] through the shared group-commit
+//!   cached response commit together ([`commit::KzCommit`] through the shared group-commit
 //!   writer); the response is written to the socket only after that commit. A crash before the
 //!   commit loses nothing that was acknowledged; a crash after it leaves a response the register
 //!   may not have seen, which its retry (same REQNUM and token) gets again byte for byte.
 //! - **Serialised per register.** One request per system id is in flight at a time
-//!   ([`service::RegisterLocks`]), so the state read before the commit is the state the commit
+//!   ([`exchange::RegisterLocks`]), so the state read before the commit is the state the commit
 //!   replaces; the version check in the commit guards against a second server process.
 //! - **The server's counters are the truth** (spec §7): reports are computed from the ledger,
 //!   never copied from the register.
