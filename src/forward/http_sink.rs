@@ -5,13 +5,24 @@
 //! `--sink-client-key`). Plain HTTP is accepted only for loopback addresses, i.e. tests and a
 //! local `ofd tax-sink`.
 
-use std::{net::IpAddr, time::Duration};
+use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use anyhow::{bail, Context};
 use reqwest::{StatusCode, Url};
 
-use super::destination::{SendError, TlsFiles};
+use super::send_error::SendError;
 use crate::tax_batch::{BatchReply, BATCH_ID_HEADER, CONTENT_TYPE};
+
+/// TLS material for the HTTP destination (PEM files).
+#[derive(Debug, Clone, Default)]
+pub struct TlsFiles {
+    /// CA certificates that sign the receiver's certificate.
+    pub ca: Option<PathBuf>,
+    /// Our client certificate chain, for mutual TLS.
+    pub client_cert: Option<PathBuf>,
+    /// The private key of the client certificate.
+    pub client_key: Option<PathBuf>,
+}
 
 /// A configured HTTP(S) receiver.
 pub struct HttpSink {

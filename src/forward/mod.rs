@@ -23,6 +23,7 @@ pub mod http_sink;
 pub mod metrics;
 pub mod outbox;
 pub mod retry;
+pub mod send_error;
 pub mod status;
 pub mod worker;
 

@@ -14,10 +14,11 @@ use std::{
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    destination::{Destination, SendError},
+    destination::Destination,
     metrics::ForwardMetrics,
     outbox::{Batch, ClaimLimits, Outbox},
     retry::{Backoff, Breaker},
+    send_error::SendError,
 };
 
 /// Tunables of the loop.
