@@ -39,6 +39,7 @@ pub mod checkpoint;
 pub mod documents;
 pub mod organisations;
 pub mod registers;
+pub mod tx_work;
 pub mod writer;
 
 use std::str::FromStr;
@@ -58,7 +59,8 @@ pub use registers::{
     fetch_register_by_fn, fetch_register_by_system_id, next_kz_token, update_kz_token, NewRegister,
     Register, RegisterFilter, RegisterStatus,
 };
-pub use writer::{BatchObserver, TxWork, WriteError, Writer, WriterConfig};
+pub use tx_work::TxWork;
+pub use writer::{BatchObserver, WriteError, Writer, WriterConfig};
 
 /// The SQLite schema, embedded at compile time.
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
