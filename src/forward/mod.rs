@@ -268,7 +268,7 @@ pub async fn run(args: ForwardArgs) -> anyhow::Result<()> {
         window,
     }) = args.command
     {
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = crate::clock::unix_millis();
         let report = status::read(store.pool(), now, limit, window).await?;
         if json {
             println!("{}", serde_json::to_string_pretty(&report)?);

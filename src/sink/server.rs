@@ -91,7 +91,7 @@ async fn receive_batch(
             }
         }
     }
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    let now_ms = crate::clock::unix_millis();
     let reply = match state.storage.record(&batch_id, lines, now_ms).await {
         Ok(reply) => reply,
         Err(e) => {

@@ -250,7 +250,6 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// Current wall-clock time as unix milliseconds (row timestamps).
-pub(crate) fn now_millis() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+/// The old name of [`crate::clock::unix_millis`], still called by `ingest/kz/exchange.rs`;
+/// new code reads the clock through [`crate::clock`].
+pub(crate) use crate::clock::unix_millis as now_millis;
