@@ -1,8 +1,10 @@
 //! The `ofd` server: process roles (ingest, forward, tax-sink, account, all) and tools (emulate,
 //! decode, register, migrate) over the pure codecs of `ofd-protocol`.
 //!
-//! Dependencies point one way: roles → `store` / `crypto` / `metrics` → `ofd_protocol`. Roles do
-//! not import each other; what they share goes through `store`.
+//! Dependencies point one way: roles → `store` / `crypto` → `ofd_protocol`. Roles do not import
+//! each other; what they share goes through `store`. Below them all sit leaves that import
+//! nothing of the crate: [`clock`] (the one way to read the wall clock), [`error_chain`] (an
+//! error with its causes), [`secret`], [`signal`], [`tax_batch`], [`telemetry`].
 
 pub mod account;
 pub mod all;
@@ -10,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod crypto;
 pub mod emulate;
+pub mod error_chain;
 pub mod forward;
 pub mod ingest;
 pub mod secret;

@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 use reqwest::{StatusCode, Url};
 
 use super::send_error::SendError;
+use crate::error_chain;
 use crate::tax_batch::{BatchReply, BATCH_ID_HEADER, CONTENT_TYPE};
 
 /// TLS material for the HTTP destination (PEM files).
@@ -90,12 +91,11 @@ impl HttpSink {
             .body(body)
             .send()
             .await
-            .map_err(|e| SendError::Transient(describe(&e)))?;
+            .map_err(|e| SendError::Transient(error_chain::render(&e)))?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| SendError::Transient(format!("reading the answer: {}", describe(&e))))?;
+        let bytes = response.bytes().await.map_err(|e| {
+            SendError::Transient(format!("reading the answer: {}", error_chain::render(&e)))
+        })?;
         if status == StatusCode::OK {
             let reply: BatchReply = serde_json::from_slice(&bytes)
                 .map_err(|e| SendError::Transient(format!("unreadable answer: {e}")))?;
@@ -131,16 +131,4 @@ fn is_loopback(url: &Url) -> bool {
             .is_ok_and(|ip| ip.is_loopback()),
         None => false,
     }
-}
-
-/// reqwest's Display hides the cause (e.g. "connection refused"); include the chain.
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
