@@ -2,9 +2,11 @@
 //! decode, register, migrate) over the pure codecs of `ofd-protocol`.
 //!
 //! Dependencies point one way: roles (`ingest`, `forward`, `sink`, `account`; the tools `cli` and
-//! `emulate`) → `store` / `crypto` / the leaf modules (`clock`, `signal`, `secret`, `telemetry`,
-//! `tax_batch`) → `ofd_protocol`. Roles do not import each other; what they share goes through
-//! `store`. `all` composes the roles into one process and is the only module that names several.
+//! `emulate`) → `store` / `crypto` → `ofd_protocol`. Roles do not import each other; what they
+//! share goes through `store`. `all` composes the roles into one process and is the only module
+//! that names several. Below them all sit leaves that import nothing of the crate: [`clock`] (the
+//! one way to read the wall clock), [`error_chain`] (an error with its causes), [`secret`],
+//! [`signal`], [`tax_batch`], [`telemetry`].
 
 pub mod account;
 pub mod all;
@@ -12,6 +14,7 @@ pub mod cli;
 pub mod clock;
 pub mod crypto;
 pub mod emulate;
+pub mod error_chain;
 pub mod forward;
 pub mod ingest;
 pub mod secret;

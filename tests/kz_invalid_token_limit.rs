@@ -7,7 +7,7 @@ mod common;
 mod ingest_support;
 mod kz_support;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::TestDb;
 use ingest_support::{config, metric};
@@ -35,13 +35,10 @@ async fn bytes_until_close(addr: std::net::SocketAddr, frame: &[u8]) -> Vec<u8> 
 /// The limiter counts in fixed one-minute windows: start well inside one so that the window
 /// cannot roll over between the refusals and the check that follows them.
 async fn wait_for_fresh_minute_window() {
-    let into_minute = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis()
-        % 60_000;
+    // The same clock the server's limiter reads.
+    let into_minute = ofd::clock::unix_millis().rem_euclid(60_000);
     if into_minute > 55_000 {
-        tokio::time::sleep(Duration::from_millis(60_100 - into_minute as u64)).await;
+        tokio::time::sleep(Duration::from_millis((60_100 - into_minute) as u64)).await;
     }
 }
 

@@ -48,6 +48,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::{CryptoConfig, CryptoError, InboundDocument, InvalidSign, Verdict};
+use crate::error_chain;
 
 /// HTTP client for one external unit.
 #[derive(Debug, Clone)]
@@ -180,12 +181,12 @@ impl ExternalUnit {
             .body(body)
             .send()
             .await
-            .map_err(|e| CryptoError::Unavailable(format!("{url}: {}", error_chain(&e))))?;
+            .map_err(|e| CryptoError::Unavailable(format!("{url}: {}", error_chain::render(&e))))?;
         let status = response.status();
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| CryptoError::Unavailable(format!("{url}: {}", error_chain(&e))))?;
+            .map_err(|e| CryptoError::Unavailable(format!("{url}: {}", error_chain::render(&e))))?;
         if status != reqwest::StatusCode::OK {
             return Err(CryptoError::BadReply(format!("{url}: HTTP {status}")));
         }
@@ -222,16 +223,4 @@ fn invalid_from_reason(reason: String) -> InvalidSign {
         "container_too_short" => InvalidSign::ContainerTooShort,
         _ => InvalidSign::Refused(reason),
     }
-}
-
-/// reqwest's top-level error text hides the cause (refused, timed out); show the chain.
-fn error_chain(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -150,7 +150,7 @@ impl Worker {
                 Some(pacer) => pacer.next_slot().await,
                 None => Instant::now(),
             };
-            let Some(document) = register.next_document(chrono::Utc::now().timestamp()) else {
+            let Some(document) = register.next_document(crate::clock::unix_seconds()) else {
                 break;
             };
             Stats::bump(&self.stats.documents);

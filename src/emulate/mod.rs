@@ -271,7 +271,7 @@ async fn build_fleet(
                 offline_rate: args.kz_offline_rate,
                 seed,
             };
-            let now = chrono::Utc::now().timestamp();
+            let now = crate::clock::unix_seconds();
             Ok((
                 Arc::new(kz::KzFraming),
                 kz::fleet(&credentials, &settings, now),

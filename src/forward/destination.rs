@@ -1,22 +1,11 @@
 //! Where batches go: the tax authority over HTTP(S), or files for air-gapped operators.
 
-use std::path::PathBuf;
-
-use super::{file_sink::FileSink, http_sink::HttpSink, outbox::Batch};
+use super::{file_sink::FileSink, http_sink::HttpSink, outbox::Batch, send_error::SendError};
 use crate::tax_batch::BatchReply;
 
-/// Why a send did not get a positive answer.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SendError {
-    /// Worth retrying as is: connection refused or reset, timeout, 5xx, 408/429, a lost or
-    /// garbled answer.
-    #[error("transient: {0}")]
-    Transient(String),
-    /// The receiver refused the batch as a whole (4xx); retrying the same bytes will not help.
-    #[error("refused: {0}")]
-    Refused(String),
-}
+/// The HTTP destination's TLS settings, named here too because the role builds a [`Destination`]
+/// from them.
+pub use super::http_sink::TlsFiles;
 
 /// A configured destination.
 pub enum Destination {
@@ -45,15 +34,4 @@ impl Destination {
             Destination::File(sink) => format!("file:{}", sink.dir().display()),
         }
     }
-}
-
-/// TLS material for the HTTP destination (PEM files).
-#[derive(Debug, Clone, Default)]
-pub struct TlsFiles {
-    /// CA certificates that sign the receiver's certificate.
-    pub ca: Option<PathBuf>,
-    /// Our client certificate chain, for mutual TLS.
-    pub client_cert: Option<PathBuf>,
-    /// The private key of the client certificate.
-    pub client_key: Option<PathBuf>,
 }

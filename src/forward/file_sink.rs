@@ -11,7 +11,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use super::{destination::SendError, outbox::Batch};
+use super::{outbox::Batch, send_error::SendError};
 use crate::tax_batch::{BatchReply, BatchStatus};
 
 /// A configured output directory.

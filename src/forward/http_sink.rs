@@ -5,13 +5,25 @@
 //! `--sink-client-key`). Plain HTTP is accepted only for loopback addresses, i.e. tests and a
 //! local `ofd tax-sink`.
 
-use std::{net::IpAddr, time::Duration};
+use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use anyhow::{bail, Context};
 use reqwest::{StatusCode, Url};
 
-use super::destination::{SendError, TlsFiles};
+use super::send_error::SendError;
+use crate::error_chain;
 use crate::tax_batch::{BatchReply, BATCH_ID_HEADER, CONTENT_TYPE};
+
+/// TLS material for the HTTP destination (PEM files).
+#[derive(Debug, Clone, Default)]
+pub struct TlsFiles {
+    /// CA certificates that sign the receiver's certificate.
+    pub ca: Option<PathBuf>,
+    /// Our client certificate chain, for mutual TLS.
+    pub client_cert: Option<PathBuf>,
+    /// The private key of the client certificate.
+    pub client_key: Option<PathBuf>,
+}
 
 /// A configured HTTP(S) receiver.
 pub struct HttpSink {
@@ -79,12 +91,11 @@ impl HttpSink {
             .body(body)
             .send()
             .await
-            .map_err(|e| SendError::Transient(describe(&e)))?;
+            .map_err(|e| SendError::Transient(error_chain::render(&e)))?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| SendError::Transient(format!("reading the answer: {}", describe(&e))))?;
+        let bytes = response.bytes().await.map_err(|e| {
+            SendError::Transient(format!("reading the answer: {}", error_chain::render(&e)))
+        })?;
         if status == StatusCode::OK {
             let reply: BatchReply = serde_json::from_slice(&bytes)
                 .map_err(|e| SendError::Transient(format!("unreadable answer: {e}")))?;
@@ -120,16 +131,4 @@ fn is_loopback(url: &Url) -> bool {
             .is_ok_and(|ip| ip.is_loopback()),
         None => false,
     }
-}
-
-/// reqwest's Display hides the cause (e.g. "connection refused"); include the chain.
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

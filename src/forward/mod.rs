@@ -23,6 +23,7 @@ pub mod http_sink;
 pub mod metrics;
 pub mod outbox;
 pub mod retry;
+pub mod send_error;
 pub mod status;
 pub mod worker;
 
@@ -267,7 +268,7 @@ pub async fn run(args: ForwardArgs) -> anyhow::Result<()> {
         window,
     }) = args.command
     {
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = crate::clock::unix_millis();
         let report = status::read(store.pool(), now, limit, window).await?;
         if json {
             println!("{}", serde_json::to_string_pretty(&report)?);

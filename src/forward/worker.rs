@@ -14,11 +14,13 @@ use std::{
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    destination::{Destination, SendError},
+    destination::Destination,
     metrics::ForwardMetrics,
     outbox::{Batch, ClaimLimits, Outbox},
     retry::{Backoff, Breaker},
+    send_error::SendError,
 };
+use crate::clock::unix_millis;
 
 /// Tunables of the loop.
 #[derive(Debug, Clone, Copy)]
@@ -47,10 +49,6 @@ pub struct Forwarder {
     pub metrics: ForwardMetrics,
     /// Tunables.
     pub tuning: Tuning,
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 /// Sleep unless shut down first; `false` when shut down.
@@ -82,13 +80,17 @@ impl Forwarder {
     /// Do one unit of work; `Ok(false)` when there was nothing to do.
     async fn step(&self, shutdown: &CancellationToken) -> Result<bool, sqlx::Error> {
         let lease_ms = self.tuning.limits.lease_ms;
-        if !self.outbox.hold_writer_lease(now_ms(), lease_ms).await? {
+        if !self
+            .outbox
+            .hold_writer_lease(unix_millis(), lease_ms)
+            .await?
+        {
             return Ok(false);
         }
-        let batch = match self.outbox.take_over(now_ms(), lease_ms).await? {
+        let batch = match self.outbox.take_over(unix_millis(), lease_ms).await? {
             Some(batch) => Some(batch),
             None => {
-                let now = now_ms();
+                let now = unix_millis();
                 let limits = self.tuning.limits;
                 if self
                     .outbox
@@ -123,8 +125,14 @@ impl Forwarder {
             // Both claims must still be ours: the SQLite writer lease (a long outage outlasts
             // it) and the batch's own lease.
             let lease_ms = self.tuning.limits.lease_ms;
-            if !self.outbox.hold_writer_lease(now_ms(), lease_ms).await?
-                || !self.outbox.renew(&batch.id, now_ms(), lease_ms).await?
+            if !self
+                .outbox
+                .hold_writer_lease(unix_millis(), lease_ms)
+                .await?
+                || !self
+                    .outbox
+                    .renew(&batch.id, unix_millis(), lease_ms)
+                    .await?
             {
                 tracing::info!(batch_id = %batch.id, "batch taken over by another forwarder");
                 return Ok(());
@@ -140,7 +148,7 @@ impl Forwarder {
                     self.metrics
                         .send_seconds
                         .observe(started.elapsed().as_secs_f64());
-                    let now = now_ms();
+                    let now = unix_millis();
                     let sent = self.outbox.record_reply(&batch.id, &reply, now).await?;
                     for received_at in &sent {
                         let seconds = (now - received_at).max(0) as f64 / 1000.0;
@@ -177,8 +185,10 @@ impl Forwarder {
                             self.metrics.batches.with_label_values(&["refused"]).inc();
                             if attempts >= self.tuning.max_refusals {
                                 let reason = format!("batch refused {attempts} times: {text}");
-                                let rejected =
-                                    self.outbox.give_up(&batch.id, &reason, now_ms()).await?;
+                                let rejected = self
+                                    .outbox
+                                    .give_up(&batch.id, &reason, unix_millis())
+                                    .await?;
                                 self.metrics
                                     .documents
                                     .with_label_values(&["rejected"])
@@ -208,7 +218,7 @@ impl Forwarder {
                     self.metrics.backlog.set(backlog.pending);
                     let age_ms = backlog
                         .oldest_received_at
-                        .map_or(0, |oldest| (now_ms() - oldest).max(0));
+                        .map_or(0, |oldest| (unix_millis() - oldest).max(0));
                     self.metrics.oldest_pending_age_seconds.set(age_ms / 1000);
                 }
                 Err(e) => tracing::warn!(error = %e, "reading the backlog failed"),

@@ -1,7 +1,7 @@
 //! HTTP routes of the stand-in authority.
 //!
-//! - `POST /v1/batches` (header `x-batch-id`, gzip JSON lines) → 200 [`BatchReply`], 400 for an
-//!   unreadable batch, 503 when a fault says so.
+//! - `POST /v1/batches` (header `x-batch-id`, gzip JSON lines) → 200
+//!   [`BatchReply`](tax_batch::BatchReply), 400 for an unreadable batch, 503 when a fault says so.
 //! - `GET /stats` → [`Stats`]; `GET /documents` → stored document ids; `GET /healthz` → 200.
 //! - `GET /faults`, `POST /faults` (replace the plan), `DELETE /faults` (clear it).
 
@@ -91,7 +91,7 @@ async fn receive_batch(
             }
         }
     }
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    let now_ms = crate::clock::unix_millis();
     let reply = match state.storage.record(&batch_id, lines, now_ms).await {
         Ok(reply) => reply,
         Err(e) => {

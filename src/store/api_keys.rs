@@ -11,7 +11,8 @@ use sha2::{Digest as _, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
-use super::{now_millis, Store, StoreError};
+use super::{Store, StoreError};
+use crate::clock::unix_millis;
 use crate::secret::Secret;
 
 /// What every issued key starts with, so that a leaked key is recognisable in logs and scanners.
@@ -95,7 +96,7 @@ impl Store {
         let row = sqlx::query(&sql)
             .bind(name)
             .bind(key_hash(&secret))
-            .bind(now_millis())
+            .bind(unix_millis())
             .fetch_optional(self.pool())
             .await?
             .ok_or_else(|| StoreError::Conflict(format!("a live key is already named {name:?}")))?;
@@ -112,7 +113,7 @@ impl Store {
              RETURNING {KEY_COLUMNS}"
         );
         let row = sqlx::query(&sql)
-            .bind(now_millis())
+            .bind(unix_millis())
             .bind(name)
             .fetch_optional(self.pool())
             .await?

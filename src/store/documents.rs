@@ -22,7 +22,7 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Row as _};
 
-use super::writer::TxWork;
+use super::tx_work::TxWork;
 use super::Dialect;
 
 /// A document that passed the checks and is ready to be stored with the ack it will get.

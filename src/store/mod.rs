@@ -39,6 +39,7 @@ pub mod checkpoint;
 pub mod documents;
 pub mod organisations;
 pub mod registers;
+pub mod tx_work;
 pub mod writer;
 
 use std::str::FromStr;
@@ -58,7 +59,8 @@ pub use registers::{
     fetch_register_by_fn, fetch_register_by_system_id, next_kz_token, update_kz_token, NewRegister,
     Register, RegisterFilter, RegisterStatus,
 };
-pub use writer::{BatchObserver, TxWork, WriteError, Writer, WriterConfig};
+pub use tx_work::TxWork;
+pub use writer::{BatchObserver, WriteError, Writer, WriterConfig};
 
 /// The SQLite schema, embedded at compile time.
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -248,7 +250,6 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// Current wall-clock time as unix milliseconds (row timestamps).
-pub(crate) fn now_millis() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+/// The old name of [`crate::clock::unix_millis`], still called by `ingest/kz/exchange.rs`;
+/// new code reads the clock through [`crate::clock`].
+pub(crate) use crate::clock::unix_millis as now_millis;

@@ -5,7 +5,8 @@
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
-use super::{now_millis, Store, StoreError};
+use super::{Store, StoreError};
+use crate::clock::unix_millis;
 
 /// Longest organisation name accepted.
 const MAX_NAME_CHARS: usize = 512;
@@ -62,7 +63,7 @@ impl Store {
                 "organisation name must be 1 to {MAX_NAME_CHARS} characters"
             )));
         }
-        let now = now_millis();
+        let now = unix_millis();
         let sql = format!(
             "INSERT INTO organisations (inn, name, created_at, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT DO NOTHING RETURNING {ORGANISATION_COLUMNS}"

@@ -15,7 +15,8 @@ use rand::Rng as _;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
 
-use super::{now_millis, Dialect, Store, StoreError};
+use super::{Dialect, Store, StoreError};
+use crate::clock::unix_millis;
 
 /// Attempts at drawing an unused random KZ system id before giving up.
 const SYSTEM_ID_ATTEMPTS: usize = 32;
@@ -188,7 +189,7 @@ pub async fn update_kz_token(
         "UPDATE registers SET kz_token = $1, updated_at = $2 WHERE id = $3 AND dialect = 'kz'",
     )
     .bind(token)
-    .bind(now_millis())
+    .bind(unix_millis())
     .bind(register_id)
     .execute(&mut *conn)
     .await?;
@@ -327,7 +328,7 @@ impl Store {
         system_id: Option<i64>,
         kz_token: Option<i64>,
     ) -> Result<Option<Register>, StoreError> {
-        let now = now_millis();
+        let now = unix_millis();
         let sql = format!(
             "INSERT INTO registers (dialect, fn_number, system_id, serial, model, reg_number, \
              org_inn, status, kz_token, created_at, updated_at) \
@@ -364,7 +365,7 @@ impl Store {
         );
         let row = sqlx::query(&sql)
             .bind(status.as_str())
-            .bind(now_millis())
+            .bind(unix_millis())
             .bind(id)
             .bind(status.as_str())
             .fetch_optional(self.pool())

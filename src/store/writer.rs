@@ -47,6 +47,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::documents::{insert_document, insert_new_documents, InsertOutcome, NewDocument};
+use super::tx_work::TxWork;
 use super::{checkpoint, Backend, Store};
 
 /// Called after every committed batch with its size and the time from BEGIN to COMMIT's return;
@@ -86,20 +87,6 @@ impl std::fmt::Debug for WriterConfig {
             .field("observer", &self.observer.is_some())
             .finish()
     }
-}
-
-/// A unit of database work that must commit atomically with the rest of its batch.
-pub trait TxWork: Send + Sync + 'static {
-    /// What the submitter gets back once the work has committed.
-    type Output: Send + 'static;
-
-    /// Do the work on `conn`, which is inside a transaction the writer owns (do not commit or
-    /// roll back here). May run more than once if a batch is retried, so it must only act
-    /// through `conn`.
-    fn apply<'c>(
-        &'c self,
-        conn: &'c mut AnyConnection,
-    ) -> BoxFuture<'c, Result<Self::Output, sqlx::Error>>;
 }
 
 /// Why a submission did not commit. Nothing of the work is durable unless noted.
@@ -180,7 +167,7 @@ impl Writer {
     /// Store one document (the ingest hot path) and resolve after its transaction has committed,
     /// with what storing it did under the idempotency rule; on an error the caller must not
     /// acknowledge. Same as submitting a unit of work that calls
-    /// [`insert_document`](super::documents::insert_document), but batched into multi-row inserts.
+    /// [`insert_document`], but batched into multi-row inserts.
     pub async fn store(&self, document: NewDocument) -> Result<InsertOutcome, WriteError> {
         let (reply, result) = oneshot::channel();
         let job = Box::new(StoreDocument {
