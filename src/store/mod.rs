@@ -250,6 +250,3 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// The old name of [`crate::clock::unix_millis`], still called by `ingest/kz/exchange.rs`;
-/// new code reads the clock through [`crate::clock`].
-pub(crate) use crate::clock::unix_millis as now_millis;

@@ -204,7 +204,7 @@ impl KzService {
                         FailureKey::Register(system_id),
                         FailureKey::Address(peer.ip()),
                     ],
-                    crate::store::now_millis(),
+                    crate::clock::unix_millis(),
                     inner.config.invalid_token_per_minute,
                 );
                 tracing::info!(%peer, system_id, rate_limited = over, "KZ request with a wrong token");
@@ -222,7 +222,7 @@ impl KzService {
             Gate::Process => {}
         }
 
-        let now_ms = crate::store::now_millis();
+        let now_ms = crate::clock::unix_millis();
         let facts = RegisterFacts {
             system_id,
             serial: register.serial.clone(),
