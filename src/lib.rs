@@ -7,6 +7,7 @@
 pub mod account;
 pub mod all;
 pub mod cli;
+pub mod config_file;
 pub mod crypto;
 pub mod emulate;
 pub mod forward;
