@@ -1,8 +1,9 @@
 //! The `ofd` server: process roles (ingest, forward, tax-sink, account, all) and tools (emulate,
 //! decode, register, migrate) over the pure codecs of `ofd-protocol`.
 //!
-//! Dependencies point one way: roles → `store` / `crypto` / `metrics` → `ofd_protocol`. Roles do
-//! not import each other; what they share goes through `store`.
+//! Dependencies point one way: roles → `store` / `crypto` / `config_file` → `ofd_protocol`. Roles
+//! do not import each other; what they share goes through `store`, and how they are configured
+//! through `config_file`.
 
 pub mod account;
 pub mod all;

@@ -27,7 +27,7 @@ pub mod external;
 pub mod off;
 pub mod soft;
 
-pub use config::{CryptoArgs, CryptoConfig, CryptoMode};
+pub use config::{CryptoConfig, CryptoMode, CryptoOptions};
 
 use self::external::ExternalUnit;
 use self::off::OffUnit;
