@@ -11,10 +11,13 @@
 //! `OFD_SINK_URL` names a receiver, the forwarder sends to the bundled sink; pass
 //! `--no-tax-sink` when forwarding to a real authority.
 //!
-//! Shutdown order: the forwarder first (a batch in flight stays open and is resumed under its id
-//! at the next start) and the account API (requests in flight finish), because the ingest server
-//! closes the shared store when it stops; then ingest (it drains in-flight documents into the
-//! store, where they wait as `pending`); then the sink.
+//! Drain order on SIGTERM or ctrl-c ([`crate::signal::shutdown_signal`]): the forwarder first (a
+//! send in flight gets its answer recorded; a batch waiting for a retry stays open and is
+//! resumed under its id at the next start) and the account API (requests in flight finish),
+//! because the ingest server closes the shared store when it stops; then ingest (it stops
+//! accepting, commits and acknowledges in-flight documents, where they wait as `pending`, and
+//! drains the group-commit writer); then the bundled sink (requests in flight finish, its
+//! SQLite file is closed); then the store. "ofd all drained" is logged at the end.
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -135,7 +138,7 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
     tokio::select! {
         signal = crate::signal::shutdown_signal() => {
             signal?;
-            tracing::info!("shutdown requested");
+            tracing::info!("shutdown requested: draining every role");
         }
         _ = ingest_stopped.cancelled() => {}
     }
@@ -152,5 +155,9 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
         running.task.await.context("tax sink task panicked")??;
     }
     store.close().await;
-    ingest_result.and(account_result)
+    let result = ingest_result.and(account_result);
+    if result.is_ok() {
+        tracing::info!("ofd all drained");
+    }
+    result
 }

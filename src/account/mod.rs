@@ -13,6 +13,12 @@
 //! - This first slice holds what provisioning needs; reports, search, exports, staff and alerts
 //!   are further route modules beside [`organisations`] and [`registers`].
 //! - Configuration: [`config`], the `[account]` table, flags and env vars.
+//!
+//! Drain order on SIGTERM or ctrl-c ([`crate::signal::shutdown_signal`]):
+//! 1. the listener stops accepting connections;
+//! 2. requests in flight are answered (each change is one transaction, committed before its
+//!    answer);
+//! 3. the store's pool is closed, and "account API drained" is logged.
 
 mod auth;
 pub mod config;
@@ -95,12 +101,21 @@ pub async fn run(args: AccountArgs) -> anyhow::Result<()> {
     let store = Store::open(&database)
         .await
         .context("opening the database")?;
-    let result = match args.command {
-        Some(AccountCommand::Key(key)) => keys::run(&store, key).await,
-        None => serve(&store, config.listen).await,
-    };
-    store.close().await;
-    result
+    match args.command {
+        Some(AccountCommand::Key(key)) => {
+            let result = keys::run(&store, key).await;
+            store.close().await;
+            result
+        }
+        None => {
+            let result = serve(&store, config.listen).await;
+            store.close().await;
+            if result.is_ok() {
+                tracing::info!("account API drained");
+            }
+            result
+        }
+    }
 }
 
 async fn serve(store: &Store, listen: SocketAddr) -> anyhow::Result<()> {
@@ -109,7 +124,7 @@ async fn serve(store: &Store, listen: SocketAddr) -> anyhow::Result<()> {
     tokio::select! {
         signal = crate::signal::shutdown_signal() => {
             signal?;
-            tracing::info!("shutting down the account API");
+            tracing::info!("shutdown requested: draining the account API");
             shutdown.cancel();
             running.task.await.context("account task panicked")?
         }

@@ -17,6 +17,16 @@
 //! - **Several forwarders.** PostgreSQL: claims skip rows locked by other claims. SQLite: a lease
 //!   row picks one writer process; others stand by until it lapses.
 //! - **Configuration.** [`config`]: the `[forward]` table, flags and env vars.
+//!
+//! Drain order on SIGTERM or ctrl-c ([`crate::signal::shutdown_signal`]):
+//! 1. workers stop claiming: each checks the shutdown token between batches and while it waits
+//!    (empty outbox, backoff, open breaker);
+//! 2. a send already in flight runs to its answer (bounded by `request_timeout_ms`) and that
+//!    answer is recorded, so no acknowledged batch is left unmarked; a batch waiting to be
+//!    retried stays open and is resumed under the same id at the next start;
+//! 3. the backlog watcher and the `/metrics` endpoint stop;
+//! 4. the SQLite writer lease is released, so a standby forwarder takes over at once;
+//! 5. the store's pool is closed, and "forwarder drained" is logged.
 
 pub mod config;
 pub mod destination;
@@ -116,8 +126,9 @@ impl ForwardConfig {
 }
 
 /// Start the forwarder's workers on `store` in the background; they stop when `shutdown` is
-/// cancelled (a batch in flight is left open, to be resumed under the same id). Metrics go into
-/// `registry`. This is what `ofd forward` and `ofd all` call.
+/// cancelled (a send under way gets its answer recorded first; a batch waiting for a retry is
+/// left open, to be resumed under the same id). Metrics go into `registry`. This is what
+/// `ofd forward` and `ofd all` call.
 pub fn spawn(
     options: &ForwardConfig,
     store: &Store,
@@ -157,7 +168,7 @@ pub fn spawn(
         if let Err(e) = forwarder.outbox.release_writer_lease().await {
             tracing::warn!(error = %e, "releasing the writer lease failed");
         }
-        tracing::info!("forwarder stopped");
+        tracing::info!("forwarder stopped: workers done, writer lease released");
     }))
 }
 
@@ -192,7 +203,7 @@ pub async fn serve_metrics(
     }))
 }
 
-/// Run the subcommand.
+/// Run the subcommand: the forwarder until SIGTERM or ctrl-c, or a tool.
 pub async fn run(args: ForwardArgs) -> anyhow::Result<()> {
     let file = args.file.load()?;
     let store_file: StoreOptions = file.table("store")?;
@@ -219,15 +230,20 @@ pub async fn run(args: ForwardArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let registry = Registry::new();
     let forwarder = spawn(&options, &store, &registry, shutdown.clone())?;
-    if let Some(addr) = options.metrics_listen {
-        serve_metrics(addr, registry, shutdown.clone()).await?;
-    }
-    tokio::signal::ctrl_c()
+    let metrics = match options.metrics_listen {
+        Some(addr) => Some(serve_metrics(addr, registry, shutdown.clone()).await?),
+        None => None,
+    };
+    crate::signal::shutdown_signal()
         .await
-        .context("waiting for Ctrl-C")?;
-    tracing::info!("shutting down the forwarder");
+        .context("waiting for SIGTERM or ctrl-c")?;
+    tracing::info!("shutdown requested: draining the forwarder");
     shutdown.cancel();
-    forwarder.await?;
+    forwarder.await.context("forwarder task panicked")?;
+    if let Some(metrics) = metrics {
+        metrics.await.context("metrics task panicked")?;
+    }
     store.close().await;
+    tracing::info!("forwarder drained");
     Ok(())
 }

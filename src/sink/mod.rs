@@ -11,6 +11,13 @@
 //! - Faults are injected over HTTP ([`faults`]) so that black-box tests can make it slow, fail
 //!   with 5xx, store a batch and then drop the connection, or refuse matching documents.
 //! - Configuration: [`config`], the `[tax_sink]` table, flags and env vars.
+//!
+//! Drain order on SIGTERM or ctrl-c ([`crate::signal::shutdown_signal`]):
+//! 1. the listener stops accepting connections;
+//! 2. requests in flight are answered: a batch being recorded commits (its transaction holds
+//!    the batch id, its documents and the reply together) before its answer is sent;
+//! 3. the SQLite pool is closed, which checkpoints the WAL into the file, and "tax sink
+//!    drained" is logged.
 
 pub mod config;
 pub mod faults;
@@ -61,7 +68,7 @@ pub async fn spawn(args: &SinkConfig, shutdown: CancellationToken) -> anyhow::Re
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let state = SinkState::new(storage, args.max_batch_bytes);
+    let state = SinkState::new(storage.clone(), args.max_batch_bytes);
     let app = router(state, args.max_batch_bytes);
     let stop = shutdown.clone();
     let tls = match (&args.tls_cert, &args.tls_key) {
@@ -77,17 +84,19 @@ pub async fn spawn(args: &SinkConfig, shutdown: CancellationToken) -> anyhow::Re
         Some(config) => {
             let listener = tls::TlsListener::new(listener, config);
             tokio::spawn(async move {
-                axum::serve(listener, app)
+                let served = axum::serve(listener, app)
                     .with_graceful_shutdown(stop.cancelled_owned())
-                    .await
-                    .context("serving the tax sink")
+                    .await;
+                storage.close().await;
+                served.context("serving the tax sink")
             })
         }
         None => tokio::spawn(async move {
-            axum::serve(listener, app)
+            let served = axum::serve(listener, app)
                 .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-                .context("serving the tax sink")
+                .await;
+            storage.close().await;
+            served.context("serving the tax sink")
         }),
     };
     tracing::info!(%addr, scheme, db = %args.db.display(), "tax sink listening");
@@ -98,19 +107,21 @@ pub async fn spawn(args: &SinkConfig, shutdown: CancellationToken) -> anyhow::Re
     })
 }
 
-/// Run the subcommand until Ctrl-C.
+/// Run the subcommand until SIGTERM or ctrl-c.
 pub async fn run(args: SinkArgs) -> anyhow::Result<()> {
     let file = args.file.load()?;
     let config = args.options.over(file.table("tax_sink")?).resolve()?;
     let shutdown = CancellationToken::new();
     let mut task = spawn(&config, shutdown.clone()).await?.task;
     tokio::select! {
-        signal = tokio::signal::ctrl_c() => {
-            signal.context("waiting for Ctrl-C")?;
-            tracing::info!("shutting down the tax sink");
+        signal = crate::signal::shutdown_signal() => {
+            signal.context("waiting for SIGTERM or ctrl-c")?;
+            tracing::info!("shutdown requested: draining the tax sink");
             shutdown.cancel();
-            task.await?
+            task.await.context("tax sink task panicked")??;
+            tracing::info!("tax sink drained");
+            Ok(())
         }
-        result = &mut task => result?,
+        result = &mut task => result.context("tax sink task panicked")?,
     }
 }
