@@ -26,17 +26,6 @@ pub enum CryptoMode {
     External,
 }
 
-impl CryptoMode {
-    /// Stable lowercase name, as in the configuration and metric labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CryptoMode::Off => "off",
-            CryptoMode::Soft => "soft",
-            CryptoMode::External => "external",
-        }
-    }
-}
-
 /// Default ФПО length. The spec leaves 16 vs 18 open (§6.3, §11 #3); 16 is the HMAC truncation we
 /// use, and a real deployment takes whatever its certified unit returns.
 pub const DEFAULT_FPO_LEN: usize = 16;
