@@ -6,12 +6,14 @@
 //! share goes through `store`. `all` composes the roles into one process and is the only module
 //! that names several. Below them all sit leaves that import nothing of the crate: [`clock`] (the
 //! one way to read the wall clock), [`error_chain`] (an error with its causes), [`secret`],
-//! [`signal`], [`tax_batch`], [`telemetry`].
+//! [`signal`], [`tax_batch`], [`telemetry`], and [`config_file`] (how every role reads the one
+//! TOML file, env and flags, one declaration per option).
 
 pub mod account;
 pub mod all;
 pub mod cli;
 pub mod clock;
+pub mod config_file;
 pub mod crypto;
 pub mod emulate;
 pub mod error_chain;

@@ -65,7 +65,19 @@ async fn cli_keys_open_and_close_the_api() {
     })
     .await
     .expect("ofd account started in time");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let rest = tokio::spawn(async move {
+        let mut messages = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let json: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            messages.push(
+                json["fields"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+        messages
+    });
     let url = format!("http://{addr}");
 
     assert_eq!(status_with(&url, key).await, 200);
@@ -83,4 +95,9 @@ async fn cli_keys_open_and_close_the_api() {
         .expect("stopped in time")
         .expect("wait");
     assert!(exit.success(), "SIGTERM is a clean stop: {exit:?}");
+    let messages = rest.await.expect("log reader");
+    assert!(
+        messages.iter().any(|m| m == "account API drained"),
+        "{messages:?}"
+    );
 }

@@ -248,25 +248,32 @@ fn soft_config_errors_never_quote_the_secret() {
 
 #[test]
 fn config_table_and_flags_layer() {
-    let mut config: CryptoConfig = toml::from_str(
+    use ofd::config_file::Layer as _;
+    use ofd::crypto::CryptoOptions;
+
+    let table: CryptoOptions = toml::from_str(
         "mode = \"external\"\nexternal_url = \"http://127.0.0.1:1\"\nexternal_timeout_ms = 50\n",
     )
     .expect("valid [crypto] table");
-    assert_eq!(config.mode, CryptoMode::External);
-    assert_eq!(config.fpo_len, 16, "defaults fill the rest");
+    assert_eq!(table.mode, Some(CryptoMode::External));
+    assert_eq!(
+        table.clone().resolve().fpo_len,
+        16,
+        "defaults fill the rest"
+    );
     assert!(
-        toml::from_str::<CryptoConfig>("mdoe = \"soft\"").is_err(),
+        toml::from_str::<CryptoOptions>("mdoe = \"soft\"").is_err(),
         "typos are refused"
     );
 
-    let flags = ofd::crypto::CryptoArgs {
+    let flags = CryptoOptions {
         mode: Some(CryptoMode::Soft),
         soft_secret_hex: Some(SECRET_HEX.into()),
         ..Default::default()
     };
     let printed = format!("{flags:?}");
     assert!(!printed.contains(SECRET_HEX) && printed.contains("<redacted>"));
-    flags.apply(&mut config);
+    let config = flags.over(table).resolve();
     assert_eq!(config.mode, CryptoMode::Soft);
     assert_eq!(config.external_timeout_ms, 50, "untouched by absent flags");
     assert_eq!(

@@ -13,11 +13,9 @@ use ofd::store::Store;
 const SOFT_SECRET_HEX: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 async fn server(database: &str, soft: bool, accept_unregistered: bool) -> Server {
-    let options = ofd::ingest::config::ServeOptions {
-        accept_unregistered: Some(accept_unregistered),
-        ofd_inn: Some("7704358518".to_owned()),
-        ..serve_options(database)
-    };
+    let mut options = serve_options(database);
+    options.ingest.accept_unregistered = Some(accept_unregistered);
+    options.ingest.ofd_inn = Some("7704358518".to_owned());
     let mut config = options.resolve().expect("valid config");
     if soft {
         config.crypto.mode = CryptoMode::Soft;

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use common::TestDb;
 use forward_support::*;
-use ofd::sink::{self, SinkArgs};
+use ofd::sink::{self, SinkConfig};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use tokio_util::sync::CancellationToken;
 
@@ -49,7 +49,7 @@ impl Pki {
 }
 
 async fn start_tls_sink(pki: &Pki, db: &Path) -> (String, CancellationToken) {
-    let mut args = SinkArgs::new(([127, 0, 0, 1], 0).into(), db.to_owned());
+    let mut args = SinkConfig::new(([127, 0, 0, 1], 0).into(), db.to_owned());
     args.tls_cert = Some(pki.path("server.pem"));
     args.tls_key = Some(pki.path("server.key"));
     args.tls_client_ca = Some(pki.path("ca.pem"));

@@ -14,7 +14,7 @@ use ofd::ingest::Server;
 async fn a_silent_or_stalled_connection_is_closed_after_the_idle_timeout() {
     let db = TestDb::sqlite();
     let mut options = options(&db.url);
-    options.idle_timeout_secs = Some(1);
+    options.ingest.idle_timeout_secs = Some(1);
     let server = Server::start(options.resolve().expect("config"))
         .await
         .expect("server");
@@ -60,8 +60,8 @@ async fn a_silent_or_stalled_connection_is_closed_after_the_idle_timeout() {
 async fn a_source_over_its_connection_rate_is_turned_away_and_counted() {
     let db = TestDb::sqlite();
     let mut options = options(&db.url);
-    options.source_rate = Some(1);
-    options.source_burst = Some(2);
+    options.ingest.source_rate = Some(1);
+    options.ingest.source_burst = Some(2);
     let server = Server::start(options.resolve().expect("config"))
         .await
         .expect("server");
@@ -94,7 +94,7 @@ async fn a_source_over_its_connection_rate_is_turned_away_and_counted() {
 async fn connections_above_the_limit_wait_for_a_free_slot() {
     let db = TestDb::sqlite();
     let mut options = options(&db.url);
-    options.max_connections = Some(1);
+    options.ingest.max_connections = Some(1);
     let server = Server::start(options.resolve().expect("config"))
         .await
         .expect("server");
@@ -125,8 +125,8 @@ async fn a_burst_larger_than_the_default_backlog_is_queued_by_the_kernel() {
     const BURST: usize = 1500;
     let db = TestDb::sqlite();
     let mut options = options(&db.url);
-    options.max_connections = Some(1);
-    options.listen_backlog = Some(2048);
+    options.ingest.max_connections = Some(1);
+    options.ingest.listen_backlog = Some(2048);
     let server = Server::start(options.resolve().expect("config"))
         .await
         .expect("server");

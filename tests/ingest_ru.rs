@@ -308,7 +308,7 @@ async fn truncated_oversize_and_foreign_bytes_close_without_reply_and_are_counte
 async fn unknown_fn_is_refused_unless_accept_unregistered() {
     let db = TestDb::sqlite();
     let mut options = options(&db.url);
-    options.accept_unregistered = Some(false);
+    options.ingest.accept_unregistered = Some(false);
     let server = Server::start(options.resolve().expect("config"))
         .await
         .expect("server");
@@ -406,7 +406,7 @@ async fn flk_failure_is_stored_and_answered_14_when_enforcing_and_0_when_reporti
         (ofd::ingest::config::FlkMode::Enforce, 2, 14),
     ] {
         let mut options = options(&db.url);
-        options.flk = Some(mode);
+        options.ingest.flk = Some(mode);
         let server = Server::start(options.resolve().expect("config"))
             .await
             .expect("server");
@@ -480,8 +480,8 @@ async fn register_status_changes_reach_ingest_after_the_cache_ttl() {
         .expect("provisioned");
     let ttl = std::time::Duration::from_millis(300);
     let mut cached = options(&db.url);
-    cached.accept_unregistered = Some(false);
-    cached.register_cache_ms = Some(ttl.as_millis() as u64);
+    cached.ingest.accept_unregistered = Some(false);
+    cached.ingest.register_cache_ms = Some(ttl.as_millis() as u64);
     let server = Server::start(cached.resolve().expect("config"))
         .await
         .expect("server");
@@ -521,8 +521,8 @@ async fn register_status_changes_reach_ingest_after_the_cache_ttl() {
 
     // Cache off: the next document already sees a change.
     let mut uncached = options(&db.url);
-    uncached.accept_unregistered = Some(false);
-    uncached.register_cache_ms = Some(0);
+    uncached.ingest.accept_unregistered = Some(false);
+    uncached.ingest.register_cache_ms = Some(0);
     let server = Server::start(uncached.resolve().expect("config"))
         .await
         .expect("server");

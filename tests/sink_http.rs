@@ -2,7 +2,7 @@
 //! counted, faults behave as documented, and counts survive a restart.
 
 use ofd::{
-    sink::{self, faults::Faults, SinkArgs, Stats},
+    sink::{self, faults::Faults, SinkConfig, Stats},
     tax_batch::{self, BatchLine, BatchReply, BatchStatus, BATCHES_PATH, BATCH_ID_HEADER},
 };
 use tokio_util::sync::CancellationToken;
@@ -35,7 +35,7 @@ struct Harness {
 }
 
 async fn start(db: &std::path::Path, port: u16) -> Harness {
-    let args = SinkArgs::new(([127, 0, 0, 1], port).into(), db.to_owned());
+    let args = SinkConfig::new(([127, 0, 0, 1], port).into(), db.to_owned());
     let shutdown = CancellationToken::new();
     let running = sink::spawn(&args, shutdown.clone()).await.unwrap();
     Harness {

@@ -10,7 +10,7 @@ use common::on_each_backend;
 fn ofd(url: &str, args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_ofd"))
         .args(args)
-        .env("OFD_DATABASE_URL", url)
+        .env("OFD_DATABASE", url)
         .env("RUST_LOG", "warn")
         .output()
         .expect("run ofd");
@@ -127,7 +127,7 @@ async fn register_ru_add_list_and_status() {
         );
         let refused = Command::new(env!("CARGO_BIN_EXE_ofd"))
             .args(["register", "activate", "--fn", fn_number])
-            .env("OFD_DATABASE_URL", &db.url)
+            .env("OFD_DATABASE", &db.url)
             .output()
             .unwrap();
         assert!(

@@ -12,8 +12,16 @@
 //!   calls that issue them.
 //! - This first slice holds what provisioning needs; reports, search, exports, staff and alerts
 //!   are further route modules beside [`organisations`] and [`registers`].
+//! - Configuration: [`config`], the `[account]` table, flags and env vars.
+//!
+//! Drain order on SIGTERM or ctrl-c ([`crate::signal::shutdown_signal`]):
+//! 1. the listener stops accepting connections;
+//! 2. requests in flight are answered (each change is one transaction, committed before its
+//!    answer);
+//! 3. the store's pool is closed, and "account API drained" is logged.
 
 mod auth;
+pub mod config;
 mod error;
 mod keys;
 mod organisations;
@@ -26,28 +34,26 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::config_file::{ConfigArg, Layer};
+use crate::store::config::{DatabaseArgs, StoreOptions};
 use crate::store::Store;
+pub use config::{AccountConfig, AccountOptions};
 pub use routes::router;
-
-/// Where `ofd account` listens unless told otherwise.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
 
 /// Arguments of `ofd account`: serve the API, or manage its keys with `key`.
 #[derive(clap::Args, Debug)]
 pub struct AccountArgs {
     #[command(subcommand)]
     command: Option<AccountCommand>,
-    /// Address of the HTTP API.
-    #[arg(long, env = "OFD_ACCOUNT_LISTEN", default_value = DEFAULT_LISTEN)]
-    pub listen: SocketAddr,
-    /// Database URL (sqlite://PATH or postgres://…), the same variable as the other roles'.
-    #[arg(
-        long,
-        env = "OFD_DATABASE",
-        default_value = "sqlite://ofd.db",
-        global = true
-    )]
-    pub database: String,
+    /// `--config` (its `[account]` and `[store]` tables).
+    #[command(flatten)]
+    pub file: ConfigArg,
+    /// `--database`, the same option as every other role's.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The API's options.
+    #[command(flatten)]
+    pub options: AccountOptions,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -88,15 +94,28 @@ pub async fn spawn(
 
 /// Run `ofd account` (until SIGTERM or ctrl-c) or `ofd account key …`.
 pub async fn run(args: AccountArgs) -> anyhow::Result<()> {
-    let store = Store::open(&args.database)
+    let file = args.file.load()?;
+    let store_file: StoreOptions = file.table("store")?;
+    let database = args.database.resolve(store_file.database);
+    let config = args.options.over(file.table("account")?).resolve();
+    let store = Store::open(&database)
         .await
         .context("opening the database")?;
-    let result = match args.command {
-        Some(AccountCommand::Key(key)) => keys::run(&store, key).await,
-        None => serve(&store, args.listen).await,
-    };
-    store.close().await;
-    result
+    match args.command {
+        Some(AccountCommand::Key(key)) => {
+            let result = keys::run(&store, key).await;
+            store.close().await;
+            result
+        }
+        None => {
+            let result = serve(&store, config.listen).await;
+            store.close().await;
+            if result.is_ok() {
+                tracing::info!("account API drained");
+            }
+            result
+        }
+    }
 }
 
 async fn serve(store: &Store, listen: SocketAddr) -> anyhow::Result<()> {
@@ -105,7 +124,7 @@ async fn serve(store: &Store, listen: SocketAddr) -> anyhow::Result<()> {
     tokio::select! {
         signal = crate::signal::shutdown_signal() => {
             signal?;
-            tracing::info!("shutting down the account API");
+            tracing::info!("shutdown requested: draining the account API");
             shutdown.cancel();
             running.task.await.context("account task panicked")?
         }

@@ -7,7 +7,8 @@
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
-use crate::cli::database::DatabaseArgs;
+use crate::config_file::ConfigArg;
+use crate::store::config::{DatabaseArgs, StoreOptions};
 use crate::store::{Dialect, NewRegister, Register, RegisterStatus, Store};
 
 /// Arguments of `ofd register`.
@@ -15,6 +16,10 @@ use crate::store::{Dialect, NewRegister, Register, RegisterStatus, Store};
 pub struct RegisterArgs {
     #[command(subcommand)]
     command: RegisterCommand,
+    /// `--config` (its `[store] database`).
+    #[command(flatten)]
+    file: ConfigArg,
+    /// `--database`.
     #[command(flatten)]
     database: DatabaseArgs,
 }
@@ -93,7 +98,8 @@ struct ResetTokenArgs {
 
 /// Run `ofd register …`.
 pub async fn run(args: RegisterArgs) -> anyhow::Result<()> {
-    let store = Store::open(&args.database.url).await?;
+    let store_file: StoreOptions = args.file.load()?.table("store")?;
+    let store = Store::open(&args.database.resolve(store_file.database)).await?;
     let result = match args.command {
         RegisterCommand::Add(add) => add_register(&store, add).await,
         RegisterCommand::List(list) => list_registers(&store, list).await,

@@ -1,5 +1,5 @@
-//! Crypto-unit settings: a `[crypto]` TOML table ([`CryptoConfig`]) overlaid by environment
-//! variables and flags ([`CryptoArgs`]), so `ofd serve --help` lists every option.
+//! Crypto-unit settings: [`CryptoOptions`] declares each once as a `[crypto]` key, a flag and an
+//! env var (so `ofd serve --help` lists them all); [`CryptoConfig`] is what they resolve to.
 //!
 //! The soft unit's master secret is hex, read from a file or from `OFD_CRYPTO_SOFT_SECRET`; it is
 //! never printed (help hides the env value, [`Secret`] redacts it in `Debug`, errors never quote
@@ -26,26 +26,14 @@ pub enum CryptoMode {
     External,
 }
 
-impl CryptoMode {
-    /// Stable lowercase name, as in the configuration and metric labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CryptoMode::Off => "off",
-            CryptoMode::Soft => "soft",
-            CryptoMode::External => "external",
-        }
-    }
-}
-
 /// Default ФПО length. The spec leaves 16 vs 18 open (§6.3, §11 #3); 16 is the HMAC truncation we
 /// use, and a real deployment takes whatever its certified unit returns.
 pub const DEFAULT_FPO_LEN: usize = 16;
 /// Default time budget for one call to an external unit.
 pub const DEFAULT_EXTERNAL_TIMEOUT_MS: u64 = 2_000;
 
-/// The `[crypto]` table of the configuration file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// The crypto unit's settings, resolved from [`CryptoOptions`] (or built directly by tests).
+#[derive(Debug, Clone)]
 pub struct CryptoConfig {
     /// `off` | `soft` | `external`.
     pub mode: CryptoMode,
@@ -110,13 +98,16 @@ impl CryptoConfig {
     }
 }
 
-/// Command-line / environment overrides for [`CryptoConfig`]; flatten into a subcommand's args.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct CryptoArgs {
-    /// Crypto unit: off (no verification, ФПО zeros), soft (HMAC lab unit), external (HSM over HTTP).
+/// The `[crypto]` table and its flags and env vars, one declaration each; flatten into a role's
+/// options and [`resolve`](CryptoOptions::resolve) after layering.
+#[derive(clap::Args, Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CryptoOptions {
+    /// Crypto unit: off (no verification, ФПО zeros), soft (HMAC lab unit), external (HSM over
+    /// HTTP). [default: off]
     #[arg(long = "crypto", env = "OFD_CRYPTO", value_enum)]
     pub mode: Option<CryptoMode>,
-    /// Length in bytes of the ФПО (tag 1078) the off and soft units produce [default: 16].
+    /// Length in bytes of the ФПО (tag 1078) the off and soft units produce. [default: 16]
     #[arg(long = "crypto-fpo-len", env = "OFD_CRYPTO_FPO_LEN")]
     pub fpo_len: Option<usize>,
     /// Soft unit: file holding the master secret as hex.
@@ -132,7 +123,7 @@ pub struct CryptoArgs {
     /// External unit: base URL; the server POSTs to {url}/verify and {url}/sign.
     #[arg(long = "crypto-url", env = "OFD_CRYPTO_URL")]
     pub external_url: Option<String>,
-    /// External unit: time budget per call in milliseconds [default: 2000].
+    /// External unit: time budget per call in milliseconds. [default: 2000]
     #[arg(long = "crypto-timeout-ms", env = "OFD_CRYPTO_TIMEOUT_MS")]
     pub external_timeout_ms: Option<u64>,
     /// External unit: PEM CA certificate to trust for an https URL.
@@ -140,29 +131,30 @@ pub struct CryptoArgs {
     pub external_ca_file: Option<PathBuf>,
 }
 
-impl CryptoArgs {
-    /// Overlay the flags and environment variables that were given onto the file's settings.
-    pub fn apply(self, config: &mut CryptoConfig) {
-        if let Some(mode) = self.mode {
-            config.mode = mode;
-        }
-        if let Some(len) = self.fpo_len {
-            config.fpo_len = len;
-        }
-        if let Some(path) = self.soft_secret_file {
-            config.soft_secret_file = Some(path);
-        }
-        if let Some(text) = self.soft_secret_hex {
-            config.soft_secret_hex = Some(text);
-        }
-        if let Some(url) = self.external_url {
-            config.external_url = Some(url);
-        }
-        if let Some(ms) = self.external_timeout_ms {
-            config.external_timeout_ms = ms;
-        }
-        if let Some(path) = self.external_ca_file {
-            config.external_ca_file = Some(path);
+crate::layer!(CryptoOptions {
+    mode,
+    fpo_len,
+    soft_secret_file,
+    soft_secret_hex,
+    external_url,
+    external_timeout_ms,
+    external_ca_file,
+});
+
+impl CryptoOptions {
+    /// Fill what no layer set from the defaults.
+    pub fn resolve(self) -> CryptoConfig {
+        let defaults = CryptoConfig::default();
+        CryptoConfig {
+            mode: self.mode.unwrap_or(defaults.mode),
+            fpo_len: self.fpo_len.unwrap_or(defaults.fpo_len),
+            soft_secret_file: self.soft_secret_file,
+            soft_secret_hex: self.soft_secret_hex,
+            external_url: self.external_url,
+            external_timeout_ms: self
+                .external_timeout_ms
+                .unwrap_or(defaults.external_timeout_ms),
+            external_ca_file: self.external_ca_file,
         }
     }
 }

@@ -27,7 +27,7 @@ pub mod external;
 pub mod off;
 pub mod soft;
 
-pub use config::{CryptoArgs, CryptoConfig, CryptoMode};
+pub use config::{CryptoConfig, CryptoMode, CryptoOptions};
 
 use self::external::ExternalUnit;
 use self::off::OffUnit;
@@ -162,7 +162,7 @@ impl Crypto {
         Ok(unit)
     }
 
-    /// Which kind of unit this is (for the `crypto_mode` metric label and logs).
+    /// Which kind of unit this is.
     pub fn mode(&self) -> CryptoMode {
         match self {
             Crypto::Off(_) => CryptoMode::Off,

@@ -16,7 +16,19 @@
 //!   its reason and the rest of its batch is marked sent.
 //! - **Several forwarders.** PostgreSQL: claims skip rows locked by other claims. SQLite: a lease
 //!   row picks one writer process; others stand by until it lapses.
+//! - **Configuration.** [`config`]: the `[forward]` table, flags and env vars.
+//!
+//! Drain order on SIGTERM or ctrl-c ([`crate::signal::shutdown_signal`]):
+//! 1. workers stop claiming: each checks the shutdown token between batches and while it waits
+//!    (empty outbox, backoff, open breaker);
+//! 2. a send already in flight runs to its answer (bounded by `request_timeout_ms`) and that
+//!    answer is recorded, so no acknowledged batch is left unmarked; a batch waiting to be
+//!    retried stays open and is resumed under the same id at the next start;
+//! 3. the backlog watcher and the `/metrics` endpoint stop;
+//! 4. the SQLite writer lease is released, so a standby forwarder takes over at once;
+//! 5. the store's pool is closed, and "forwarder drained" is logged.
 
+pub mod config;
 pub mod destination;
 pub mod file_sink;
 pub mod http_sink;
@@ -27,14 +39,17 @@ pub mod send_error;
 pub mod status;
 pub mod worker;
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::config_file::{ConfigArg, Layer};
+use crate::store::config::{DatabaseArgs, StoreOptions};
 use crate::store::Store;
+pub use config::{ForwardConfig, ForwardOptions};
 use destination::{Destination, TlsFiles};
 use outbox::{ClaimLimits, Outbox};
 use retry::{Backoff, Breaker};
@@ -47,14 +62,12 @@ pub struct ForwardArgs {
     /// A tool instead of running the forwarder.
     #[command(subcommand)]
     pub command: Option<ForwardCommand>,
-    /// Database URL (sqlite://PATH or postgres://…).
-    #[arg(
-        long,
-        env = "OFD_DATABASE",
-        default_value = "sqlite://ofd.db",
-        global = true
-    )]
-    pub database: String,
+    /// `--config`.
+    #[command(flatten)]
+    pub file: ConfigArg,
+    /// `--database`.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
     /// Forwarder settings (boxed: they are most of the CLI's size).
     #[command(flatten)]
     pub options: Box<ForwardOptions>,
@@ -77,76 +90,7 @@ pub enum ForwardCommand {
     },
 }
 
-/// Forwarder settings (also used by `ofd all`).
-#[derive(clap::Parser, Debug, Clone)]
-pub struct ForwardOptions {
-    /// Endpoint batches are POSTed to (https://…; http:// only to loopback).
-    #[arg(
-        long,
-        env = "OFD_SINK_URL",
-        default_value = "http://127.0.0.1:8480/v1/batches"
-    )]
-    pub sink_url: String,
-    /// Write batches as files under this directory instead of POSTing them (air-gapped sites).
-    #[arg(long, env = "OFD_SINK_DIR")]
-    pub sink_dir: Option<PathBuf>,
-    /// PEM bundle of the CA certificates that sign the sink's certificate.
-    #[arg(long, env = "OFD_SINK_CA")]
-    pub sink_ca: Option<PathBuf>,
-    /// PEM client certificate chain for mutual TLS.
-    #[arg(long, env = "OFD_SINK_CLIENT_CERT")]
-    pub sink_client_cert: Option<PathBuf>,
-    /// PEM private key of the client certificate.
-    #[arg(long, env = "OFD_SINK_CLIENT_KEY")]
-    pub sink_client_key: Option<PathBuf>,
-    /// Most documents in one batch.
-    #[arg(long, default_value_t = 500)]
-    pub batch_max_documents: i64,
-    /// Most uncompressed bytes in one batch (one larger document still goes alone).
-    #[arg(long, default_value_t = 4 * 1024 * 1024)]
-    pub batch_max_bytes: usize,
-    /// Send a partial batch once its oldest document has waited this long.
-    #[arg(long, default_value_t = 500)]
-    pub batch_max_age_ms: i64,
-    /// Batches in flight at once from this process.
-    #[arg(long, default_value_t = 2)]
-    pub workers: usize,
-    /// Pause between looks at an empty outbox.
-    #[arg(long, default_value_t = 200)]
-    pub poll_ms: u64,
-    /// How long a claim on a batch (and the SQLite writer lease) holds without renewal.
-    #[arg(long, default_value_t = 30_000)]
-    pub lease_ms: i64,
-    /// Time limit of one send, answer included.
-    #[arg(long, default_value_t = 30_000)]
-    pub request_timeout_ms: u64,
-    /// Scale of the first retry delay.
-    #[arg(long, default_value_t = 200)]
-    pub backoff_base_ms: u64,
-    /// Largest retry delay.
-    #[arg(long, default_value_t = 30_000)]
-    pub backoff_cap_ms: u64,
-    /// Consecutive failed sends that open the circuit breaker.
-    #[arg(long, default_value_t = 5)]
-    pub breaker_threshold: u32,
-    /// How long an open breaker holds sends back before one probe.
-    #[arg(long, default_value_t = 5_000)]
-    pub breaker_cooldown_ms: u64,
-    /// Refusals (4xx) of a whole batch before its documents are rejected.
-    #[arg(long, default_value_t = 5)]
-    pub max_refusals: i64,
-    /// Address of this role's Prometheus `/metrics` endpoint (none when absent).
-    #[arg(long, env = "OFD_FORWARD_METRICS_LISTEN")]
-    pub metrics_listen: Option<SocketAddr>,
-}
-
-impl Default for ForwardOptions {
-    fn default() -> Self {
-        <Self as clap::Parser>::parse_from(["forward"])
-    }
-}
-
-impl ForwardOptions {
+impl ForwardConfig {
     fn destination(&self) -> anyhow::Result<Destination> {
         if let Some(dir) = &self.sink_dir {
             return Ok(Destination::File(file_sink::FileSink::new(dir.clone())));
@@ -183,10 +127,11 @@ impl ForwardOptions {
 }
 
 /// Start the forwarder's workers on `store` in the background; they stop when `shutdown` is
-/// cancelled (a batch in flight is left open, to be resumed under the same id). Metrics go into
-/// `registry`. This is what `ofd forward` and `ofd all` call.
+/// cancelled (a send under way gets its answer recorded first; a batch waiting for a retry is
+/// left open, to be resumed under the same id). Metrics go into `registry`. This is what
+/// `ofd forward` and `ofd all` call.
 pub fn spawn(
-    options: &ForwardOptions,
+    options: &ForwardConfig,
     store: &Store,
     registry: &Registry,
     shutdown: CancellationToken,
@@ -224,7 +169,7 @@ pub fn spawn(
         if let Err(e) = forwarder.outbox.release_writer_lease().await {
             tracing::warn!(error = %e, "releasing the writer lease failed");
         }
-        tracing::info!("forwarder stopped");
+        tracing::info!("forwarder stopped: workers done, writer lease released");
     }))
 }
 
@@ -259,9 +204,13 @@ pub async fn serve_metrics(
     }))
 }
 
-/// Run the subcommand.
+/// Run the subcommand: the forwarder until SIGTERM or ctrl-c, or a tool.
 pub async fn run(args: ForwardArgs) -> anyhow::Result<()> {
-    let store = Store::open(&args.database).await?;
+    let file = args.file.load()?;
+    let store_file: StoreOptions = file.table("store")?;
+    let database = args.database.resolve(store_file.database);
+    let options = (*args.options).over(file.table("forward")?).resolve()?;
+    let store = Store::open(&database).await?;
     if let Some(ForwardCommand::Status {
         json,
         limit,
@@ -269,7 +218,9 @@ pub async fn run(args: ForwardArgs) -> anyhow::Result<()> {
     }) = args.command
     {
         let now = crate::clock::unix_millis();
-        let report = status::read(store.pool(), now, limit, window).await?;
+        let report = status::read(store.pool(), now, limit, window).await;
+        store.close().await;
+        let report = report?;
         if json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {
@@ -279,16 +230,21 @@ pub async fn run(args: ForwardArgs) -> anyhow::Result<()> {
     }
     let shutdown = CancellationToken::new();
     let registry = Registry::new();
-    let forwarder = spawn(&args.options, &store, &registry, shutdown.clone())?;
-    if let Some(addr) = args.options.metrics_listen {
-        serve_metrics(addr, registry, shutdown.clone()).await?;
-    }
-    tokio::signal::ctrl_c()
+    let forwarder = spawn(&options, &store, &registry, shutdown.clone())?;
+    let metrics = match options.metrics_listen {
+        Some(addr) => Some(serve_metrics(addr, registry, shutdown.clone()).await?),
+        None => None,
+    };
+    crate::signal::shutdown_signal()
         .await
-        .context("waiting for Ctrl-C")?;
-    tracing::info!("shutting down the forwarder");
+        .context("waiting for SIGTERM or ctrl-c")?;
+    tracing::info!("shutdown requested: draining the forwarder");
     shutdown.cancel();
-    forwarder.await?;
+    forwarder.await.context("forwarder task panicked")?;
+    if let Some(metrics) = metrics {
+        metrics.await.context("metrics task panicked")?;
+    }
     store.close().await;
+    tracing::info!("forwarder drained");
     Ok(())
 }

@@ -1,19 +1,20 @@
-//! Configuration of the server roles: a TOML file, then environment variables, then flags.
+//! Configuration of the ingest server (`ofd serve`, and the ingest half of `ofd all`).
 //!
 //! Precedence, highest first: command-line flag, `OFD_*` environment variable (clap reads both),
-//! the TOML file named by `--config`, the built-in default. Every option therefore exists once as
-//! a flag (documented by `ofd serve --help`), once as an env var and once as a file key; the
-//! commented example in `deploy/ofd.toml` lists them all. Unknown file keys are errors, so a typo
-//! cannot silently fall back to a default.
+//! the TOML file named by `--config`, the built-in default (see [`crate::config_file`]). Each
+//! option is declared once, in the options struct of its table: [`IngestOptions`] (`[ingest]`),
+//! [`MetricsOptions`] (`[metrics]`), [`KzOptions`] (`[kz]`), and the shared
+//! [`StoreOptions`] (`[store]`) and [`CryptoOptions`] (`[crypto]`). `ofd serve --help` documents
+//! them as flags and env vars; the commented example in `deploy/ofd.toml` lists them as keys.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
 use serde::Deserialize;
 
-use crate::crypto::{CryptoArgs, CryptoConfig};
+use crate::config_file::{ensure, ConfigArg, ConfigError, ConfigFile, Layer};
+use crate::crypto::{CryptoConfig, CryptoOptions};
+use crate::store::config::StoreOptions;
 
 /// How format-logical control (ФЛК) failures are answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -25,23 +26,37 @@ pub enum FlkMode {
     Enforce,
 }
 
-/// Options of `ofd serve` (and `ofd all`). Every field is optional so that the file and the
-/// defaults can fill what the command line and environment leave out.
+/// Options of `ofd serve` (and `ofd all`): the file, then one options struct per table.
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct ServeOptions {
-    /// TOML configuration file (see deploy/ofd.toml). Flags and env vars override it.
-    #[arg(long, env = "OFD_CONFIG", value_name = "PATH")]
-    pub config: Option<PathBuf>,
+    /// `--config`.
+    #[command(flatten)]
+    pub file: ConfigArg,
+    /// `[store]`: database and group commit.
+    #[command(flatten)]
+    pub store: StoreOptions,
+    /// `[ingest]`: the register-facing listener.
+    #[command(flatten)]
+    pub ingest: IngestOptions,
+    /// `[metrics]`: the ingest server's Prometheus endpoint.
+    #[command(flatten)]
+    pub metrics: MetricsOptions,
+    /// `[crypto]`: the crypto unit that verifies fiscal signs and signs acknowledgements.
+    #[command(flatten)]
+    pub crypto: CryptoOptions,
+    /// `[kz]`: the KZ dialect.
+    #[command(flatten)]
+    pub kz: KzOptions,
+}
+
+/// `[ingest]`: the register-facing listener. Every field is optional so that the file and the
+/// defaults can fill what the command line and environment leave out.
+#[derive(clap::Args, Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct IngestOptions {
     /// Address registers connect to (both dialects share it). [default: 0.0.0.0:7777]
     #[arg(long, env = "OFD_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// Address of the Prometheus `/metrics` endpoint. [default: 127.0.0.1:9898]
-    #[arg(long, env = "OFD_METRICS_LISTEN", value_name = "ADDR")]
-    pub metrics_listen: Option<SocketAddr>,
-    /// Database URL: sqlite://PATH (embedded, WAL, synchronous=FULL) or postgres://…
-    /// [default: sqlite://ofd.db]
-    #[arg(long, env = "OFD_DATABASE", value_name = "URL")]
-    pub database: Option<String>,
     /// ИНН of this operator, sent in every acknowledgement (tag 1017; 10 or 12 digits).
     /// [default: 0000000000, a placeholder a real operator must replace]
     #[arg(long, env = "OFD_INN", value_name = "DIGITS")]
@@ -92,123 +107,86 @@ pub struct ServeOptions {
     /// [default: 30]
     #[arg(long, env = "OFD_SHUTDOWN_GRACE_SECS", value_name = "SECS")]
     pub shutdown_grace_secs: Option<u64>,
-    /// Group commit: most documents in one transaction. [default: 512]
-    #[arg(long, env = "OFD_BATCH_MAX_DOCS", value_name = "N")]
-    pub batch_max_docs: Option<usize>,
-    /// Group commit: longest wait in microseconds for a batch to fill once it has one document.
-    /// [default: 2000]
-    #[arg(long, env = "OFD_BATCH_MAX_WAIT_US", value_name = "MICROS")]
-    pub batch_max_wait_us: Option<u64>,
-    /// Documents that may wait for the writer; when full, connections wait (backpressure).
-    /// [default: 8192]
-    #[arg(long, env = "OFD_QUEUE_CAPACITY", value_name = "N")]
-    pub queue_capacity: Option<usize>,
-    /// The crypto unit that verifies fiscal signs and signs acknowledgements.
-    #[command(flatten)]
-    pub crypto: CryptoArgs,
+}
+
+crate::layer!(IngestOptions {
+    listen,
+    ofd_inn,
+    accept_unregistered,
+    register_cache_ms,
+    flk,
+    max_connections,
+    listen_backlog,
+    max_frame_bytes,
+    idle_timeout_secs,
+    connection_timeout_secs,
+    source_rate,
+    source_burst,
+    shutdown_grace_secs,
+});
+
+/// `[metrics]`: the ingest server's Prometheus endpoint (the forwarder has its own,
+/// `[forward] metrics_listen`). Its id is `metrics.listen`, as `[ingest]` has a `listen` too.
+#[derive(clap::Args, Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsOptions {
+    /// Address of the Prometheus `/metrics` endpoint. [default: 127.0.0.1:9898]
+    #[arg(
+        id = "metrics.listen",
+        long = "metrics-listen",
+        env = "OFD_METRICS_LISTEN",
+        value_name = "ADDR"
+    )]
+    pub listen: Option<SocketAddr>,
+}
+
+crate::layer!(MetricsOptions { listen });
+
+/// `[kz]`: the KZ dialect (flags `--kz-…`; ids `kz.<key>`, as ingest has a `max_frame_bytes` too).
+#[derive(clap::Args, Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct KzOptions {
     /// KZ: base of the receipt check URL sent in `qr_code` (`<base>?i=…&f=…&s=…&t=…`).
     /// [default: http://localhost:8080/check]
-    #[arg(long, env = "OFD_KZ_QR_BASE", value_name = "URL")]
-    pub kz_qr_base: Option<String>,
-    /// KZ: largest accepted frame (SIZE) in bytes. [default: 1048576]
-    #[arg(long, env = "OFD_KZ_MAX_FRAME_BYTES", value_name = "BYTES")]
-    pub kz_max_frame_bytes: Option<u32>,
-    /// KZ: hours a shift may stay open before OPEN_SHIFT_TIMEOUT_EXPIRED. [default: 24]
-    #[arg(long, env = "OFD_KZ_MAX_SHIFT_HOURS", value_name = "HOURS")]
-    pub kz_max_shift_hours: Option<u32>,
-    /// KZ: oldest offline receipt accepted, in hours, by its own time. [default: 72]
-    #[arg(long, env = "OFD_KZ_MAX_OFFLINE_HOURS", value_name = "HOURS")]
-    pub kz_max_offline_hours: Option<u32>,
-}
-
-/// The TOML file: one table per area.
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    /// `[store]`: database and group commit.
-    #[serde(default)]
-    pub store: StoreFile,
-    /// `[metrics]`: the Prometheus endpoint.
-    #[serde(default)]
-    pub metrics: MetricsFile,
-    /// `[ingest]`: the register-facing listener.
-    #[serde(default)]
-    pub ingest: IngestFile,
-    /// `[crypto]`: the crypto unit.
-    #[serde(default)]
-    pub crypto: CryptoConfig,
-    /// `[kz]`: the KZ dialect.
-    #[serde(default)]
-    pub kz: KzFile,
-}
-
-/// `[kz]` keys.
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-pub struct KzFile {
-    /// See `--kz-qr-base`.
+    #[arg(
+        id = "kz.qr_base",
+        long = "kz-qr-base",
+        env = "OFD_KZ_QR_BASE",
+        value_name = "URL"
+    )]
     pub qr_base: Option<String>,
-    /// See `--kz-max-frame-bytes`.
+    /// KZ: largest accepted frame (SIZE) in bytes. [default: 1048576]
+    #[arg(
+        id = "kz.max_frame_bytes",
+        long = "kz-max-frame-bytes",
+        env = "OFD_KZ_MAX_FRAME_BYTES",
+        value_name = "BYTES"
+    )]
     pub max_frame_bytes: Option<u32>,
-    /// See `--kz-max-shift-hours`.
+    /// KZ: hours a shift may stay open before OPEN_SHIFT_TIMEOUT_EXPIRED. [default: 24]
+    #[arg(
+        id = "kz.max_shift_hours",
+        long = "kz-max-shift-hours",
+        env = "OFD_KZ_MAX_SHIFT_HOURS",
+        value_name = "HOURS"
+    )]
     pub max_shift_hours: Option<u32>,
-    /// See `--kz-max-offline-hours`.
+    /// KZ: oldest offline receipt accepted, in hours, by its own time. [default: 72]
+    #[arg(
+        id = "kz.max_offline_hours",
+        long = "kz-max-offline-hours",
+        env = "OFD_KZ_MAX_OFFLINE_HOURS",
+        value_name = "HOURS"
+    )]
     pub max_offline_hours: Option<u32>,
 }
 
-/// `[store]` keys.
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-pub struct StoreFile {
-    /// See `--database`.
-    pub database: Option<String>,
-    /// See `--batch-max-docs`.
-    pub batch_max_docs: Option<usize>,
-    /// See `--batch-max-wait-us`.
-    pub batch_max_wait_us: Option<u64>,
-    /// See `--queue-capacity`.
-    pub queue_capacity: Option<usize>,
-}
-
-/// `[metrics]` keys.
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-pub struct MetricsFile {
-    /// See `--metrics-listen`.
-    pub listen: Option<SocketAddr>,
-}
-
-/// `[ingest]` keys.
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-pub struct IngestFile {
-    /// See `--listen`.
-    pub listen: Option<SocketAddr>,
-    /// See `--ofd-inn`.
-    pub ofd_inn: Option<String>,
-    /// See `--accept-unregistered`.
-    pub accept_unregistered: Option<bool>,
-    /// See `--register-cache-ms`.
-    pub register_cache_ms: Option<u64>,
-    /// See `--flk`.
-    pub flk: Option<FlkMode>,
-    /// See `--max-connections`.
-    pub max_connections: Option<usize>,
-    /// See `--listen-backlog`.
-    pub listen_backlog: Option<u32>,
-    /// See `--max-frame-bytes`.
-    pub max_frame_bytes: Option<u32>,
-    /// See `--idle-timeout-secs`.
-    pub idle_timeout_secs: Option<u64>,
-    /// See `--connection-timeout-secs`.
-    pub connection_timeout_secs: Option<u64>,
-    /// See `--source-rate`.
-    pub source_rate: Option<u32>,
-    /// See `--source-burst`.
-    pub source_burst: Option<u32>,
-    /// See `--shutdown-grace-secs`.
-    pub shutdown_grace_secs: Option<u64>,
-}
+crate::layer!(KzOptions {
+    qr_base,
+    max_frame_bytes,
+    max_shift_hours,
+    max_offline_hours,
+});
 
 /// The RU protocol's container maximum (spec §3), also the ceiling of `max_frame_bytes`.
 pub const PROTOCOL_MAX_CONTAINER: u32 = 32 * 1024;
@@ -273,83 +251,54 @@ pub struct BatchConfig {
 }
 
 impl ServeOptions {
-    /// Read the file (if any), apply the precedence rules and validate the result.
-    pub fn resolve(&self) -> anyhow::Result<ServeConfig> {
-        let mut file = match &self.config {
-            Some(path) => FileConfig::load(path)?,
-            None => FileConfig::default(),
-        };
-        self.crypto.clone().apply(&mut file.crypto);
-        let (i, s, k) = (&file.ingest, &file.store, &file.kz);
+    /// Read the file (if any), lay flags and env vars over it, fill the defaults and validate.
+    pub fn resolve(&self) -> Result<ServeConfig, ConfigError> {
+        self.resolve_with(&self.file.load()?)
+    }
+
+    /// As [`ServeOptions::resolve`] over an already loaded file (`ofd all` reads it once for
+    /// every role).
+    pub fn resolve_with(&self, file: &ConfigFile) -> Result<ServeConfig, ConfigError> {
+        let file_store: StoreOptions = file.table("store")?;
+        let database = self.store.database.clone().resolve(file_store.database);
+        let writer = self.store.writer.clone().over(file_store.writer);
+        let i = self.ingest.clone().over(file.table("ingest")?);
+        let metrics = self.metrics.clone().over(file.table("metrics")?);
+        let crypto = self.crypto.clone().over(file.table("crypto")?);
+        let k = self.kz.clone().over(file.table("kz")?);
         let kz_defaults = crate::ingest::kz::KzConfig::default();
         let hours = |h: u32| i64::from(h) * 3600;
         let kz = crate::ingest::kz::KzConfig {
-            qr_base: pick(
-                self.kz_qr_base.clone(),
-                k.qr_base.clone(),
-                kz_defaults.qr_base.clone(),
-            ),
-            max_frame: pick(
-                self.kz_max_frame_bytes,
-                k.max_frame_bytes,
-                kz_defaults.max_frame,
-            ),
-            max_shift_secs: hours(pick(self.kz_max_shift_hours, k.max_shift_hours, 24)),
-            max_offline_age_secs: hours(pick(self.kz_max_offline_hours, k.max_offline_hours, 72)),
+            qr_base: k.qr_base.unwrap_or_else(|| kz_defaults.qr_base.clone()),
+            max_frame: k.max_frame_bytes.unwrap_or(kz_defaults.max_frame),
+            max_shift_secs: hours(k.max_shift_hours.unwrap_or(24)),
+            max_offline_age_secs: hours(k.max_offline_hours.unwrap_or(72)),
             ..kz_defaults
         };
         let config = ServeConfig {
-            listen: pick(self.listen, i.listen, ([0, 0, 0, 0], 7777).into()),
-            metrics_listen: pick(
-                self.metrics_listen,
-                file.metrics.listen,
-                ([127, 0, 0, 1], 9898).into(),
-            ),
-            database: pick(
-                self.database.clone(),
-                s.database.clone(),
-                "sqlite://ofd.db".to_owned(),
-            ),
-            ofd_inn: pick(
-                self.ofd_inn.clone(),
-                i.ofd_inn.clone(),
-                "0000000000".to_owned(),
-            ),
-            accept_unregistered: pick(self.accept_unregistered, i.accept_unregistered, false),
-            register_cache_ttl: Duration::from_millis(pick(
-                self.register_cache_ms,
-                i.register_cache_ms,
-                2000,
-            )),
-            flk: pick(self.flk, i.flk, FlkMode::Report),
+            listen: i.listen.unwrap_or(([0, 0, 0, 0], 7777).into()),
+            metrics_listen: metrics.listen.unwrap_or(([127, 0, 0, 1], 9898).into()),
+            database,
+            ofd_inn: i.ofd_inn.unwrap_or_else(|| "0000000000".to_owned()),
+            accept_unregistered: i.accept_unregistered.unwrap_or(false),
+            register_cache_ttl: Duration::from_millis(i.register_cache_ms.unwrap_or(2000)),
+            flk: i.flk.unwrap_or(FlkMode::Report),
             limits: Limits {
-                max_connections: pick(self.max_connections, i.max_connections, 4096),
-                listen_backlog: pick(self.listen_backlog, i.listen_backlog, 4096),
-                max_frame_bytes: pick(
-                    self.max_frame_bytes,
-                    i.max_frame_bytes,
-                    PROTOCOL_MAX_CONTAINER,
-                ),
-                idle_timeout: secs(pick(self.idle_timeout_secs, i.idle_timeout_secs, 60)),
-                connection_timeout: secs(pick(
-                    self.connection_timeout_secs,
-                    i.connection_timeout_secs,
-                    300,
-                )),
-                source_rate: pick(self.source_rate, i.source_rate, 200),
-                source_burst: pick(self.source_burst, i.source_burst, 2000),
-                shutdown_grace: secs(pick(self.shutdown_grace_secs, i.shutdown_grace_secs, 30)),
+                max_connections: i.max_connections.unwrap_or(4096),
+                listen_backlog: i.listen_backlog.unwrap_or(4096),
+                max_frame_bytes: i.max_frame_bytes.unwrap_or(PROTOCOL_MAX_CONTAINER),
+                idle_timeout: secs(i.idle_timeout_secs.unwrap_or(60)),
+                connection_timeout: secs(i.connection_timeout_secs.unwrap_or(300)),
+                source_rate: i.source_rate.unwrap_or(200),
+                source_burst: i.source_burst.unwrap_or(2000),
+                shutdown_grace: secs(i.shutdown_grace_secs.unwrap_or(30)),
             },
             batch: BatchConfig {
-                max_docs: pick(self.batch_max_docs, s.batch_max_docs, 512),
-                max_wait: Duration::from_micros(pick(
-                    self.batch_max_wait_us,
-                    s.batch_max_wait_us,
-                    2000,
-                )),
-                queue_capacity: pick(self.queue_capacity, s.queue_capacity, 8192),
+                max_docs: writer.batch_max_docs.unwrap_or(512),
+                max_wait: Duration::from_micros(writer.batch_max_wait_us.unwrap_or(2000)),
+                queue_capacity: writer.queue_capacity.unwrap_or(8192),
             },
-            crypto: file.crypto,
+            crypto: crypto.resolve(),
             kz,
         };
         config.validate()?;
@@ -357,55 +306,53 @@ impl ServeOptions {
     }
 }
 
-impl FileConfig {
-    /// Parse a TOML file; unknown keys are errors.
-    pub fn load(path: &Path) -> anyhow::Result<FileConfig> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
-    }
-}
-
 impl ServeConfig {
-    fn validate(&self) -> anyhow::Result<()> {
+    fn validate(&self) -> Result<(), ConfigError> {
         let inn = self.ofd_inn.as_str();
-        anyhow::ensure!(
+        ensure(
             matches!(inn.len(), 10 | 12) && inn.bytes().all(|b| b.is_ascii_digit()),
-            "ofd_inn must be 10 or 12 digits, got {inn:?}"
-        );
+            "ingest.ofd_inn",
+            || format!("must be 10 or 12 digits, got {inn:?}"),
+        )?;
         let l = &self.limits;
-        anyhow::ensure!(l.max_connections > 0, "max_connections must be at least 1");
-        anyhow::ensure!(l.listen_backlog > 0, "listen_backlog must be at least 1");
-        anyhow::ensure!(
+        ensure(l.max_connections > 0, "ingest.max_connections", || {
+            "must be at least 1".into()
+        })?;
+        ensure(l.listen_backlog > 0, "ingest.listen_backlog", || {
+            "must be at least 1".into()
+        })?;
+        ensure(
             (32..=PROTOCOL_MAX_CONTAINER).contains(&l.max_frame_bytes),
-            "max_frame_bytes must be between 32 and {PROTOCOL_MAX_CONTAINER}"
-        );
-        anyhow::ensure!(
+            "ingest.max_frame_bytes",
+            || format!("must be between 32 and {PROTOCOL_MAX_CONTAINER}"),
+        )?;
+        ensure(
             !l.idle_timeout.is_zero(),
-            "idle_timeout_secs must be positive"
-        );
-        anyhow::ensure!(
+            "ingest.idle_timeout_secs",
+            || "must be positive".into(),
+        )?;
+        ensure(
             !l.connection_timeout.is_zero(),
-            "connection_timeout_secs must be positive"
-        );
-        anyhow::ensure!(
+            "ingest.connection_timeout_secs",
+            || "must be positive".into(),
+        )?;
+        ensure(
             (64..=64 << 20).contains(&self.kz.max_frame),
-            "kz max_frame_bytes must be between 64 and 67108864"
-        );
-        anyhow::ensure!(
-            self.kz.max_shift_secs > 0,
-            "kz max_shift_hours must be positive"
-        );
+            "kz.max_frame_bytes",
+            || "must be between 64 and 67108864".into(),
+        )?;
+        ensure(self.kz.max_shift_secs > 0, "kz.max_shift_hours", || {
+            "must be positive".into()
+        })?;
         let b = &self.batch;
-        anyhow::ensure!(b.max_docs > 0, "batch_max_docs must be at least 1");
-        anyhow::ensure!(b.queue_capacity > 0, "queue_capacity must be at least 1");
+        ensure(b.max_docs > 0, "store.batch_max_docs", || {
+            "must be at least 1".into()
+        })?;
+        ensure(b.queue_capacity > 0, "store.queue_capacity", || {
+            "must be at least 1".into()
+        })?;
         Ok(())
     }
-}
-
-/// Flag or env var first, then the file, then the default.
-fn pick<T>(cli: Option<T>, file: Option<T>, default: T) -> T {
-    cli.or(file).unwrap_or(default)
 }
 
 fn secs(n: u64) -> Duration {
@@ -414,58 +361,85 @@ fn secs(n: u64) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use std::path::{Path, PathBuf};
+
     use super::*;
+    use crate::config_file::assert_keys_are_fields;
+
+    fn options_with_file(text: &str) -> (tempfile::TempDir, ServeOptions) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ofd.toml");
+        std::fs::write(&path, text).expect("write");
+        let mut options = ServeOptions::default();
+        options.file.config = Some(path);
+        (dir, options)
+    }
 
     #[test]
     fn flags_override_file_which_overrides_defaults() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("ofd.toml");
-        std::fs::write(
-            &path,
+        let (_dir, mut options) = options_with_file(
             "[ingest]\nlisten = \"127.0.0.1:1000\"\nmax_connections = 7\n\
-             [store]\ndatabase = \"sqlite://x.db\"\n",
-        )
-        .expect("write");
-        let options = ServeOptions {
-            config: Some(path),
-            max_connections: Some(9),
-            ..Default::default()
-        };
+             [store]\ndatabase = \"sqlite://x.db\"\nbatch_max_docs = 5\n\
+             [metrics]\nlisten = \"127.0.0.1:1001\"\n\
+             [kz]\nmax_shift_hours = 2\n[crypto]\nfpo_len = 18\n",
+        );
+        options.ingest.max_connections = Some(9);
+        options.kz.max_shift_hours = Some(3);
         let config = options.resolve().expect("valid");
         assert_eq!(config.listen, "127.0.0.1:1000".parse().expect("addr"));
         assert_eq!(config.limits.max_connections, 9);
         assert_eq!(config.database, "sqlite://x.db");
+        assert_eq!(config.batch.max_docs, 5);
+        assert_eq!(config.batch.queue_capacity, 8192);
         assert_eq!(
             config.metrics_listen,
-            "127.0.0.1:9898".parse().expect("addr")
+            "127.0.0.1:1001".parse().expect("addr")
         );
+        assert_eq!(config.kz.max_shift_secs, 3 * 3600);
+        assert_eq!(config.crypto.fpo_len, 18);
         assert_eq!(config.flk, FlkMode::Report);
     }
 
     #[test]
-    fn unknown_file_keys_and_bad_values_are_errors() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("ofd.toml");
-        std::fs::write(&path, "[ingest]\nlisten_addr = \"127.0.0.1:1\"\n").expect("write");
-        let options = ServeOptions {
-            config: Some(path),
-            ..Default::default()
-        };
-        assert!(options.resolve().is_err());
-        let options = ServeOptions {
-            max_frame_bytes: Some(40_000),
-            ..Default::default()
-        };
-        assert!(options.resolve().is_err());
+    fn unknown_file_keys_and_bad_values_are_errors_naming_them() {
+        let (_dir, options) = options_with_file("[ingest]\nlisten_addr = \"127.0.0.1:1\"\n");
+        let error = options.resolve().expect_err("unknown key");
+        assert!(
+            matches!(&error, ConfigError::UnknownKey { table, key, .. }
+                if table == "ingest" && key == "listen_addr"),
+            "{error}"
+        );
+        let mut options = ServeOptions::default();
+        options.ingest.max_frame_bytes = Some(40_000);
+        let error = options.resolve().expect_err("too large");
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    field: "ingest.max_frame_bytes",
+                    ..
+                }
+            ),
+            "{error}"
+        );
     }
 
     #[test]
-    fn the_example_config_in_deploy_parses() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/ofd.toml");
-        let options = ServeOptions {
-            config: Some(path),
-            ..Default::default()
-        };
-        options.resolve().expect("deploy/ofd.toml is valid");
+    fn every_option_is_a_file_key() {
+        assert_keys_are_fields::<IngestOptions>();
+        assert_keys_are_fields::<MetricsOptions>();
+        assert_keys_are_fields::<KzOptions>();
+        assert_keys_are_fields::<StoreOptions>();
+        assert_keys_are_fields::<CryptoOptions>();
+    }
+
+    #[test]
+    fn the_example_config_in_deploy_shows_the_defaults() {
+        let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/ofd.toml");
+        let mut options = ServeOptions::default();
+        options.file.config = Some(path);
+        let example = options.resolve().expect("deploy/ofd.toml is valid");
+        let defaults = ServeOptions::default().resolve().expect("valid defaults");
+        assert_eq!(format!("{example:?}"), format!("{defaults:?}"));
     }
 }

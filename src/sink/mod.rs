@@ -10,57 +10,42 @@
 //!   the counts, and they survive a restart, so a test can stop the sink and start it again.
 //! - Faults are injected over HTTP ([`faults`]) so that black-box tests can make it slow, fail
 //!   with 5xx, store a batch and then drop the connection, or refuse matching documents.
+//! - Configuration: [`config`], the `[tax_sink]` table, flags and env vars.
+//!
+//! Drain order on SIGTERM or ctrl-c ([`crate::signal::shutdown_signal`]):
+//! 1. the listener stops accepting connections;
+//! 2. requests in flight are answered: a batch being recorded commits (its transaction holds
+//!    the batch id, its documents and the reply together) before its answer is sent;
+//! 3. the SQLite pool is closed, which checkpoints the WAL into the file, and "tax sink
+//!    drained" is logged.
 
+pub mod config;
 pub mod faults;
 mod server;
 pub mod storage;
 mod tls;
 mod validate;
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::net::SocketAddr;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::config_file::{ConfigArg, Layer};
+pub use config::{SinkConfig, SinkOptions};
 pub use server::{router, SinkState};
 pub use storage::Stats;
 
 /// Arguments of the subcommand.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SinkArgs {
-    /// Address to listen on.
-    #[arg(long, env = "OFD_SINK_LISTEN", default_value = "127.0.0.1:8480")]
-    pub listen: SocketAddr,
-    /// SQLite file where received batches and documents are kept (created if missing).
-    #[arg(long, env = "OFD_SINK_DB", default_value = "ofd-tax-sink.db")]
-    pub db: PathBuf,
-    /// Largest accepted batch after decompression, in bytes.
-    #[arg(long, default_value_t = 64 * 1024 * 1024)]
-    pub max_batch_bytes: usize,
-    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
-    #[arg(long, env = "OFD_SINK_TLS_CERT", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    /// PEM private key of --tls-cert.
-    #[arg(long, env = "OFD_SINK_TLS_KEY", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-    /// Require client certificates signed by this PEM CA bundle (mutual TLS).
-    #[arg(long, env = "OFD_SINK_TLS_CLIENT_CA", requires = "tls_cert")]
-    pub tls_client_ca: Option<PathBuf>,
-}
-
-impl SinkArgs {
-    /// Plain HTTP on `listen` with its database at `db` (tests, `ofd all`).
-    pub fn new(listen: SocketAddr, db: PathBuf) -> Self {
-        Self {
-            listen,
-            db,
-            max_batch_bytes: 64 * 1024 * 1024,
-            tls_cert: None,
-            tls_key: None,
-            tls_client_ca: None,
-        }
-    }
+    /// `--config` (its `[tax_sink]` table).
+    #[command(flatten)]
+    pub file: ConfigArg,
+    /// The sink's options.
+    #[command(flatten)]
+    pub options: SinkOptions,
 }
 
 /// A running sink: its address and the handle that stops it.
@@ -75,7 +60,7 @@ pub struct RunningSink {
 
 /// Bind, open the store and serve in a background task until `shutdown` is cancelled. Used by
 /// `ofd tax-sink`, `ofd all` and the tests.
-pub async fn spawn(args: &SinkArgs, shutdown: CancellationToken) -> anyhow::Result<RunningSink> {
+pub async fn spawn(args: &SinkConfig, shutdown: CancellationToken) -> anyhow::Result<RunningSink> {
     let storage = storage::SinkStorage::open(&args.db)
         .await
         .with_context(|| format!("opening sink database {}", args.db.display()))?;
@@ -83,7 +68,7 @@ pub async fn spawn(args: &SinkArgs, shutdown: CancellationToken) -> anyhow::Resu
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let state = SinkState::new(storage, args.max_batch_bytes);
+    let state = SinkState::new(storage.clone(), args.max_batch_bytes);
     let app = router(state, args.max_batch_bytes);
     let stop = shutdown.clone();
     let tls = match (&args.tls_cert, &args.tls_key) {
@@ -99,17 +84,19 @@ pub async fn spawn(args: &SinkArgs, shutdown: CancellationToken) -> anyhow::Resu
         Some(config) => {
             let listener = tls::TlsListener::new(listener, config);
             tokio::spawn(async move {
-                axum::serve(listener, app)
+                let served = axum::serve(listener, app)
                     .with_graceful_shutdown(stop.cancelled_owned())
-                    .await
-                    .context("serving the tax sink")
+                    .await;
+                storage.close().await;
+                served.context("serving the tax sink")
             })
         }
         None => tokio::spawn(async move {
-            axum::serve(listener, app)
+            let served = axum::serve(listener, app)
                 .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-                .context("serving the tax sink")
+                .await;
+            storage.close().await;
+            served.context("serving the tax sink")
         }),
     };
     tracing::info!(%addr, scheme, db = %args.db.display(), "tax sink listening");
@@ -120,17 +107,21 @@ pub async fn spawn(args: &SinkArgs, shutdown: CancellationToken) -> anyhow::Resu
     })
 }
 
-/// Run the subcommand until Ctrl-C.
+/// Run the subcommand until SIGTERM or ctrl-c.
 pub async fn run(args: SinkArgs) -> anyhow::Result<()> {
+    let file = args.file.load()?;
+    let config = args.options.over(file.table("tax_sink")?).resolve()?;
     let shutdown = CancellationToken::new();
-    let mut task = spawn(&args, shutdown.clone()).await?.task;
+    let mut task = spawn(&config, shutdown.clone()).await?.task;
     tokio::select! {
-        signal = tokio::signal::ctrl_c() => {
-            signal.context("waiting for Ctrl-C")?;
-            tracing::info!("shutting down the tax sink");
+        signal = crate::signal::shutdown_signal() => {
+            signal.context("waiting for SIGTERM or ctrl-c")?;
+            tracing::info!("shutdown requested: draining the tax sink");
             shutdown.cancel();
-            task.await?
+            task.await.context("tax sink task panicked")??;
+            tracing::info!("tax sink drained");
+            Ok(())
         }
-        result = &mut task => result?,
+        result = &mut task => result.context("tax sink task panicked")?,
     }
 }

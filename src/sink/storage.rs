@@ -97,6 +97,11 @@ impl SinkStorage {
         })
     }
 
+    /// Close the pool: waits for connections in use, then checkpoints the WAL into the file.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// The stored reply for `batch_id`, if that id was recorded before.
     async fn stored_reply(&self, batch_id: &str) -> Result<Option<BatchReply>, sqlx::Error> {
         let row = sqlx::query("SELECT reply FROM sink_batches WHERE batch_id = $1")

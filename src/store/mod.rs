@@ -36,6 +36,7 @@
 
 pub mod api_keys;
 pub mod checkpoint;
+pub mod config;
 pub mod documents;
 pub mod organisations;
 pub mod registers;

@@ -21,13 +21,12 @@ pub fn emulate_args(words: &[&str]) -> EmulateArgs {
 /// Server options for an emulator run: ports chosen by the OS, `database`, no per-source rate
 /// limit (every emulated register comes from 127.0.0.1).
 pub fn serve_options(database: &str) -> ServeOptions {
-    ServeOptions {
-        listen: Some("127.0.0.1:0".parse().expect("addr")),
-        metrics_listen: Some("127.0.0.1:0".parse().expect("addr")),
-        database: Some(database.to_owned()),
-        source_rate: Some(0),
-        ..ServeOptions::default()
-    }
+    let mut options = ServeOptions::default();
+    options.store.database.url = Some(database.to_owned());
+    options.ingest.listen = Some("127.0.0.1:0".parse().expect("addr"));
+    options.metrics.listen = Some("127.0.0.1:0".parse().expect("addr"));
+    options.ingest.source_rate = Some(0);
+    options
 }
 
 /// An in-process `ofd serve` with [`serve_options`].

@@ -11,8 +11,8 @@ use std::{
 };
 
 use ofd::{
-    forward::{self, ForwardOptions},
-    sink::{self, SinkArgs, Stats},
+    forward::{self, ForwardConfig},
+    sink::{self, SinkConfig, Stats},
     store::{Dialect, InsertOutcome, NewDocument, Store, Writer, WriterConfig},
 };
 use tokio_util::sync::CancellationToken;
@@ -106,7 +106,7 @@ pub struct TestSink {
 impl TestSink {
     /// Start on `port` (0 for any) with its database at `db`.
     pub async fn start(db: &Path, port: u16) -> TestSink {
-        let args = SinkArgs::new(([127, 0, 0, 1], port).into(), db.to_owned());
+        let args = SinkConfig::new(([127, 0, 0, 1], port).into(), db.to_owned());
         let shutdown = CancellationToken::new();
         let running = sink::spawn(&args, shutdown.clone()).await.unwrap();
         TestSink {
@@ -173,8 +173,8 @@ impl TestSink {
 }
 
 /// Forwarder options for tests: small batches, short waits, a quick breaker.
-pub fn fast_options(sink_url: &str) -> ForwardOptions {
-    ForwardOptions {
+pub fn fast_options(sink_url: &str) -> ForwardConfig {
+    ForwardConfig {
         sink_url: sink_url.to_owned(),
         batch_max_documents: 50,
         batch_max_age_ms: 50,
@@ -185,7 +185,7 @@ pub fn fast_options(sink_url: &str) -> ForwardOptions {
         backoff_cap_ms: 200,
         breaker_threshold: 3,
         breaker_cooldown_ms: 200,
-        ..ForwardOptions::default()
+        ..ForwardConfig::default()
     }
 }
 
@@ -197,7 +197,7 @@ pub struct TestForwarder {
 }
 
 impl TestForwarder {
-    pub fn start(options: &ForwardOptions, store: &Store) -> TestForwarder {
+    pub fn start(options: &ForwardConfig, store: &Store) -> TestForwarder {
         let registry = prometheus::Registry::new();
         let shutdown = CancellationToken::new();
         let task = forward::spawn(options, store, &registry, shutdown.clone()).unwrap();

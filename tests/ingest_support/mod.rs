@@ -268,15 +268,14 @@ pub async fn metric(addr: SocketAddr, series: &str) -> f64 {
 
 /// Options for an in-process test server on loopback port 0 with `database`.
 pub fn options(database: &str) -> ServeOptions {
-    ServeOptions {
-        listen: Some("127.0.0.1:0".parse().expect("addr")),
-        metrics_listen: Some("127.0.0.1:0".parse().expect("addr")),
-        database: Some(database.to_owned()),
-        accept_unregistered: Some(true),
-        source_rate: Some(0),
-        ofd_inn: Some("7704358518".to_owned()),
-        ..ServeOptions::default()
-    }
+    let mut options = ServeOptions::default();
+    options.store.database.url = Some(database.to_owned());
+    options.ingest.listen = Some("127.0.0.1:0".parse().expect("addr"));
+    options.metrics.listen = Some("127.0.0.1:0".parse().expect("addr"));
+    options.ingest.accept_unregistered = Some(true);
+    options.ingest.source_rate = Some(0);
+    options.ingest.ofd_inn = Some("7704358518".to_owned());
+    options
 }
 
 /// Resolved test configuration.
