@@ -8,10 +8,10 @@
 //!   `store::registers` and are the same here as in `ofd register`.
 //! - Every `/api/v1` request carries `Authorization: Bearer <key>`; keys are made with
 //!   `ofd account key create` and stored as hashes ([`crate::store::api_keys`]).
-//! - Errors are one JSON shape with a stable code ([`error`]); KZ tokens are shown only by the
+//! - Errors are one JSON shape with a stable code (`error.rs`); KZ tokens are shown only by the
 //!   calls that issue them.
 //! - This first slice holds what provisioning needs; reports, search, exports, staff and alerts
-//!   are further route modules beside [`organisations`] and [`registers`].
+//!   are further route modules beside `organisations.rs` and `registers.rs`.
 //! - Configuration: [`config`], the `[account]` table, flags and env vars.
 //!
 //! Drain order on SIGTERM or ctrl-c ([`crate::signal::shutdown_signal`]):

@@ -250,4 +250,3 @@ pub fn redact(url: &str) -> String {
         _ => url.to_owned(),
     }
 }
-
