@@ -42,9 +42,10 @@ fn sells(report: &ZxReport) -> (u32, Option<Money>) {
 async fn a_kkm_works_a_whole_shift() {
     on_each_backend(|db| async move {
         let (system_id, initial_token) = register_kz(&db.url, "KZ-E2E-1");
-        let server = Server::start(ingest_support::config(&db.url))
-            .await
-            .expect("server");
+        // The register is blocked below and must be refused at once: no cached register row.
+        let mut config = ingest_support::config(&db.url);
+        config.register_cache_ttl = std::time::Duration::ZERO;
+        let server = Server::start(config).await.expect("server");
         let addr = server.local_addr();
         let mut kkm = Kkm::new(addr, system_id, initial_token);
 

@@ -67,8 +67,9 @@ pub struct IngestOptions {
           default_missing_value = "true")]
     pub accept_unregistered: Option<bool>,
     /// Milliseconds a register's status (active, blocked, unknown …) read from the database is
-    /// reused for later documents of the same ФН: a status change reaches ingest within this
-    /// time. 0 reads the database for every document. [default: 2000]
+    /// reused for later documents of the same ФН or KZ system id: a status change reaches ingest
+    /// within this time (a KZ token reset takes effect at once). 0 reads the database for every
+    /// document. [default: 2000]
     #[arg(long, env = "OFD_REGISTER_CACHE_MS", value_name = "MS")]
     pub register_cache_ms: Option<u64>,
     /// ФЛК mode: `report` stores, answers 0 and flags; `enforce` stores and answers 14.

@@ -145,6 +145,7 @@ impl Server {
             store.clone(),
             writer.clone(),
             config.kz.clone(),
+            config.register_cache_ttl,
             metrics.clone(),
         );
         let ru = ru::RuHandler {

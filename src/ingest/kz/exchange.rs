@@ -5,6 +5,16 @@
 //! answered from the stored cache) → protobuf decode → [`engine::execute`] → one
 //! [`KzCommit`] through the shared writer → the response bytes, written only after the commit.
 //!
+//! The register's row and KZ state are held in memory ([`RegisterLocks`]) after the first
+//! request, so the common request makes no pool query: the database stays the truth and the
+//! copy is only a guess at it. The commit carries the version it was computed from; a version
+//! another node moved on answers `StateChanged`, and the request is re-read and run again (a
+//! retry of a request the other node answered is then replayed byte for byte). A wrong token is
+//! judged only on the row as stored (an operator's token reset takes effect at once); a block or
+//! deregistration reaches a node within `register_cache_ms`, as for RU. After any failure the
+//! copy is dropped. A token still changes only in the transaction of the exchange that rotated
+//! it.
+//!
 //! Refusals before the token check (unknown id, blocked, bad token, REQNUM misuse, version) are
 //! neither stored nor cached and echo the register's own token. Refusals after it (bad data, cash,
 //! shift timeout) are cached like any answer so a retry gets the same bytes. Storage failure is
@@ -13,6 +23,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, Instant};
 
 use ofd_protocol::kz::{
     decode_request, encode_frame, peek_command, CommandTypeEnum, Header, ProtocolVersion, Request,
@@ -33,22 +44,65 @@ use crate::store::{Dialect, NewDocument, Register, RegisterStatus, Store, Writer
 /// Draws of a fresh ticket number before giving up (a collision needs ~10^9 stored tickets).
 const TICKET_NUMBER_ATTEMPTS: usize = 8;
 
-/// One async mutex per registered system id: requests of one register run one at a time.
+/// Runs of one request before giving up when its register's state keeps changing under another
+/// writer (each run re-reads the state), or when a wrong token is checked again on the row as
+/// stored.
+const STATE_ATTEMPTS: usize = 4;
+
+/// How a request that passed the gate ended.
+enum Executed {
+    /// Committed: the reply may be sent; `state` and `token` are now the stored ones.
+    Committed {
+        reply: Vec<u8>,
+        state: Box<KzState>,
+        token: u32,
+    },
+    /// Another writer changed the register's state since it was read; nothing was written.
+    StateChanged,
+}
+
+/// One slot per registered system id: its async mutex serialises the register's requests, and
+/// what it guards is the register's row and KZ state as last read or committed by this process.
 /// Entries are created only after the id was found in `registers`, so the map is bounded by the
 /// number of provisioned registers.
 #[derive(Default)]
 pub struct RegisterLocks {
-    map: StdMutex<HashMap<u32, Arc<tokio::sync::Mutex<()>>>>,
+    map: StdMutex<HashMap<u32, Arc<tokio::sync::Mutex<Slot>>>>,
+}
+
+/// A register's cached identity and state; `None` until read, and again after any doubt.
+#[derive(Default)]
+pub struct Slot {
+    cached: Option<Cached>,
+}
+
+/// The database's truth as this process last saw it. The commit's version check catches a
+/// change made elsewhere (another node); `read_at` bounds how long an operator's change to the
+/// row (block, token reset) goes unseen.
+struct Cached {
+    register: Register,
+    state: KzState,
+    read_at: Instant,
 }
 
 impl RegisterLocks {
-    async fn lock(&self, system_id: u32) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = {
-            let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-            map.entry(system_id).or_default().clone()
-        };
-        lock.lock_owned().await
+    /// The slot of `system_id` if this process has seen that register.
+    fn get(&self, system_id: u32) -> Option<Arc<tokio::sync::Mutex<Slot>>> {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&system_id).cloned()
     }
+
+    /// The slot of `system_id`, made if new (call only for a registered id).
+    fn get_or_insert(&self, system_id: u32) -> Arc<tokio::sync::Mutex<Slot>> {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(system_id).or_default().clone()
+    }
+}
+
+/// Whether a cached register must be read again before it is trusted: never read, or read
+/// longer ago than `ttl`.
+pub(crate) fn needs_reload(read_at: Option<Instant>, now: Instant, ttl: Duration) -> bool {
+    read_at.is_none_or(|read_at| now.saturating_duration_since(read_at) >= ttl)
 }
 
 /// Fixed-window counter of INVALID_TOKEN refusals per register and per source address.
@@ -93,19 +147,29 @@ struct Inner {
     store: Store,
     writer: Writer,
     config: KzConfig,
+    /// How long a cached register row is trusted before it is read again.
+    register_ttl: Duration,
     locks: RegisterLocks,
     limiter: StdMutex<FailureLimiter>,
     metrics: Arc<Metrics>,
 }
 
 impl KzService {
-    /// A handler over `store` writing through `writer` (the shared group-commit writer).
-    pub fn new(store: Store, writer: Writer, config: KzConfig, metrics: Arc<Metrics>) -> Self {
+    /// A handler over `store` writing through `writer` (the shared group-commit writer); a
+    /// register's row is read again when its cached copy is older than `register_ttl`.
+    pub fn new(
+        store: Store,
+        writer: Writer,
+        config: KzConfig,
+        register_ttl: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         KzService {
             inner: Arc::new(Inner {
                 store,
                 writer,
                 config,
+                register_ttl,
                 locks: RegisterLocks::default(),
                 limiter: StdMutex::default(),
                 metrics,
@@ -163,65 +227,152 @@ impl KzService {
         let refuse = |code: ResultTypeEnum, text: &str| {
             Reply::Send(self.refusal_frame(&header, command, code, text))
         };
-        let register = {
-            let mut conn = inner.store.pool().acquire().await?;
-            fetch_register_by_system_id(&mut conn, i64::from(system_id)).await?
-        };
-        if let Err((code, text)) = identify(register.as_ref()) {
-            tracing::info!(%peer, system_id, reason = text, "KZ frame refused before the token check");
-            return Ok(refuse(code, text));
-        }
-        let _serial = inner.locks.lock(system_id).await;
-        // Re-read under the lock: the token may have rotated while this request waited.
-        let (register, state) = {
-            let mut conn = inner.store.pool().acquire().await?;
-            let register = fetch_register_by_system_id(&mut conn, i64::from(system_id)).await?;
-            let state = load_state(&mut conn, system_id).await?;
-            (register, state)
-        };
-        let Some(register) = register else {
-            return Ok(refuse(ResultTypeEnum::UnknownId, "unknown system id"));
-        };
-        let current_token = register
-            .kz_token
-            .and_then(|t| u32::try_from(t).ok())
-            .unwrap_or(0);
-        match gate(
-            &state,
-            current_token,
-            header.request_number,
-            header.token,
-            command,
-        ) {
-            Gate::Replay(bytes) => {
-                inner.metrics.kz.frames.inc(FrameResult::Duplicate);
-                inner.metrics.duplicates_reacked.inc();
-                return Ok(Reply::Send(bytes));
-            }
-            Gate::Refuse(ResultTypeEnum::InvalidToken) => {
-                let over = inner.limiter.lock().unwrap_or_else(|p| p.into_inner()).hit(
-                    &[
-                        FailureKey::Register(system_id),
-                        FailureKey::Address(peer.ip()),
-                    ],
-                    crate::clock::unix_millis(),
-                    inner.config.invalid_token_per_minute,
-                );
-                tracing::info!(%peer, system_id, rate_limited = over, "KZ request with a wrong token");
-                if over {
-                    inner.metrics.kz.frames.inc(FrameResult::Dropped);
-                    inner.metrics.kz.check_failures.inc(Check::Token);
-                    return Ok(Reply::Close);
+        let slot = match inner.locks.get(system_id) {
+            Some(slot) => slot,
+            None => {
+                // First sight of this id: only a registered one gets a slot.
+                let register = {
+                    let mut conn = inner.store.pool().acquire().await?;
+                    fetch_register_by_system_id(&mut conn, i64::from(system_id)).await?
+                };
+                if let Err((code, text)) = identify(register.as_ref()) {
+                    tracing::info!(%peer, system_id, reason = text, "KZ frame refused before the token check");
+                    return Ok(refuse(code, text));
                 }
-                return Ok(refuse(ResultTypeEnum::InvalidToken, "invalid token"));
+                inner.locks.get_or_insert(system_id)
             }
-            Gate::Refuse(code) => {
-                tracing::info!(%peer, system_id, ?code, "KZ request number misuse");
-                return Ok(refuse(code, "request number already used"));
+        };
+        let mut slot = slot.lock().await;
+        let mut read_now = false;
+        for _ in 0..STATE_ATTEMPTS {
+            let now = Instant::now();
+            let read_at = slot.cached.as_ref().map(|c| c.read_at);
+            if needs_reload(read_at, now, inner.register_ttl) {
+                slot.cached = None;
+                let (register, state) = {
+                    let mut conn = inner.store.pool().acquire().await?;
+                    let register =
+                        fetch_register_by_system_id(&mut conn, i64::from(system_id)).await?;
+                    let state = load_state(&mut conn, system_id).await?;
+                    (register, state)
+                };
+                let Some(register) = register else {
+                    return Ok(refuse(ResultTypeEnum::UnknownId, "unknown system id"));
+                };
+                slot.cached = Some(Cached {
+                    register,
+                    state,
+                    read_at: now,
+                });
+                read_now = true;
             }
-            Gate::Process => {}
+            let Some(cached) = slot.cached.as_ref() else {
+                unreachable!("read above when absent");
+            };
+            if let Err((code, text)) = identify(Some(&cached.register)) {
+                tracing::info!(%peer, system_id, reason = text, "KZ frame refused before the token check");
+                return Ok(refuse(code, text));
+            }
+            let current_token = cached
+                .register
+                .kz_token
+                .and_then(|t| u32::try_from(t).ok())
+                .unwrap_or(0);
+            match gate(
+                &cached.state,
+                current_token,
+                header.request_number,
+                header.token,
+                command,
+            ) {
+                Gate::Replay(bytes) => {
+                    inner.metrics.kz.frames.inc(FrameResult::Duplicate);
+                    inner.metrics.duplicates_reacked.inc();
+                    return Ok(Reply::Send(bytes));
+                }
+                Gate::Refuse(ResultTypeEnum::InvalidToken) if !read_now => {
+                    // The operator may have reset the token since the row was cached: a wrong
+                    // token is judged on the row as stored, never on a copy.
+                    slot.cached = None;
+                    continue;
+                }
+                Gate::Refuse(ResultTypeEnum::InvalidToken) => {
+                    let over = inner.limiter.lock().unwrap_or_else(|p| p.into_inner()).hit(
+                        &[
+                            FailureKey::Register(system_id),
+                            FailureKey::Address(peer.ip()),
+                        ],
+                        crate::clock::unix_millis(),
+                        inner.config.invalid_token_per_minute,
+                    );
+                    tracing::info!(%peer, system_id, rate_limited = over, "KZ request with a wrong token");
+                    if over {
+                        inner.metrics.kz.frames.inc(FrameResult::Dropped);
+                        inner.metrics.kz.check_failures.inc(Check::Token);
+                        return Ok(Reply::Close);
+                    }
+                    return Ok(refuse(ResultTypeEnum::InvalidToken, "invalid token"));
+                }
+                Gate::Refuse(code) => {
+                    tracing::info!(%peer, system_id, ?code, "KZ request number misuse");
+                    return Ok(refuse(code, "request number already used"));
+                }
+                Gate::Process => {}
+            }
+            let executed = self
+                .execute(
+                    &header,
+                    version,
+                    command,
+                    frame,
+                    peer,
+                    cached,
+                    current_token,
+                )
+                .await;
+            match executed {
+                Ok(Executed::Committed {
+                    reply,
+                    state,
+                    token,
+                }) => {
+                    if let Some(cached) = slot.cached.as_mut() {
+                        cached.state = *state;
+                        cached.register.kz_token = Some(i64::from(token));
+                    }
+                    return Ok(Reply::Send(reply));
+                }
+                Ok(Executed::StateChanged) => {
+                    // Another node committed for this register: read the truth and run again.
+                    tracing::debug!(%peer, system_id, "KZ state changed elsewhere; re-reading");
+                    slot.cached = None;
+                    read_now = false;
+                }
+                Err(error) => {
+                    // Whether anything was written is unknown: trust nothing cached.
+                    slot.cached = None;
+                    return Err(error);
+                }
+            }
         }
+        anyhow::bail!("register state kept changing under another writer")
+    }
 
+    /// Run one request that passed the gate against `cached` and commit it.
+    #[allow(clippy::too_many_arguments)] // one request's parts, passed as they were read
+    async fn execute(
+        &self,
+        header: &Header,
+        version: ProtocolVersion,
+        command: i32,
+        frame: &[u8],
+        peer: SocketAddr,
+        cached: &Cached,
+        current_token: u32,
+    ) -> anyhow::Result<Executed> {
+        let inner = &*self.inner;
+        let system_id = header.system_id;
+        let (register, state) = (&cached.register, &cached.state);
         let now_ms = crate::clock::unix_millis();
         let facts = RegisterFacts {
             system_id,
@@ -258,7 +409,7 @@ impl KzService {
                         ticket_number: &ticket_number,
                         known_offline: known_offline.as_ref(),
                     },
-                    &state,
+                    state,
                 ),
                 Err(e) => {
                     tracing::info!(%peer, system_id, error = %e, "undecodable KZ request body");
@@ -284,7 +435,7 @@ impl KzService {
             let reply = encode_frame(
                 Header {
                     token: new_token,
-                    ..header
+                    ..*header
                 },
                 &response,
             )?;
@@ -319,7 +470,7 @@ impl KzService {
                 doc_time: doc_time(record.doc_time),
                 received_at: now_ms,
                 raw: frame.to_vec(),
-                json: document_json(&header, request.as_ref().ok()),
+                json: document_json(header, request.as_ref().ok()),
                 ack: reply.clone(),
                 flk_errors: None,
                 sign_verdict: "unverified".to_owned(),
@@ -329,7 +480,7 @@ impl KzService {
             let stored = document.is_some();
             let commit = KzCommit {
                 system_id,
-                state: new_state,
+                state: new_state.clone(),
                 rotate: rotate.then_some((current_token, new_token)),
                 ticket: record.and_then(|r| r.ticket),
                 document,
@@ -341,12 +492,14 @@ impl KzService {
                         inner.metrics.documents_stored.inc();
                     }
                     self.count(code);
-                    return Ok(Reply::Send(reply));
+                    return Ok(Executed::Committed {
+                        reply,
+                        state: Box::new(new_state),
+                        token: new_token,
+                    });
                 }
                 CommitOutcome::TicketNumberTaken => continue,
-                CommitOutcome::StateChanged => {
-                    anyhow::bail!("register state changed by another writer")
-                }
+                CommitOutcome::StateChanged => return Ok(Executed::StateChanged),
             }
         }
         anyhow::bail!("no free ticket number after {TICKET_NUMBER_ATTEMPTS} draws")
@@ -454,6 +607,24 @@ mod tests {
             created_at: 0,
             updated_at: 0,
         }
+    }
+
+    #[test]
+    fn a_cached_register_is_read_again_once_its_ttl_has_passed() {
+        let ttl = Duration::from_millis(100);
+        let read = Instant::now();
+        assert!(needs_reload(None, read, ttl), "never read");
+        assert!(!needs_reload(Some(read), read, ttl));
+        assert!(!needs_reload(
+            Some(read),
+            read + Duration::from_millis(99),
+            ttl
+        ));
+        assert!(needs_reload(Some(read), read + ttl, ttl));
+        assert!(
+            needs_reload(Some(read), read, Duration::ZERO),
+            "0 reads every time"
+        );
     }
 
     #[test]

@@ -9,9 +9,11 @@
 //!   writer); the response is written to the socket only after that commit. A crash before the
 //!   commit loses nothing that was acknowledged; a crash after it leaves a response the register
 //!   may not have seen, which its retry (same REQNUM and token) gets again byte for byte.
-//! - **Serialised per register.** One request per system id is in flight at a time
-//!   ([`exchange::RegisterLocks`]), so the state read before the commit is the state the commit
-//!   replaces; the version check in the commit guards against a second server process.
+//! - **Serialised per register, state in memory.** One request per system id is in flight at a
+//!   time ([`exchange::RegisterLocks`]), and the lock guards the register's row and state as
+//!   last read or committed, so the common request reads nothing from the database; the version
+//!   check in the commit catches a second server process, and the request then re-reads and
+//!   runs again.
 //! - **The server's counters are the truth** (spec §7): reports are computed from the ledger,
 //!   never copied from the register.
 //! - **Tokens are secrets**: compared in constant time, never logged, never revealed in a refusal
