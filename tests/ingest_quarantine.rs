@@ -367,3 +367,65 @@ async fn a_kz_body_the_decoder_refuses_is_kept_before_the_error_reply_on_each_ba
     })
     .await;
 }
+
+/// The fixture of a receipt whose money tags a fixed-width device zero-padded to 8 bytes (1079's
+/// table maximum is 6), built by the test helpers' encoder; `OFD_WRITE_FIXTURES=1` rewrites it.
+const PADDED_FIXTURE: &str = "fixtures/ru/receipt_money_padded_8_1_05.frame.hex";
+
+fn padded_receipt_frame() -> Vec<u8> {
+    let fn_a = fn_number(45);
+    let document = receipt_document_money_width(&fn_a, 2, 123_456, Some(8));
+    receipt_frame_of(document, &fn_a, 2, None)
+}
+
+#[test]
+fn the_padded_money_fixture_is_what_the_encoder_builds() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(PADDED_FIXTURE);
+    let built = padded_receipt_frame();
+    if std::env::var_os("OFD_WRITE_FIXTURES").is_some() {
+        std::fs::write(&path, format!("{}\n", hex::encode(&built))).expect("write fixture");
+    }
+    let text = std::fs::read_to_string(&path).expect("fixture");
+    assert_eq!(hex::decode(text.trim()).expect("hex"), built);
+}
+
+#[tokio::test]
+async fn a_receipt_with_money_padded_to_8_bytes_is_acked_0_and_stored_flagged_on_each_backend() {
+    on_each_backend(|db: TestDb| async move {
+        let server = Server::start(config(&db.url)).await.expect("server");
+        let text = include_str!("../fixtures/ru/receipt_money_padded_8_1_05.frame.hex");
+        let frame = hex::decode(text.trim()).expect("hex");
+        let reply = send_one(server.local_addr(), &frame).await.expect("ack");
+        assert_eq!(
+            ack_fields(&reply),
+            AckFields {
+                fn_number: fn_number(45),
+                fd: 2,
+                code: 0
+            },
+            "report mode: stored and answered 0"
+        );
+        let mut conn = connect(&db.url).await;
+        let row = sqlx::query("SELECT json, flk_failed, flk_errors, raw FROM documents")
+            .fetch_one(&mut conn)
+            .await
+            .expect("stored");
+        conn.close().await.ok();
+        assert_eq!(row.get::<i64, _>("flk_failed"), 1);
+        let errors = row.get::<String, _>("flk_errors");
+        assert!(errors.contains("padded_number"), "{errors}");
+        assert!(!errors.contains("number_too_large"), "{errors}");
+        assert_eq!(
+            row.get::<Vec<u8>, _>("raw"),
+            frame[30..].to_vec(),
+            "bytes kept as sent"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&row.get::<String, _>("json")).expect("json");
+        assert_eq!(json["receipt"]["totalSum"], 123_456);
+        assert_eq!(json["receipt"]["items"][0]["price"], 123_456);
+        assert_eq!(count_rows(&db.url, "quarantine").await, 0);
+        server.shutdown().await.expect("clean shutdown");
+    })
+    .await;
+}
