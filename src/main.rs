@@ -39,6 +39,8 @@ enum Command {
     Register(ofd::cli::register::RegisterArgs),
     /// Create or upgrade the database schema.
     Migrate(ofd::cli::migrate::MigrateArgs),
+    /// Frames kept instead of stored as documents: list, show, retry through the current decoder.
+    Quarantine(ofd::ingest::quarantine::QuarantineArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,6 +58,7 @@ fn main() -> anyhow::Result<()> {
             Command::Decode(args) => ofd::cli::decode::run(args).await,
             Command::Register(args) => ofd::cli::register::run(args).await,
             Command::Migrate(args) => ofd::cli::migrate::run(args).await,
+            Command::Quarantine(args) => ofd::ingest::quarantine::run(args).await,
         }
     })
 }

@@ -229,12 +229,26 @@ async fn corrupted_crc_and_bad_cross_check_are_answered_with_code_11() {
             r#"ofd_ingest_frames_total{dialect="ru",result="refused"}"#
         )
         .await,
-        2.0
+        1.0
+    );
+    assert_eq!(
+        metric(
+            m,
+            r#"ofd_ingest_frames_total{dialect="ru",result="quarantined"}"#
+        )
+        .await,
+        1.0,
+        "the drive's container checks out: kept"
     );
     assert_eq!(
         count_rows(&db.url, "documents").await,
         0,
-        "refused documents are not stored"
+        "refused documents are not stored as documents"
+    );
+    assert_eq!(
+        count_rows(&db.url, "quarantine").await,
+        1,
+        "only the CRC-damaged frame goes without a durable copy"
     );
     server.shutdown().await.expect("clean shutdown");
 }
@@ -328,6 +342,11 @@ async fn unknown_fn_is_refused_unless_accept_unregistered() {
         1.0
     );
     assert_eq!(count_rows(&db.url, "documents").await, 0);
+    assert_eq!(
+        count_rows(&db.url, "quarantine").await,
+        1,
+        "kept for the operator"
+    );
     server.shutdown().await.expect("clean shutdown");
 }
 

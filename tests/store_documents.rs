@@ -154,10 +154,15 @@ async fn quarantine_keeps_refused_documents() {
             dialect: Dialect::Ru,
             fn_number: Some(FN.into()),
             fd_number: Some(3),
+            system_id: None,
             reason: "bad_fiscal_sign".into(),
+            check: "sign".into(),
+            error: "ФПД does not verify".into(),
             received_at: 1_700_000_000_000,
             peer: None,
+            session: None,
             raw: b"tampered".to_vec(),
+            ack: None,
         };
         let id = writer.submit(q.clone()).await.unwrap();
         let row = sqlx::query("SELECT id, reason, raw FROM quarantine")

@@ -68,7 +68,8 @@ pub struct ForwardOptions {
     /// How long an open breaker holds sends back before one probe. [default: 5000]
     #[arg(long, env = "OFD_FORWARD_BREAKER_COOLDOWN_MS", value_name = "MS")]
     pub breaker_cooldown_ms: Option<u64>,
-    /// Refusals (4xx) of a whole batch before its documents are rejected. [default: 5]
+    /// Ignored (kept so that older configuration files still load): the forwarder no longer
+    /// rejects documents after whole-batch refusals; it retries until the cause is fixed.
     #[arg(long, env = "OFD_FORWARD_MAX_REFUSALS", value_name = "N")]
     pub max_refusals: Option<i64>,
     /// Address of this role's Prometheus `/metrics` endpoint (none when absent; `ofd all`

@@ -116,7 +116,10 @@ impl HttpSink {
         {
             Err(SendError::Transient(message))
         } else {
-            Err(SendError::Refused(message))
+            Err(SendError::Refused {
+                status: status.as_u16(),
+                message: text,
+            })
         }
     }
 }

@@ -8,7 +8,7 @@ use prometheus::{
 /// The forwarder's instruments.
 #[derive(Clone)]
 pub struct ForwardMetrics {
-    /// Batches by outcome: `sent`, `failed` (transient), `refused` (4xx).
+    /// Batches by outcome: `sent`, `failed` (transient), `refused` (a whole-batch 4xx; retried).
     pub batches: IntCounterVec,
     /// Documents by outcome: `sent`, `rejected`, `failed` (in a failed attempt).
     pub documents: IntCounterVec,
@@ -28,6 +28,8 @@ pub struct ForwardMetrics {
     pub sink_up: IntGauge,
     /// 1 while the circuit breaker holds sends back.
     pub circuit_open: IntGauge,
+    /// Failed sends by HTTP status (`404`, `401` …) or `transport`.
+    pub send_errors: IntCounterVec,
 }
 
 impl ForwardMetrics {
@@ -85,7 +87,15 @@ impl ForwardMetrics {
         registry.register(Box::new(backlog.clone()))?;
         registry.register(Box::new(oldest_pending_age_seconds.clone()))?;
         registry.register(Box::new(sink_up.clone()))?;
+        let send_errors = IntCounterVec::new(
+            Opts::new(
+                "ofd_forward_send_errors_total",
+                "Failed sends by HTTP status of a whole-batch refusal, or transport",
+            ),
+            &["status"],
+        )?;
         registry.register(Box::new(circuit_open.clone()))?;
+        registry.register(Box::new(send_errors.clone()))?;
         Ok(Self {
             batches,
             documents,
@@ -97,6 +107,7 @@ impl ForwardMetrics {
             oldest_pending_age_seconds,
             sink_up,
             circuit_open,
+            send_errors,
         })
     }
 }

@@ -88,6 +88,19 @@ pub enum ForwardCommand {
         #[arg(long, default_value_t = 10_000)]
         window: i64,
     },
+    /// Put documents back in the outbox after the cause of their rejection was fixed (recorded
+    /// in the audit log).
+    Requeue {
+        /// Requeue rejected documents (the only kind there is to requeue).
+        #[arg(long, required = true)]
+        rejected: bool,
+        /// Only documents received at or after this time (unix milliseconds).
+        #[arg(long, value_name = "UNIX_MS")]
+        since: Option<i64>,
+        /// Who is doing it, for the audit log. [default: $USER]
+        #[arg(long)]
+        actor: Option<String>,
+    },
 }
 
 impl ForwardConfig {
@@ -121,7 +134,6 @@ impl ForwardConfig {
                 base: Duration::from_millis(self.backoff_base_ms.max(1)),
                 cap: Duration::from_millis(self.backoff_cap_ms.max(1)),
             },
-            max_refusals: self.max_refusals.max(1),
         }
     }
 }
@@ -226,6 +238,25 @@ pub async fn run(args: ForwardArgs) -> anyhow::Result<()> {
         } else {
             print!("{}", status::render(&report));
         }
+        return Ok(());
+    }
+    if let Some(ForwardCommand::Requeue {
+        rejected: _,
+        since,
+        actor,
+    }) = args.command
+    {
+        let actor = actor
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "unknown".to_owned());
+        let outbox = outbox::Outbox::new(&store);
+        let requeued = outbox
+            .requeue_rejected(since, &actor, crate::clock::unix_millis())
+            .await;
+        store.close().await;
+        let requeued = requeued?;
+        tracing::info!(requeued, ?since, %actor, "rejected documents put back in the outbox");
+        println!("requeued {requeued} rejected documents");
         return Ok(());
     }
     let shutdown = CancellationToken::new();

@@ -397,35 +397,36 @@ impl Outbox {
         Ok(attempts)
     }
 
-    /// The sink refused the whole batch too many times: reject its documents with the reason so
-    /// that the queue moves on, and close the batch.
-    pub async fn give_up(
+    /// Put rejected documents (those received at or after `since_ms`, when given) back in the
+    /// outbox after the cause was fixed: pending again, out of their old batch, attempts reset.
+    /// The operator's action is written to `audit_log` in the same transaction. Returns how many
+    /// documents were requeued.
+    pub async fn requeue_rejected(
         &self,
-        batch_id: &str,
-        reason: &str,
+        since_ms: Option<i64>,
+        actor: &str,
         now: i64,
     ) -> Result<u64, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE forward_batches SET state = 'done', sent_at = $1, last_error = $2
-             WHERE batch_id = $3 AND state = 'open'",
+        let requeued = sqlx::query(
+            "UPDATE documents SET forward_state = 'pending', batch_id = NULL, attempts = 0,
+             reject_reason = NULL
+             WHERE forward_state = 'rejected' AND received_at >= $1",
         )
-        .bind(now)
-        .bind(reason)
-        .bind(batch_id)
-        .execute(&mut *tx)
-        .await?;
-        let rejected = sqlx::query(
-            "UPDATE documents SET forward_state = 'rejected', reject_reason = $1
-             WHERE batch_id = $2 AND forward_state = 'pending'",
-        )
-        .bind(reason)
-        .bind(batch_id)
+        .bind(since_ms.unwrap_or(i64::MIN))
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        let detail = serde_json::json!({ "since_ms": since_ms, "documents": requeued });
+        sqlx::query("INSERT INTO audit_log (at, actor, action, detail) VALUES ($1, $2, $3, $4)")
+            .bind(now)
+            .bind(actor)
+            .bind("forward.requeue_rejected")
+            .bind(detail.to_string())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(rejected)
+        Ok(requeued)
     }
 
     /// Pending documents and the oldest one's commit time.

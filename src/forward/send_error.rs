@@ -10,7 +10,14 @@ pub enum SendError {
     /// garbled answer.
     #[error("transient: {0}")]
     Transient(String),
-    /// The receiver refused the batch as a whole (4xx); retrying the same bytes will not help.
-    #[error("refused: {0}")]
-    Refused(String),
+    /// The receiver answered the batch as a whole with a 4xx instead of an answer (wrong path,
+    /// credentials, size …): a problem of the link or the configuration, retried after a fix,
+    /// never a verdict on the documents.
+    #[error("refused with HTTP {status}: {message}")]
+    Refused {
+        /// The HTTP status code.
+        status: u16,
+        /// What the receiver said.
+        message: String,
+    },
 }

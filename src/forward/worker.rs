@@ -33,8 +33,6 @@ pub struct Tuning {
     pub poll: Duration,
     /// Retry spacing.
     pub backoff: Backoff,
-    /// After this many refusals (4xx) of a whole batch, reject its documents.
-    pub max_refusals: i64,
 }
 
 /// Everything a worker needs, shared by all workers of one process.
@@ -110,7 +108,9 @@ impl Forwarder {
         Ok(true)
     }
 
-    /// Send one batch until it is answered, refused for good, taken over, or we shut down.
+    /// Send one batch until it is answered, taken over, or we shut down. Failures of any kind
+    /// (transport, timeout, 5xx, a 4xx without an answer) are retried with backoff and the
+    /// breaker, without limit; only the answer's per-document verdicts reject documents.
     async fn deliver(&self, batch: Batch, shutdown: &CancellationToken) -> Result<(), sqlx::Error> {
         let mut attempt = 0u32;
         loop {
@@ -180,28 +180,27 @@ impl Forwarder {
                         .inc_by(count);
                     let text = error.to_string();
                     let attempts = self.outbox.record_failure(&batch.id, &text).await?;
-                    match error {
-                        SendError::Refused(_) => {
+                    // Never give documents up here: a whole-batch 4xx (wrong path, 401, 403,
+                    // 413 …) is a problem of our link or configuration, not the tax authority's
+                    // verdict on the documents, which only a well-formed answer carries.
+                    match &error {
+                        SendError::Refused { status, .. } => {
                             self.metrics.batches.with_label_values(&["refused"]).inc();
-                            if attempts >= self.tuning.max_refusals {
-                                let reason = format!("batch refused {attempts} times: {text}");
-                                let rejected = self
-                                    .outbox
-                                    .give_up(&batch.id, &reason, unix_millis())
-                                    .await?;
-                                self.metrics
-                                    .documents
-                                    .with_label_values(&["rejected"])
-                                    .inc_by(rejected);
-                                tracing::error!(batch_id = %batch.id, rejected, %reason, "gave up on a batch");
-                                return Ok(());
-                            }
+                            self.metrics
+                                .send_errors
+                                .with_label_values(&[&status.to_string()])
+                                .inc();
+                            tracing::error!(batch_id = %batch.id, attempt, attempts, status, error = %text, "the sink refused the whole batch: check the sink URL, credentials and limits; the batch is kept and retried");
                         }
-                        _ => {
+                        SendError::Transient(_) => {
                             self.metrics.batches.with_label_values(&["failed"]).inc();
+                            self.metrics
+                                .send_errors
+                                .with_label_values(&["transport"])
+                                .inc();
+                            tracing::warn!(batch_id = %batch.id, attempt, error = %text, "send failed; will retry with the same batch id");
                         }
                     }
-                    tracing::warn!(batch_id = %batch.id, attempt, error = %text, "send failed; will retry with the same batch id");
                     if !pause(shutdown, self.tuning.backoff.delay(attempt)).await {
                         return Ok(());
                     }

@@ -74,9 +74,11 @@ label_enum! {
         Duplicate => "duplicate",
         /// A different document under a stored key: kept aside, answered with the stored ack.
         Conflict => "conflict",
-        /// Content not recognised or register refused: answered with code 11, not stored.
+        /// Not recognised and not attributable to a drive (RU: container length or CRC wrong),
+        /// or a KZ refusal: answered with an error code, not stored.
         Refused => "refused",
-        /// Fiscal sign failed verification: answered with code 11 and quarantined.
+        /// Signed by a drive but not taken as a document (bad sign, decoder refused, cross-check,
+        /// register): kept in quarantine with its bytes, then answered with code 11.
         Quarantined => "quarantined",
         /// Nothing could be answered: logged, counted, connection closed.
         Dropped => "dropped",
@@ -306,7 +308,7 @@ impl Metrics {
             )?,
             quarantined: counter(
                 "ofd_ingest_quarantined_total",
-                "Documents whose fiscal sign failed verification (kept in quarantine; alert).",
+                "Frames kept in quarantine instead of stored as documents: bad fiscal sign, a document the decoder refused, a cross-check or register refusal (alert).",
             )?,
             unregistered_accepted: counter(
                 "ofd_ingest_unregistered_accepted_total",

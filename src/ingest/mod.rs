@@ -10,7 +10,8 @@
 //! - [`ru`]: the RU dialect: frame codec, checks in spec order, crypto unit, writer, ack;
 //! - [`kz`]: the KZ dialect: frame codec, the exchange (identity, token, REQNUM, commands, one
 //!   commit per exchange) and its pure rules;
-//! - [`config`] and [`metrics`]: the server's options and its Prometheus metrics.
+//! - [`config`] and [`metrics`]: the server's options and its Prometheus metrics;
+//! - [`quarantine`]: `ofd quarantine list|show|retry`, the operator's tool over kept frames.
 //!
 //! Invariants:
 //! 1. No acknowledgement is written before [`crate::store::Writer::submit`] has returned the
@@ -33,6 +34,7 @@ pub mod kz;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
+pub mod quarantine;
 pub mod ru;
 
 use std::net::SocketAddr;

@@ -274,8 +274,10 @@ pub async fn insert_new_documents(
     Ok(stored)
 }
 
-/// A document refused after parsing (e.g. its fiscal sign does not verify), kept for the
-/// operator instead of being dropped. Stored through the writer like any other document.
+/// A frame a fiscal drive or register signed that was not taken as a document — its fiscal sign
+/// does not verify, the decoder refuses its document, a cross-check or the register check
+/// failed — kept for the operator instead of being dropped, committed before any reply. Stored
+/// through the writer like any other document; `ofd quarantine` lists and retries them.
 #[derive(Clone, Debug)]
 pub struct Quarantine {
     /// Protocol family.
@@ -284,14 +286,24 @@ pub struct Quarantine {
     pub fn_number: Option<String>,
     /// RU fiscal document number, when it could be read.
     pub fd_number: Option<i64>,
-    /// Why it was refused (a stable reason label, e.g. `bad_fiscal_sign`).
+    /// KZ system id.
+    pub system_id: Option<i64>,
+    /// Why it was refused: a stable label (`bad_fiscal_sign`'s kind, or the failed check).
     pub reason: String,
+    /// The check that failed (`sign`, `tlv`, `document_type`, `cross_check`, `register`, …).
+    pub check: String,
+    /// The decoder's (or check's) error, as text.
+    pub error: String,
     /// When the server received it (UTC, unix milliseconds).
     pub received_at: i64,
     /// Remote address.
     pub peer: Option<String>,
-    /// The bytes as received.
+    /// RU: the session header the container came in; `None` for KZ.
+    pub session: Option<Vec<u8>>,
+    /// The bytes as received: the RU container, or the whole KZ frame.
     pub raw: Vec<u8>,
+    /// The reply sent for it, when one was sent.
+    pub ack: Option<Vec<u8>>,
 }
 
 /// Store `q` on `conn`; returns the new quarantine row id.
@@ -300,8 +312,9 @@ pub async fn insert_quarantine(
     q: &Quarantine,
 ) -> Result<i64, sqlx::Error> {
     let row = sqlx::query(
-        "INSERT INTO quarantine (dialect, fn_number, fd_number, reason, received_at, peer, raw) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO quarantine (dialect, fn_number, fd_number, reason, received_at, peer, raw, \
+         check_name, error, session, system_id, ack) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(q.dialect.as_str())
     .bind(q.fn_number.as_deref())
@@ -310,6 +323,11 @@ pub async fn insert_quarantine(
     .bind(q.received_at)
     .bind(q.peer.as_deref())
     .bind(q.raw.as_slice())
+    .bind(q.check.as_str())
+    .bind(q.error.as_str())
+    .bind(q.session.as_deref())
+    .bind(q.system_id)
+    .bind(q.ack.as_deref())
     .fetch_one(&mut *conn)
     .await?;
     row.try_get("id")

@@ -11,7 +11,10 @@
 //!   bytes that were sent, and the forwarding outbox state (`forward_state = 'pending'` on insert),
 //!   so storing a document and queueing it for the tax authority is one write.
 //! - `conflicts`: a *different* document that arrived under an existing key. Kept, never merged.
-//! - `quarantine`: documents refused after parsing (e.g. a fiscal sign that does not verify).
+//! - `quarantine`: every frame a drive or register signed that was not taken as a document (a
+//!   fiscal sign that does not verify, a document the decoder refuses, a register refused), with
+//!   its raw bytes, the failed check and the error; committed before any reply, resolved by
+//!   `ofd quarantine retry` (`quarantine.rs`).
 //! - `api_keys`, `organisations` (`0004_account.sql`): the account service's keys (hashes only)
 //!   and the taxpayers that own registers.
 //!
@@ -39,6 +42,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod documents;
 pub mod organisations;
+pub mod quarantine;
 pub mod registers;
 pub mod tx_work;
 pub mod writer;
@@ -56,6 +60,7 @@ pub use documents::{
     NewDocument, Quarantine,
 };
 pub use organisations::Organisation;
+pub use quarantine::{QuarantineFilter, QuarantineRow, Resolved};
 pub use registers::{
     fetch_register_by_fn, fetch_register_by_system_id, next_kz_token, update_kz_token, NewRegister,
     Register, RegisterFilter, RegisterStatus,

@@ -51,10 +51,25 @@ pub fn fn_number(n: u64) -> String {
 
 /// A cash receipt (form 3, ФФД 1.05) with one item of `total` kopecks and a zero ФПД slot.
 pub fn receipt_document(fn_number: &str, fd: u32, total: u32) -> Vec<u8> {
+    receipt_document_money_width(fn_number, fd, total, None)
+}
+
+/// [`receipt_document`] with every money tag (1079, 1043, 1020, 1031) zero-padded to `width`
+/// bytes as fixed-width devices send them (`None`: the fewest bytes).
+pub fn receipt_document_money_width(
+    fn_number: &str,
+    fd: u32,
+    total: u32,
+    width: Option<usize>,
+) -> Vec<u8> {
     let vln = |v: u32| {
         let bytes = v.to_le_bytes();
         let len = 4 - bytes.iter().rev().take_while(|b| **b == 0).count();
-        bytes[..len].to_vec()
+        let mut out = bytes[..len].to_vec();
+        if let Some(width) = width {
+            out.resize(width.max(len), 0);
+        }
+        out
     };
     let mut w = Writer::new();
     w.begin(3).expect("begin");
@@ -88,7 +103,21 @@ pub fn receipt_document(fn_number: &str, fd: u32, total: u32) -> Vec<u8> {
 /// A whole session frame carrying a receipt; signed with `signer` when given (else the ФПД and
 /// ФПС are arbitrary bytes, fine for the `off` unit).
 pub fn receipt_frame(fn_number: &str, fd: u32, total: u32, signer: Option<&SoftUnit>) -> Vec<u8> {
-    let mut document = receipt_document(fn_number, fd, total);
+    receipt_frame_of(
+        receipt_document(fn_number, fd, total),
+        fn_number,
+        fd,
+        signer,
+    )
+}
+
+/// A whole session frame around `document` (a receipt of `fn_number`, ФД `fd`).
+pub fn receipt_frame_of(
+    mut document: Vec<u8>,
+    fn_number: &str,
+    fd: u32,
+    signer: Option<&SoftUnit>,
+) -> Vec<u8> {
     let fn_parsed = FnNumber::parse(fn_number.as_bytes()).expect("16-digit ФН");
     let mut header = ContainerHeader {
         len: (32 + document.len() + 10) as u16,

@@ -2,7 +2,8 @@
 //!
 //! Decoding checks everything that needs no crypto and no ФЛК: exact nesting, the depth bound,
 //! each value's length against its tag's maximum (and exact length for fixed fields), and each
-//! value against its data type. It does **not** reorder, deduplicate or drop anything: tags stay
+//! value against its data type. VLN and FVLN are the exception the spec makes: up to 8 bytes
+//! decode whatever the table says ([`decode_max`]); ФЛК flags a value wider than the table. It does **not** reorder, deduplicate or drop anything: tags stay
 //! in wire order, a repeated tag is several items, an unknown tag is kept as raw bytes. Strings
 //! stay CP866 bytes until someone asks for text, so a decode allocates one `Vec` per STLV level
 //! and nothing per tag; that is what makes a million decodes a second per core possible.
@@ -200,17 +201,31 @@ fn decode_level(bytes: &[u8], parent: u16, depth: usize) -> Result<Vec<Item<'_>>
     Ok(items)
 }
 
+/// The most bytes a value of `spec` may have and still decode. VLN and FVLN decode up to 8 bytes
+/// whatever the table's maximum (spec §5: "Decode 0..8 bytes; devices often send a fixed
+/// width"): a wider value is a ФЛК matter ([`super::flk`], rules `padded_number` and
+/// `number_too_large`), not an undecodable document.
+pub fn decode_max(spec: &TagSpec) -> usize {
+    match spec.ty {
+        DataType::Vln | DataType::Fvln => usize::from(spec.max_len).max(WIRE_NUMBER_MAX),
+        _ => usize::from(spec.max_len),
+    }
+}
+
+/// The widest VLN or FVLN on the wire (u64).
+pub const WIRE_NUMBER_MAX: usize = 8;
+
 fn decode_value<'a>(
     spec: &TagSpec,
     tlv: Tlv<'a>,
     depth: usize,
 ) -> Result<Value<'a>, DocumentError> {
     let (tag, v) = (tlv.tag, tlv.value);
-    if v.len() > usize::from(spec.max_len) {
+    if v.len() > decode_max(spec) {
         return Err(DocumentError::TooLong {
             tag,
             len: v.len(),
-            max: spec.max_len.into(),
+            max: decode_max(spec),
         });
     }
     if spec.fixed && v.len() != usize::from(spec.max_len) {

@@ -24,7 +24,10 @@
 
 use std::fmt;
 
-use super::tlv::{Tlv, TlvError};
+use super::document::WIRE_NUMBER_MAX;
+use super::tags;
+use super::tlv::{Tlv, TlvError, MAX_DEPTH};
+use super::value::DataType;
 use super::value::{decode_byte, decode_fvln, decode_u32, decode_vln, ValueError};
 use super::FfdVersion;
 
@@ -341,6 +344,11 @@ pub enum Rule {
     ItemCost,
     /// The document time (1012) is too far in the future.
     FutureDate,
+    /// A VLN/FVLN wider than its tag's maximum, the extra high bytes all zero (a fixed-width
+    /// device): the value is fine, the encoding is not minimal.
+    PaddedNumber,
+    /// A VLN/FVLN whose value really needs more bytes than its tag's maximum.
+    NumberTooLarge,
 }
 
 impl Rule {
@@ -356,6 +364,8 @@ impl Rule {
             Rule::PaymentsTotal => "payments_total",
             Rule::ItemCost => "item_cost",
             Rule::FutureDate => "future_date",
+            Rule::PaddedNumber => "padded_number",
+            Rule::NumberTooLarge => "number_too_large",
         }
     }
 }
@@ -413,7 +423,48 @@ pub fn check(document: &[u8], now_utc: i64, limits: &FlkLimits) -> Vec<Violation
         check_receipt_sums(&top, &mut out);
     }
     check_date(&top, now_utc, limits, &mut out);
+    check_number_widths(doc.tag, &top, 1, &mut out);
     out
+}
+
+/// Every VLN/FVLN, at any depth, against its tag's maximum width: wider with zero high bytes is
+/// [`Rule::PaddedNumber`], wider with a value that needs the bytes is [`Rule::NumberTooLarge`].
+/// (The decoder takes both, up to 8 bytes.)
+fn check_number_widths(parent: u16, tlvs: &[Tlv<'_>], depth: usize, out: &mut Vec<Violation>) {
+    for tlv in tlvs {
+        let Some(spec) = tags::lookup(parent, tlv.tag) else {
+            continue;
+        };
+        let max = usize::from(spec.max_len);
+        match spec.ty {
+            // Above 8 bytes it is no number at all: the decoder refuses the document.
+            DataType::Vln | DataType::Fvln
+                if tlv.value.len() > max && tlv.value.len() <= WIRE_NUMBER_MAX =>
+            {
+                let extra = &tlv.value[max..];
+                let (rule, what) = if extra.iter().all(|b| *b == 0) {
+                    (Rule::PaddedNumber, "zero-padded")
+                } else {
+                    (Rule::NumberTooLarge, "a value that does not fit")
+                };
+                out.push(Violation::new(
+                    rule,
+                    Some(tlv.tag),
+                    format!(
+                        "tag {}: {} bytes, {what} (maximum {max})",
+                        tlv.tag,
+                        tlv.value.len()
+                    ),
+                ));
+            }
+            DataType::Stlv if depth < MAX_DEPTH => {
+                if let Ok(children) = tlv.children().collect::<Result<Vec<_>, _>>() {
+                    check_number_widths(tlv.tag, &children, depth + 1, out);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 fn malformed(tag: Option<u16>, error: TlvError) -> Violation {

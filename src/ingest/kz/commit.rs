@@ -22,7 +22,9 @@ use super::engine::{KnownTicket, NewTicket};
 use super::ledger::{Ledger, Lifetime, ShiftCounters};
 use super::local_time::naive_secs;
 use super::state::{Exchange, KzState};
-use crate::store::{insert_document, NewDocument, StoreError, TxWork};
+use crate::store::{
+    insert_document, insert_quarantine, NewDocument, Quarantine, StoreError, TxWork,
+};
 
 const STATE_COLUMNS: &str = "version, last_reqnum, last_token, last_command, last_response, \
      ok_reqnum, ok_token, ok_command, ok_response, shift_number, shift_open, shift_opened_at, \
@@ -143,6 +145,8 @@ pub struct KzCommit {
     pub ticket: Option<NewTicket>,
     /// The fiscal document.
     pub document: Option<NewDocument>,
+    /// A request whose body the decoder refused, kept with its bytes.
+    pub quarantine: Option<Quarantine>,
     /// Server time, UTC ms.
     pub now_ms: i64,
 }
@@ -208,6 +212,9 @@ impl KzCommit {
         }
         if let Some(document) = &self.document {
             insert_document(conn, document).await?;
+        }
+        if let Some(quarantine) = &self.quarantine {
+            insert_quarantine(conn, quarantine).await?;
         }
         Ok(CommitOutcome::Committed)
     }

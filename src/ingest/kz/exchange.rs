@@ -16,7 +16,9 @@
 //! it.
 //!
 //! Refusals before the token check (unknown id, blocked, bad token, REQNUM misuse, version) are
-//! neither stored nor cached and echo the register's own token. Refusals after it (bad data, cash,
+//! neither stored nor cached and echo the register's own token. A request past the token check
+//! whose body the decoder refuses is kept in `quarantine` with its bytes, in the same commit as
+//! its cached refusal. Refusals after it (bad data, cash,
 //! shift timeout) are cached like any answer so a retry gets the same bytes. Storage failure is
 //! the only case answered with SERVICE_TEMPORARILY_UNAVAILABLE (254), and is never cached.
 
@@ -39,7 +41,10 @@ use super::{KzConfig, Refusal};
 use crate::ingest::handler::{FrameHandler, Reply};
 use crate::ingest::metrics::{Check, FrameResult, Metrics};
 use crate::store::registers::fetch_register_by_system_id;
-use crate::store::{Dialect, NewDocument, Register, RegisterStatus, Store, Writer};
+use crate::store::{Dialect, NewDocument, Quarantine, Register, RegisterStatus, Store, Writer};
+
+/// Quarantine check and reason of a KZ request whose body the decoder refused.
+const QUARANTINE_BODY: &str = "kz_body";
 
 /// Draws of a fresh ticket number before giving up (a collision needs ~10^9 stored tickets).
 const TICKET_NUMBER_ATTEMPTS: usize = 8;
@@ -478,18 +483,40 @@ impl KzService {
                 peer: Some(peer.to_string()),
             });
             let stored = document.is_some();
+            // A body the decoder refuses from a known register with a valid token: kept with its
+            // bytes in the same transaction as the cached refusal, before the refusal is sent.
+            let quarantine = request.as_ref().err().map(|error| Quarantine {
+                dialect: Dialect::Kz,
+                fn_number: None,
+                fd_number: None,
+                system_id: Some(i64::from(system_id)),
+                reason: QUARANTINE_BODY.to_owned(),
+                check: QUARANTINE_BODY.to_owned(),
+                error: error.to_string(),
+                received_at: now_ms,
+                peer: Some(peer.to_string()),
+                session: None,
+                raw: frame.to_vec(),
+                ack: Some(reply.clone()),
+            });
+            let quarantined = quarantine.is_some();
             let commit = KzCommit {
                 system_id,
                 state: new_state.clone(),
                 rotate: rotate.then_some((current_token, new_token)),
                 ticket: record.and_then(|r| r.ticket),
                 document,
+                quarantine,
                 now_ms,
             };
             match inner.writer.submit(commit).await? {
                 CommitOutcome::Committed => {
                     if stored {
                         inner.metrics.documents_stored.inc();
+                    }
+                    if quarantined {
+                        inner.metrics.quarantined.inc();
+                        tracing::warn!(%peer, system_id, "KZ request body quarantined (kept with its bytes)");
                     }
                     self.count(code);
                     return Ok(Executed::Committed {

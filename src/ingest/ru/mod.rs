@@ -19,9 +19,19 @@
 //! logged with the peer and the first 64 bytes, counted, and the connection closed, so the
 //! register resends later. Nothing is dropped silently.
 //!
-//! An unknown ФН is refused with code 11 (not stored) unless `accept_unregistered`: the spec's
-//! code list has no "unknown register" answer, and 11 ("not recognised") is the only code that
-//! neither claims acceptance nor blames the document's format.
+//! **Never lose a signed document.** A register does not send a document again once it has an
+//! answer, so every frame whose session header and container check out (signature, lengths,
+//! CRC) is committed before any reply: as a document when it decodes and passes, otherwise in
+//! `quarantine` with its session header, container bytes, the check that failed, the error and
+//! the reply sent ([`Inspection::Quarantine`]; a bad fiscal sign, a document the decoder
+//! refuses, a cross-check failure, an unknown or blocked register). `ofd quarantine retry` runs
+//! such rows through the current decoder later. Only a frame that cannot be attributed to a
+//! drive — a container whose length or CRC is wrong ([`Inspection::Refuse`], answered 11), or a
+//! session header that does not decode ([`Inspection::Drop`]) — goes without a durable copy.
+//!
+//! An unknown ФН is answered with code 11 (and quarantined) unless `accept_unregistered`: the
+//! spec's code list has no "unknown register" answer, and 11 ("not recognised") is the only code
+//! that neither claims acceptance nor blames the document's format.
 
 pub mod codec;
 pub(crate) mod register_cache;
@@ -35,7 +45,7 @@ use ofd_protocol::ru::check::{cross_check, CheckError};
 use ofd_protocol::ru::document::{Document, DocumentError, Value};
 use ofd_protocol::ru::flk::{self, FlkLimits};
 use ofd_protocol::ru::json_text::to_json_string;
-use ofd_protocol::ru::session::AVersion;
+use ofd_protocol::ru::session::{frame_around, AVersion};
 use ofd_protocol::ru::{
     ContainerError, ContainerHeader, FfdVersion, Frame, FrameError, SessionHeader, Undecodable,
     SESSION_HEADER_LEN,
@@ -43,12 +53,13 @@ use ofd_protocol::ru::{
 
 use self::codec::{FramingError, RuFrameCodec};
 use self::register_cache::RegisterCache;
-use crate::crypto::{Crypto, InboundDocument, InvalidSign, Verdict};
+use crate::crypto::{Crypto, InboundDocument, Verdict};
 use crate::ingest::config::FlkMode;
 use crate::ingest::handler::{first_bytes, FrameHandler, Reply};
 use crate::ingest::metrics::{Check, FrameResult, Label as _, Metrics};
 use crate::store::{
-    ru_doc_key, Dialect, InsertOutcome, NewDocument, Quarantine, RegisterStatus, Store, Writer,
+    ru_doc_key, Dialect, InsertOutcome, NewDocument, Quarantine, QuarantineRow, RegisterStatus,
+    Store, Writer,
 };
 
 /// The RU dialect's side of a connection: everything the per-frame path reads, built once by
@@ -135,7 +146,20 @@ pub(crate) enum Inspection<'a> {
         /// What the handler needs from the document.
         facts: DocumentFacts,
     },
-    /// Answered with code 11: the container header names the ФН and ФД to answer.
+    /// The container checks out (lengths, CRC) but its document does not pass: kept in
+    /// quarantine, then answered with code 11.
+    Quarantine {
+        /// The session header (a_version and reply flags of the answer).
+        session: SessionHeader,
+        /// The container header the answer mirrors.
+        header: ContainerHeader,
+        /// The check that failed.
+        check: Check,
+        /// The decoder's error.
+        reason: String,
+    },
+    /// Answered with code 11 but not kept: the container header names the ФН and ФД to answer,
+    /// but its length or CRC is wrong, so the bytes cannot be attributed to a drive.
     Refuse {
         /// The session header (a_version and reply flags of the answer).
         session: SessionHeader,
@@ -163,6 +187,13 @@ pub(crate) fn inspect(bytes: &[u8], now_utc: i64) -> Inspection<'_> {
             let check = undecodable_check(&error);
             let reason = error.to_string();
             return match headers {
+                // Document bounds are checked after the CRC: the container is the drive's.
+                Some((session, header)) if check == Check::Tlv => Inspection::Quarantine {
+                    session,
+                    header,
+                    check,
+                    reason,
+                },
                 Some((session, header)) => Inspection::Refuse {
                     session,
                     header,
@@ -173,7 +204,7 @@ pub(crate) fn inspect(bytes: &[u8], now_utc: i64) -> Inspection<'_> {
             };
         }
     };
-    let refuse = |check, reason: String| Inspection::Refuse {
+    let refuse = |check, reason: String| Inspection::Quarantine {
         session: frame.session,
         header: frame.container.header,
         check,
@@ -245,6 +276,18 @@ impl RuHandler {
     async fn handle_frame(&self, bytes: &[u8], peer: SocketAddr) -> Option<Answer> {
         let (frame, document) = match inspect(bytes, crate::clock::unix_seconds()) {
             Inspection::Passed { frame, facts } => (frame, facts),
+            Inspection::Quarantine {
+                session,
+                header,
+                check,
+                reason,
+            } => {
+                let request = Request::new(&session, header, peer);
+                let label = check.as_str();
+                return self
+                    .quarantine(&request, check, label, &reason, bytes)
+                    .await;
+            }
             Inspection::Refuse {
                 session,
                 header,
@@ -273,7 +316,12 @@ impl RuHandler {
         };
         let unregistered = match admit(status, self.accept_unregistered) {
             Ok(unregistered) => unregistered,
-            Err(reason) => return self.refuse(&request, Check::Register, &reason, bytes).await,
+            Err(reason) => {
+                let label = Check::Register.as_str();
+                return self
+                    .quarantine(&request, Check::Register, label, &reason, bytes)
+                    .await;
+            }
         };
 
         let container = &bytes[SESSION_HEADER_LEN..];
@@ -290,7 +338,10 @@ impl RuHandler {
             Err(error) => return self.drop_frame(peer, Check::CryptoUnit, &error, bytes),
         };
         if let Verdict::Invalid(invalid) = &verdict {
-            return self.quarantine(&request, invalid, container, bytes).await;
+            let label = invalid.label();
+            return self
+                .quarantine(&request, Check::Sign, label, invalid, bytes)
+                .await;
         }
 
         let (code, flags) = response_code(document.flk_errors.is_some(), self.flk, document.ffd);
@@ -299,24 +350,18 @@ impl RuHandler {
             Err(reason) => return self.drop_frame(peer, Check::CryptoUnit, &reason, bytes),
         };
 
-        let new = NewDocument {
-            dialect: Dialect::Ru,
-            doc_key: ru_doc_key(fn_number, i64::from(fd_number)),
-            fn_number: Some(fn_number.to_owned()),
-            fd_number: Some(i64::from(fd_number)),
-            system_id: None,
-            form_code: i64::from(header.doc_type),
-            ffd_version: Some(i64::from(document.ffd.tag_value())),
-            doc_time: document.time.map(i64::from),
-            received_at: crate::clock::unix_millis(),
-            raw: container.to_vec(),
-            json: document.json,
-            ack: ack.clone(),
-            flk_errors: document.flk_errors.clone(),
-            sign_verdict: verdict.label().to_owned(),
+        let new = new_document(
+            &frame,
+            &document,
+            Received {
+                container,
+                at_ms: crate::clock::unix_millis(),
+                peer: Some(peer.to_string()),
+                ack: ack.clone(),
+            },
+            verdict.label(),
             unregistered,
-            peer: Some(peer.to_string()),
-        };
+        );
         let metrics = &self.metrics;
         metrics.queue_depth.set(self.writer.queue_depth() as i64);
         let outcome = match self.writer.store(new).await {
@@ -358,7 +403,8 @@ impl RuHandler {
         })
     }
 
-    /// Answer code 11 (content not recognised); nothing is stored.
+    /// Answer code 11 (content not recognised) to a frame that cannot be attributed to a drive;
+    /// nothing is stored.
     async fn refuse(
         &self,
         request: &Request,
@@ -390,13 +436,14 @@ impl RuHandler {
         })
     }
 
-    /// A document whose fiscal sign failed: keep it in quarantine (committed before
-    /// answering), then answer code 11.
+    /// A frame the drive signed that is not taken as a document: keep it in quarantine with its
+    /// bytes, the failed check and the error (committed before answering), then answer code 11.
     async fn quarantine(
         &self,
         request: &Request,
-        invalid: &InvalidSign,
-        container: &[u8],
+        check: Check,
+        label: &str,
+        error: &(dyn std::fmt::Display + Sync),
         bytes: &[u8],
     ) -> Option<Answer> {
         let peer = request.peer;
@@ -407,23 +454,37 @@ impl RuHandler {
             Ok(ack) => ack,
             Err(error) => return self.drop_frame(peer, Check::CryptoUnit, &error, bytes),
         };
+        let (session, container) = bytes.split_at(SESSION_HEADER_LEN.min(bytes.len()));
         let row = Quarantine {
             dialect: Dialect::Ru,
             fn_number: Some(request.header.fn_number.as_str().to_owned()),
             fd_number: Some(i64::from(request.header.fd_number)),
-            reason: invalid.label().to_owned(),
+            system_id: None,
+            reason: label.to_owned(),
+            check: check.as_str().to_owned(),
+            error: error.to_string(),
             received_at: crate::clock::unix_millis(),
             peer: Some(peer.to_string()),
+            session: Some(session.to_vec()),
             raw: container.to_vec(),
+            ack: Some(ack.clone()),
         };
         if let Err(error) = self.writer.submit(row).await {
             return self.drop_frame(peer, Check::Storage, &error, bytes);
         }
         let metrics = &self.metrics;
-        metrics.ru.check_failures.inc(Check::Sign);
+        metrics.ru.check_failures.inc(check);
         metrics.ru.frames.inc(FrameResult::Quarantined);
         metrics.quarantined.inc();
-        tracing::warn!(%peer, fn_number = request.header.fn_number.as_str(), fd_number = request.header.fd_number, reason = %invalid, "fiscal sign invalid: quarantined, answered 11");
+        tracing::warn!(
+            %peer,
+            fn_number = request.header.fn_number.as_str(),
+            fd_number = request.header.fd_number,
+            check = check.as_str(),
+            reason = label,
+            %error,
+            "RU document quarantined (kept with its bytes), answered 11"
+        );
         Some(Answer {
             ack,
             wanted: request.wanted,
@@ -465,6 +526,90 @@ impl RuHandler {
         tracing::warn!(%peer, check = check.as_str(), %reason, first_bytes = %first_bytes(bytes), "RU frame dropped without reply; closing");
         None
     }
+}
+
+/// Where and when a document arrived, and what it was answered.
+pub(crate) struct Received<'a> {
+    /// The container bytes as received.
+    pub container: &'a [u8],
+    /// Arrival time (UTC, unix ms).
+    pub at_ms: i64,
+    /// Remote address.
+    pub peer: Option<String>,
+    /// The reply bytes stored with it.
+    pub ack: Vec<u8>,
+}
+
+/// The `documents` row of a frame that passed [`inspect`].
+pub(crate) fn new_document(
+    frame: &Frame<'_>,
+    facts: &DocumentFacts,
+    received: Received<'_>,
+    sign_verdict: &str,
+    unregistered: bool,
+) -> NewDocument {
+    let header = frame.container.header;
+    let fn_number = header.fn_number.as_str();
+    NewDocument {
+        dialect: Dialect::Ru,
+        doc_key: ru_doc_key(fn_number, i64::from(header.fd_number)),
+        fn_number: Some(fn_number.to_owned()),
+        fd_number: Some(i64::from(header.fd_number)),
+        system_id: None,
+        form_code: i64::from(header.doc_type),
+        ffd_version: Some(i64::from(facts.ffd.tag_value())),
+        doc_time: facts.time.map(i64::from),
+        received_at: received.at_ms,
+        raw: received.container.to_vec(),
+        json: facts.json.clone(),
+        ack: received.ack,
+        flk_errors: facts.flk_errors.clone(),
+        sign_verdict: sign_verdict.to_owned(),
+        unregistered,
+        peer: received.peer,
+    }
+}
+
+/// Run a quarantined RU row through the current decoder and checks (`ofd quarantine retry`):
+/// the document to store — with the row's original received time, peer and reply — or why it
+/// still does not pass. `status` is the row's register now; `now_utc` bounds ФЛК's date rules.
+/// The sign is not checked again: rows whose sign failed are not replayed by the caller.
+pub(crate) fn replay(
+    row: &QuarantineRow,
+    now_utc: i64,
+    status: Option<RegisterStatus>,
+    accept_unregistered: bool,
+) -> Result<NewDocument, String> {
+    let bytes = match &row.session {
+        Some(session) => [session.as_slice(), row.raw.as_slice()].concat(),
+        // Rows from before session headers were kept: frame the container as a register would.
+        None => {
+            let header = ContainerHeader::decode(&row.raw).map_err(|e| e.to_string())?;
+            frame_around(AVersion::V1_05, header.fn_number, &row.raw).map_err(|e| e.to_string())?
+        }
+    };
+    let (frame, facts) = match inspect(&bytes, now_utc) {
+        Inspection::Passed { frame, facts } => (frame, facts),
+        Inspection::Quarantine { check, reason, .. }
+        | Inspection::Refuse { check, reason, .. }
+        | Inspection::Drop { check, reason } => {
+            return Err(format!("{}: {reason}", check.as_str()))
+        }
+    };
+    let unregistered = admit(status, accept_unregistered)?;
+    let received = Received {
+        container: &bytes[SESSION_HEADER_LEN..],
+        at_ms: row.received_at,
+        peer: row.peer.clone(),
+        ack: row.ack.clone().unwrap_or_default(),
+    };
+    Ok(new_document(
+        &frame,
+        &facts,
+        received,
+        "unverified",
+        unregistered,
+    ))
 }
 
 /// Form codes a register sends to the operator (spec §6.1); 7 is our own answer and 81–84 go to
@@ -593,7 +738,7 @@ mod tests {
         // The session header's ФН number no longer matches the container's.
         bytes[8] = if bytes[8] == b'1' { b'2' } else { b'1' };
         match inspect(&bytes, NOW) {
-            Inspection::Refuse { check, .. } => assert_eq!(check, Check::CrossCheck),
+            Inspection::Quarantine { check, .. } => assert_eq!(check, Check::CrossCheck),
             other => panic!("expected Refuse, got {other:?}"),
         }
     }
