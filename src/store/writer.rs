@@ -13,7 +13,11 @@
 //! - **Documents in bulk.** Plain documents ([`Writer::store`], the hot path) are inserted with a
 //!   few multi-row statements per batch rather than one statement each; only those whose key
 //!   already exists (resends, conflicts) go through the per-document path. Other work
-//!   ([`Writer::submit`]) runs after them in the same transaction, in queue order.
+//!   ([`Writer::submit`]) runs after them in the same transaction, in queue order, except that
+//!   work of a kind that asks for it ([`TxWork::GROUPED`], the KZ exchange) runs all together
+//!   through [`TxWork::apply_all`] where the first of its kind stands: every statement is a
+//!   round trip to the driver's thread, and those round trips, not SQLite, are what a batch of
+//!   small works spends its time on.
 //! - **Ack after commit.** Each submitter's future resolves only after COMMIT has returned (or
 //!   with an error, in which case the caller must not acknowledge). A commit error is reported as
 //!   an error even though the transaction may in fact have committed: a document stored but not
@@ -36,6 +40,7 @@
 //!   is replaced from the pool before the next batch. If BEGIN is what failed, nothing was done
 //!   yet, so the batch is retried once at once on the replacement.
 
+use std::any::{Any, TypeId};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -199,6 +204,55 @@ trait Job: Send {
     }
     /// The bulk insert stored [`Job::document`]; `run` is then skipped for this transaction.
     fn stored_in_bulk(&mut self) {}
+    /// For work that runs grouped ([`TxWork::GROUPED`]): its kind, and how to run every job of
+    /// that kind in the batch at once.
+    fn group(&self) -> Option<(TypeId, GroupRunner)> {
+        None
+    }
+    /// The job itself, for a group runner to find its own type behind `dyn Job`.
+    fn as_any(&self) -> &dyn Any;
+    /// The job itself, mutably.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+/// Runs the jobs of one grouped kind together (see [`run_group`]).
+type GroupRunner = for<'a> fn(
+    Vec<&'a mut Box<dyn Job>>,
+    &'a mut AnyConnection,
+) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+
+/// [`TxWork::apply_all`] over the jobs of kind `W`; each keeps its own output.
+fn run_group<'a, W: TxWork>(
+    mut jobs: Vec<&'a mut Box<dyn Job>>,
+    conn: &'a mut AnyConnection,
+) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+    async move {
+        let outputs = {
+            let works: Vec<&W> = jobs
+                .iter()
+                .filter_map(|job| job.as_any().downcast_ref::<Pending<W>>())
+                .map(|pending| &pending.work)
+                .collect();
+            if works.len() != jobs.len() {
+                return Err(sqlx::Error::Protocol(
+                    "writer: a job in the wrong group".into(),
+                ));
+            }
+            W::apply_all(works, conn).await?
+        };
+        if outputs.len() != jobs.len() {
+            return Err(sqlx::Error::Protocol(
+                "writer: apply_all gave the wrong number of outputs".into(),
+            ));
+        }
+        for (job, output) in jobs.iter_mut().zip(outputs) {
+            if let Some(pending) = job.as_any_mut().downcast_mut::<Pending<W>>() {
+                pending.output = Some(output);
+            }
+        }
+        Ok(())
+    }
+    .boxed()
 }
 
 /// A queued [`Writer::store`].
@@ -231,6 +285,14 @@ impl Job for StoreDocument {
     fn stored_in_bulk(&mut self) {
         self.outcome = Some(InsertOutcome::Stored);
     }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
 }
 
 struct Pending<W: TxWork> {
@@ -255,6 +317,18 @@ impl<W: TxWork> Job for Pending<W> {
 
     fn finish(self: Box<Self>, result: Result<(), WriteError>) {
         settle(self.reply, result, self.output);
+    }
+
+    fn group(&self) -> Option<(TypeId, GroupRunner)> {
+        W::GROUPED.then(|| (TypeId::of::<W>(), run_group::<W> as GroupRunner))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
     }
 }
 
@@ -388,13 +462,34 @@ impl WriterTask {
             .await
             .map_err(TxFailure::Work)?
             .into_iter();
-        for job in jobs.iter_mut() {
-            let in_bulk = job.document().is_some() && stored.next().unwrap_or(false);
-            if in_bulk {
+        // Done: stored in bulk, run alone, or run with its group.
+        let mut done: Vec<bool> = jobs
+            .iter()
+            .map(|job| job.document().is_some() && stored.next().unwrap_or(false))
+            .collect();
+        for (job, in_bulk) in jobs.iter_mut().zip(&done) {
+            if *in_bulk {
                 job.stored_in_bulk();
-            } else {
-                job.run(&mut tx).await.map_err(TxFailure::Work)?;
             }
+        }
+        for i in 0..jobs.len() {
+            if done[i] {
+                continue;
+            }
+            let Some((kind, runner)) = jobs[i].group() else {
+                jobs[i].run(&mut tx).await.map_err(TxFailure::Work)?;
+                done[i] = true;
+                continue;
+            };
+            // The whole group runs where its first job stands in the queue.
+            let mut members = Vec::new();
+            for (j, job) in jobs.iter_mut().enumerate().skip(i) {
+                if !done[j] && job.group().is_some_and(|(k, _)| k == kind) {
+                    done[j] = true;
+                    members.push(job);
+                }
+            }
+            runner(members, &mut tx).await.map_err(TxFailure::Work)?;
         }
         tx.commit().await.map_err(TxFailure::Work)
     }

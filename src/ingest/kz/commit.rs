@@ -23,7 +23,8 @@ use super::ledger::{Ledger, Lifetime, ShiftCounters};
 use super::local_time::naive_secs;
 use super::state::{Exchange, KzState};
 use crate::store::{
-    insert_document, insert_quarantine, NewDocument, Quarantine, StoreError, TxWork,
+    insert_document, insert_new_documents, insert_quarantine, NewDocument, Quarantine, StoreError,
+    TxWork,
 };
 
 const STATE_COLUMNS: &str = "version, last_reqnum, last_token, last_command, last_response, \
@@ -280,12 +281,290 @@ impl KzCommit {
 impl TxWork for KzCommit {
     type Output = CommitOutcome;
 
+    const GROUPED: bool = true;
+
     fn apply<'c>(
         &'c self,
         conn: &'c mut AnyConnection,
     ) -> BoxFuture<'c, Result<CommitOutcome, sqlx::Error>> {
         self.run(conn).boxed()
     }
+
+    fn apply_all<'c>(
+        items: Vec<&'c Self>,
+        conn: &'c mut AnyConnection,
+    ) -> BoxFuture<'c, Result<Vec<CommitOutcome>, sqlx::Error>> {
+        run_all(items, conn).boxed()
+    }
+}
+
+/// Bind parameters per kz_state row in the bulk upsert.
+const STATE_PARAMS: usize = 19;
+/// Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// `($a, …), ($b, …)`: `rows` groups of `width` numbered placeholders starting at `$first`.
+fn placeholders(rows: usize, width: usize, first: usize) -> String {
+    let mut out = String::with_capacity(rows * width * 5);
+    for row in 0..rows {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for col in 0..width {
+            if col > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(first + row * width + col).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// The exchanges of one batch in a few multi-row statements, with the effect of
+/// [`KzCommit::run`] on each in turn: (1) the stored versions in one query — a moved one is
+/// `StateChanged`; (2) the tickets in one insert — a taken number is `TicketNumberTaken`; both
+/// leave nothing written for that item; (3) the states of the rest in one upsert guarded by the
+/// version, (4) their tokens in one update, (5) their documents through the bulk insert, (6)
+/// quarantined bodies one by one (rare). A guard that does not hold fails the batch, and the
+/// writer then runs each item alone through `run`.
+async fn run_all(
+    items: Vec<&KzCommit>,
+    conn: &mut AnyConnection,
+) -> Result<Vec<CommitOutcome>, sqlx::Error> {
+    let mut ids: Vec<u32> = items.iter().map(|item| item.system_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut numbers: Vec<&str> = items
+        .iter()
+        .filter_map(|item| item.ticket.as_ref().map(|t| t.ticket_number.as_str()))
+        .collect();
+    let tickets = numbers.len();
+    numbers.sort_unstable();
+    numbers.dedup();
+    if ids.len() != items.len() || numbers.len() != tickets || items.len() > ROWS_PER_STATEMENT {
+        // Two exchanges of one register (two nodes), one ticket number drawn twice, or a huge
+        // batch: one at a time.
+        let mut outcomes = Vec::with_capacity(items.len());
+        for item in items {
+            outcomes.push(item.run(conn).await?);
+        }
+        return Ok(outcomes);
+    }
+    let mut outcome: Vec<Option<CommitOutcome>> = vec![None; items.len()];
+
+    // 1. Versions.
+    let sql = format!(
+        "SELECT system_id, version FROM kz_state WHERE system_id IN ({})",
+        (1..=items.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for item in &items {
+        query = query.bind(i64::from(item.system_id));
+    }
+    let mut stored = std::collections::HashMap::with_capacity(items.len());
+    for row in query.fetch_all(&mut *conn).await? {
+        stored.insert(
+            row.try_get::<i64, _>("system_id")?,
+            row.try_get::<i64, _>("version")?,
+        );
+    }
+    for (i, item) in items.iter().enumerate() {
+        let version = stored.get(&i64::from(item.system_id)).copied().unwrap_or(0);
+        if version != item.state.version - 1 {
+            outcome[i] = Some(CommitOutcome::StateChanged);
+        }
+    }
+
+    // 2. Tickets.
+    let with_ticket: Vec<usize> = (0..items.len())
+        .filter(|&i| outcome[i].is_none() && items[i].ticket.is_some())
+        .collect();
+    if !with_ticket.is_empty() {
+        let sql = format!(
+            "INSERT INTO kz_tickets (ticket_number, system_id, shift_number, shift_seq, \
+             offline_sign, offline_period, qr_code, doc_key, created_at) VALUES {} \
+             ON CONFLICT DO NOTHING RETURNING ticket_number",
+            placeholders(with_ticket.len(), 9, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for &i in &with_ticket {
+            let item = items[i];
+            let Some(ticket) = &item.ticket else {
+                continue;
+            };
+            let doc_key = item.document.as_ref().map(|d| d.doc_key.clone());
+            query = query
+                .bind(ticket.ticket_number.as_str())
+                .bind(i64::from(item.system_id))
+                .bind(i64::from(ticket.shift_number))
+                .bind(i64::from(ticket.shift_seq))
+                .bind(ticket.offline_sign.map(i64::from))
+                .bind(ticket.offline_period.as_deref())
+                .bind(ticket.qr_code.as_slice())
+                .bind(doc_key.unwrap_or_default())
+                .bind(item.now_ms);
+        }
+        let inserted: std::collections::HashSet<String> = query
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<String, _>("ticket_number"))
+            .collect::<Result<_, _>>()?;
+        for &i in &with_ticket {
+            let taken = items[i]
+                .ticket
+                .as_ref()
+                .is_some_and(|t| !inserted.contains(&t.ticket_number));
+            if taken {
+                outcome[i] = Some(CommitOutcome::TicketNumberTaken);
+            }
+        }
+    }
+
+    let live: Vec<&KzCommit> = (0..items.len())
+        .filter(|&i| outcome[i].is_none())
+        .map(|i| items[i])
+        .collect();
+    if !live.is_empty() {
+        write_states(&live, conn).await?;
+        rotate_tokens(&live, conn).await?;
+        let documents: Vec<&NewDocument> = live
+            .iter()
+            .filter_map(|item| item.document.as_ref())
+            .collect();
+        let in_bulk = insert_new_documents(conn, &documents).await?;
+        for (document, stored) in documents.iter().zip(in_bulk) {
+            if !stored {
+                insert_document(conn, document).await?;
+            }
+        }
+        for item in &live {
+            if let Some(quarantine) = &item.quarantine {
+                insert_quarantine(conn, quarantine).await?;
+            }
+        }
+    }
+    Ok(outcome
+        .into_iter()
+        .map(|o| o.unwrap_or(CommitOutcome::Committed))
+        .collect())
+}
+
+/// Step 3 of [`run_all`]: every live state in one upsert that only replaces the version it was
+/// computed from.
+async fn write_states(live: &[&KzCommit], conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO kz_state (version, last_reqnum, last_token, last_command, last_response, \
+         ok_reqnum, ok_token, ok_command, ok_response, shift_number, shift_open, \
+         shift_opened_at, shift_opened_local, shift_counters, lifetime, cash_tiyn, \
+         last_offline_period, updated_at, system_id) VALUES {} \
+         ON CONFLICT (system_id) DO UPDATE SET version = excluded.version, \
+         last_reqnum = excluded.last_reqnum, last_token = excluded.last_token, \
+         last_command = excluded.last_command, last_response = excluded.last_response, \
+         ok_reqnum = excluded.ok_reqnum, ok_token = excluded.ok_token, \
+         ok_command = excluded.ok_command, ok_response = excluded.ok_response, \
+         shift_number = excluded.shift_number, shift_open = excluded.shift_open, \
+         shift_opened_at = excluded.shift_opened_at, \
+         shift_opened_local = excluded.shift_opened_local, \
+         shift_counters = excluded.shift_counters, lifetime = excluded.lifetime, \
+         cash_tiyn = excluded.cash_tiyn, last_offline_period = excluded.last_offline_period, \
+         updated_at = excluded.updated_at \
+         WHERE kz_state.version = excluded.version - 1",
+        placeholders(live.len(), STATE_PARAMS, 1)
+    );
+    let encode = |e: serde_json::Result<String>| {
+        e.map_err(|e| sqlx::Error::Protocol(format!("kz counters do not encode: {e}")))
+    };
+    let mut query = sqlx::query(&sql);
+    for item in live {
+        let s = &item.state;
+        let l = &s.ledger;
+        let last = s.last.as_ref();
+        let ok = s.last_ok.as_ref();
+        query = query
+            .bind(s.version)
+            .bind(last.map(|e| i64::from(e.reqnum)))
+            .bind(last.map(|e| i64::from(e.token)))
+            .bind(last.map(|e| i64::from(e.command)))
+            .bind(last.map(|e| e.response.clone()))
+            .bind(ok.map(|e| i64::from(e.reqnum)))
+            .bind(ok.map(|e| i64::from(e.token)))
+            .bind(ok.map(|e| i64::from(e.command)))
+            .bind(ok.map(|e| e.response.clone()))
+            .bind(i64::from(l.shift_number))
+            .bind(i64::from(l.shift_open))
+            .bind(l.opened_at_ms)
+            .bind(l.opened_local.map(naive_secs))
+            .bind(encode(serde_json::to_string(&l.counters))?)
+            .bind(encode(serde_json::to_string(&l.lifetime))?)
+            .bind(l.cash)
+            .bind(s.last_offline_period.as_deref())
+            .bind(item.now_ms)
+            .bind(i64::from(item.system_id));
+    }
+    let written = query.execute(&mut *conn).await?.rows_affected();
+    if written != live.len() as u64 {
+        return Err(conflict("kz_state (bulk)"));
+    }
+    Ok(())
+}
+
+/// Step 4 of [`run_all`]: every rotation in one update, each from the token it was checked
+/// against.
+async fn rotate_tokens(live: &[&KzCommit], conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    let rotations: Vec<(i64, i64, i64)> = live
+        .iter()
+        .filter_map(|item| {
+            item.rotate
+                .map(|(old, new)| (i64::from(item.system_id), i64::from(old), i64::from(new)))
+        })
+        .collect();
+    if rotations.is_empty() {
+        return Ok(());
+    }
+    let now_ms = live
+        .iter()
+        .map(|item| item.now_ms)
+        .max()
+        .unwrap_or_default();
+    let n = rotations.len();
+    // CASE system_id WHEN $1 THEN $2 …: $1..$2n; then $2n+1 (time); then the guards.
+    let cases: String = (0..n)
+        .map(|k| format!(" WHEN ${} THEN ${}", 2 * k + 1, 2 * k + 2))
+        .collect();
+    let guards: Vec<String> = (0..n)
+        .map(|k| {
+            format!(
+                "(system_id = ${} AND kz_token = ${})",
+                2 * n + 2 + 2 * k,
+                2 * n + 3 + 2 * k
+            )
+        })
+        .collect();
+    let sql = format!(
+        "UPDATE registers SET kz_token = CASE system_id{cases} END, updated_at = ${} WHERE {}",
+        2 * n + 1,
+        guards.join(" OR ")
+    );
+    let mut query = sqlx::query(&sql);
+    for (system_id, _, new) in &rotations {
+        query = query.bind(*system_id).bind(*new);
+    }
+    query = query.bind(now_ms);
+    for (system_id, old, _) in &rotations {
+        query = query.bind(*system_id).bind(*old);
+    }
+    let rotated = query.execute(&mut *conn).await?.rows_affected();
+    if rotated != n as u64 {
+        return Err(conflict("registers.kz_token (bulk)"));
+    }
+    Ok(())
 }
 
 /// `doc_time` convention of `documents`: naive local wall clock as unix seconds.
