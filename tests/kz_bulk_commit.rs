@@ -95,7 +95,9 @@ async fn a_batch_commits_in_bulk_with_each_item_ending_as_alone() {
         // D takes ticket number 900 first.
         let first = commit(d, 1, token_d, "900");
         let mut tx = store.pool().begin().await.expect("begin");
-        let outcome = KzCommit::apply_all(vec![&first], &mut tx).await.expect("bulk");
+        let outcome = KzCommit::apply_all(vec![&first], &mut tx)
+            .await
+            .expect("bulk");
         tx.commit().await.expect("commit");
         assert_eq!(outcome, vec![CommitOutcome::Committed]);
 
@@ -120,7 +122,10 @@ async fn a_batch_commits_in_bulk_with_each_item_ending_as_alone() {
         assert_eq!(count_rows(&db.url, "kz_state").await, 2, "D and A only");
         assert_eq!(count_rows(&db.url, "kz_tickets").await, 2, "900 and 100");
         assert_eq!(count_rows(&db.url, "documents").await, 2);
-        assert_eq!(token_of(&store, a).await, i64::from(token_a.wrapping_add(1).max(1)));
+        assert_eq!(
+            token_of(&store, a).await,
+            i64::from(token_a.wrapping_add(1).max(1))
+        );
         assert_eq!(token_of(&store, b).await, i64::from(token_b), "untouched");
         assert_eq!(token_of(&store, c).await, i64::from(token_c), "untouched");
 

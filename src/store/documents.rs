@@ -22,6 +22,7 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Row as _};
 
+use super::placeholders::Placeholders;
 use super::tx_work::TxWork;
 use super::Dialect;
 
@@ -146,27 +147,6 @@ const INSERT_HEAD: &str = "INSERT INTO documents (dialect, doc_key, fn_number, f
 /// Idempotency: an existing key is left alone (and then read by [`insert_document`]).
 const INSERT_TAIL: &str = "ON CONFLICT (dialect, doc_key) DO NOTHING";
 
-/// Placeholder style of the statement text.
-#[derive(Clone, Copy)]
-enum Placeholders {
-    /// `$1, $2, …` (PostgreSQL).
-    Numbered,
-    /// `?, ?, …` (SQLite). SQLite accepts `$N` too, but then the driver looks every parameter
-    /// up by name in a list as long as the statement's parameters: quadratic in the row count,
-    /// and the largest single cost of a 64-row insert in the profile.
-    Positional,
-}
-
-impl Placeholders {
-    fn of(conn: &AnyConnection) -> Placeholders {
-        if conn.backend_name().eq_ignore_ascii_case("sqlite") {
-            Placeholders::Positional
-        } else {
-            Placeholders::Numbered
-        }
-    }
-}
-
 /// `INSERT … VALUES (…), … RETURNING doc_key` for 1 to [`ROWS_PER_STATEMENT`] rows,
 /// built once per placeholder style: index `n - 1` holds the statement for `n` rows.
 fn bulk_insert(style: Placeholders, rows: usize) -> &'static str {
@@ -204,10 +184,7 @@ fn values_rows(style: Placeholders, rows: usize) -> String {
     let tuples: Vec<String> = (0..rows)
         .map(|row| {
             let params: Vec<String> = (1..=COLUMNS)
-                .map(|column| match style {
-                    Placeholders::Numbered => format!("${}", row * COLUMNS + column),
-                    Placeholders::Positional => "?".to_owned(),
-                })
+                .map(|column| style.nth(row * COLUMNS + column))
                 .collect();
             format!("({}, 'pending')", params.join(", "))
         })

@@ -42,6 +42,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod documents;
 pub mod organisations;
+pub mod placeholders;
 pub mod quarantine;
 pub mod registers;
 pub mod tx_work;
@@ -60,6 +61,7 @@ pub use documents::{
     NewDocument, Quarantine,
 };
 pub use organisations::Organisation;
+pub use placeholders::Placeholders;
 pub use quarantine::{QuarantineFilter, QuarantineRow, Resolved};
 pub use registers::{
     fetch_register_by_fn, fetch_register_by_system_id, next_kz_token, update_kz_token, NewRegister,

@@ -23,8 +23,8 @@ use super::ledger::{Ledger, Lifetime, ShiftCounters};
 use super::local_time::naive_secs;
 use super::state::{Exchange, KzState};
 use crate::store::{
-    insert_document, insert_new_documents, insert_quarantine, NewDocument, Quarantine, StoreError,
-    TxWork,
+    insert_document, insert_new_documents, insert_quarantine, NewDocument, Placeholders,
+    Quarantine, StoreError, TxWork,
 };
 
 const STATE_COLUMNS: &str = "version, last_reqnum, last_token, last_command, last_response, \
@@ -303,26 +303,6 @@ const STATE_PARAMS: usize = 19;
 /// Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// `($a, …), ($b, …)`: `rows` groups of `width` numbered placeholders starting at `$first`.
-fn placeholders(rows: usize, width: usize, first: usize) -> String {
-    let mut out = String::with_capacity(rows * width * 5);
-    for row in 0..rows {
-        if row > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for col in 0..width {
-            if col > 0 {
-                out.push_str(", ");
-            }
-            out.push('$');
-            out.push_str(&(first + row * width + col).to_string());
-        }
-        out.push(')');
-    }
-    out
-}
-
 /// The exchanges of one batch in a few multi-row statements, with the effect of
 /// [`KzCommit::run`] on each in turn: (1) the stored versions in one query — a moved one is
 /// `StateChanged`; (2) the tickets in one insert — a taken number is `TicketNumberTaken`; both
@@ -355,11 +335,12 @@ async fn run_all(
     }
     let mut outcome: Vec<Option<CommitOutcome>> = vec![None; items.len()];
 
+    let style = Placeholders::of(conn);
     // 1. Versions.
     let sql = format!(
         "SELECT system_id, version FROM kz_state WHERE system_id IN ({})",
         (1..=items.len())
-            .map(|i| format!("${i}"))
+            .map(|i| style.nth(i))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -390,7 +371,7 @@ async fn run_all(
             "INSERT INTO kz_tickets (ticket_number, system_id, shift_number, shift_seq, \
              offline_sign, offline_period, qr_code, doc_key, created_at) VALUES {} \
              ON CONFLICT DO NOTHING RETURNING ticket_number",
-            placeholders(with_ticket.len(), 9, 1)
+            style.tuples(with_ticket.len(), 9, 1)
         );
         let mut query = sqlx::query(&sql);
         for &i in &with_ticket {
@@ -459,6 +440,7 @@ async fn run_all(
 /// Step 3 of [`run_all`]: every live state in one upsert that only replaces the version it was
 /// computed from.
 async fn write_states(live: &[&KzCommit], conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    let style = Placeholders::of(conn);
     let sql = format!(
         "INSERT INTO kz_state (version, last_reqnum, last_token, last_command, last_response, \
          ok_reqnum, ok_token, ok_command, ok_response, shift_number, shift_open, \
@@ -476,7 +458,7 @@ async fn write_states(live: &[&KzCommit], conn: &mut AnyConnection) -> Result<()
          cash_tiyn = excluded.cash_tiyn, last_offline_period = excluded.last_offline_period, \
          updated_at = excluded.updated_at \
          WHERE kz_state.version = excluded.version - 1",
-        placeholders(live.len(), STATE_PARAMS, 1)
+        style.tuples(live.len(), STATE_PARAMS, 1)
     );
     let encode = |e: serde_json::Result<String>| {
         e.map_err(|e| sqlx::Error::Protocol(format!("kz counters do not encode: {e}")))
