@@ -97,7 +97,7 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
     .over(file.table("tax_sink")?)
     .resolve()?;
 
-    let store = Store::open(&config.database)
+    let store = Store::open_with(&config.database, config.schema_upgrade)
         .await
         .context("opening the database")?;
     let roles = CancellationToken::new();

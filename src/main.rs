@@ -10,7 +10,14 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "ofd", version, about = "Open fiscal data operator server", long_about = None)]
+#[command(
+    name = "ofd",
+    version,
+    about = "Open fiscal data operator server",
+    long_about = None,
+    after_help = "Operator's guide (install, ports, TLS, backup, upgrade, alerts): docs/operations.md \
+                  (installed as /usr/share/doc/ofd/operations.md by the package)."
+)]
 struct Cli {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, global = true, env = "OFD_LOG_JSON")]
@@ -39,6 +46,10 @@ enum Command {
     Register(ofd::cli::register::RegisterArgs),
     /// Create or upgrade the database schema.
     Migrate(ofd::cli::migrate::MigrateArgs),
+    /// Online, verified backup of the SQLite database (PostgreSQL: pg_dump).
+    Backup(ofd::cli::backup::BackupArgs),
+    /// Verify a backup before restoring it (`--check PATH`).
+    Restore(ofd::cli::backup::RestoreArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,6 +67,8 @@ fn main() -> anyhow::Result<()> {
             Command::Decode(args) => ofd::cli::decode::run(args).await,
             Command::Register(args) => ofd::cli::register::run(args).await,
             Command::Migrate(args) => ofd::cli::migrate::run(args).await,
+            Command::Backup(args) => ofd::cli::backup::run_backup(args).await,
+            Command::Restore(args) => ofd::cli::backup::run_restore(args).await,
         }
     })
 }

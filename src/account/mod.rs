@@ -131,9 +131,10 @@ pub async fn spawn_with(
 pub async fn run(args: AccountArgs) -> anyhow::Result<()> {
     let file = args.file.load()?;
     let store_file: StoreOptions = file.table("store")?;
+    let schema_upgrade = args.database.schema_upgrade(&store_file.database);
     let database = args.database.resolve(store_file.database);
     let config = args.options.over(file.table("account")?).resolve()?;
-    let store = Store::open(&database)
+    let store = Store::open_with(&database, schema_upgrade)
         .await
         .context("opening the database")?;
     match args.command {

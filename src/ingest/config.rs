@@ -222,6 +222,8 @@ pub struct ServeConfig {
     pub metrics_listen: SocketAddr,
     /// Database URL.
     pub database: String,
+    /// What to do with an older schema.
+    pub schema_upgrade: crate::store::SchemaUpgrade,
     /// Operator ИНН for acknowledgements.
     pub ofd_inn: String,
     /// Accept (and flag) unprovisioned ФН numbers.
@@ -293,6 +295,7 @@ impl ServeOptions {
     /// every role).
     pub fn resolve_with(&self, file: &ConfigFile) -> Result<ServeConfig, ConfigError> {
         let file_store: StoreOptions = file.table("store")?;
+        let schema_upgrade = self.store.database.schema_upgrade(&file_store.database);
         let database = self.store.database.clone().resolve(file_store.database);
         let writer = self.store.writer.clone().over(file_store.writer);
         let i = self.ingest.clone().over(file.table("ingest")?);
@@ -339,6 +342,7 @@ impl ServeOptions {
             listen: i.listen.unwrap_or(([0, 0, 0, 0], 7777).into()),
             metrics_listen: metrics.listen.unwrap_or(([127, 0, 0, 1], 9898).into()),
             database,
+            schema_upgrade,
             ofd_inn: i.ofd_inn.unwrap_or_else(|| "0000000000".to_owned()),
             accept_unregistered: i.accept_unregistered.unwrap_or(false),
             register_cache_ttl: Duration::from_millis(i.register_cache_ms.unwrap_or(2000)),

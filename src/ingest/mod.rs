@@ -110,7 +110,7 @@ pub struct Server {
 impl Server {
     /// Open the store (running migrations), start the writer, bind both ports and start serving.
     pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
-        let store = Store::open(&config.database)
+        let store = Store::open_with(&config.database, config.schema_upgrade)
             .await
             .context("opening the database")?;
         Self::start_with_store(config, store).await
