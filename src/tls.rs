@@ -96,7 +96,12 @@ impl ReloadableCert {
 
 impl ResolvesServerCert for ReloadableCert {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.current.read().unwrap_or_else(|e| e.into_inner()).clone())
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        )
     }
 }
 
@@ -173,8 +178,10 @@ impl ServerTls {
 }
 
 /// Reload `cert` on every SIGHUP until `stop` is cancelled; `listener` names it in the log.
+/// Without a certificate the signal is only logged: `systemctl reload` must never kill a role
+/// (SIGHUP's default action) that happens to serve no TLS.
 pub fn reload_on_sighup(
-    cert: Arc<ReloadableCert>,
+    cert: Option<Arc<ReloadableCert>>,
     listener: &'static str,
     stop: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
@@ -188,6 +195,10 @@ pub fn reload_on_sighup(
                     _ = stop.cancelled() => return,
                     received = hangup.recv() => if received.is_none() { return },
                 }
+                let Some(cert) = &cert else {
+                    tracing::info!(listener, "SIGHUP: no TLS certificate to reload");
+                    continue;
+                };
                 match cert.reload() {
                     Ok(()) => tracing::info!(
                         listener,

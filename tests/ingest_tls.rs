@@ -31,8 +31,8 @@ impl Ca {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.distinguished_name.push(DnType::CommonName, name);
-        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key"))
-            .expect("CA");
+        let issuer =
+            CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("CA");
         Ca { issuer }
     }
 
@@ -99,7 +99,10 @@ async fn tls_connect(
 }
 
 /// Send one RU frame and read its reply; `None` when the server closed instead.
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, frame: &[u8]) -> Option<Vec<u8>> {
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    frame: &[u8],
+) -> Option<Vec<u8>> {
     stream.write_all(frame).await.ok()?;
     tokio::time::timeout(STEP, async {
         let mut reply = vec![0u8; 30];
@@ -225,9 +228,12 @@ async fn a_register_with_its_certificate_is_served_and_others_are_refused() {
         2.0
     );
     // The plain port still serves hardware registers.
-    let ack = send_one(server.local_addr(), &receipt_frame(&fn_number(3), 1, 100, None))
-        .await
-        .expect("plain TCP");
+    let ack = send_one(
+        server.local_addr(),
+        &receipt_frame(&fn_number(3), 1, 100, None),
+    )
+    .await
+    .expect("plain TCP");
     assert_eq!(ack_fields(&ack).code, 0);
     server.shutdown().await.expect("shutdown");
 }

@@ -62,11 +62,10 @@ async fn a_backup_taken_while_documents_arrive_is_consistent_and_checked() {
     tokio::time::sleep(std::time::Duration::from_millis(30)).await;
     let url = db.url.clone();
     let to_text = to.display().to_string();
-    let backup = tokio::task::spawn_blocking(move || {
-        ofd(&["backup", "--database", &url, "--to", &to_text])
-    })
-    .await
-    .expect("join");
+    let backup =
+        tokio::task::spawn_blocking(move || ofd(&["backup", "--database", &url, "--to", &to_text]))
+            .await
+            .expect("join");
     let manifest = json(&backup);
     for sender in senders {
         sender.await.expect("sender");
@@ -95,7 +94,13 @@ async fn a_backup_taken_while_documents_arrive_is_consistent_and_checked() {
     );
 
     // A backup never overwrites a file.
-    let again = ofd(&["backup", "--database", &db.url, "--to", &to.display().to_string()]);
+    let again = ofd(&[
+        "backup",
+        "--database",
+        &db.url,
+        "--to",
+        &to.display().to_string(),
+    ]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 
@@ -111,7 +116,10 @@ async fn a_backup_taken_while_documents_arrive_is_consistent_and_checked() {
     let tampered = ofd(&["restore", "--check", &to.display().to_string()]);
     assert!(!tampered.status.success());
     let stderr = String::from_utf8_lossy(&tampered.stderr);
-    assert!(stderr.contains("table documents: checksum differs"), "{stderr}");
+    assert!(
+        stderr.contains("table documents: checksum differs"),
+        "{stderr}"
+    );
 }
 
 async fn store_version(url: &str) -> serde_json::Value {

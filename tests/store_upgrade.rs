@@ -17,7 +17,11 @@ fn latest_migration(backend: Backend) -> i64 {
     let dir = migration_dir(backend);
     std::fs::read_dir(dir)
         .expect("migrations")
-        .map(|e| e.expect("entry").file_name().to_string_lossy()[..4].parse::<i64>().expect("NNNN_"))
+        .map(|e| {
+            e.expect("entry").file_name().to_string_lossy()[..4]
+                .parse::<i64>()
+                .expect("NNNN_")
+        })
         .max()
         .expect("some migration")
 }
@@ -27,7 +31,9 @@ fn migration_dir(backend: Backend) -> std::path::PathBuf {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
     };
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(name)
 }
 
 /// Bring `db` to schema version `version` with the project's own migration files, as the
@@ -63,7 +69,13 @@ async fn serve_refusing(db: &TestDb, extra: &[&str]) -> Output {
         }
     }
     command
-        .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
         .args(["--database", &db.url])
         .args(extra)
         .env("RUST_LOG", "warn")
@@ -82,7 +94,9 @@ async fn an_older_database_is_migrated_on_start_unless_refused() {
         let latest = latest_migration(db.backend);
         migrate_to(&db, latest - 1).await;
         sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect(&db.url).await.expect("connect");
+        let mut conn = sqlx::AnyConnection::connect(&db.url)
+            .await
+            .expect("connect");
         sqlx::query(
             "INSERT INTO registers (dialect, fn_number, status, created_at, updated_at) \
              VALUES ('ru', '9999000000000001', 'active', 1, 1)",
@@ -102,7 +116,9 @@ async fn an_older_database_is_migrated_on_start_unless_refused() {
             "{stderr}"
         );
         assert!(
-            Store::open_with(&db.url, SchemaUpgrade::Refuse).await.is_err(),
+            Store::open_with(&db.url, SchemaUpgrade::Refuse)
+                .await
+                .is_err(),
             "refused in-process too"
         );
 

@@ -76,8 +76,8 @@ impl AccountOptions {
         let listen = self
             .listen
             .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
-        let tls = TlsFiles::from_options(self.tls_cert, self.tls_key, self.tls_client_ca)
-            .map_err(|missing| {
+        let tls = TlsFiles::from_options(self.tls_cert, self.tls_key, self.tls_client_ca).map_err(
+            |missing| {
                 ConfigError::invalid(
                     if missing == "tls_key" {
                         "account.tls_key"
@@ -86,7 +86,8 @@ impl AccountOptions {
                     },
                     "tls_cert and tls_key go together (and tls_client_ca needs them)",
                 )
-            })?;
+            },
+        )?;
         if tls.is_none() && !listen.ip().is_loopback() {
             return Err(ConfigError::invalid(
                 "account.listen",
@@ -157,7 +158,13 @@ mod tests {
         };
         let error = public.clone().resolve().expect_err("plain HTTP in public");
         assert!(
-            matches!(error, ConfigError::Invalid { field: "account.listen", .. }),
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    field: "account.listen",
+                    ..
+                }
+            ),
             "{error}"
         );
         let https = AccountOptions {
@@ -175,7 +182,13 @@ mod tests {
         .resolve()
         .expect_err("no key");
         assert!(
-            matches!(error, ConfigError::Invalid { field: "account.tls_key", .. }),
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    field: "account.tls_key",
+                    ..
+                }
+            ),
             "{error}"
         );
     }

@@ -103,15 +103,21 @@ pub async fn spawn_with(
     let addr = listener.local_addr()?;
     let app = router(store);
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let reload = crate::tls::reload_on_sighup(
+        tls.as_ref().map(|tls| tls.cert.clone()),
+        "account",
+        shutdown.clone(),
+    )?;
     let task = match tls {
         None => tokio::spawn(async move {
-            axum::serve(listener, app)
+            let served = axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown.cancelled_owned())
                 .await
-                .context("serving the account API")
+                .context("serving the account API");
+            let _ = reload.await;
+            served
         }),
         Some(tls) => {
-            let reload = crate::tls::reload_on_sighup(tls.cert.clone(), "account", shutdown.clone())?;
             let listener = crate::tls::TlsListener::new(listener, tls.acceptor())?;
             tokio::spawn(async move {
                 let served = axum::serve(listener, app)

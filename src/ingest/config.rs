@@ -302,8 +302,8 @@ impl ServeOptions {
         let metrics = self.metrics.clone().over(file.table("metrics")?);
         let crypto = self.crypto.clone().over(file.table("crypto")?);
         let k = self.kz.clone().over(file.table("kz")?);
-        let tls_files = TlsFiles::from_options(i.tls_cert, i.tls_key, i.tls_client_ca)
-            .map_err(|missing| {
+        let tls_files =
+            TlsFiles::from_options(i.tls_cert, i.tls_key, i.tls_client_ca).map_err(|missing| {
                 ConfigError::invalid(
                     if missing == "tls_key" {
                         "ingest.tls_key"
@@ -496,7 +496,13 @@ mod tests {
         );
         let error = options.resolve().expect_err("no key");
         assert!(
-            matches!(error, ConfigError::Invalid { field: "ingest.tls_key", .. }),
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    field: "ingest.tls_key",
+                    ..
+                }
+            ),
             "{error}"
         );
         let (_dir, options) = options_with_file(
@@ -504,7 +510,13 @@ mod tests {
         );
         let error = options.resolve().expect_err("no port");
         assert!(
-            matches!(error, ConfigError::Invalid { field: "ingest.tls_listen", .. }),
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    field: "ingest.tls_listen",
+                    ..
+                }
+            ),
             "{error}"
         );
         let (_dir, options) = options_with_file(

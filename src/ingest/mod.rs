@@ -187,14 +187,11 @@ impl Server {
             shutdown: shutdown.clone(),
         });
 
-        let reload = match &tls {
-            Some((_, server_tls)) => Some(crate::tls::reload_on_sighup(
-                server_tls.cert.clone(),
-                "ingest",
-                shutdown.clone(),
-            )?),
-            None => None,
-        };
+        let reload = crate::tls::reload_on_sighup(
+            tls.as_ref().map(|(_, server_tls)| server_tls.cert.clone()),
+            "ingest",
+            shutdown.clone(),
+        )?;
         let task = tokio::spawn(async move {
             let tracker = TaskTracker::new();
             let semaphore = Arc::new(Semaphore::new(shared.config.limits.max_connections));
@@ -218,9 +215,7 @@ impl Server {
                     tokio::join!(plain, secure);
                 }
             }
-            if let Some(reload) = reload {
-                let _ = reload.await;
-            }
+            let _ = reload.await;
             tracker.close();
             if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
                 tracing::warn!(

@@ -85,7 +85,7 @@ pub async fn spawn(args: &SinkConfig, shutdown: CancellationToken) -> anyhow::Re
     let task = match tls {
         Some(tls) => {
             let reload =
-                crate::tls::reload_on_sighup(tls.cert.clone(), "tax_sink", shutdown.clone())?;
+                crate::tls::reload_on_sighup(Some(tls.cert.clone()), "tax_sink", shutdown.clone())?;
             let listener = crate::tls::TlsListener::new(listener, tls.acceptor())?;
             tokio::spawn(async move {
                 let served = axum::serve(listener, app)

@@ -111,7 +111,8 @@ pub struct CheckReport {
 /// from a dump (`postgres://` URL). Fails when the file is damaged, its schema is newer than
 /// this binary's, or anything differs from the manifest written at backup time.
 pub async fn check(target: &str) -> anyhow::Result<CheckReport> {
-    let (manifest, written) = if target.starts_with("postgres:") || target.starts_with("postgresql:")
+    let (manifest, written) = if target.starts_with("postgres:")
+        || target.starts_with("postgresql:")
     {
         (check_url(target, Backend::Postgres).await?, None)
     } else {
@@ -265,7 +266,11 @@ async fn summarise(conn: &mut AnyConnection, table: &str) -> anyhow::Result<Tabl
         add_digest(&mut sum, &hash.finalize());
         count += 1;
     }
-    let checksum = sum.iter().rev().map(|limb| format!("{limb:016x}")).collect();
+    let checksum = sum
+        .iter()
+        .rev()
+        .map(|limb| format!("{limb:016x}"))
+        .collect();
     Ok(TableSummary {
         rows: count,
         checksum,

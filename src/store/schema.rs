@@ -84,7 +84,10 @@ pub async fn database_version(
              WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
         }
     };
-    let count: i64 = sqlx::query(exists).fetch_one(&mut *conn).await?.try_get(0)?;
+    let count: i64 = sqlx::query(exists)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
     if count == 0 {
         return Ok(0);
     }
