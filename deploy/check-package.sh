@@ -6,13 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --locked
+command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --version 3.8.0 --locked
 command -v systemd-analyze >/dev/null 2>&1 || { echo "systemd-analyze is missing (apt-get install systemd)" >&2; exit 1; }
 
 profile="${OFD_DEB_PROFILE:-release}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cargo deb --profile "$profile" --no-strip --output "$work" >/dev/null
+cargo deb --profile "$profile" --no-strip --fast --output "$work" >/dev/null
 deb=$(ls "$work"/*.deb)
 echo "built $(basename "$deb")"
 

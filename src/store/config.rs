@@ -142,6 +142,7 @@ mod tests {
         assert_eq!(store.writer.batch_max_docs, Some(7));
         let flag = DatabaseArgs {
             url: Some("sqlite://flag.db".into()),
+            ..DatabaseArgs::default()
         };
         assert_eq!(flag.resolve(store.database.clone()), "sqlite://flag.db");
         assert!(file
