@@ -246,7 +246,6 @@ async fn sighup_serves_the_new_certificate_to_new_connections_while_an_old_one_f
     let second = ca.leaf("ofd second", &["localhost"]);
     let (cert, key) = write_pair(dir.path(), "server", &first);
     let db = TestDb::sqlite();
-    let tls_port = roles_support::free_port();
     let mut role = Role::spawn(
         &[
             "serve",
@@ -257,7 +256,7 @@ async fn sighup_serves_the_new_certificate_to_new_connections_while_an_old_one_f
             "--metrics-listen",
             "127.0.0.1:0",
             "--tls-listen",
-            &format!("127.0.0.1:{tls_port}"),
+            "127.0.0.1:0",
             "--tls-cert",
             cert.to_str().expect("utf-8"),
             "--tls-key",
