@@ -83,10 +83,11 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
     });
     let account_config = AccountOptions {
         listen: args.account_listen,
+        ..AccountOptions::default()
     }
     .over(from_env()?)
     .over(file.table("account")?)
-    .resolve();
+    .resolve()?;
     let sink_config = SinkOptions {
         listen: args.tax_sink_listen,
         db: args.tax_sink_db.clone(),
@@ -96,7 +97,7 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
     .over(file.table("tax_sink")?)
     .resolve()?;
 
-    let store = Store::open(&config.database)
+    let store = Store::open_with(&config.database, config.schema_upgrade)
         .await
         .context("opening the database")?;
     let roles = CancellationToken::new();
@@ -118,16 +119,13 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
         forward::serve_metrics(forward_metrics_listen, registry, forward_shutdown.clone()).await?;
 
     let account_shutdown = roles.child_token();
-    let account = account::spawn(
-        store.clone(),
-        account_config.listen,
-        account_shutdown.clone(),
-    )
-    .await?;
+    let account =
+        account::spawn_with(store.clone(), &account_config, account_shutdown.clone()).await?;
 
     let server = Server::start_with_store(config, store.clone()).await?;
     tracing::info!(
         listen = %server.local_addr(),
+        tls_listen = server.tls_addr().map(tracing::field::display),
         metrics = %server.metrics_addr(),
         forward_metrics = %forward_metrics_listen,
         account = %account.addr,

@@ -4,10 +4,11 @@
 //! Dependencies point one way: roles (`ingest`, `forward`, `sink`, `account`; the tools `cli` and
 //! `emulate`) → `store` / `crypto` → `ofd_protocol`. Roles do not import each other; what they
 //! share goes through `store`. `all` composes the roles into one process and is the only module
-//! that names several. Below them all sit leaves that import nothing of the crate: [`clock`] (the
-//! one way to read the wall clock), [`error_chain`] (an error with its causes), [`secret`],
-//! [`signal`], [`tax_batch`], [`telemetry`], and [`config_file`] (how every role reads the one
-//! TOML file, env and flags, one declaration per option).
+//! that names several. Below them all sit leaves that import nothing of the crate but each other:
+//! [`clock`] (the one way to read the wall clock), [`error_chain`] (an error with its causes),
+//! [`secret`], [`signal`], [`tax_batch`], [`telemetry`], [`tls`] (TLS for every listener, its
+//! reload on SIGHUP), and [`config_file`] (how every role reads the one TOML file, env and
+//! flags, one declaration per option).
 
 pub mod account;
 pub mod all;
@@ -25,3 +26,4 @@ pub mod sink;
 pub mod store;
 pub mod tax_batch;
 pub mod telemetry;
+pub mod tls;

@@ -10,7 +10,14 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "ofd", version, about = "Open fiscal data operator server", long_about = None)]
+#[command(
+    name = "ofd",
+    version,
+    about = "Open fiscal data operator server",
+    long_about = None,
+    after_help = "Operator's guide (install, ports, TLS, backup, upgrade, alerts): docs/operations.md \
+                  (installed as /usr/share/doc/ofd/operations.md by the package)."
+)]
 struct Cli {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, global = true, env = "OFD_LOG_JSON")]
@@ -41,6 +48,10 @@ enum Command {
     Migrate(ofd::cli::migrate::MigrateArgs),
     /// Frames kept instead of stored as documents: list, show, retry through the current decoder.
     Quarantine(ofd::ingest::quarantine::QuarantineArgs),
+    /// Online, verified backup of the SQLite database (PostgreSQL: pg_dump).
+    Backup(ofd::cli::backup::BackupArgs),
+    /// Verify a backup before restoring it (`--check PATH`).
+    Restore(ofd::cli::backup::RestoreArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -59,6 +70,8 @@ fn main() -> anyhow::Result<()> {
             Command::Register(args) => ofd::cli::register::run(args).await,
             Command::Migrate(args) => ofd::cli::migrate::run(args).await,
             Command::Quarantine(args) => ofd::ingest::quarantine::run(args).await,
+            Command::Backup(args) => ofd::cli::backup::run_backup(args).await,
+            Command::Restore(args) => ofd::cli::backup::run_restore(args).await,
         }
     })
 }

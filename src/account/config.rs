@@ -3,10 +3,18 @@
 //! [`AccountOptions`] and resolved into an [`AccountConfig`]. Its database is the shared
 //! `--database` / `[store] database`. Precedence as everywhere: flag, env var, file, default
 //! ([`crate::config_file`]).
+//!
+//! HTTPS takes the same three options as the ingest TLS port and the tax sink (`tls_cert`,
+//! `tls_key`, `tls_client_ca`; the pair is re-read on SIGHUP). Plain HTTP is for loopback only,
+//! as the forwarder's sink URL is: a non-loopback `listen` without a certificate is refused.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use serde::Deserialize;
+
+use crate::config_file::ConfigError;
+use crate::tls::TlsFiles;
 
 /// Where the account API listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
@@ -15,28 +23,81 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
 #[derive(clap::Args, Deserialize, Debug, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct AccountOptions {
-    /// Address of the HTTP API (keep it private or behind TLS). [default: 127.0.0.1:8088]
+    /// Address of the API and its pages: HTTPS with tls_cert and tls_key, plain HTTP only on a
+    /// loopback address. [default: 127.0.0.1:8088]
     #[arg(long, env = "OFD_ACCOUNT_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// PEM certificate chain for HTTPS, re-read on SIGHUP (needs tls_key). [default: none]
+    #[arg(
+        id = "account.tls_cert",
+        long = "account-tls-cert",
+        env = "OFD_ACCOUNT_TLS_CERT",
+        value_name = "PATH"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of tls_cert, re-read on SIGHUP. [default: none]
+    #[arg(
+        id = "account.tls_key",
+        long = "account-tls-key",
+        env = "OFD_ACCOUNT_TLS_KEY",
+        value_name = "PATH"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA bundle: clients must present a certificate it signed (mutual TLS).
+    /// [default: none]
+    #[arg(
+        id = "account.tls_client_ca",
+        long = "account-tls-client-ca",
+        env = "OFD_ACCOUNT_TLS_CLIENT_CA",
+        value_name = "PATH"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
-crate::layer!(AccountOptions { listen });
+crate::layer!(AccountOptions {
+    listen,
+    tls_cert,
+    tls_key,
+    tls_client_ca
+});
 
 /// The account service's settings, resolved.
 #[derive(Debug, Clone)]
 pub struct AccountConfig {
     /// Address of the HTTP API.
     pub listen: SocketAddr,
+    /// HTTPS certificate, key and optional client CA; `None`: plain HTTP on loopback.
+    pub tls: Option<TlsFiles>,
 }
 
 impl AccountOptions {
-    /// Fill what no layer set from the defaults.
-    pub fn resolve(self) -> AccountConfig {
-        AccountConfig {
-            listen: self
-                .listen
-                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
+    /// Fill what no layer set from the defaults, and refuse plain HTTP off loopback.
+    pub fn resolve(self) -> Result<AccountConfig, ConfigError> {
+        let listen = self
+            .listen
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
+        let tls = TlsFiles::from_options(self.tls_cert, self.tls_key, self.tls_client_ca).map_err(
+            |missing| {
+                ConfigError::invalid(
+                    if missing == "tls_key" {
+                        "account.tls_key"
+                    } else {
+                        "account.tls_cert"
+                    },
+                    "tls_cert and tls_key go together (and tls_client_ca needs them)",
+                )
+            },
+        )?;
+        if tls.is_none() && !listen.ip().is_loopback() {
+            return Err(ConfigError::invalid(
+                "account.listen",
+                format!(
+                    "{listen} is not a loopback address: serve HTTPS there (tls_cert, tls_key) \
+                     or listen on 127.0.0.1 behind a TLS proxy"
+                ),
+            ));
         }
+        Ok(AccountConfig { listen, tls })
     }
 }
 
@@ -59,18 +120,20 @@ mod tests {
             AccountOptions::default()
                 .over(from_file.clone())
                 .resolve()
+                .expect("valid")
                 .listen,
             "127.0.0.1:9100".parse().expect("addr")
         );
         let flags = AccountOptions {
             listen: Some("127.0.0.1:9101".parse().expect("addr")),
+            ..AccountOptions::default()
         };
         assert_eq!(
-            flags.over(from_file).resolve().listen,
+            flags.over(from_file).resolve().expect("valid").listen,
             "127.0.0.1:9101".parse().expect("addr")
         );
         assert_eq!(
-            AccountOptions::default().resolve().listen,
+            AccountOptions::default().resolve().expect("valid").listen,
             DEFAULT_LISTEN.parse().expect("addr")
         );
         assert_keys_are_fields::<AccountOptions>();
@@ -82,8 +145,51 @@ mod tests {
         let file = ConfigFile::load(Some(&path)).expect("deploy/ofd.toml parses");
         let example: AccountOptions = file.table("account").expect("valid [account]");
         assert_eq!(
-            example.resolve().listen,
-            AccountOptions::default().resolve().listen
+            example.resolve().expect("valid").listen,
+            AccountOptions::default().resolve().expect("valid").listen
+        );
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback_and_tls_files_go_together() {
+        let public = AccountOptions {
+            listen: Some("0.0.0.0:8443".parse().expect("addr")),
+            ..AccountOptions::default()
+        };
+        let error = public.clone().resolve().expect_err("plain HTTP in public");
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    field: "account.listen",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        let https = AccountOptions {
+            tls_cert: Some("c.pem".into()),
+            tls_key: Some("c.key".into()),
+            ..public.clone()
+        }
+        .resolve()
+        .expect("HTTPS anywhere");
+        assert_eq!(https.tls.expect("tls").cert, PathBuf::from("c.pem"));
+        let error = AccountOptions {
+            tls_cert: Some("c.pem".into()),
+            ..public
+        }
+        .resolve()
+        .expect_err("no key");
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    field: "account.tls_key",
+                    ..
+                }
+            ),
+            "{error}"
         );
     }
 }

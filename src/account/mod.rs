@@ -12,7 +12,9 @@
 //!   calls that issue them.
 //! - This first slice holds what provisioning needs; reports, search, exports, staff and alerts
 //!   are further route modules beside `organisations.rs` and `registers.rs`.
-//! - Configuration: [`config`], the `[account]` table, flags and env vars.
+//! - Configuration: [`config`], the `[account]` table, flags and env vars. HTTPS with
+//!   `tls_cert`/`tls_key` (and `tls_client_ca` for client certificates) through [`crate::tls`],
+//!   the pair re-read on SIGHUP; plain HTTP only on loopback.
 //!
 //! Drain order on SIGTERM or ctrl-c ([`crate::signal::shutdown_signal`]):
 //! 1. the listener stops accepting connections;
@@ -70,25 +72,64 @@ pub struct RunningAccount {
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-/// Bind `listen` and serve the API over `store` in a background task until `shutdown` is
-/// cancelled; requests in flight are finished first. Used by `ofd account`, `ofd all` and tests.
+/// Bind `listen` and serve the API over `store` in plain HTTP in a background task until
+/// `shutdown` is cancelled; requests in flight are finished first. Used by tests.
 pub async fn spawn(
     store: Store,
     listen: SocketAddr,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunningAccount> {
+    spawn_with(store, &AccountConfig { listen, tls: None }, shutdown).await
+}
+
+/// As [`spawn`] on `config.listen`, over HTTPS when `config.tls` is set. Used by
+/// `ofd account`, `ofd all` and tests.
+pub async fn spawn_with(
+    store: Store,
+    config: &AccountConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<RunningAccount> {
+    let listen = config.listen;
+    let tls = match &config.tls {
+        Some(files) => Some(
+            crate::tls::ServerTls::new(files, &[b"http/1.1"])
+                .context("setting up HTTPS for the account API")?,
+        ),
+        None => None,
+    };
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let app = router(store);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-            .context("serving the account API")
-    });
-    tracing::info!(account = %addr, "account API listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let reload = crate::tls::reload_on_sighup(
+        tls.as_ref().map(|tls| tls.cert.clone()),
+        "account",
+        shutdown.clone(),
+    )?;
+    let task = match tls {
+        None => tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await
+                .context("serving the account API");
+            let _ = reload.await;
+            served
+        }),
+        Some(tls) => {
+            let listener = crate::tls::TlsListener::new(listener, tls.acceptor())?;
+            tokio::spawn(async move {
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown.cancelled_owned())
+                    .await
+                    .context("serving the account API");
+                let _ = reload.await;
+                served
+            })
+        }
+    };
+    tracing::info!(account = %addr, scheme, "account API listening");
     Ok(RunningAccount { addr, task })
 }
 
@@ -96,9 +137,10 @@ pub async fn spawn(
 pub async fn run(args: AccountArgs) -> anyhow::Result<()> {
     let file = args.file.load()?;
     let store_file: StoreOptions = file.table("store")?;
+    let schema_upgrade = args.database.schema_upgrade(&store_file.database);
     let database = args.database.resolve(store_file.database);
-    let config = args.options.over(file.table("account")?).resolve();
-    let store = Store::open(&database)
+    let config = args.options.over(file.table("account")?).resolve()?;
+    let store = Store::open_with(&database, schema_upgrade)
         .await
         .context("opening the database")?;
     match args.command {
@@ -108,7 +150,7 @@ pub async fn run(args: AccountArgs) -> anyhow::Result<()> {
             result
         }
         None => {
-            let result = serve(&store, config.listen).await;
+            let result = serve(&store, &config).await;
             store.close().await;
             if result.is_ok() {
                 tracing::info!("account API drained");
@@ -118,9 +160,9 @@ pub async fn run(args: AccountArgs) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(store: &Store, listen: SocketAddr) -> anyhow::Result<()> {
+async fn serve(store: &Store, config: &AccountConfig) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
-    let mut running = spawn(store.clone(), listen, shutdown.clone()).await?;
+    let mut running = spawn_with(store.clone(), config, shutdown.clone()).await?;
     tokio::select! {
         signal = crate::signal::shutdown_signal() => {
             signal?;

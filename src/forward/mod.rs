@@ -220,9 +220,10 @@ pub async fn serve_metrics(
 pub async fn run(args: ForwardArgs) -> anyhow::Result<()> {
     let file = args.file.load()?;
     let store_file: StoreOptions = file.table("store")?;
+    let schema_upgrade = args.database.schema_upgrade(&store_file.database);
     let database = args.database.resolve(store_file.database);
     let options = (*args.options).over(file.table("forward")?).resolve()?;
-    let store = Store::open(&database).await?;
+    let store = Store::open_with(&database, schema_upgrade).await?;
     if let Some(ForwardCommand::Status {
         json,
         limit,

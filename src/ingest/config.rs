@@ -8,6 +8,7 @@
 //! them as flags and env vars; the commented example in `deploy/ofd.toml` lists them as keys.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -15,6 +16,7 @@ use serde::Deserialize;
 use crate::config_file::{ensure, ConfigArg, ConfigError, ConfigFile, Layer};
 use crate::crypto::{CryptoConfig, CryptoOptions};
 use crate::store::config::StoreOptions;
+use crate::tls::TlsFiles;
 
 /// How format-logical control (ФЛК) failures are answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -108,6 +110,22 @@ pub struct IngestOptions {
     /// [default: 30]
     #[arg(long, env = "OFD_SHUTDOWN_GRACE_SECS", value_name = "SECS")]
     pub shutdown_grace_secs: Option<u64>,
+    /// A second register port that speaks TLS (software registers, links that terminate TLS);
+    /// both dialects, the same limits as `listen`, which stays plain TCP for hardware
+    /// registers. Needs tls_cert and tls_key. [default: none]
+    #[arg(long, env = "OFD_TLS_LISTEN", value_name = "ADDR")]
+    pub tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain of the TLS port, re-read on SIGHUP. [default: none]
+    #[arg(long, env = "OFD_TLS_CERT", value_name = "PATH")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of tls_cert, re-read on SIGHUP. [default: none]
+    #[arg(long, env = "OFD_TLS_KEY", value_name = "PATH")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA bundle: registers on the TLS port must present a certificate it signed, whose
+    /// subject CN names the register (RU: the ФН number; KZ: the system id); a frame from any
+    /// other register closes the connection. [default: none, no client certificates]
+    #[arg(long, env = "OFD_TLS_CLIENT_CA", value_name = "PATH")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 crate::layer!(IngestOptions {
@@ -124,6 +142,10 @@ crate::layer!(IngestOptions {
     source_rate,
     source_burst,
     shutdown_grace_secs,
+    tls_listen,
+    tls_cert,
+    tls_key,
+    tls_client_ca,
 });
 
 /// `[metrics]`: the ingest server's Prometheus endpoint (the forwarder has its own,
@@ -201,6 +223,8 @@ pub struct ServeConfig {
     pub metrics_listen: SocketAddr,
     /// Database URL.
     pub database: String,
+    /// What to do with an older schema.
+    pub schema_upgrade: crate::store::SchemaUpgrade,
     /// Operator ИНН for acknowledgements.
     pub ofd_inn: String,
     /// Accept (and flag) unprovisioned ФН numbers.
@@ -217,6 +241,17 @@ pub struct ServeConfig {
     pub crypto: CryptoConfig,
     /// The KZ dialect.
     pub kz: crate::ingest::kz::KzConfig,
+    /// The TLS register port, when configured.
+    pub tls: Option<IngestTls>,
+}
+
+/// The second, TLS register port.
+#[derive(Clone, Debug)]
+pub struct IngestTls {
+    /// Its address.
+    pub listen: SocketAddr,
+    /// Certificate, key and the optional client CA bundle.
+    pub files: TlsFiles,
 }
 
 /// Limits that keep slow or hostile clients from starving others.
@@ -261,12 +296,40 @@ impl ServeOptions {
     /// every role).
     pub fn resolve_with(&self, file: &ConfigFile) -> Result<ServeConfig, ConfigError> {
         let file_store: StoreOptions = file.table("store")?;
+        let schema_upgrade = self.store.database.schema_upgrade(&file_store.database);
         let database = self.store.database.clone().resolve(file_store.database);
         let writer = self.store.writer.clone().over(file_store.writer);
         let i = self.ingest.clone().over(file.table("ingest")?);
         let metrics = self.metrics.clone().over(file.table("metrics")?);
         let crypto = self.crypto.clone().over(file.table("crypto")?);
         let k = self.kz.clone().over(file.table("kz")?);
+        let tls_files =
+            TlsFiles::from_options(i.tls_cert, i.tls_key, i.tls_client_ca).map_err(|missing| {
+                ConfigError::invalid(
+                    if missing == "tls_key" {
+                        "ingest.tls_key"
+                    } else {
+                        "ingest.tls_cert"
+                    },
+                    "tls_cert and tls_key go together (and tls_client_ca needs them)",
+                )
+            })?;
+        let tls = match (i.tls_listen, tls_files) {
+            (Some(listen), Some(files)) => Some(IngestTls { listen, files }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::invalid(
+                    "ingest.tls_cert",
+                    "tls_listen needs tls_cert and tls_key",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "ingest.tls_listen",
+                    "tls_cert is set but no tls_listen port to serve it on",
+                ))
+            }
+        };
         let kz_defaults = crate::ingest::kz::KzConfig::default();
         let hours = |h: u32| i64::from(h) * 3600;
         let kz = crate::ingest::kz::KzConfig {
@@ -280,6 +343,7 @@ impl ServeOptions {
             listen: i.listen.unwrap_or(([0, 0, 0, 0], 7777).into()),
             metrics_listen: metrics.listen.unwrap_or(([127, 0, 0, 1], 9898).into()),
             database,
+            schema_upgrade,
             ofd_inn: i.ofd_inn.unwrap_or_else(|| "0000000000".to_owned()),
             accept_unregistered: i.accept_unregistered.unwrap_or(false),
             register_cache_ttl: Duration::from_millis(i.register_cache_ms.unwrap_or(2000)),
@@ -301,6 +365,7 @@ impl ServeOptions {
             },
             crypto: crypto.resolve(),
             kz,
+            tls,
         };
         config.validate()?;
         Ok(config)
@@ -423,6 +488,45 @@ mod tests {
             ),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_tls_port_needs_its_certificate_and_key() {
+        let (_dir, options) = options_with_file(
+            "[ingest]\ntls_listen = \"127.0.0.1:7778\"\ntls_cert = \"/etc/ofd/c.pem\"\n",
+        );
+        let error = options.resolve().expect_err("no key");
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    field: "ingest.tls_key",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        let (_dir, options) = options_with_file(
+            "[ingest]\ntls_cert = \"/etc/ofd/c.pem\"\ntls_key = \"/etc/ofd/c.key\"\n",
+        );
+        let error = options.resolve().expect_err("no port");
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    field: "ingest.tls_listen",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        let (_dir, options) = options_with_file(
+            "[ingest]\ntls_listen = \"127.0.0.1:7778\"\ntls_cert = \"c.pem\"\n\
+             tls_key = \"c.key\"\ntls_client_ca = \"ca.pem\"\n",
+        );
+        let tls = options.resolve().expect("valid").tls.expect("TLS port");
+        assert_eq!(tls.listen, "127.0.0.1:7778".parse().expect("addr"));
+        assert_eq!(tls.files.client_ca, Some(PathBuf::from("ca.pem")));
     }
 
     #[test]

@@ -9,6 +9,11 @@
 //! dialect has an answer for it, `refused`. Bytes in are counted once per frame and once for
 //! whatever is left unread; ack latency once per reply written, from the moment its frame was
 //! whole to the moment the reply was written.
+//!
+//! The stream is anything that reads and writes: a `TcpStream` on the plain port, a rustls
+//! stream on the TLS port. There, with client certificates, `client` is the certificate's
+//! subject CN, and a whole frame naming another register ([`NamesRegister`]) is counted as
+//! `client_certificate`, dropped unanswered, and ends the connection.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,13 +21,12 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use ofd_protocol::{sniff, Dialect, Sniff};
 use prometheus::IntGauge;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
-use super::handler::{first_bytes, FrameHandler, FramingFailure as _, Reply};
+use super::handler::{first_bytes, FrameHandler, FramingFailure as _, NamesRegister, Reply};
 use super::metrics::{Check, FrameResult, Label as _};
 use super::Shared;
 
@@ -31,9 +35,11 @@ use super::Shared;
 const INITIAL_READ: usize = 2048;
 
 /// An accepted connection whose dialect is known, with whatever bytes were read to learn it.
-struct Connection {
-    stream: TcpStream,
+struct Connection<S> {
+    stream: S,
     peer: SocketAddr,
+    /// The client certificate's subject CN (TLS port with client certificates).
+    client: Option<String>,
     /// Bytes already read (the start of the first frame).
     read_buf: BytesMut,
     /// When the connection is closed however busy it is.
@@ -41,9 +47,10 @@ struct Connection {
 }
 
 /// Serve one accepted connection; `_permit` holds its slot in the connection limit.
-pub(crate) async fn serve(
-    mut stream: TcpStream,
+pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    mut stream: S,
     peer: SocketAddr,
+    client: Option<String>,
     _permit: OwnedSemaphorePermit,
     shared: Arc<Shared>,
 ) {
@@ -59,6 +66,7 @@ pub(crate) async fn serve(
     let connection = Connection {
         stream,
         peer,
+        client,
         read_buf,
         deadline,
     };
@@ -81,8 +89,8 @@ pub(crate) async fn serve(
 
 /// Read until the first bytes tell the dialect. `None`: the connection ended first (EOF, error,
 /// timeout or shutdown), already logged and counted where it matters.
-async fn read_opening(
-    stream: &mut TcpStream,
+async fn read_opening<S: AsyncRead + Unpin>(
+    stream: &mut S,
     read_buf: &mut BytesMut,
     peer: SocketAddr,
     deadline: Instant,
@@ -122,10 +130,15 @@ async fn read_opening(
 
 /// The read loop: frames in, one reply (or none) out per frame, until EOF, a failure, a
 /// timeout or shutdown.
-async fn read_frames<H: FrameHandler>(handler: &H, connection: Connection, shared: &Shared) {
+async fn read_frames<H: FrameHandler, S: AsyncRead + AsyncWrite + Unpin + Send>(
+    handler: &H,
+    connection: Connection<S>,
+    shared: &Shared,
+) {
     let Connection {
         mut stream,
         peer,
+        client,
         read_buf: mut buffer,
         deadline,
     } = connection;
@@ -181,6 +194,15 @@ async fn read_frames<H: FrameHandler>(handler: &H, connection: Connection, share
         };
         let complete = std::time::Instant::now();
         metrics.bytes_in.inc_by(H::frame_len(&frame) as u64);
+        if let Some(certified) = &client {
+            let named = frame.register_name();
+            if named.as_deref() != Some(certified.as_str()) {
+                counters.check_failures.inc(Check::ClientCertificate);
+                counters.frames.inc(FrameResult::Dropped);
+                tracing::warn!(%peer, dialect, certificate = %certified, frame_register = ?named, "frame names another register than the client certificate; closing");
+                break;
+            }
+        }
         match handler.handle(frame, peer).await {
             Reply::Send(bytes) => {
                 if let Err(error) = write_reply(&mut stream, &bytes, deadline, shared).await {
@@ -200,8 +222,8 @@ async fn read_frames<H: FrameHandler>(handler: &H, connection: Connection, share
 /// The next whole frame: decode what is buffered, read more while the codec needs it. `None`
 /// at a clean end of stream; the codec's end-of-stream rule turns a partial frame into its
 /// truncation error. Cancel-safe: bytes read stay in `buffer`.
-async fn next_frame<C: Decoder>(
-    stream: &mut TcpStream,
+async fn next_frame<C: Decoder, S: AsyncRead + Unpin>(
+    stream: &mut S,
     buffer: &mut BytesMut,
     codec: &mut C,
 ) -> Result<Option<C::Item>, C::Error> {
@@ -216,8 +238,8 @@ async fn next_frame<C: Decoder>(
 }
 
 /// Write one reply within the idle timeout and the connection's deadline.
-async fn write_reply(
-    stream: &mut TcpStream,
+async fn write_reply<S: AsyncWrite + Unpin>(
+    stream: &mut S,
     bytes: &[u8],
     deadline: Instant,
     shared: &Shared,

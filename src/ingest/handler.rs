@@ -43,7 +43,7 @@ pub trait FrameHandler: Sync {
     /// The dialect, for metrics labels and logs.
     const DIALECT: Dialect;
     /// One whole frame as the codec yields it.
-    type Frame: Send;
+    type Frame: Send + NamesRegister;
     /// How framing fails.
     type Failure: FramingFailure;
     /// Cuts frames out of the byte stream.
@@ -55,6 +55,29 @@ pub trait FrameHandler: Sync {
     fn frame_len(frame: &Self::Frame) -> usize;
     /// Check, store and answer one whole frame; counts its end.
     fn handle(&self, frame: Self::Frame, peer: SocketAddr) -> impl Future<Output = Reply> + Send;
+}
+
+/// Which register a whole frame says it comes from, in the form a client certificate's subject
+/// CN names it (TLS port with client certificates): RU the ФН number from the session header,
+/// KZ the system id from the header. `None` when the frame does not say.
+pub trait NamesRegister {
+    /// The register's name, or `None`.
+    fn register_name(&self) -> Option<String>;
+}
+
+/// An RU frame: session header first.
+impl NamesRegister for bytes::BytesMut {
+    fn register_name(&self) -> Option<String> {
+        let header = ofd_protocol::ru::SessionHeader::decode(self).ok()?;
+        Some(header.fn_number.digits().to_owned())
+    }
+}
+
+/// A KZ frame: its decoded header and the bytes.
+impl NamesRegister for (ofd_protocol::kz::Header, bytes::BytesMut) {
+    fn register_name(&self) -> Option<String> {
+        Some(self.0.system_id.to_string())
+    }
 }
 
 /// Hex of at most the first 64 bytes, for the log line of a refused frame (RU spec §10).

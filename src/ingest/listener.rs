@@ -5,6 +5,11 @@
 //! - At most `max_connections` connection tasks exist; the loop waits for a permit *before*
 //!   accepting, so excess connections queue in the kernel backlog instead of in our memory.
 //! - The loop knows nothing about dialects: `connection` sniffs and runs the read loop.
+//! - The TLS port runs a second loop over the same semaphore (`max_connections` counts both
+//!   ports) with a rate limiter of its own; each handshake runs in the connection's task, under
+//!   its permit and within the handshake timeout, so a slow client holds up no one else. The
+//!   acceptor's certificate resolver is shared with the SIGHUP reload, so a handshake always
+//!   picks the current certificate and open connections keep theirs.
 //! - On shutdown the loop returns at once and drops the listening socket (no new connections);
 //!   draining the spawned tasks is the caller's job through the shared `TaskTracker`.
 
@@ -13,7 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpSocket};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 
 use super::limits::SourceRateLimiter;
@@ -38,10 +44,16 @@ pub(crate) fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListene
     socket.listen(backlog)
 }
 
-/// Accept until `shared.shutdown` is cancelled.
-pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracker) {
+/// Accept until `shared.shutdown` is cancelled; with `tls`, handshake before serving. The
+/// semaphore is shared by every port of the server.
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    semaphore: Arc<Semaphore>,
+    shared: Arc<Shared>,
+    tracker: TaskTracker,
+) {
     let limits = &shared.config.limits;
-    let semaphore = Arc::new(Semaphore::new(limits.max_connections));
     let mut limiter = SourceRateLimiter::new(
         limits.source_rate,
         limits.source_burst,
@@ -79,12 +91,56 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, trac
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%peer, %error, "TCP_NODELAY not set");
         }
-        tracker.spawn(super::connection::serve(
-            stream,
-            peer,
-            permit,
-            shared.clone(),
-        ));
+        match &tls {
+            None => {
+                tracker.spawn(super::connection::serve(
+                    stream,
+                    peer,
+                    None,
+                    permit,
+                    shared.clone(),
+                ));
+            }
+            Some(acceptor) => {
+                tracker.spawn(handshake_then_serve(
+                    acceptor.clone(),
+                    stream,
+                    peer,
+                    permit,
+                    shared.clone(),
+                ));
+            }
+        }
     }
-    tracing::info!("listener closed: no new connections");
+    tracing::info!(tls = tls.is_some(), "listener closed: no new connections");
+}
+
+/// The TLS port's connection task: the handshake (bounded by the handshake timeout and
+/// shutdown), then the same connection path as plain TCP, with the client certificate's name.
+async fn handshake_then_serve(
+    acceptor: TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+    shared: Arc<Shared>,
+) {
+    let handshake = tokio::time::timeout(crate::tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+    let stream = tokio::select! {
+        _ = shared.shutdown.cancelled() => return,
+        done = handshake => match done {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => {
+                shared.metrics.connections_rejected.inc(ConnectionRejection::TlsHandshake);
+                tracing::info!(%peer, %error, "TLS handshake failed; closed");
+                return;
+            }
+            Err(_elapsed) => {
+                shared.metrics.connections_rejected.inc(ConnectionRejection::TlsHandshake);
+                tracing::info!(%peer, "TLS handshake timed out; closed");
+                return;
+            }
+        },
+    };
+    let client = crate::tls::client_name(&stream);
+    super::connection::serve(stream, peer, client, permit, shared).await;
 }

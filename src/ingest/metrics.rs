@@ -122,6 +122,8 @@ label_enum! {
         Storage => "storage",
         /// KZ: wrong token, or a request number reused with another token or command.
         Token => "token",
+        /// TLS port: the frame names a register other than the client certificate's.
+        ClientCertificate => "client_certificate",
     }
 }
 
@@ -130,6 +132,8 @@ label_enum! {
     ConnectionRejection {
         /// The source address exceeded its connection rate.
         RateLimited => "rate_limited",
+        /// TLS port: the handshake failed or timed out (includes a refused client certificate).
+        TlsHandshake => "tls_handshake",
     }
 }
 

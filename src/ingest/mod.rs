@@ -19,7 +19,10 @@
 //!    register resends), never an error code.
 //! 2. Every frame ends in exactly one `ofd_ingest_frames_total{result}` increment: an ack with an
 //!    explicit 1022 code, or a logged, counted close.
-//! 3. Shutdown ([`Server::shutdown`], SIGTERM, ctrl-c): stop accepting; connections finish the
+//! 3. The optional TLS port (`[ingest] tls_listen`) serves the same connections after a
+//!    handshake (same limits, one connection semaphore for both ports); its certificate is
+//!    reloaded on SIGHUP ([`crate::tls`]) without touching open connections.
+//! 4. Shutdown ([`Server::shutdown`], SIGTERM, ctrl-c): stop accepting; connections finish the
 //!    frame they are processing (commit and ack) and close instead of reading another; wait up
 //!    to `shutdown_grace` for them; then the writer drains its queue and commits; then exit.
 //!
@@ -43,6 +46,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -66,6 +70,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let server = Server::start(config).await?;
     tracing::info!(
         listen = %server.local_addr(),
+        tls_listen = server.tls_addr().map(tracing::field::display),
         metrics = %server.metrics_addr(),
         "ofd ingest serving"
     );
@@ -97,6 +102,7 @@ pub(crate) struct Shared {
 /// A running ingest server. Tests start one in-process on port 0 and talk to it over TCP.
 pub struct Server {
     local_addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
     metrics_addr: SocketAddr,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
@@ -106,7 +112,7 @@ pub struct Server {
 impl Server {
     /// Open the store (running migrations), start the writer, bind both ports and start serving.
     pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
-        let store = Store::open(&config.database)
+        let store = Store::open_with(&config.database, config.schema_upgrade)
             .await
             .context("opening the database")?;
         Self::start_with_store(config, store).await
@@ -120,7 +126,21 @@ impl Server {
         let metrics_listener = TcpListener::bind(config.metrics_listen)
             .await
             .with_context(|| format!("binding the metrics port {}", config.metrics_listen))?;
+        let tls = match &config.tls {
+            None => None,
+            Some(tls) => {
+                let server_tls = crate::tls::ServerTls::new(&tls.files, &[])
+                    .context("setting up TLS on the register port")?;
+                let tls_listener = listener::bind(tls.listen, config.limits.listen_backlog)
+                    .with_context(|| format!("binding the ingest TLS port {}", tls.listen))?;
+                Some((tls_listener, server_tls))
+            }
+        };
         let local_addr = listener.local_addr()?;
+        let tls_addr = match &tls {
+            Some((tls_listener, _)) => Some(tls_listener.local_addr()?),
+            None => None,
+        };
         let metrics_addr = metrics_listener.local_addr()?;
         let metrics = Metrics::new();
 
@@ -170,9 +190,35 @@ impl Server {
             shutdown: shutdown.clone(),
         });
 
+        let reload = crate::tls::reload_on_sighup(
+            tls.as_ref().map(|(_, server_tls)| server_tls.cert.clone()),
+            "ingest",
+            shutdown.clone(),
+        )?;
         let task = tokio::spawn(async move {
             let tracker = TaskTracker::new();
-            listener::accept_loop(listener, shared.clone(), tracker.clone()).await;
+            let semaphore = Arc::new(Semaphore::new(shared.config.limits.max_connections));
+            let plain = listener::accept_loop(
+                listener,
+                None,
+                semaphore.clone(),
+                shared.clone(),
+                tracker.clone(),
+            );
+            match tls {
+                None => plain.await,
+                Some((tls_listener, server_tls)) => {
+                    let secure = listener::accept_loop(
+                        tls_listener,
+                        Some(server_tls.acceptor()),
+                        semaphore,
+                        shared.clone(),
+                        tracker.clone(),
+                    );
+                    tokio::join!(plain, secure);
+                }
+            }
+            let _ = reload.await;
             tracker.close();
             if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
                 tracing::warn!(
@@ -196,6 +242,7 @@ impl Server {
         });
         Ok(Server {
             local_addr,
+            tls_addr,
             metrics_addr,
             metrics,
             shutdown,
@@ -206,6 +253,11 @@ impl Server {
     /// Address registers connect to (the bound port when configured with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Address of the TLS register port, when configured.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
     }
 
     /// Address of `GET /metrics`.

@@ -23,7 +23,6 @@ pub mod config;
 pub mod faults;
 mod server;
 pub mod storage;
-mod tls;
 mod validate;
 
 use std::net::SocketAddr;
@@ -72,22 +71,28 @@ pub async fn spawn(args: &SinkConfig, shutdown: CancellationToken) -> anyhow::Re
     let app = router(state, args.max_batch_bytes);
     let stop = shutdown.clone();
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(tls::server_config(
-            cert,
-            key,
-            args.tls_client_ca.as_deref(),
+        (Some(cert), Some(key)) => Some(crate::tls::ServerTls::new(
+            &crate::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: args.tls_client_ca.clone(),
+            },
+            &[b"http/1.1"],
         )?),
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let task = match tls {
-        Some(config) => {
-            let listener = tls::TlsListener::new(listener, config);
+        Some(tls) => {
+            let reload =
+                crate::tls::reload_on_sighup(Some(tls.cert.clone()), "tax_sink", shutdown.clone())?;
+            let listener = crate::tls::TlsListener::new(listener, tls.acceptor())?;
             tokio::spawn(async move {
                 let served = axum::serve(listener, app)
                     .with_graceful_shutdown(stop.cancelled_owned())
                     .await;
                 storage.close().await;
+                let _ = reload.await;
                 served.context("serving the tax sink")
             })
         }

@@ -7,6 +7,8 @@ use std::sync::Once;
 
 use serde::Deserialize;
 
+use super::schema::SchemaUpgrade;
+
 /// The database of every role when nothing names one: an SQLite file in the working directory.
 pub const DEFAULT_DATABASE: &str = "sqlite://ofd.db";
 
@@ -32,11 +34,33 @@ pub struct DatabaseArgs {
     )]
     #[serde(rename = "database")]
     pub url: Option<String>,
+    /// When the database's schema is older than this ofd's: `auto` migrates on start, `refuse`
+    /// stops with a message (upgrade with `ofd migrate`). A newer schema is always refused.
+    /// [default: auto]
+    #[arg(
+        id = "schema_upgrade",
+        long = "schema-upgrade",
+        env = "OFD_SCHEMA_UPGRADE",
+        value_name = "POLICY",
+        global = true
+    )]
+    pub schema_upgrade: Option<SchemaUpgrade>,
 }
 
-crate::layer!(DatabaseArgs { url });
+crate::layer!(DatabaseArgs {
+    url,
+    schema_upgrade
+});
 
 impl DatabaseArgs {
+    /// The schema policy: flag, `OFD_SCHEMA_UPGRADE`, the file's `[store] schema_upgrade`,
+    /// `auto`.
+    pub fn schema_upgrade(&self, file: &DatabaseArgs) -> SchemaUpgrade {
+        self.schema_upgrade
+            .or(file.schema_upgrade)
+            .unwrap_or_default()
+    }
+
     /// The URL to open: flag, `OFD_DATABASE`, the deprecated `OFD_DATABASE_URL`, the file's
     /// `[store] database`, the default, in that order.
     pub fn resolve(self, file: DatabaseArgs) -> String {
@@ -118,6 +142,7 @@ mod tests {
         assert_eq!(store.writer.batch_max_docs, Some(7));
         let flag = DatabaseArgs {
             url: Some("sqlite://flag.db".into()),
+            ..DatabaseArgs::default()
         };
         assert_eq!(flag.resolve(store.database.clone()), "sqlite://flag.db");
         assert!(file

@@ -38,6 +38,7 @@
 //! would see its own empty database.
 
 pub mod api_keys;
+pub mod backup;
 pub mod checkpoint;
 pub mod config;
 pub mod documents;
@@ -45,6 +46,7 @@ pub mod organisations;
 pub mod placeholders;
 pub mod quarantine;
 pub mod registers;
+pub mod schema;
 pub mod tx_work;
 pub mod writer;
 
@@ -67,6 +69,7 @@ pub use registers::{
     fetch_register_by_fn, fetch_register_by_system_id, next_kz_token, update_kz_token, NewRegister,
     Register, RegisterFilter, RegisterStatus,
 };
+pub use schema::{SchemaError, SchemaUpgrade};
 pub use tx_work::TxWork;
 pub use writer::{BatchObserver, WriteError, Writer, WriterConfig};
 
@@ -140,6 +143,12 @@ impl Store {
     /// timeout and foreign keys on every connection) or `postgres://…`, and bring the schema up
     /// to date with the embedded migrations of that backend.
     pub async fn open(url: &str) -> anyhow::Result<Store> {
+        Self::open_with(url, SchemaUpgrade::Auto).await
+    }
+
+    /// As [`Store::open`], with the role's policy for an older schema ([`schema`]). A schema
+    /// newer than this binary's is refused either way.
+    pub async fn open_with(url: &str, upgrade: SchemaUpgrade) -> anyhow::Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = backend_of(url)?;
         let url = match backend {
@@ -179,17 +188,49 @@ impl Store {
                 .with_context(|| format!("connecting to {}", redact(&url)))?,
         };
         let store = Store { pool, backend };
-        store.migrate().await?;
+        let binary = schema::latest(store.migrator());
+        let database = {
+            let mut conn = store.pool.acquire().await?;
+            schema::database_version(&mut conn, backend).await?
+        };
+        let decided = schema::decide(database, binary, upgrade);
+        let must_migrate = match decided {
+            Ok(must) => must,
+            Err(error) => {
+                store.close().await;
+                return Err(error.into());
+            }
+        };
+        if must_migrate {
+            store.migrate().await?;
+            if database > 0 {
+                tracing::info!(from = database, to = binary, "database schema upgraded");
+            }
+        }
         Ok(store)
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// The schema version of this database (the highest applied migration).
+    pub async fn schema_version(&self) -> anyhow::Result<i64> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(schema::database_version(&mut conn, self.backend).await?)
+    }
+
+    /// The highest schema version this binary knows for this store's backend.
+    pub fn binary_schema_version(&self) -> i64 {
+        schema::latest(self.migrator())
     }
 
     /// Apply every embedded migration not yet applied (idempotent).
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator
+        self.migrator()
             .run(&self.pool)
             .await
             .context("applying database migrations")
