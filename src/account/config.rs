@@ -5,11 +5,24 @@
 //! ([`crate::config_file`]).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::secret::Secret;
+
 /// Where the account API listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
+/// How long a cabinet session lives after login unless told otherwise.
+pub const DEFAULT_SESSION_HOURS: u64 = 12;
+/// Failed logins of one account within the lock window that lock it.
+pub const DEFAULT_MAX_FAILURES_PER_ACCOUNT: u32 = 5;
+/// Failed logins from one source address within the lock window that lock the address.
+pub const DEFAULT_MAX_FAILURES_PER_ADDRESS: u32 = 20;
+/// The lock window: failures older than this no longer count, so a lock lifts after it.
+pub const DEFAULT_LOCK_SECONDS: u64 = 900;
+/// Sender of outgoing mail unless told otherwise.
+pub const DEFAULT_MAIL_FROM: &str = "OFD <no-reply@localhost>";
 
 /// Account service options, one declaration each: a flag, an env var and an `[account]` key.
 #[derive(clap::Args, Deserialize, Debug, Default, Clone)]
@@ -18,24 +31,97 @@ pub struct AccountOptions {
     /// Address of the HTTP API (keep it private or behind TLS). [default: 127.0.0.1:8088]
     #[arg(long, env = "OFD_ACCOUNT_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Base URL of the cabinet as users reach it; links in mail start with it, and the session
+    /// cookie is `Secure` when it is https. [default: http://<listen>]
+    #[arg(long, env = "OFD_ACCOUNT_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// SMTP server for outgoing mail (smtp://host:port plain, smtps:// TLS, or
+    /// smtp://…?tls=required for STARTTLS; user:password@ in the URL). Without it mail stays in
+    /// the outbox table.
+    #[arg(long, env = "OFD_ACCOUNT_SMTP_URL", value_name = "URL")]
+    pub smtp_url: Option<Secret>,
+    /// Sender address of outgoing mail. [default: OFD <no-reply@localhost>]
+    #[arg(long, env = "OFD_ACCOUNT_MAIL_FROM", value_name = "ADDR")]
+    pub mail_from: Option<String>,
+    /// Lifetime of a cabinet session after login, in hours. [default: 12]
+    #[arg(long, env = "OFD_ACCOUNT_SESSION_HOURS", value_name = "HOURS")]
+    pub session_hours: Option<u64>,
+    /// Failed logins of one account within the lock window that lock it. [default: 5]
+    #[arg(long, env = "OFD_ACCOUNT_MAX_FAILURES_PER_ACCOUNT", value_name = "N")]
+    pub max_failures_per_account: Option<u32>,
+    /// Failed logins from one address within the lock window that lock it. [default: 20]
+    #[arg(long, env = "OFD_ACCOUNT_MAX_FAILURES_PER_ADDRESS", value_name = "N")]
+    pub max_failures_per_address: Option<u32>,
+    /// The lock window in seconds: a lock lifts this long after the last failure. [default: 900]
+    #[arg(long, env = "OFD_ACCOUNT_LOCK_SECONDS", value_name = "SECONDS")]
+    pub lock_seconds: Option<u64>,
 }
 
-crate::layer!(AccountOptions { listen });
+crate::layer!(AccountOptions {
+    listen,
+    public_url,
+    smtp_url,
+    mail_from,
+    session_hours,
+    max_failures_per_account,
+    max_failures_per_address,
+    lock_seconds,
+});
 
 /// The account service's settings, resolved.
 #[derive(Debug, Clone)]
 pub struct AccountConfig {
     /// Address of the HTTP API.
     pub listen: SocketAddr,
+    /// Base URL of the cabinet (no trailing slash).
+    pub public_url: String,
+    /// SMTP server for outgoing mail.
+    pub smtp_url: Option<Secret>,
+    /// Sender of outgoing mail.
+    pub mail_from: String,
+    /// Session lifetime.
+    pub session_ttl: Duration,
+    /// Failures that lock an account.
+    pub max_failures_per_account: u32,
+    /// Failures that lock a source address.
+    pub max_failures_per_address: u32,
+    /// The lock window.
+    pub lock_window: Duration,
+}
+
+impl AccountConfig {
+    /// Whether the session cookie is marked `Secure` (the cabinet is reached over TLS).
+    pub fn secure_cookie(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
 }
 
 impl AccountOptions {
     /// Fill what no layer set from the defaults.
     pub fn resolve(self) -> AccountConfig {
+        let listen = self
+            .listen
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
         AccountConfig {
-            listen: self
-                .listen
-                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
+            listen,
+            public_url: self
+                .public_url
+                .map(|url| url.trim_end_matches('/').to_owned())
+                .unwrap_or_else(|| format!("http://{listen}")),
+            smtp_url: self.smtp_url,
+            mail_from: self
+                .mail_from
+                .unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned()),
+            session_ttl: Duration::from_secs(
+                self.session_hours.unwrap_or(DEFAULT_SESSION_HOURS) * 3600,
+            ),
+            max_failures_per_account: self
+                .max_failures_per_account
+                .unwrap_or(DEFAULT_MAX_FAILURES_PER_ACCOUNT),
+            max_failures_per_address: self
+                .max_failures_per_address
+                .unwrap_or(DEFAULT_MAX_FAILURES_PER_ADDRESS),
+            lock_window: Duration::from_secs(self.lock_seconds.unwrap_or(DEFAULT_LOCK_SECONDS)),
         }
     }
 }
@@ -64,6 +150,7 @@ mod tests {
         );
         let flags = AccountOptions {
             listen: Some("127.0.0.1:9101".parse().expect("addr")),
+            ..AccountOptions::default()
         };
         assert_eq!(
             flags.over(from_file).resolve().listen,

@@ -14,6 +14,10 @@
 //! - `quarantine`: documents refused after parsing (e.g. a fiscal sign that does not verify).
 //! - `api_keys`, `organisations` (`0004_account.sql`): the account service's keys (hashes only)
 //!   and the taxpayers that own registers.
+//! - `users`, `sessions`, `one_time_tokens`, `login_failures`, `audit_log`, `mail_outbox`
+//!   (`0005_identity.sql`): the cabinet's people, their sessions and tokens (hashes only), the
+//!   audit log and outgoing mail. Reads and changes on a caller's behalf are scoped by
+//!   organisation in one place, [`tenancy`].
 //!
 //! **Invariants**
 //! 1. An ack leaves the server only after the transaction holding its document has committed:
@@ -38,8 +42,11 @@ pub mod api_keys;
 pub mod checkpoint;
 pub mod config;
 pub mod documents;
+pub mod identity;
 pub mod organisations;
 pub mod registers;
+pub mod tax_id;
+pub mod tenancy;
 pub mod tx_work;
 pub mod writer;
 
@@ -55,7 +62,13 @@ pub use documents::{
     insert_document, insert_new_documents, insert_quarantine, ru_doc_key, InsertOutcome,
     NewDocument, Quarantine,
 };
-pub use organisations::Organisation;
+pub use identity::{
+    AuditEntry, AuditRecord, LoginRecord, NewMail, NewSignup, NewToken, QueuedMail, Role,
+    TokenPurpose, User, UserStatus,
+};
+pub use organisations::{NewOrganisation, Organisation};
+pub use tax_id::Country;
+pub use tenancy::{Actor, Tenant, UserChange};
 pub use registers::{
     fetch_register_by_fn, fetch_register_by_system_id, next_kz_token, update_kz_token, NewRegister,
     Register, RegisterFilter, RegisterStatus,

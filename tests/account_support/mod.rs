@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use ofd::account::{spawn, RunningAccount};
+use ofd::account::{spawn, AccountOptions, RunningAccount};
 use ofd::store::Store;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -21,8 +21,13 @@ pub struct Account {
 }
 
 impl Account {
-    /// Serve the API over `store` on an OS-chosen port, with a fresh key named `test`.
+    /// Serve the API over `store` on an OS-chosen port, with a fresh operator key named `test`.
     pub async fn start(store: &Store) -> Account {
+        Account::start_with(store, AccountOptions::default()).await
+    }
+
+    /// [`Account::start`] with `options` (its `listen` is replaced by an OS-chosen port).
+    pub async fn start_with(store: &Store, options: AccountOptions) -> Account {
         let key = store
             .create_api_key("test")
             .await
@@ -32,7 +37,12 @@ impl Account {
             .to_owned();
         let shutdown = CancellationToken::new();
         let listen: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-        let running = spawn(store.clone(), listen, shutdown.clone())
+        let config = AccountOptions {
+            listen: Some(listen),
+            ..options
+        }
+        .resolve();
+        let running = spawn(store.clone(), &config, shutdown.clone())
             .await
             .expect("account API starts");
         Account {
