@@ -40,7 +40,10 @@ async fn owner(account: &Account, mail: &MailServer, inn: &str, email: &str) -> 
 
     // Not before the e-mail is confirmed.
     let (status, answer) = anonymous
-        .post("/api/v1/login", json!({ "login": email, "password": PASSWORD }))
+        .post(
+            "/api/v1/login",
+            json!({ "login": email, "password": PASSWORD }),
+        )
         .await;
     assert_eq!((status, error_code(&answer)), (403, "email_not_confirmed"));
 
@@ -98,7 +101,10 @@ async fn staff(
     assert_eq!(answer["role"], role);
     let client = Client::anonymous(&account.url);
     let (status, _) = client
-        .post("/api/v1/login", json!({ "login": email, "password": PASSWORD }))
+        .post(
+            "/api/v1/login",
+            json!({ "login": email, "password": PASSWORD }),
+        )
         .await;
     assert_eq!(status, 200);
     (client, user["id"].as_i64().expect("id"))
@@ -160,8 +166,18 @@ async fn signup_confirm_login_invite_and_every_roles_rights() {
             // What each role may do (status codes in order: owner, accountant, engineer, cashier).
             let checks: Vec<(Method, String, Option<Value>, [u16; 4])> = vec![
                 (Method::GET, "/api/v1/me".into(), None, [200, 200, 200, 200]),
-                (Method::GET, "/api/v1/organisations".into(), None, [200, 200, 200, 200]),
-                (Method::GET, "/api/v1/registers".into(), None, [200, 200, 200, 403]),
+                (
+                    Method::GET,
+                    "/api/v1/organisations".into(),
+                    None,
+                    [200, 200, 200, 200],
+                ),
+                (
+                    Method::GET,
+                    "/api/v1/registers".into(),
+                    None,
+                    [200, 200, 200, 403],
+                ),
                 (Method::GET, reg_path.clone(), None, [200, 200, 200, 403]),
                 (
                     Method::PUT,
@@ -169,9 +185,24 @@ async fn signup_confirm_login_invite_and_every_roles_rights() {
                     Some(json!({ "status": "active" })),
                     [200, 403, 200, 403],
                 ),
-                (Method::GET, "/api/v1/users".into(), None, [200, 403, 403, 403]),
-                (Method::GET, "/api/v1/api-keys".into(), None, [200, 403, 403, 403]),
-                (Method::GET, "/api/v1/audit".into(), None, [200, 403, 403, 403]),
+                (
+                    Method::GET,
+                    "/api/v1/users".into(),
+                    None,
+                    [200, 403, 403, 403],
+                ),
+                (
+                    Method::GET,
+                    "/api/v1/api-keys".into(),
+                    None,
+                    [200, 403, 403, 403],
+                ),
+                (
+                    Method::GET,
+                    "/api/v1/audit".into(),
+                    None,
+                    [200, 403, 403, 403],
+                ),
                 (
                     Method::POST,
                     "/api/v1/organisations".into(),
@@ -226,7 +257,10 @@ async fn signup_confirm_login_invite_and_every_roles_rights() {
             let program = Client::with_key(&account.url, &secret);
             let (status, me) = program.get("/api/v1/me").await;
             assert_eq!(status, 200);
-            assert_eq!((me["kind"].as_str(), me["role"].as_str()), (Some("key"), Some("accountant")));
+            assert_eq!(
+                (me["kind"].as_str(), me["role"].as_str()),
+                (Some("key"), Some("accountant"))
+            );
             assert_eq!(program.get("/api/v1/registers").await.0, 200);
             assert_eq!(program.get("/api/v1/users").await.0, 403);
             let (_, keys) = owner.get("/api/v1/api-keys").await;
@@ -260,7 +294,11 @@ async fn signup_confirm_login_invite_and_every_roles_rights() {
                 .await;
             assert_eq!((status, error_code(&answer)), (409, "conflict"));
             let (status, _) = owner
-                .call(Method::DELETE, &format!("/api/v1/users/{engineer_id}"), None)
+                .call(
+                    Method::DELETE,
+                    &format!("/api/v1/users/{engineer_id}"),
+                    None,
+                )
                 .await;
             assert_eq!(status, 200);
             assert_eq!(engineer.get("/api/v1/me").await.0, 401);
@@ -317,18 +355,27 @@ async fn two_organisations_never_see_each_other() {
             let (owner_b, org_b) = owner(&account, mail, "7736050003", "b@b.example").await;
             let (_, b_user) = staff(&account, mail, &owner_b, "b2@b.example", "accountant").await;
             let (_, b_key) = owner_b
-                .post("/api/v1/api-keys", json!({ "name": "b", "role": "engineer" }))
+                .post(
+                    "/api/v1/api-keys",
+                    json!({ "name": "b", "role": "engineer" }),
+                )
                 .await;
             let b_key_id = b_key["key"]["id"].as_i64().expect("id");
             let (_, a_key) = owner_a
                 .post("/api/v1/api-keys", json!({ "name": "a", "role": "owner" }))
                 .await;
             let (_, b_register) = operator
-                .post("/api/v1/registers", ru_register("9999078900001234", "7736050003"))
+                .post(
+                    "/api/v1/registers",
+                    ru_register("9999078900001234", "7736050003"),
+                )
                 .await;
             let b_register = b_register["id"].as_i64().expect("id");
             let (_, a_register) = operator
-                .post("/api/v1/registers", ru_register("9999078900004321", "7707083893"))
+                .post(
+                    "/api/v1/registers",
+                    ru_register("9999078900004321", "7707083893"),
+                )
                 .await;
             let a_register = a_register["id"].as_i64().expect("id");
 
@@ -343,7 +390,11 @@ async fn two_organisations_never_see_each_other() {
                         format!("/api/v1/registers/{b_register}/status"),
                         Some(json!({ "status": "blocked" })),
                     ),
-                    (Method::POST, format!("/api/v1/registers/{b_register}/token"), None),
+                    (
+                        Method::POST,
+                        format!("/api/v1/registers/{b_register}/token"),
+                        None,
+                    ),
                     (
                         Method::PATCH,
                         format!("/api/v1/users/{b_user}"),
@@ -373,7 +424,10 @@ async fn two_organisations_never_see_each_other() {
                 }
                 // B's INN is unknown when provisioning.
                 let (status, answer) = caller
-                    .post("/api/v1/registers", ru_register("9999078900005555", "7736050003"))
+                    .post(
+                        "/api/v1/registers",
+                        ru_register("9999078900005555", "7736050003"),
+                    )
                     .await;
                 assert_eq!((status, error_code(&answer)), (400, "unknown_organisation"));
                 // Lists hold only A's objects.
@@ -405,7 +459,10 @@ async fn two_organisations_never_see_each_other() {
                 let (_, list) = caller.get("/api/v1/audit?limit=1000").await;
                 let entries = list["entries"].as_array().expect("entries");
                 assert!(!entries.is_empty());
-                assert!(entries.iter().all(|e| e["org_id"] == json!(org_a)), "{list}");
+                assert!(
+                    entries.iter().all(|e| e["org_id"] == json!(org_a)),
+                    "{list}"
+                );
                 let (_, me) = caller.get("/api/v1/me").await;
                 assert_eq!(me["organisation"]["id"], json!(org_a));
             }
@@ -424,10 +481,10 @@ async fn two_organisations_never_see_each_other() {
             let entries = audit["entries"].as_array().expect("entries");
             assert!(entries.iter().any(|e| e["org_id"] == json!(org_a)));
             assert!(entries.iter().any(|e| e["org_id"] == json!(org_b)));
-            assert!(entries
-                .iter()
-                .any(|e| e["action"] == "operator.request"
-                    && e["actor"].as_str().is_some_and(|a| a.starts_with("operator-key:"))));
+            assert!(entries.iter().any(|e| e["action"] == "operator.request"
+                && e["actor"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("operator-key:"))));
             account.stop().await;
         }
     })
@@ -446,11 +503,17 @@ async fn password_recovery_ends_every_session() {
             let anonymous = Client::anonymous(&account.url);
             // An unknown address gets the same answer and no mail.
             let (status, unknown) = anonymous
-                .post("/api/v1/password/forgot", json!({ "email": "nobody@x.example" }))
+                .post(
+                    "/api/v1/password/forgot",
+                    json!({ "email": "nobody@x.example" }),
+                )
                 .await;
             assert_eq!(status, 202);
             let (status, known) = anonymous
-                .post("/api/v1/password/forgot", json!({ "email": "ME@shop.example" }))
+                .post(
+                    "/api/v1/password/forgot",
+                    json!({ "email": "ME@shop.example" }),
+                )
                 .await;
             assert_eq!((status, &known), (202, &unknown));
             let (to, _, body) = mail.next().await;
@@ -494,7 +557,10 @@ async fn password_recovery_ends_every_session() {
                 .await;
             assert_eq!(status, 400, "the token is one-time");
             let (status, _) = anonymous
-                .post("/api/v1/login", json!({ "login": "me@shop.example", "password": PASSWORD }))
+                .post(
+                    "/api/v1/login",
+                    json!({ "login": "me@shop.example", "password": PASSWORD }),
+                )
                 .await;
             assert_eq!(status, 401);
             let again = Client::anonymous(&account.url);
@@ -528,10 +594,15 @@ async fn lockout_per_account_and_per_address_answers_like_a_wrong_password() {
             let account = start(&store, mail, options).await;
             let (_, _) = owner(&account, mail, "7707083893", "me@shop.example").await;
             let anonymous = Client::anonymous(&account.url);
-            let login = |password: &str| json!({ "login": "me@shop.example", "password": password });
-            let (_, wrong) = anonymous.post("/api/v1/login", login("not-the-password")).await;
+            let login =
+                |password: &str| json!({ "login": "me@shop.example", "password": password });
+            let (_, wrong) = anonymous
+                .post("/api/v1/login", login("not-the-password"))
+                .await;
             for _ in 0..2 {
-                anonymous.post("/api/v1/login", login("not-the-password")).await;
+                anonymous
+                    .post("/api/v1/login", login("not-the-password"))
+                    .await;
             }
             let (status, locked) = anonymous.post("/api/v1/login", login(PASSWORD)).await;
             assert_eq!((status, &locked), (401, &wrong), "locked looks like wrong");
@@ -550,8 +621,12 @@ async fn lockout_per_account_and_per_address_answers_like_a_wrong_password() {
             };
             let account = start(&store, mail, options).await;
             for n in 0..4 {
-                let body = json!({ "login": format!("guess{n}@x.example"), "password": "xxxxxxxxxxxx" });
-                assert_eq!(anonymous_of(&account).post("/api/v1/login", body).await.0, 401);
+                let body =
+                    json!({ "login": format!("guess{n}@x.example"), "password": "xxxxxxxxxxxx" });
+                assert_eq!(
+                    anonymous_of(&account).post("/api/v1/login", body).await.0,
+                    401
+                );
             }
             let (status, answer) = anonymous_of(&account)
                 .post("/api/v1/login", login(PASSWORD))
@@ -613,7 +688,9 @@ async fn signup_checks_tax_ids_consent_and_password_policy() {
         bad_kpp["organisation"]["kpp"] = json!("77360100");
         let (status, answer) = anonymous.post("/api/v1/signup", bad_kpp).await;
         assert_eq!(status, 400);
-        assert!(answer["error"]["message"].as_str().is_some_and(|m| m.starts_with("kpp")));
+        assert!(answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("kpp")));
 
         for (inn, country, email) in [
             ("7707083893", "ru", "ru10@x.example"),
@@ -627,7 +704,10 @@ async fn signup_checks_tax_ids_consent_and_password_policy() {
             assert_eq!(answer["organisation"]["country"], country);
         }
         let (status, answer) = anonymous
-            .post("/api/v1/signup", signup_body("7707083893", "ru", "again@x.example"))
+            .post(
+                "/api/v1/signup",
+                signup_body("7707083893", "ru", "again@x.example"),
+            )
             .await;
         assert_eq!((status, error_code(&answer)), (409, "conflict"));
         assert_eq!(common::count_rows(&db.url, "mail_outbox").await, 3);
@@ -641,9 +721,14 @@ async fn openapi_document_lists_every_route() {
     let db = common::TestDb::sqlite();
     let store = db.open().await;
     let account = Account::start(&store).await;
-    let (status, doc) = Client::anonymous(&account.url).get("/api/openapi.json").await;
+    let (status, doc) = Client::anonymous(&account.url)
+        .get("/api/openapi.json")
+        .await;
     assert_eq!(status, 200);
-    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{doc}");
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "{doc}"
+    );
     for (path, methods) in [
         ("/api/v1/signup", &["post"][..]),
         ("/api/v1/signup/confirm", &["post", "get"]),

@@ -98,7 +98,10 @@ async fn flows_leave_no_secret_in_the_log() {
     assert_eq!(status, 201);
     let org_key = issued["secret"].as_str().expect("secret").to_owned();
     secrets.push(org_key.clone());
-    assert_eq!(Client::with_key(&url, &org_key).get("/api/v1/me").await.0, 200);
+    assert_eq!(
+        Client::with_key(&url, &org_key).get("/api/v1/me").await.0,
+        200
+    );
     assert_eq!(
         Client::with_key(&url, &operator_key)
             .get("/api/v1/organisations")
@@ -190,8 +193,14 @@ async fn flows_leave_no_secret_in_the_log() {
         assert!(secret.len() >= 10, "a real secret: {secret:?}");
         let hashed = ofd::store::api_keys::key_hash(secret);
         for line in &log {
-            assert!(!line.contains(secret.as_str()), "a secret in the log: {line}");
-            assert!(!line.contains(&hashed), "a secret's hash in the log: {line}");
+            assert!(
+                !line.contains(secret.as_str()),
+                "a secret in the log: {line}"
+            );
+            assert!(
+                !line.contains(&hashed),
+                "a secret's hash in the log: {line}"
+            );
         }
     }
 }

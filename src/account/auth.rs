@@ -54,7 +54,10 @@ pub fn allows(role: Option<Role>, permission: Permission) -> bool {
         Some(Role::Owner) => permission != ProvisionOrganisations,
         Some(Role::Accountant) => matches!(permission, ReadOrganisation | ReadRegisters),
         Some(Role::Engineer) => {
-            matches!(permission, ReadOrganisation | ReadRegisters | ChangeRegisters)
+            matches!(
+                permission,
+                ReadOrganisation | ReadRegisters | ChangeRegisters
+            )
         }
         // Cashiers see their own registers' documents only; until registers are assigned to
         // cashiers, that is the organisation's card and nothing else.

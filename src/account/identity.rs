@@ -216,7 +216,7 @@ pub async fn signup(
                 link(&state, "/api/v1/signup/confirm", &token)
             ),
         },
-        source: source,
+        source,
     };
     let (organisation, user) = state.store.sign_up(&signup, now).await?;
     tracing::info!(
@@ -240,10 +240,7 @@ async fn confirm(
         .confirm_email(&token_hash(token), source, unix_millis())
         .await?
         .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_token",
-                "token: unknown, already used or expired",
-            )
+            ApiError::bad_request("invalid_token", "token: unknown, already used or expired")
         })?;
     tracing::info!(user_id = user.id, "e-mail confirmed");
     Ok(Json(user))
@@ -300,7 +297,10 @@ pub async fn login(
     let address_subject = source.as_ref().map(|ip| format!("addr:{ip}"));
     let address_locked = match &address_subject {
         Some(subject) => {
-            state.store.login_failures_since(subject, window_start).await?
+            state
+                .store
+                .login_failures_since(subject, window_start)
+                .await?
                 >= i64::from(config.max_failures_per_address)
         }
         None => false,
@@ -309,7 +309,10 @@ pub async fn login(
     let user_subject = record.as_ref().map(|r| format!("user:{}", r.user.id));
     let account_locked = match &user_subject {
         Some(subject) => {
-            state.store.login_failures_since(subject, window_start).await?
+            state
+                .store
+                .login_failures_since(subject, window_start)
+                .await?
                 >= i64::from(config.max_failures_per_account)
         }
         None => false,
@@ -332,10 +335,7 @@ pub async fn login(
                 .store
                 .record_login_failure(&subjects, &entry, now)
                 .await?;
-            tracing::info!(
-                locked = address_locked || account_locked,
-                "login refused"
-            );
+            tracing::info!(locked = address_locked || account_locked, "login refused");
             return Err(wrong_credentials());
         }
     };
@@ -365,7 +365,11 @@ pub async fn login(
         )
         .await?;
     tracing::info!(user_id = record.user.id, "logged in");
-    let cookie = session_cookie(&session, config.session_ttl.as_secs(), config.secure_cookie());
+    let cookie = session_cookie(
+        &session,
+        config.session_ttl.as_secs(),
+        config.secure_cookie(),
+    );
     let mut response = Json(record.user).into_response();
     response.headers_mut().insert(SET_COOKIE, cookie);
     Ok(response)
@@ -460,12 +464,12 @@ async fn set_password(
         )
         .await?
         .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_token",
-                "token: unknown, already used or expired",
-            )
+            ApiError::bad_request("invalid_token", "token: unknown, already used or expired")
         })?;
-    tracing::info!(user_id = user.id, "password set; every session of the user ended");
+    tracing::info!(
+        user_id = user.id,
+        "password set; every session of the user ended"
+    );
     Ok(Json(user))
 }
 

@@ -165,7 +165,10 @@ mod tests {
             Ok(())
         );
         // Ten characters of Cyrillic are ten characters, not twenty bytes.
-        assert_eq!(check_new_password("пароль", "пароль"), Err(PasswordPolicyError::Length));
+        assert_eq!(
+            check_new_password("пароль", "пароль"),
+            Err(PasswordPolicyError::Length)
+        );
     }
 
     #[test]

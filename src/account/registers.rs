@@ -106,7 +106,12 @@ pub async fn provision(
 ) -> Result<(StatusCode, Json<RegisterView>), ApiError> {
     let Json(request) = body?;
     caller.require(Permission::ChangeRegisters)?;
-    if caller.0.organisation_by_inn(&request.org_inn).await?.is_none() {
+    if caller
+        .0
+        .organisation_by_inn(&request.org_inn)
+        .await?
+        .is_none()
+    {
         return Err(ApiError::bad_request(
             "unknown_organisation",
             format!("org_inn: no organisation with INN {:?}", request.org_inn),

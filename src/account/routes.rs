@@ -61,7 +61,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(wrong_method);
     Router::new()
         .nest("/api/v1", api)
-        .route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .route(
+            "/api/openapi.json",
+            get(|| async { Json(ApiDoc::openapi()) }),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

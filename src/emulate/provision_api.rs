@@ -73,7 +73,12 @@ impl AccountClient {
     }
 
     /// Enter organisation `inn` of `country` unless it exists already.
-    async fn ensure_organisation(&self, country: &str, inn: &str, name: &str) -> anyhow::Result<()> {
+    async fn ensure_organisation(
+        &self,
+        country: &str,
+        inn: &str,
+        name: &str,
+    ) -> anyhow::Result<()> {
         let body = serde_json::json!({ "inn": inn, "name": name, "country": country });
         match self.post("/organisations", &body).await? {
             (StatusCode::CREATED | StatusCode::CONFLICT, _) => Ok(()),

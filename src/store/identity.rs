@@ -416,7 +416,14 @@ impl Store {
             .await
             .map_err(|e| conflict_on_unique(e, "email or phone"))?;
         let user = user_from_row(&row)?;
-        token_in(&mut tx, TokenPurpose::Confirm, user.id, &signup.confirm, now).await?;
+        token_in(
+            &mut tx,
+            TokenPurpose::Confirm,
+            user.id,
+            &signup.confirm,
+            now,
+        )
+        .await?;
         queue_mail_in(&mut tx, &signup.mail, now).await?;
         let entry = AuditEntry {
             org_id: Some(organisation.id),
@@ -733,7 +740,8 @@ impl Store {
 
     /// The active user with e-mail `email` (lowercased), for password recovery.
     pub async fn active_user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND status = 'active'");
+        let sql =
+            format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND status = 'active'");
         let row = sqlx::query(&sql)
             .bind(email)
             .fetch_optional(self.pool())

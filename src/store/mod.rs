@@ -67,12 +67,12 @@ pub use identity::{
     TokenPurpose, User, UserStatus,
 };
 pub use organisations::{NewOrganisation, Organisation};
-pub use tax_id::Country;
-pub use tenancy::{Actor, Tenant, UserChange};
 pub use registers::{
     fetch_register_by_fn, fetch_register_by_system_id, next_kz_token, update_kz_token, NewRegister,
     Register, RegisterFilter, RegisterStatus,
 };
+pub use tax_id::Country;
+pub use tenancy::{Actor, Tenant, UserChange};
 pub use tx_work::TxWork;
 pub use writer::{BatchObserver, WriteError, Writer, WriterConfig};
 

@@ -171,10 +171,9 @@ impl NewOrganisation {
             ("email", &self.email),
             ("bank_name", &self.bank_name),
         ] {
-            if value
-                .as_ref()
-                .is_some_and(|v| v.chars().count() > MAX_TEXT_CHARS || v.chars().any(char::is_control))
-            {
+            if value.as_ref().is_some_and(|v| {
+                v.chars().count() > MAX_TEXT_CHARS || v.chars().any(char::is_control)
+            }) {
                 return Err(StoreError::Invalid(format!(
                     "{field}: at most {MAX_TEXT_CHARS} printable characters"
                 )));
@@ -233,7 +232,10 @@ impl Store {
     /// Enter an organisation (operator provisioning and tools). Refused with
     /// [`StoreError::Invalid`] naming the field whose check fails, and with
     /// [`StoreError::Conflict`] when the taxpayer number is already known.
-    pub async fn add_organisation(&self, new: &NewOrganisation) -> Result<Organisation, StoreError> {
+    pub async fn add_organisation(
+        &self,
+        new: &NewOrganisation,
+    ) -> Result<Organisation, StoreError> {
         new.check()?;
         let sql = format!(
             "INSERT INTO organisations (inn, name, country, kpp, short_name, org_type, \

@@ -22,7 +22,8 @@ use crate::clock::unix_millis;
 const SYSTEM_ID_ATTEMPTS: usize = 32;
 
 /// Columns of `registers` in the order [`register_from_row`] reads them by name.
-pub(crate) const REGISTER_COLUMNS: &str = "id, dialect, fn_number, system_id, serial, model, reg_number, \
+pub(crate) const REGISTER_COLUMNS: &str =
+    "id, dialect, fn_number, system_id, serial, model, reg_number, \
                                 org_inn, status, kz_token, created_at, updated_at";
 
 /// Whether a register may send documents.

@@ -229,7 +229,10 @@ mod tests {
         ));
         // The second pass: first-pass sum ≡ 10 (mod 11).
         let second: Vec<u32> = "00000000010".bytes().map(|b| u32::from(b - b'0')).collect();
-        assert_eq!(weighted(&second, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]) % 11, 10);
+        assert_eq!(
+            weighted(&second, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]) % 11,
+            10
+        );
         assert_eq!(kz_check_digit(&second), Some(1));
     }
 

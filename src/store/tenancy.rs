@@ -159,8 +159,9 @@ impl Tenant {
     /// The organisation `id`, if in scope.
     pub async fn organisation(&self, id: i64) -> Result<Option<Organisation>, StoreError> {
         let (org, all) = self.scope();
-        let sql =
-            format!("SELECT {ORGANISATION_COLUMNS} FROM organisations WHERE {SCOPE_ID} AND id = $3");
+        let sql = format!(
+            "SELECT {ORGANISATION_COLUMNS} FROM organisations WHERE {SCOPE_ID} AND id = $3"
+        );
         let row = sqlx::query(&sql)
             .bind(org)
             .bind(all)
@@ -188,8 +189,9 @@ impl Tenant {
     /// Every organisation in scope, oldest first.
     pub async fn organisations(&self) -> Result<Vec<Organisation>, StoreError> {
         let (org, all) = self.scope();
-        let sql =
-            format!("SELECT {ORGANISATION_COLUMNS} FROM organisations WHERE {SCOPE_ID} ORDER BY id");
+        let sql = format!(
+            "SELECT {ORGANISATION_COLUMNS} FROM organisations WHERE {SCOPE_ID} ORDER BY id"
+        );
         let rows = sqlx::query(&sql)
             .bind(org)
             .bind(all)
@@ -254,7 +256,9 @@ impl Tenant {
             .bind(now)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or_else(|| StoreError::Conflict(format!("email: {email} already has an account")))?;
+            .ok_or_else(|| {
+                StoreError::Conflict(format!("email: {email} already has an account"))
+            })?;
         let user = user_from_row(&row)?;
         token_in(&mut tx, TokenPurpose::Invite, user.id, token, now).await?;
         queue_mail_in(&mut tx, mail, now).await?;
@@ -369,7 +373,11 @@ impl Tenant {
                 StoreError::Conflict(format!("name: a live key is already named {name:?}"))
             })?;
         let key = api_key_from_row(&row)?;
-        let mut entry = self.entry(Some(org_id), "api_key.create", format!("api_key:{}", key.id));
+        let mut entry = self.entry(
+            Some(org_id),
+            "api_key.create",
+            format!("api_key:{}", key.id),
+        );
         entry.detail = Some(format!("role {}", role.as_str()));
         audit_in(&mut tx, &entry, now).await?;
         tx.commit().await?;

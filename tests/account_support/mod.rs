@@ -170,8 +170,14 @@ impl MailServer {
             }
         });
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(std::time::Instant::now() < deadline, "aiosmtpd did not start");
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "aiosmtpd did not start"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         MailServer {
@@ -209,7 +215,10 @@ pub fn link_in(body: &str) -> String {
 
 /// The `token` of a link.
 pub fn token_of(link: &str) -> String {
-    link.split("token=").nth(1).expect("token in link").to_owned()
+    link.split("token=")
+        .nth(1)
+        .expect("token in link")
+        .to_owned()
 }
 
 /// A JSON client for one caller: a session cookie (kept from login answers) or a bearer key.
@@ -284,8 +293,7 @@ impl Client {
             .and_then(|c| c.strip_prefix("ofd_session="))
             .and_then(|c| c.split(';').next())
         {
-            *self.session.lock().expect("lock") =
-                (!value.is_empty()).then(|| value.to_owned());
+            *self.session.lock().expect("lock") = (!value.is_empty()).then(|| value.to_owned());
         }
         let bytes = response.bytes().await.expect("body");
         let json = if bytes.is_empty() {
