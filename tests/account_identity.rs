@@ -755,3 +755,92 @@ async fn openapi_document_lists_every_route() {
     assert!(doc["components"]["schemas"]["SignupRequest"].is_object());
     account.stop().await;
 }
+
+#[tokio::test]
+async fn operator_acts_on_any_organisation_and_sessions_expire() {
+    let mail = MailServer::start().await;
+    on_each_backend(|db| {
+        let mail = &mail;
+        async move {
+            let store = db.open().await;
+            let options = AccountOptions {
+                public_url: Some("https://cabinet.example".to_owned()),
+                ..AccountOptions::default()
+            };
+            let account = start(&store, mail, options).await;
+            let anonymous = Client::anonymous(&account.url);
+            let (status, answer) = anonymous
+                .post("/api/v1/signup", signup_body("7707083893", "ru", "o@x.example"))
+                .await;
+            assert_eq!(status, 201);
+            let org_id = answer["organisation"]["id"].as_i64().expect("id");
+            let (_, _, body) = mail.next().await;
+            let link = link_in(&body);
+            assert!(link.starts_with("https://cabinet.example/api/v1/signup/confirm?token="));
+            let (status, _) = anonymous
+                .post("/api/v1/signup/confirm", json!({ "token": token_of(&link) }))
+                .await;
+            assert_eq!(status, 200);
+            let (status, _, cookie) = anonymous
+                .call_raw(
+                    Method::POST,
+                    "/api/v1/login",
+                    Some(json!({ "login": "o@x.example", "password": PASSWORD })),
+                )
+                .await;
+            assert_eq!(status, 200);
+            assert!(cookie.expect("cookie").contains("; Secure"), "https cabinet");
+
+            // Operator staff act on the organisation when they name it, and are audited.
+            let operator = Client::with_key(&account.url, &account.key);
+            let (status, answer) = operator
+                .post("/api/v1/api-keys", json!({ "name": "support", "role": "engineer" }))
+                .await;
+            assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+            let (status, issued) = operator
+                .post(
+                    "/api/v1/api-keys",
+                    json!({ "name": "support", "role": "engineer", "org_id": org_id }),
+                )
+                .await;
+            assert_eq!(status, 201, "{issued}");
+            assert_eq!(issued["key"]["org_id"], json!(org_id));
+            // The owner sees what the operator did to their organisation, and nothing else of
+            // the operator's (its request lines belong to no organisation).
+            let (_, audit) = anonymous.get("/api/v1/audit").await;
+            let entries = audit["entries"].as_array().expect("entries");
+            assert!(entries.iter().all(|e| e["org_id"] == json!(org_id)), "{audit}");
+            assert!(entries.iter().any(|e| e["action"] == "api_key.create"));
+            assert!(!entries.iter().any(|e| e["action"] == "operator.request"));
+            let (_, audit) = operator.get("/api/v1/audit?limit=1000").await;
+            assert!(audit["entries"].as_array().expect("entries").iter().any(|e| {
+                e["action"] == "api_key.create"
+                    && e["org_id"] == json!(org_id)
+                    && e["actor"].as_str().is_some_and(|a| a.starts_with("operator-key:"))
+            }));
+
+            // A session past its expiry no longer authenticates.
+            let user = store
+                .login_record("o@x.example")
+                .await
+                .expect("read")
+                .expect("user")
+                .user;
+            let now = ofd::clock::unix_millis();
+            let hash = ofd::account::password::token_hash("an-expired-session-id");
+            store
+                .start_session(&user, &hash, None, now - 1, None, now)
+                .await
+                .expect("session");
+            assert!(store.session_user(&hash, now).await.expect("read").is_none());
+            let live = ofd::account::password::token_hash("a-live-session-id");
+            store
+                .start_session(&user, &live, None, now + 60_000, None, now)
+                .await
+                .expect("session");
+            assert!(store.session_user(&live, now).await.expect("read").is_some());
+            account.stop().await;
+        }
+    })
+    .await;
+}
