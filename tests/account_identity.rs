@@ -192,6 +192,12 @@ async fn signup_confirm_login_invite_and_every_roles_rights() {
                     [200, 403, 403, 403],
                 ),
                 (
+                    Method::PATCH,
+                    "/api/v1/organisations/7707083893".into(),
+                    Some(json!({ "kpp": "773601001", "bank_bik": "044525225" })),
+                    [200, 403, 403, 403],
+                ),
+                (
                     Method::GET,
                     "/api/v1/api-keys".into(),
                     None,
@@ -333,6 +339,7 @@ async fn signup_confirm_login_invite_and_every_roles_rights() {
                 "api_key.revoke",
                 "register.provision",
                 "register.status",
+                "organisation.update",
             ] {
                 assert!(actions.contains(&wanted), "{wanted} missing in {actions:?}");
             }
@@ -384,6 +391,11 @@ async fn two_organisations_never_see_each_other() {
                 // Every object of B: 404, the same answer as for an id that does not exist.
                 let not_found: Vec<(Method, String, Option<Value>)> = vec![
                     (Method::GET, "/api/v1/organisations/7736050003".into(), None),
+                    (
+                        Method::PATCH,
+                        "/api/v1/organisations/7736050003".into(),
+                        Some(json!({ "name": "taken over" })),
+                    ),
                     (Method::GET, format!("/api/v1/registers/{b_register}"), None),
                     (
                         Method::PUT,
@@ -684,6 +696,13 @@ async fn signup_checks_tax_ids_consent_and_password_policy() {
         short["password_repeat"] = json!("short");
         let (status, answer) = anonymous.post("/api/v1/signup", short).await;
         assert_eq!((status, error_code(&answer)), (400, "invalid_password"));
+        let mut bad_bik = signup_body("7707083893", "ru", "a@x.example");
+        bad_bik["organisation"]["bank_bik"] = json!("0445");
+        let (status, answer) = anonymous.post("/api/v1/signup", bad_bik).await;
+        assert_eq!(status, 400);
+        assert!(answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("bank_bik")));
         let mut bad_kpp = signup_body("7707083893", "ru", "a@x.example");
         bad_kpp["organisation"]["kpp"] = json!("77360100");
         let (status, answer) = anonymous.post("/api/v1/signup", bad_kpp).await;
@@ -743,6 +762,7 @@ async fn openapi_document_lists_every_route() {
         ("/api/v1/api-keys/{id}", &["delete"]),
         ("/api/v1/audit", &["get"]),
         ("/api/v1/organisations", &["get", "post"]),
+        ("/api/v1/organisations/{inn}", &["get", "patch"]),
         ("/api/v1/registers", &["get", "post"]),
     ] {
         for method in methods {
@@ -770,7 +790,10 @@ async fn operator_acts_on_any_organisation_and_sessions_expire() {
             let account = start(&store, mail, options).await;
             let anonymous = Client::anonymous(&account.url);
             let (status, answer) = anonymous
-                .post("/api/v1/signup", signup_body("7707083893", "ru", "o@x.example"))
+                .post(
+                    "/api/v1/signup",
+                    signup_body("7707083893", "ru", "o@x.example"),
+                )
                 .await;
             assert_eq!(status, 201);
             let org_id = answer["organisation"]["id"].as_i64().expect("id");
@@ -778,7 +801,10 @@ async fn operator_acts_on_any_organisation_and_sessions_expire() {
             let link = link_in(&body);
             assert!(link.starts_with("https://cabinet.example/api/v1/signup/confirm?token="));
             let (status, _) = anonymous
-                .post("/api/v1/signup/confirm", json!({ "token": token_of(&link) }))
+                .post(
+                    "/api/v1/signup/confirm",
+                    json!({ "token": token_of(&link) }),
+                )
                 .await;
             assert_eq!(status, 200);
             let (status, _, cookie) = anonymous
@@ -789,12 +815,18 @@ async fn operator_acts_on_any_organisation_and_sessions_expire() {
                 )
                 .await;
             assert_eq!(status, 200);
-            assert!(cookie.expect("cookie").contains("; Secure"), "https cabinet");
+            assert!(
+                cookie.expect("cookie").contains("; Secure"),
+                "https cabinet"
+            );
 
             // Operator staff act on the organisation when they name it, and are audited.
             let operator = Client::with_key(&account.url, &account.key);
             let (status, answer) = operator
-                .post("/api/v1/api-keys", json!({ "name": "support", "role": "engineer" }))
+                .post(
+                    "/api/v1/api-keys",
+                    json!({ "name": "support", "role": "engineer" }),
+                )
                 .await;
             assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
             let (status, issued) = operator
@@ -809,15 +841,24 @@ async fn operator_acts_on_any_organisation_and_sessions_expire() {
             // the operator's (its request lines belong to no organisation).
             let (_, audit) = anonymous.get("/api/v1/audit").await;
             let entries = audit["entries"].as_array().expect("entries");
-            assert!(entries.iter().all(|e| e["org_id"] == json!(org_id)), "{audit}");
+            assert!(
+                entries.iter().all(|e| e["org_id"] == json!(org_id)),
+                "{audit}"
+            );
             assert!(entries.iter().any(|e| e["action"] == "api_key.create"));
             assert!(!entries.iter().any(|e| e["action"] == "operator.request"));
             let (_, audit) = operator.get("/api/v1/audit?limit=1000").await;
-            assert!(audit["entries"].as_array().expect("entries").iter().any(|e| {
-                e["action"] == "api_key.create"
-                    && e["org_id"] == json!(org_id)
-                    && e["actor"].as_str().is_some_and(|a| a.starts_with("operator-key:"))
-            }));
+            assert!(audit["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .any(|e| {
+                    e["action"] == "api_key.create"
+                        && e["org_id"] == json!(org_id)
+                        && e["actor"]
+                            .as_str()
+                            .is_some_and(|a| a.starts_with("operator-key:"))
+                }));
 
             // A session past its expiry no longer authenticates.
             let user = store
@@ -832,13 +873,21 @@ async fn operator_acts_on_any_organisation_and_sessions_expire() {
                 .start_session(&user, &hash, None, now - 1, None, now)
                 .await
                 .expect("session");
-            assert!(store.session_user(&hash, now).await.expect("read").is_none());
+            assert!(store
+                .session_user(&hash, now)
+                .await
+                .expect("read")
+                .is_none());
             let live = ofd::account::password::token_hash("a-live-session-id");
             store
                 .start_session(&user, &live, None, now + 60_000, None, now)
                 .await
                 .expect("session");
-            assert!(store.session_user(&live, now).await.expect("read").is_some());
+            assert!(store
+                .session_user(&live, now)
+                .await
+                .expect("read")
+                .is_some());
             account.stop().await;
         }
     })

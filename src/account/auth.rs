@@ -34,6 +34,8 @@ pub enum Permission {
     ProvisionOrganisations,
     /// Read the organisation's card.
     ReadOrganisation,
+    /// Change the organisation's card (requisites).
+    EditOrganisation,
     /// Invite, change and remove staff.
     ManageStaff,
     /// Issue and revoke the organisation's API keys.
@@ -215,6 +217,8 @@ mod tests {
         use Permission::*;
         assert!(allows(None, ProvisionOrganisations));
         assert!(!allows(Some(Role::Owner), ProvisionOrganisations));
+        assert!(allows(Some(Role::Owner), EditOrganisation));
+        assert!(!allows(Some(Role::Accountant), EditOrganisation));
         assert!(allows(Some(Role::Owner), ManageStaff));
         assert!(allows(Some(Role::Accountant), ReadRegisters));
         assert!(!allows(Some(Role::Accountant), ChangeRegisters));

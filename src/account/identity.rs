@@ -333,7 +333,7 @@ pub async fn login(
             };
             state
                 .store
-                .record_login_failure(&subjects, &entry, now)
+                .record_login_failure(&subjects, &entry, now, window_start)
                 .await?;
             tracing::info!(locked = address_locked || account_locked, "login refused");
             return Err(wrong_credentials());

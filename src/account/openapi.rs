@@ -18,6 +18,7 @@ use super::{identity, organisations, registers, staff};
         staff::list_users, staff::invite, staff::update_user, staff::remove_user,
         staff::list_keys, staff::create_key, staff::revoke_key, staff::audit,
         organisations::create, organisations::list, organisations::get_one,
+        organisations::update,
         registers::provision, registers::list, registers::get_one, registers::set_status,
         registers::reset_token,
     ),

@@ -9,7 +9,7 @@ use axum::{Extension, Json};
 use super::auth::{Caller, Permission};
 use super::error::ApiError;
 use super::AppState;
-use crate::store::{NewOrganisation, Organisation};
+use crate::store::{NewOrganisation, Organisation, OrganisationPatch};
 
 /// Answer of `GET /api/v1/organisations`.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -70,4 +70,25 @@ pub async fn get_one(
         .ok_or_else(|| ApiError::not_found(format!("organisation {inn}")))?;
     caller.require(Permission::ReadOrganisation)?;
     Ok(Json(organisation))
+}
+
+/// `PATCH /api/v1/organisations/{inn}` (owner) → the changed card; 404 for another
+/// organisation's, 400 naming the field whose check fails.
+#[utoipa::path(patch, path = "/api/v1/organisations/{inn}", request_body = OrganisationPatch,
+    params(("inn" = String, Path, description = "taxpayer number")),
+    responses((status = 200, body = Organisation), (status = 400), (status = 403), (status = 404)))]
+pub async fn update(
+    Extension(caller): Extension<Caller>,
+    inn: Result<Path<String>, PathRejection>,
+    body: Result<Json<OrganisationPatch>, JsonRejection>,
+) -> Result<Json<Organisation>, ApiError> {
+    let Path(inn) = inn?;
+    let Json(patch) = body?;
+    caller
+        .0
+        .organisation_by_inn(&inn)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("organisation {inn}")))?;
+    caller.require(Permission::EditOrganisation)?;
+    Ok(Json(caller.0.update_organisation(&inn, &patch).await?))
 }

@@ -32,7 +32,10 @@ pub fn router(state: AppState) -> Router {
             "/organisations",
             post(organisations::create).get(organisations::list),
         )
-        .route("/organisations/{inn}", get(organisations::get_one))
+        .route(
+            "/organisations/{inn}",
+            get(organisations::get_one).patch(organisations::update),
+        )
         .route(
             "/registers",
             post(registers::provision).get(registers::list),

@@ -581,14 +581,20 @@ impl Store {
         .await?)
     }
 
-    /// Count one failed login against each of `subjects` and write the audit line.
+    /// Count one failed login against each of `subjects` and write the audit line. Failures
+    /// before `forget_before` (outside every lock window) are dropped on the way.
     pub async fn record_login_failure(
         &self,
         subjects: &[String],
         entry: &AuditEntry,
         now: i64,
+        forget_before: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM login_failures WHERE at < $1")
+            .bind(forget_before)
+            .execute(&mut *tx)
+            .await?;
         for subject in subjects {
             sqlx::query("INSERT INTO login_failures (subject, at) VALUES ($1, $2)")
                 .bind(subject)

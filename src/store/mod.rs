@@ -66,7 +66,7 @@ pub use identity::{
     AuditEntry, AuditRecord, LoginRecord, NewMail, NewSignup, NewToken, QueuedMail, Role,
     TokenPurpose, User, UserStatus,
 };
-pub use organisations::{NewOrganisation, Organisation};
+pub use organisations::{NewOrganisation, Organisation, OrganisationPatch};
 pub use registers::{
     fetch_register_by_fn, fetch_register_by_system_id, next_kz_token, update_kz_token, NewRegister,
     Register, RegisterFilter, RegisterStatus,

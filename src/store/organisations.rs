@@ -205,6 +205,57 @@ impl NewOrganisation {
     }
 }
 
+/// Changes to an organisation's card; absent fields stay as they are. The taxpayer number and
+/// the country never change (a different taxpayer is a different organisation).
+#[derive(Clone, Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationPatch {
+    /// Full registered name.
+    pub name: Option<String>,
+    /// RU КПП.
+    pub kpp: Option<String>,
+    /// Short name.
+    pub short_name: Option<String>,
+    /// KZ type.
+    pub org_type: Option<String>,
+    /// Legal address.
+    pub legal_address: Option<String>,
+    /// Actual address.
+    pub actual_address: Option<String>,
+    /// Contact phone.
+    pub phone: Option<String>,
+    /// Contact e-mail.
+    pub email: Option<String>,
+    /// Bank name.
+    pub bank_name: Option<String>,
+    /// Bank БИК.
+    pub bank_bik: Option<String>,
+    /// Bank account.
+    pub bank_account: Option<String>,
+}
+
+impl OrganisationPatch {
+    /// `current` with this patch laid over it, as an organisation to check and store.
+    pub fn over(&self, current: &Organisation) -> NewOrganisation {
+        let pick = |new: &Option<String>, old: &Option<String>| new.clone().or_else(|| old.clone());
+        NewOrganisation {
+            inn: current.inn.clone(),
+            name: self.name.clone().unwrap_or_else(|| current.name.clone()),
+            country: Some(current.country),
+            kpp: pick(&self.kpp, &current.kpp),
+            short_name: pick(&self.short_name, &current.short_name),
+            org_type: pick(&self.org_type, &current.org_type),
+            legal_address: pick(&self.legal_address, &current.legal_address),
+            actual_address: pick(&self.actual_address, &current.actual_address),
+            phone: pick(&self.phone, &current.phone),
+            email: pick(&self.email, &current.email),
+            bank_name: pick(&self.bank_name, &current.bank_name),
+            bank_bik: pick(&self.bank_bik, &current.bank_bik),
+            bank_account: pick(&self.bank_account, &current.bank_account),
+        }
+    }
+}
+
 pub(crate) fn organisation_from_row(row: &AnyRow) -> Result<Organisation, StoreError> {
     let country: String = row.try_get("country")?;
     Ok(Organisation {

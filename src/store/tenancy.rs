@@ -18,7 +18,7 @@ use super::identity::{
     audit_from_row, audit_in, queue_mail_in, token_in, user_from_row, AuditEntry, AuditRecord,
     NewMail, NewToken, Role, TokenPurpose, User, AUDIT_COLUMNS, USER_COLUMNS,
 };
-use super::organisations::{organisation_from_row, ORGANISATION_COLUMNS};
+use super::organisations::{organisation_from_row, OrganisationPatch, ORGANISATION_COLUMNS};
 use super::registers::REGISTER_COLUMNS;
 use super::{
     ApiKey, Dialect, IssuedKey, NewRegister, Organisation, Register, RegisterFilter,
@@ -198,6 +198,58 @@ impl Tenant {
             .fetch_all(self.store.pool())
             .await?;
         rows.iter().map(organisation_from_row).collect()
+    }
+
+    /// Change the card of the organisation `inn`; 404 when out of scope, 400 naming the field
+    /// whose check fails.
+    pub async fn update_organisation(
+        &self,
+        inn: &str,
+        patch: &OrganisationPatch,
+    ) -> Result<Organisation, StoreError> {
+        let current = self
+            .organisation_by_inn(inn)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("organisation {inn}")))?;
+        let merged = patch.over(&current);
+        merged.check()?;
+        let (org, all) = self.scope();
+        let now = unix_millis();
+        let mut tx = self.store.begin_write().await?;
+        let sql = format!(
+            "UPDATE organisations SET name = $3, kpp = $4, short_name = $5, org_type = $6, \
+             legal_address = $7, actual_address = $8, phone = $9, email = $10, bank_name = $11, \
+             bank_bik = $12, bank_account = $13, updated_at = $14 \
+             WHERE {SCOPE_ID} AND id = $15 RETURNING {ORGANISATION_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(org)
+            .bind(all)
+            .bind(merged.name.trim())
+            .bind(&merged.kpp)
+            .bind(&merged.short_name)
+            .bind(&merged.org_type)
+            .bind(&merged.legal_address)
+            .bind(&merged.actual_address)
+            .bind(&merged.phone)
+            .bind(&merged.email)
+            .bind(&merged.bank_name)
+            .bind(&merged.bank_bik)
+            .bind(&merged.bank_account)
+            .bind(now)
+            .bind(current.id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("organisation {inn}")))?;
+        let organisation = organisation_from_row(&row)?;
+        let entry = self.entry(
+            Some(organisation.id),
+            "organisation.update",
+            format!("organisation:{}", organisation.id),
+        );
+        audit_in(&mut tx, &entry, now).await?;
+        tx.commit().await?;
+        Ok(organisation)
     }
 
     // ---- users ----
