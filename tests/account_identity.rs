@@ -730,6 +730,14 @@ async fn signup_checks_tax_ids_consent_and_password_policy() {
             .await;
         assert_eq!((status, error_code(&answer)), (409, "conflict"));
         assert_eq!(common::count_rows(&db.url, "mail_outbox").await, 3);
+        // Login by electronic signature: the default verifier is not configured.
+        let (status, answer) = anonymous
+            .post(
+                "/api/v1/login/esign",
+                json!({ "challenge": "AAEC", "signature": "AwQF" }),
+            )
+            .await;
+        assert_eq!((status, error_code(&answer)), (501, "esign_not_configured"));
         account.stop().await;
     })
     .await;

@@ -8,8 +8,10 @@
 //! [`SCOPE_INN`]. An object of another organisation is therefore never found: the API answers 404
 //! exactly as for an id that does not exist.
 //!
-//! Every change made through a tenant writes an audit line in the same transaction, naming the
-//! actor; operator staff's changes are audited like anyone's.
+//! Every change made through a tenant writes an audit line naming the actor; operator staff's
+//! changes are audited like anyone's. Changes to users, keys and the organisation write it in
+//! the change's own transaction; register changes reuse the register rules' own transactions
+//! (`registers.rs`) and write the line right after they commit.
 
 use sqlx::Row as _;
 
