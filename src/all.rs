@@ -119,8 +119,7 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
         forward::serve_metrics(forward_metrics_listen, registry, forward_shutdown.clone()).await?;
 
     let account_shutdown = roles.child_token();
-    let account =
-        account::spawn_with(store.clone(), &account_config, account_shutdown.clone()).await?;
+    let account = account::spawn(store.clone(), &account_config, account_shutdown.clone()).await?;
 
     let server = Server::start_with_store(config, store.clone()).await?;
     tracing::info!(

@@ -33,7 +33,7 @@ async fn requests_need_a_live_api_key() {
         let path = "/api/v1/organisations";
 
         let (status, answer) = account.call_with(None, Method::GET, path, None).await;
-        assert_eq!((status, error_code(&answer)), (401, "missing_api_key"));
+        assert_eq!((status, error_code(&answer)), (401, "missing_credentials"));
         let (status, answer) = account
             .call_with(Some("ofd_not-a-key"), Method::GET, path, None)
             .await;

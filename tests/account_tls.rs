@@ -5,7 +5,7 @@
 mod common;
 
 use common::TestDb;
-use ofd::account::{spawn_with, AccountOptions};
+use ofd::account::{spawn, AccountOptions};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use tokio_util::sync::CancellationToken;
 
@@ -36,7 +36,7 @@ async fn the_account_api_answers_over_https_only() {
     .resolve()
     .expect("valid");
     let shutdown = CancellationToken::new();
-    let running = spawn_with(store.clone(), &config, shutdown.clone())
+    let running = spawn(store.clone(), &config, shutdown.clone())
         .await
         .expect("starts");
     let port = running.addr.port();

@@ -10,14 +10,26 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::config_file::ConfigError;
+use crate::secret::Secret;
 use crate::tls::TlsFiles;
 
 /// Where the account API listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
+/// How long a cabinet session lives after login unless told otherwise.
+pub const DEFAULT_SESSION_HOURS: u64 = 12;
+/// Failed logins of one account within the lock window that lock it.
+pub const DEFAULT_MAX_FAILURES_PER_ACCOUNT: u32 = 5;
+/// Failed logins from one source address within the lock window that lock the address.
+pub const DEFAULT_MAX_FAILURES_PER_ADDRESS: u32 = 20;
+/// The lock window: failures older than this no longer count, so a lock lifts after it.
+pub const DEFAULT_LOCK_SECONDS: u64 = 900;
+/// Sender of outgoing mail unless told otherwise.
+pub const DEFAULT_MAIL_FROM: &str = "OFD <no-reply@localhost>";
 
 /// Account service options, one declaration each: a flag, an env var and an `[account]` key.
 #[derive(clap::Args, Deserialize, Debug, Default, Clone)]
@@ -52,13 +64,44 @@ pub struct AccountOptions {
         value_name = "PATH"
     )]
     pub tls_client_ca: Option<PathBuf>,
+    /// Base URL of the cabinet as users reach it; links in mail start with it, and the session
+    /// cookie is `Secure` when it is https. [default: http://<listen>]
+    #[arg(long, env = "OFD_ACCOUNT_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// SMTP server for outgoing mail (smtp://host:port plain, smtps:// TLS, or
+    /// smtp://…?tls=required for STARTTLS; user:password@ in the URL). Without it mail stays in
+    /// the outbox table.
+    #[arg(long, env = "OFD_ACCOUNT_SMTP_URL", value_name = "URL")]
+    pub smtp_url: Option<Secret>,
+    /// Sender address of outgoing mail. [default: OFD <no-reply@localhost>]
+    #[arg(long, env = "OFD_ACCOUNT_MAIL_FROM", value_name = "ADDR")]
+    pub mail_from: Option<String>,
+    /// Lifetime of a cabinet session after login, in hours. [default: 12]
+    #[arg(long, env = "OFD_ACCOUNT_SESSION_HOURS", value_name = "HOURS")]
+    pub session_hours: Option<u64>,
+    /// Failed logins of one account within the lock window that lock it. [default: 5]
+    #[arg(long, env = "OFD_ACCOUNT_MAX_FAILURES_PER_ACCOUNT", value_name = "N")]
+    pub max_failures_per_account: Option<u32>,
+    /// Failed logins from one address within the lock window that lock it. [default: 20]
+    #[arg(long, env = "OFD_ACCOUNT_MAX_FAILURES_PER_ADDRESS", value_name = "N")]
+    pub max_failures_per_address: Option<u32>,
+    /// The lock window in seconds: a lock lifts this long after the last failure. [default: 900]
+    #[arg(long, env = "OFD_ACCOUNT_LOCK_SECONDS", value_name = "SECONDS")]
+    pub lock_seconds: Option<u64>,
 }
 
 crate::layer!(AccountOptions {
     listen,
     tls_cert,
     tls_key,
-    tls_client_ca
+    tls_client_ca,
+    public_url,
+    smtp_url,
+    mail_from,
+    session_hours,
+    max_failures_per_account,
+    max_failures_per_address,
+    lock_seconds,
 });
 
 /// The account service's settings, resolved.
@@ -68,10 +111,31 @@ pub struct AccountConfig {
     pub listen: SocketAddr,
     /// HTTPS certificate, key and optional client CA; `None`: plain HTTP on loopback.
     pub tls: Option<TlsFiles>,
+    /// Base URL of the cabinet (no trailing slash).
+    pub public_url: String,
+    /// SMTP server for outgoing mail.
+    pub smtp_url: Option<Secret>,
+    /// Sender of outgoing mail.
+    pub mail_from: String,
+    /// Session lifetime.
+    pub session_ttl: Duration,
+    /// Failures that lock an account.
+    pub max_failures_per_account: u32,
+    /// Failures that lock a source address.
+    pub max_failures_per_address: u32,
+    /// The lock window.
+    pub lock_window: Duration,
+}
+
+impl AccountConfig {
+    /// Whether the session cookie is marked `Secure` (the cabinet is reached over TLS).
+    pub fn secure_cookie(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
 }
 
 impl AccountOptions {
-    /// Fill what no layer set from the defaults, and refuse plain HTTP off loopback.
+    /// Fill what no layer set from the defaults.
     pub fn resolve(self) -> Result<AccountConfig, ConfigError> {
         let listen = self
             .listen
@@ -97,7 +161,29 @@ impl AccountOptions {
                 ),
             ));
         }
-        Ok(AccountConfig { listen, tls })
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        Ok(AccountConfig {
+            listen,
+            tls,
+            public_url: self
+                .public_url
+                .map(|url| url.trim_end_matches('/').to_owned())
+                .unwrap_or_else(|| format!("{scheme}://{listen}")),
+            smtp_url: self.smtp_url,
+            mail_from: self
+                .mail_from
+                .unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned()),
+            session_ttl: Duration::from_secs(
+                self.session_hours.unwrap_or(DEFAULT_SESSION_HOURS) * 3600,
+            ),
+            max_failures_per_account: self
+                .max_failures_per_account
+                .unwrap_or(DEFAULT_MAX_FAILURES_PER_ACCOUNT),
+            max_failures_per_address: self
+                .max_failures_per_address
+                .unwrap_or(DEFAULT_MAX_FAILURES_PER_ADDRESS),
+            lock_window: Duration::from_secs(self.lock_seconds.unwrap_or(DEFAULT_LOCK_SECONDS)),
+        })
     }
 }
 

@@ -1,5 +1,7 @@
-//! `ofd account key …`: issue, revoke and list the API keys of the account service. These work
-//! on the database directly, so that the first key can be made before anything can call the API.
+//! `ofd account key …`: issue, revoke and list the operator API keys of the account service.
+//! These work on the database directly, so that the first key can be made before anything can
+//! call the API. Operator keys act on every organisation, and every request made with one is
+//! written to the audit log; organisations' own keys are made by their owners through the API.
 
 use clap::{Args, Subcommand};
 
@@ -14,11 +16,15 @@ pub struct KeyArgs {
 
 #[derive(Subcommand, Debug)]
 enum KeyCommand {
-    /// Issue a key and print it once on stdout (it is stored only as a hash).
+    /// Issue an operator key and print it once on stdout (it is stored only as a hash).
     Create {
-        /// A label for people, unique among live keys (e.g. "emulator", "cabinet").
+        /// A label for people, unique among live operator keys (e.g. "emulator", "support").
         #[arg(long)]
         name: String,
+        /// Make an operator key (acts on every organisation). The only kind made here, so this
+        /// flag is implied; it is accepted so that scripts can say what they mean.
+        #[arg(long)]
+        operator: bool,
     },
     /// Revoke the live key with this name; requests with it get 401 from now on.
     Revoke {
@@ -26,7 +32,7 @@ enum KeyCommand {
         #[arg(long)]
         name: String,
     },
-    /// List every key, live and revoked (names and dates, never the keys).
+    /// List every key, operator and organisation, live and revoked (never the keys).
     List {
         /// Print a JSON array on stdout.
         #[arg(long)]
@@ -37,12 +43,12 @@ enum KeyCommand {
 /// Run `ofd account key …` against `store`.
 pub async fn run(store: &Store, args: KeyArgs) -> anyhow::Result<()> {
     match args.command {
-        KeyCommand::Create { name } => {
+        KeyCommand::Create { name, operator: _ } => {
             let issued = store.create_api_key(&name).await?;
             // The key alone on stdout, so that `KEY=$(ofd account key create …)` works.
             println!("{}", issued.secret.expose());
             eprintln!(
-                "API key {:?} created; it is not shown again",
+                "operator API key {:?} created; it is not shown again",
                 issued.key.name
             );
         }

@@ -1,13 +1,23 @@
-//! `ofd account`: the account service — organisations, registers and their lifecycle, API keys —
-//! as a JSON HTTP API over the shared store.
+//! `ofd account`: the account service — the cabinet's identity (sign-up, login, sessions,
+//! staff with roles, password recovery, invitations), organisations, registers and their
+//! lifecycle, API keys, the audit log — as a JSON HTTP API over the shared store.
 //!
 //! Design notes:
 //! - It is a role like `serve` and `forward`: it shares nothing with them but the database, so it
 //!   can run beside them in `ofd all` or as its own process against the same database. Register
 //!   rules (FN number shape, KZ system id and token allocation, the status lifecycle) live in
 //!   `store::registers` and are the same here as in `ofd register`.
-//! - Every `/api/v1` request carries `Authorization: Bearer <key>`; keys are made with
-//!   `ofd account key create` and stored as hashes ([`crate::store::api_keys`]).
+//! - Callers: operator staff with operator keys (`ofd account key create --operator`, every
+//!   organisation, every request audited), people with a session cookie after `POST /login`,
+//!   programs with an organisation's key made by its owner (`POST /api-keys`). All secrets are
+//!   stored as hashes, passwords as argon2id (`password.rs`).
+//! - Tenancy: handlers reach the database through the caller's [`crate::store::Tenant`], which
+//!   scopes every query by organisation in one place; another organisation's object is 404.
+//!   Role rights are one table (`auth.rs`, `allows`).
+//! - Mail (confirmation, recovery, invitations) goes into the `mail_outbox` table in the same
+//!   transaction as its cause and is sent by SMTP when `--smtp-url` is set (`mailer.rs`).
+//! - Login by electronic signature goes through an [`esign::EsignVerifier`]; the default one is
+//!   not configured.
 //! - Errors are one JSON shape with a stable code (`error.rs`); KZ tokens are shown only by the
 //!   calls that issue them.
 //! - This first slice holds what provisioning needs; reports, search, exports, staff and alerts
@@ -20,17 +30,25 @@
 //! 1. the listener stops accepting connections;
 //! 2. requests in flight are answered (each change is one transaction, committed before its
 //!    answer);
-//! 3. the store's pool is closed, and "account API drained" is logged.
+//! 3. the mail sender finishes the message it is sending (the rest stay in the outbox);
+//! 4. the store's pool is closed, and "account API drained" is logged.
 
 mod auth;
 pub mod config;
 mod error;
+pub mod esign;
+mod identity;
 mod keys;
+mod mailer;
+pub mod openapi;
 mod organisations;
+pub mod password;
 mod registers;
 mod routes;
+mod staff;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
@@ -64,6 +82,17 @@ enum AccountCommand {
     Key(keys::KeyArgs),
 }
 
+/// What every handler can reach: the store, the settings and the e-signature verifier.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The shared store (handlers go through a caller's tenant for organisation data).
+    pub store: Store,
+    /// Settings.
+    pub config: Arc<AccountConfig>,
+    /// Login by electronic signature.
+    pub esign: Arc<dyn esign::EsignVerifier>,
+}
+
 /// A running account service: its address and the task serving it.
 pub struct RunningAccount {
     /// The bound address (useful when listening on port 0).
@@ -72,24 +101,15 @@ pub struct RunningAccount {
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-/// Bind `listen` and serve the API over `store` in plain HTTP in a background task until
-/// `shutdown` is cancelled; requests in flight are finished first. Used by tests.
+/// Bind `config.listen` and serve the API over `store` in a background task — over HTTPS when
+/// `config.tls` is set, its certificate re-read on SIGHUP — until `shutdown` is cancelled;
+/// requests in flight are finished first, then the mail sender stops. Used by `ofd account`,
+/// `ofd all` and tests.
 pub async fn spawn(
-    store: Store,
-    listen: SocketAddr,
-    shutdown: CancellationToken,
-) -> anyhow::Result<RunningAccount> {
-    spawn_with(store, &AccountConfig { listen, tls: None }, shutdown).await
-}
-
-/// As [`spawn`] on `config.listen`, over HTTPS when `config.tls` is set. Used by
-/// `ofd account`, `ofd all` and tests.
-pub async fn spawn_with(
     store: Store,
     config: &AccountConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunningAccount> {
-    let listen = config.listen;
     let tls = match &config.tls {
         Some(files) => Some(
             crate::tls::ServerTls::new(files, &[b"http/1.1"])
@@ -97,38 +117,55 @@ pub async fn spawn_with(
         ),
         None => None,
     };
-    let listener = TcpListener::bind(listen)
+    let listener = TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("binding {listen}"))?;
+        .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let app = router(store);
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut config = config.clone();
+    if config.listen.port() == 0 && config.public_url.ends_with(":0") {
+        // Listening on a port the system chose: links name the real one.
+        config.public_url = format!("{scheme}://{addr}");
+    }
+    let mail_stop = CancellationToken::new();
+    let mailer = mailer::spawn(
+        store.clone(),
+        config.smtp_url.as_ref(),
+        &config.mail_from,
+        mail_stop.clone(),
+    )?;
+    let state = AppState {
+        store,
+        config: Arc::new(config),
+        esign: Arc::new(esign::NotConfigured),
+    };
+    let app = router(state).into_make_service_with_connect_info::<auth::PeerAddr>();
     let reload = crate::tls::reload_on_sighup(
         tls.as_ref().map(|tls| tls.cert.clone()),
         "account",
         shutdown.clone(),
     )?;
-    let task = match tls {
-        None => tokio::spawn(async move {
-            let served = axum::serve(listener, app)
+    let task = tokio::spawn(async move {
+        let served = match tls {
+            None => axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown.cancelled_owned())
                 .await
-                .context("serving the account API");
-            let _ = reload.await;
-            served
-        }),
-        Some(tls) => {
-            let listener = crate::tls::TlsListener::new(listener, tls.acceptor())?;
-            tokio::spawn(async move {
-                let served = axum::serve(listener, app)
+                .context("serving the account API"),
+            Some(tls) => {
+                let listener = crate::tls::TlsListener::new(listener, tls.acceptor())?;
+                axum::serve(listener, app)
                     .with_graceful_shutdown(shutdown.cancelled_owned())
                     .await
-                    .context("serving the account API");
-                let _ = reload.await;
-                served
-            })
+                    .context("serving the account API")
+            }
+        };
+        let _ = reload.await;
+        mail_stop.cancel();
+        if let Some(mailer) = mailer {
+            mailer.await.context("mail sender panicked")?;
         }
-    };
+        served
+    });
     tracing::info!(account = %addr, scheme, "account API listening");
     Ok(RunningAccount { addr, task })
 }
@@ -162,7 +199,7 @@ pub async fn run(args: AccountArgs) -> anyhow::Result<()> {
 
 async fn serve(store: &Store, config: &AccountConfig) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
-    let mut running = spawn_with(store.clone(), config, shutdown.clone()).await?;
+    let mut running = spawn(store.clone(), config, shutdown.clone()).await?;
     tokio::select! {
         signal = crate::signal::shutdown_signal() => {
             signal?;

@@ -4,13 +4,13 @@
 //! issue it (provisioning and token reset), as the `token` field; reads and lists never carry it.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 
-use super::auth::Caller;
+use super::auth::{Caller, Permission};
 use super::error::ApiError;
-use crate::store::{Dialect, NewRegister, Register, RegisterFilter, RegisterStatus, Store};
+use crate::store::{Dialect, NewRegister, Register, RegisterFilter, RegisterStatus};
 
 /// Page size of `GET /api/v1/registers` when the query names none.
 const DEFAULT_PAGE: i64 = 100;
@@ -18,10 +18,11 @@ const DEFAULT_PAGE: i64 = 100;
 const MAX_PAGE: i64 = 1000;
 
 /// Body of `POST /api/v1/registers`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProvisionRequest {
     /// `ru` or `kz`.
+    #[schema(value_type = String)]
     pub dialect: Dialect,
     /// RU: the 16-digit fiscal drive number (required); KZ: must be absent.
     pub fn_number: Option<String>,
@@ -36,7 +37,7 @@ pub struct ProvisionRequest {
 }
 
 /// A register as the API shows it; `token` only in the answers that issue one.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct RegisterView {
     /// The stored row (its token is never serialised from here).
     #[serde(flatten)]
@@ -61,10 +62,11 @@ impl RegisterView {
 }
 
 /// Query of `GET /api/v1/registers`: filters and the page.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only `ru` or `kz`.
+    #[param(value_type = Option<String>)]
     pub dialect: Option<Dialect>,
     /// Only `active`, `blocked` or `deregistered`.
     pub status: Option<RegisterStatus>,
@@ -77,7 +79,7 @@ pub struct ListQuery {
 }
 
 /// Answer of `GET /api/v1/registers`.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct RegisterPage {
     /// The registers of this page, by id.
     pub registers: Vec<RegisterView>,
@@ -86,7 +88,7 @@ pub struct RegisterPage {
 }
 
 /// Body of `PUT /api/v1/registers/{id}/status`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusChange {
     /// The new status.
@@ -94,17 +96,25 @@ pub struct StatusChange {
 }
 
 /// `POST /api/v1/registers` → 201 with the row (KZ: with the system id and first `token`);
-/// 400 for invalid fields or an unknown organisation, 409 for an FN number already registered.
+/// 400 for invalid fields or an unknown organisation (another organisation's is unknown too),
+/// 409 for an FN number already registered.
+#[utoipa::path(post, path = "/api/v1/registers", request_body = ProvisionRequest,
+    responses((status = 201, body = RegisterView), (status = 400), (status = 403), (status = 409)))]
 pub async fn provision(
-    State(store): State<Store>,
     Extension(caller): Extension<Caller>,
     body: Result<Json<ProvisionRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<RegisterView>), ApiError> {
     let Json(request) = body?;
-    if store.organisation_by_inn(&request.org_inn).await?.is_none() {
+    caller.require(Permission::ChangeRegisters)?;
+    if caller
+        .0
+        .organisation_by_inn(&request.org_inn)
+        .await?
+        .is_none()
+    {
         return Err(ApiError::bad_request(
             "unknown_organisation",
-            format!("no organisation with INN {:?}", request.org_inn),
+            format!("org_inn: no organisation with INN {:?}", request.org_inn),
         ));
     }
     let new = NewRegister {
@@ -114,9 +124,8 @@ pub async fn provision(
         reg_number: request.reg_number,
         org_inn: Some(request.org_inn),
     };
-    let register = store.add_register(request.dialect, new).await?;
+    let register = caller.0.provision_register(request.dialect, new).await?;
     tracing::info!(
-        key = caller.0,
         register = register.id,
         dialect = %register.dialect,
         "register provisioned"
@@ -128,21 +137,28 @@ pub async fn provision(
 }
 
 /// `GET /api/v1/registers/{id}` → the row without its token, or 404.
+#[utoipa::path(get, path = "/api/v1/registers/{id}",
+    params(("id" = i64, Path, description = "register id")),
+    responses((status = 200, body = RegisterView), (status = 404)))]
 pub async fn get_one(
-    State(store): State<Store>,
+    Extension(caller): Extension<Caller>,
     id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<RegisterView>, ApiError> {
     let Path(id) = id?;
-    let register = existing(&store, id).await?;
+    let register = existing(&caller, id).await?;
+    caller.require(Permission::ReadRegisters)?;
     Ok(Json(RegisterView::without_token(register)))
 }
 
 /// `GET /api/v1/registers?dialect=&status=&org_inn=&after_id=&limit=` → one page.
+#[utoipa::path(get, path = "/api/v1/registers", params(ListQuery),
+    responses((status = 200, body = RegisterPage)))]
 pub async fn list(
-    State(store): State<Store>,
+    Extension(caller): Extension<Caller>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<RegisterPage>, ApiError> {
     let Query(query) = query?;
+    caller.require(Permission::ReadRegisters)?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -157,7 +173,7 @@ pub async fn list(
         after_id: query.after_id,
         limit,
     };
-    let registers = store.find_registers(&filter).await?;
+    let registers = caller.0.registers(&filter).await?;
     let full = i64::try_from(registers.len()).is_ok_and(|n| n == limit);
     let next_after_id = registers.last().filter(|_| full).map(|last| last.id);
     Ok(Json(RegisterPage {
@@ -171,17 +187,20 @@ pub async fn list(
 
 /// `PUT /api/v1/registers/{id}/status` → the updated row; 409 when the register is deregistered
 /// (that is final), 404 when there is no such register.
+#[utoipa::path(put, path = "/api/v1/registers/{id}/status", request_body = StatusChange,
+    params(("id" = i64, Path, description = "register id")),
+    responses((status = 200, body = RegisterView), (status = 404), (status = 409)))]
 pub async fn set_status(
-    State(store): State<Store>,
     Extension(caller): Extension<Caller>,
     id: Result<Path<i64>, PathRejection>,
     body: Result<Json<StatusChange>, JsonRejection>,
 ) -> Result<Json<RegisterView>, ApiError> {
     let Path(id) = id?;
     let Json(change) = body?;
-    let register = store.set_register_status(id, change.status).await?;
+    existing(&caller, id).await?;
+    caller.require(Permission::ChangeRegisters)?;
+    let register = caller.0.set_register_status(id, change.status).await?;
     tracing::info!(
-        key = caller.0,
         register = id,
         status = change.status.as_str(),
         "register status changed"
@@ -191,13 +210,16 @@ pub async fn set_status(
 
 /// `POST /api/v1/registers/{id}/token` → the row with a fresh `token` (the recovery from
 /// INVALID_TOKEN). Only for KZ registers still in service: 400 for RU, 409 once deregistered.
+#[utoipa::path(post, path = "/api/v1/registers/{id}/token",
+    params(("id" = i64, Path, description = "register id")),
+    responses((status = 200, body = RegisterView), (status = 400), (status = 404), (status = 409)))]
 pub async fn reset_token(
-    State(store): State<Store>,
     Extension(caller): Extension<Caller>,
     id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<RegisterView>, ApiError> {
     let Path(id) = id?;
-    let register = existing(&store, id).await?;
+    let register = existing(&caller, id).await?;
+    caller.require(Permission::ChangeRegisters)?;
     if register.dialect != Dialect::Kz {
         return Err(ApiError::bad_request(
             "invalid_request",
@@ -211,15 +233,16 @@ pub async fn reset_token(
             format!("register {id} is deregistered; it gets no new token"),
         ));
     }
-    let register = store.reset_kz_token(id).await?;
-    tracing::info!(key = caller.0, register = id, "KZ token reset");
+    let register = caller.0.reset_kz_token(id).await?;
+    tracing::info!(register = id, "KZ token reset");
     Ok(Json(RegisterView::with_token(register)))
 }
 
-/// The register with row id `id`, or 404.
-async fn existing(store: &Store, id: i64) -> Result<Register, ApiError> {
-    store
-        .register_by_id(id)
+/// The register with row id `id` in the caller's scope, or 404.
+async fn existing(caller: &Caller, id: i64) -> Result<Register, ApiError> {
+    caller
+        .0
+        .register(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("register {id}")))
 }

@@ -1,26 +1,41 @@
-//! The account service's routes. Everything under `/api/v1` needs an API key; `/healthz` does
-//! not, so that load balancers and tests can probe it.
+//! The account service's routes. Sign-up, confirmation, login, logout, password recovery and
+//! accepting an invitation are public; everything else under `/api/v1` needs a caller (an API
+//! key or a session, [`super::auth`]). `/healthz` and the OpenAPI document at
+//! `/api/openapi.json` need nothing.
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::{middleware, Router};
+use axum::routing::{delete, get, patch, post, put};
+use axum::{middleware, Json, Router};
+use utoipa::OpenApi as _;
 
 use super::error::ApiError;
-use super::{auth, organisations, registers};
-use crate::store::Store;
+use super::openapi::ApiDoc;
+use super::{auth, identity, organisations, registers, staff, AppState};
 
 /// Largest request body: the API takes small JSON objects only.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Every route of the account service over `store`.
-pub fn router(store: Store) -> Router {
-    let api = Router::new()
+/// Every route of the account service over `state`.
+pub fn router(state: AppState) -> Router {
+    let private = Router::new()
+        .route("/me", get(identity::me))
+        .route("/users", get(staff::list_users).post(staff::invite))
+        .route(
+            "/users/{id}",
+            patch(staff::update_user).delete(staff::remove_user),
+        )
+        .route("/api-keys", get(staff::list_keys).post(staff::create_key))
+        .route("/api-keys/{id}", delete(staff::revoke_key))
+        .route("/audit", get(staff::audit))
         .route(
             "/organisations",
             post(organisations::create).get(organisations::list),
         )
-        .route("/organisations/{inn}", get(organisations::get_one))
+        .route(
+            "/organisations/{inn}",
+            get(organisations::get_one).patch(organisations::update),
+        )
         .route(
             "/registers",
             post(registers::provision).get(registers::list),
@@ -29,16 +44,34 @@ pub fn router(store: Store) -> Router {
         .route("/registers/{id}/status", put(registers::set_status))
         .route("/registers/{id}/token", post(registers::reset_token))
         .route_layer(middleware::from_fn_with_state(
-            store.clone(),
-            auth::require_key,
-        ))
+            state.clone(),
+            auth::require_caller,
+        ));
+    let public = Router::new()
+        .route("/signup", post(identity::signup))
+        .route(
+            "/signup/confirm",
+            post(identity::confirm_post).get(identity::confirm_get),
+        )
+        .route("/login", post(identity::login))
+        .route("/login/esign", post(identity::esign_login))
+        .route("/logout", post(identity::logout))
+        .route("/password/forgot", post(identity::forgot))
+        .route("/password/reset", post(identity::reset))
+        .route("/invitations/accept", post(identity::accept_invitation));
+    let api = public
+        .merge(private)
         .method_not_allowed_fallback(wrong_method);
     Router::new()
         .nest("/api/v1", api)
+        .route(
+            "/api/openapi.json",
+            get(|| async { Json(ApiDoc::openapi()) }),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(store)
+        .with_state(state)
 }
 
 /// Unknown paths answer in the API's error shape too, not with an empty 404.

@@ -27,9 +27,19 @@ pub(super) fn serial(fleet: u32, index: u64) -> String {
     format!("EMU{fleet:06}{index:08}")
 }
 
-/// The БИН of the one organisation that owns a KZ fleet.
+/// The БИН of the one organisation that owns a KZ fleet: eleven digits from the fleet number
+/// and a valid check digit (the account service checks it). Bodies that can have no check digit
+/// are stepped over.
 pub(super) fn kz_owner_bin(fleet: u32) -> String {
-    format!("{:012}", 100_000_000_000u64 + u64::from(fleet))
+    let mut body = 10_000_000_000u64 + u64::from(fleet) * 2;
+    loop {
+        let text = format!("{body:011}");
+        let digits: Vec<u32> = text.bytes().map(|b| u32::from(b - b'0')).collect();
+        if let Some(check) = crate::store::tax_id::kz_check_digit(&digits) {
+            return format!("{text}{check}");
+        }
+        body += 1;
+    }
 }
 
 /// Register RU ФН numbers `0..count` of `fleet` in the database at `url`.

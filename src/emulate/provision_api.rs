@@ -72,9 +72,14 @@ impl AccountClient {
         Ok((status, json))
     }
 
-    /// Enter organisation `inn` unless it exists already.
-    async fn ensure_organisation(&self, inn: &str, name: &str) -> anyhow::Result<()> {
-        let body = serde_json::json!({ "inn": inn, "name": name });
+    /// Enter organisation `inn` of `country` unless it exists already.
+    async fn ensure_organisation(
+        &self,
+        country: &str,
+        inn: &str,
+        name: &str,
+    ) -> anyhow::Result<()> {
+        let body = serde_json::json!({ "inn": inn, "name": name, "country": country });
         match self.post("/organisations", &body).await? {
             (StatusCode::CREATED | StatusCode::CONFLICT, _) => Ok(()),
             (status, answer) => bail!("creating organisation {inn}: {}", refusal(status, &answer)),
@@ -88,7 +93,7 @@ pub async fn ru_fleet(client: &AccountClient, fleet: u32, count: u64) -> anyhow:
         .map(|index| async move {
             let identity = ru::identity(fleet, index);
             client
-                .ensure_organisation(&identity.inn, &identity.user)
+                .ensure_organisation("ru", &identity.inn, &identity.user)
                 .await?;
             let body = serde_json::json!({
                 "dialect": "ru",
@@ -121,7 +126,7 @@ pub async fn kz_fleet(
 ) -> anyhow::Result<Vec<Credentials>> {
     let owner = kz_owner_bin(fleet);
     client
-        .ensure_organisation(&owner, &format!("ТОО \"Эмулятор-{fleet}\""))
+        .ensure_organisation("kz", &owner, &format!("ТОО \"Эмулятор-{fleet}\""))
         .await?;
     let owner = &owner;
     stream::iter(0..count)

@@ -17,6 +17,10 @@
 //!   `ofd quarantine retry` (`quarantine.rs`).
 //! - `api_keys`, `organisations` (`0004_account.sql`): the account service's keys (hashes only)
 //!   and the taxpayers that own registers.
+//! - `users`, `sessions`, `one_time_tokens`, `login_failures`, `audit_log`, `mail_outbox`
+//!   (`0006_identity.sql`): the cabinet's people, their sessions and tokens (hashes only), the
+//!   audit log and outgoing mail. Reads and changes on a caller's behalf are scoped by
+//!   organisation in one place, [`tenancy`].
 //!
 //! **Invariants**
 //! 1. An ack leaves the server only after the transaction holding its document has committed:
@@ -42,11 +46,14 @@ pub mod backup;
 pub mod checkpoint;
 pub mod config;
 pub mod documents;
+pub mod identity;
 pub mod organisations;
 pub mod placeholders;
 pub mod quarantine;
 pub mod registers;
 pub mod schema;
+pub mod tax_id;
+pub mod tenancy;
 pub mod tx_work;
 pub mod writer;
 
@@ -62,7 +69,11 @@ pub use documents::{
     insert_document, insert_new_documents, insert_quarantine, ru_doc_key, InsertOutcome,
     NewDocument, Quarantine,
 };
-pub use organisations::Organisation;
+pub use identity::{
+    AuditEntry, AuditRecord, LoginRecord, NewMail, NewSignup, NewToken, QueuedMail, Role,
+    TokenPurpose, User, UserStatus,
+};
+pub use organisations::{NewOrganisation, Organisation, OrganisationPatch};
 pub use placeholders::Placeholders;
 pub use quarantine::{QuarantineFilter, QuarantineRow, Resolved};
 pub use registers::{
@@ -70,6 +81,8 @@ pub use registers::{
     Register, RegisterFilter, RegisterStatus,
 };
 pub use schema::{SchemaError, SchemaUpgrade};
+pub use tax_id::Country;
+pub use tenancy::{Actor, Tenant, UserChange};
 pub use tx_work::TxWork;
 pub use writer::{BatchObserver, WriteError, Writer, WriterConfig};
 

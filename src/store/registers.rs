@@ -22,11 +22,14 @@ use crate::clock::unix_millis;
 const SYSTEM_ID_ATTEMPTS: usize = 32;
 
 /// Columns of `registers` in the order [`register_from_row`] reads them by name.
-const REGISTER_COLUMNS: &str = "id, dialect, fn_number, system_id, serial, model, reg_number, \
+pub(crate) const REGISTER_COLUMNS: &str =
+    "id, dialect, fn_number, system_id, serial, model, reg_number, \
                                 org_inn, status, kz_token, created_at, updated_at";
 
 /// Whether a register may send documents.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RegisterStatus {
     /// In service: documents are accepted.
@@ -64,11 +67,12 @@ impl FromStr for RegisterStatus {
 }
 
 /// A provisioned register.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Register {
     /// Row id.
     pub id: i64,
-    /// Protocol family.
+    /// Protocol family: `ru` or `kz`.
+    #[schema(value_type = String)]
     pub dialect: Dialect,
     /// RU fiscal drive number.
     pub fn_number: Option<String>,
@@ -86,6 +90,7 @@ pub struct Register {
     pub status: RegisterStatus,
     /// KZ: the token the register must send next. A shared secret: never log it.
     #[serde(skip_serializing)]
+    #[schema(ignore)]
     pub kz_token: Option<i64>,
     /// Created (UTC, unix milliseconds).
     pub created_at: i64,
@@ -123,7 +128,7 @@ pub struct NewRegister {
     pub org_inn: Option<String>,
 }
 
-fn register_from_row(row: &AnyRow) -> Result<Register, StoreError> {
+pub(crate) fn register_from_row(row: &AnyRow) -> Result<Register, StoreError> {
     Ok(Register {
         id: row.try_get("id")?,
         dialect: row.try_get::<String, _>("dialect")?.parse()?,

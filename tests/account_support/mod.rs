@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use ofd::account::{spawn, RunningAccount};
+use ofd::account::{spawn, AccountOptions, RunningAccount};
 use ofd::store::Store;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -21,8 +21,13 @@ pub struct Account {
 }
 
 impl Account {
-    /// Serve the API over `store` on an OS-chosen port, with a fresh key named `test`.
+    /// Serve the API over `store` on an OS-chosen port, with a fresh operator key named `test`.
     pub async fn start(store: &Store) -> Account {
+        Account::start_with(store, AccountOptions::default()).await
+    }
+
+    /// [`Account::start`] with `options` (its `listen` is replaced by an OS-chosen port).
+    pub async fn start_with(store: &Store, options: AccountOptions) -> Account {
         let key = store
             .create_api_key("test")
             .await
@@ -32,7 +37,13 @@ impl Account {
             .to_owned();
         let shutdown = CancellationToken::new();
         let listen: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-        let running = spawn(store.clone(), listen, shutdown.clone())
+        let config = AccountOptions {
+            listen: Some(listen),
+            ..options
+        }
+        .resolve()
+        .expect("valid account options");
+        let running = spawn(store.clone(), &config, shutdown.clone())
             .await
             .expect("account API starts");
         Account {
@@ -104,4 +115,216 @@ pub fn error_code(answer: &Value) -> &str {
     answer["error"]["code"]
         .as_str()
         .unwrap_or("<no error code>")
+}
+
+/// A real SMTP server on loopback (aiosmtpd, from PyPI) that prints every message it receives
+/// as one JSON line: `{"to": [...], "subject": "...", "body": "<decoded text>"}`.
+pub struct MailServer {
+    /// `smtp://127.0.0.1:PORT`.
+    pub url: String,
+    mails: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Value>>,
+    _child: tokio::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+const SMTP_HANDLER: &str = r#"
+import json
+from email import message_from_bytes
+from email.policy import default
+
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        message = message_from_bytes(envelope.original_content or envelope.content, policy=default)
+        body = message.get_body(preferencelist=("plain",)).get_content()
+        print(json.dumps({"to": envelope.rcpt_tos, "subject": str(message["subject"]),
+                          "body": body}), flush=True)
+        return "250 OK"
+"#;
+
+impl MailServer {
+    /// Start `python3 -m aiosmtpd` on a free loopback port and wait until it accepts.
+    pub async fn start() -> MailServer {
+        use tokio::io::AsyncBufReadExt as _;
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("ofd_test_smtp.py"), SMTP_HANDLER).expect("handler");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let mut child = tokio::process::Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "ofd_test_smtp.Handler"])
+            .env("PYTHONPATH", dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 -m aiosmtpd (pip install aiosmtpd)");
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(mail) = serde_json::from_str::<Value>(&line) {
+                    let _ = sender.send(mail);
+                }
+            }
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "aiosmtpd did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        MailServer {
+            url: format!("smtp://127.0.0.1:{port}"),
+            mails: tokio::sync::Mutex::new(receiver),
+            _child: child,
+            _dir: dir,
+        }
+    }
+
+    /// The next message received (within 20 s): recipient, subject, body.
+    pub async fn next(&self) -> (String, String, String) {
+        let mut mails = self.mails.lock().await;
+        let mail = tokio::time::timeout(std::time::Duration::from_secs(20), mails.recv())
+            .await
+            .expect("a mail arrived in time")
+            .expect("SMTP server running");
+        (
+            mail["to"][0].as_str().unwrap_or_default().to_owned(),
+            mail["subject"].as_str().unwrap_or_default().to_owned(),
+            mail["body"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+}
+
+/// The first http(s) link in a mail body.
+pub fn link_in(body: &str) -> String {
+    let start = body.find("http").expect("a link in the mail");
+    body[start..]
+        .split_whitespace()
+        .next()
+        .expect("link")
+        .to_owned()
+}
+
+/// The `token` of a link.
+pub fn token_of(link: &str) -> String {
+    link.split("token=")
+        .nth(1)
+        .expect("token in link")
+        .to_owned()
+}
+
+/// A JSON client for one caller: a session cookie (kept from login answers) or a bearer key.
+pub struct Client {
+    /// Base URL.
+    pub url: String,
+    /// Bearer key, if any.
+    pub bearer: Option<String>,
+    /// Session cookie value, if any.
+    pub session: std::sync::Mutex<Option<String>>,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client without credentials.
+    pub fn anonymous(url: &str) -> Client {
+        Client {
+            url: url.to_owned(),
+            bearer: None,
+            session: std::sync::Mutex::new(None),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A client with bearer `key`.
+    pub fn with_key(url: &str, key: &str) -> Client {
+        Client {
+            bearer: Some(key.to_owned()),
+            ..Client::anonymous(url)
+        }
+    }
+
+    /// The current session cookie value.
+    pub fn session(&self) -> Option<String> {
+        self.session.lock().expect("lock").clone()
+    }
+
+    /// `method path` with an optional JSON body; status, JSON answer (Null when empty) and the
+    /// raw `Set-Cookie` header. A session cookie set by the answer is kept.
+    pub async fn call_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value, Option<String>) {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.url)
+        };
+        let mut request = self.http.request(method, url);
+        if let Some(key) = &self.bearer {
+            request = request.bearer_auth(key);
+        }
+        if let Some(session) = self.session() {
+            request = request.header("cookie", format!("ofd_session={session}"));
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("HTTP exchange");
+        let status = response.status().as_u16();
+        let set_cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if let Some(value) = set_cookie
+            .as_deref()
+            .and_then(|c| c.strip_prefix("ofd_session="))
+            .and_then(|c| c.split(';').next())
+        {
+            *self.session.lock().expect("lock") = (!value.is_empty()).then(|| value.to_owned());
+        }
+        let bytes = response.bytes().await.expect("body");
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!("{status}: not JSON: {}", String::from_utf8_lossy(&bytes))
+            })
+        };
+        (status, json, set_cookie)
+    }
+
+    /// `method path` with an optional JSON body; status and JSON answer.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let (status, json, _) = self.call_raw(method, path, body).await;
+        (status, json)
+    }
+
+    /// GET.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    /// POST JSON.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
 }

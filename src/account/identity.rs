@@ -1,0 +1,559 @@
+//! The cabinet's public identity routes and `GET /me`: sign-up and its e-mail confirmation,
+//! login and logout (server-side sessions in an HttpOnly, SameSite=Strict cookie, `Secure` when
+//! the cabinet is on https), password recovery, accepting an invitation, and login by electronic
+//! signature (through [`super::esign`], not configured by default).
+//!
+//! Login attempts are limited per account and per source address: after too many failures
+//! within the lock window the answer is the same 401 as for a wrong password, until the window
+//! has passed since the last failure. Nothing here logs a password, token, session id or key.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+
+use super::auth::{cookie, Caller, Source, SESSION_COOKIE};
+use super::error::ApiError;
+use super::password::{check_new_password, hash_password, new_token, token_hash, verify_password};
+use super::AppState;
+use crate::clock::unix_millis;
+use crate::store::{
+    Actor, AuditEntry, NewMail, NewOrganisation, NewSignup, NewToken, Organisation, Role,
+    TokenPurpose, User, UserStatus,
+};
+
+/// How long a sign-up confirmation link works.
+pub const CONFIRM_TTL_MS: i64 = 48 * 3600 * 1000;
+/// How long a password-recovery link works.
+pub const RESET_TTL_MS: i64 = 3600 * 1000;
+/// How long an invitation link works.
+pub const INVITE_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Body of `POST /api/v1/signup`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    /// The organisation and its requisites.
+    pub organisation: NewOrganisation,
+    /// The owner's e-mail: the login and where the confirmation link goes.
+    pub email: String,
+    /// The owner's phone (also a login), digits with the country code.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// The owner's name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// At least 10 characters, not a common password.
+    pub password: String,
+    /// The same password again.
+    pub password_repeat: String,
+    /// Consent to the processing of personal data; must be `true`.
+    pub consent: bool,
+}
+
+/// Answer of sign-up: the organisation and the (unconfirmed) owner.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SignupAnswer {
+    /// The organisation.
+    pub organisation: Organisation,
+    /// The owner, `unconfirmed` until the link in the mail is followed.
+    pub user: User,
+}
+
+/// A one-time token from a mailed link.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    /// The `token` of the link.
+    pub token: String,
+}
+
+/// Body of `POST /api/v1/login`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// E-mail or phone.
+    pub login: String,
+    /// Password.
+    pub password: String,
+}
+
+/// Body of `POST /api/v1/password/forgot`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotRequest {
+    /// The account's e-mail.
+    pub email: String,
+}
+
+/// Body of `POST /api/v1/password/reset` and `POST /api/v1/invitations/accept`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPasswordRequest {
+    /// The `token` of the mailed link.
+    pub token: String,
+    /// The new password.
+    pub password: String,
+    /// The same password again.
+    pub password_repeat: String,
+}
+
+/// Body of `POST /api/v1/login/esign`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EsignLoginRequest {
+    /// The challenge that was signed (base64).
+    pub challenge: String,
+    /// The signature container (base64).
+    pub signature: String,
+}
+
+/// Answer of `GET /api/v1/me`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Me {
+    /// `user`, `key` or `operator`.
+    pub kind: &'static str,
+    /// The role acted with (absent for operator staff).
+    pub role: Option<Role>,
+    /// The logged-in user (sessions only).
+    pub user: Option<User>,
+    /// The organisation acted in (absent for operator staff).
+    pub organisation: Option<Organisation>,
+}
+
+/// A plain acknowledgement.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Done {
+    /// What happened.
+    pub status: &'static str,
+}
+
+/// A lowercased e-mail with one `@` and something on each side, or 400 naming `field`.
+fn normalise_email(field: &'static str, email: &str) -> Result<String, ApiError> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && email.split('@').count() == 2
+        && email.split('@').all(|part| !part.is_empty())
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(email)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_request",
+            format!("{field}: not an e-mail address"),
+        ))
+    }
+}
+
+/// Phone digits (10 to 15, country code first; `+`, spaces, dashes and brackets dropped).
+fn normalise_phone(phone: &str) -> Result<String, ApiError> {
+    let digits: String = phone
+        .chars()
+        .filter(|c| !matches!(c, '+' | ' ' | '-' | '(' | ')'))
+        .collect();
+    if (10..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(digits)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_request",
+            "phone: 10 to 15 digits with the country code",
+        ))
+    }
+}
+
+fn policy(password: &str, repeat: &str) -> Result<(), ApiError> {
+    check_new_password(password, repeat)
+        .map_err(|e| ApiError::bad_request("invalid_password", e.to_string()))
+}
+
+/// The link a mail carries: `{public_url}{path}?token=…`.
+fn link(state: &AppState, path: &str, token: &str) -> String {
+    format!("{}{path}?token={token}", state.config.public_url)
+}
+
+/// `POST /api/v1/signup` → 201: the organisation and its owner, who confirms the e-mail by the
+/// mailed link before logging in. 400 names the wrong field; 409 when the tax id, e-mail or
+/// phone is taken.
+#[utoipa::path(post, path = "/api/v1/signup", request_body = SignupRequest,
+    responses((status = 201, body = SignupAnswer), (status = 400), (status = 409)))]
+pub async fn signup(
+    State(state): State<AppState>,
+    Source(source): Source,
+    body: Result<Json<SignupRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<SignupAnswer>), ApiError> {
+    let Json(request) = body?;
+    if !request.consent {
+        return Err(ApiError::bad_request(
+            "consent_required",
+            "consent: consent to the processing of personal data is required",
+        ));
+    }
+    let email = normalise_email("email", &request.email)?;
+    let phone = request.phone.as_deref().map(normalise_phone).transpose()?;
+    policy(&request.password, &request.password_repeat)?;
+    request.organisation.check()?;
+    let now = unix_millis();
+    let token = new_token();
+    let signup = NewSignup {
+        organisation: request.organisation,
+        email: email.clone(),
+        phone,
+        name: request.name.unwrap_or_default().trim().to_owned(),
+        password_hash: hash_password(&request.password),
+        consent_at: now,
+        confirm: NewToken {
+            hash: token_hash(&token),
+            expires_at: now + CONFIRM_TTL_MS,
+        },
+        mail: NewMail {
+            to: email,
+            subject: "Confirm your e-mail address".to_owned(),
+            body: format!(
+                "Welcome to the OFD cabinet.\n\nConfirm your e-mail address by opening this link \
+                 within 48 hours:\n\n{}\n\nIf you did not sign up, ignore this message.\n",
+                link(&state, "/api/v1/signup/confirm", &token)
+            ),
+        },
+        source,
+    };
+    let (organisation, user) = state.store.sign_up(&signup, now).await?;
+    tracing::info!(
+        org_id = organisation.id,
+        user_id = user.id,
+        "signed up; confirmation queued"
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(SignupAnswer { organisation, user }),
+    ))
+}
+
+async fn confirm(
+    state: &AppState,
+    token: &str,
+    source: Option<String>,
+) -> Result<Json<User>, ApiError> {
+    let user = state
+        .store
+        .confirm_email(&token_hash(token), source, unix_millis())
+        .await?
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid_token", "token: unknown, already used or expired")
+        })?;
+    tracing::info!(user_id = user.id, "e-mail confirmed");
+    Ok(Json(user))
+}
+
+/// `POST /api/v1/signup/confirm` with the token of the mailed link → the user, now active.
+#[utoipa::path(post, path = "/api/v1/signup/confirm", request_body = TokenBody,
+    responses((status = 200, body = User), (status = 400)))]
+pub async fn confirm_post(
+    State(state): State<AppState>,
+    Source(source): Source,
+    body: Result<Json<TokenBody>, JsonRejection>,
+) -> Result<Json<User>, ApiError> {
+    let Json(body) = body?;
+    confirm(&state, &body.token, source).await
+}
+
+/// `GET /api/v1/signup/confirm?token=…`: the mailed link itself.
+#[utoipa::path(get, path = "/api/v1/signup/confirm", params(TokenBody),
+    responses((status = 200, body = User), (status = 400)))]
+pub async fn confirm_get(
+    State(state): State<AppState>,
+    Source(source): Source,
+    query: Result<Query<TokenBody>, QueryRejection>,
+) -> Result<Json<User>, ApiError> {
+    let Query(body) = query?;
+    confirm(&state, &body.token, source).await
+}
+
+fn wrong_credentials() -> ApiError {
+    ApiError::unauthorized("invalid_credentials", "wrong login or password")
+}
+
+/// `POST /api/v1/login` → 200 with the user and a fresh session cookie (any session the request
+/// carried ends: rotation). 401 `invalid_credentials` for a wrong login or password and for a
+/// locked account or address alike; 403 `email_not_confirmed` after a right password.
+#[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest,
+    responses((status = 200, body = User), (status = 401), (status = 403)))]
+pub async fn login(
+    State(state): State<AppState>,
+    Source(source): Source,
+    headers: HeaderMap,
+    body: Result<Json<LoginRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(request) = body?;
+    let config = &state.config;
+    let now = unix_millis();
+    let window_start = now - i64::try_from(config.lock_window.as_millis()).unwrap_or(i64::MAX);
+    let login = if request.login.contains('@') {
+        request.login.trim().to_lowercase()
+    } else {
+        normalise_phone(&request.login).unwrap_or_default()
+    };
+    let address_subject = source.as_ref().map(|ip| format!("addr:{ip}"));
+    let address_locked = match &address_subject {
+        Some(subject) => {
+            state
+                .store
+                .login_failures_since(subject, window_start)
+                .await?
+                >= i64::from(config.max_failures_per_address)
+        }
+        None => false,
+    };
+    let record = state.store.login_record(&login).await?;
+    let user_subject = record.as_ref().map(|r| format!("user:{}", r.user.id));
+    let account_locked = match &user_subject {
+        Some(subject) => {
+            state
+                .store
+                .login_failures_since(subject, window_start)
+                .await?
+                >= i64::from(config.max_failures_per_account)
+        }
+        None => false,
+    };
+    let stored = record.as_ref().and_then(|r| r.password_hash.as_deref());
+    let password_ok = verify_password(&request.password, stored);
+    let record = match record {
+        Some(record) if password_ok && !address_locked && !account_locked => record,
+        _ => {
+            let subjects: Vec<String> = address_subject.into_iter().chain(user_subject).collect();
+            let entry = AuditEntry {
+                org_id: record.as_ref().map(|r| r.user.org_id),
+                actor: "anonymous".to_owned(),
+                action: "login.failed",
+                object: record.as_ref().map(|r| format!("user:{}", r.user.id)),
+                detail: (address_locked || account_locked).then(|| "locked".to_owned()),
+                source,
+            };
+            state
+                .store
+                .record_login_failure(&subjects, &entry, now, window_start)
+                .await?;
+            tracing::info!(locked = address_locked || account_locked, "login refused");
+            return Err(wrong_credentials());
+        }
+    };
+    match record.user.status {
+        UserStatus::Active => {}
+        UserStatus::Unconfirmed => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "email_not_confirmed",
+                "login: confirm the e-mail address by the link sent to it first",
+            ))
+        }
+        UserStatus::Invited | UserStatus::Disabled => return Err(wrong_credentials()),
+    }
+    let session = new_token();
+    let ttl_ms = i64::try_from(config.session_ttl.as_millis()).unwrap_or(i64::MAX);
+    let replaces = cookie(&headers, SESSION_COOKIE).map(|old| token_hash(&old));
+    state
+        .store
+        .start_session(
+            &record.user,
+            &token_hash(&session),
+            replaces.as_deref(),
+            now.saturating_add(ttl_ms),
+            source,
+            now,
+        )
+        .await?;
+    tracing::info!(user_id = record.user.id, "logged in");
+    let cookie = session_cookie(
+        &session,
+        config.session_ttl.as_secs(),
+        config.secure_cookie(),
+    );
+    let mut response = Json(record.user).into_response();
+    response.headers_mut().insert(SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// The `Set-Cookie` value carrying session `value` for `max_age` seconds (0 clears it).
+fn session_cookie(value: &str, max_age: u64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .expect("cookie value is ASCII")
+}
+
+/// `POST /api/v1/logout` → 200; the session the request carries ends and the cookie is cleared.
+#[utoipa::path(post, path = "/api/v1/logout", responses((status = 200, body = Done)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(session) = cookie(&headers, SESSION_COOKIE) {
+        state.store.end_session(&token_hash(&session)).await?;
+    }
+    let mut response = Json(Done {
+        status: "logged out",
+    })
+    .into_response();
+    response.headers_mut().insert(
+        SET_COOKIE,
+        session_cookie("", 0, state.config.secure_cookie()),
+    );
+    Ok(response)
+}
+
+/// `POST /api/v1/password/forgot` → 202 whether or not the address has an account (so the
+/// answer tells nothing); an active account gets a recovery link valid for one hour.
+#[utoipa::path(post, path = "/api/v1/password/forgot", request_body = ForgotRequest,
+    responses((status = 202, body = Done)))]
+pub async fn forgot(
+    State(state): State<AppState>,
+    Source(source): Source,
+    body: Result<Json<ForgotRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<Done>), ApiError> {
+    let Json(request) = body?;
+    let email = normalise_email("email", &request.email)?;
+    if let Some(user) = state.store.active_user_by_email(&email).await? {
+        let now = unix_millis();
+        let token = new_token();
+        let mail = NewMail {
+            to: email,
+            subject: "Password recovery".to_owned(),
+            body: format!(
+                "Someone asked to set a new password for your OFD cabinet account.\n\nOpen this \
+                 link within one hour to choose a new password:\n\n{}\n\nIf it was not you, \
+                 ignore this message; your password stays as it is.\n",
+                link(&state, "/password/reset", &token)
+            ),
+        };
+        let token = NewToken {
+            hash: token_hash(&token),
+            expires_at: now + RESET_TTL_MS,
+        };
+        state
+            .store
+            .issue_reset(&user, &token, &mail, source, now)
+            .await?;
+        tracing::info!(user_id = user.id, "password recovery queued");
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Done {
+            status: "if the address has an account, a link has been sent to it",
+        }),
+    ))
+}
+
+async fn set_password(
+    state: &AppState,
+    purpose: TokenPurpose,
+    request: NewPasswordRequest,
+    source: Option<String>,
+) -> Result<Json<User>, ApiError> {
+    policy(&request.password, &request.password_repeat)?;
+    let user = state
+        .store
+        .set_password_by_token(
+            purpose,
+            &token_hash(&request.token),
+            &hash_password(&request.password),
+            source,
+            unix_millis(),
+        )
+        .await?
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid_token", "token: unknown, already used or expired")
+        })?;
+    tracing::info!(
+        user_id = user.id,
+        "password set; every session of the user ended"
+    );
+    Ok(Json(user))
+}
+
+/// `POST /api/v1/password/reset` with the recovery token and the new password twice → the user;
+/// every session of the user ends.
+#[utoipa::path(post, path = "/api/v1/password/reset", request_body = NewPasswordRequest,
+    responses((status = 200, body = User), (status = 400)))]
+pub async fn reset(
+    State(state): State<AppState>,
+    Source(source): Source,
+    body: Result<Json<NewPasswordRequest>, JsonRejection>,
+) -> Result<Json<User>, ApiError> {
+    let Json(request) = body?;
+    set_password(&state, TokenPurpose::Reset, request, source).await
+}
+
+/// `POST /api/v1/invitations/accept` with the invitation token and a password twice → the user,
+/// now active.
+#[utoipa::path(post, path = "/api/v1/invitations/accept", request_body = NewPasswordRequest,
+    responses((status = 200, body = User), (status = 400)))]
+pub async fn accept_invitation(
+    State(state): State<AppState>,
+    Source(source): Source,
+    body: Result<Json<NewPasswordRequest>, JsonRejection>,
+) -> Result<Json<User>, ApiError> {
+    let Json(request) = body?;
+    set_password(&state, TokenPurpose::Invite, request, source).await
+}
+
+/// `POST /api/v1/login/esign`: login by electronic signature. With the default verifier the
+/// answer is 501 `esign_not_configured`.
+#[utoipa::path(post, path = "/api/v1/login/esign", request_body = EsignLoginRequest,
+    responses((status = 501), (status = 401)))]
+pub async fn esign_login(
+    State(state): State<AppState>,
+    body: Result<Json<EsignLoginRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    use base64::Engine as _;
+    let Json(request) = body?;
+    let decode = |field: &'static str, text: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| ApiError::bad_request("invalid_request", format!("{field}: not base64")))
+    };
+    let challenge = decode("challenge", &request.challenge)?;
+    let signature = decode("signature", &request.signature)?;
+    match state.esign.verify(&challenge, &signature) {
+        Err(super::esign::EsignError::NotConfigured) => Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "esign_not_configured",
+            "login by electronic signature is not configured on this service",
+        )),
+        Err(super::esign::EsignError::Invalid(_)) => Err(ApiError::unauthorized(
+            "invalid_signature",
+            "the signature did not verify",
+        )),
+        // Matching a certificate to a user (and challenges that expire) come with the first
+        // real verifier; until then a verified signature still does not log anyone in.
+        Ok(_) => Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "esign_not_configured",
+            "no account is linked to signing certificates on this service",
+        )),
+    }
+}
+
+/// `GET /api/v1/me` → who the caller is: the user and organisation of a session, the
+/// organisation and role of a key, or operator staff.
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = Me), (status = 401)))]
+pub async fn me(Extension(caller): Extension<Caller>) -> Result<Json<Me>, ApiError> {
+    let tenant = &caller.0;
+    let organisation = match tenant.actor().org_id() {
+        Some(id) => tenant.organisation(id).await?,
+        None => None,
+    };
+    let (kind, user) = match tenant.actor() {
+        Actor::User { id, .. } => ("user", tenant.user(*id).await?),
+        Actor::Key { .. } => ("key", None),
+        Actor::Operator { .. } => ("operator", None),
+    };
+    Ok(Json(Me {
+        kind,
+        role: tenant.actor().role(),
+        user,
+        organisation,
+    }))
+}

@@ -1,0 +1,47 @@
+//! The OpenAPI 3 document of the account API, generated from the handlers' annotations and the
+//! request and answer types (utoipa), served at `/api/openapi.json`.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{identity, organisations, registers, staff};
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ofd account API", description = "The cabinet's identity, organisations, staff, \
+        API keys, audit log and registers. Errors are {\"error\":{\"code\",\"message\"}}."),
+    paths(
+        identity::signup, identity::confirm_post, identity::confirm_get, identity::login,
+        identity::logout, identity::forgot, identity::reset, identity::accept_invitation,
+        identity::esign_login, identity::me,
+        staff::list_users, staff::invite, staff::update_user, staff::remove_user,
+        staff::list_keys, staff::create_key, staff::revoke_key, staff::audit,
+        organisations::create, organisations::list, organisations::get_one,
+        organisations::update,
+        registers::provision, registers::list, registers::get_one, registers::set_status,
+        registers::reset_token,
+    ),
+    modifiers(&Security),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub struct ApiDoc;
+
+/// The two ways to authenticate: a bearer API key and the session cookie.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                super::auth::SESSION_COOKIE,
+            ))),
+        );
+    }
+}

@@ -1,0 +1,903 @@
+//! The cabinet's identity layer over real HTTP on loopback, on each backend, with a real SMTP
+//! server (aiosmtpd) receiving the mail: sign-up → confirm by the mailed link → login → invite
+//! → accept → role-limited access; every role's allowed and refused actions; the two-organisation
+//! isolation matrix on every route; password recovery; lockout; tax-id checks at sign-up; the
+//! OpenAPI document.
+
+mod account_support;
+mod common;
+
+use account_support::{error_code, link_in, token_of, Account, Client, MailServer};
+use common::on_each_backend;
+use ofd::account::AccountOptions;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "sturdy-owl-42-lantern";
+
+fn signup_body(inn: &str, country: &str, email: &str) -> Value {
+    json!({
+        "organisation": { "inn": inn, "name": format!("Org {inn}"), "country": country },
+        "email": email,
+        "password": PASSWORD,
+        "password_repeat": PASSWORD,
+        "consent": true,
+    })
+}
+
+/// Sign up `email` for organisation `inn`, follow the confirmation link from the mail, log in;
+/// the logged-in client and the organisation's id.
+async fn owner(account: &Account, mail: &MailServer, inn: &str, email: &str) -> (Client, i64) {
+    let anonymous = Client::anonymous(&account.url);
+    let (status, answer) = anonymous
+        .post("/api/v1/signup", signup_body(inn, "ru", email))
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["user"]["status"], "unconfirmed");
+    assert_eq!(answer["user"]["role"], "owner");
+    assert!(answer["user"]["consent_at"].as_i64().is_some());
+    let org_id = answer["organisation"]["id"].as_i64().expect("org id");
+
+    // Not before the e-mail is confirmed.
+    let (status, answer) = anonymous
+        .post(
+            "/api/v1/login",
+            json!({ "login": email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!((status, error_code(&answer)), (403, "email_not_confirmed"));
+
+    let (to, _, body) = mail.next().await;
+    assert_eq!(to, email);
+    let link = link_in(&body);
+    let (status, answer) = anonymous.get(&link).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["status"], "active");
+    // One-time: the same link again does nothing.
+    let (status, answer) = anonymous.get(&link).await;
+    assert_eq!((status, error_code(&answer)), (400, "invalid_token"));
+
+    let client = Client::anonymous(&account.url);
+    let (status, _, cookie) = client
+        .call_raw(
+            Method::POST,
+            "/api/v1/login",
+            Some(json!({ "login": email.to_uppercase(), "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let cookie = cookie.expect("session cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+    (client, org_id)
+}
+
+/// Invite `email` as `role` with `by`, accept from the mailed link, log in; the client and the
+/// user id.
+async fn staff(
+    account: &Account,
+    mail: &MailServer,
+    by: &Client,
+    email: &str,
+    role: &str,
+) -> (Client, i64) {
+    let (status, user) = by
+        .post("/api/v1/users", json!({ "email": email, "role": role }))
+        .await;
+    assert_eq!(status, 201, "{user}");
+    assert_eq!(user["status"], "invited");
+    let (to, _, body) = mail.next().await;
+    assert_eq!(to, email);
+    let token = token_of(&link_in(&body));
+    let anonymous = Client::anonymous(&account.url);
+    let (status, answer) = anonymous
+        .post(
+            "/api/v1/invitations/accept",
+            json!({ "token": token, "password": PASSWORD, "password_repeat": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["role"], role);
+    let client = Client::anonymous(&account.url);
+    let (status, _) = client
+        .post(
+            "/api/v1/login",
+            json!({ "login": email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    (client, user["id"].as_i64().expect("id"))
+}
+
+async fn start(store: &ofd::store::Store, mail: &MailServer, options: AccountOptions) -> Account {
+    Account::start_with(
+        store,
+        AccountOptions {
+            smtp_url: Some(mail.url.as_str().into()),
+            ..options
+        },
+    )
+    .await
+}
+
+fn ru_register(fn_number: &str, inn: &str) -> Value {
+    json!({ "dialect": "ru", "fn_number": fn_number, "serial": "S", "model": "M",
+            "reg_number": "0000000001012345", "org_inn": inn })
+}
+
+#[tokio::test]
+async fn signup_confirm_login_invite_and_every_roles_rights() {
+    let mail = MailServer::start().await;
+    on_each_backend(|db| {
+        let mail = &mail;
+        async move {
+            let store = db.open().await;
+            let account = start(&store, mail, AccountOptions::default()).await;
+            let operator = Client::with_key(&account.url, &account.key);
+            let (owner, org_id) = owner(&account, mail, "7707083893", "boss@shop.example").await;
+
+            let (status, me) = owner.get("/api/v1/me").await;
+            assert_eq!(status, 200);
+            assert_eq!(
+                (me["kind"].as_str(), me["role"].as_str()),
+                (Some("user"), Some("owner"))
+            );
+            assert_eq!(me["organisation"]["inn"], "7707083893");
+            assert_eq!(me["user"]["email"], "boss@shop.example");
+
+            // The operator provisions a register for the organisation.
+            let (status, register) = operator
+                .post(
+                    "/api/v1/registers",
+                    ru_register("9999078900001234", "7707083893"),
+                )
+                .await;
+            assert_eq!(status, 201, "{register}");
+            let register_id = register["id"].as_i64().expect("id");
+            let reg_path = format!("/api/v1/registers/{register_id}");
+
+            let (accountant, _) =
+                staff(&account, mail, &owner, "books@shop.example", "accountant").await;
+            let (engineer, engineer_id) =
+                staff(&account, mail, &owner, "fix@shop.example", "engineer").await;
+            let (cashier, _) = staff(&account, mail, &owner, "till@shop.example", "cashier").await;
+
+            // What each role may do (status codes in order: owner, accountant, engineer, cashier).
+            let checks: Vec<(Method, String, Option<Value>, [u16; 4])> = vec![
+                (Method::GET, "/api/v1/me".into(), None, [200, 200, 200, 200]),
+                (
+                    Method::GET,
+                    "/api/v1/organisations".into(),
+                    None,
+                    [200, 200, 200, 200],
+                ),
+                (
+                    Method::GET,
+                    "/api/v1/registers".into(),
+                    None,
+                    [200, 200, 200, 403],
+                ),
+                (Method::GET, reg_path.clone(), None, [200, 200, 200, 403]),
+                (
+                    Method::PUT,
+                    format!("{reg_path}/status"),
+                    Some(json!({ "status": "active" })),
+                    [200, 403, 200, 403],
+                ),
+                (
+                    Method::GET,
+                    "/api/v1/users".into(),
+                    None,
+                    [200, 403, 403, 403],
+                ),
+                (
+                    Method::PATCH,
+                    "/api/v1/organisations/7707083893".into(),
+                    Some(json!({ "kpp": "773601001", "bank_bik": "044525225" })),
+                    [200, 403, 403, 403],
+                ),
+                (
+                    Method::GET,
+                    "/api/v1/api-keys".into(),
+                    None,
+                    [200, 403, 403, 403],
+                ),
+                (
+                    Method::GET,
+                    "/api/v1/audit".into(),
+                    None,
+                    [200, 403, 403, 403],
+                ),
+                (
+                    Method::POST,
+                    "/api/v1/organisations".into(),
+                    Some(json!({ "inn": "7736050003", "name": "x" })),
+                    [403, 403, 403, 403],
+                ),
+                (
+                    Method::PATCH,
+                    format!("/api/v1/users/{engineer_id}"),
+                    Some(json!({ "name": "Fixer" })),
+                    [200, 403, 403, 403],
+                ),
+            ];
+            for (method, path, body, expected) in checks {
+                for (client, want) in [&owner, &accountant, &engineer, &cashier]
+                    .into_iter()
+                    .zip(expected)
+                {
+                    let (status, answer) = client.call(method.clone(), &path, body.clone()).await;
+                    assert_eq!(status, want, "{method} {path}: {answer}");
+                    if status == 403 {
+                        assert_eq!(error_code(&answer), "forbidden");
+                    }
+                }
+            }
+            // Register provisioning: the engineer yes, the accountant no.
+            let (status, _) = engineer
+                .post(
+                    "/api/v1/registers",
+                    ru_register("9999078900001235", "7707083893"),
+                )
+                .await;
+            assert_eq!(status, 201);
+            let (status, _) = accountant
+                .post(
+                    "/api/v1/registers",
+                    ru_register("9999078900001236", "7707083893"),
+                )
+                .await;
+            assert_eq!(status, 403);
+
+            // An organisation key acts with its role, is shown once, and stops when revoked.
+            let (status, issued) = owner
+                .post(
+                    "/api/v1/api-keys",
+                    json!({ "name": "books-export", "role": "accountant" }),
+                )
+                .await;
+            assert_eq!(status, 201, "{issued}");
+            let secret = issued["secret"].as_str().expect("secret").to_owned();
+            let key_id = issued["key"]["id"].as_i64().expect("id");
+            let program = Client::with_key(&account.url, &secret);
+            let (status, me) = program.get("/api/v1/me").await;
+            assert_eq!(status, 200);
+            assert_eq!(
+                (me["kind"].as_str(), me["role"].as_str()),
+                (Some("key"), Some("accountant"))
+            );
+            assert_eq!(program.get("/api/v1/registers").await.0, 200);
+            assert_eq!(program.get("/api/v1/users").await.0, 403);
+            let (_, keys) = owner.get("/api/v1/api-keys").await;
+            assert!(!keys.to_string().contains(&secret), "keys are never listed");
+            assert!(keys["keys"][0]["last_used_at"].as_i64().is_some(), "{keys}");
+            let (status, _) = owner
+                .call(Method::DELETE, &format!("/api/v1/api-keys/{key_id}"), None)
+                .await;
+            assert_eq!(status, 200);
+            let (status, answer) = program.get("/api/v1/me").await;
+            assert_eq!((status, error_code(&answer)), (401, "revoked_api_key"));
+
+            // Roles change; the last owner cannot be demoted; removal ends the sessions.
+            let (status, user) = owner
+                .call(
+                    Method::PATCH,
+                    &format!("/api/v1/users/{engineer_id}"),
+                    Some(json!({ "role": "cashier" })),
+                )
+                .await;
+            assert_eq!((status, user["role"].as_str()), (200, Some("cashier")));
+            assert_eq!(engineer.get("/api/v1/registers").await.0, 403);
+            let (_, me) = owner.get("/api/v1/me").await;
+            let owner_id = me["user"]["id"].as_i64().expect("id");
+            let (status, answer) = owner
+                .call(
+                    Method::PATCH,
+                    &format!("/api/v1/users/{owner_id}"),
+                    Some(json!({ "role": "accountant" })),
+                )
+                .await;
+            assert_eq!((status, error_code(&answer)), (409, "conflict"));
+            let (status, _) = owner
+                .call(
+                    Method::DELETE,
+                    &format!("/api/v1/users/{engineer_id}"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200);
+            assert_eq!(engineer.get("/api/v1/me").await.0, 401);
+
+            // Logout ends the session server-side.
+            let old = owner.session().expect("session");
+            let (status, _) = owner.post("/api/v1/logout", json!({})).await;
+            assert_eq!(status, 200);
+            let stale = Client::anonymous(&account.url);
+            *stale.session.lock().expect("lock") = Some(old);
+            let (status, answer) = stale.get("/api/v1/me").await;
+            assert_eq!((status, error_code(&answer)), (401, "invalid_session"));
+
+            // The owner's audit log names sign-up, logins, invitations, role changes, keys.
+            let (_, me_again) = operator.get("/api/v1/audit?limit=1000").await;
+            let actions: Vec<&str> = me_again["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .filter(|e| e["org_id"] == json!(org_id))
+                .filter_map(|e| e["action"].as_str())
+                .collect();
+            for wanted in [
+                "signup",
+                "signup.confirm",
+                "login",
+                "user.invite",
+                "invitation.accept",
+                "user.update",
+                "user.disable",
+                "api_key.create",
+                "api_key.revoke",
+                "register.provision",
+                "register.status",
+                "organisation.update",
+            ] {
+                assert!(actions.contains(&wanted), "{wanted} missing in {actions:?}");
+            }
+            account.stop().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_organisations_never_see_each_other() {
+    let mail = MailServer::start().await;
+    on_each_backend(|db| {
+        let mail = &mail;
+        async move {
+            let store = db.open().await;
+            let account = start(&store, mail, AccountOptions::default()).await;
+            let operator = Client::with_key(&account.url, &account.key);
+            let (owner_a, org_a) = owner(&account, mail, "7707083893", "a@a.example").await;
+            let (owner_b, org_b) = owner(&account, mail, "7736050003", "b@b.example").await;
+            let (_, b_user) = staff(&account, mail, &owner_b, "b2@b.example", "accountant").await;
+            let (_, b_key) = owner_b
+                .post(
+                    "/api/v1/api-keys",
+                    json!({ "name": "b", "role": "engineer" }),
+                )
+                .await;
+            let b_key_id = b_key["key"]["id"].as_i64().expect("id");
+            let (_, a_key) = owner_a
+                .post("/api/v1/api-keys", json!({ "name": "a", "role": "owner" }))
+                .await;
+            let (_, b_register) = operator
+                .post(
+                    "/api/v1/registers",
+                    ru_register("9999078900001234", "7736050003"),
+                )
+                .await;
+            let b_register = b_register["id"].as_i64().expect("id");
+            let (_, a_register) = operator
+                .post(
+                    "/api/v1/registers",
+                    ru_register("9999078900004321", "7707083893"),
+                )
+                .await;
+            let a_register = a_register["id"].as_i64().expect("id");
+
+            let key_a = Client::with_key(&account.url, a_key["secret"].as_str().expect("key"));
+            for caller in [&owner_a, &key_a] {
+                // Every object of B: 404, the same answer as for an id that does not exist.
+                let not_found: Vec<(Method, String, Option<Value>)> = vec![
+                    (Method::GET, "/api/v1/organisations/7736050003".into(), None),
+                    (
+                        Method::PATCH,
+                        "/api/v1/organisations/7736050003".into(),
+                        Some(json!({ "name": "taken over" })),
+                    ),
+                    (Method::GET, format!("/api/v1/registers/{b_register}"), None),
+                    (
+                        Method::PUT,
+                        format!("/api/v1/registers/{b_register}/status"),
+                        Some(json!({ "status": "blocked" })),
+                    ),
+                    (
+                        Method::POST,
+                        format!("/api/v1/registers/{b_register}/token"),
+                        None,
+                    ),
+                    (
+                        Method::PATCH,
+                        format!("/api/v1/users/{b_user}"),
+                        Some(json!({ "role": "owner" })),
+                    ),
+                    (Method::DELETE, format!("/api/v1/users/{b_user}"), None),
+                    (Method::DELETE, format!("/api/v1/api-keys/{b_key_id}"), None),
+                    (
+                        Method::POST,
+                        "/api/v1/users".into(),
+                        Some(json!({ "email": "x@b.example", "role": "owner", "org_id": org_b })),
+                    ),
+                    (
+                        Method::POST,
+                        "/api/v1/api-keys".into(),
+                        Some(json!({ "name": "x", "role": "owner", "org_id": org_b })),
+                    ),
+                ];
+                for (method, path, body) in not_found {
+                    let (status, answer) = caller.call(method.clone(), &path, body).await;
+                    assert_eq!(
+                        (status, error_code(&answer)),
+                        (404, "not_found"),
+                        "{method} {path}: {answer}"
+                    );
+                    assert!(!answer.to_string().contains("b.example"), "{answer}");
+                }
+                // B's INN is unknown when provisioning.
+                let (status, answer) = caller
+                    .post(
+                        "/api/v1/registers",
+                        ru_register("9999078900005555", "7736050003"),
+                    )
+                    .await;
+                assert_eq!((status, error_code(&answer)), (400, "unknown_organisation"));
+                // Lists hold only A's objects.
+                let (_, list) = caller.get("/api/v1/organisations").await;
+                assert_eq!(list["organisations"].as_array().map(Vec::len), Some(1));
+                assert_eq!(list["organisations"][0]["id"], json!(org_a));
+                let (_, list) = caller.get("/api/v1/registers").await;
+                let ids: Vec<i64> = list["registers"]
+                    .as_array()
+                    .expect("registers")
+                    .iter()
+                    .filter_map(|r| r["id"].as_i64())
+                    .collect();
+                assert_eq!(ids, vec![a_register]);
+                let (_, list) = caller.get("/api/v1/registers?org_inn=7736050003").await;
+                assert_eq!(list["registers"], json!([]));
+                let (_, list) = caller.get("/api/v1/users").await;
+                assert!(list["users"]
+                    .as_array()
+                    .expect("users")
+                    .iter()
+                    .all(|u| u["org_id"] == json!(org_a)));
+                let (_, list) = caller.get("/api/v1/api-keys").await;
+                assert!(list["keys"]
+                    .as_array()
+                    .expect("keys")
+                    .iter()
+                    .all(|k| k["org_id"] == json!(org_a)));
+                let (_, list) = caller.get("/api/v1/audit?limit=1000").await;
+                let entries = list["entries"].as_array().expect("entries");
+                assert!(!entries.is_empty());
+                assert!(
+                    entries.iter().all(|e| e["org_id"] == json!(org_a)),
+                    "{list}"
+                );
+                let (_, me) = caller.get("/api/v1/me").await;
+                assert_eq!(me["organisation"]["id"], json!(org_a));
+            }
+            // B is untouched, and the operator sees both organisations and every line.
+            let (_, b_users) = owner_b.get("/api/v1/users").await;
+            assert!(b_users["users"]
+                .as_array()
+                .expect("users")
+                .iter()
+                .all(|u| u["status"] == "active"));
+            let (_, b_keys) = owner_b.get("/api/v1/api-keys").await;
+            assert_eq!(b_keys["keys"][0]["revoked_at"], Value::Null);
+            let (_, all) = operator.get("/api/v1/organisations").await;
+            assert_eq!(all["organisations"].as_array().map(Vec::len), Some(2));
+            let (_, audit) = operator.get("/api/v1/audit?limit=1000").await;
+            let entries = audit["entries"].as_array().expect("entries");
+            assert!(entries.iter().any(|e| e["org_id"] == json!(org_a)));
+            assert!(entries.iter().any(|e| e["org_id"] == json!(org_b)));
+            assert!(entries.iter().any(|e| e["action"] == "operator.request"
+                && e["actor"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("operator-key:"))));
+            account.stop().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn password_recovery_ends_every_session() {
+    let mail = MailServer::start().await;
+    on_each_backend(|db| {
+        let mail = &mail;
+        async move {
+            let store = db.open().await;
+            let account = start(&store, mail, AccountOptions::default()).await;
+            let (first, _) = owner(&account, mail, "7707083893", "me@shop.example").await;
+            let anonymous = Client::anonymous(&account.url);
+            // An unknown address gets the same answer and no mail.
+            let (status, unknown) = anonymous
+                .post(
+                    "/api/v1/password/forgot",
+                    json!({ "email": "nobody@x.example" }),
+                )
+                .await;
+            assert_eq!(status, 202);
+            let (status, known) = anonymous
+                .post(
+                    "/api/v1/password/forgot",
+                    json!({ "email": "ME@shop.example" }),
+                )
+                .await;
+            assert_eq!((status, &known), (202, &unknown));
+            let (to, _, body) = mail.next().await;
+            assert_eq!(to, "me@shop.example");
+            let token = token_of(&link_in(&body));
+            let new_password = "a-brand-new-secret-77";
+            let (status, answer) = anonymous
+                .post(
+                    "/api/v1/password/reset",
+                    json!({ "token": token, "password": new_password,
+                            "password_repeat": "something else entirely" }),
+                )
+                .await;
+            assert_eq!((status, error_code(&answer)), (400, "invalid_password"));
+            assert!(answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("password_repeat")));
+            let (status, answer) = anonymous
+                .post(
+                    "/api/v1/password/reset",
+                    json!({ "token": token, "password": "1234567890",
+                            "password_repeat": "1234567890" }),
+                )
+                .await;
+            assert_eq!((status, error_code(&answer)), (400, "invalid_password"));
+            let (status, _) = anonymous
+                .post(
+                    "/api/v1/password/reset",
+                    json!({ "token": token, "password": new_password,
+                            "password_repeat": new_password }),
+                )
+                .await;
+            assert_eq!(status, 200);
+            assert_eq!(first.get("/api/v1/me").await.0, 401, "other sessions ended");
+            let (status, _) = anonymous
+                .post(
+                    "/api/v1/password/reset",
+                    json!({ "token": token, "password": new_password,
+                            "password_repeat": new_password }),
+                )
+                .await;
+            assert_eq!(status, 400, "the token is one-time");
+            let (status, _) = anonymous
+                .post(
+                    "/api/v1/login",
+                    json!({ "login": "me@shop.example", "password": PASSWORD }),
+                )
+                .await;
+            assert_eq!(status, 401);
+            let again = Client::anonymous(&account.url);
+            let (status, _) = again
+                .post(
+                    "/api/v1/login",
+                    json!({ "login": "me@shop.example", "password": new_password }),
+                )
+                .await;
+            assert_eq!(status, 200);
+            assert_eq!(again.get("/api/v1/me").await.0, 200);
+            account.stop().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn lockout_per_account_and_per_address_answers_like_a_wrong_password() {
+    let mail = MailServer::start().await;
+    on_each_backend(|db| {
+        let mail = &mail;
+        async move {
+            let store = db.open().await;
+            let options = AccountOptions {
+                max_failures_per_account: Some(3),
+                max_failures_per_address: Some(100),
+                lock_seconds: Some(2),
+                ..AccountOptions::default()
+            };
+            let account = start(&store, mail, options).await;
+            let (_, _) = owner(&account, mail, "7707083893", "me@shop.example").await;
+            let anonymous = Client::anonymous(&account.url);
+            let login =
+                |password: &str| json!({ "login": "me@shop.example", "password": password });
+            let (_, wrong) = anonymous
+                .post("/api/v1/login", login("not-the-password"))
+                .await;
+            for _ in 0..2 {
+                anonymous
+                    .post("/api/v1/login", login("not-the-password"))
+                    .await;
+            }
+            let (status, locked) = anonymous.post("/api/v1/login", login(PASSWORD)).await;
+            assert_eq!((status, &locked), (401, &wrong), "locked looks like wrong");
+            tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+            let (status, _) = anonymous.post("/api/v1/login", login(PASSWORD)).await;
+            assert_eq!(status, 200, "the lock lifts after the window");
+            account.stop().await;
+            store.revoke_api_key("test").await.expect("revoke");
+
+            // Per source address: failures on many accounts lock the address for all of them.
+            let options = AccountOptions {
+                max_failures_per_account: Some(100),
+                max_failures_per_address: Some(4),
+                lock_seconds: Some(2),
+                ..AccountOptions::default()
+            };
+            let account = start(&store, mail, options).await;
+            for n in 0..4 {
+                let body =
+                    json!({ "login": format!("guess{n}@x.example"), "password": "xxxxxxxxxxxx" });
+                assert_eq!(
+                    anonymous_of(&account).post("/api/v1/login", body).await.0,
+                    401
+                );
+            }
+            let (status, answer) = anonymous_of(&account)
+                .post("/api/v1/login", login(PASSWORD))
+                .await;
+            assert_eq!((status, error_code(&answer)), (401, "invalid_credentials"));
+            tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+            let (status, _) = anonymous_of(&account)
+                .post("/api/v1/login", login(PASSWORD))
+                .await;
+            assert_eq!(status, 200);
+            let (_, audit) = Client::with_key(&account.url, &account.key)
+                .get("/api/v1/audit?limit=1000")
+                .await;
+            assert!(audit["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .any(|e| e["action"] == "login.failed" && e["detail"] == "locked"));
+            account.stop().await;
+        }
+    })
+    .await;
+}
+
+fn anonymous_of(account: &Account) -> Client {
+    Client::anonymous(&account.url)
+}
+
+#[tokio::test]
+async fn signup_checks_tax_ids_consent_and_password_policy() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        // No SMTP here: mail waits in the outbox.
+        let account = Account::start(&store).await;
+        let anonymous = Client::anonymous(&account.url);
+        let refused = [
+            (signup_body("7707083894", "ru", "a@x.example"), "inn"), // ИНН 10, bad check digit
+            (signup_body("500100732258", "ru", "a@x.example"), "inn"), // ИНН 12, bad check digit
+            (signup_body("000740001308", "kz", "a@x.example"), "inn"), // БИН, bad check digit
+            (signup_body("77070838", "ru", "a@x.example"), "inn"),
+            (signup_body("7707083893", "ru", "not-an-email"), "email"),
+        ];
+        for (body, field) in refused {
+            let (status, answer) = anonymous.post("/api/v1/signup", body).await;
+            assert_eq!(status, 400, "{answer}");
+            let message = answer["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.starts_with(field), "{message}");
+        }
+        let mut no_consent = signup_body("7707083893", "ru", "a@x.example");
+        no_consent["consent"] = json!(false);
+        let (status, answer) = anonymous.post("/api/v1/signup", no_consent).await;
+        assert_eq!((status, error_code(&answer)), (400, "consent_required"));
+        let mut short = signup_body("7707083893", "ru", "a@x.example");
+        short["password"] = json!("short");
+        short["password_repeat"] = json!("short");
+        let (status, answer) = anonymous.post("/api/v1/signup", short).await;
+        assert_eq!((status, error_code(&answer)), (400, "invalid_password"));
+        let mut bad_bik = signup_body("7707083893", "ru", "a@x.example");
+        bad_bik["organisation"]["bank_bik"] = json!("0445");
+        let (status, answer) = anonymous.post("/api/v1/signup", bad_bik).await;
+        assert_eq!(status, 400);
+        assert!(answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("bank_bik")));
+        let mut bad_kpp = signup_body("7707083893", "ru", "a@x.example");
+        bad_kpp["organisation"]["kpp"] = json!("77360100");
+        let (status, answer) = anonymous.post("/api/v1/signup", bad_kpp).await;
+        assert_eq!(status, 400);
+        assert!(answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("kpp")));
+
+        for (inn, country, email) in [
+            ("7707083893", "ru", "ru10@x.example"),
+            ("500100732259", "ru", "ru12@x.example"),
+            ("000740001307", "kz", "kz@x.example"),
+        ] {
+            let (status, answer) = anonymous
+                .post("/api/v1/signup", signup_body(inn, country, email))
+                .await;
+            assert_eq!(status, 201, "{inn}: {answer}");
+            assert_eq!(answer["organisation"]["country"], country);
+        }
+        let (status, answer) = anonymous
+            .post(
+                "/api/v1/signup",
+                signup_body("7707083893", "ru", "again@x.example"),
+            )
+            .await;
+        assert_eq!((status, error_code(&answer)), (409, "conflict"));
+        assert_eq!(common::count_rows(&db.url, "mail_outbox").await, 3);
+        // Login by electronic signature: the default verifier is not configured.
+        let (status, answer) = anonymous
+            .post(
+                "/api/v1/login/esign",
+                json!({ "challenge": "AAEC", "signature": "AwQF" }),
+            )
+            .await;
+        assert_eq!((status, error_code(&answer)), (501, "esign_not_configured"));
+        account.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn openapi_document_lists_every_route() {
+    let db = common::TestDb::sqlite();
+    let store = db.open().await;
+    let account = Account::start(&store).await;
+    let (status, doc) = Client::anonymous(&account.url)
+        .get("/api/openapi.json")
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "{doc}"
+    );
+    for (path, methods) in [
+        ("/api/v1/signup", &["post"][..]),
+        ("/api/v1/signup/confirm", &["post", "get"]),
+        ("/api/v1/login", &["post"]),
+        ("/api/v1/logout", &["post"]),
+        ("/api/v1/password/forgot", &["post"]),
+        ("/api/v1/password/reset", &["post"]),
+        ("/api/v1/me", &["get"]),
+        ("/api/v1/users", &["get", "post"]),
+        ("/api/v1/users/{id}", &["patch", "delete"]),
+        ("/api/v1/api-keys", &["get", "post"]),
+        ("/api/v1/api-keys/{id}", &["delete"]),
+        ("/api/v1/audit", &["get"]),
+        ("/api/v1/organisations", &["get", "post"]),
+        ("/api/v1/organisations/{inn}", &["get", "patch"]),
+        ("/api/v1/registers", &["get", "post"]),
+    ] {
+        for method in methods {
+            assert!(
+                doc["paths"][path][method].is_object(),
+                "{method} {path} missing from the OpenAPI document"
+            );
+        }
+    }
+    assert!(doc["components"]["schemas"]["SignupRequest"].is_object());
+    account.stop().await;
+}
+
+#[tokio::test]
+async fn operator_acts_on_any_organisation_and_sessions_expire() {
+    let mail = MailServer::start().await;
+    on_each_backend(|db| {
+        let mail = &mail;
+        async move {
+            let store = db.open().await;
+            let options = AccountOptions {
+                public_url: Some("https://cabinet.example".to_owned()),
+                ..AccountOptions::default()
+            };
+            let account = start(&store, mail, options).await;
+            let anonymous = Client::anonymous(&account.url);
+            let (status, answer) = anonymous
+                .post(
+                    "/api/v1/signup",
+                    signup_body("7707083893", "ru", "o@x.example"),
+                )
+                .await;
+            assert_eq!(status, 201);
+            let org_id = answer["organisation"]["id"].as_i64().expect("id");
+            let (_, _, body) = mail.next().await;
+            let link = link_in(&body);
+            assert!(link.starts_with("https://cabinet.example/api/v1/signup/confirm?token="));
+            let (status, _) = anonymous
+                .post(
+                    "/api/v1/signup/confirm",
+                    json!({ "token": token_of(&link) }),
+                )
+                .await;
+            assert_eq!(status, 200);
+            let (status, _, cookie) = anonymous
+                .call_raw(
+                    Method::POST,
+                    "/api/v1/login",
+                    Some(json!({ "login": "o@x.example", "password": PASSWORD })),
+                )
+                .await;
+            assert_eq!(status, 200);
+            assert!(
+                cookie.expect("cookie").contains("; Secure"),
+                "https cabinet"
+            );
+
+            // Operator staff act on the organisation when they name it, and are audited.
+            let operator = Client::with_key(&account.url, &account.key);
+            let (status, answer) = operator
+                .post(
+                    "/api/v1/api-keys",
+                    json!({ "name": "support", "role": "engineer" }),
+                )
+                .await;
+            assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+            let (status, issued) = operator
+                .post(
+                    "/api/v1/api-keys",
+                    json!({ "name": "support", "role": "engineer", "org_id": org_id }),
+                )
+                .await;
+            assert_eq!(status, 201, "{issued}");
+            assert_eq!(issued["key"]["org_id"], json!(org_id));
+            // The owner sees what the operator did to their organisation, and nothing else of
+            // the operator's (its request lines belong to no organisation).
+            let (_, audit) = anonymous.get("/api/v1/audit").await;
+            let entries = audit["entries"].as_array().expect("entries");
+            assert!(
+                entries.iter().all(|e| e["org_id"] == json!(org_id)),
+                "{audit}"
+            );
+            assert!(entries.iter().any(|e| e["action"] == "api_key.create"));
+            assert!(!entries.iter().any(|e| e["action"] == "operator.request"));
+            let (_, audit) = operator.get("/api/v1/audit?limit=1000").await;
+            assert!(audit["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .any(|e| {
+                    e["action"] == "api_key.create"
+                        && e["org_id"] == json!(org_id)
+                        && e["actor"]
+                            .as_str()
+                            .is_some_and(|a| a.starts_with("operator-key:"))
+                }));
+
+            // A session past its expiry no longer authenticates.
+            let user = store
+                .login_record("o@x.example")
+                .await
+                .expect("read")
+                .expect("user")
+                .user;
+            let now = ofd::clock::unix_millis();
+            let hash = ofd::account::password::token_hash("an-expired-session-id");
+            store
+                .start_session(&user, &hash, None, now - 1, None, now)
+                .await
+                .expect("session");
+            assert!(store
+                .session_user(&hash, now)
+                .await
+                .expect("read")
+                .is_none());
+            let live = ofd::account::password::token_hash("a-live-session-id");
+            store
+                .start_session(&user, &live, None, now + 60_000, None, now)
+                .await
+                .expect("session");
+            assert!(store
+                .session_user(&live, now)
+                .await
+                .expect("read")
+                .is_some());
+            account.stop().await;
+        }
+    })
+    .await;
+}
