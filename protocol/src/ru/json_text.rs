@@ -21,7 +21,6 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use super::document::{printed_fiscal_sign, Document, Item, Value};
 use super::json::{to_json, MESSAGE_SIGN_BIG_ENDIAN, MESSAGE_SIGN_LEN};
 use super::tags::{self, TagSpec};
-use super::value;
 
 /// Tag of the document fiscal sign (ФПД).
 const TAG_FISCAL_SIGN: u16 = 1077;
