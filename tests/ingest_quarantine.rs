@@ -429,3 +429,46 @@ async fn a_receipt_with_money_padded_to_8_bytes_is_acked_0_and_stored_flagged_on
     })
     .await;
 }
+
+/// A register that never gets a usable answer resends the same frame again and again: the
+/// quarantine keeps one row for those bytes, counting the copies, instead of one row per copy.
+#[tokio::test]
+async fn a_resend_storm_of_one_frame_keeps_one_quarantine_row_on_each_backend() {
+    on_each_backend(|db: TestDb| async move {
+        let server = Server::start(config(&db.url)).await.expect("server");
+        let (addr, m) = (server.local_addr(), server.metrics_addr());
+        let fn_a = fn_number(43);
+        let frame = broken_tlv_frame(&fn_a, 7);
+        for _ in 0..20 {
+            let reply = send_one(addr, &frame).await.expect("code-11 reply");
+            assert_eq!(ack_fields(&reply).code, 11);
+        }
+        // Different bytes are a different row.
+        let other = broken_tlv_frame(&fn_a, 8);
+        assert_eq!(
+            ack_fields(&send_one(addr, &other).await.expect("reply")).code,
+            11
+        );
+        assert_eq!(count_rows(&db.url, "quarantine").await, 2);
+        let mut conn = connect(&db.url).await;
+        let rows = sqlx::query(
+            "SELECT fd_number, times_seen, received_at, last_seen_at FROM quarantine \
+             ORDER BY fd_number",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("rows");
+        conn.close().await.ok();
+        assert_eq!(rows[0].get::<i64, _>("fd_number"), 7);
+        assert_eq!(rows[0].get::<i64, _>("times_seen"), 20);
+        assert!(
+            rows[0].get::<i64, _>("last_seen_at") >= rows[0].get::<i64, _>("received_at"),
+            "last_seen_at follows the latest copy"
+        );
+        assert_eq!(rows[1].get::<i64, _>("times_seen"), 1);
+        // Every copy was still counted as it came.
+        assert_eq!(metric(m, "ofd_ingest_quarantined_total").await, 21.0);
+        server.shutdown().await.expect("clean shutdown");
+    })
+    .await;
+}

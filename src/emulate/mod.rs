@@ -10,7 +10,13 @@
 //!   code 0; KZ: result 0, token rotated, ticket number present). A document is resent until its
 //!   reply settles it, exactly like a register whose ФН keeps it "unsent".
 //! - The run fails (non-zero exit) when any document was not acknowledged and verified, so the
-//!   tool doubles as an end-to-end check in scripts and tests.
+//!   tool doubles as an end-to-end check in scripts and tests. With `--soft-secret` an ack must
+//!   also carry a ФПО that verifies and be no older than its document; with `--metrics-url` the
+//!   server's conflict, quarantine and refusal counters must not grow during the run. The
+//!   summary's last line (and `failures` in `--json`) says which of these failed.
+//! - A seed names a fleet: the ФН numbers (and KZ system ids when provisioning) derive from it,
+//!   so runs with different seeds do not share drives, and repeating a seed repeats the fleet
+//!   on purpose; the summary prints both.
 
 mod idle;
 mod kz;
@@ -20,6 +26,7 @@ mod model;
 mod provision;
 mod provision_api;
 mod ru;
+mod server_counters;
 mod stats;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +38,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub use link::LinkArgs;
 use model::{RegisterModel, ReplyFraming};
+pub use server_counters::ServerCounters;
 pub use stats::{Percentiles, ResendChecks, Summary};
 use stats::{RunInfo, Stats};
 
@@ -98,9 +106,15 @@ pub struct EmulateArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Fleet number (0..999999) inside the ФН numbers `9999<fleet:6><register:6>`, so that runs
-    /// against the same database do not collide. Derived from the seed when absent.
+    /// against the same database do not collide. Derived from the seed when absent (a hash of
+    /// it, so neighbouring seeds name far-apart fleets).
     #[arg(long)]
     pub fleet: Option<u32>,
+    /// Prometheus metrics of the server (e.g. `http://127.0.0.1:9898/metrics`): its conflict,
+    /// quarantine and refusal counters are read before and after the run, and the run fails
+    /// when any of them grew.
+    #[arg(long, value_name = "URL")]
+    pub metrics_url: Option<String>,
     /// Give a document up after it stayed unacknowledged this many seconds.
     #[arg(long, default_value_t = 60.0)]
     pub give_up_after: f64,
@@ -157,11 +171,7 @@ pub async fn run(args: EmulateArgs) -> anyhow::Result<()> {
         print!("{}", summary.to_text());
     }
     if !summary.all_verified() {
-        bail!(
-            "{} of {} documents were not acknowledged and verified",
-            summary.documents - summary.acked,
-            summary.documents
-        );
+        bail!("{}", summary.verdict_line());
     }
     Ok(())
 }
@@ -173,11 +183,22 @@ pub async fn execute(args: EmulateArgs) -> anyhow::Result<Summary> {
         bail!("--drop-rate must be between 0 and 1");
     }
     let seed = args.seed.unwrap_or_else(rand::random);
-    let fleet = args.fleet.unwrap_or((seed % 1_000_000) as u32);
+    let fleet = args.fleet.unwrap_or_else(|| fleet_of_seed(seed));
     if fleet >= 1_000_000 {
         bail!("--fleet must be below 1000000");
     }
     let (framing, registers) = build_fleet(&args, seed, fleet).await?;
+    let metrics = match &args.metrics_url {
+        Some(url) => {
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .context("building the metrics client")?;
+            let before = ServerCounters::fetch(&client, url).await?;
+            Some((client, url.clone(), before))
+        }
+        None => None,
+    };
     let fleet_size = registers.len() as u64;
     let planned = fleet_size.saturating_mul(args.documents_per_register);
 
@@ -218,8 +239,24 @@ pub async fn execute(args: EmulateArgs) -> anyhow::Result<Summary> {
         offered_rate: args.rate,
         elapsed,
         seed,
+        fleet,
     };
-    Ok(Summary::build(info, &stats, &latencies))
+    let mut summary = Summary::build(info, &stats, &latencies);
+    if let Some((client, url, before)) = metrics {
+        let after = ServerCounters::fetch(&client, &url).await?;
+        summary.set_server_growth(after.since(before));
+    }
+    Ok(summary)
+}
+
+/// The fleet a seed names: a 64-bit mix of the seed (splitmix64's finaliser) reduced to the six
+/// fleet digits, so that seeds 1 and 1000001 do not share drives.
+pub fn fleet_of_seed(seed: u64) -> u32 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z % 1_000_000) as u32
 }
 
 /// Build the simulated registers of the chosen dialect.
@@ -299,8 +336,9 @@ fn ru_signer(args: &EmulateArgs) -> anyhow::Result<ru::Signer> {
         Some(secret) => {
             let secret =
                 hex::decode(secret.expose().trim()).context("--soft-secret is not valid hex")?;
-            // The ФПО length only matters to the server side; the register never makes one.
-            let unit = crate::crypto::soft::SoftUnit::new(secret, 16)?;
+            // Full-length ФПО: a confirmation's ФПО must be a prefix of it, whatever length the
+            // server's unit is configured to.
+            let unit = crate::crypto::soft::SoftUnit::new(secret, 32)?;
             Ok(ru::Signer::Soft(Arc::new(unit)))
         }
     }

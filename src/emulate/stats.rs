@@ -12,6 +12,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::ServerCounters;
+
 /// Highest latency the histograms track; slower exchanges are clamped to it.
 const MAX_TRACKED_LATENCY_US: u64 = 120_000_000;
 
@@ -155,6 +157,9 @@ pub struct Summary {
     pub offered_rate: Option<f64>,
     pub elapsed_s: f64,
     pub seed: u64,
+    /// The fleet number the registers' identities come from (derived from the seed unless
+    /// `--fleet` was given).
+    pub fleet: u32,
     pub documents: u64,
     pub frames_sent: u64,
     pub resends: u64,
@@ -168,6 +173,13 @@ pub struct Summary {
     pub resend_checks: ResendChecks,
     pub exchange_latency_ms: Percentiles,
     pub delivery_latency_ms: Percentiles,
+    /// With `--metrics-url`: how much the server's conflict, quarantine and refusal counters
+    /// grew during the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_growth: Option<ServerCounters>,
+    /// Why the run failed, one short reason each (`conflicts`, `invalid_replies` …); empty when
+    /// it passed.
+    pub failures: Vec<String>,
 }
 
 /// Outcome of `--resend-check`.
@@ -186,6 +198,7 @@ pub struct RunInfo {
     pub offered_rate: Option<f64>,
     pub elapsed: Duration,
     pub seed: u64,
+    pub fleet: u32,
 }
 
 impl Summary {
@@ -194,7 +207,7 @@ impl Summary {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let elapsed_s = info.elapsed.as_secs_f64();
         let acked = load(&stats.acked);
-        Summary {
+        let mut summary = Summary {
             dialect: info.dialect,
             target: info.target,
             registers: info.registers,
@@ -202,6 +215,7 @@ impl Summary {
             offered_rate: info.offered_rate,
             elapsed_s,
             seed: info.seed,
+            fleet: info.fleet,
             documents: load(&stats.documents),
             frames_sent: load(&stats.frames_sent),
             resends: load(&stats.resends),
@@ -222,12 +236,65 @@ impl Summary {
             },
             exchange_latency_ms: Percentiles::of(&latencies.exchange),
             delivery_latency_ms: Percentiles::of(&latencies.delivery),
-        }
+            server_growth: None,
+            failures: Vec::new(),
+        };
+        summary.failures = summary.find_failures();
+        summary
     }
 
-    /// True when every document was acknowledged and verified.
+    /// Record what the server's counters did during the run, and judge the run again.
+    pub fn set_server_growth(&mut self, growth: ServerCounters) {
+        self.server_growth = Some(growth);
+        self.failures = self.find_failures();
+    }
+
+    fn find_failures(&self) -> Vec<String> {
+        let mut failures = Vec::new();
+        let mut fail = |count: u64, what: &str| {
+            if count > 0 {
+                failures.push(format!("{what} {count}"));
+            }
+        };
+        fail(self.rejected, "rejected");
+        fail(self.invalid, "invalid_replies");
+        fail(self.undelivered, "undelivered");
+        fail(
+            self.documents
+                .saturating_sub(self.acked + self.rejected + self.invalid + self.undelivered),
+            "unsettled",
+        );
+        fail(self.resend_checks.different, "resend_replies_different");
+        if let Some(growth) = self.server_growth {
+            fail(growth.conflicts, "server_conflicts");
+            fail(growth.quarantined, "server_quarantined");
+            fail(growth.refused, "server_refused");
+        }
+        failures
+    }
+
+    /// True when every document was acknowledged and verified and the server (when watched)
+    /// saw no conflict, quarantine or refusal.
     pub fn all_verified(&self) -> bool {
-        self.acked == self.documents && self.resend_checks.different == 0
+        self.acked == self.documents && self.failures.is_empty()
+    }
+
+    /// The one-line verdict closing the text summary: `PASS …` or `FAIL: reasons …`.
+    pub fn verdict_line(&self) -> String {
+        if self.all_verified() {
+            format!(
+                "PASS: {} of {} documents acknowledged and verified (seed {}, fleet {})",
+                self.acked, self.documents, self.seed, self.fleet
+            )
+        } else {
+            format!(
+                "FAIL: {} (seed {}, fleet {}; repeat with --seed {})",
+                self.failures.join(", "),
+                self.seed,
+                self.fleet,
+                self.seed
+            )
+        }
     }
 
     /// Human-readable report for a terminal.
@@ -236,8 +303,14 @@ impl Summary {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "ofd emulate: {} registers ({}) against {}, concurrency {}, {:.2} s",
-            self.registers, self.dialect, self.target, self.concurrency, self.elapsed_s
+            "ofd emulate: {} registers ({}) against {}, concurrency {}, {:.2} s, seed {}, fleet {}",
+            self.registers,
+            self.dialect,
+            self.target,
+            self.concurrency,
+            self.elapsed_s,
+            self.seed,
+            self.fleet
         );
         if let Some(rate) = self.offered_rate {
             let _ = writeln!(out, "offered {rate:.0} documents/s (open loop)");
@@ -277,6 +350,14 @@ impl Summary {
                 let _ = writeln!(out, "  {kind}: {count}");
             }
         }
+        if let Some(growth) = self.server_growth {
+            let _ = writeln!(
+                out,
+                "server during the run: conflicts +{}  quarantined +{}  refused +{}",
+                growth.conflicts, growth.quarantined, growth.refused
+            );
+        }
+        let _ = writeln!(out, "{}", self.verdict_line());
         out
     }
 }

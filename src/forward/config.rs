@@ -68,10 +68,6 @@ pub struct ForwardOptions {
     /// How long an open breaker holds sends back before one probe. [default: 5000]
     #[arg(long, env = "OFD_FORWARD_BREAKER_COOLDOWN_MS", value_name = "MS")]
     pub breaker_cooldown_ms: Option<u64>,
-    /// Ignored (kept so that older configuration files still load): the forwarder no longer
-    /// rejects documents after whole-batch refusals; it retries until the cause is fixed.
-    #[arg(long, env = "OFD_FORWARD_MAX_REFUSALS", value_name = "N")]
-    pub max_refusals: Option<i64>,
     /// Address of this role's Prometheus `/metrics` endpoint (none when absent; `ofd all`
     /// defaults it to 127.0.0.1:9899).
     #[arg(long, env = "OFD_FORWARD_METRICS_LISTEN", value_name = "ADDR")]
@@ -95,7 +91,6 @@ crate::layer!(ForwardOptions {
     backoff_cap_ms,
     breaker_threshold,
     breaker_cooldown_ms,
-    max_refusals,
     metrics_listen,
 });
 
@@ -135,8 +130,6 @@ pub struct ForwardConfig {
     pub breaker_threshold: u32,
     /// Open-breaker hold time (ms).
     pub breaker_cooldown_ms: u64,
-    /// Whole-batch refusals before its documents are rejected.
-    pub max_refusals: i64,
     /// Prometheus endpoint, if any.
     pub metrics_listen: Option<SocketAddr>,
 }
@@ -169,7 +162,6 @@ impl ForwardOptions {
             backoff_cap_ms: self.backoff_cap_ms.unwrap_or(30_000),
             breaker_threshold: self.breaker_threshold.unwrap_or(5),
             breaker_cooldown_ms: self.breaker_cooldown_ms.unwrap_or(5_000),
-            max_refusals: self.max_refusals.unwrap_or(5),
             metrics_listen: self.metrics_listen,
         };
         config.validate()?;
@@ -214,7 +206,6 @@ impl ForwardConfig {
             "forward.breaker_threshold",
             at_least_one,
         )?;
-        ensure(self.max_refusals >= 1, "forward.max_refusals", at_least_one)?;
         Ok(())
     }
 }

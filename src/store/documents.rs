@@ -283,15 +283,20 @@ pub struct Quarantine {
     pub ack: Option<Vec<u8>>,
 }
 
-/// Store `q` on `conn`; returns the new quarantine row id.
+/// Store `q` on `conn`; returns its quarantine row id. The same bytes arriving again while
+/// their row is open (a register resending) count up `times_seen` on that row instead of
+/// adding one.
 pub async fn insert_quarantine(
     conn: &mut AnyConnection,
     q: &Quarantine,
 ) -> Result<i64, sqlx::Error> {
     let row = sqlx::query(
         "INSERT INTO quarantine (dialect, fn_number, fd_number, reason, received_at, peer, raw, \
-         check_name, error, session, system_id, ack) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+         check_name, error, session, system_id, ack, raw_sha256, last_seen_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $5) \
+         ON CONFLICT (dialect, raw_sha256) WHERE resolved_at IS NULL \
+         DO UPDATE SET times_seen = quarantine.times_seen + 1, \
+         last_seen_at = excluded.received_at RETURNING id",
     )
     .bind(q.dialect.as_str())
     .bind(q.fn_number.as_deref())
@@ -305,9 +310,16 @@ pub async fn insert_quarantine(
     .bind(q.session.as_deref())
     .bind(q.system_id)
     .bind(q.ack.as_deref())
+    .bind(raw_sha256(&q.raw))
     .fetch_one(&mut *conn)
     .await?;
     row.try_get("id")
+}
+
+/// Hex SHA-256 of a quarantined frame: the key that merges resends of the same bytes.
+fn raw_sha256(raw: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(raw))
 }
 
 impl TxWork for Quarantine {

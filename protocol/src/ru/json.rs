@@ -2,10 +2,13 @@
 //!
 //! `{"<rootName>": {"code": 3, "<field>": …, "fiscalSign": 2853205313, "messageFiscalSign": …,
 //! "rawData": "<base64>"}}`. Field names come from [`super::tags`] with the parent as context;
-//! a tag without a name (or unknown to the dictionary) is keyed by its decimal number, unknown
-//! tags carrying base64 of their raw bytes. Integers stay integers (money in kopecks, times in
+//! a known tag without a name is keyed by its decimal number; a tag unknown to the dictionary is
+//! kept, as `"unknownTag<N>": "<hex of its value>"` (N decimal, hex lowercase), so that a device
+//! sending tags of a newer ФФД loses nothing. Integers stay integers (money in kopecks, times in
 //! local seconds), FVLN becomes a JSON number, byte arrays become base64, a tag that repeats or
-//! may repeat becomes an array, and the fixed-width ИНН / РН ККТ strings are trimmed.
+//! may repeat becomes an array. Strings are CP866 text; the zero bytes some devices pad every
+//! string with are dropped from its end, and the fixed-width ИНН / РН ККТ strings also lose
+//! their trailing spaces ([`string_text`]).
 //!
 //! Derived fields: `code` is the form code; `fiscalSign` is the printed big-endian u32 of
 //! bytes 2..6 of tag 1077; `messageFiscalSign` is the integer of the 8-byte ФПС from the
@@ -129,7 +132,31 @@ fn level_to_json(items: &[Item<'_>], parent: u16) -> Map<String, Json> {
 fn key_for(parent: u16, tag: u16) -> String {
     match tags::json_name(parent, tag) {
         Some(name) => name.to_owned(),
+        None if tags::lookup(parent, tag).is_none() => unknown_tag_key(tag),
         None => tag.to_string(),
+    }
+}
+
+/// Prefix of the key of a tag unknown to the dictionary.
+pub const UNKNOWN_TAG_PREFIX: &str = "unknownTag";
+
+/// `unknownTag<N>`: the key of tag `tag` unknown to the dictionary.
+pub fn unknown_tag_key(tag: u16) -> String {
+    format!("{UNKNOWN_TAG_PREFIX}{tag}")
+}
+
+/// The JSON text of a string value: CP866 decoded, trailing zero bytes dropped (device padding),
+/// and for fixed-width strings (`pad_to` > 0: ИНН, РН ККТ) trailing spaces too.
+pub fn string_text<'b>(spec: Option<&TagSpec>, bytes: &'b [u8]) -> std::borrow::Cow<'b, str> {
+    let end = bytes.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+    let text = value::decode_string(&bytes[..end]);
+    if spec.is_some_and(|s| s.pad_to > 0) {
+        match text {
+            std::borrow::Cow::Borrowed(t) => std::borrow::Cow::Borrowed(t.trim_end_matches(' ')),
+            std::borrow::Cow::Owned(t) => t.trim_end_matches(' ').to_owned().into(),
+        }
+    } else {
+        text
     }
 }
 
@@ -140,19 +167,12 @@ fn value_to_json(spec: Option<&TagSpec>, value: &Value<'_>, tag: u16) -> Json {
         Value::U32(v) | Value::UnixTime(v) => (*v).into(),
         Value::Vln(v) => (*v).into(),
         Value::Fvln(f) => Number::from_f64(f.to_f64()).map_or(Json::Null, Json::Number),
-        Value::String(bytes) => {
-            let text = value::decode_string(bytes);
-            let text = if spec.is_some_and(|s| s.pad_to > 0) {
-                text.trim_end_matches(' ')
-            } else {
-                &text
-            };
-            text.into()
-        }
+        Value::String(bytes) => string_text(spec, bytes).into_owned().into(),
         Value::Bytes(bytes) if tag == TAG_FISCAL_SIGN => {
             printed_fiscal_sign(bytes).map_or(Json::Null, Json::from)
         }
-        Value::Bytes(bytes) | Value::Unknown(bytes) => BASE64.encode(bytes).into(),
+        Value::Unknown(bytes) => hex::encode(bytes).into(),
+        Value::Bytes(bytes) => BASE64.encode(bytes).into(),
         Value::Stlv(items) => Json::Object(level_to_json(items, tag)),
     }
 }
@@ -217,6 +237,30 @@ fn bad(key: &str, expected: &'static str) -> JsonError {
 }
 
 fn field_to_tlv(w: &mut Writer, parent: u16, key: &str, value: &Json) -> Result<(), JsonError> {
+    if let Some(number) = key.strip_prefix(UNKNOWN_TAG_PREFIX) {
+        let tag = number
+            .parse::<u16>()
+            .ok()
+            .filter(|tag| tags::lookup(parent, *tag).is_none())
+            .ok_or_else(|| JsonError::UnknownKey {
+                parent,
+                key: key.to_owned(),
+            })?;
+        let hex_of = |value: &Json| {
+            value
+                .as_str()
+                .and_then(|s| hex::decode(s).ok())
+                .ok_or_else(|| bad(key, "hex of an unknown tag's bytes"))
+        };
+        let values = match value {
+            Json::Array(values) => values.iter().collect(),
+            one => vec![one],
+        };
+        for value in values {
+            w.tlv(tag, &hex_of(value)?)?;
+        }
+        return Ok(());
+    }
     let tag = tags::tag_for_name(parent, key).ok_or_else(|| JsonError::UnknownKey {
         parent,
         key: key.to_owned(),
@@ -335,6 +379,57 @@ mod tests {
         let back = to_tlv(&json).unwrap();
         assert_eq!(back.document, raw);
         assert_eq!(back.message_fiscal_sign, None);
+    }
+
+    #[test]
+    fn unknown_tags_are_kept_as_hex_and_come_back() {
+        // Form 11 with a known 1205 and two copies of tag 9999, unknown to the dictionary.
+        let raw = hex::decode("0b0013000f2702000001b5040400090000000f27010001").unwrap();
+        let doc = Document::decode(&raw).unwrap();
+        let json = to_json(&doc, &[]);
+        let body = &json["fiscalReportCorrection"];
+        assert_eq!(body["unknownTag9999"], json!(["0001", "01"]));
+        assert_eq!(
+            crate::ru::json_text::to_json_string(&doc, &[]),
+            json.to_string()
+        );
+        let back = to_tlv(&json).unwrap();
+        let again = to_json(&Document::decode(&back.document).unwrap(), &[]);
+        assert_eq!(
+            again["fiscalReportCorrection"]["unknownTag9999"],
+            json!(["0001", "01"])
+        );
+        // A known tag cannot be smuggled in as unknown, and the value must be hex.
+        assert!(matches!(
+            to_tlv(&json!({"fiscalReportCorrection": {"unknownTag1205": "00"}})),
+            Err(JsonError::UnknownKey { .. })
+        ));
+        assert!(matches!(
+            to_tlv(&json!({"fiscalReportCorrection": {"unknownTag9999": "zz"}})),
+            Err(JsonError::BadValue { .. })
+        ));
+    }
+
+    #[test]
+    fn strings_lose_trailing_zero_padding_and_decode_as_cp866() {
+        // 1048 (user) "Ромашка" in CP866 padded with three zero bytes; 1018 (ИНН) with spaces
+        // and zeros.
+        let user: Vec<u8> = [0x90, 0xAE, 0xAC, 0xA0, 0xE8, 0xAA, 0xA0, 0, 0, 0].to_vec();
+        let inn = b"7704358518 \0".to_vec();
+        let mut w = Writer::new();
+        w.begin(11).unwrap();
+        w.tlv(1048, &user).unwrap();
+        w.tlv(1018, &inn).unwrap();
+        let raw = w.finish().unwrap();
+        let doc = Document::decode(&raw).unwrap();
+        let json = to_json(&doc, &[]);
+        let body = &json["fiscalReportCorrection"];
+        assert_eq!(body["user"], json!("Ромашка"));
+        assert_eq!(body["userInn"], json!("7704358518"));
+        assert_eq!(
+            crate::ru::json_text::to_json_string(&doc, &[]),
+            json.to_string()
+        );
     }
 
     #[test]

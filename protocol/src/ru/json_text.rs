@@ -21,7 +21,6 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use super::document::{printed_fiscal_sign, Document, Item, Value};
 use super::json::{to_json, MESSAGE_SIGN_BIG_ENDIAN, MESSAGE_SIGN_LEN};
 use super::tags::{self, TagSpec};
-use super::value;
 
 /// Tag of the document fiscal sign (ФПД).
 const TAG_FISCAL_SIGN: u16 = 1077;
@@ -89,6 +88,9 @@ fn level_entries<'a>(items: &'a [Item<'a>], parent: u16) -> Vec<(Cow<'static, st
     for (i, item) in items.iter().enumerate() {
         let key = match tags::json_name(parent, item.tag) {
             Some(name) => Cow::Borrowed(name),
+            None if tags::lookup(parent, item.tag).is_none() => {
+                Cow::Owned(super::json::unknown_tag_key(item.tag))
+            }
             None => Cow::Owned(item.tag.to_string()),
         };
         if entries.iter().any(|(existing, _)| *existing == key) {
@@ -194,12 +196,7 @@ impl Serialize for ValueJson<'_> {
                 }
             }
             Value::String(bytes) => {
-                let text = value::decode_string(bytes);
-                if self.spec.is_some_and(|s| s.pad_to > 0) {
-                    serializer.serialize_str(text.trim_end_matches(' '))
-                } else {
-                    serializer.serialize_str(&text)
-                }
+                serializer.serialize_str(&super::json::string_text(self.spec, bytes))
             }
             Value::Bytes(bytes) if self.tag == TAG_FISCAL_SIGN => {
                 match printed_fiscal_sign(bytes) {
@@ -207,9 +204,8 @@ impl Serialize for ValueJson<'_> {
                     None => serializer.serialize_unit(),
                 }
             }
-            Value::Bytes(bytes) | Value::Unknown(bytes) => {
-                serializer.serialize_str(&BASE64.encode(bytes))
-            }
+            Value::Unknown(bytes) => serializer.serialize_str(&hex::encode(bytes)),
+            Value::Bytes(bytes) => serializer.serialize_str(&BASE64.encode(bytes)),
             Value::Stlv(items) => write_sorted(serializer, level_entries(items, self.tag)),
         }
     }

@@ -6,6 +6,13 @@
 //! [`SHIFT_LENGTH`] documents. A confirmation counts only when it is document 7 for this ФН and
 //! this ФД number, in the ФН number and ФД number of the headers and of tags 1041/1040 alike,
 //! with 1022 = 0.
+//!
+//! With the soft unit's secret a confirmation must also prove it belongs to the document just
+//! sent: its ФПО (tag 1078) verifies under this ФН's key, and its acceptance time (tag 1012,
+//! covered by the ФПО) is not older than the document itself. A server that keeps a *different*
+//! earlier document under this (ФН, ФД) answers with that document's stored confirmation —
+//! signed, but from before this document existed — and that is caught here as
+//! `ack_older_than_document` instead of being counted as delivered.
 
 mod documents;
 mod signing;
@@ -35,6 +42,9 @@ const LOCAL_OFFSET_S: i64 = 3 * 3600;
 const SERVICE_DATA_1: [u8; 2] = [0x10, 0x09];
 /// Bytes after the ФПС in the trailer, as in every real dump.
 const TRAILER_TAIL: [u8; 2] = [0, 0];
+/// How far the server's clock may lag the emulator's before a confirmation's time (tag 1012)
+/// counts as older than the document it answers.
+pub const ACK_CLOCK_SKEW_S: i64 = 2;
 
 /// How RU replies are framed: 30-byte session header, then LEN bytes of container.
 pub struct RuFraming;
@@ -106,6 +116,8 @@ pub struct RuRegister {
     shift_closed: bool,
     /// ФД number of the document in flight.
     in_flight: u32,
+    /// UTC time (s) the document in flight was made.
+    in_flight_made: i64,
 }
 
 impl RuRegister {
@@ -131,6 +143,7 @@ impl RuRegister {
             },
             shift_closed: true,
             in_flight: 0,
+            in_flight_made: 0,
         })
     }
 
@@ -219,6 +232,7 @@ impl RuRegister {
         let frame = self.frame(kind.form(), document)?;
         self.produced += 1;
         self.in_flight = self.numbers.fd;
+        self.in_flight_made = now_unix;
         Ok(Outgoing {
             frame: Bytes::from(frame),
             kind: kind.label(),
@@ -245,7 +259,16 @@ impl RegisterModel for RuRegister {
 
     fn check_reply(&mut self, _sent: &Outgoing, reply: &[u8]) -> Verdict {
         match check_ack(reply, &self.fn_number, self.in_flight) {
-            Ok(0) => Verdict::Acked,
+            Ok(0) => match &self.signer {
+                Signer::Filler => Verdict::Acked,
+                Signer::Soft(unit) => {
+                    match check_ack_sign(reply, unit, &self.identity.fn_number, self.in_flight_made)
+                    {
+                        Ok(()) => Verdict::Acked,
+                        Err(what) => Verdict::Invalid(what.to_owned()),
+                    }
+                }
+            },
             Ok(code) => Verdict::Rejected(format!("1022={code}")),
             Err(what) => Verdict::Invalid(what.to_owned()),
         }
@@ -286,6 +309,53 @@ pub fn check_ack(reply: &[u8], fn_number: &FnNumber, fd_number: u32) -> Result<u
         .map_err(|_| "undecodable_tlv")?
         .ok_or("missing_1022")?;
     decode_byte(code.value).map_err(|_| "bad_1022")
+}
+
+/// For a confirmation that already passed [`check_ack`]: its ФПО verifies with the soft `unit`
+/// under ФН `fn_text`, and its time (tag 1012) is not older than `made_unix` (the document's
+/// making time) by more than [`ACK_CLOCK_SKEW_S`]. Returns the name of the first check failed.
+pub fn check_ack_sign(
+    reply: &[u8],
+    unit: &crate::crypto::soft::SoftUnit,
+    fn_text: &str,
+    made_unix: i64,
+) -> Result<(), &'static str> {
+    let frame = Frame::decode(reply).map_err(|_| "undecodable_frame")?;
+    let document = Tlv::read_exact(frame.container.document).map_err(|_| "undecodable_tlv")?;
+    // The ФПО covers the confirmation as built without tag 1078: rebuild exactly that.
+    let mut unsigned = ofd_protocol::ru::tlv::Writer::new();
+    unsigned
+        .begin(document.tag)
+        .map_err(|_| "undecodable_tlv")?;
+    let mut fpo = None;
+    let mut time = None;
+    for child in document.children() {
+        let child = child.map_err(|_| "undecodable_tlv")?;
+        match child.tag {
+            1078 => fpo = Some(child.value),
+            tag => {
+                if tag == 1012 {
+                    time = decode_u32(child.value).ok();
+                }
+                unsigned
+                    .tlv(tag, child.value)
+                    .map_err(|_| "undecodable_tlv")?;
+            }
+        }
+    }
+    unsigned.end().map_err(|_| "undecodable_tlv")?;
+    let unsigned = unsigned.finish().map_err(|_| "undecodable_tlv")?;
+    let fpo = fpo.ok_or("missing_1078")?;
+    let expected = unit.operator_sign(fn_text, frame.container.header.fd_number, &unsigned);
+    // The server's unit truncates to its configured ФПО length; the emulator's makes all 32.
+    if fpo.len() < 8 || !expected.starts_with(fpo) {
+        return Err("ack_fpo_mismatch");
+    }
+    let time = time.ok_or("missing_1012")?;
+    if i64::from(time) + ACK_CLOCK_SKEW_S < made_unix {
+        return Err("ack_older_than_document");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
