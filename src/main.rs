@@ -59,6 +59,17 @@ fn main() -> anyhow::Result<()> {
     ofd::telemetry::init_logging(cli.log_json);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
+        let long_running = matches!(
+            cli.command,
+            Command::Serve(_)
+                | Command::Forward(_)
+                | Command::TaxSink(_)
+                | Command::Account(_)
+                | Command::All(_)
+        );
+        if long_running {
+            ofd::signal::install()?;
+        }
         match cli.command {
             Command::Serve(args) => ofd::ingest::run(args).await,
             Command::Forward(args) => ofd::forward::run(args).await,
