@@ -16,7 +16,9 @@
 use chrono::NaiveDateTime;
 use futures::future::BoxFuture;
 use futures::FutureExt as _;
-use sqlx::{AnyConnection, Row as _};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, Row as _};
 
 use super::engine::{KnownTicket, NewTicket};
 use super::ledger::{Ledger, Lifetime, ShiftCounters};
@@ -221,13 +223,6 @@ impl KzCommit {
     }
 
     async fn write_state(&self, conn: &mut AnyConnection, insert: bool) -> Result<(), sqlx::Error> {
-        let s = &self.state;
-        let l = &s.ledger;
-        let encode = |e: serde_json::Result<String>| {
-            e.map_err(|e| sqlx::Error::Protocol(format!("kz counters do not encode: {e}")))
-        };
-        let counters = encode(serde_json::to_string(&l.counters))?;
-        let lifetime = encode(serde_json::to_string(&l.lifetime))?;
         let sql = if insert {
             "INSERT INTO kz_state (version, last_reqnum, last_token, last_command, last_response, \
              ok_reqnum, ok_token, ok_command, ok_response, shift_number, shift_open, \
@@ -243,32 +238,11 @@ impl KzCommit {
              lifetime = $15, cash_tiyn = $16, last_offline_period = $17, updated_at = $18 \
              WHERE system_id = $19 AND version = $20"
         };
-        let last = s.last.as_ref();
-        let ok = s.last_ok.as_ref();
-        let written = sqlx::query(sql)
-            .bind(s.version)
-            .bind(last.map(|e| i64::from(e.reqnum)))
-            .bind(last.map(|e| i64::from(e.token)))
-            .bind(last.map(|e| i64::from(e.command)))
-            .bind(last.map(|e| e.response.clone()))
-            .bind(ok.map(|e| i64::from(e.reqnum)))
-            .bind(ok.map(|e| i64::from(e.token)))
-            .bind(ok.map(|e| i64::from(e.command)))
-            .bind(ok.map(|e| e.response.clone()))
-            .bind(i64::from(l.shift_number))
-            .bind(i64::from(l.shift_open))
-            .bind(l.opened_at_ms)
-            .bind(l.opened_local.map(naive_secs))
-            .bind(counters)
-            .bind(lifetime)
-            .bind(l.cash)
-            .bind(s.last_offline_period.as_deref())
-            .bind(self.now_ms)
-            .bind(i64::from(self.system_id));
+        let written = bind_state(sqlx::query(sql), self)?;
         let written = if insert {
             written
         } else {
-            written.bind(s.version - 1)
+            written.bind(self.state.version - 1)
         };
         let result = written.execute(&mut *conn).await?;
         if result.rows_affected() != 1 {
@@ -460,41 +434,50 @@ async fn write_states(live: &[&KzCommit], conn: &mut AnyConnection) -> Result<()
          WHERE kz_state.version = excluded.version - 1",
         style.tuples(live.len(), STATE_PARAMS, 1)
     );
-    let encode = |e: serde_json::Result<String>| {
-        e.map_err(|e| sqlx::Error::Protocol(format!("kz counters do not encode: {e}")))
-    };
     let mut query = sqlx::query(&sql);
     for item in live {
-        let s = &item.state;
-        let l = &s.ledger;
-        let last = s.last.as_ref();
-        let ok = s.last_ok.as_ref();
-        query = query
-            .bind(s.version)
-            .bind(last.map(|e| i64::from(e.reqnum)))
-            .bind(last.map(|e| i64::from(e.token)))
-            .bind(last.map(|e| i64::from(e.command)))
-            .bind(last.map(|e| e.response.clone()))
-            .bind(ok.map(|e| i64::from(e.reqnum)))
-            .bind(ok.map(|e| i64::from(e.token)))
-            .bind(ok.map(|e| i64::from(e.command)))
-            .bind(ok.map(|e| e.response.clone()))
-            .bind(i64::from(l.shift_number))
-            .bind(i64::from(l.shift_open))
-            .bind(l.opened_at_ms)
-            .bind(l.opened_local.map(naive_secs))
-            .bind(encode(serde_json::to_string(&l.counters))?)
-            .bind(encode(serde_json::to_string(&l.lifetime))?)
-            .bind(l.cash)
-            .bind(s.last_offline_period.as_deref())
-            .bind(item.now_ms)
-            .bind(i64::from(item.system_id));
+        query = bind_state(query, item)?;
     }
     let written = query.execute(&mut *conn).await?.rows_affected();
     if written != live.len() as u64 {
         return Err(conflict("kz_state (bulk)"));
     }
     Ok(())
+}
+
+/// Bind a state row's 19 values in column order: version, the last and last successful
+/// exchanges, the ledger, the offline period, `updated_at`, `system_id`.
+fn bind_state<'q>(
+    query: Query<'q, Any, AnyArguments<'q>>,
+    item: &'q KzCommit,
+) -> Result<Query<'q, Any, AnyArguments<'q>>, sqlx::Error> {
+    let encode = |e: serde_json::Result<String>| {
+        e.map_err(|e| sqlx::Error::Protocol(format!("kz counters do not encode: {e}")))
+    };
+    let s = &item.state;
+    let l = &s.ledger;
+    let last = s.last.as_ref();
+    let ok = s.last_ok.as_ref();
+    Ok(query
+        .bind(s.version)
+        .bind(last.map(|e| i64::from(e.reqnum)))
+        .bind(last.map(|e| i64::from(e.token)))
+        .bind(last.map(|e| i64::from(e.command)))
+        .bind(last.map(|e| e.response.as_slice()))
+        .bind(ok.map(|e| i64::from(e.reqnum)))
+        .bind(ok.map(|e| i64::from(e.token)))
+        .bind(ok.map(|e| i64::from(e.command)))
+        .bind(ok.map(|e| e.response.as_slice()))
+        .bind(i64::from(l.shift_number))
+        .bind(i64::from(l.shift_open))
+        .bind(l.opened_at_ms)
+        .bind(l.opened_local.map(naive_secs))
+        .bind(encode(serde_json::to_string(&l.counters))?)
+        .bind(encode(serde_json::to_string(&l.lifetime))?)
+        .bind(l.cash)
+        .bind(s.last_offline_period.as_deref())
+        .bind(item.now_ms)
+        .bind(i64::from(item.system_id)))
 }
 
 /// Step 4 of [`run_all`]: every rotation in one update, each from the token it was checked
