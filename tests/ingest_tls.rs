@@ -4,6 +4,7 @@
 
 mod common;
 mod ingest_support;
+mod kz_support;
 mod roles_support;
 
 use std::path::{Path, PathBuf};
@@ -235,6 +236,74 @@ async fn a_register_with_its_certificate_is_served_and_others_are_refused() {
     .await
     .expect("plain TCP");
     assert_eq!(ack_fields(&ack).code, 0);
+    server.shutdown().await.expect("shutdown");
+}
+
+/// Send one KZ frame and read the reply's result code; `None` when the server closed instead.
+async fn kz_exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    frame: &[u8],
+) -> Option<u32> {
+    use ofd_protocol::kz::{decode_response, Header, HEADER_LEN};
+    stream.write_all(frame).await.ok()?;
+    tokio::time::timeout(STEP, async {
+        let mut head = [0u8; HEADER_LEN];
+        stream.read_exact(&mut head).await.ok()?;
+        let size = Header::decode(&head).expect("reply header").size as usize;
+        let mut body = vec![0u8; size - HEADER_LEN];
+        stream.read_exact(&mut body).await.ok()?;
+        decode_response(&body).expect("response").result_code()
+    })
+    .await
+    .expect("answered or closed in time")
+}
+
+#[tokio::test]
+async fn a_kz_register_is_named_by_its_system_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new("ofd test registers CA");
+    let server_ca = Ca::new("ofd test server CA");
+    let (cert, key) = write_pair(dir.path(), "server", &server_ca.leaf("ofd", &["localhost"]));
+    let ca_path = dir.path().join("clients.pem");
+    std::fs::write(&ca_path, ca.pem()).expect("write CA");
+
+    let db = TestDb::sqlite();
+    let (system_id, token) = kz_support::register_kz(&db.url, "KZ-TLS-1");
+    let mut options = options(&db.url);
+    options.ingest.tls_listen = Some("127.0.0.1:0".parse().expect("addr"));
+    options.ingest.tls_cert = Some(cert);
+    options.ingest.tls_key = Some(key);
+    options.ingest.tls_client_ca = Some(ca_path);
+    let server = Server::start(options.resolve().expect("valid"))
+        .await
+        .expect("start");
+    let tls_addr = server.tls_addr().expect("TLS port");
+    let frame = kz_support::frame(system_id, token, 1, &kz_support::system(false));
+
+    // A certificate naming another system id: dropped unanswered, nothing processed.
+    let other = ca.leaf(&system_id.wrapping_add(1).to_string(), &[]);
+    let mut stream = tls_connect(&connector(&server_ca.pem(), Some(&other)), tls_addr)
+        .await
+        .expect("handshake with a trusted certificate");
+    assert_eq!(kz_exchange(&mut stream, &frame).await, None);
+
+    // Its own certificate: the KZ exchange runs over TLS.
+    let own = ca.leaf(&system_id.to_string(), &[]);
+    let mut stream = tls_connect(&connector(&server_ca.pem(), Some(&own)), tls_addr)
+        .await
+        .expect("handshake");
+    assert_eq!(
+        kz_exchange(&mut stream, &frame).await,
+        Some(ofd_protocol::kz::ResultTypeEnum::Ok.code())
+    );
+    assert_eq!(
+        metric(
+            server.metrics_addr(),
+            r#"ofd_ingest_check_failures_total{check="client_certificate",dialect="kz"}"#
+        )
+        .await,
+        1.0
+    );
     server.shutdown().await.expect("shutdown");
 }
 
