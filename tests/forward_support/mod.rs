@@ -192,6 +192,7 @@ pub fn fast_options(sink_url: &str) -> ForwardConfig {
 /// A running forwarder.
 pub struct TestForwarder {
     pub registry: prometheus::Registry,
+    pub health: forward::readiness::Health,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -200,11 +201,12 @@ impl TestForwarder {
     pub fn start(options: &ForwardConfig, store: &Store) -> TestForwarder {
         let registry = prometheus::Registry::new();
         let shutdown = CancellationToken::new();
-        let task = forward::spawn(options, store, &registry, shutdown.clone()).unwrap();
+        let running = forward::spawn(options, store, &registry, shutdown.clone()).unwrap();
         TestForwarder {
             registry,
+            health: running.health,
+            task: running.task,
             shutdown,
-            task,
         }
     }
 
