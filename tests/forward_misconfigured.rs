@@ -50,7 +50,10 @@ async fn fixed_all_arrive_once(
         forward_states(store).await == (0, total, 0)
     })
     .await;
-    assert_eq!(forwarder.health.check(std::time::Instant::now()), Readiness::Ready);
+    assert_eq!(
+        forwarder.health.check(std::time::Instant::now()),
+        Readiness::Ready
+    );
     forwarder.stop().await;
     let stats = sink.stats().await;
     assert_eq!((stats.documents, stats.duplicates), (total, 0), "{stats:?}");
@@ -214,7 +217,10 @@ async fn a_missing_or_wrong_token_rejects_nothing_and_all_arrives_once_after_the
 
         let mut options = options_for(&sink.batches_url());
         options.sink_token = Some(TOKEN.into());
-        assert!(!format!("{options:?}").contains(TOKEN), "the token is redacted");
+        assert!(
+            !format!("{options:?}").contains(TOKEN),
+            "the token is redacted"
+        );
         fixed_all_arrive_once(&options, &store, &sink, &mut expected).await;
         sink.stop().await;
     })
@@ -285,8 +291,19 @@ async fn the_forward_process_turns_unready_and_never_logs_the_token() {
     let metrics = format!("127.0.0.1:{}", free_port());
     let wrong = "wrong-token-d41d8cd98f";
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_ofd"))
-        .args(["forward", "--database", &db.url, "--sink-url", &sink.batches_url()])
-        .args(["--metrics-listen", &metrics, "--unready-after-failing-ms", "300"])
+        .args([
+            "forward",
+            "--database",
+            &db.url,
+            "--sink-url",
+            &sink.batches_url(),
+        ])
+        .args([
+            "--metrics-listen",
+            &metrics,
+            "--unready-after-failing-ms",
+            "300",
+        ])
         .args(["--backoff-base-ms", "20", "--backoff-cap-ms", "100"])
         .env("OFD_SINK_TOKEN", wrong)
         .env("RUST_LOG", "debug")
@@ -324,6 +341,9 @@ async fn the_forward_process_turns_unready_and_never_logs_the_token() {
     assert!(output.status.success(), "{output:?}");
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(log.contains("401"), "the status is logged: {log}");
-    assert!(!log.contains(wrong) && !log.contains(TOKEN), "no token in the log: {log}");
+    assert!(
+        !log.contains(wrong) && !log.contains(TOKEN),
+        "no token in the log: {log}"
+    );
     sink.stop().await;
 }

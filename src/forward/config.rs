@@ -35,7 +35,12 @@ pub struct ForwardOptions {
     #[arg(long, env = "OFD_SINK_CLIENT_KEY", value_name = "PATH")]
     pub sink_client_key: Option<PathBuf>,
     /// Bearer token sent to the sink (`Authorization: Bearer …`); never printed or logged.
-    #[arg(long, env = "OFD_SINK_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "OFD_SINK_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub sink_token: Option<Secret>,
     /// Most documents in one batch. [default: 500]
     #[arg(long, env = "OFD_FORWARD_BATCH_MAX_DOCUMENTS", value_name = "N")]

@@ -130,8 +130,8 @@ mod tests {
             .iter()
             .map(|family| family.name().to_owned())
             .collect();
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("deploy/prometheus/alerts.yml");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/alerts.yml");
         let rules = std::fs::read_to_string(path).expect("deploy/prometheus/alerts.yml");
         let mut used = 0;
         for (start, _) in rules.match_indices("ofd_forward_") {

@@ -220,9 +220,10 @@ pub async fn serve_metrics(
         async move {
             match health.check(std::time::Instant::now()) {
                 Readiness::Ready => (StatusCode::OK, "ready\n".to_owned()),
-                Readiness::NotReady(reason) => {
-                    (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n"))
-                }
+                Readiness::NotReady(reason) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("not ready: {reason}\n"),
+                ),
             }
         }
     };
@@ -230,16 +231,16 @@ pub async fn serve_metrics(
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route(
-        "/metrics",
-        axum::routing::get(move || {
-            let registry = registry.clone();
-            async move {
-                let mut body = Vec::new();
-                let _ = TextEncoder::new().encode(&registry.gather(), &mut body);
-                body
-            }
-        }),
-    );
+            "/metrics",
+            axum::routing::get(move || {
+                let registry = registry.clone();
+                async move {
+                    let mut body = Vec::new();
+                    let _ = TextEncoder::new().encode(&registry.gather(), &mut body);
+                    body
+                }
+            }),
+        );
     tracing::info!(%addr, "forward metrics listening");
     Ok(tokio::spawn(async move {
         let served = axum::serve(listener, app)

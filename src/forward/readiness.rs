@@ -51,7 +51,9 @@ impl Health {
     pub fn check(&self, now: Instant) -> Readiness {
         let failing = self.breaker.failing();
         decide(
-            failing.as_ref().map(|(since, error)| (*since, error.as_str())),
+            failing
+                .as_ref()
+                .map(|(since, error)| (*since, error.as_str())),
             now,
             self.limit,
         )
@@ -90,7 +92,10 @@ mod tests {
         let health = Health::new(breaker.clone(), Duration::from_secs(60));
         let t0 = Instant::now();
         breaker.failed(t0, "transport: connection refused");
-        breaker.failed(t0 + Duration::from_secs(30), "transport: connection refused");
+        breaker.failed(
+            t0 + Duration::from_secs(30),
+            "transport: connection refused",
+        );
         assert_eq!(health.check(t0 + Duration::from_secs(59)), Readiness::Ready);
         assert!(matches!(
             health.check(t0 + Duration::from_secs(61)),

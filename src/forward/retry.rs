@@ -140,7 +140,11 @@ mod tests {
         assert!(breaker.permit(later).is_err(), "reopened");
         let much_later = later + Duration::from_secs(6);
         assert!(breaker.permit(much_later).is_ok());
-        assert_eq!(breaker.failing(), Some((t0, "HTTP 404".to_owned())), "since the first");
+        assert_eq!(
+            breaker.failing(),
+            Some((t0, "HTTP 404".to_owned())),
+            "since the first"
+        );
         breaker.succeeded();
         assert!(!breaker.is_open());
         assert_eq!(breaker.failing(), None, "a success ends the run");

@@ -42,7 +42,12 @@ pub struct SinkOptions {
     #[arg(long, env = "OFD_SINK_TLS_CLIENT_CA", value_name = "PATH")]
     pub tls_client_ca: Option<PathBuf>,
     /// Require `Authorization: Bearer <token>` on batches (401 without it); never logged.
-    #[arg(long, env = "OFD_SINK_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "OFD_SINK_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub token: Option<Secret>,
 }
 
