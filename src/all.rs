@@ -114,9 +114,17 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
     };
     let forward_shutdown = roles.child_token();
     let registry = prometheus::Registry::new();
-    let forwarder = forward::spawn(&forward_config, &store, &registry, forward_shutdown.clone())?;
-    let forward_metrics =
-        forward::serve_metrics(forward_metrics_listen, registry, forward_shutdown.clone()).await?;
+    let forward::Running {
+        task: forwarder,
+        health: forward_health,
+    } = forward::spawn(&forward_config, &store, &registry, forward_shutdown.clone())?;
+    let forward_metrics = forward::serve_metrics(
+        forward_metrics_listen,
+        registry,
+        forward_health,
+        forward_shutdown.clone(),
+    )
+    .await?;
 
     let account_shutdown = roles.child_token();
     let account = account::spawn(store.clone(), &account_config, account_shutdown.clone()).await?;

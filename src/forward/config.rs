@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::config_file::{ensure, ConfigError};
+use crate::secret::Secret;
 
 /// The sink the forwarder sends to when nothing names one: a local `ofd tax-sink`.
 pub const DEFAULT_SINK_URL: &str = "http://127.0.0.1:8480/v1/batches";
@@ -33,6 +34,14 @@ pub struct ForwardOptions {
     /// PEM private key of the client certificate.
     #[arg(long, env = "OFD_SINK_CLIENT_KEY", value_name = "PATH")]
     pub sink_client_key: Option<PathBuf>,
+    /// Bearer token sent to the sink (`Authorization: Bearer …`); never printed or logged.
+    #[arg(
+        long,
+        env = "OFD_SINK_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub sink_token: Option<Secret>,
     /// Most documents in one batch. [default: 500]
     #[arg(long, env = "OFD_FORWARD_BATCH_MAX_DOCUMENTS", value_name = "N")]
     pub batch_max_documents: Option<i64>,
@@ -68,6 +77,9 @@ pub struct ForwardOptions {
     /// How long an open breaker holds sends back before one probe. [default: 5000]
     #[arg(long, env = "OFD_FORWARD_BREAKER_COOLDOWN_MS", value_name = "MS")]
     pub breaker_cooldown_ms: Option<u64>,
+    /// `/readyz` answers 503 once every send has failed for this long in a row. [default: 300000]
+    #[arg(long, env = "OFD_FORWARD_UNREADY_AFTER_FAILING_MS", value_name = "MS")]
+    pub unready_after_failing_ms: Option<u64>,
     /// Address of this role's Prometheus `/metrics` endpoint (none when absent; `ofd all`
     /// defaults it to 127.0.0.1:9899).
     #[arg(long, env = "OFD_FORWARD_METRICS_LISTEN", value_name = "ADDR")]
@@ -80,6 +92,7 @@ crate::layer!(ForwardOptions {
     sink_ca,
     sink_client_cert,
     sink_client_key,
+    sink_token,
     batch_max_documents,
     batch_max_bytes,
     batch_max_age_ms,
@@ -91,6 +104,7 @@ crate::layer!(ForwardOptions {
     backoff_cap_ms,
     breaker_threshold,
     breaker_cooldown_ms,
+    unready_after_failing_ms,
     metrics_listen,
 });
 
@@ -108,6 +122,8 @@ pub struct ForwardConfig {
     pub sink_client_cert: Option<PathBuf>,
     /// Client certificate's key.
     pub sink_client_key: Option<PathBuf>,
+    /// Bearer token for the sink (redacted in `Debug`).
+    pub sink_token: Option<Secret>,
     /// Most documents in one batch.
     pub batch_max_documents: i64,
     /// Most uncompressed bytes in one batch.
@@ -130,6 +146,8 @@ pub struct ForwardConfig {
     pub breaker_threshold: u32,
     /// Open-breaker hold time (ms).
     pub breaker_cooldown_ms: u64,
+    /// Continuous failure after which `/readyz` answers 503 (ms).
+    pub unready_after_failing_ms: u64,
     /// Prometheus endpoint, if any.
     pub metrics_listen: Option<SocketAddr>,
 }
@@ -151,6 +169,7 @@ impl ForwardOptions {
             sink_ca: self.sink_ca,
             sink_client_cert: self.sink_client_cert,
             sink_client_key: self.sink_client_key,
+            sink_token: self.sink_token,
             batch_max_documents: self.batch_max_documents.unwrap_or(500),
             batch_max_bytes: self.batch_max_bytes.unwrap_or(4 * 1024 * 1024),
             batch_max_age_ms: self.batch_max_age_ms.unwrap_or(500),
@@ -162,6 +181,7 @@ impl ForwardOptions {
             backoff_cap_ms: self.backoff_cap_ms.unwrap_or(30_000),
             breaker_threshold: self.breaker_threshold.unwrap_or(5),
             breaker_cooldown_ms: self.breaker_cooldown_ms.unwrap_or(5_000),
+            unready_after_failing_ms: self.unready_after_failing_ms.unwrap_or(300_000),
             metrics_listen: self.metrics_listen,
         };
         config.validate()?;
@@ -205,6 +225,18 @@ impl ForwardConfig {
             self.breaker_threshold >= 1,
             "forward.breaker_threshold",
             at_least_one,
+        )?;
+        ensure(
+            self.unready_after_failing_ms >= 1,
+            "forward.unready_after_failing_ms",
+            at_least_one,
+        )?;
+        ensure(
+            self.sink_token
+                .as_ref()
+                .is_none_or(|t| !t.expose().is_empty() && !t.expose().contains(['\r', '\n'])),
+            "forward.sink_token",
+            || "must not be empty or contain a line break".into(),
         )?;
         Ok(())
     }

@@ -12,6 +12,7 @@ use reqwest::{StatusCode, Url};
 
 use super::send_error::SendError;
 use crate::error_chain;
+use crate::secret::Secret;
 use crate::tax_batch::{BatchReply, BATCH_ID_HEADER, CONTENT_TYPE};
 
 /// TLS material for the HTTP destination (PEM files).
@@ -29,11 +30,18 @@ pub struct TlsFiles {
 pub struct HttpSink {
     client: reqwest::Client,
     url: Url,
+    token: Option<Secret>,
 }
 
 impl HttpSink {
     /// Build the client. Fails on unreadable TLS files or plain HTTP to a non-loopback host.
-    pub fn new(url: &str, tls: &TlsFiles, timeout: Duration) -> anyhow::Result<Self> {
+    /// `token`, if any, goes out as `Authorization: Bearer …` (a header marked sensitive).
+    pub fn new(
+        url: &str,
+        tls: &TlsFiles,
+        timeout: Duration,
+        token: Option<Secret>,
+    ) -> anyhow::Result<Self> {
         let url = Url::parse(url).with_context(|| format!("sink URL {url:?}"))?;
         match url.scheme() {
             "https" => {}
@@ -70,7 +78,7 @@ impl HttpSink {
             _ => bail!("a client certificate needs both --sink-client-cert and --sink-client-key"),
         }
         let client = builder.build().context("building the HTTPS client")?;
-        Ok(Self { client, url })
+        Ok(Self { client, url, token })
     }
 
     /// The endpoint.
@@ -82,9 +90,11 @@ impl HttpSink {
     /// batch. Anything short of that (including a body cut off after the status line) is not an
     /// answer, and the batch will be resent under the same id.
     pub async fn send(&self, batch_id: &str, body: Vec<u8>) -> Result<BatchReply, SendError> {
-        let response = self
-            .client
-            .post(self.url.clone())
+        let mut request = self.client.post(self.url.clone());
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token.expose());
+        }
+        let response = request
             .header(BATCH_ID_HEADER, batch_id)
             .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
             .header(reqwest::header::CONTENT_ENCODING, "gzip")

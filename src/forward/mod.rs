@@ -34,6 +34,7 @@ pub mod file_sink;
 pub mod http_sink;
 pub mod metrics;
 pub mod outbox;
+pub mod readiness;
 pub mod retry;
 pub mod send_error;
 pub mod status;
@@ -52,6 +53,7 @@ use crate::store::Store;
 pub use config::{ForwardConfig, ForwardOptions};
 use destination::{Destination, TlsFiles};
 use outbox::{ClaimLimits, Outbox};
+use readiness::{Health, Readiness};
 use retry::{Backoff, Breaker};
 use worker::{Forwarder, Tuning};
 
@@ -118,6 +120,7 @@ impl ForwardConfig {
             &self.sink_url,
             &tls,
             timeout,
+            self.sink_token.clone(),
         )?))
     }
 
@@ -138,6 +141,14 @@ impl ForwardConfig {
     }
 }
 
+/// A forwarder started by [`spawn`].
+pub struct Running {
+    /// Ends when the workers have drained and the writer lease is released.
+    pub task: tokio::task::JoinHandle<()>,
+    /// What `/readyz` reports ([`serve_metrics`]).
+    pub health: Health,
+}
+
 /// Start the forwarder's workers on `store` in the background; they stop when `shutdown` is
 /// cancelled (a send under way gets its answer recorded first; a batch waiting for a retry is
 /// left open, to be resumed under the same id). Metrics go into `registry`. This is what
@@ -147,16 +158,21 @@ pub fn spawn(
     store: &Store,
     registry: &Registry,
     shutdown: CancellationToken,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+) -> anyhow::Result<Running> {
     let destination = options.destination()?;
     let tuning = options.tuning();
+    let breaker = Arc::new(Breaker::new(
+        options.breaker_threshold,
+        Duration::from_millis(options.breaker_cooldown_ms),
+    ));
+    let health = Health::new(
+        breaker.clone(),
+        Duration::from_millis(options.unready_after_failing_ms),
+    );
     let forwarder = Arc::new(Forwarder {
         outbox: Outbox::new(store),
         destination,
-        breaker: Breaker::new(
-            options.breaker_threshold,
-            Duration::from_millis(options.breaker_cooldown_ms),
-        ),
+        breaker,
         metrics: metrics::ForwardMetrics::new(registry).context("registering forward metrics")?,
         tuning,
     });
@@ -167,7 +183,7 @@ pub fn spawn(
         "forwarder started"
     );
     let workers = options.workers.max(1);
-    Ok(tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let mut tasks = JoinSet::new();
         for _ in 0..workers {
             tasks.spawn(forwarder.clone().run_worker(shutdown.clone()));
@@ -182,29 +198,49 @@ pub fn spawn(
             tracing::warn!(error = %e, "releasing the writer lease failed");
         }
         tracing::info!("forwarder stopped: workers done, writer lease released");
-    }))
+    });
+    Ok(Running { task, health })
 }
 
-/// Serve `registry` as Prometheus text on `addr` until `shutdown`.
+/// Serve `registry` as Prometheus text on `addr` until `shutdown`, with `/healthz` (200 while
+/// the process serves) and `/readyz` (503 naming the last error once sends have failed
+/// continuously for the configured time, see [`readiness`]).
 pub async fn serve_metrics(
     addr: SocketAddr,
     registry: Registry,
+    health: Health,
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use axum::{http::StatusCode, routing::get};
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding the metrics endpoint {addr}"))?;
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let registry = registry.clone();
-            async move {
-                let mut body = Vec::new();
-                let _ = TextEncoder::new().encode(&registry.gather(), &mut body);
-                body
+    let readyz = move || {
+        let health = health.clone();
+        async move {
+            match health.check(std::time::Instant::now()) {
+                Readiness::Ready => (StatusCode::OK, "ready\n".to_owned()),
+                Readiness::NotReady(reason) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("not ready: {reason}\n"),
+                ),
             }
-        }),
-    );
+        }
+    };
+    let app = axum::Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let registry = registry.clone();
+                async move {
+                    let mut body = Vec::new();
+                    let _ = TextEncoder::new().encode(&registry.gather(), &mut body);
+                    body
+                }
+            }),
+        );
     tracing::info!(%addr, "forward metrics listening");
     Ok(tokio::spawn(async move {
         let served = axum::serve(listener, app)
@@ -262,9 +298,12 @@ pub async fn run(args: ForwardArgs) -> anyhow::Result<()> {
     }
     let shutdown = CancellationToken::new();
     let registry = Registry::new();
-    let forwarder = spawn(&options, &store, &registry, shutdown.clone())?;
+    let Running {
+        task: forwarder,
+        health,
+    } = spawn(&options, &store, &registry, shutdown.clone())?;
     let metrics = match options.metrics_listen {
-        Some(addr) => Some(serve_metrics(addr, registry, shutdown.clone()).await?),
+        Some(addr) => Some(serve_metrics(addr, registry, health, shutdown.clone()).await?),
         None => None,
     };
     crate::signal::shutdown_signal()

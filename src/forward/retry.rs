@@ -42,6 +42,10 @@ struct BreakerState {
     consecutive_failures: u32,
     open_until: Option<Instant>,
     probe_in_flight: bool,
+    /// When the current run of failed sends began (none since the last success), and the last
+    /// failure's text: what readiness is decided on ([`super::readiness`]).
+    failing_since: Option<Instant>,
+    last_error: Option<String>,
 }
 
 impl Breaker {
@@ -73,14 +77,24 @@ impl Breaker {
         *self.lock() = BreakerState::default();
     }
 
-    /// A send failed.
-    pub fn failed(&self, now: Instant) {
+    /// A send failed, for `reason` (which must carry no secret: it is served on `/readyz`).
+    pub fn failed(&self, now: Instant, reason: &str) {
         let mut state = self.lock();
+        state.failing_since.get_or_insert(now);
+        state.last_error = Some(reason.to_owned());
         state.consecutive_failures = state.consecutive_failures.saturating_add(1);
         state.probe_in_flight = false;
         if state.consecutive_failures >= self.threshold {
             state.open_until = Some(now + self.cooldown);
         }
+    }
+
+    /// Since when every send has failed, and the last failure's text; `None` after a success.
+    pub fn failing(&self) -> Option<(Instant, String)> {
+        let state = self.lock();
+        state
+            .failing_since
+            .map(|since| (since, state.last_error.clone().unwrap_or_default()))
     }
 
     /// Whether sends are currently held back.
@@ -115,19 +129,25 @@ mod tests {
     fn breaker_opens_probes_once_and_closes() {
         let breaker = Breaker::new(2, Duration::from_secs(5));
         let t0 = Instant::now();
-        breaker.failed(t0);
+        breaker.failed(t0, "HTTP 404");
         assert!(breaker.permit(t0).is_ok());
-        breaker.failed(t0);
+        breaker.failed(t0, "HTTP 404");
         assert!(breaker.permit(t0).is_err());
         let later = t0 + Duration::from_secs(6);
         assert!(breaker.permit(later).is_ok(), "one probe");
         assert!(breaker.permit(later).is_err(), "only one probe");
-        breaker.failed(later);
+        breaker.failed(later, "HTTP 404");
         assert!(breaker.permit(later).is_err(), "reopened");
         let much_later = later + Duration::from_secs(6);
         assert!(breaker.permit(much_later).is_ok());
+        assert_eq!(
+            breaker.failing(),
+            Some((t0, "HTTP 404".to_owned())),
+            "since the first"
+        );
         breaker.succeeded();
         assert!(!breaker.is_open());
+        assert_eq!(breaker.failing(), None, "a success ends the run");
         assert!(breaker.permit(much_later).is_ok());
     }
 }

@@ -42,7 +42,7 @@ pub struct Forwarder {
     /// The receiver.
     pub destination: Destination,
     /// Shared breaker.
-    pub breaker: Breaker,
+    pub breaker: Arc<Breaker>,
     /// Instruments.
     pub metrics: ForwardMetrics,
     /// Tunables.
@@ -172,13 +172,13 @@ impl Forwarder {
                     return Ok(());
                 }
                 Err(error) => {
-                    self.breaker.failed(Instant::now());
+                    let text = error.to_string();
+                    self.breaker.failed(Instant::now(), &text);
                     self.metrics.sink_up.set(0);
                     self.metrics
                         .documents
                         .with_label_values(&["failed"])
                         .inc_by(count);
-                    let text = error.to_string();
                     let attempts = self.outbox.record_failure(&batch.id, &text).await?;
                     // Never give documents up here: a whole-batch 4xx (wrong path, 401, 403,
                     // 413 …) is a problem of our link or configuration, not the tax authority's

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::config_file::{ensure, ConfigError};
+use crate::secret::Secret;
 
 /// Where the sink listens unless told otherwise (the forwarder's default URL points here).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8480";
@@ -40,6 +41,14 @@ pub struct SinkOptions {
     /// Require client certificates signed by this PEM CA bundle (mutual TLS; needs tls_cert).
     #[arg(long, env = "OFD_SINK_TLS_CLIENT_CA", value_name = "PATH")]
     pub tls_client_ca: Option<PathBuf>,
+    /// Require `Authorization: Bearer <token>` on batches (401 without it); never logged.
+    #[arg(
+        long,
+        env = "OFD_SINK_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<Secret>,
 }
 
 crate::layer!(SinkOptions {
@@ -49,6 +58,7 @@ crate::layer!(SinkOptions {
     tls_cert,
     tls_key,
     tls_client_ca,
+    token,
 });
 
 /// The sink's settings, resolved and validated.
@@ -66,6 +76,8 @@ pub struct SinkConfig {
     pub tls_key: Option<PathBuf>,
     /// CA bundle client certificates must chain to.
     pub tls_client_ca: Option<PathBuf>,
+    /// Bearer token batches must carry, if any (redacted in `Debug`).
+    pub token: Option<Secret>,
 }
 
 impl SinkConfig {
@@ -78,6 +90,7 @@ impl SinkConfig {
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
+            token: None,
         }
     }
 }
@@ -94,7 +107,13 @@ impl SinkOptions {
             tls_cert: self.tls_cert,
             tls_key: self.tls_key,
             tls_client_ca: self.tls_client_ca,
+            token: self.token,
         };
+        ensure(
+            config.token.as_ref().is_none_or(|t| !t.expose().is_empty()),
+            "tax_sink.token",
+            || "must not be empty".into(),
+        )?;
         ensure(
             config.max_batch_bytes >= 1,
             "tax_sink.max_batch_bytes",

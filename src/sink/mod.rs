@@ -67,7 +67,8 @@ pub async fn spawn(args: &SinkConfig, shutdown: CancellationToken) -> anyhow::Re
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let state = SinkState::new(storage.clone(), args.max_batch_bytes);
+    let state = SinkState::new(storage.clone(), args.max_batch_bytes)
+        .with_token(args.token.as_ref().map(|t| t.expose()));
     let app = router(state, args.max_batch_bytes);
     let stop = shutdown.clone();
     let tls = match (&args.tls_cert, &args.tls_key) {

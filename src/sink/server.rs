@@ -1,7 +1,8 @@
 //! HTTP routes of the stand-in authority.
 //!
 //! - `POST /v1/batches` (header `x-batch-id`, gzip JSON lines) → 200
-//!   [`BatchReply`](tax_batch::BatchReply), 400 for an unreadable batch, 503 when a fault says so.
+//!   [`BatchReply`](tax_batch::BatchReply), 400 for an unreadable batch, 503 when a fault says so,
+//!   401 without `Authorization: Bearer <token>` when a token is configured.
 //! - `GET /stats` → [`Stats`]; `GET /documents` → stored document ids; `GET /healthz` → 200.
 //! - `GET /faults`, `POST /faults` (replace the plan), `DELETE /faults` (clear it).
 
@@ -29,6 +30,7 @@ pub struct SinkState {
     storage: SinkStorage,
     faults: Arc<FaultPlan>,
     max_batch_bytes: usize,
+    token: Option<Arc<str>>,
 }
 
 impl SinkState {
@@ -38,7 +40,33 @@ impl SinkState {
             storage,
             faults: Arc::default(),
             max_batch_bytes,
+            token: None,
         }
+    }
+
+    /// Require this bearer token on batches.
+    pub fn with_token(mut self, token: Option<&str>) -> Self {
+        self.token = token.map(Arc::from);
+        self
+    }
+
+    /// Whether `headers` carry the configured token (always, when none is configured). The
+    /// comparison takes the same time wherever the first difference is.
+    fn authorised(&self, headers: &HeaderMap) -> bool {
+        let Some(expected) = &self.token else {
+            return true;
+        };
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        given.len() == expected.len()
+            && given
+                .bytes()
+                .zip(expected.bytes())
+                .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                == 0
     }
 }
 
@@ -62,6 +90,15 @@ async fn receive_batch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if !state.authorised(&headers) {
+        tracing::warn!("batch without the configured bearer token refused with 401");
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            "missing or wrong bearer token",
+        )
+            .into_response();
+    }
     let Some(batch_id) = headers
         .get(BATCH_ID_HEADER)
         .and_then(|v| v.to_str().ok())

@@ -99,6 +99,7 @@ pub fn ru_documents(fn_number: &str, first: i64, count: i64) -> Vec<NewDocument>
 pub struct TestSink {
     pub addr: SocketAddr,
     pub base: String,
+    client: reqwest::Client,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -107,11 +108,26 @@ impl TestSink {
     /// Start on `port` (0 for any) with its database at `db`.
     pub async fn start(db: &Path, port: u16) -> TestSink {
         let args = SinkConfig::new(([127, 0, 0, 1], port).into(), db.to_owned());
+        TestSink::start_config(&args, None).await
+    }
+
+    /// Start with `args`; with HTTPS (`tls_cert`), the test's own requests trust `ca`.
+    pub async fn start_config(args: &SinkConfig, ca: Option<&Path>) -> TestSink {
         let shutdown = CancellationToken::new();
-        let running = sink::spawn(&args, shutdown.clone()).await.unwrap();
+        let running = sink::spawn(args, shutdown.clone()).await.unwrap();
+        let mut client = reqwest::Client::builder().use_rustls_tls();
+        if let Some(ca) = ca {
+            let pem = std::fs::read(ca).unwrap();
+            client = client.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+        }
+        let base = match args.tls_cert {
+            Some(_) => format!("https://localhost:{}", running.addr.port()),
+            None => format!("http://{}", running.addr),
+        };
         TestSink {
             addr: running.addr,
-            base: format!("http://{}", running.addr),
+            base,
+            client: client.build().unwrap(),
             shutdown,
             task: running.task,
         }
@@ -122,7 +138,10 @@ impl TestSink {
     }
 
     pub async fn stats(&self) -> Stats {
-        let body = reqwest::get(format!("{}/stats", self.base))
+        let body = self
+            .client
+            .get(format!("{}/stats", self.base))
+            .send()
             .await
             .unwrap()
             .bytes()
@@ -132,7 +151,10 @@ impl TestSink {
     }
 
     pub async fn document_ids(&self) -> Vec<String> {
-        let body = reqwest::get(format!("{}/documents", self.base))
+        let body = self
+            .client
+            .get(format!("{}/documents", self.base))
+            .send()
             .await
             .unwrap()
             .bytes()
@@ -156,7 +178,8 @@ impl TestSink {
     }
 
     pub async fn faults(&self, plan: serde_json::Value) {
-        let response = reqwest::Client::new()
+        let response = self
+            .client
             .post(format!("{}/faults", self.base))
             .header("content-type", "application/json")
             .body(plan.to_string())
@@ -192,6 +215,7 @@ pub fn fast_options(sink_url: &str) -> ForwardConfig {
 /// A running forwarder.
 pub struct TestForwarder {
     pub registry: prometheus::Registry,
+    pub health: forward::readiness::Health,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -200,11 +224,12 @@ impl TestForwarder {
     pub fn start(options: &ForwardConfig, store: &Store) -> TestForwarder {
         let registry = prometheus::Registry::new();
         let shutdown = CancellationToken::new();
-        let task = forward::spawn(options, store, &registry, shutdown.clone()).unwrap();
+        let running = forward::spawn(options, store, &registry, shutdown.clone()).unwrap();
         TestForwarder {
             registry,
+            health: running.health,
+            task: running.task,
             shutdown,
-            task,
         }
     }
 
