@@ -16,6 +16,7 @@ use super::{identity, organisations, registers, staff};
         identity::logout, identity::forgot, identity::reset, identity::accept_invitation,
         identity::esign_login, identity::me,
         staff::list_users, staff::invite, staff::update_user, staff::remove_user,
+        staff::cashier_registers, staff::assign_registers, staff::set_kz_cashier,
         staff::list_keys, staff::create_key, staff::revoke_key, staff::audit,
         organisations::create, organisations::list, organisations::get_one,
         organisations::update,

@@ -111,6 +111,9 @@ pub struct RegisterFilter {
     pub after_id: Option<i64>,
     /// At most this many rows.
     pub limit: i64,
+    /// Only registers assigned to this cashier user (set by the tenancy layer, never by a
+    /// client's query).
+    pub cashier: Option<i64>,
 }
 
 /// What an operator provides to provision a register.
@@ -262,6 +265,12 @@ impl Store {
             }
         }
         conditions.push(format!("id > ${}", texts.len() + 1));
+        if filter.cashier.is_some() {
+            conditions.push(format!(
+                "id IN (SELECT register_id FROM cashier_registers WHERE user_id = ${})",
+                texts.len() + 3
+            ));
+        }
         let sql = format!(
             "SELECT {REGISTER_COLUMNS} FROM registers WHERE {} ORDER BY id LIMIT ${}",
             conditions.join(" AND "),
@@ -271,9 +280,13 @@ impl Store {
         for text in texts {
             query = query.bind(text);
         }
-        let rows = query
+        let mut query = query
             .bind(filter.after_id.unwrap_or(0))
-            .bind(filter.limit)
+            .bind(filter.limit);
+        if let Some(cashier) = filter.cashier {
+            query = query.bind(cashier);
+        }
+        let rows = query
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(register_from_row).collect()
