@@ -172,18 +172,20 @@ async fn signup_confirm_login_invite_and_every_roles_rights() {
                     None,
                     [200, 200, 200, 200],
                 ),
+                // A cashier lists only their assigned registers (none here), and one not
+                // assigned is not found (see the cashiers' own test).
                 (
                     Method::GET,
                     "/api/v1/registers".into(),
                     None,
-                    [200, 200, 200, 403],
+                    [200, 200, 200, 200],
                 ),
-                (Method::GET, reg_path.clone(), None, [200, 200, 200, 403]),
+                (Method::GET, reg_path.clone(), None, [200, 200, 200, 404]),
                 (
                     Method::PUT,
                     format!("{reg_path}/status"),
                     Some(json!({ "status": "active" })),
-                    [200, 403, 200, 403],
+                    [200, 403, 200, 404],
                 ),
                 (
                     Method::GET,
@@ -288,7 +290,8 @@ async fn signup_confirm_login_invite_and_every_roles_rights() {
                 )
                 .await;
             assert_eq!((status, user["role"].as_str()), (200, Some("cashier")));
-            assert_eq!(engineer.get("/api/v1/registers").await.0, 403);
+            // Now a cashier with no registers assigned: the one they just saw is not found.
+            assert_eq!(engineer.get(&reg_path).await.0, 404);
             let (_, me) = owner.get("/api/v1/me").await;
             let owner_id = me["user"]["id"].as_i64().expect("id");
             let (status, answer) = owner
@@ -413,6 +416,17 @@ async fn two_organisations_never_see_each_other() {
                         Some(json!({ "role": "owner" })),
                     ),
                     (Method::DELETE, format!("/api/v1/users/{b_user}"), None),
+                    (Method::GET, format!("/api/v1/users/{b_user}/registers"), None),
+                    (
+                        Method::PUT,
+                        format!("/api/v1/users/{b_user}/registers"),
+                        Some(json!({ "register_ids": [b_register] })),
+                    ),
+                    (
+                        Method::PUT,
+                        format!("/api/v1/users/{b_user}/kz-cashier"),
+                        Some(json!({ "code": "7", "pin": "123456" })),
+                    ),
                     (Method::DELETE, format!("/api/v1/api-keys/{b_key_id}"), None),
                     (
                         Method::POST,
@@ -772,6 +786,8 @@ async fn openapi_document_lists_every_route() {
         ("/api/v1/organisations", &["get", "post"]),
         ("/api/v1/organisations/{inn}", &["get", "patch"]),
         ("/api/v1/registers", &["get", "post"]),
+        ("/api/v1/users/{id}/registers", &["get", "put"]),
+        ("/api/v1/users/{id}/kz-cashier", &["put"]),
     ] {
         for method in methods {
             assert!(
@@ -896,6 +912,216 @@ async fn operator_acts_on_any_organisation_and_sessions_expire() {
                 .await
                 .expect("read")
                 .is_some());
+            account.stop().await;
+        }
+    })
+    .await;
+}
+
+/// `PUT /api/v1/users/{user}/registers` with `regs` by `c`.
+async fn put(c: &Client, user: i64, regs: Value) -> (u16, Value) {
+    let path = format!("/api/v1/users/{user}/registers");
+    c.call(Method::PUT, &path, Some(json!({ "register_ids": regs })))
+        .await
+}
+
+fn kz_register(inn: &str) -> Value {
+    json!({ "dialect": "kz", "serial": "S", "model": "M", "org_inn": inn })
+}
+
+#[tokio::test]
+async fn cashiers_see_only_their_registers_and_kz_pins_are_checked_hashed() {
+    let mail = MailServer::start().await;
+    on_each_backend(|db| {
+        let mail = &mail;
+        async move {
+            let store = db.open().await;
+            let account = start(&store, mail, AccountOptions::default()).await;
+            let operator = Client::with_key(&account.url, &account.key);
+            let (owner_a, _) = owner(&account, mail, "7707083893", "a@a.example").await;
+            let (owner_b, _) = owner(&account, mail, "7736050003", "b@b.example").await;
+            let (engineer, _) = staff(&account, mail, &owner_a, "e@a.example", "engineer").await;
+            let (accountant, accountant_id) =
+                staff(&account, mail, &owner_a, "acc@a.example", "accountant").await;
+            let (anna, anna_id) = staff(&account, mail, &owner_a, "anna@a.example", "cashier").await;
+            let (boris, boris_id) =
+                staff(&account, mail, &owner_a, "boris@a.example", "cashier").await;
+            let (_, b_cashier) = staff(&account, mail, &owner_b, "c@b.example", "cashier").await;
+            let mut ids = Vec::new();
+            for body in [
+                kz_register("7707083893"),
+                kz_register("7707083893"),
+                ru_register("9999078900001111", "7707083893"),
+                kz_register("7736050003"),
+            ] {
+                let (status, register) = operator.post("/api/v1/registers", body).await;
+                assert_eq!(status, 201, "{register}");
+                ids.push(register);
+            }
+            let id = |i: usize| ids[i]["id"].as_i64().expect("id");
+            let (r1, r2, r3, rb) = (id(0), id(1), id(2), id(3));
+            let system_id_1 = ids[0]["system_id"].as_i64().expect("system id");
+            let system_id_b = ids[3]["system_id"].as_i64().expect("system id");
+
+            // Before any assignment a cashier sees no register at all.
+            let (status, list) = anna.get("/api/v1/registers").await;
+            assert_eq!((status, &list["registers"]), (200, &json!([])));
+
+            // The owner and the engineer assign; the accountant and cashiers may not.
+            let (status, answer) = put(&owner_a, anna_id, json!([r1, r3, r1])).await;
+            assert_eq!(status, 200, "{answer}");
+            assert_eq!(answer["register_ids"], json!([r1, r3]));
+            let (status, answer) = put(&engineer, boris_id, json!([r2])).await;
+            assert_eq!(status, 200, "{answer}");
+            for refused in [&accountant, &anna] {
+                let (status, answer) = put(refused, boris_id, json!([r1])).await;
+                assert_eq!((status, error_code(&answer)), (403, "forbidden"), "{answer}");
+            }
+            // Another organisation's register cannot be assigned, not even by the operator.
+            let (status, answer) = put(&operator, anna_id, json!([rb])).await;
+            assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+            assert!(answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("register_ids")));
+            // Only cashiers have registers assigned.
+            let (status, answer) = put(&owner_a, accountant_id, json!([r1])).await;
+            assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+            // Another organisation's cashier is not found.
+            let (status, answer) = put(&owner_a, b_cashier, json!([r1])).await;
+            assert_eq!((status, error_code(&answer)), (404, "not_found"));
+            let (_, read) = engineer
+                .get(&format!("/api/v1/users/{anna_id}/registers"))
+                .await;
+            assert_eq!(read["register_ids"], json!([r1, r3]));
+
+            // Each cashier sees exactly their registers; the other's answers 404 like a missing
+            // one, and changes stay refused.
+            for (cashier, own, other) in [(&anna, vec![r1, r3], r2), (&boris, vec![r2], r1)] {
+                let (_, list) = cashier.get("/api/v1/registers").await;
+                let seen: Vec<i64> = list["registers"]
+                    .as_array()
+                    .expect("registers")
+                    .iter()
+                    .filter_map(|r| r["id"].as_i64())
+                    .collect();
+                assert_eq!(seen, own);
+                for id in &own {
+                    let (status, _) = cashier.get(&format!("/api/v1/registers/{id}")).await;
+                    assert_eq!(status, 200);
+                }
+                for missing in [other, rb, 999_999] {
+                    let (status, answer) =
+                        cashier.get(&format!("/api/v1/registers/{missing}")).await;
+                    assert_eq!((status, error_code(&answer)), (404, "not_found"));
+                    let (status, _) = cashier
+                        .call(
+                            Method::PUT,
+                            &format!("/api/v1/registers/{missing}/status"),
+                            Some(json!({ "status": "blocked" })),
+                        )
+                        .await;
+                    assert_eq!(status, 404);
+                }
+                let (status, _) = cashier
+                    .call(
+                        Method::PUT,
+                        &format!("/api/v1/registers/{}/status", own[0]),
+                        Some(json!({ "status": "blocked" })),
+                    )
+                    .await;
+                assert_eq!(status, 403);
+            }
+            // The owner still sees all three of the organisation's registers.
+            let (_, list) = owner_a.get("/api/v1/registers").await;
+            assert_eq!(list["registers"].as_array().map(Vec::len), Some(3));
+
+            // KZ code and PIN: set by the owner only, never shown, checked against the hash.
+            let pin_path = format!("/api/v1/users/{anna_id}/kz-cashier");
+            let (status, answer) = engineer
+                .call(
+                    Method::PUT,
+                    &pin_path,
+                    Some(json!({ "code": "17", "pin": "4821" })),
+                )
+                .await;
+            assert_eq!((status, error_code(&answer)), (403, "forbidden"));
+            let (status, answer) = owner_a
+                .call(
+                    Method::PUT,
+                    &pin_path,
+                    Some(json!({ "code": "17", "pin": "12" })),
+                )
+                .await;
+            assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+            assert!(answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("pin")));
+            let (status, answer) = owner_a
+                .call(
+                    Method::PUT,
+                    &pin_path,
+                    Some(json!({ "code": "17", "pin": "4821" })),
+                )
+                .await;
+            assert_eq!((status, answer), (204, Value::Null));
+            // The same code for another cashier of the organisation is taken.
+            let (status, answer) = owner_a
+                .call(
+                    Method::PUT,
+                    &format!("/api/v1/users/{boris_id}/kz-cashier"),
+                    Some(json!({ "code": "17", "pin": "9999" })),
+                )
+                .await;
+            assert_eq!((status, error_code(&answer)), (409, "conflict"));
+            let stored: Option<String> =
+                sqlx::query_scalar("SELECT kz_pin_hash FROM users WHERE id = $1")
+                    .bind(anna_id)
+                    .fetch_one(store.pool())
+                    .await
+                    .expect("hash");
+            let stored = stored.expect("a PIN hash");
+            assert!(stored.starts_with("$argon2id$"), "{stored}");
+            assert!(!stored.contains("4821"));
+            let (_, users) = owner_a.get("/api/v1/users").await;
+            assert!(!users.to_string().contains("4821"));
+            assert!(!users.to_string().contains("argon2"));
+
+            let check = |system_id: i64, code: &'static str, pin: &'static str| {
+                let store = store.clone();
+                async move {
+                    store
+                        .verify_kz_cashier(system_id, code, pin)
+                        .await
+                        .expect("check")
+                }
+            };
+            assert_eq!(check(system_id_1, "17", "4821").await, Some(anna_id));
+            assert_eq!(check(system_id_1, "17", "4822").await, None);
+            assert_eq!(check(system_id_1, "18", "4821").await, None);
+            // Not at a register she is not assigned to, nor another organisation's.
+            let system_id_2 = ids[1]["system_id"].as_i64().expect("system id");
+            assert_eq!(check(system_id_2, "17", "4821").await, None);
+            assert_eq!(check(system_id_b, "17", "4821").await, None);
+            // Assignment changes and disabling end her access.
+            put(&owner_a, anna_id, json!([r2])).await;
+            assert_eq!(check(system_id_1, "17", "4821").await, None);
+            assert_eq!(check(system_id_2, "17", "4821").await, Some(anna_id));
+            let (status, _) = owner_a
+                .call(Method::DELETE, &format!("/api/v1/users/{anna_id}"), None)
+                .await;
+            assert_eq!(status, 200);
+            assert_eq!(check(system_id_2, "17", "4821").await, None);
+
+            // Both kinds of change are in the audit log.
+            let (_, audit) = owner_a.get("/api/v1/audit?limit=1000").await;
+            let actions: Vec<&str> = audit["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .filter_map(|e| e["action"].as_str())
+                .collect();
+            assert!(actions.contains(&"user.registers"), "{actions:?}");
+            assert!(actions.contains(&"user.kz_cashier"), "{actions:?}");
             account.stop().await;
         }
     })

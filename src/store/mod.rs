@@ -42,6 +42,7 @@
 //! would see its own empty database.
 
 pub mod api_keys;
+mod cashiers;
 pub mod backup;
 pub mod checkpoint;
 pub mod config;
