@@ -1127,3 +1127,86 @@ async fn cashiers_see_only_their_registers_and_kz_pins_are_checked_hashed() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_register_change_and_its_audit_line_commit_together() {
+    let mail = MailServer::start().await;
+    on_each_backend(|db| {
+        let mail = &mail;
+        async move {
+            let store = db.open().await;
+            let account = start(&store, mail, AccountOptions::default()).await;
+            let (owner_a, _) = owner(&account, mail, "7707083893", "a@a.example").await;
+            let (status, register) = owner_a
+                .post("/api/v1/registers", kz_register("7707083893"))
+                .await;
+            assert_eq!(status, 201, "{register}");
+            let id = register["id"].as_i64().expect("id");
+            let registers_before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM registers")
+                .fetch_one(store.pool())
+                .await
+                .expect("count");
+
+            // With the audit log unwritable, no register change may be stored either.
+            sqlx::query("ALTER TABLE audit_log RENAME TO audit_log_away")
+                .execute(store.pool())
+                .await
+                .expect("rename");
+            let (status, _) = owner_a
+                .call(
+                    Method::PUT,
+                    &format!("/api/v1/registers/{id}/status"),
+                    Some(json!({ "status": "blocked" })),
+                )
+                .await;
+            assert_eq!(status, 500);
+            let (status, _) = owner_a
+                .post(&format!("/api/v1/registers/{id}/token"), json!({}))
+                .await;
+            assert_eq!(status, 500);
+            let (status, _) = owner_a
+                .post("/api/v1/registers", kz_register("7707083893"))
+                .await;
+            assert_eq!(status, 500);
+            sqlx::query("ALTER TABLE audit_log_away RENAME TO audit_log")
+                .execute(store.pool())
+                .await
+                .expect("rename back");
+
+            let (_, now) = owner_a.get(&format!("/api/v1/registers/{id}")).await;
+            assert_eq!(now["status"], "active", "{now}");
+            let token: Option<i64> =
+                sqlx::query_scalar("SELECT kz_token FROM registers WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(store.pool())
+                    .await
+                    .expect("token");
+            assert_eq!(token, register["token"].as_i64(), "the token reset rolled back");
+            let registers_after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM registers")
+                .fetch_one(store.pool())
+                .await
+                .expect("count");
+            assert_eq!(registers_after, registers_before);
+
+            // And with it writable, the change and its line are both there.
+            let (status, _) = owner_a
+                .call(
+                    Method::PUT,
+                    &format!("/api/v1/registers/{id}/status"),
+                    Some(json!({ "status": "blocked" })),
+                )
+                .await;
+            assert_eq!(status, 200);
+            let lines: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'register.status' AND object = $1",
+            )
+            .bind(format!("register:{id}"))
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+            assert_eq!(lines, 1);
+            account.stop().await;
+        }
+    })
+    .await;
+}

@@ -299,6 +299,35 @@ impl Store {
         dialect: Dialect,
         new: NewRegister,
     ) -> Result<Register, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        add_register_in(&mut conn, dialect, new).await
+    }
+
+    /// Change a register's status by row id; returns the updated row. Deregistration is final:
+    /// a deregistered register cannot be blocked or activated again.
+    pub async fn set_register_status(
+        &self,
+        id: i64,
+        status: RegisterStatus,
+    ) -> Result<Register, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        set_register_status_in(&mut conn, id, status).await
+    }
+
+    /// The operator's token reset (the recovery from INVALID_TOKEN): give KZ register
+    /// `register_id` a fresh token, to be entered into the register. Returns the updated row.
+    pub async fn reset_kz_token(&self, register_id: i64) -> Result<Register, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        reset_kz_token_in(&mut conn, register_id).await
+    }
+}
+
+/// [`Store::add_register`] on `conn` (a transaction, when the caller writes more with it).
+pub(crate) async fn add_register_in(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    new: NewRegister,
+) -> Result<Register, StoreError> {
         match dialect {
             Dialect::Ru => {
                 let fn_number = new.fn_number.as_deref().ok_or_else(|| {
@@ -309,7 +338,7 @@ impl Store {
                         "FN number {fn_number:?} is not 16 decimal digits"
                     )));
                 }
-                self.insert_register(dialect, &new, None, None)
+                insert_register(conn, dialect, &new, None, None)
                     .await?
                     .ok_or_else(|| {
                         StoreError::Conflict(format!("FN {fn_number} is already registered"))
@@ -324,8 +353,8 @@ impl Store {
                 for _ in 0..SYSTEM_ID_ATTEMPTS {
                     let system_id = i64::from(rand::thread_rng().gen_range(1..=u32::MAX));
                     let token = next_kz_token(None);
-                    if let Some(register) = self
-                        .insert_register(dialect, &new, Some(system_id), Some(token))
+                    if let Some(register) =
+                        insert_register(conn, dialect, &new, Some(system_id), Some(token))
                         .await?
                     {
                         return Ok(register);
@@ -340,7 +369,7 @@ impl Store {
 
     /// Insert one register row; `None` when a unique key (FN number, system id) is taken.
     async fn insert_register(
-        &self,
+        conn: &mut AnyConnection,
         dialect: Dialect,
         new: &NewRegister,
         system_id: Option<i64>,
@@ -364,15 +393,14 @@ impl Store {
             .bind(kz_token)
             .bind(now)
             .bind(now)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *conn)
             .await?;
         row.as_ref().map(register_from_row).transpose()
     }
 
-    /// Change a register's status by row id; returns the updated row. Deregistration is final:
-    /// a deregistered register cannot be blocked or activated again.
-    pub async fn set_register_status(
-        &self,
+    /// [`Store::set_register_status`] on `conn`.
+    pub(crate) async fn set_register_status_in(
+        conn: &mut AnyConnection,
         id: i64,
         status: RegisterStatus,
     ) -> Result<Register, StoreError> {
@@ -386,14 +414,14 @@ impl Store {
             .bind(unix_millis())
             .bind(id)
             .bind(status.as_str())
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *conn)
             .await?;
         if let Some(row) = row {
             return register_from_row(&row);
         }
         let exists = sqlx::query("SELECT id FROM registers WHERE id = $1")
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *conn)
             .await?;
         match exists {
             Some(_) => Err(StoreError::Conflict(format!(
@@ -403,10 +431,11 @@ impl Store {
         }
     }
 
-    /// The operator's token reset (the recovery from INVALID_TOKEN): give KZ register
-    /// `register_id` a fresh token, to be entered into the register. Returns the updated row.
-    pub async fn reset_kz_token(&self, register_id: i64) -> Result<Register, StoreError> {
-        let mut conn = self.pool().acquire().await?;
+    /// [`Store::reset_kz_token`] on `conn`.
+    pub(crate) async fn reset_kz_token_in(
+        conn: &mut AnyConnection,
+        register_id: i64,
+    ) -> Result<Register, StoreError> {
         let current =
             sqlx::query("SELECT kz_token FROM registers WHERE id = $1 AND dialect = 'kz'")
                 .bind(register_id)
@@ -414,7 +443,7 @@ impl Store {
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("KZ register id {register_id}")))?;
         let previous: Option<i64> = current.try_get("kz_token")?;
-        update_kz_token(&mut conn, register_id, next_kz_token(previous)).await?;
+        update_kz_token(&mut *conn, register_id, next_kz_token(previous)).await?;
         let sql = format!("SELECT {REGISTER_COLUMNS} FROM registers WHERE id = $1");
         let row = sqlx::query(&sql)
             .bind(register_id)
@@ -422,4 +451,3 @@ impl Store {
             .await?;
         register_from_row(&row)
     }
-}

@@ -8,10 +8,13 @@
 //! [`SCOPE_INN`]. An object of another organisation is therefore never found: the API answers 404
 //! exactly as for an id that does not exist.
 //!
-//! Every change made through a tenant writes an audit line naming the actor; operator staff's
-//! changes are audited like anyone's. Changes to users, keys and the organisation write it in
-//! the change's own transaction; register changes reuse the register rules' own transactions
-//! (`registers.rs`) and write the line right after they commit.
+//! Every change made through a tenant writes an audit line naming the actor, in the change's own
+//! transaction (a change is never stored without its line, nor a line without its change);
+//! operator staff's changes are audited like anyone's. Register changes run the register rules
+//! of `registers.rs` on that transaction.
+//!
+//! Cashiers see fewer registers than their organisation has: only those assigned to them
+//! (`cashier_registers`), by the same rule, so another register answers 404 to them too.
 
 use sqlx::Row as _;
 
@@ -21,7 +24,9 @@ use super::identity::{
     NewMail, NewToken, Role, TokenPurpose, User, AUDIT_COLUMNS, USER_COLUMNS,
 };
 use super::organisations::{organisation_from_row, OrganisationPatch, ORGANISATION_COLUMNS};
-use super::registers::REGISTER_COLUMNS;
+use super::registers::{
+    add_register_in, reset_kz_token_in, set_register_status_in, REGISTER_COLUMNS,
+};
 use super::{
     ApiKey, Dialect, IssuedKey, NewRegister, Organisation, Register, RegisterFilter,
     RegisterStatus, Store, StoreError,
@@ -537,14 +542,16 @@ impl Tenant {
                 "org_inn: no organisation with INN {inn:?}"
             )));
         };
-        let register = self.store.add_register(dialect, new).await?;
+        let mut tx = self.store.begin_write().await?;
+        let register = add_register_in(&mut tx, dialect, new).await?;
         let mut entry = self.entry(
             Some(owner.id),
             "register.provision",
             format!("register:{}", register.id),
         );
         entry.detail = Some(format!("dialect {}", register.dialect));
-        self.store.audit(&entry, unix_millis()).await?;
+        audit_in(&mut tx, &entry, unix_millis()).await?;
+        tx.commit().await?;
         Ok(register)
     }
 
@@ -555,19 +562,23 @@ impl Tenant {
         status: RegisterStatus,
     ) -> Result<Register, StoreError> {
         let owner = self.register_owner(id).await?;
-        let register = self.store.set_register_status(id, status).await?;
+        let mut tx = self.store.begin_write().await?;
+        let register = set_register_status_in(&mut tx, id, status).await?;
         let mut entry = self.entry(owner, "register.status", format!("register:{id}"));
         entry.detail = Some(format!("status {}", status.as_str()));
-        self.store.audit(&entry, unix_millis()).await?;
+        audit_in(&mut tx, &entry, unix_millis()).await?;
+        tx.commit().await?;
         Ok(register)
     }
 
     /// Issue a new KZ token for register `id`; 404 when out of scope.
     pub async fn reset_kz_token(&self, id: i64) -> Result<Register, StoreError> {
         let owner = self.register_owner(id).await?;
-        let register = self.store.reset_kz_token(id).await?;
+        let mut tx = self.store.begin_write().await?;
+        let register = reset_kz_token_in(&mut tx, id).await?;
         let entry = self.entry(owner, "register.token_reset", format!("register:{id}"));
-        self.store.audit(&entry, unix_millis()).await?;
+        audit_in(&mut tx, &entry, unix_millis()).await?;
+        tx.commit().await?;
         Ok(register)
     }
 
