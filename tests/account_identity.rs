@@ -32,11 +32,10 @@ async fn owner(account: &Account, mail: &MailServer, inn: &str, email: &str) -> 
     let (status, answer) = anonymous
         .post("/api/v1/signup", signup_body(inn, "ru", email))
         .await;
-    assert_eq!(status, 201, "{answer}");
-    assert_eq!(answer["user"]["status"], "unconfirmed");
-    assert_eq!(answer["user"]["role"], "owner");
-    assert!(answer["user"]["consent_at"].as_i64().is_some());
-    let org_id = answer["organisation"]["id"].as_i64().expect("org id");
+    assert_eq!(
+        (status, answer),
+        (202, json!({ "status": "confirmation_sent" }))
+    );
 
     // Not before the e-mail is confirmed.
     let (status, answer) = anonymous
@@ -70,6 +69,10 @@ async fn owner(account: &Account, mail: &MailServer, inn: &str, email: &str) -> 
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
     assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+    let (_, me) = client.get("/api/v1/me").await;
+    assert_eq!(me["user"]["role"], "owner");
+    assert!(me["user"]["consent_at"].as_i64().is_some(), "{me}");
+    let org_id = me["organisation"]["id"].as_i64().expect("org id");
     (client, org_id)
 }
 
@@ -82,10 +85,21 @@ async fn staff(
     email: &str,
     role: &str,
 ) -> (Client, i64) {
-    let (status, user) = by
+    let (status, answer) = by
         .post("/api/v1/users", json!({ "email": email, "role": role }))
         .await;
-    assert_eq!(status, 201, "{user}");
+    assert_eq!(
+        (status, answer),
+        (202, json!({ "status": "invitation_sent" }))
+    );
+    let (_, users) = by.get("/api/v1/users").await;
+    let user = users["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["email"] == email)
+        .cloned()
+        .expect("the invited user is listed");
     assert_eq!(user["status"], "invited");
     let (to, _, body) = mail.next().await;
     assert_eq!(to, email);
@@ -733,8 +747,14 @@ async fn signup_checks_tax_ids_consent_and_password_policy() {
             let (status, answer) = anonymous
                 .post("/api/v1/signup", signup_body(inn, country, email))
                 .await;
-            assert_eq!(status, 201, "{inn}: {answer}");
-            assert_eq!(answer["organisation"]["country"], country);
+            assert_eq!(status, 202, "{inn}: {answer}");
+            let stored: String =
+                sqlx::query_scalar("SELECT country FROM organisations WHERE inn = $1")
+                    .bind(inn)
+                    .fetch_one(store.pool())
+                    .await
+                    .expect("organisation stored");
+            assert_eq!(stored, country);
         }
         let (status, answer) = anonymous
             .post(
@@ -819,8 +839,7 @@ async fn operator_acts_on_any_organisation_and_sessions_expire() {
                     signup_body("7707083893", "ru", "o@x.example"),
                 )
                 .await;
-            assert_eq!(status, 201);
-            let org_id = answer["organisation"]["id"].as_i64().expect("id");
+            assert_eq!(status, 202, "{answer}");
             let (_, _, body) = mail.next().await;
             let link = link_in(&body);
             assert!(link.starts_with("https://cabinet.example/api/v1/signup/confirm?token="));
@@ -843,6 +862,8 @@ async fn operator_acts_on_any_organisation_and_sessions_expire() {
                 cookie.expect("cookie").contains("; Secure"),
                 "https cabinet"
             );
+            let (_, me) = anonymous.get("/api/v1/me").await;
+            let org_id = me["organisation"]["id"].as_i64().expect("id");
 
             // Operator staff act on the organisation when they name it, and are audited.
             let operator = Client::with_key(&account.url, &account.key);
@@ -1205,6 +1226,102 @@ async fn a_register_change_and_its_audit_line_commit_together() {
             .await
             .expect("count");
             assert_eq!(lines, 1);
+            account.stop().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn signup_and_invitation_do_not_tell_whether_an_address_has_an_account() {
+    let mail = MailServer::start().await;
+    on_each_backend(|db| {
+        let mail = &mail;
+        async move {
+            let store = db.open().await;
+            let account = start(&store, mail, AccountOptions::default()).await;
+            let (owner_a, _) = owner(&account, mail, "7707083893", "a@a.example").await;
+            let (owner_b, _) = owner(&account, mail, "7736050003", "b@b.example").await;
+            let anonymous = Client::anonymous(&account.url);
+            let organisations = || async {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organisations")
+                    .fetch_one(store.pool())
+                    .await
+                    .expect("count");
+                n
+            };
+            let before = organisations().await;
+
+            // Sign-up with a new address and with a known one (in another case): the same
+            // answer; the known address gets a notice instead of a confirmation.
+            let (status_new, answer_new) = anonymous
+                .post(
+                    "/api/v1/signup",
+                    signup_body("500100732259", "ru", "new@c.example"),
+                )
+                .await;
+            let (to, subject, body) = mail.next().await;
+            assert_eq!(to, "new@c.example");
+            assert!(body.contains("/api/v1/signup/confirm?token="), "{subject}");
+            let (status_known, answer_known) = anonymous
+                .post(
+                    "/api/v1/signup",
+                    signup_body("000740001307", "kz", "A@a.example"),
+                )
+                .await;
+            assert_eq!((status_known, &answer_known), (status_new, &answer_new));
+            assert_eq!(status_known, 202);
+            let (to, subject, body) = mail.next().await;
+            assert_eq!(to, "a@a.example");
+            assert!(subject.contains("already have"), "{subject}");
+            assert!(body.contains("/password/forgot"), "{body}");
+            assert!(!body.contains("token="), "{body}");
+            // Nothing was made for the known address: one new organisation only.
+            assert_eq!(organisations().await, before + 1);
+            let (status, answer) = anonymous
+                .post(
+                    "/api/v1/login",
+                    json!({ "login": "a@a.example", "password": PASSWORD }),
+                )
+                .await;
+            assert_eq!(status, 200, "the account is untouched: {answer}");
+
+            // Invitations: a new address, one of the same organisation, one of another.
+            let invite = |email: &'static str| {
+                let owner_a = &owner_a;
+                async move {
+                    owner_a
+                        .post(
+                            "/api/v1/users",
+                            json!({ "email": email, "role": "accountant" }),
+                        )
+                        .await
+                }
+            };
+            let fresh = invite("fresh@a.example").await;
+            let (to, _, body) = mail.next().await;
+            assert_eq!(to, "fresh@a.example");
+            assert!(body.contains("invitation?token="), "{body}");
+            for known in ["a@a.example", "b@b.example"] {
+                assert_eq!(invite(known).await, fresh);
+                let (to, subject, body) = mail.next().await;
+                assert_eq!(to, known);
+                assert!(subject.contains("already have"), "{subject}");
+                assert!(!body.contains("token="), "{body}");
+            }
+            // B's owner is still B's, and A's staff and audit log show nothing of B.
+            let (_, users) = owner_a.get("/api/v1/users").await;
+            let emails: Vec<&str> = users["users"]
+                .as_array()
+                .expect("users")
+                .iter()
+                .filter_map(|u| u["email"].as_str())
+                .collect();
+            assert_eq!(emails, vec!["a@a.example", "fresh@a.example"]);
+            let (_, audit) = owner_a.get("/api/v1/audit?limit=1000").await;
+            assert!(!audit.to_string().contains("invite_existing"), "{audit}");
+            let (_, me) = owner_b.get("/api/v1/me").await;
+            assert_eq!(me["user"]["role"], "owner");
             account.stop().await;
         }
     })

@@ -10,7 +10,7 @@ use axum::{Extension, Json};
 
 use super::auth::{Caller, Permission};
 use super::error::ApiError;
-use super::identity::INVITE_TTL_MS;
+use super::identity::{existing_account_mail, MailSent, INVITE_TTL_MS};
 use super::password::{hash_password, new_token, token_hash};
 use super::AppState;
 use crate::clock::unix_millis;
@@ -108,14 +108,16 @@ pub async fn list_users(Extension(caller): Extension<Caller>) -> Result<Json<Use
     }))
 }
 
-/// `POST /api/v1/users` → 201 with the invited user; the invitation link goes by mail.
+/// `POST /api/v1/users` → 202; the invitation link goes by mail, and the invited user is listed
+/// by `GET /users` with status `invited`. An address that already has an account gets the same
+/// 202 and a mail saying so instead (nothing is created).
 #[utoipa::path(post, path = "/api/v1/users", request_body = InviteRequest,
-    responses((status = 201, body = User), (status = 400), (status = 403), (status = 409)))]
+    responses((status = 202, body = MailSent), (status = 400), (status = 403)))]
 pub async fn invite(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     body: Result<Json<InviteRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<User>), ApiError> {
+) -> Result<(StatusCode, Json<MailSent>), ApiError> {
     let Json(request) = body?;
     caller.require(Permission::ManageStaff)?;
     let org_id = caller.target_org(request.org_id)?;
@@ -142,12 +144,21 @@ pub async fn invite(
         expires_at: unix_millis() + INVITE_TTL_MS,
     };
     let name = request.name.unwrap_or_default().trim().to_owned();
-    let user = caller
+    let existing = existing_account_mail(&state, &email);
+    let invited = caller
         .0
-        .invite_user(org_id, &email, &name, request.role, &token, &mail)
+        .invite_user(org_id, &email, &name, request.role, &token, &mail, &existing)
         .await?;
-    tracing::info!(user_id = user.id, org_id, "invitation queued");
-    Ok((StatusCode::CREATED, Json(user)))
+    match invited {
+        Some(user) => tracing::info!(user_id = user.id, org_id, "invitation queued"),
+        None => tracing::info!(org_id, "invitation for an address with an account; notice queued"),
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(MailSent {
+            status: "invitation_sent",
+        }),
+    ))
 }
 
 /// `PATCH /api/v1/users/{id}` → the changed user; 404 for a user of another organisation.

@@ -357,6 +357,9 @@ pub struct NewSignup {
     pub confirm: NewToken,
     /// The confirmation mail.
     pub mail: NewMail,
+    /// The mail sent instead when the e-mail already has an account ("you have an account;
+    /// recover your password"): sign-up must not tell the caller that the address is known.
+    pub existing_mail: NewMail,
     /// Source address of the request.
     pub source: Option<String>,
 }
@@ -372,14 +375,36 @@ fn conflict_on_unique(error: sqlx::Error, what: &str) -> StoreError {
 
 impl Store {
     /// Sign-up: the organisation, its owner (unconfirmed), the confirmation token, its mail and
-    /// the audit line, in one transaction. 409 when the tax id, e-mail or phone is taken.
+    /// the audit line, in one transaction. When the e-mail already has an account, nothing is
+    /// created: `existing_mail` goes to that address and the answer is `None`, which the API
+    /// answers exactly as a sign-up. 409 when the tax id or phone is taken.
     pub async fn sign_up(
         &self,
         signup: &NewSignup,
         now: i64,
-    ) -> Result<(Organisation, User), StoreError> {
+    ) -> Result<Option<(Organisation, User)>, StoreError> {
         signup.organisation.check()?;
         let mut tx = self.begin_write().await?;
+        let existing = sqlx::query("SELECT id, org_id FROM users WHERE email = $1")
+            .bind(&signup.email)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(existing) = existing {
+            let user_id: i64 = existing.try_get("id")?;
+            let org_id: i64 = existing.try_get("org_id")?;
+            queue_mail_in(&mut tx, &signup.existing_mail, now).await?;
+            let entry = AuditEntry {
+                org_id: Some(org_id),
+                actor: "anonymous".to_owned(),
+                action: "signup.existing_email",
+                object: Some(format!("user:{user_id}")),
+                detail: None,
+                source: signup.source.clone(),
+            };
+            audit_in(&mut tx, &entry, now).await?;
+            tx.commit().await?;
+            return Ok(None);
+        }
         let sql = format!(
             "INSERT INTO organisations (inn, name, country, kpp, short_name, org_type, \
              legal_address, actual_address, phone, email, bank_name, bank_bik, bank_account, \
@@ -435,7 +460,7 @@ impl Store {
         };
         audit_in(&mut tx, &entry, now).await?;
         tx.commit().await?;
-        Ok((organisation, user))
+        Ok(Some((organisation, user)))
     }
 
     /// Confirm a sign-up by its token: the user, now active; `None` for an unknown, used or

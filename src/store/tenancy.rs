@@ -288,6 +288,10 @@ impl Tenant {
 
     /// Invite `email` into the actor's organisation with `role`: the user (invited), the
     /// invitation token and its mail, one transaction. Operator staff invite into `org_id`.
+    /// When the address already has an account (in any organisation) nothing is created:
+    /// `existing_mail` goes to it, the audit line is visible to operator staff only, and the
+    /// answer is `None`, which the API answers exactly like an invitation.
+    #[allow(clippy::too_many_arguments)]
     pub async fn invite_user(
         &self,
         org_id: i64,
@@ -296,7 +300,8 @@ impl Tenant {
         role: Role,
         token: &NewToken,
         mail: &NewMail,
-    ) -> Result<User, StoreError> {
+        existing_mail: &NewMail,
+    ) -> Result<Option<User>, StoreError> {
         if self.organisation(org_id).await?.is_none() {
             return Err(StoreError::NotFound(format!("organisation {org_id}")));
         }
@@ -314,10 +319,15 @@ impl Tenant {
             .bind(role.as_str())
             .bind(now)
             .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| {
-                StoreError::Conflict(format!("email: {email} already has an account"))
-            })?;
+            .await?;
+        let Some(row) = row else {
+            queue_mail_in(&mut tx, existing_mail, now).await?;
+            // Not in the inviting organisation's log: its owner must not learn of the account.
+            let entry = self.entry(None, "user.invite_existing", format!("organisation:{org_id}"));
+            audit_in(&mut tx, &entry, now).await?;
+            tx.commit().await?;
+            return Ok(None);
+        };
         let user = user_from_row(&row)?;
         token_in(&mut tx, TokenPurpose::Invite, user.id, token, now).await?;
         queue_mail_in(&mut tx, mail, now).await?;
@@ -325,7 +335,7 @@ impl Tenant {
         entry.detail = Some(format!("role {}", role.as_str()));
         audit_in(&mut tx, &entry, now).await?;
         tx.commit().await?;
-        Ok(user)
+        Ok(Some(user))
     }
 
     /// Change the role or name of user `id`; 404 when out of scope. A change that would leave
