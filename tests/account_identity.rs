@@ -430,7 +430,11 @@ async fn two_organisations_never_see_each_other() {
                         Some(json!({ "role": "owner" })),
                     ),
                     (Method::DELETE, format!("/api/v1/users/{b_user}"), None),
-                    (Method::GET, format!("/api/v1/users/{b_user}/registers"), None),
+                    (
+                        Method::GET,
+                        format!("/api/v1/users/{b_user}/registers"),
+                        None,
+                    ),
                     (
                         Method::PUT,
                         format!("/api/v1/users/{b_user}/registers"),
@@ -964,7 +968,8 @@ async fn cashiers_see_only_their_registers_and_kz_pins_are_checked_hashed() {
             let (engineer, _) = staff(&account, mail, &owner_a, "e@a.example", "engineer").await;
             let (accountant, accountant_id) =
                 staff(&account, mail, &owner_a, "acc@a.example", "accountant").await;
-            let (anna, anna_id) = staff(&account, mail, &owner_a, "anna@a.example", "cashier").await;
+            let (anna, anna_id) =
+                staff(&account, mail, &owner_a, "anna@a.example", "cashier").await;
             let (boris, boris_id) =
                 staff(&account, mail, &owner_a, "boris@a.example", "cashier").await;
             let (_, b_cashier) = staff(&account, mail, &owner_b, "c@b.example", "cashier").await;
@@ -996,7 +1001,11 @@ async fn cashiers_see_only_their_registers_and_kz_pins_are_checked_hashed() {
             assert_eq!(status, 200, "{answer}");
             for refused in [&accountant, &anna] {
                 let (status, answer) = put(refused, boris_id, json!([r1])).await;
-                assert_eq!((status, error_code(&answer)), (403, "forbidden"), "{answer}");
+                assert_eq!(
+                    (status, error_code(&answer)),
+                    (403, "forbidden"),
+                    "{answer}"
+                );
             }
             // Another organisation's register cannot be assigned, not even by the operator.
             let (status, answer) = put(&operator, anna_id, json!([rb])).await;
@@ -1202,7 +1211,11 @@ async fn a_register_change_and_its_audit_line_commit_together() {
                     .fetch_one(store.pool())
                     .await
                     .expect("token");
-            assert_eq!(token, register["token"].as_i64(), "the token reset rolled back");
+            assert_eq!(
+                token,
+                register["token"].as_i64(),
+                "the token reset rolled back"
+            );
             let registers_after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM registers")
                 .fetch_one(store.pool())
                 .await

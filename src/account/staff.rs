@@ -147,11 +147,22 @@ pub async fn invite(
     let existing = existing_account_mail(&state, &email);
     let invited = caller
         .0
-        .invite_user(org_id, &email, &name, request.role, &token, &mail, &existing)
+        .invite_user(
+            org_id,
+            &email,
+            &name,
+            request.role,
+            &token,
+            &mail,
+            &existing,
+        )
         .await?;
     match invited {
         Some(user) => tracing::info!(user_id = user.id, org_id, "invitation queued"),
-        None => tracing::info!(org_id, "invitation for an address with an account; notice queued"),
+        None => tracing::info!(
+            org_id,
+            "invitation for an address with an account; notice queued"
+        ),
     }
     Ok((
         StatusCode::ACCEPTED,
@@ -343,7 +354,11 @@ pub async fn assign_registers(
         .0
         .assign_cashier_registers(id, &request.register_ids)
         .await?;
-    tracing::info!(user_id = id, registers = register_ids.len(), "cashier registers set");
+    tracing::info!(
+        user_id = id,
+        registers = register_ids.len(),
+        "cashier registers set"
+    );
     Ok(Json(CashierRegisters { register_ids }))
 }
 

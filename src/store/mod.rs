@@ -42,8 +42,8 @@
 //! would see its own empty database.
 
 pub mod api_keys;
-mod cashiers;
 pub mod backup;
+mod cashiers;
 pub mod checkpoint;
 pub mod config;
 pub mod documents;

@@ -323,7 +323,11 @@ impl Tenant {
         let Some(row) = row else {
             queue_mail_in(&mut tx, existing_mail, now).await?;
             // Not in the inviting organisation's log: its owner must not learn of the account.
-            let entry = self.entry(None, "user.invite_existing", format!("organisation:{org_id}"));
+            let entry = self.entry(
+                None,
+                "user.invite_existing",
+                format!("organisation:{org_id}"),
+            );
             audit_in(&mut tx, &entry, now).await?;
             tx.commit().await?;
             return Ok(None);
