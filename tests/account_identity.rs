@@ -812,6 +812,7 @@ async fn openapi_document_lists_every_route() {
         ("/api/v1/registers", &["get", "post"]),
         ("/api/v1/users/{id}/registers", &["get", "put"]),
         ("/api/v1/users/{id}/kz-cashier", &["put"]),
+        ("/api/v1/password/change", &["post"]),
     ] {
         for method in methods {
             assert!(
@@ -1335,6 +1336,85 @@ async fn signup_and_invitation_do_not_tell_whether_an_address_has_an_account() {
             assert!(!audit.to_string().contains("invite_existing"), "{audit}");
             let (_, me) = owner_b.get("/api/v1/me").await;
             assert_eq!(me["user"]["role"], "owner");
+            account.stop().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_logged_in_user_changes_the_password_and_other_sessions_end() {
+    let mail = MailServer::start().await;
+    on_each_backend(|db| {
+        let mail = &mail;
+        async move {
+            let store = db.open().await;
+            let account = start(&store, mail, AccountOptions::default()).await;
+            let (here, _) = owner(&account, mail, "7707083893", "me@shop.example").await;
+            let elsewhere = Client::anonymous(&account.url);
+            let (status, _) = elsewhere
+                .post(
+                    "/api/v1/login",
+                    json!({ "login": "me@shop.example", "password": PASSWORD }),
+                )
+                .await;
+            assert_eq!(status, 200);
+            const NEW: &str = "quiet-fox-77-harbour";
+            let change = |old: &str, new: &str, repeat: &str| {
+                json!({ "old_password": old, "password": new, "password_repeat": repeat })
+            };
+            let refused = [
+                (change("wrong-password-1", NEW, NEW), "old_password"),
+                (change(PASSWORD, NEW, "quiet-fox-77-harboUr"), "password"),
+                (change(PASSWORD, "short", "short"), "password"),
+            ];
+            for (body, field) in refused {
+                let (status, answer) = here.post("/api/v1/password/change", body).await;
+                assert_eq!((status, error_code(&answer)), (400, "invalid_password"));
+                let message = answer["error"]["message"].as_str().unwrap_or_default();
+                assert!(message.starts_with(field), "{message}");
+            }
+            // An API key has no password to change.
+            let (_, key) = here
+                .post("/api/v1/api-keys", json!({ "name": "k", "role": "owner" }))
+                .await;
+            let program = Client::with_key(&account.url, key["secret"].as_str().expect("key"));
+            let (status, _) = program
+                .post("/api/v1/password/change", change(PASSWORD, NEW, NEW))
+                .await;
+            assert_eq!(status, 403);
+            // Nothing changed so far: both sessions live.
+            assert_eq!(elsewhere.get("/api/v1/me").await.0, 200);
+
+            let (status, user) = here
+                .post("/api/v1/password/change", change(PASSWORD, NEW, NEW))
+                .await;
+            assert_eq!(status, 200, "{user}");
+            assert_eq!(user["email"], "me@shop.example");
+            assert_eq!(here.get("/api/v1/me").await.0, 200, "this session stays");
+            let (status, answer) = elsewhere.get("/api/v1/me").await;
+            assert_eq!((status, error_code(&answer)), (401, "invalid_session"));
+            let anonymous = Client::anonymous(&account.url);
+            let (status, _) = anonymous
+                .post(
+                    "/api/v1/login",
+                    json!({ "login": "me@shop.example", "password": PASSWORD }),
+                )
+                .await;
+            assert_eq!(status, 401, "the old password no longer works");
+            let (status, _) = anonymous
+                .post(
+                    "/api/v1/login",
+                    json!({ "login": "me@shop.example", "password": NEW }),
+                )
+                .await;
+            assert_eq!(status, 200);
+            let (_, audit) = here.get("/api/v1/audit?limit=1000").await;
+            assert!(audit["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .any(|e| e["action"] == "password.change"));
             account.stop().await;
         }
     })

@@ -115,6 +115,18 @@ pub struct NewPasswordRequest {
     pub password_repeat: String,
 }
 
+/// Body of `POST /api/v1/password/change`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    /// The current password.
+    pub old_password: String,
+    /// The new password.
+    pub password: String,
+    /// The same new password again.
+    pub password_repeat: String,
+}
+
 /// Body of `POST /api/v1/login/esign`.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -555,6 +567,52 @@ pub async fn esign_login(
             "no account is linked to signing certificates on this service",
         )),
     }
+}
+
+/// `POST /api/v1/password/change` (a logged-in user) with the current password and the new one
+/// twice → the user; every other session of the user ends, this one stays. 400 naming
+/// `old_password` when it is wrong, `password` when the new one fails the policy; 403 for an API
+/// key (keys have no password).
+#[utoipa::path(post, path = "/api/v1/password/change", request_body = ChangePasswordRequest,
+    responses((status = 200, body = User), (status = 400), (status = 403)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Source(source): Source,
+    headers: HeaderMap,
+    body: Result<Json<ChangePasswordRequest>, JsonRejection>,
+) -> Result<Json<User>, ApiError> {
+    let Json(request) = body?;
+    let (Actor::User { id, .. }, Some(session)) =
+        (caller.0.actor(), cookie(&headers, SESSION_COOKIE))
+    else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only a logged-in user changes their password",
+        ));
+    };
+    let id = *id;
+    let stored = state.store.password_hash_of(id).await?;
+    if !verify_password(&request.old_password, stored.as_deref()) {
+        return Err(ApiError::bad_request(
+            "invalid_password",
+            "old_password: not the current password",
+        ));
+    }
+    policy(&request.password, &request.password_repeat)?;
+    let user = state
+        .store
+        .change_password(
+            id,
+            &hash_password(&request.password),
+            &token_hash(&session),
+            source,
+            unix_millis(),
+        )
+        .await?;
+    tracing::info!(user_id = id, "password changed; other sessions ended");
+    Ok(Json(user))
 }
 
 /// `GET /api/v1/me` → who the caller is: the user and organisation of a session, the

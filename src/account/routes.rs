@@ -20,6 +20,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     let private = Router::new()
         .route("/me", get(identity::me))
+        .route("/password/change", post(identity::change_password))
         .route("/users", get(staff::list_users).post(staff::invite))
         .route(
             "/users/{id}",

@@ -551,6 +551,59 @@ impl Store {
         Ok(Some(user))
     }
 
+    /// The stored password hash of the active user `user_id`.
+    pub async fn password_hash_of(&self, user_id: i64) -> Result<Option<String>, StoreError> {
+        let hash: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT password_hash FROM users WHERE id = $1 AND status = 'active'",
+        )
+        .bind(user_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(hash.flatten())
+    }
+
+    /// A logged-in user's own password change: the new hash, every other session of the user
+    /// ended (the one with `keep_session` stays), and the audit line, in one transaction.
+    /// [`StoreError::NotFound`] when the user is no longer active.
+    pub async fn change_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        keep_session: &str,
+        source: Option<String>,
+        now: i64,
+    ) -> Result<User, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "UPDATE users SET password_hash = $1, updated_at = $2 \
+             WHERE id = $3 AND status = 'active' RETURNING {USER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(password_hash)
+            .bind(now)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {user_id}")))?;
+        let user = user_from_row(&row)?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user.id)
+            .bind(keep_session)
+            .execute(&mut *tx)
+            .await?;
+        let entry = AuditEntry {
+            org_id: Some(user.org_id),
+            actor: format!("user:{}", user.id),
+            action: "password.change",
+            object: Some(format!("user:{}", user.id)),
+            detail: None,
+            source,
+        };
+        audit_in(&mut tx, &entry, now).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
     /// Queue a password-recovery token and its mail for the active user `user_id`.
     pub async fn issue_reset(
         &self,
