@@ -77,6 +77,7 @@ async fn registers_of(store: &Store, dialect: Dialect) -> usize {
         org_inn: None,
         after_id: None,
         limit: 1000,
+        cashier: None,
     };
     store.find_registers(&filter).await.expect("list").len()
 }

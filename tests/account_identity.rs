@@ -32,11 +32,10 @@ async fn owner(account: &Account, mail: &MailServer, inn: &str, email: &str) -> 
     let (status, answer) = anonymous
         .post("/api/v1/signup", signup_body(inn, "ru", email))
         .await;
-    assert_eq!(status, 201, "{answer}");
-    assert_eq!(answer["user"]["status"], "unconfirmed");
-    assert_eq!(answer["user"]["role"], "owner");
-    assert!(answer["user"]["consent_at"].as_i64().is_some());
-    let org_id = answer["organisation"]["id"].as_i64().expect("org id");
+    assert_eq!(
+        (status, answer),
+        (202, json!({ "status": "confirmation_sent" }))
+    );
 
     // Not before the e-mail is confirmed.
     let (status, answer) = anonymous
@@ -70,6 +69,10 @@ async fn owner(account: &Account, mail: &MailServer, inn: &str, email: &str) -> 
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
     assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+    let (_, me) = client.get("/api/v1/me").await;
+    assert_eq!(me["user"]["role"], "owner");
+    assert!(me["user"]["consent_at"].as_i64().is_some(), "{me}");
+    let org_id = me["organisation"]["id"].as_i64().expect("org id");
     (client, org_id)
 }
 
@@ -82,10 +85,21 @@ async fn staff(
     email: &str,
     role: &str,
 ) -> (Client, i64) {
-    let (status, user) = by
+    let (status, answer) = by
         .post("/api/v1/users", json!({ "email": email, "role": role }))
         .await;
-    assert_eq!(status, 201, "{user}");
+    assert_eq!(
+        (status, answer),
+        (202, json!({ "status": "invitation_sent" }))
+    );
+    let (_, users) = by.get("/api/v1/users").await;
+    let user = users["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["email"] == email)
+        .cloned()
+        .expect("the invited user is listed");
     assert_eq!(user["status"], "invited");
     let (to, _, body) = mail.next().await;
     assert_eq!(to, email);
@@ -172,18 +186,20 @@ async fn signup_confirm_login_invite_and_every_roles_rights() {
                     None,
                     [200, 200, 200, 200],
                 ),
+                // A cashier lists only their assigned registers (none here), and one not
+                // assigned is not found (see the cashiers' own test).
                 (
                     Method::GET,
                     "/api/v1/registers".into(),
                     None,
-                    [200, 200, 200, 403],
+                    [200, 200, 200, 200],
                 ),
-                (Method::GET, reg_path.clone(), None, [200, 200, 200, 403]),
+                (Method::GET, reg_path.clone(), None, [200, 200, 200, 404]),
                 (
                     Method::PUT,
                     format!("{reg_path}/status"),
                     Some(json!({ "status": "active" })),
-                    [200, 403, 200, 403],
+                    [200, 403, 200, 404],
                 ),
                 (
                     Method::GET,
@@ -288,7 +304,8 @@ async fn signup_confirm_login_invite_and_every_roles_rights() {
                 )
                 .await;
             assert_eq!((status, user["role"].as_str()), (200, Some("cashier")));
-            assert_eq!(engineer.get("/api/v1/registers").await.0, 403);
+            // Now a cashier with no registers assigned: the one they just saw is not found.
+            assert_eq!(engineer.get(&reg_path).await.0, 404);
             let (_, me) = owner.get("/api/v1/me").await;
             let owner_id = me["user"]["id"].as_i64().expect("id");
             let (status, answer) = owner
@@ -413,6 +430,21 @@ async fn two_organisations_never_see_each_other() {
                         Some(json!({ "role": "owner" })),
                     ),
                     (Method::DELETE, format!("/api/v1/users/{b_user}"), None),
+                    (
+                        Method::GET,
+                        format!("/api/v1/users/{b_user}/registers"),
+                        None,
+                    ),
+                    (
+                        Method::PUT,
+                        format!("/api/v1/users/{b_user}/registers"),
+                        Some(json!({ "register_ids": [b_register] })),
+                    ),
+                    (
+                        Method::PUT,
+                        format!("/api/v1/users/{b_user}/kz-cashier"),
+                        Some(json!({ "code": "7", "pin": "123456" })),
+                    ),
                     (Method::DELETE, format!("/api/v1/api-keys/{b_key_id}"), None),
                     (
                         Method::POST,
@@ -719,8 +751,14 @@ async fn signup_checks_tax_ids_consent_and_password_policy() {
             let (status, answer) = anonymous
                 .post("/api/v1/signup", signup_body(inn, country, email))
                 .await;
-            assert_eq!(status, 201, "{inn}: {answer}");
-            assert_eq!(answer["organisation"]["country"], country);
+            assert_eq!(status, 202, "{inn}: {answer}");
+            let stored: String =
+                sqlx::query_scalar("SELECT country FROM organisations WHERE inn = $1")
+                    .bind(inn)
+                    .fetch_one(store.pool())
+                    .await
+                    .expect("organisation stored");
+            assert_eq!(stored, country);
         }
         let (status, answer) = anonymous
             .post(
@@ -772,6 +810,9 @@ async fn openapi_document_lists_every_route() {
         ("/api/v1/organisations", &["get", "post"]),
         ("/api/v1/organisations/{inn}", &["get", "patch"]),
         ("/api/v1/registers", &["get", "post"]),
+        ("/api/v1/users/{id}/registers", &["get", "put"]),
+        ("/api/v1/users/{id}/kz-cashier", &["put"]),
+        ("/api/v1/password/change", &["post"]),
     ] {
         for method in methods {
             assert!(
@@ -803,8 +844,7 @@ async fn operator_acts_on_any_organisation_and_sessions_expire() {
                     signup_body("7707083893", "ru", "o@x.example"),
                 )
                 .await;
-            assert_eq!(status, 201);
-            let org_id = answer["organisation"]["id"].as_i64().expect("id");
+            assert_eq!(status, 202, "{answer}");
             let (_, _, body) = mail.next().await;
             let link = link_in(&body);
             assert!(link.starts_with("https://cabinet.example/api/v1/signup/confirm?token="));
@@ -827,6 +867,8 @@ async fn operator_acts_on_any_organisation_and_sessions_expire() {
                 cookie.expect("cookie").contains("; Secure"),
                 "https cabinet"
             );
+            let (_, me) = anonymous.get("/api/v1/me").await;
+            let org_id = me["organisation"]["id"].as_i64().expect("id");
 
             // Operator staff act on the organisation when they name it, and are audited.
             let operator = Client::with_key(&account.url, &account.key);
@@ -896,6 +938,483 @@ async fn operator_acts_on_any_organisation_and_sessions_expire() {
                 .await
                 .expect("read")
                 .is_some());
+            account.stop().await;
+        }
+    })
+    .await;
+}
+
+/// `PUT /api/v1/users/{user}/registers` with `regs` by `c`.
+async fn put(c: &Client, user: i64, regs: Value) -> (u16, Value) {
+    let path = format!("/api/v1/users/{user}/registers");
+    c.call(Method::PUT, &path, Some(json!({ "register_ids": regs })))
+        .await
+}
+
+fn kz_register(inn: &str) -> Value {
+    json!({ "dialect": "kz", "serial": "S", "model": "M", "org_inn": inn })
+}
+
+#[tokio::test]
+async fn cashiers_see_only_their_registers_and_kz_pins_are_checked_hashed() {
+    let mail = MailServer::start().await;
+    on_each_backend(|db| {
+        let mail = &mail;
+        async move {
+            let store = db.open().await;
+            let account = start(&store, mail, AccountOptions::default()).await;
+            let operator = Client::with_key(&account.url, &account.key);
+            let (owner_a, _) = owner(&account, mail, "7707083893", "a@a.example").await;
+            let (owner_b, _) = owner(&account, mail, "7736050003", "b@b.example").await;
+            let (engineer, _) = staff(&account, mail, &owner_a, "e@a.example", "engineer").await;
+            let (accountant, accountant_id) =
+                staff(&account, mail, &owner_a, "acc@a.example", "accountant").await;
+            let (anna, anna_id) =
+                staff(&account, mail, &owner_a, "anna@a.example", "cashier").await;
+            let (boris, boris_id) =
+                staff(&account, mail, &owner_a, "boris@a.example", "cashier").await;
+            let (_, b_cashier) = staff(&account, mail, &owner_b, "c@b.example", "cashier").await;
+            let mut ids = Vec::new();
+            for body in [
+                kz_register("7707083893"),
+                kz_register("7707083893"),
+                ru_register("9999078900001111", "7707083893"),
+                kz_register("7736050003"),
+            ] {
+                let (status, register) = operator.post("/api/v1/registers", body).await;
+                assert_eq!(status, 201, "{register}");
+                ids.push(register);
+            }
+            let id = |i: usize| ids[i]["id"].as_i64().expect("id");
+            let (r1, r2, r3, rb) = (id(0), id(1), id(2), id(3));
+            let system_id_1 = ids[0]["system_id"].as_i64().expect("system id");
+            let system_id_b = ids[3]["system_id"].as_i64().expect("system id");
+
+            // Before any assignment a cashier sees no register at all.
+            let (status, list) = anna.get("/api/v1/registers").await;
+            assert_eq!((status, &list["registers"]), (200, &json!([])));
+
+            // The owner and the engineer assign; the accountant and cashiers may not.
+            let (status, answer) = put(&owner_a, anna_id, json!([r1, r3, r1])).await;
+            assert_eq!(status, 200, "{answer}");
+            assert_eq!(answer["register_ids"], json!([r1, r3]));
+            let (status, answer) = put(&engineer, boris_id, json!([r2])).await;
+            assert_eq!(status, 200, "{answer}");
+            for refused in [&accountant, &anna] {
+                let (status, answer) = put(refused, boris_id, json!([r1])).await;
+                assert_eq!(
+                    (status, error_code(&answer)),
+                    (403, "forbidden"),
+                    "{answer}"
+                );
+            }
+            // Another organisation's register cannot be assigned, not even by the operator.
+            let (status, answer) = put(&operator, anna_id, json!([rb])).await;
+            assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+            assert!(answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("register_ids")));
+            // Only cashiers have registers assigned.
+            let (status, answer) = put(&owner_a, accountant_id, json!([r1])).await;
+            assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+            // Another organisation's cashier is not found.
+            let (status, answer) = put(&owner_a, b_cashier, json!([r1])).await;
+            assert_eq!((status, error_code(&answer)), (404, "not_found"));
+            let (_, read) = engineer
+                .get(&format!("/api/v1/users/{anna_id}/registers"))
+                .await;
+            assert_eq!(read["register_ids"], json!([r1, r3]));
+
+            // Each cashier sees exactly their registers; the other's answers 404 like a missing
+            // one, and changes stay refused.
+            for (cashier, own, other) in [(&anna, vec![r1, r3], r2), (&boris, vec![r2], r1)] {
+                let (_, list) = cashier.get("/api/v1/registers").await;
+                let seen: Vec<i64> = list["registers"]
+                    .as_array()
+                    .expect("registers")
+                    .iter()
+                    .filter_map(|r| r["id"].as_i64())
+                    .collect();
+                assert_eq!(seen, own);
+                for id in &own {
+                    let (status, _) = cashier.get(&format!("/api/v1/registers/{id}")).await;
+                    assert_eq!(status, 200);
+                }
+                for missing in [other, rb, 999_999] {
+                    let (status, answer) =
+                        cashier.get(&format!("/api/v1/registers/{missing}")).await;
+                    assert_eq!((status, error_code(&answer)), (404, "not_found"));
+                    let (status, _) = cashier
+                        .call(
+                            Method::PUT,
+                            &format!("/api/v1/registers/{missing}/status"),
+                            Some(json!({ "status": "blocked" })),
+                        )
+                        .await;
+                    assert_eq!(status, 404);
+                }
+                let (status, _) = cashier
+                    .call(
+                        Method::PUT,
+                        &format!("/api/v1/registers/{}/status", own[0]),
+                        Some(json!({ "status": "blocked" })),
+                    )
+                    .await;
+                assert_eq!(status, 403);
+            }
+            // The owner still sees all three of the organisation's registers.
+            let (_, list) = owner_a.get("/api/v1/registers").await;
+            assert_eq!(list["registers"].as_array().map(Vec::len), Some(3));
+
+            // KZ code and PIN: set by the owner only, never shown, checked against the hash.
+            let pin_path = format!("/api/v1/users/{anna_id}/kz-cashier");
+            let (status, answer) = engineer
+                .call(
+                    Method::PUT,
+                    &pin_path,
+                    Some(json!({ "code": "17", "pin": "4821" })),
+                )
+                .await;
+            assert_eq!((status, error_code(&answer)), (403, "forbidden"));
+            let (status, answer) = owner_a
+                .call(
+                    Method::PUT,
+                    &pin_path,
+                    Some(json!({ "code": "17", "pin": "12" })),
+                )
+                .await;
+            assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+            assert!(answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("pin")));
+            let (status, answer) = owner_a
+                .call(
+                    Method::PUT,
+                    &pin_path,
+                    Some(json!({ "code": "17", "pin": "4821" })),
+                )
+                .await;
+            assert_eq!((status, answer), (204, Value::Null));
+            // The same code for another cashier of the organisation is taken.
+            let (status, answer) = owner_a
+                .call(
+                    Method::PUT,
+                    &format!("/api/v1/users/{boris_id}/kz-cashier"),
+                    Some(json!({ "code": "17", "pin": "9999" })),
+                )
+                .await;
+            assert_eq!((status, error_code(&answer)), (409, "conflict"));
+            let stored: Option<String> =
+                sqlx::query_scalar("SELECT kz_pin_hash FROM users WHERE id = $1")
+                    .bind(anna_id)
+                    .fetch_one(store.pool())
+                    .await
+                    .expect("hash");
+            let stored = stored.expect("a PIN hash");
+            assert!(stored.starts_with("$argon2id$"), "{stored}");
+            assert!(!stored.contains("4821"));
+            let (_, users) = owner_a.get("/api/v1/users").await;
+            assert!(!users.to_string().contains("4821"));
+            assert!(!users.to_string().contains("argon2"));
+
+            let check = |system_id: i64, code: &'static str, pin: &'static str| {
+                let store = store.clone();
+                async move {
+                    store
+                        .verify_kz_cashier(system_id, code, pin)
+                        .await
+                        .expect("check")
+                }
+            };
+            assert_eq!(check(system_id_1, "17", "4821").await, Some(anna_id));
+            assert_eq!(check(system_id_1, "17", "4822").await, None);
+            assert_eq!(check(system_id_1, "18", "4821").await, None);
+            // Not at a register she is not assigned to, nor another organisation's.
+            let system_id_2 = ids[1]["system_id"].as_i64().expect("system id");
+            assert_eq!(check(system_id_2, "17", "4821").await, None);
+            assert_eq!(check(system_id_b, "17", "4821").await, None);
+            // Assignment changes and disabling end her access.
+            put(&owner_a, anna_id, json!([r2])).await;
+            assert_eq!(check(system_id_1, "17", "4821").await, None);
+            assert_eq!(check(system_id_2, "17", "4821").await, Some(anna_id));
+            let (status, _) = owner_a
+                .call(Method::DELETE, &format!("/api/v1/users/{anna_id}"), None)
+                .await;
+            assert_eq!(status, 200);
+            assert_eq!(check(system_id_2, "17", "4821").await, None);
+
+            // Both kinds of change are in the audit log.
+            let (_, audit) = owner_a.get("/api/v1/audit?limit=1000").await;
+            let actions: Vec<&str> = audit["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .filter_map(|e| e["action"].as_str())
+                .collect();
+            assert!(actions.contains(&"user.registers"), "{actions:?}");
+            assert!(actions.contains(&"user.kz_cashier"), "{actions:?}");
+            account.stop().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_register_change_and_its_audit_line_commit_together() {
+    let mail = MailServer::start().await;
+    on_each_backend(|db| {
+        let mail = &mail;
+        async move {
+            let store = db.open().await;
+            let account = start(&store, mail, AccountOptions::default()).await;
+            let (owner_a, _) = owner(&account, mail, "7707083893", "a@a.example").await;
+            let (status, register) = owner_a
+                .post("/api/v1/registers", kz_register("7707083893"))
+                .await;
+            assert_eq!(status, 201, "{register}");
+            let id = register["id"].as_i64().expect("id");
+            let registers_before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM registers")
+                .fetch_one(store.pool())
+                .await
+                .expect("count");
+
+            // With the audit log unwritable, no register change may be stored either.
+            sqlx::query("ALTER TABLE audit_log RENAME TO audit_log_away")
+                .execute(store.pool())
+                .await
+                .expect("rename");
+            let (status, _) = owner_a
+                .call(
+                    Method::PUT,
+                    &format!("/api/v1/registers/{id}/status"),
+                    Some(json!({ "status": "blocked" })),
+                )
+                .await;
+            assert_eq!(status, 500);
+            let (status, _) = owner_a
+                .post(&format!("/api/v1/registers/{id}/token"), json!({}))
+                .await;
+            assert_eq!(status, 500);
+            let (status, _) = owner_a
+                .post("/api/v1/registers", kz_register("7707083893"))
+                .await;
+            assert_eq!(status, 500);
+            sqlx::query("ALTER TABLE audit_log_away RENAME TO audit_log")
+                .execute(store.pool())
+                .await
+                .expect("rename back");
+
+            let (_, now) = owner_a.get(&format!("/api/v1/registers/{id}")).await;
+            assert_eq!(now["status"], "active", "{now}");
+            let token: Option<i64> =
+                sqlx::query_scalar("SELECT kz_token FROM registers WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(store.pool())
+                    .await
+                    .expect("token");
+            assert_eq!(
+                token,
+                register["token"].as_i64(),
+                "the token reset rolled back"
+            );
+            let registers_after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM registers")
+                .fetch_one(store.pool())
+                .await
+                .expect("count");
+            assert_eq!(registers_after, registers_before);
+
+            // And with it writable, the change and its line are both there.
+            let (status, _) = owner_a
+                .call(
+                    Method::PUT,
+                    &format!("/api/v1/registers/{id}/status"),
+                    Some(json!({ "status": "blocked" })),
+                )
+                .await;
+            assert_eq!(status, 200);
+            let lines: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'register.status' AND object = $1",
+            )
+            .bind(format!("register:{id}"))
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+            assert_eq!(lines, 1);
+            account.stop().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn signup_and_invitation_do_not_tell_whether_an_address_has_an_account() {
+    let mail = MailServer::start().await;
+    on_each_backend(|db| {
+        let mail = &mail;
+        async move {
+            let store = db.open().await;
+            let account = start(&store, mail, AccountOptions::default()).await;
+            let (owner_a, _) = owner(&account, mail, "7707083893", "a@a.example").await;
+            let (owner_b, _) = owner(&account, mail, "7736050003", "b@b.example").await;
+            let anonymous = Client::anonymous(&account.url);
+            let organisations = || async {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organisations")
+                    .fetch_one(store.pool())
+                    .await
+                    .expect("count");
+                n
+            };
+            let before = organisations().await;
+
+            // Sign-up with a new address and with a known one (in another case): the same
+            // answer; the known address gets a notice instead of a confirmation.
+            let (status_new, answer_new) = anonymous
+                .post(
+                    "/api/v1/signup",
+                    signup_body("500100732259", "ru", "new@c.example"),
+                )
+                .await;
+            let (to, subject, body) = mail.next().await;
+            assert_eq!(to, "new@c.example");
+            assert!(body.contains("/api/v1/signup/confirm?token="), "{subject}");
+            let (status_known, answer_known) = anonymous
+                .post(
+                    "/api/v1/signup",
+                    signup_body("000740001307", "kz", "A@a.example"),
+                )
+                .await;
+            assert_eq!((status_known, &answer_known), (status_new, &answer_new));
+            assert_eq!(status_known, 202);
+            let (to, subject, body) = mail.next().await;
+            assert_eq!(to, "a@a.example");
+            assert!(subject.contains("already have"), "{subject}");
+            assert!(body.contains("/password/forgot"), "{body}");
+            assert!(!body.contains("token="), "{body}");
+            // Nothing was made for the known address: one new organisation only.
+            assert_eq!(organisations().await, before + 1);
+            let (status, answer) = anonymous
+                .post(
+                    "/api/v1/login",
+                    json!({ "login": "a@a.example", "password": PASSWORD }),
+                )
+                .await;
+            assert_eq!(status, 200, "the account is untouched: {answer}");
+
+            // Invitations: a new address, one of the same organisation, one of another.
+            let invite = |email: &'static str| {
+                let owner_a = &owner_a;
+                async move {
+                    owner_a
+                        .post(
+                            "/api/v1/users",
+                            json!({ "email": email, "role": "accountant" }),
+                        )
+                        .await
+                }
+            };
+            let fresh = invite("fresh@a.example").await;
+            let (to, _, body) = mail.next().await;
+            assert_eq!(to, "fresh@a.example");
+            assert!(body.contains("invitation?token="), "{body}");
+            for known in ["a@a.example", "b@b.example"] {
+                assert_eq!(invite(known).await, fresh);
+                let (to, subject, body) = mail.next().await;
+                assert_eq!(to, known);
+                assert!(subject.contains("already have"), "{subject}");
+                assert!(!body.contains("token="), "{body}");
+            }
+            // B's owner is still B's, and A's staff and audit log show nothing of B.
+            let (_, users) = owner_a.get("/api/v1/users").await;
+            let emails: Vec<&str> = users["users"]
+                .as_array()
+                .expect("users")
+                .iter()
+                .filter_map(|u| u["email"].as_str())
+                .collect();
+            assert_eq!(emails, vec!["a@a.example", "fresh@a.example"]);
+            let (_, audit) = owner_a.get("/api/v1/audit?limit=1000").await;
+            assert!(!audit.to_string().contains("invite_existing"), "{audit}");
+            let (_, me) = owner_b.get("/api/v1/me").await;
+            assert_eq!(me["user"]["role"], "owner");
+            account.stop().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_logged_in_user_changes_the_password_and_other_sessions_end() {
+    let mail = MailServer::start().await;
+    on_each_backend(|db| {
+        let mail = &mail;
+        async move {
+            let store = db.open().await;
+            let account = start(&store, mail, AccountOptions::default()).await;
+            let (here, _) = owner(&account, mail, "7707083893", "me@shop.example").await;
+            let elsewhere = Client::anonymous(&account.url);
+            let (status, _) = elsewhere
+                .post(
+                    "/api/v1/login",
+                    json!({ "login": "me@shop.example", "password": PASSWORD }),
+                )
+                .await;
+            assert_eq!(status, 200);
+            const NEW: &str = "quiet-fox-77-harbour";
+            let change = |old: &str, new: &str, repeat: &str| {
+                json!({ "old_password": old, "password": new, "password_repeat": repeat })
+            };
+            let refused = [
+                (change("wrong-password-1", NEW, NEW), "old_password"),
+                (change(PASSWORD, NEW, "quiet-fox-77-harboUr"), "password"),
+                (change(PASSWORD, "short", "short"), "password"),
+            ];
+            for (body, field) in refused {
+                let (status, answer) = here.post("/api/v1/password/change", body).await;
+                assert_eq!((status, error_code(&answer)), (400, "invalid_password"));
+                let message = answer["error"]["message"].as_str().unwrap_or_default();
+                assert!(message.starts_with(field), "{message}");
+            }
+            // An API key has no password to change.
+            let (_, key) = here
+                .post("/api/v1/api-keys", json!({ "name": "k", "role": "owner" }))
+                .await;
+            let program = Client::with_key(&account.url, key["secret"].as_str().expect("key"));
+            let (status, _) = program
+                .post("/api/v1/password/change", change(PASSWORD, NEW, NEW))
+                .await;
+            assert_eq!(status, 403);
+            // Nothing changed so far: both sessions live.
+            assert_eq!(elsewhere.get("/api/v1/me").await.0, 200);
+
+            let (status, user) = here
+                .post("/api/v1/password/change", change(PASSWORD, NEW, NEW))
+                .await;
+            assert_eq!(status, 200, "{user}");
+            assert_eq!(user["email"], "me@shop.example");
+            assert_eq!(here.get("/api/v1/me").await.0, 200, "this session stays");
+            let (status, answer) = elsewhere.get("/api/v1/me").await;
+            assert_eq!((status, error_code(&answer)), (401, "invalid_session"));
+            let anonymous = Client::anonymous(&account.url);
+            let (status, _) = anonymous
+                .post(
+                    "/api/v1/login",
+                    json!({ "login": "me@shop.example", "password": PASSWORD }),
+                )
+                .await;
+            assert_eq!(status, 401, "the old password no longer works");
+            let (status, _) = anonymous
+                .post(
+                    "/api/v1/login",
+                    json!({ "login": "me@shop.example", "password": NEW }),
+                )
+                .await;
+            assert_eq!(status, 200);
+            let (_, audit) = here.get("/api/v1/audit?limit=1000").await;
+            assert!(audit["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .any(|e| e["action"] == "password.change"));
             account.stop().await;
         }
     })

@@ -74,7 +74,7 @@ async fn flows_leave_no_secret_in_the_log() {
             }),
         )
         .await;
-    assert_eq!(status, 201);
+    assert_eq!(status, 202);
     let (_, _, body) = mail.next().await;
     let link = link_in(&body);
     secrets.push(token_of(&link));
@@ -116,7 +116,7 @@ async fn flows_leave_no_secret_in_the_log() {
             json!({ "email": "staff@shop.example", "role": "cashier" }),
         )
         .await;
-    assert_eq!(status, 201);
+    assert_eq!(status, 202);
     let (_, _, body) = mail.next().await;
     let invitation = token_of(&link_in(&body));
     secrets.push(invitation.clone());

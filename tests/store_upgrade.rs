@@ -2,6 +2,7 @@
 //! an older binary on a newer database refuses to start with a message saying why. Run as the
 //! built binary on both backends.
 
+mod account_support;
 mod common;
 
 use std::path::Path;
@@ -172,6 +173,57 @@ async fn an_older_binary_refuses_a_newer_database() {
             .expect("run ofd migrate");
         assert!(!migrate.status.success());
         assert!(String::from_utf8_lossy(&migrate.stderr).contains("newer than this ofd"));
+    })
+    .await;
+}
+
+/// A database made before the identity layer (schema 0005), with an API key as the CLI of that
+/// release made it (name, SHA-256 of the secret, no kind, organisation or role), then upgraded by
+/// this binary's store: the key is an operator key, acting on every organisation over the API.
+#[tokio::test]
+async fn an_api_key_from_before_identity_becomes_an_operator_key() {
+    on_each_backend(|db| async move {
+        migrate_to(&db, 5).await;
+        let secret = "ofd_before_identity_0123456789abcdef";
+        {
+            let url = match db.backend {
+                Backend::Sqlite => format!("{}?mode=rwc", db.url),
+                Backend::Postgres => db.url.clone(),
+            };
+            let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
+            sqlx::query("INSERT INTO api_keys (name, key_hash, created_at) VALUES ($1, $2, $3)")
+                .bind("ops")
+                .bind(ofd::store::api_keys::key_hash(secret))
+                .bind(1_700_000_000_000_i64)
+                .execute(&mut conn)
+                .await
+                .expect("old key");
+            conn.close().await.ok();
+        }
+        let store = db.open().await;
+        assert!(store.schema_version().await.expect("version") > 5);
+        match store.check_api_key(secret).await.expect("check") {
+            ofd::store::KeyCheck::Valid(key) => {
+                assert_eq!(key.org_id, None);
+                assert_eq!(key.role, None);
+            }
+            other => panic!("the old key is not valid: {other:?}"),
+        }
+        let account = account_support::Account::start(&store).await;
+        let operator = account_support::Client::with_key(&account.url, secret);
+        let (status, me) = operator.get("/api/v1/me").await;
+        assert_eq!((status, &me["kind"]), (200, &serde_json::json!("operator")));
+        let (status, created) = operator
+            .post(
+                "/api/v1/organisations",
+                serde_json::json!({ "inn": "7707083893", "name": "ООО Ромашка" }),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let (status, list) = operator.get("/api/v1/organisations").await;
+        assert_eq!(status, 200);
+        assert_eq!(list["organisations"].as_array().map(Vec::len), Some(1));
+        account.stop().await;
     })
     .await;
 }

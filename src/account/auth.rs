@@ -46,6 +46,8 @@ pub enum Permission {
     ReadRegisters,
     /// Provision registers, change their status, reset KZ tokens.
     ChangeRegisters,
+    /// Assign registers to cashiers.
+    AssignRegisters,
 }
 
 /// Whether `role` (`None`: operator staff) allows `permission`. The one table of role rights.
@@ -58,12 +60,12 @@ pub fn allows(role: Option<Role>, permission: Permission) -> bool {
         Some(Role::Engineer) => {
             matches!(
                 permission,
-                ReadOrganisation | ReadRegisters | ChangeRegisters
+                ReadOrganisation | ReadRegisters | ChangeRegisters | AssignRegisters
             )
         }
-        // Cashiers see their own registers' documents only; until registers are assigned to
-        // cashiers, that is the organisation's card and nothing else.
-        Some(Role::Cashier) => permission == ReadOrganisation,
+        // Cashiers read the organisation's card and their registers; which registers are theirs
+        // the tenancy layer decides (`store/tenancy.rs`), so the others are not found.
+        Some(Role::Cashier) => matches!(permission, ReadOrganisation | ReadRegisters),
     }
 }
 
@@ -248,7 +250,10 @@ mod tests {
         assert!(!allows(Some(Role::Accountant), ManageKeys));
         assert!(allows(Some(Role::Engineer), ChangeRegisters));
         assert!(!allows(Some(Role::Engineer), ReadAudit));
-        assert!(!allows(Some(Role::Cashier), ReadRegisters));
+        assert!(allows(Some(Role::Cashier), ReadRegisters));
+        assert!(!allows(Some(Role::Cashier), AssignRegisters));
+        assert!(allows(Some(Role::Engineer), AssignRegisters));
+        assert!(!allows(Some(Role::Accountant), AssignRegisters));
         assert!(allows(Some(Role::Cashier), ReadOrganisation));
     }
 

@@ -53,13 +53,28 @@ pub struct SignupRequest {
     pub consent: bool,
 }
 
-/// Answer of sign-up: the organisation and the (unconfirmed) owner.
+/// Answer of sign-up and of an invitation: the mail has been queued. It is the same whether or
+/// not the address already had an account (that address then gets a mail saying so), so the
+/// answer tells nobody which addresses are known.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct SignupAnswer {
-    /// The organisation.
-    pub organisation: Organisation,
-    /// The owner, `unconfirmed` until the link in the mail is followed.
-    pub user: User,
+pub struct MailSent {
+    /// `confirmation_sent` (sign-up) or `invitation_sent`.
+    pub status: &'static str,
+}
+
+/// The mail to an address that already has an account, sent instead of a confirmation or an
+/// invitation.
+pub(crate) fn existing_account_mail(state: &AppState, to: &str) -> NewMail {
+    NewMail {
+        to: to.to_owned(),
+        subject: "You already have an OFD cabinet account".to_owned(),
+        body: format!(
+            "Someone, perhaps you, tried to sign up or invite this address to the OFD cabinet, \
+             but it already has an account.\n\nIf you forgot your password, recover it \
+             here:\n\n{}/password/forgot\n\nOtherwise ignore this message.\n",
+            state.config.public_url
+        ),
+    }
 }
 
 /// A one-time token from a mailed link.
@@ -97,6 +112,18 @@ pub struct NewPasswordRequest {
     /// The new password.
     pub password: String,
     /// The same password again.
+    pub password_repeat: String,
+}
+
+/// Body of `POST /api/v1/password/change`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    /// The current password.
+    pub old_password: String,
+    /// The new password.
+    pub password: String,
+    /// The same new password again.
     pub password_repeat: String,
 }
 
@@ -173,16 +200,17 @@ fn link(state: &AppState, path: &str, token: &str) -> String {
     format!("{}{path}?token={token}", state.config.public_url)
 }
 
-/// `POST /api/v1/signup` → 201: the organisation and its owner, who confirms the e-mail by the
-/// mailed link before logging in. 400 names the wrong field; 409 when the tax id, e-mail or
-/// phone is taken.
+/// `POST /api/v1/signup` → 202: the organisation and its owner are stored, and the owner
+/// confirms the e-mail by the mailed link before logging in. An address that already has an
+/// account gets the same 202 and a mail saying so (nothing is created). 400 names the wrong
+/// field; 409 when the tax id or phone is taken.
 #[utoipa::path(post, path = "/api/v1/signup", request_body = SignupRequest,
-    responses((status = 201, body = SignupAnswer), (status = 400), (status = 409)))]
+    responses((status = 202, body = MailSent), (status = 400), (status = 409)))]
 pub async fn signup(
     State(state): State<AppState>,
     Source(source): Source,
     body: Result<Json<SignupRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<SignupAnswer>), ApiError> {
+) -> Result<(StatusCode, Json<MailSent>), ApiError> {
     let Json(request) = body?;
     if !request.consent {
         return Err(ApiError::bad_request(
@@ -207,6 +235,7 @@ pub async fn signup(
             hash: token_hash(&token),
             expires_at: now + CONFIRM_TTL_MS,
         },
+        existing_mail: existing_account_mail(&state, &email),
         mail: NewMail {
             to: email,
             subject: "Confirm your e-mail address".to_owned(),
@@ -218,15 +247,19 @@ pub async fn signup(
         },
         source,
     };
-    let (organisation, user) = state.store.sign_up(&signup, now).await?;
-    tracing::info!(
-        org_id = organisation.id,
-        user_id = user.id,
-        "signed up; confirmation queued"
-    );
+    match state.store.sign_up(&signup, now).await? {
+        Some((organisation, user)) => tracing::info!(
+            org_id = organisation.id,
+            user_id = user.id,
+            "signed up; confirmation queued"
+        ),
+        None => tracing::info!("sign-up for an address with an account; notice queued"),
+    }
     Ok((
-        StatusCode::CREATED,
-        Json(SignupAnswer { organisation, user }),
+        StatusCode::ACCEPTED,
+        Json(MailSent {
+            status: "confirmation_sent",
+        }),
     ))
 }
 
@@ -534,6 +567,52 @@ pub async fn esign_login(
             "no account is linked to signing certificates on this service",
         )),
     }
+}
+
+/// `POST /api/v1/password/change` (a logged-in user) with the current password and the new one
+/// twice → the user; every other session of the user ends, this one stays. 400 naming
+/// `old_password` when it is wrong, `password` when the new one fails the policy; 403 for an API
+/// key (keys have no password).
+#[utoipa::path(post, path = "/api/v1/password/change", request_body = ChangePasswordRequest,
+    responses((status = 200, body = User), (status = 400), (status = 403)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Source(source): Source,
+    headers: HeaderMap,
+    body: Result<Json<ChangePasswordRequest>, JsonRejection>,
+) -> Result<Json<User>, ApiError> {
+    let Json(request) = body?;
+    let (Actor::User { id, .. }, Some(session)) =
+        (caller.0.actor(), cookie(&headers, SESSION_COOKIE))
+    else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only a logged-in user changes their password",
+        ));
+    };
+    let id = *id;
+    let stored = state.store.password_hash_of(id).await?;
+    if !verify_password(&request.old_password, stored.as_deref()) {
+        return Err(ApiError::bad_request(
+            "invalid_password",
+            "old_password: not the current password",
+        ));
+    }
+    policy(&request.password, &request.password_repeat)?;
+    let user = state
+        .store
+        .change_password(
+            id,
+            &hash_password(&request.password),
+            &token_hash(&session),
+            source,
+            unix_millis(),
+        )
+        .await?;
+    tracing::info!(user_id = id, "password changed; other sessions ended");
+    Ok(Json(user))
 }
 
 /// `GET /api/v1/me` → who the caller is: the user and organisation of a session, the

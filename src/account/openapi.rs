@@ -14,8 +14,9 @@ use super::{identity, organisations, registers, staff};
     paths(
         identity::signup, identity::confirm_post, identity::confirm_get, identity::login,
         identity::logout, identity::forgot, identity::reset, identity::accept_invitation,
-        identity::esign_login, identity::me,
+        identity::esign_login, identity::me, identity::change_password,
         staff::list_users, staff::invite, staff::update_user, staff::remove_user,
+        staff::cashier_registers, staff::assign_registers, staff::set_kz_cashier,
         staff::list_keys, staff::create_key, staff::revoke_key, staff::audit,
         organisations::create, organisations::list, organisations::get_one,
         organisations::update,

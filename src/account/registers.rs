@@ -172,6 +172,7 @@ pub async fn list(
         org_inn: query.org_inn,
         after_id: query.after_id,
         limit,
+        cashier: None,
     };
     let registers = caller.0.registers(&filter).await?;
     let full = i64::try_from(registers.len()).is_ok_and(|n| n == limit);

@@ -20,11 +20,17 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     let private = Router::new()
         .route("/me", get(identity::me))
+        .route("/password/change", post(identity::change_password))
         .route("/users", get(staff::list_users).post(staff::invite))
         .route(
             "/users/{id}",
             patch(staff::update_user).delete(staff::remove_user),
         )
+        .route(
+            "/users/{id}/registers",
+            get(staff::cashier_registers).put(staff::assign_registers),
+        )
+        .route("/users/{id}/kz-cashier", put(staff::set_kz_cashier))
         .route("/api-keys", get(staff::list_keys).post(staff::create_key))
         .route("/api-keys/{id}", delete(staff::revoke_key))
         .route("/audit", get(staff::audit))

@@ -10,8 +10,8 @@ use axum::{Extension, Json};
 
 use super::auth::{Caller, Permission};
 use super::error::ApiError;
-use super::identity::INVITE_TTL_MS;
-use super::password::{new_token, token_hash};
+use super::identity::{existing_account_mail, MailSent, INVITE_TTL_MS};
+use super::password::{hash_password, new_token, token_hash};
 use super::AppState;
 use crate::clock::unix_millis;
 use crate::store::{ApiKey, AuditRecord, NewMail, NewToken, Role, User, UserChange};
@@ -108,14 +108,16 @@ pub async fn list_users(Extension(caller): Extension<Caller>) -> Result<Json<Use
     }))
 }
 
-/// `POST /api/v1/users` → 201 with the invited user; the invitation link goes by mail.
+/// `POST /api/v1/users` → 202; the invitation link goes by mail, and the invited user is listed
+/// by `GET /users` with status `invited`. An address that already has an account gets the same
+/// 202 and a mail saying so instead (nothing is created).
 #[utoipa::path(post, path = "/api/v1/users", request_body = InviteRequest,
-    responses((status = 201, body = User), (status = 400), (status = 403), (status = 409)))]
+    responses((status = 202, body = MailSent), (status = 400), (status = 403)))]
 pub async fn invite(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     body: Result<Json<InviteRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<User>), ApiError> {
+) -> Result<(StatusCode, Json<MailSent>), ApiError> {
     let Json(request) = body?;
     caller.require(Permission::ManageStaff)?;
     let org_id = caller.target_org(request.org_id)?;
@@ -142,12 +144,32 @@ pub async fn invite(
         expires_at: unix_millis() + INVITE_TTL_MS,
     };
     let name = request.name.unwrap_or_default().trim().to_owned();
-    let user = caller
+    let existing = existing_account_mail(&state, &email);
+    let invited = caller
         .0
-        .invite_user(org_id, &email, &name, request.role, &token, &mail)
+        .invite_user(
+            org_id,
+            &email,
+            &name,
+            request.role,
+            &token,
+            &mail,
+            &existing,
+        )
         .await?;
-    tracing::info!(user_id = user.id, org_id, "invitation queued");
-    Ok((StatusCode::CREATED, Json(user)))
+    match invited {
+        Some(user) => tracing::info!(user_id = user.id, org_id, "invitation queued"),
+        None => tracing::info!(
+            org_id,
+            "invitation for an address with an account; notice queued"
+        ),
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(MailSent {
+            status: "invitation_sent",
+        }),
+    ))
 }
 
 /// `PATCH /api/v1/users/{id}` → the changed user; 404 for a user of another organisation.
@@ -271,4 +293,111 @@ pub async fn audit(
         entries,
         next_after_id,
     }))
+}
+
+/// Body and answer of `PUT|GET /api/v1/users/{id}/registers`.
+#[derive(Debug, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CashierRegisters {
+    /// The ids of the registers the cashier works at (all of them: the list replaces the old).
+    pub register_ids: Vec<i64>,
+}
+
+/// Body of `PUT /api/v1/users/{id}/kz-cashier`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KzCashierRequest {
+    /// The cashier's code, the `login` of a KZ register's AUTH command: 1 to 32 letters or digits,
+    /// unique within the organisation.
+    pub code: String,
+    /// The cashier's PIN, the AUTH command's `password`: 4 to 64 characters. Stored as an
+    /// argon2id hash, never shown again.
+    pub pin: String,
+}
+
+/// Longest KZ cashier code.
+const MAX_CASHIER_CODE: usize = 32;
+/// PIN length bounds, in characters.
+const PIN_CHARS: std::ops::RangeInclusive<usize> = 4..=64;
+
+/// `GET /api/v1/users/{id}/registers` → the registers assigned to a cashier (owner, engineer).
+#[utoipa::path(get, path = "/api/v1/users/{id}/registers",
+    params(("id" = i64, Path, description = "user id (a cashier)")),
+    responses((status = 200, body = CashierRegisters), (status = 400), (status = 403), (status = 404)))]
+pub async fn cashier_registers(
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<i64>, PathRejection>,
+) -> Result<Json<CashierRegisters>, ApiError> {
+    let Path(id) = id?;
+    existing_user(&caller, id).await?;
+    caller.require(Permission::AssignRegisters)?;
+    Ok(Json(CashierRegisters {
+        register_ids: caller.0.cashier_registers(id).await?,
+    }))
+}
+
+/// `PUT /api/v1/users/{id}/registers` → the cashier's registers, now exactly the ones named
+/// (owner, engineer). 400 naming `register_ids` for a register not of the organisation.
+#[utoipa::path(put, path = "/api/v1/users/{id}/registers", request_body = CashierRegisters,
+    params(("id" = i64, Path, description = "user id (a cashier)")),
+    responses((status = 200, body = CashierRegisters), (status = 400), (status = 403), (status = 404)))]
+pub async fn assign_registers(
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<Json<CashierRegisters>, JsonRejection>,
+) -> Result<Json<CashierRegisters>, ApiError> {
+    let Path(id) = id?;
+    let Json(request) = body?;
+    existing_user(&caller, id).await?;
+    caller.require(Permission::AssignRegisters)?;
+    let register_ids = caller
+        .0
+        .assign_cashier_registers(id, &request.register_ids)
+        .await?;
+    tracing::info!(
+        user_id = id,
+        registers = register_ids.len(),
+        "cashier registers set"
+    );
+    Ok(Json(CashierRegisters { register_ids }))
+}
+
+/// `PUT /api/v1/users/{id}/kz-cashier` → 204; sets the code and PIN a KZ register's AUTH
+/// command checks (owner). The PIN is never returned.
+#[utoipa::path(put, path = "/api/v1/users/{id}/kz-cashier", request_body = KzCashierRequest,
+    params(("id" = i64, Path, description = "user id (a cashier)")),
+    responses((status = 204), (status = 400), (status = 403), (status = 404), (status = 409)))]
+pub async fn set_kz_cashier(
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<Json<KzCashierRequest>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Path(id) = id?;
+    let Json(request) = body?;
+    existing_user(&caller, id).await?;
+    caller.require(Permission::ManageStaff)?;
+    let code = request.code.trim();
+    if code.is_empty()
+        || code.len() > MAX_CASHIER_CODE
+        || !code.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            format!("code: 1 to {MAX_CASHIER_CODE} ASCII letters or digits"),
+        ));
+    }
+    if !PIN_CHARS.contains(&request.pin.chars().count()) {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            format!(
+                "pin: {} to {} characters",
+                PIN_CHARS.start(),
+                PIN_CHARS.end()
+            ),
+        ));
+    }
+    let phc = hash_password(&request.pin);
+    caller.0.set_kz_cashier(id, code, &phc).await?;
+    tracing::info!(user_id = id, "KZ cashier code and PIN set");
+    Ok(StatusCode::NO_CONTENT)
 }

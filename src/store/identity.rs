@@ -357,6 +357,9 @@ pub struct NewSignup {
     pub confirm: NewToken,
     /// The confirmation mail.
     pub mail: NewMail,
+    /// The mail sent instead when the e-mail already has an account ("you have an account;
+    /// recover your password"): sign-up must not tell the caller that the address is known.
+    pub existing_mail: NewMail,
     /// Source address of the request.
     pub source: Option<String>,
 }
@@ -372,14 +375,36 @@ fn conflict_on_unique(error: sqlx::Error, what: &str) -> StoreError {
 
 impl Store {
     /// Sign-up: the organisation, its owner (unconfirmed), the confirmation token, its mail and
-    /// the audit line, in one transaction. 409 when the tax id, e-mail or phone is taken.
+    /// the audit line, in one transaction. When the e-mail already has an account, nothing is
+    /// created: `existing_mail` goes to that address and the answer is `None`, which the API
+    /// answers exactly as a sign-up. 409 when the tax id or phone is taken.
     pub async fn sign_up(
         &self,
         signup: &NewSignup,
         now: i64,
-    ) -> Result<(Organisation, User), StoreError> {
+    ) -> Result<Option<(Organisation, User)>, StoreError> {
         signup.organisation.check()?;
         let mut tx = self.begin_write().await?;
+        let existing = sqlx::query("SELECT id, org_id FROM users WHERE email = $1")
+            .bind(&signup.email)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(existing) = existing {
+            let user_id: i64 = existing.try_get("id")?;
+            let org_id: i64 = existing.try_get("org_id")?;
+            queue_mail_in(&mut tx, &signup.existing_mail, now).await?;
+            let entry = AuditEntry {
+                org_id: Some(org_id),
+                actor: "anonymous".to_owned(),
+                action: "signup.existing_email",
+                object: Some(format!("user:{user_id}")),
+                detail: None,
+                source: signup.source.clone(),
+            };
+            audit_in(&mut tx, &entry, now).await?;
+            tx.commit().await?;
+            return Ok(None);
+        }
         let sql = format!(
             "INSERT INTO organisations (inn, name, country, kpp, short_name, org_type, \
              legal_address, actual_address, phone, email, bank_name, bank_bik, bank_account, \
@@ -435,7 +460,7 @@ impl Store {
         };
         audit_in(&mut tx, &entry, now).await?;
         tx.commit().await?;
-        Ok((organisation, user))
+        Ok(Some((organisation, user)))
     }
 
     /// Confirm a sign-up by its token: the user, now active; `None` for an unknown, used or
@@ -524,6 +549,59 @@ impl Store {
         audit_in(&mut tx, &entry, now).await?;
         tx.commit().await?;
         Ok(Some(user))
+    }
+
+    /// The stored password hash of the active user `user_id`.
+    pub async fn password_hash_of(&self, user_id: i64) -> Result<Option<String>, StoreError> {
+        let hash: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT password_hash FROM users WHERE id = $1 AND status = 'active'",
+        )
+        .bind(user_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(hash.flatten())
+    }
+
+    /// A logged-in user's own password change: the new hash, every other session of the user
+    /// ended (the one with `keep_session` stays), and the audit line, in one transaction.
+    /// [`StoreError::NotFound`] when the user is no longer active.
+    pub async fn change_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        keep_session: &str,
+        source: Option<String>,
+        now: i64,
+    ) -> Result<User, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "UPDATE users SET password_hash = $1, updated_at = $2 \
+             WHERE id = $3 AND status = 'active' RETURNING {USER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(password_hash)
+            .bind(now)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {user_id}")))?;
+        let user = user_from_row(&row)?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user.id)
+            .bind(keep_session)
+            .execute(&mut *tx)
+            .await?;
+        let entry = AuditEntry {
+            org_id: Some(user.org_id),
+            actor: format!("user:{}", user.id),
+            action: "password.change",
+            object: Some(format!("user:{}", user.id)),
+            detail: None,
+            source,
+        };
+        audit_in(&mut tx, &entry, now).await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     /// Queue a password-recovery token and its mail for the active user `user_id`.

@@ -43,6 +43,7 @@
 
 pub mod api_keys;
 pub mod backup;
+mod cashiers;
 pub mod checkpoint;
 pub mod config;
 pub mod documents;

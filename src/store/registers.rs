@@ -111,6 +111,9 @@ pub struct RegisterFilter {
     pub after_id: Option<i64>,
     /// At most this many rows.
     pub limit: i64,
+    /// Only registers assigned to this cashier user (set by the tenancy layer, never by a
+    /// client's query).
+    pub cashier: Option<i64>,
 }
 
 /// What an operator provides to provision a register.
@@ -262,6 +265,12 @@ impl Store {
             }
         }
         conditions.push(format!("id > ${}", texts.len() + 1));
+        if filter.cashier.is_some() {
+            conditions.push(format!(
+                "id IN (SELECT register_id FROM cashier_registers WHERE user_id = ${})",
+                texts.len() + 3
+            ));
+        }
         let sql = format!(
             "SELECT {REGISTER_COLUMNS} FROM registers WHERE {} ORDER BY id LIMIT ${}",
             conditions.join(" AND "),
@@ -271,11 +280,11 @@ impl Store {
         for text in texts {
             query = query.bind(text);
         }
-        let rows = query
-            .bind(filter.after_id.unwrap_or(0))
-            .bind(filter.limit)
-            .fetch_all(self.pool())
-            .await?;
+        let mut query = query.bind(filter.after_id.unwrap_or(0)).bind(filter.limit);
+        if let Some(cashier) = filter.cashier {
+            query = query.bind(cashier);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         rows.iter().map(register_from_row).collect()
     }
 
@@ -286,74 +295,8 @@ impl Store {
         dialect: Dialect,
         new: NewRegister,
     ) -> Result<Register, StoreError> {
-        match dialect {
-            Dialect::Ru => {
-                let fn_number = new.fn_number.as_deref().ok_or_else(|| {
-                    StoreError::Invalid("a RU register needs its FN number".into())
-                })?;
-                if !valid_fn_number(fn_number) {
-                    return Err(StoreError::Invalid(format!(
-                        "FN number {fn_number:?} is not 16 decimal digits"
-                    )));
-                }
-                self.insert_register(dialect, &new, None, None)
-                    .await?
-                    .ok_or_else(|| {
-                        StoreError::Conflict(format!("FN {fn_number} is already registered"))
-                    })
-            }
-            Dialect::Kz => {
-                if new.fn_number.is_some() {
-                    return Err(StoreError::Invalid(
-                        "a KZ register has no FN number (it is identified by its system id)".into(),
-                    ));
-                }
-                for _ in 0..SYSTEM_ID_ATTEMPTS {
-                    let system_id = i64::from(rand::thread_rng().gen_range(1..=u32::MAX));
-                    let token = next_kz_token(None);
-                    if let Some(register) = self
-                        .insert_register(dialect, &new, Some(system_id), Some(token))
-                        .await?
-                    {
-                        return Ok(register);
-                    }
-                }
-                Err(StoreError::Invalid(
-                    "could not find an unused KZ system id".into(),
-                ))
-            }
-        }
-    }
-
-    /// Insert one register row; `None` when a unique key (FN number, system id) is taken.
-    async fn insert_register(
-        &self,
-        dialect: Dialect,
-        new: &NewRegister,
-        system_id: Option<i64>,
-        kz_token: Option<i64>,
-    ) -> Result<Option<Register>, StoreError> {
-        let now = unix_millis();
-        let sql = format!(
-            "INSERT INTO registers (dialect, fn_number, system_id, serial, model, reg_number, \
-             org_inn, status, kz_token, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10) \
-             ON CONFLICT DO NOTHING RETURNING {REGISTER_COLUMNS}"
-        );
-        let row = sqlx::query(&sql)
-            .bind(dialect.as_str())
-            .bind(new.fn_number.as_deref())
-            .bind(system_id)
-            .bind(new.serial.as_deref())
-            .bind(new.model.as_deref())
-            .bind(new.reg_number.as_deref())
-            .bind(new.org_inn.as_deref())
-            .bind(kz_token)
-            .bind(now)
-            .bind(now)
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(register_from_row).transpose()
+        let mut conn = self.pool().acquire().await?;
+        add_register_in(&mut conn, dialect, new).await
     }
 
     /// Change a register's status by row id; returns the updated row. Deregistration is final:
@@ -363,50 +306,143 @@ impl Store {
         id: i64,
         status: RegisterStatus,
     ) -> Result<Register, StoreError> {
-        let sql = format!(
-            "UPDATE registers SET status = $1, updated_at = $2 \
-             WHERE id = $3 AND (status <> 'deregistered' OR $4 = 'deregistered') \
-             RETURNING {REGISTER_COLUMNS}"
-        );
-        let row = sqlx::query(&sql)
-            .bind(status.as_str())
-            .bind(unix_millis())
-            .bind(id)
-            .bind(status.as_str())
-            .fetch_optional(self.pool())
-            .await?;
-        if let Some(row) = row {
-            return register_from_row(&row);
-        }
-        let exists = sqlx::query("SELECT id FROM registers WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        match exists {
-            Some(_) => Err(StoreError::Conflict(format!(
-                "register id {id} is deregistered; deregistration is final"
-            ))),
-            None => Err(StoreError::NotFound(format!("register id {id}"))),
-        }
+        let mut conn = self.pool().acquire().await?;
+        set_register_status_in(&mut conn, id, status).await
     }
 
     /// The operator's token reset (the recovery from INVALID_TOKEN): give KZ register
     /// `register_id` a fresh token, to be entered into the register. Returns the updated row.
     pub async fn reset_kz_token(&self, register_id: i64) -> Result<Register, StoreError> {
         let mut conn = self.pool().acquire().await?;
-        let current =
-            sqlx::query("SELECT kz_token FROM registers WHERE id = $1 AND dialect = 'kz'")
-                .bind(register_id)
-                .fetch_optional(&mut *conn)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(format!("KZ register id {register_id}")))?;
-        let previous: Option<i64> = current.try_get("kz_token")?;
-        update_kz_token(&mut conn, register_id, next_kz_token(previous)).await?;
-        let sql = format!("SELECT {REGISTER_COLUMNS} FROM registers WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(register_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        register_from_row(&row)
+        reset_kz_token_in(&mut conn, register_id).await
     }
+}
+
+/// [`Store::add_register`] on `conn` (a transaction, when the caller writes more with it).
+pub(crate) async fn add_register_in(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    new: NewRegister,
+) -> Result<Register, StoreError> {
+    match dialect {
+        Dialect::Ru => {
+            let fn_number = new
+                .fn_number
+                .as_deref()
+                .ok_or_else(|| StoreError::Invalid("a RU register needs its FN number".into()))?;
+            if !valid_fn_number(fn_number) {
+                return Err(StoreError::Invalid(format!(
+                    "FN number {fn_number:?} is not 16 decimal digits"
+                )));
+            }
+            insert_register(conn, dialect, &new, None, None)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::Conflict(format!("FN {fn_number} is already registered"))
+                })
+        }
+        Dialect::Kz => {
+            if new.fn_number.is_some() {
+                return Err(StoreError::Invalid(
+                    "a KZ register has no FN number (it is identified by its system id)".into(),
+                ));
+            }
+            for _ in 0..SYSTEM_ID_ATTEMPTS {
+                let system_id = i64::from(rand::thread_rng().gen_range(1..=u32::MAX));
+                let token = next_kz_token(None);
+                if let Some(register) =
+                    insert_register(conn, dialect, &new, Some(system_id), Some(token)).await?
+                {
+                    return Ok(register);
+                }
+            }
+            Err(StoreError::Invalid(
+                "could not find an unused KZ system id".into(),
+            ))
+        }
+    }
+}
+
+/// Insert one register row; `None` when a unique key (FN number, system id) is taken.
+async fn insert_register(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    new: &NewRegister,
+    system_id: Option<i64>,
+    kz_token: Option<i64>,
+) -> Result<Option<Register>, StoreError> {
+    let now = unix_millis();
+    let sql = format!(
+        "INSERT INTO registers (dialect, fn_number, system_id, serial, model, reg_number, \
+             org_inn, status, kz_token, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10) \
+             ON CONFLICT DO NOTHING RETURNING {REGISTER_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(dialect.as_str())
+        .bind(new.fn_number.as_deref())
+        .bind(system_id)
+        .bind(new.serial.as_deref())
+        .bind(new.model.as_deref())
+        .bind(new.reg_number.as_deref())
+        .bind(new.org_inn.as_deref())
+        .bind(kz_token)
+        .bind(now)
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(register_from_row).transpose()
+}
+
+/// [`Store::set_register_status`] on `conn`.
+pub(crate) async fn set_register_status_in(
+    conn: &mut AnyConnection,
+    id: i64,
+    status: RegisterStatus,
+) -> Result<Register, StoreError> {
+    let sql = format!(
+        "UPDATE registers SET status = $1, updated_at = $2 \
+             WHERE id = $3 AND (status <> 'deregistered' OR $4 = 'deregistered') \
+             RETURNING {REGISTER_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(status.as_str())
+        .bind(unix_millis())
+        .bind(id)
+        .bind(status.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(row) = row {
+        return register_from_row(&row);
+    }
+    let exists = sqlx::query("SELECT id FROM registers WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match exists {
+        Some(_) => Err(StoreError::Conflict(format!(
+            "register id {id} is deregistered; deregistration is final"
+        ))),
+        None => Err(StoreError::NotFound(format!("register id {id}"))),
+    }
+}
+
+/// [`Store::reset_kz_token`] on `conn`.
+pub(crate) async fn reset_kz_token_in(
+    conn: &mut AnyConnection,
+    register_id: i64,
+) -> Result<Register, StoreError> {
+    let current = sqlx::query("SELECT kz_token FROM registers WHERE id = $1 AND dialect = 'kz'")
+        .bind(register_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("KZ register id {register_id}")))?;
+    let previous: Option<i64> = current.try_get("kz_token")?;
+    update_kz_token(&mut *conn, register_id, next_kz_token(previous)).await?;
+    let sql = format!("SELECT {REGISTER_COLUMNS} FROM registers WHERE id = $1");
+    let row = sqlx::query(&sql)
+        .bind(register_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    register_from_row(&row)
 }

@@ -8,10 +8,13 @@
 //! [`SCOPE_INN`]. An object of another organisation is therefore never found: the API answers 404
 //! exactly as for an id that does not exist.
 //!
-//! Every change made through a tenant writes an audit line naming the actor; operator staff's
-//! changes are audited like anyone's. Changes to users, keys and the organisation write it in
-//! the change's own transaction; register changes reuse the register rules' own transactions
-//! (`registers.rs`) and write the line right after they commit.
+//! Every change made through a tenant writes an audit line naming the actor, in the change's own
+//! transaction (a change is never stored without its line, nor a line without its change);
+//! operator staff's changes are audited like anyone's. Register changes run the register rules
+//! of `registers.rs` on that transaction.
+//!
+//! Cashiers see fewer registers than their organisation has: only those assigned to them
+//! (`cashier_registers`), by the same rule, so another register answers 404 to them too.
 
 use sqlx::Row as _;
 
@@ -21,7 +24,9 @@ use super::identity::{
     NewMail, NewToken, Role, TokenPurpose, User, AUDIT_COLUMNS, USER_COLUMNS,
 };
 use super::organisations::{organisation_from_row, OrganisationPatch, ORGANISATION_COLUMNS};
-use super::registers::REGISTER_COLUMNS;
+use super::registers::{
+    add_register_in, reset_kz_token_in, set_register_status_in, REGISTER_COLUMNS,
+};
 use super::{
     ApiKey, Dialect, IssuedKey, NewRegister, Organisation, Register, RegisterFilter,
     RegisterStatus, Store, StoreError,
@@ -283,6 +288,10 @@ impl Tenant {
 
     /// Invite `email` into the actor's organisation with `role`: the user (invited), the
     /// invitation token and its mail, one transaction. Operator staff invite into `org_id`.
+    /// When the address already has an account (in any organisation) nothing is created:
+    /// `existing_mail` goes to it, the audit line is visible to operator staff only, and the
+    /// answer is `None`, which the API answers exactly like an invitation.
+    #[allow(clippy::too_many_arguments)]
     pub async fn invite_user(
         &self,
         org_id: i64,
@@ -291,7 +300,8 @@ impl Tenant {
         role: Role,
         token: &NewToken,
         mail: &NewMail,
-    ) -> Result<User, StoreError> {
+        existing_mail: &NewMail,
+    ) -> Result<Option<User>, StoreError> {
         if self.organisation(org_id).await?.is_none() {
             return Err(StoreError::NotFound(format!("organisation {org_id}")));
         }
@@ -309,10 +319,19 @@ impl Tenant {
             .bind(role.as_str())
             .bind(now)
             .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| {
-                StoreError::Conflict(format!("email: {email} already has an account"))
-            })?;
+            .await?;
+        let Some(row) = row else {
+            queue_mail_in(&mut tx, existing_mail, now).await?;
+            // Not in the inviting organisation's log: its owner must not learn of the account.
+            let entry = self.entry(
+                None,
+                "user.invite_existing",
+                format!("organisation:{org_id}"),
+            );
+            audit_in(&mut tx, &entry, now).await?;
+            tx.commit().await?;
+            return Ok(None);
+        };
         let user = user_from_row(&row)?;
         token_in(&mut tx, TokenPurpose::Invite, user.id, token, now).await?;
         queue_mail_in(&mut tx, mail, now).await?;
@@ -320,7 +339,7 @@ impl Tenant {
         entry.detail = Some(format!("role {}", role.as_str()));
         audit_in(&mut tx, &entry, now).await?;
         tx.commit().await?;
-        Ok(user)
+        Ok(Some(user))
     }
 
     /// Change the role or name of user `id`; 404 when out of scope. A change that would leave
@@ -467,14 +486,37 @@ impl Tenant {
 
     // ---- registers ----
 
-    /// The register `id`, if its owner is in scope.
+    /// `$4` of the register reads: the cashier whose assigned registers alone are in scope, or
+    /// -1 when the actor is no cashier. A cashier's API key belongs to no person and so has no
+    /// assigned registers: 0, which no user id is.
+    fn cashier_scope(&self) -> i64 {
+        match &self.actor {
+            Actor::User {
+                id,
+                role: Role::Cashier,
+                ..
+            } => *id,
+            Actor::Key {
+                role: Role::Cashier,
+                ..
+            } => 0,
+            _ => -1,
+        }
+    }
+
+    /// The register `id`, if its owner is in scope (and, for a cashier, if it is assigned to
+    /// them).
     pub async fn register(&self, id: i64) -> Result<Option<Register>, StoreError> {
         let (org, all) = self.scope();
-        let sql = format!("SELECT {REGISTER_COLUMNS} FROM registers WHERE {SCOPE_INN} AND id = $3");
+        let sql = format!(
+            "SELECT {REGISTER_COLUMNS} FROM registers WHERE {SCOPE_INN} AND id = $3 \
+             AND ($4 < 0 OR id IN (SELECT register_id FROM cashier_registers WHERE user_id = $4))"
+        );
         let row = sqlx::query(&sql)
             .bind(org)
             .bind(all)
             .bind(id)
+            .bind(self.cashier_scope())
             .fetch_optional(self.store.pool())
             .await?;
         row.as_ref()
@@ -484,6 +526,9 @@ impl Tenant {
 
     /// One page of the registers in scope matching `filter`.
     pub async fn registers(&self, filter: &RegisterFilter) -> Result<Vec<Register>, StoreError> {
+        let mut filter = filter.clone();
+        filter.cashier = Some(self.cashier_scope()).filter(|c| *c >= 0);
+        let filter = &filter;
         let Some(org_id) = self.actor.org_id() else {
             return self.store.find_registers(filter).await;
         };
@@ -511,14 +556,16 @@ impl Tenant {
                 "org_inn: no organisation with INN {inn:?}"
             )));
         };
-        let register = self.store.add_register(dialect, new).await?;
+        let mut tx = self.store.begin_write().await?;
+        let register = add_register_in(&mut tx, dialect, new).await?;
         let mut entry = self.entry(
             Some(owner.id),
             "register.provision",
             format!("register:{}", register.id),
         );
         entry.detail = Some(format!("dialect {}", register.dialect));
-        self.store.audit(&entry, unix_millis()).await?;
+        audit_in(&mut tx, &entry, unix_millis()).await?;
+        tx.commit().await?;
         Ok(register)
     }
 
@@ -529,19 +576,23 @@ impl Tenant {
         status: RegisterStatus,
     ) -> Result<Register, StoreError> {
         let owner = self.register_owner(id).await?;
-        let register = self.store.set_register_status(id, status).await?;
+        let mut tx = self.store.begin_write().await?;
+        let register = set_register_status_in(&mut tx, id, status).await?;
         let mut entry = self.entry(owner, "register.status", format!("register:{id}"));
         entry.detail = Some(format!("status {}", status.as_str()));
-        self.store.audit(&entry, unix_millis()).await?;
+        audit_in(&mut tx, &entry, unix_millis()).await?;
+        tx.commit().await?;
         Ok(register)
     }
 
     /// Issue a new KZ token for register `id`; 404 when out of scope.
     pub async fn reset_kz_token(&self, id: i64) -> Result<Register, StoreError> {
         let owner = self.register_owner(id).await?;
-        let register = self.store.reset_kz_token(id).await?;
+        let mut tx = self.store.begin_write().await?;
+        let register = reset_kz_token_in(&mut tx, id).await?;
         let entry = self.entry(owner, "register.token_reset", format!("register:{id}"));
-        self.store.audit(&entry, unix_millis()).await?;
+        audit_in(&mut tx, &entry, unix_millis()).await?;
+        tx.commit().await?;
         Ok(register)
     }
 
@@ -560,6 +611,130 @@ impl Tenant {
             .fetch_optional(self.store.pool())
             .await?;
         Ok(owner)
+    }
+
+    // ---- cashiers ----
+
+    /// The cashier user `id` in scope, or 404; a user of another role is refused (400 naming
+    /// `id`).
+    async fn cashier(&self, id: i64) -> Result<User, StoreError> {
+        let user = self
+            .user(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {id}")))?;
+        if user.role != Role::Cashier {
+            return Err(StoreError::Invalid(format!(
+                "id: user {id} is a {}, not a cashier",
+                user.role.as_str()
+            )));
+        }
+        Ok(user)
+    }
+
+    /// The registers assigned to cashier `user_id`, by id; 404 when the user is out of scope.
+    pub async fn cashier_registers(&self, user_id: i64) -> Result<Vec<i64>, StoreError> {
+        let user = self.cashier(user_id).await?;
+        let ids = sqlx::query_scalar(
+            "SELECT register_id FROM cashier_registers WHERE user_id = $1 ORDER BY register_id",
+        )
+        .bind(user.id)
+        .fetch_all(self.store.pool())
+        .await?;
+        Ok(ids)
+    }
+
+    /// Make `register_ids` exactly the registers of cashier `user_id`; 404 when the user is out
+    /// of scope, 400 naming `register_ids` when one of them is not a register of the cashier's
+    /// organisation. The change and its audit line are one transaction.
+    pub async fn assign_cashier_registers(
+        &self,
+        user_id: i64,
+        register_ids: &[i64],
+    ) -> Result<Vec<i64>, StoreError> {
+        let user = self.cashier(user_id).await?;
+        let mut ids = register_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let now = unix_millis();
+        let mut tx = self.store.begin_write().await?;
+        sqlx::query("DELETE FROM cashier_registers WHERE user_id = $1")
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
+        for id in &ids {
+            // Only a register of the cashier's own organisation, whoever assigns it.
+            let inserted = sqlx::query(
+                "INSERT INTO cashier_registers (user_id, register_id) \
+                 SELECT $1, id FROM registers WHERE id = $2 \
+                 AND org_inn IN (SELECT inn FROM organisations WHERE id = $3)",
+            )
+            .bind(user.id)
+            .bind(*id)
+            .bind(user.org_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Err(StoreError::Invalid(format!(
+                    "register_ids: no register {id} in the cashier's organisation"
+                )));
+            }
+        }
+        let mut entry = self.entry(
+            Some(user.org_id),
+            "user.registers",
+            format!("user:{}", user.id),
+        );
+        let listed: Vec<String> = ids.iter().map(i64::to_string).collect();
+        entry.detail = Some(format!("registers [{}]", listed.join(",")));
+        audit_in(&mut tx, &entry, now).await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Set the KZ cashier code and PIN of cashier `user_id`; `pin_phc` is the PIN's argon2id
+    /// PHC string (the PIN itself never reaches the store). 404 when out of scope, 409 when
+    /// another cashier of the organisation has the code.
+    pub async fn set_kz_cashier(
+        &self,
+        user_id: i64,
+        code: &str,
+        pin_phc: &str,
+    ) -> Result<(), StoreError> {
+        let user = self.cashier(user_id).await?;
+        let now = unix_millis();
+        let mut tx = self.store.begin_write().await?;
+        let taken: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM users WHERE org_id = $1 AND kz_cashier_code = $2 AND id <> $3",
+        )
+        .bind(user.org_id)
+        .bind(code)
+        .bind(user.id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(
+                "code: another cashier of the organisation has this code".to_owned(),
+            ));
+        }
+        sqlx::query(
+            "UPDATE users SET kz_cashier_code = $1, kz_pin_hash = $2, updated_at = $3 \
+             WHERE id = $4",
+        )
+        .bind(code)
+        .bind(pin_phc)
+        .bind(now)
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+        let entry = self.entry(
+            Some(user.org_id),
+            "user.kz_cashier",
+            format!("user:{}", user.id),
+        );
+        audit_in(&mut tx, &entry, now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     // ---- audit ----
