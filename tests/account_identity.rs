@@ -6,10 +6,12 @@
 
 mod account_support;
 mod common;
+mod ingest_support;
 
 use account_support::{error_code, link_in, token_of, Account, Client, MailServer};
 use common::on_each_backend;
 use ofd::account::AccountOptions;
+use ofd_protocol::kz::AuthResultTypeEnum;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -944,6 +946,58 @@ async fn operator_acts_on_any_organisation_and_sessions_expire() {
     .await;
 }
 
+/// AUTH requests to a real ingest server on `url` from register `system_id` holding `token`
+/// (AUTH keeps the token); each answer's result and operator code.
+async fn kz_auth(
+    url: &str,
+    system_id: u32,
+    token: u32,
+    logins: &[(&str, &str)],
+) -> Vec<(i32, Option<u32>)> {
+    use ofd_protocol::kz::{
+        decode_response, encode_frame, AuthRequest, CommandTypeEnum, Header, Request, HEADER_LEN,
+    };
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let server = ofd::ingest::Server::start(ingest_support::config(url))
+        .await
+        .expect("ingest");
+    let mut answers = Vec::new();
+    for (n, (code, pin)) in logins.iter().enumerate() {
+        let request = Request {
+            command: Some(CommandTypeEnum::Auth as i32),
+            auth: Some(AuthRequest {
+                login: Some((*code).to_owned()),
+                password: Some((*pin).to_owned()),
+            }),
+            ..Default::default()
+        };
+        let header = Header {
+            version: 203,
+            size: 0,
+            system_id,
+            token,
+            request_number: n as u16 + 1,
+        };
+        let frame = encode_frame(header, &request).expect("frame");
+        let mut stream = tokio::net::TcpStream::connect(server.local_addr())
+            .await
+            .expect("connect");
+        stream.write_all(&frame).await.expect("send");
+        let mut head = [0u8; HEADER_LEN];
+        stream.read_exact(&mut head).await.expect("reply header");
+        let size = Header::decode(&head).expect("header").size as usize;
+        let mut body = vec![0u8; size - HEADER_LEN];
+        stream.read_exact(&mut body).await.expect("reply body");
+        let auth = decode_response(&body)
+            .expect("response")
+            .auth
+            .expect("an AUTH answer");
+        answers.push((auth.result.unwrap_or(-1), auth.operator_code));
+    }
+    server.shutdown().await.expect("shutdown");
+    answers
+}
+
 /// `PUT /api/v1/users/{user}/registers` with `regs` by `c`.
 async fn put(c: &Client, user: i64, regs: Value) -> (u16, Value) {
     let path = format!("/api/v1/users/{user}/registers");
@@ -1128,6 +1182,22 @@ async fn cashiers_see_only_their_registers_and_kz_pins_are_checked_hashed() {
             };
             assert_eq!(check(system_id_1, "17", "4821").await, Some(anna_id));
             assert_eq!(check(system_id_1, "17", "4822").await, None);
+            // The register's AUTH command checks the same code and PIN, over real TCP.
+            let token_1 = ids[0]["token"].as_u64().expect("first token") as u32;
+            let logins = kz_auth(
+                &db.url,
+                system_id_1 as u32,
+                token_1,
+                &[("17", "4821"), ("17", "4822")],
+            )
+            .await;
+            assert_eq!(
+                logins,
+                vec![
+                    (AuthResultTypeEnum::Ok as i32, Some(17)),
+                    (AuthResultTypeEnum::InvalidLoginPassword as i32, None)
+                ]
+            );
             assert_eq!(check(system_id_1, "18", "4821").await, None);
             // Not at a register she is not assigned to, nor another organisation's.
             let system_id_2 = ids[1]["system_id"].as_i64().expect("system id");

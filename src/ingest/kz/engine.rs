@@ -10,7 +10,7 @@ use ofd_protocol::kz::{
     AuthResponse, AuthResultTypeEnum, CommandTypeEnum, KkmRegInfo, MoneyPlacementEnum,
     NomenclatureResponse, NomenclatureResultTypeEnum, OrgRegInfo, ProtocolVersion, RegInfoResponse,
     ReportResponse, ReportTypeEnum, Request, Response, ResultTypeEnum, ServiceResponse,
-    TicketResponse,
+    TicketResponse, UserRoleEnum,
 };
 
 use super::fiscal_sign::qr_url;
@@ -60,6 +60,10 @@ pub struct Input<'a> {
     pub ticket_number: &'a str,
     /// Set when the receipt's autonomous sign is already mapped.
     pub known_offline: Option<&'a KnownTicket>,
+    /// AUTH: whether the login and password are the code and PIN of an active cashier of the
+    /// register's organisation assigned to this register (checked by the caller against the
+    /// cabinet's users, which needs the database).
+    pub cashier_ok: bool,
 }
 
 /// A new `kz_tickets` row.
@@ -327,10 +331,21 @@ pub fn execute(input: &Input<'_>, state: &KzState) -> Result<Outcome, Refusal> {
             });
         }
         CommandTypeEnum::Auth => {
-            // No staff accounts exist for this register: every login is refused.
-            out.response.auth = Some(AuthResponse {
-                result: Some(AuthResultTypeEnum::InvalidLoginPassword as i32),
-                ..Default::default()
+            // The cabinet's cashiers log in with their code and PIN; the code is the operator
+            // code the register prints.
+            let login = request.auth.as_ref().and_then(|a| a.login.as_deref());
+            out.response.auth = Some(if input.cashier_ok {
+                AuthResponse {
+                    result: Some(AuthResultTypeEnum::Ok as i32),
+                    operator_code: login.and_then(|code| code.parse().ok()),
+                    roles: vec![UserRoleEnum::Paymaster as i32],
+                    ..Default::default()
+                }
+            } else {
+                AuthResponse {
+                    result: Some(AuthResultTypeEnum::InvalidLoginPassword as i32),
+                    ..Default::default()
+                }
             });
         }
         CommandTypeEnum::CancelTicket => {
@@ -448,6 +463,10 @@ mod tests {
     }
 
     fn run(request: &Request, state: &KzState) -> Result<Outcome, Refusal> {
+        run_as(request, state, false)
+    }
+
+    fn run_as(request: &Request, state: &KzState, cashier_ok: bool) -> Result<Outcome, Refusal> {
         let config = KzConfig::default();
         let register = RegisterFacts {
             system_id: 1,
@@ -464,9 +483,35 @@ mod tests {
                 request,
                 ticket_number: "1234567890",
                 known_offline: None,
+                cashier_ok,
             },
             state,
         )
+    }
+
+    #[test]
+    fn auth_answers_by_the_cashier_check_and_keeps_the_token() {
+        let request = Request {
+            command: Some(CommandTypeEnum::Auth as i32),
+            auth: Some(ofd_protocol::kz::AuthRequest {
+                login: Some("17".into()),
+                password: Some("4821".into()),
+            }),
+            ..Default::default()
+        };
+        let out = run_as(&request, &KzState::default(), true).expect("answered");
+        let auth = out.response.auth.expect("auth");
+        assert_eq!(auth.result, Some(AuthResultTypeEnum::Ok as i32));
+        assert_eq!(auth.operator_code, Some(17));
+        assert_eq!(auth.roles, vec![UserRoleEnum::Paymaster as i32]);
+        assert!(!out.rotate, "AUTH keeps the token");
+        let out = run_as(&request, &KzState::default(), false).expect("answered");
+        let auth = out.response.auth.expect("auth");
+        assert_eq!(
+            auth.result,
+            Some(AuthResultTypeEnum::InvalidLoginPassword as i32)
+        );
+        assert_eq!(auth.operator_code, None);
     }
 
     #[test]

@@ -401,6 +401,23 @@ impl KzService {
             }
             _ => None,
         };
+        // AUTH: the cashier's code and PIN as the cabinet keeps them (an argon2 check: only on
+        // this command, after the token check).
+        let cashier_ok = match &request {
+            Ok(Request {
+                auth: Some(auth), ..
+            }) if command == CommandTypeEnum::Auth as i32 => {
+                match (auth.login.as_deref(), auth.password.as_deref()) {
+                    (Some(code), Some(pin)) => inner
+                        .store
+                        .verify_kz_cashier(i64::from(system_id), code, pin)
+                        .await?
+                        .is_some(),
+                    _ => false,
+                }
+            }
+            _ => false,
+        };
         for _ in 0..TICKET_NUMBER_ATTEMPTS {
             let ticket_number = draw_ticket_number();
             let outcome = match &request {
@@ -413,6 +430,7 @@ impl KzService {
                         request,
                         ticket_number: &ticket_number,
                         known_offline: known_offline.as_ref(),
+                        cashier_ok,
                     },
                     state,
                 ),
