@@ -219,6 +219,20 @@ pub struct AuditEntry {
     pub source: Option<String>,
 }
 
+impl AuditEntry {
+    /// A user acting on their own account (sign-up confirmation, login, password changes).
+    pub fn by_user_on_self(user: &User, action: &'static str, source: Option<String>) -> Self {
+        AuditEntry {
+            org_id: Some(user.org_id),
+            actor: format!("user:{}", user.id),
+            action,
+            object: Some(format!("user:{}", user.id)),
+            detail: None,
+            source,
+        }
+    }
+}
+
 /// A stored audit-log line.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
@@ -489,14 +503,7 @@ impl Store {
             return Ok(None);
         };
         let user = user_from_row(&row)?;
-        let entry = AuditEntry {
-            org_id: Some(user.org_id),
-            actor: format!("user:{}", user.id),
-            action: "signup.confirm",
-            object: Some(format!("user:{}", user.id)),
-            detail: None,
-            source,
-        };
+        let entry = AuditEntry::by_user_on_self(&user, "signup.confirm", source);
         audit_in(&mut tx, &entry, now).await?;
         tx.commit().await?;
         Ok(Some(user))
@@ -538,14 +545,7 @@ impl Store {
             .bind(user.id)
             .execute(&mut *tx)
             .await?;
-        let entry = AuditEntry {
-            org_id: Some(user.org_id),
-            actor: format!("user:{}", user.id),
-            action,
-            object: Some(format!("user:{}", user.id)),
-            detail: None,
-            source,
-        };
+        let entry = AuditEntry::by_user_on_self(&user, action, source);
         audit_in(&mut tx, &entry, now).await?;
         tx.commit().await?;
         Ok(Some(user))
@@ -591,14 +591,7 @@ impl Store {
             .bind(keep_session)
             .execute(&mut *tx)
             .await?;
-        let entry = AuditEntry {
-            org_id: Some(user.org_id),
-            actor: format!("user:{}", user.id),
-            action: "password.change",
-            object: Some(format!("user:{}", user.id)),
-            detail: None,
-            source,
-        };
+        let entry = AuditEntry::by_user_on_self(&user, "password.change", source);
         audit_in(&mut tx, &entry, now).await?;
         tx.commit().await?;
         Ok(user)
@@ -722,14 +715,7 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        let entry = AuditEntry {
-            org_id: Some(user.org_id),
-            actor: format!("user:{}", user.id),
-            action: "login",
-            object: Some(format!("user:{}", user.id)),
-            detail: None,
-            source,
-        };
+        let entry = AuditEntry::by_user_on_self(user, "login", source);
         audit_in(&mut tx, &entry, now).await?;
         tx.commit().await?;
         Ok(())
