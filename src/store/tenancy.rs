@@ -16,6 +16,7 @@
 //! Cashiers see fewer registers than their organisation has: only those assigned to them
 //! (`cashier_registers`), by the same rule, so another register answers 404 to them too.
 
+use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
 use super::api_keys::{api_key_from_row, check_name, key_hash, new_key_secret, KEY_COLUMNS};
@@ -161,21 +162,46 @@ impl Tenant {
             .await
     }
 
-    // ---- organisations ----
-
-    /// The organisation `id`, if in scope.
-    pub async fn organisation(&self, id: i64) -> Result<Option<Organisation>, StoreError> {
+    /// The rows of `sql`, whose `$1` and `$2` are the scope (see [`Tenant::scope`]).
+    async fn scoped_rows<T>(
+        &self,
+        sql: &str,
+        from_row: fn(&AnyRow) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
         let (org, all) = self.scope();
-        let sql = format!(
-            "SELECT {ORGANISATION_COLUMNS} FROM organisations WHERE {SCOPE_ID} AND id = $3"
-        );
-        let row = sqlx::query(&sql)
+        let rows = sqlx::query(sql)
+            .bind(org)
+            .bind(all)
+            .fetch_all(self.store.pool())
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The row of `sql` whose `$3` is `id`, when in scope (`$1`, `$2`).
+    async fn scoped_row_by_id<T>(
+        &self,
+        sql: &str,
+        id: i64,
+        from_row: fn(&AnyRow) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let (org, all) = self.scope();
+        let row = sqlx::query(sql)
             .bind(org)
             .bind(all)
             .bind(id)
             .fetch_optional(self.store.pool())
             .await?;
-        row.as_ref().map(organisation_from_row).transpose()
+        row.as_ref().map(from_row).transpose()
+    }
+
+    // ---- organisations ----
+
+    /// The organisation `id`, if in scope.
+    pub async fn organisation(&self, id: i64) -> Result<Option<Organisation>, StoreError> {
+        let sql = format!(
+            "SELECT {ORGANISATION_COLUMNS} FROM organisations WHERE {SCOPE_ID} AND id = $3"
+        );
+        self.scoped_row_by_id(&sql, id, organisation_from_row).await
     }
 
     /// The organisation with taxpayer number `inn`, if in scope.
@@ -195,16 +221,10 @@ impl Tenant {
 
     /// Every organisation in scope, oldest first.
     pub async fn organisations(&self) -> Result<Vec<Organisation>, StoreError> {
-        let (org, all) = self.scope();
         let sql = format!(
             "SELECT {ORGANISATION_COLUMNS} FROM organisations WHERE {SCOPE_ID} ORDER BY id"
         );
-        let rows = sqlx::query(&sql)
-            .bind(org)
-            .bind(all)
-            .fetch_all(self.store.pool())
-            .await?;
-        rows.iter().map(organisation_from_row).collect()
+        self.scoped_rows(&sql, organisation_from_row).await
     }
 
     /// Change the card of the organisation `inn`; 404 when out of scope, 400 naming the field
@@ -263,27 +283,14 @@ impl Tenant {
 
     /// Every user of the organisations in scope.
     pub async fn users(&self) -> Result<Vec<User>, StoreError> {
-        let (org, all) = self.scope();
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {SCOPE_ORG_ID} ORDER BY id");
-        let rows = sqlx::query(&sql)
-            .bind(org)
-            .bind(all)
-            .fetch_all(self.store.pool())
-            .await?;
-        rows.iter().map(user_from_row).collect()
+        self.scoped_rows(&sql, user_from_row).await
     }
 
     /// The user `id`, if in scope.
     pub async fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let (org, all) = self.scope();
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {SCOPE_ORG_ID} AND id = $3");
-        let row = sqlx::query(&sql)
-            .bind(org)
-            .bind(all)
-            .bind(id)
-            .fetch_optional(self.store.pool())
-            .await?;
-        row.as_ref().map(user_from_row).transpose()
+        self.scoped_row_by_id(&sql, id, user_from_row).await
     }
 
     /// Invite `email` into the actor's organisation with `role`: the user (invited), the
@@ -404,14 +411,8 @@ impl Tenant {
 
     /// The API keys of the organisations in scope (operator staff also see operator keys).
     pub async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
-        let (org, all) = self.scope();
         let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE {SCOPE_ORG_ID} ORDER BY id");
-        let rows = sqlx::query(&sql)
-            .bind(org)
-            .bind(all)
-            .fetch_all(self.store.pool())
-            .await?;
-        rows.iter().map(api_key_from_row).collect()
+        self.scoped_rows(&sql, api_key_from_row).await
     }
 
     /// Issue an API key of organisation `org_id` acting as `role`; the secret is in the answer
