@@ -122,6 +122,7 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
         forward_metrics_listen,
         registry,
         forward_health,
+        store.clone(),
         forward_shutdown.clone(),
     )
     .await?;

@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod emulate;
 pub mod error_chain;
 pub mod forward;
+pub mod health_endpoint;
 pub mod ingest;
 pub mod secret;
 pub mod signal;

@@ -1,9 +1,9 @@
 //! The account service's routes. Sign-up, confirmation, login, logout, password recovery and
 //! accepting an invitation are public; everything else under `/api/v1` needs a caller (an API
-//! key or a session, [`super::auth`]). `/healthz` and the OpenAPI document at
+//! key or a session, [`super::auth`]). `/healthz`, `/readyz` and the OpenAPI document at
 //! `/api/openapi.json` need nothing.
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post, put};
 use axum::{middleware, Json, Router};
@@ -75,12 +75,26 @@ pub fn router(state: AppState) -> Router {
             get(|| async { Json(ApiDoc::openapi()) }),
         )
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
 /// Unknown paths answer in the API's error shape too, not with an empty 404.
+/// `/readyz` ([`crate::health_endpoint`]): the database answers with the schema this binary
+/// needs; a cabinet that cannot read its store is taken out of the load balancer, not restarted.
+async fn readyz(State(state): State<AppState>) -> axum::response::Response {
+    use crate::health_endpoint::{readiness_response, Readiness};
+    readiness_response(Box::pin(async move {
+        match state.store.check_ready().await {
+            Ok(()) => Readiness::Ready,
+            Err(reason) => Readiness::NotReady(reason),
+        }
+    }))
+    .await
+}
+
 async fn unknown_route() -> ApiError {
     ApiError::not_found("no such route")
 }

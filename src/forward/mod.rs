@@ -43,7 +43,7 @@ pub mod worker;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use prometheus::{Encoder, Registry, TextEncoder};
+use prometheus::Registry;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -53,7 +53,7 @@ use crate::store::Store;
 pub use config::{ForwardConfig, ForwardOptions};
 use destination::{Destination, TlsFiles};
 use outbox::{ClaimLimits, Outbox};
-use readiness::{Health, Readiness};
+use readiness::Health;
 use retry::{Backoff, Breaker};
 use worker::{Forwarder, Tuning};
 
@@ -202,51 +202,35 @@ pub fn spawn(
     Ok(Running { task, health })
 }
 
-/// Serve `registry` as Prometheus text on `addr` until `shutdown`, with `/healthz` (200 while
-/// the process serves) and `/readyz` (503 naming the last error once sends have failed
-/// continuously for the configured time, see [`readiness`]).
+/// Serve `registry` on `addr` until `shutdown` ([`crate::health_endpoint`]): `/readyz` is 503
+/// once sends have failed continuously for the configured time (see [`readiness`]) or while the
+/// database does not answer with the schema this binary needs.
 pub async fn serve_metrics(
     addr: SocketAddr,
     registry: Registry,
     health: Health,
+    store: Store,
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    use axum::{http::StatusCode, routing::get};
+    use crate::health_endpoint::Readiness;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding the metrics endpoint {addr}"))?;
-    let readyz = move || {
-        let health = health.clone();
-        async move {
-            match health.check(std::time::Instant::now()) {
-                Readiness::Ready => (StatusCode::OK, "ready\n".to_owned()),
-                Readiness::NotReady(reason) => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("not ready: {reason}\n"),
-                ),
+    let ready: crate::health_endpoint::ReadyCheck = Arc::new(move || {
+        let (health, store) = (health.clone(), store.clone());
+        Box::pin(async move {
+            if let Readiness::NotReady(reason) = health.check(std::time::Instant::now()) {
+                return Readiness::NotReady(reason);
             }
-        }
-    };
-    let app = axum::Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .route(
-            "/metrics",
-            axum::routing::get(move || {
-                let registry = registry.clone();
-                async move {
-                    let mut body = Vec::new();
-                    let _ = TextEncoder::new().encode(&registry.gather(), &mut body);
-                    body
-                }
-            }),
-        );
+            match store.check_ready().await {
+                Ok(()) => Readiness::Ready,
+                Err(reason) => Readiness::NotReady(reason),
+            }
+        })
+    });
     tracing::info!(%addr, "forward metrics listening");
     Ok(tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
-        if let Err(e) = served {
+        if let Err(e) = crate::health_endpoint::serve(listener, registry, ready, shutdown).await {
             tracing::warn!(error = %e, "metrics endpoint failed");
         }
     }))
@@ -303,7 +287,7 @@ pub async fn run(args: ForwardArgs) -> anyhow::Result<()> {
         health,
     } = spawn(&options, &store, &registry, shutdown.clone())?;
     let metrics = match options.metrics_listen {
-        Some(addr) => Some(serve_metrics(addr, registry, health, shutdown.clone()).await?),
+        Some(addr) => Some(serve_metrics(addr, registry, health, store.clone(), shutdown.clone()).await?),
         None => None,
     };
     crate::signal::shutdown_signal()

@@ -10,15 +10,7 @@ use std::{
 };
 
 use super::retry::Breaker;
-
-/// The verdict served on `/readyz`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Readiness {
-    /// Sends succeed, or have not failed for long.
-    Ready,
-    /// Sends have failed continuously for too long; why, for the response body.
-    NotReady(String),
-}
+pub use crate::health_endpoint::Readiness;
 
 /// Ready unless sends have been failing since `failing`'s instant for at least `limit` at `now`.
 pub fn decide(failing: Option<(Instant, &str)>, now: Instant, limit: Duration) -> Readiness {

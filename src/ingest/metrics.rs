@@ -11,18 +11,11 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
 use ofd_protocol::Dialect;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 /// A closed set of label values for one label.
 pub trait Label: Copy + 'static {
@@ -347,6 +340,11 @@ impl Metrics {
         }
     }
 
+    /// The registry, for the `/metrics` endpoint ([`crate::health_endpoint`]).
+    pub fn registry(&self) -> Registry {
+        self.registry.clone()
+    }
+
     /// Everything in the Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
@@ -359,26 +357,6 @@ impl Metrics {
 }
 
 /// Serve `GET /metrics` on `listener` until `shutdown` is cancelled.
-pub async fn serve(
-    listener: TcpListener,
-    metrics: Arc<Metrics>,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/metrics", get(scrape))
-        .with_state(metrics);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
-}
-
-async fn scrape(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
-    (
-        [(CONTENT_TYPE, TextEncoder::new().format_type().to_owned())],
-        metrics.render(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

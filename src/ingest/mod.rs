@@ -157,9 +157,10 @@ impl Server {
         let (writer, writer_task) = Writer::spawn(store.clone(), writer_config);
         let shutdown = CancellationToken::new();
         let metrics_shutdown = CancellationToken::new();
-        let metrics_task = tokio::spawn(crate::ingest::metrics::serve(
+        let metrics_task = tokio::spawn(crate::health_endpoint::serve(
             metrics_listener,
-            metrics.clone(),
+            metrics.registry(),
+            readiness(store.clone(), writer.watch(), shutdown.clone()),
             metrics_shutdown.clone(),
         ));
         let grace = config.limits.shutdown_grace;
@@ -280,4 +281,30 @@ impl Server {
         self.shutdown.cancel();
         self.task.await.context("ingest task panicked")?
     }
+}
+
+/// `/readyz` of the ingest server: not while it drains; then the database answers with the
+/// schema this binary needs, and the group-commit writer commits (a heartbeat through its queue,
+/// so a stalled writer shows even while every connection is merely waiting on it).
+fn readiness(
+    store: Store,
+    writer: crate::store::writer::WriterWatch,
+    shutdown: CancellationToken,
+) -> crate::health_endpoint::ReadyCheck {
+    use crate::health_endpoint::Readiness;
+    Arc::new(move || {
+        let (store, writer, shutdown) = (store.clone(), writer.clone(), shutdown.clone());
+        Box::pin(async move {
+            if shutdown.is_cancelled() {
+                return Readiness::NotReady("shutting down: draining connections".to_owned());
+            }
+            if let Err(reason) = store.check_ready().await {
+                return Readiness::NotReady(reason);
+            }
+            match writer.heartbeat().await {
+                Ok(()) => Readiness::Ready,
+                Err(e) => Readiness::NotReady(format!("the group-commit writer fails: {e}")),
+            }
+        })
+    })
 }

@@ -3,7 +3,8 @@
 //! - `POST /v1/batches` (header `x-batch-id`, gzip JSON lines) → 200
 //!   [`BatchReply`](tax_batch::BatchReply), 400 for an unreadable batch, 503 when a fault says so,
 //!   401 without `Authorization: Bearer <token>` when a token is configured.
-//! - `GET /stats` → [`Stats`]; `GET /documents` → stored document ids; `GET /healthz` → 200.
+//! - `GET /stats` → [`Stats`]; `GET /documents` → stored document ids; `GET /healthz` and `GET /readyz` → 200
+//!   (the sink keeps no state that could be unready).
 //! - `GET /faults`, `POST /faults` (replace the plan), `DELETE /faults` (clear it).
 
 use std::{sync::Arc, time::Duration};
@@ -77,6 +78,7 @@ pub fn router(state: SinkState, max_body: usize) -> Router {
         .route("/stats", get(stats))
         .route("/documents", get(document_ids))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ready" }))
         .route(
             "/faults",
             get(get_faults).post(set_faults).delete(clear_faults),

@@ -237,6 +237,24 @@ impl Store {
         Ok(schema::database_version(&mut conn, self.backend).await?)
     }
 
+    /// Whether this store can serve now, for readiness probes: the database answers and holds the
+    /// schema this binary was built for. The reason names no URL or credential.
+    pub async fn check_ready(&self) -> Result<(), String> {
+        let version = self.schema_version().await.map_err(|e| {
+            format!(
+                "the database does not answer: {}",
+                crate::error_chain::render(e.as_ref())
+            )
+        })?;
+        let binary = self.binary_schema_version();
+        if version != binary {
+            return Err(format!(
+                "the database schema is at migration {version}, this binary needs {binary}"
+            ));
+        }
+        Ok(())
+    }
+
     /// The highest schema version this binary knows for this store's backend.
     pub fn binary_schema_version(&self) -> i64 {
         schema::latest(self.migrator())

@@ -184,9 +184,45 @@ impl Writer {
         result.await.map_err(|_| WriteError::Closed)?
     }
 
+    /// A handle for readiness probes that does not keep the writer alive (see [`WriterWatch`]).
+    pub fn watch(&self) -> WriterWatch {
+        WriterWatch {
+            tx: self.tx.downgrade(),
+        }
+    }
+
     /// Items waiting in the queue (a gauge for metrics).
     pub fn queue_depth(&self) -> usize {
         self.tx.max_capacity() - self.tx.capacity()
+    }
+}
+
+/// Watches a writer without owning it: the writer still drains and stops when the last
+/// [`Writer`] is dropped, so a probe endpoint that outlives the connections cannot hold it open.
+#[derive(Clone)]
+pub struct WriterWatch {
+    tx: mpsc::WeakSender<Box<dyn Job>>,
+}
+
+impl WriterWatch {
+    /// Pass an empty unit of work through the queue and a commit: resolves once the writer has
+    /// committed everything queued before it. Readiness probes call it under a deadline, so a
+    /// writer that stopped committing (a database that hangs, a lock never released) makes the
+    /// role unready instead of silently queueing registers' documents. `Closed` once stopped.
+    pub async fn heartbeat(&self) -> Result<(), WriteError> {
+        let tx = self.tx.upgrade().ok_or(WriteError::Closed)?;
+        Writer { tx }.submit(Heartbeat).await
+    }
+}
+
+/// The work of [`WriterWatch::heartbeat`]: nothing, committed like everything else.
+struct Heartbeat;
+
+impl TxWork for Heartbeat {
+    type Output = ();
+
+    fn apply<'c>(&'c self, _conn: &'c mut AnyConnection) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        async { Ok(()) }.boxed()
     }
 }
 
