@@ -86,9 +86,7 @@ pub fn router(registry: Registry, ready: ReadyCheck) -> Router {
 }
 
 /// Run `check` under the deadline and turn the verdict into the probe's answer.
-pub async fn readiness_response(
-    check: BoxFuture<'static, Readiness>,
-) -> axum::response::Response {
+pub async fn readiness_response(check: BoxFuture<'static, Readiness>) -> axum::response::Response {
     let verdict = tokio::time::timeout(CHECK_DEADLINE, check)
         .await
         .unwrap_or_else(|_| {

@@ -221,6 +221,62 @@ pub fn reload_on_sighup(
     }
 }
 
+impl ReloadableCert {
+    /// When the leaf certificate now in service expires (Unix seconds).
+    pub fn not_after(&self) -> Option<i64> {
+        let current = self
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let leaf = current.cert.first()?;
+        let (_, parsed) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
+        Some(parsed.validity().not_after.timestamp())
+    }
+}
+
+/// `ofd_tls_certificate_expiry_timestamp_seconds{listener}`: read from the certificate in
+/// service at every scrape, so a SIGHUP reload shows at once and the expiry alert clears.
+pub struct CertificateExpiry {
+    cert: Arc<ReloadableCert>,
+    gauge: prometheus::IntGaugeVec,
+    listener: &'static str,
+}
+
+impl CertificateExpiry {
+    /// Export the expiry of `cert`, served on `listener` (a fixed name such as `ingest`).
+    pub fn new(
+        cert: Arc<ReloadableCert>,
+        listener: &'static str,
+    ) -> prometheus::Result<CertificateExpiry> {
+        let gauge = prometheus::IntGaugeVec::new(
+            prometheus::Opts::new(
+                "ofd_tls_certificate_expiry_timestamp_seconds",
+                "When the TLS certificate in service expires (Unix time).",
+            ),
+            &["listener"],
+        )?;
+        Ok(CertificateExpiry {
+            cert,
+            gauge,
+            listener,
+        })
+    }
+}
+
+impl prometheus::core::Collector for CertificateExpiry {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.gauge.desc()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        if let Some(at) = self.cert.not_after() {
+            self.gauge.with_label_values(&[self.listener]).set(at);
+        }
+        self.gauge.collect()
+    }
+}
+
 /// The subject common name of the client's leaf certificate, when it sent one.
 pub fn client_name<S>(stream: &TlsStream<S>) -> Option<String> {
     let leaf = stream.get_ref().1.peer_certificates()?.first()?;

@@ -39,10 +39,16 @@ impl Ca {
 
     /// A leaf for `names` (SANs) with subject CN `cn`: (certificate PEM, key PEM).
     fn leaf(&self, cn: &str, names: &[&str]) -> (String, String) {
+        self.leaf_until(cn, names, 4096)
+    }
+
+    /// [`Ca::leaf`] valid until 1 January of `year`.
+    fn leaf_until(&self, cn: &str, names: &[&str], year: i32) -> (String, String) {
         let key = KeyPair::generate().expect("key");
         let mut params =
             CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
                 .expect("params");
+        params.not_after = rcgen::date_time_ymd(year, 1, 1);
         params.distinguished_name.push(DnType::CommonName, cn);
         let cert = params.signed_by(&key, &self.issuer).expect("sign");
         (cert.pem(), key.serialize_pem())
@@ -311,8 +317,8 @@ async fn a_kz_register_is_named_by_its_system_id() {
 async fn sighup_serves_the_new_certificate_to_new_connections_while_an_old_one_finishes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ca = Ca::new("ofd test server CA");
-    let first = ca.leaf("ofd first", &["localhost"]);
-    let second = ca.leaf("ofd second", &["localhost"]);
+    let first = ca.leaf_until("ofd first", &["localhost"], 2030);
+    let second = ca.leaf_until("ofd second", &["localhost"], 2031);
     let (cert, key) = write_pair(dir.path(), "server", &first);
     let db = TestDb::sqlite();
     let mut role = Role::spawn(
@@ -339,8 +345,12 @@ async fn sighup_serves_the_new_certificate_to_new_connections_while_an_old_one_f
         &[],
     );
     let tls_addr = role.logged_addr("ofd ingest serving", "tls_listen").await;
+    let metrics = role.logged_addr("ofd ingest serving", "metrics").await;
     let client = connector(&ca.pem(), None);
     let register = fn_number(7);
+    // The expiry alert reads the certificate in service: 2030-01-01T00:00:00Z.
+    const EXPIRY: &str = r#"ofd_tls_certificate_expiry_timestamp_seconds{listener="ingest"}"#;
+    assert_eq!(metric(metrics, EXPIRY).await, 1_893_456_000.0);
 
     let mut old = tls_connect(&client, tls_addr).await.expect("handshake");
     assert_eq!(served_cert(&old), pem_der(&first.0));
@@ -364,6 +374,7 @@ async fn sighup_serves_the_new_certificate_to_new_connections_while_an_old_one_f
         .await
         .expect("handshake");
     assert_eq!(served_cert(&new), pem_der(&second.0), "new certificate");
+    assert_eq!(metric(metrics, EXPIRY).await, 1_924_992_000.0, "2031-01-01");
     let ack = exchange(&mut new, &receipt_frame(&fn_number(8), 1, 100, None))
         .await
         .expect("new connection served");

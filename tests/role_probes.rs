@@ -46,7 +46,9 @@ async fn readyz_becomes(addr: SocketAddr, want: u16) -> String {
 async fn migration_from_the_future(db: &TestDb) {
     match db.backend {
         Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(&db.url).await.expect("sqlite");
+            let mut conn = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("sqlite");
             conn.execute(
                 "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
                  VALUES (9999, 'from a newer release', TRUE, X'00', 0)",
@@ -72,7 +74,9 @@ async fn forget_the_future(db: &TestDb) {
     let sql = "DELETE FROM _sqlx_migrations WHERE version = 9999";
     match db.backend {
         Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(&db.url).await.expect("sqlite");
+            let mut conn = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("sqlite");
             conn.execute(sql).await.expect("delete");
             conn.close().await.ok();
         }
@@ -127,7 +131,9 @@ async fn ingest_is_unready_while_its_writer_cannot_commit() {
     readyz_becomes(probes, 200).await;
     // Another process holds the write lock: the database still answers reads, but the writer's
     // commits wait (busy timeout 10 s), so registers would wait for acknowledgements.
-    let mut holder = sqlx::SqliteConnection::connect(&db.url).await.expect("sqlite");
+    let mut holder = sqlx::SqliteConnection::connect(&db.url)
+        .await
+        .expect("sqlite");
     holder.execute("BEGIN EXCLUSIVE").await.expect("lock");
     let (status, body) = get(probes, "/readyz").await;
     assert_eq!(status, 503, "{body}");

@@ -287,7 +287,9 @@ pub async fn run(args: ForwardArgs) -> anyhow::Result<()> {
         health,
     } = spawn(&options, &store, &registry, shutdown.clone())?;
     let metrics = match options.metrics_listen {
-        Some(addr) => Some(serve_metrics(addr, registry, health, store.clone(), shutdown.clone()).await?),
+        Some(addr) => {
+            Some(serve_metrics(addr, registry, health, store.clone(), shutdown.clone()).await?)
+        }
         None => None,
     };
     crate::signal::shutdown_signal()

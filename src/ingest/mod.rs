@@ -143,6 +143,7 @@ impl Server {
         };
         let metrics_addr = metrics_listener.local_addr()?;
         let metrics = Metrics::new();
+        register_scrape_time_metrics(&metrics, &store, tls.as_ref().map(|(_, t)| &t.cert)).await?;
 
         let observer_metrics = metrics.clone();
         let writer_config = WriterConfig {
@@ -307,4 +308,22 @@ fn readiness(
             }
         })
     })
+}
+
+/// Gauges read when Prometheus scrapes: free space beside the SQLite file, and the expiry of
+/// the register port's TLS certificate when TLS is on.
+async fn register_scrape_time_metrics(
+    metrics: &Metrics,
+    store: &Store,
+    tls_cert: Option<&Arc<crate::tls::ReloadableCert>>,
+) -> anyhow::Result<()> {
+    let registry = metrics.registry();
+    if let Some(dir) = crate::store::disk_space::sqlite_directory(store).await {
+        registry.register(Box::new(crate::store::disk_space::DiskSpace::new(dir)?))?;
+    }
+    if let Some(cert) = tls_cert {
+        let expiry = crate::tls::CertificateExpiry::new(cert.clone(), "ingest")?;
+        registry.register(Box::new(expiry))?;
+    }
+    Ok(())
 }

@@ -46,6 +46,7 @@ pub mod backup;
 mod cashiers;
 pub mod checkpoint;
 pub mod config;
+pub mod disk_space;
 pub mod documents;
 pub mod identity;
 pub mod organisations;
