@@ -8,123 +8,14 @@ mod account_support;
 mod common;
 mod ingest_support;
 
-use account_support::{error_code, link_in, token_of, Account, Client, MailServer};
+use account_support::{
+    error_code, link_in, owner, signup_body, staff, token_of, Account, Client, MailServer, PASSWORD,
+};
 use common::on_each_backend;
 use ofd::account::AccountOptions;
 use ofd_protocol::kz::AuthResultTypeEnum;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-const PASSWORD: &str = "sturdy-owl-42-lantern";
-
-fn signup_body(inn: &str, country: &str, email: &str) -> Value {
-    json!({
-        "organisation": { "inn": inn, "name": format!("Org {inn}"), "country": country },
-        "email": email,
-        "password": PASSWORD,
-        "password_repeat": PASSWORD,
-        "consent": true,
-    })
-}
-
-/// Sign up `email` for organisation `inn`, follow the confirmation link from the mail, log in;
-/// the logged-in client and the organisation's id.
-async fn owner(account: &Account, mail: &MailServer, inn: &str, email: &str) -> (Client, i64) {
-    let anonymous = Client::anonymous(&account.url);
-    let (status, answer) = anonymous
-        .post("/api/v1/signup", signup_body(inn, "ru", email))
-        .await;
-    assert_eq!(
-        (status, answer),
-        (202, json!({ "status": "confirmation_sent" }))
-    );
-
-    // Not before the e-mail is confirmed.
-    let (status, answer) = anonymous
-        .post(
-            "/api/v1/login",
-            json!({ "login": email, "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!((status, error_code(&answer)), (403, "email_not_confirmed"));
-
-    let (to, _, body) = mail.next().await;
-    assert_eq!(to, email);
-    let link = link_in(&body);
-    let (status, answer) = anonymous.get(&link).await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["status"], "active");
-    // One-time: the same link again does nothing.
-    let (status, answer) = anonymous.get(&link).await;
-    assert_eq!((status, error_code(&answer)), (400, "invalid_token"));
-
-    let client = Client::anonymous(&account.url);
-    let (status, _, cookie) = client
-        .call_raw(
-            Method::POST,
-            "/api/v1/login",
-            Some(json!({ "login": email.to_uppercase(), "password": PASSWORD })),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let cookie = cookie.expect("session cookie");
-    assert!(cookie.contains("HttpOnly"), "{cookie}");
-    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
-    let (_, me) = client.get("/api/v1/me").await;
-    assert_eq!(me["user"]["role"], "owner");
-    assert!(me["user"]["consent_at"].as_i64().is_some(), "{me}");
-    let org_id = me["organisation"]["id"].as_i64().expect("org id");
-    (client, org_id)
-}
-
-/// Invite `email` as `role` with `by`, accept from the mailed link, log in; the client and the
-/// user id.
-async fn staff(
-    account: &Account,
-    mail: &MailServer,
-    by: &Client,
-    email: &str,
-    role: &str,
-) -> (Client, i64) {
-    let (status, answer) = by
-        .post("/api/v1/users", json!({ "email": email, "role": role }))
-        .await;
-    assert_eq!(
-        (status, answer),
-        (202, json!({ "status": "invitation_sent" }))
-    );
-    let (_, users) = by.get("/api/v1/users").await;
-    let user = users["users"]
-        .as_array()
-        .expect("users")
-        .iter()
-        .find(|u| u["email"] == email)
-        .cloned()
-        .expect("the invited user is listed");
-    assert_eq!(user["status"], "invited");
-    let (to, _, body) = mail.next().await;
-    assert_eq!(to, email);
-    let token = token_of(&link_in(&body));
-    let anonymous = Client::anonymous(&account.url);
-    let (status, answer) = anonymous
-        .post(
-            "/api/v1/invitations/accept",
-            json!({ "token": token, "password": PASSWORD, "password_repeat": PASSWORD }),
-        )
-        .await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["role"], role);
-    let client = Client::anonymous(&account.url);
-    let (status, _) = client
-        .post(
-            "/api/v1/login",
-            json!({ "login": email, "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(status, 200);
-    (client, user["id"].as_i64().expect("id"))
-}
 
 async fn start(store: &ofd::store::Store, mail: &MailServer, options: AccountOptions) -> Account {
     Account::start_with(
@@ -815,6 +706,13 @@ async fn openapi_document_lists_every_route() {
         ("/api/v1/users/{id}/registers", &["get", "put"]),
         ("/api/v1/users/{id}/kz-cashier", &["put"]),
         ("/api/v1/password/change", &["post"]),
+        ("/api/v1/alerts", &["get"]),
+        ("/api/v1/alerts/{id}", &["get"]),
+        ("/api/v1/alerts/{id}/acknowledge", &["post"]),
+        ("/api/v1/alerts/kinds", &["get"]),
+        ("/api/v1/alerts/subscriptions", &["get", "put"]),
+        ("/api/v1/alerts/settings", &["get", "put"]),
+        ("/api/v1/alerts/webhook-deliveries", &["get"]),
     ] {
         for method in methods {
             assert!(

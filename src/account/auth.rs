@@ -48,6 +48,12 @@ pub enum Permission {
     ChangeRegisters,
     /// Assign registers to cashiers.
     AssignRegisters,
+    /// Read client alerts and the alert settings.
+    ReadAlerts,
+    /// Acknowledge client alerts.
+    AcknowledgeAlerts,
+    /// Change thresholds and the webhook; read the delivery log.
+    ManageAlertSettings,
 }
 
 /// Whether `role` (`None`: operator staff) allows `permission`. The one table of role rights.
@@ -56,11 +62,19 @@ pub fn allows(role: Option<Role>, permission: Permission) -> bool {
     match role {
         None => true,
         Some(Role::Owner) => permission != ProvisionOrganisations,
-        Some(Role::Accountant) => matches!(permission, ReadOrganisation | ReadRegisters),
+        Some(Role::Accountant) => matches!(
+            permission,
+            ReadOrganisation | ReadRegisters | ReadAlerts | AcknowledgeAlerts
+        ),
         Some(Role::Engineer) => {
             matches!(
                 permission,
-                ReadOrganisation | ReadRegisters | ChangeRegisters | AssignRegisters
+                ReadOrganisation
+                    | ReadRegisters
+                    | ChangeRegisters
+                    | AssignRegisters
+                    | ReadAlerts
+                    | AcknowledgeAlerts
             )
         }
         // Cashiers read the organisation's card and their registers; which registers are theirs

@@ -28,6 +28,8 @@ pub const DEFAULT_MAX_FAILURES_PER_ACCOUNT: u32 = 5;
 pub const DEFAULT_MAX_FAILURES_PER_ADDRESS: u32 = 20;
 /// The lock window: failures older than this no longer count, so a lock lifts after it.
 pub const DEFAULT_LOCK_SECONDS: u64 = 900;
+/// Period of the client-alert evaluator unless told otherwise.
+pub const DEFAULT_ALERT_INTERVAL_SECS: u64 = 60;
 /// Sender of outgoing mail unless told otherwise.
 pub const DEFAULT_MAIL_FROM: &str = "OFD <no-reply@localhost>";
 
@@ -88,6 +90,23 @@ pub struct AccountOptions {
     /// The lock window in seconds: a lock lifts this long after the last failure. [default: 900]
     #[arg(long, env = "OFD_ACCOUNT_LOCK_SECONDS", value_name = "SECONDS")]
     pub lock_seconds: Option<u64>,
+    /// Prometheus `/metrics`, `/healthz` and `/readyz` of the account service (firing client
+    /// alerts, webhook deliveries). [default: none]
+    #[arg(
+        id = "account.metrics_listen",
+        long = "account-metrics-listen",
+        env = "OFD_ACCOUNT_METRICS_LISTEN",
+        value_name = "ADDR"
+    )]
+    pub metrics_listen: Option<SocketAddr>,
+    /// How often the client-alert evaluator runs, in seconds. [default: 60]
+    #[arg(long, env = "OFD_ACCOUNT_ALERT_INTERVAL_SECS", value_name = "SECONDS")]
+    pub alert_interval_secs: Option<u64>,
+    /// Allow plain-http webhook URLs (labs and tests); otherwise webhooks must be https.
+    /// [default: false]
+    #[arg(long, env = "OFD_ACCOUNT_WEBHOOK_ALLOW_HTTP", value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true")]
+    pub webhook_allow_http: Option<bool>,
 }
 
 crate::layer!(AccountOptions {
@@ -102,6 +121,9 @@ crate::layer!(AccountOptions {
     max_failures_per_account,
     max_failures_per_address,
     lock_seconds,
+    metrics_listen,
+    alert_interval_secs,
+    webhook_allow_http,
 });
 
 /// The account service's settings, resolved.
@@ -125,6 +147,12 @@ pub struct AccountConfig {
     pub max_failures_per_address: u32,
     /// The lock window.
     pub lock_window: Duration,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Period of the client-alert evaluator.
+    pub alert_interval: Duration,
+    /// Whether webhook URLs may be plain http.
+    pub webhook_allow_http: bool,
 }
 
 impl AccountConfig {
@@ -183,6 +211,22 @@ impl AccountOptions {
                 .max_failures_per_address
                 .unwrap_or(DEFAULT_MAX_FAILURES_PER_ADDRESS),
             lock_window: Duration::from_secs(self.lock_seconds.unwrap_or(DEFAULT_LOCK_SECONDS)),
+            metrics_listen: self.metrics_listen,
+            alert_interval: Duration::from_secs(
+                match self
+                    .alert_interval_secs
+                    .unwrap_or(DEFAULT_ALERT_INTERVAL_SECS)
+                {
+                    0 => {
+                        return Err(ConfigError::invalid(
+                            "account.alert_interval_secs",
+                            "must be at least 1 second",
+                        ))
+                    }
+                    secs => secs,
+                },
+            ),
+            webhook_allow_http: self.webhook_allow_http.unwrap_or(false),
         })
     }
 }

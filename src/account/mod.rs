@@ -33,6 +33,9 @@
 //! 3. the mail sender finishes the message it is sending (the rest stay in the outbox);
 //! 4. the store's pool is closed, and "account API drained" is logged.
 
+pub mod alert_evaluator;
+pub mod alert_rules;
+mod alerts;
 mod auth;
 pub mod config;
 mod error;
@@ -40,12 +43,14 @@ pub mod esign;
 mod identity;
 mod keys;
 mod mailer;
+pub mod metrics;
 pub mod openapi;
 mod organisations;
 pub mod password;
 mod registers;
 mod routes;
 mod staff;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -134,6 +139,42 @@ pub async fn spawn(
         &config.mail_from,
         mail_stop.clone(),
     )?;
+    // Background work beside the API: client alerts and their webhook deliveries, and the
+    // account metrics endpoint; all stop with the mail sender, after the API has drained.
+    let metrics = metrics::AccountMetrics::new();
+    let evaluator = alert_evaluator::spawn(
+        store.clone(),
+        config.public_url.clone(),
+        config.alert_interval,
+        metrics.clone(),
+        mail_stop.clone(),
+    );
+    let webhooks = webhooks::spawn(store.clone(), metrics.clone(), mail_stop.clone())?;
+    let probes = match config.metrics_listen {
+        None => None,
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the account metrics port {addr}"))?;
+            tracing::info!(metrics = %listener.local_addr()?, "account metrics listening");
+            let ready_store = store.clone();
+            let ready: crate::health_endpoint::ReadyCheck = Arc::new(move || {
+                let store = ready_store.clone();
+                Box::pin(async move {
+                    match store.check_ready().await {
+                        Ok(()) => crate::health_endpoint::Readiness::Ready,
+                        Err(reason) => crate::health_endpoint::Readiness::NotReady(reason),
+                    }
+                })
+            });
+            Some(tokio::spawn(crate::health_endpoint::serve(
+                listener,
+                metrics.registry(),
+                ready,
+                mail_stop.clone(),
+            )))
+        }
+    };
     let state = AppState {
         store,
         config: Arc::new(config),
@@ -163,6 +204,11 @@ pub async fn spawn(
         mail_stop.cancel();
         if let Some(mailer) = mailer {
             mailer.await.context("mail sender panicked")?;
+        }
+        evaluator.await.context("alert evaluator panicked")?;
+        webhooks.await.context("webhook sender panicked")?;
+        if let Some(probes) = probes {
+            let _ = probes.await;
         }
         served
     });

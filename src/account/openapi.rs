@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{identity, organisations, registers, staff};
+use super::{alerts, identity, organisations, registers, staff};
 
 /// The document.
 #[derive(OpenApi)]
@@ -22,6 +22,9 @@ use super::{identity, organisations, registers, staff};
         organisations::update,
         registers::provision, registers::list, registers::get_one, registers::set_status,
         registers::reset_token,
+        alerts::list, alerts::get_one, alerts::acknowledge, alerts::kinds,
+        alerts::subscriptions, alerts::set_subscriptions, alerts::settings,
+        alerts::set_settings, alerts::deliveries,
     ),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),

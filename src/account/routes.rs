@@ -11,7 +11,7 @@ use utoipa::OpenApi as _;
 
 use super::error::ApiError;
 use super::openapi::ApiDoc;
-use super::{auth, identity, organisations, registers, staff, AppState};
+use super::{alerts, auth, identity, organisations, registers, staff, AppState};
 
 /// Largest request body: the API takes small JSON objects only.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -46,6 +46,19 @@ pub fn router(state: AppState) -> Router {
             "/registers",
             post(registers::provision).get(registers::list),
         )
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/kinds", get(alerts::kinds))
+        .route(
+            "/alerts/subscriptions",
+            get(alerts::subscriptions).put(alerts::set_subscriptions),
+        )
+        .route(
+            "/alerts/settings",
+            get(alerts::settings).put(alerts::set_settings),
+        )
+        .route("/alerts/webhook-deliveries", get(alerts::deliveries))
+        .route("/alerts/{id}", get(alerts::get_one))
+        .route("/alerts/{id}/acknowledge", post(alerts::acknowledge))
         .route("/registers/{id}", get(registers::get_one))
         .route("/registers/{id}/status", put(registers::set_status))
         .route("/registers/{id}/token", post(registers::reset_token))

@@ -41,6 +41,7 @@
 //! writer, and readers use the pool. In-memory SQLite is not supported: each pooled connection
 //! would see its own empty database.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod backup;
 mod cashiers;

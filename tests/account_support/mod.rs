@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 
 use ofd::account::{spawn, AccountOptions, RunningAccount};
 use ofd::store::Store;
-use serde_json::Value;
+use reqwest::Method;
+use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 /// A running account API and a key that works on it.
@@ -327,4 +328,122 @@ impl Client {
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }
+
+    /// PUT JSON.
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::PUT, path, Some(body)).await
+    }
+}
+
+/// The password every test user gets.
+pub const PASSWORD: &str = "sturdy-owl-42-lantern";
+
+/// A sign-up body for organisation `inn` in `country` with owner `email`.
+pub fn signup_body(inn: &str, country: &str, email: &str) -> Value {
+    json!({
+        "organisation": { "inn": inn, "name": format!("Org {inn}"), "country": country },
+        "email": email,
+        "password": PASSWORD,
+        "password_repeat": PASSWORD,
+        "consent": true,
+    })
+}
+
+/// Sign up `email` for organisation `inn`, follow the confirmation link from the mail, log in;
+/// the logged-in client and the organisation's id.
+pub async fn owner(account: &Account, mail: &MailServer, inn: &str, email: &str) -> (Client, i64) {
+    let anonymous = Client::anonymous(&account.url);
+    let (status, answer) = anonymous
+        .post("/api/v1/signup", signup_body(inn, "ru", email))
+        .await;
+    assert_eq!(
+        (status, answer),
+        (202, json!({ "status": "confirmation_sent" }))
+    );
+
+    // Not before the e-mail is confirmed.
+    let (status, answer) = anonymous
+        .post(
+            "/api/v1/login",
+            json!({ "login": email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!((status, error_code(&answer)), (403, "email_not_confirmed"));
+
+    let (to, _, body) = mail.next().await;
+    assert_eq!(to, email);
+    let link = link_in(&body);
+    let (status, answer) = anonymous.get(&link).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["status"], "active");
+    // One-time: the same link again does nothing.
+    let (status, answer) = anonymous.get(&link).await;
+    assert_eq!((status, error_code(&answer)), (400, "invalid_token"));
+
+    let client = Client::anonymous(&account.url);
+    let (status, _, cookie) = client
+        .call_raw(
+            Method::POST,
+            "/api/v1/login",
+            Some(json!({ "login": email.to_uppercase(), "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let cookie = cookie.expect("session cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+    let (_, me) = client.get("/api/v1/me").await;
+    assert_eq!(me["user"]["role"], "owner");
+    assert!(me["user"]["consent_at"].as_i64().is_some(), "{me}");
+    let org_id = me["organisation"]["id"].as_i64().expect("org id");
+    (client, org_id)
+}
+
+/// Invite `email` as `role` with `by`, accept from the mailed link, log in; the client and the
+/// user id.
+pub async fn staff(
+    account: &Account,
+    mail: &MailServer,
+    by: &Client,
+    email: &str,
+    role: &str,
+) -> (Client, i64) {
+    let (status, answer) = by
+        .post("/api/v1/users", json!({ "email": email, "role": role }))
+        .await;
+    assert_eq!(
+        (status, answer),
+        (202, json!({ "status": "invitation_sent" }))
+    );
+    let (_, users) = by.get("/api/v1/users").await;
+    let user = users["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["email"] == email)
+        .cloned()
+        .expect("the invited user is listed");
+    assert_eq!(user["status"], "invited");
+    let (to, _, body) = mail.next().await;
+    assert_eq!(to, email);
+    let token = token_of(&link_in(&body));
+    let anonymous = Client::anonymous(&account.url);
+    let (status, answer) = anonymous
+        .post(
+            "/api/v1/invitations/accept",
+            json!({ "token": token, "password": PASSWORD, "password_repeat": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["role"], role);
+    let client = Client::anonymous(&account.url);
+    let (status, _) = client
+        .post(
+            "/api/v1/login",
+            json!({ "login": email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    (client, user["id"].as_i64().expect("id"))
 }

@@ -113,7 +113,18 @@ pub fn receipt_frame(fn_number: &str, fd: u32, total: u32, signer: Option<&SoftU
 
 /// A whole session frame around `document` (a receipt of `fn_number`, ФД `fd`).
 pub fn receipt_frame_of(
+    document: Vec<u8>,
+    fn_number: &str,
+    fd: u32,
+    signer: Option<&SoftUnit>,
+) -> Vec<u8> {
+    document_frame_of(document, 3, fn_number, fd, signer)
+}
+
+/// A whole session frame around `document` of form `form` (its container's document type).
+pub fn document_frame_of(
     mut document: Vec<u8>,
+    form: u8,
     fn_number: &str,
     fd: u32,
     signer: Option<&SoftUnit>,
@@ -123,7 +134,7 @@ pub fn receipt_frame_of(
         len: (32 + document.len() + 10) as u16,
         crc: 0,
         container_type: 0xA5,
-        doc_type: 3,
+        doc_type: form,
         version: 1,
         service1: [0x10, 0x09],
         fn_number: fn_parsed,
