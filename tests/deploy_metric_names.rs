@@ -51,6 +51,8 @@ fn exported() -> BTreeSet<String> {
         .expect("expiry");
     add(&registry);
 
+    add(&ofd::account::metrics::AccountMetrics::new().registry());
+
     let registry = Registry::new();
     let forward = ForwardMetrics::new(&registry).expect("forward metrics");
     forward.send_errors.with_label_values(&["401"]).inc();
