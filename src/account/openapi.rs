@@ -4,13 +4,16 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{identity, organisations, registers, staff};
+use super::{
+    catalogue, identity, invoices, organisations, registers, staff, tariffs, wired_requests,
+};
 
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ofd account API", description = "The cabinet's identity, organisations, staff, \
-        API keys, audit log and registers. Errors are {\"error\":{\"code\",\"message\"}}."),
+        API keys, audit log, registers, tariffs, invoices, wired-connection requests and the \
+        product catalogue. Errors are {\"error\":{\"code\",\"message\"}}."),
     paths(
         identity::signup, identity::confirm_post, identity::confirm_get, identity::login,
         identity::logout, identity::forgot, identity::reset, identity::accept_invitation,
@@ -22,6 +25,13 @@ use super::{identity, organisations, registers, staff};
         organisations::update,
         registers::provision, registers::list, registers::get_one, registers::set_status,
         registers::reset_token,
+        tariffs::list_plans, tariffs::create_plan, tariffs::update_plan, tariffs::activate,
+        tariffs::get_one, tariffs::list,
+        invoices::create, invoices::list, invoices::get_one, invoices::mark_paid,
+        invoices::import_payments,
+        wired_requests::create, wired_requests::list, wired_requests::get_one,
+        wired_requests::change_status,
+        catalogue::get, catalogue::add, catalogue::update, catalogue::remove, catalogue::import,
     ),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),

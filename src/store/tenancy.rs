@@ -36,7 +36,7 @@ use crate::clock::unix_millis;
 use crate::secret::Secret;
 
 /// Rows whose `org_id` column is in scope.
-const SCOPE_ORG_ID: &str = "(org_id = $1 OR $2 = 1)";
+pub(super) const SCOPE_ORG_ID: &str = "(org_id = $1 OR $2 = 1)";
 /// Organisation rows in scope.
 const SCOPE_ID: &str = "(id = $1 OR $2 = 1)";
 /// Register rows whose owner is in scope.
@@ -131,15 +131,26 @@ impl Tenant {
         &self.actor
     }
 
+    /// The store behind the scope (for the other store modules' scoped queries).
+    pub(super) fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// `$1`, `$2` of every scoped query.
-    fn scope(&self) -> (i64, i64) {
+    pub(super) fn scope(&self) -> (i64, i64) {
         match self.actor.org_id() {
             Some(org) => (org, 0),
             None => (-1, 1),
         }
     }
 
-    fn entry(&self, org_id: Option<i64>, action: &'static str, object: String) -> AuditEntry {
+    /// An audit line of this actor about `object` of organisation `org_id`.
+    pub(super) fn entry(
+        &self,
+        org_id: Option<i64>,
+        action: &'static str,
+        object: String,
+    ) -> AuditEntry {
         AuditEntry {
             org_id,
             actor: self.actor.label(),
@@ -163,7 +174,7 @@ impl Tenant {
     }
 
     /// The rows of `sql`, whose `$1` and `$2` are the scope (see [`Tenant::scope`]).
-    async fn scoped_rows<T>(
+    pub(super) async fn scoped_rows<T>(
         &self,
         sql: &str,
         from_row: fn(&AnyRow) -> Result<T, StoreError>,
@@ -178,7 +189,7 @@ impl Tenant {
     }
 
     /// The row of `sql` whose `$3` is `id`, when in scope (`$1`, `$2`).
-    async fn scoped_row_by_id<T>(
+    pub(super) async fn scoped_row_by_id<T>(
         &self,
         sql: &str,
         id: i64,
