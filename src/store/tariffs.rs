@@ -232,15 +232,15 @@ impl Store {
         plan_in(&mut conn, id).await
     }
 
-    /// Registers still active whose tariff was paid only until before `cutoff` (now minus the
-    /// grace period): the tariff check's candidates, oldest debt first, at most `limit`.
+    /// Registers still active whose tariff was paid only until `cutoff` (now minus the grace
+    /// period) or earlier: the tariff check's candidates, oldest debt first, at most `limit`.
     pub async fn tariffs_unpaid_since(
         &self,
         cutoff: i64,
         limit: i64,
     ) -> Result<Vec<RegisterTariff>, StoreError> {
         let sql = format!(
-            "SELECT {TARIFF_COLUMNS} FROM register_tariffs WHERE paid_until < $1 \
+            "SELECT {TARIFF_COLUMNS} FROM register_tariffs WHERE paid_until <= $1 \
              AND register_id IN (SELECT id FROM registers WHERE status = 'active') \
              ORDER BY paid_until, register_id LIMIT $2"
         );
