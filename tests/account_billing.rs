@@ -431,3 +431,51 @@ async fn the_service_blocks_unpaid_registers_and_a_payment_reactivates_them() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_tariff_invoice_wired_and_catalogue_routes() {
+    let db = common::TestDb::sqlite();
+    let store = db.open().await;
+    let account = Account::start(&store).await;
+    let (status, doc) = Client::anonymous(&account.url)
+        .get("/api/openapi.json")
+        .await;
+    assert_eq!(status, 200);
+    for (path, methods) in [
+        ("/api/v1/tariff-plans", &["get", "post"][..]),
+        ("/api/v1/tariff-plans/{id}", &["patch"]),
+        ("/api/v1/registers/{id}/tariff", &["get", "put"]),
+        ("/api/v1/tariffs", &["get"]),
+        ("/api/v1/invoices", &["get", "post"]),
+        ("/api/v1/invoices/{id}", &["get"]),
+        ("/api/v1/invoices/{id}/paid", &["post"]),
+        ("/api/v1/invoices/payments-import", &["post"]),
+        ("/api/v1/wired-requests", &["get", "post"]),
+        ("/api/v1/wired-requests/{id}", &["get"]),
+        ("/api/v1/wired-requests/{id}/status", &["put"]),
+        ("/api/v1/catalogue", &["get"]),
+        ("/api/v1/catalogue/items", &["post"]),
+        ("/api/v1/catalogue/items/{id}", &["put", "delete"]),
+        ("/api/v1/catalogue/import", &["post"]),
+    ] {
+        for method in methods {
+            assert!(
+                doc["paths"][path][method].is_object(),
+                "{method} {path} missing from the OpenAPI document"
+            );
+        }
+    }
+    assert!(
+        doc["paths"]["/api/v1/invoices/payments-import"]["post"]["requestBody"]["content"]
+            ["text/csv"]
+            .is_object(),
+        "the bank statement is documented as text/csv"
+    );
+    for schema in ["TariffPlan", "TariffView", "Invoice", "WiredRequest", "Catalogue"] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "schema {schema} missing"
+        );
+    }
+    account.stop().await;
+}

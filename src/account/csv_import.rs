@@ -76,6 +76,18 @@ pub fn read_rows(
             ),
         ));
     }
+    // The file's own line of a record (the reader's line count skips blank lines).
+    let line_at = |position: Option<&csv::Position>| {
+        position.map_or(0, |p| {
+            let bytes = text.as_bytes();
+            let mut offset = usize::try_from(p.byte()).unwrap_or(usize::MAX).min(text.len());
+            // A record's position may be where the blank lines before it begin.
+            while offset < bytes.len() && matches!(bytes[offset], b'\n' | b'\r') {
+                offset += 1;
+            }
+            bytes[..offset].iter().filter(|b| **b == b'\n').count() as u64 + 1
+        })
+    };
     let mut rows = Vec::new();
     for record in reader.records() {
         if rows.len() >= MAX_ROWS {
@@ -86,7 +98,7 @@ pub fn read_rows(
         }
         match record {
             Ok(record) => {
-                let line = record.position().map_or(0, |p| p.line());
+                let line = line_at(record.position());
                 if record.iter().all(|cell| cell.trim().is_empty()) {
                     continue;
                 }
@@ -98,7 +110,7 @@ pub fn read_rows(
                 rows.push((line, Ok(CsvRow { cells })));
             }
             Err(error) => {
-                let line = error.position().map_or(0, |p| p.line());
+                let line = line_at(error.position());
                 rows.push((line, Err(format!("unreadable row: {error}"))));
             }
         }
@@ -113,9 +125,12 @@ pub fn amount_minor(text: &str) -> Result<i64, String> {
         .filter(|c| !c.is_whitespace() && *c != '\u{a0}')
         .map(|c| if c == ',' { '.' } else { c })
         .collect();
-    let (whole, fraction) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
+    let (whole, fraction) = match cleaned.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (cleaned.as_str(), None),
+    };
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(whole) || (!fraction.is_empty() && !digits(fraction)) || fraction.len() > 2 {
+    if !digits(whole) || fraction.is_some_and(|f| !digits(f) || f.len() > 2) {
         return Err(format!(
             "{text:?} is not an amount (digits, at most two after the point)"
         ));
@@ -125,7 +140,7 @@ pub fn amount_minor(text: &str) -> Result<i64, String> {
         .ok()
         .filter(|w| *w <= 10_000_000_000_000)
         .ok_or_else(|| format!("{text:?} is too large"))?;
-    let cents: i64 = format!("{fraction:0<2}").parse().unwrap_or(0);
+    let cents: i64 = format!("{:0<2}", fraction.unwrap_or("")).parse().unwrap_or(0);
     Ok(whole * 100 + cents)
 }
 

@@ -141,10 +141,11 @@ mod tests {
         assert_eq!(decide(10, 0, 10), TariffDecision::Block);
         assert_eq!(decide(10, -5, 10), TariffDecision::Block, "negative is none");
         assert_eq!(
-            decide(i64::MAX - 1, i64::MAX, i64::MAX),
+            decide(i64::MAX - 2, i64::MAX, i64::MAX - 1),
             TariffDecision::Grace {
                 blocks_at: i64::MAX
-            }
+            },
+            "the end of grace saturates instead of wrapping into the past"
         );
     }
 }

@@ -516,6 +516,53 @@ mod tests {
     }
 
     #[test]
+    fn info_names_the_organisation_and_the_point_of_sale_the_cabinet_keeps() {
+        let config = KzConfig::default();
+        let register = RegisterFacts {
+            system_id: 1,
+            org_inn: Some("000740001307".into()),
+            org_name: Some("ТОО Тест".into()),
+            org_address: Some("Алматы, Абая 10".into()),
+            point_of_sale: Some(PointOfSaleFacts {
+                title: Some("АЗС №3".into()),
+                address: Some("трасса М-36".into()),
+            }),
+            ..Default::default()
+        };
+        let request = Request {
+            command: Some(CommandTypeEnum::Info as i32),
+            ..Default::default()
+        };
+        let out = execute(
+            &Input {
+                config: &config,
+                register: &register,
+                version: ProtocolVersion::V202,
+                now_ms: NOW_MS,
+                request: &request,
+                ticket_number: "1234567890",
+                known_offline: None,
+                cashier_ok: false,
+                catalogue: None,
+            },
+            &KzState::default(),
+        )
+        .expect("INFO answers");
+        let info = out
+            .response
+            .service
+            .and_then(|s| s.reg_info)
+            .expect("reg_info");
+        let org = info.org.expect("org");
+        assert_eq!(org.title.as_deref(), Some("ТОО Тест"));
+        assert_eq!(org.address.as_deref(), Some("Алматы, Абая 10"));
+        assert_eq!(org.inn.as_deref(), Some("000740001307"));
+        let pos = info.pos.expect("pos");
+        assert_eq!(pos.title.as_deref(), Some("АЗС №3"));
+        assert!(!out.rotate, "INFO keeps the token");
+    }
+
+    #[test]
     fn auth_answers_by_the_cashier_check_and_keeps_the_token() {
         let request = Request {
             command: Some(CommandTypeEnum::Auth as i32),

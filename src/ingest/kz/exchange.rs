@@ -765,6 +765,29 @@ mod tests {
     }
 
     #[test]
+    fn a_held_catalogue_serves_only_its_own_version_and_never_goes_back() {
+        let catalogues = Catalogues::default();
+        let at = |version| {
+            Arc::new(KzCatalogue {
+                version,
+                elements: Vec::new(),
+            })
+        };
+        assert!(catalogues.at(1, 2).is_none(), "nothing held");
+        catalogues.keep(1, at(2));
+        assert_eq!(catalogues.at(1, 2).map(|c| c.version), Some(2));
+        assert!(catalogues.at(1, 3).is_none(), "a newer version is read again");
+        assert!(catalogues.at(2, 2).is_none(), "per organisation");
+        catalogues.keep(1, at(3));
+        catalogues.keep(1, at(2));
+        assert_eq!(
+            catalogues.at(1, 3).map(|c| c.version),
+            Some(3),
+            "a late reader of an older version does not replace a newer one"
+        );
+    }
+
+    #[test]
     fn a_cached_register_is_read_again_once_its_ttl_has_passed() {
         let ttl = Duration::from_millis(100);
         let read = Instant::now();
