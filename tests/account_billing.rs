@@ -364,7 +364,10 @@ async fn the_service_blocks_unpaid_registers_and_a_payment_reactivates_them() {
             )
             .await;
         assert_eq!(status, 200, "{tariff}");
-        assert_eq!(tariff["payment_status"], "unpaid", "no trial: unpaid at once");
+        assert_eq!(
+            tariff["payment_status"], "unpaid",
+            "no trial: unpaid at once"
+        );
         let (status, _) = owner
             .put(
                 &format!("/api/v1/registers/{in_trial}/tariff"),
@@ -421,7 +424,10 @@ async fn the_service_blocks_unpaid_registers_and_a_payment_reactivates_them() {
         assert_eq!(tariff["payment_status"], "paid");
         assert_eq!(tariff["blocked_for_nonpayment"], false);
         let (_, other) = owner.get(&format!("/api/v1/registers/{in_trial}")).await;
-        assert_eq!(other["status"], "blocked", "blocked by hand, not for nonpayment");
+        assert_eq!(
+            other["status"], "blocked",
+            "blocked by hand, not for nonpayment"
+        );
         // Paid for 30 days: the next rounds leave it active.
         tokio::time::sleep(Duration::from_millis(2_500)).await;
         let (_, row) = owner.get(&format!("/api/v1/registers/{unpaid}")).await;
@@ -471,7 +477,13 @@ async fn the_openapi_document_lists_the_tariff_invoice_wired_and_catalogue_route
             .is_object(),
         "the bank statement is documented as text/csv"
     );
-    for schema in ["TariffPlan", "TariffView", "Invoice", "WiredRequest", "Catalogue"] {
+    for schema in [
+        "TariffPlan",
+        "TariffView",
+        "Invoice",
+        "WiredRequest",
+        "Catalogue",
+    ] {
         assert!(
             doc["components"]["schemas"][schema].is_object(),
             "schema {schema} missing"

@@ -40,7 +40,9 @@ async fn requests_move_only_along_allowed_transitions_and_stay_in_their_organisa
         let engineer_a = org_client(&account, org_a, "engineer").await;
         let accountant_a = org_client(&account, org_a, "accountant").await;
         let owner_b = org_client(&account, org_b, "owner").await;
-        let register_a = provision(&account, KZ_BIN, None).await["id"].as_i64().expect("id");
+        let register_a = provision(&account, KZ_BIN, None).await["id"]
+            .as_i64()
+            .expect("id");
         let register_b = provision(&account, RU_INN, Some("9999078900001234")).await["id"]
             .as_i64()
             .expect("id");
@@ -87,7 +89,11 @@ async fn requests_move_only_along_allowed_transitions_and_stay_in_their_organisa
         let mut body = request_body(None);
         body["org_id"] = json!(org_b);
         let (status, filed) = op.post("/api/v1/wired-requests", body).await;
-        assert_eq!((status, filed["org_id"].as_i64()), (201, Some(org_b)), "{filed}");
+        assert_eq!(
+            (status, filed["org_id"].as_i64()),
+            (201, Some(org_b)),
+            "{filed}"
+        );
 
         // Listing: the organisation its own, operator staff everything.
         let ids = |answer: &Value| -> Vec<i64> {
@@ -120,7 +126,11 @@ async fn requests_move_only_along_allowed_transitions_and_stay_in_their_organisa
             .await;
         assert_eq!((status, error_code(&answer)), (403, "forbidden"));
         let (status, answer) = op.put(&status_path, json!({ "status": "done" })).await;
-        assert_eq!((status, error_code(&answer)), (409, "conflict"), "new → done");
+        assert_eq!(
+            (status, error_code(&answer)),
+            (409, "conflict"),
+            "new → done"
+        );
         let (status, answer) = op.put(&status_path, json!({ "status": "scheduled" })).await;
         assert_eq!(status, 400, "{answer}");
         assert!(message(&answer).contains("scheduled_date"));
@@ -142,7 +152,10 @@ async fn requests_move_only_along_allowed_transitions_and_stay_in_their_organisa
                         "note": "перенос по просьбе клиента" }),
             )
             .await;
-        assert_eq!((status, answer["scheduled_date"].as_str()), (200, Some("2027-01-18")));
+        assert_eq!(
+            (status, answer["scheduled_date"].as_str()),
+            (200, Some("2027-01-18"))
+        );
         let (status, answer) = op.put(&status_path, json!({ "status": "done" })).await;
         assert_eq!((status, answer["status"].as_str()), (200, Some("done")));
         let (status, _) = owner_a
@@ -160,7 +173,10 @@ async fn requests_move_only_along_allowed_transitions_and_stay_in_their_organisa
                 json!({ "status": "cancelled", "note": "подключили по SIM" }),
             )
             .await;
-        assert_eq!((status, answer["status"].as_str()), (200, Some("cancelled")));
+        assert_eq!(
+            (status, answer["status"].as_str()),
+            (200, Some("cancelled"))
+        );
         let (status, _) = op
             .put(
                 &second_status,
@@ -178,11 +194,17 @@ async fn requests_move_only_along_allowed_transitions_and_stay_in_their_organisa
             .filter_map(|l| l["action"].as_str())
             .collect();
         assert_eq!(
-            actions.iter().filter(|a| **a == "wired_request.create").count(),
+            actions
+                .iter()
+                .filter(|a| **a == "wired_request.create")
+                .count(),
             2
         );
         assert_eq!(
-            actions.iter().filter(|a| **a == "wired_request.status").count(),
+            actions
+                .iter()
+                .filter(|a| **a == "wired_request.status")
+                .count(),
             4
         );
         account.stop().await;

@@ -15,9 +15,8 @@ use common::on_each_backend;
 use kz_support::Kkm;
 use ofd::ingest::Server;
 use ofd_protocol::kz::{
-    AuthRequest, AuthResultTypeEnum, CommandTypeEnum, ElementTypeEnum, Money,
-    NomenclatureRequest, NomenclatureResponse, NomenclatureResultTypeEnum, Request,
-    ResultTypeEnum,
+    AuthRequest, AuthResultTypeEnum, CommandTypeEnum, ElementTypeEnum, Money, NomenclatureRequest,
+    NomenclatureResponse, NomenclatureResultTypeEnum, Request, ResultTypeEnum,
 };
 use serde_json::json;
 
@@ -28,7 +27,12 @@ const PASSWORD: &str = "sturdy-owl-42-lantern";
 /// Invite a cashier into `org_id` (operator staff), accept the invitation with the token from the
 /// mail outbox, give them KZ code `code` and `pin`, assign them `register`; a client logged in
 /// as them.
-async fn cashier(account: &Account, store: &ofd::store::Store, org_id: i64, register: i64) -> Client {
+async fn cashier(
+    account: &Account,
+    store: &ofd::store::Store,
+    org_id: i64,
+    register: i64,
+) -> Client {
     let op = account_support::operator(account);
     let email = "kassir@example.kz";
     let (status, answer) = op
@@ -69,7 +73,10 @@ async fn cashier(account: &Account, store: &ofd::store::Store, org_id: i64, regi
         .await;
     assert_eq!(status, 200, "{answer}");
     let (status, answer) = anonymous
-        .post("/api/v1/login", json!({ "login": email, "password": PASSWORD }))
+        .post(
+            "/api/v1/login",
+            json!({ "login": email, "password": PASSWORD }),
+        )
         .await;
     assert_eq!(status, 200, "{answer}");
     anonymous
@@ -102,7 +109,12 @@ fn nomenclature(version: Option<u32>, barcode: Option<&str>) -> Request {
 async fn read_catalogue(kkm: &mut Kkm, request: &Request) -> NomenclatureResponse {
     let token = kkm.token;
     let reply = kkm.send(request).await;
-    assert_eq!(reply.code(), ResultTypeEnum::Ok.code(), "{:?}", reply.response);
+    assert_eq!(
+        reply.code(),
+        ResultTypeEnum::Ok.code(),
+        "{:?}",
+        reply.response
+    );
     assert_eq!(kkm.token, token, "NOMENCLATURE keeps the token");
     reply.response.nomenclature.expect("a NOMENCLATURE answer")
 }
@@ -174,7 +186,10 @@ async fn a_kz_register_logs_its_cashier_in_and_reads_the_catalogue() {
             .and_then(|s| s.reg_info)
             .and_then(|r| r.org)
             .expect("reg_info.org");
-        assert_eq!(org_info.title.as_deref(), Some(format!("Org {BIN}").as_str()));
+        assert_eq!(
+            org_info.title.as_deref(),
+            Some(format!("Org {BIN}").as_str())
+        );
         assert_eq!(
             org_info.address.as_deref(),
             Some(format!("Street {BIN}, 1").as_str())
@@ -231,13 +246,20 @@ async fn a_kz_register_logs_its_cashier_in_and_reads_the_catalogue() {
             .map(|r| (r["line"].as_i64().unwrap(), r["result"].as_str().unwrap()))
             .collect();
         assert_eq!(rows, vec![(2, "created"), (3, "updated"), (4, "error")]);
-        assert!(report["rows"][2]["error"].as_str().unwrap().contains("price"));
+        assert!(report["rows"][2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("price"));
         let (status, catalogue) = cashier.get("/api/v1/catalogue").await;
         assert_eq!(status, 200, "the cashier reads the catalogue: {catalogue}");
         assert_eq!(catalogue["version"], 2);
         assert_eq!(catalogue["items"].as_array().expect("items").len(), 2);
         let (_, theirs) = stranger.get("/api/v1/catalogue").await;
-        assert_eq!(theirs["items"], json!([]), "another organisation's is its own");
+        assert_eq!(
+            theirs["items"],
+            json!([]),
+            "another organisation's is its own"
+        );
 
         // The register reads version 2 with both items under their sections.
         let answer = read_catalogue(&mut kkm, &nomenclature(Some(0), None)).await;
@@ -263,7 +285,10 @@ async fn a_kz_register_logs_its_cashier_in_and_reads_the_catalogue() {
         );
         assert!(answer.elements.is_empty());
         let answer = read_catalogue(&mut kkm, &nomenclature(None, Some("4870002"))).await;
-        assert_eq!(item_titles(&answer), vec![("Молоко 1л".to_owned(), tenge(450, 50))]);
+        assert_eq!(
+            item_titles(&answer),
+            vec![("Молоко 1л".to_owned(), tenge(450, 50))]
+        );
 
         // An edit in the cabinet is a new version the register gets.
         let (status, edited) = owner
@@ -276,7 +301,10 @@ async fn a_kz_register_logs_its_cashier_in_and_reads_the_catalogue() {
         assert_eq!(status, 200, "{edited}");
         let answer = read_catalogue(&mut kkm, &nomenclature(Some(2), None)).await;
         assert_eq!(answer.version, Some(3));
-        assert_eq!(item_titles(&answer)[0], ("Хлеб белый".to_owned(), tenge(275, 0)));
+        assert_eq!(
+            item_titles(&answer)[0],
+            ("Хлеб белый".to_owned(), tenge(275, 0))
+        );
         let (status, _) = owner
             .call(
                 reqwest::Method::DELETE,

@@ -105,7 +105,9 @@ pub fn allows(role: Option<Role>, permission: Permission) -> bool {
         }
         // Cashiers read the organisation's card and their registers; which registers are theirs
         // the tenancy layer decides (`store/tenancy.rs`), so the others are not found.
-        Some(Role::Cashier) => matches!(permission, ReadOrganisation | ReadRegisters | ReadCatalogue),
+        Some(Role::Cashier) => {
+            matches!(permission, ReadOrganisation | ReadRegisters | ReadCatalogue)
+        }
     }
 }
 
@@ -298,7 +300,10 @@ mod tests {
         for operator_only in OPERATOR_ONLY {
             assert!(allows(None, operator_only));
             for role in [Role::Owner, Role::Accountant, Role::Engineer, Role::Cashier] {
-                assert!(!allows(Some(role), operator_only), "{role:?} {operator_only:?}");
+                assert!(
+                    !allows(Some(role), operator_only),
+                    "{role:?} {operator_only:?}"
+                );
             }
         }
         assert!(allows(Some(Role::Accountant), ManageBilling));

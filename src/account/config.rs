@@ -179,9 +179,7 @@ impl AccountOptions {
             ));
         }
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let grace_days = self
-            .tariff_grace_days
-            .unwrap_or(DEFAULT_TARIFF_GRACE_DAYS);
+        let grace_days = self.tariff_grace_days.unwrap_or(DEFAULT_TARIFF_GRACE_DAYS);
         if grace_days > 3_660 {
             return Err(ConfigError::invalid(
                 "account.tariff_grace_days",

@@ -14,6 +14,9 @@ use super::error::ApiError;
 /// Most data rows one upload may hold.
 pub const MAX_ROWS: usize = 10_000;
 
+/// A data row with its line number: its cells, or why the line could not be read.
+pub type NumberedRow = (u64, Result<CsvRow, String>);
+
 /// One data row's cells by column name.
 #[derive(Debug)]
 pub struct CsvRow {
@@ -31,8 +34,7 @@ impl CsvRow {
 
     /// The cell of `column`, or the row's error naming it.
     pub fn required(&self, column: &str) -> Result<&str, String> {
-        self.get(column)
-            .ok_or_else(|| format!("{column}: missing"))
+        self.get(column).ok_or_else(|| format!("{column}: missing"))
     }
 }
 
@@ -43,7 +45,7 @@ impl CsvRow {
 pub fn read_rows(
     text: &str,
     required: &[&str],
-) -> Result<Vec<(u64, Result<CsvRow, String>)>, ApiError> {
+) -> Result<Vec<NumberedRow>, ApiError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let first_line = text.lines().next().unwrap_or_default();
     let delimiter = if first_line.matches(';').count() > first_line.matches(',').count() {
@@ -80,7 +82,9 @@ pub fn read_rows(
     let line_at = |position: Option<&csv::Position>| {
         position.map_or(0, |p| {
             let bytes = text.as_bytes();
-            let mut offset = usize::try_from(p.byte()).unwrap_or(usize::MAX).min(text.len());
+            let mut offset = usize::try_from(p.byte())
+                .unwrap_or(usize::MAX)
+                .min(text.len());
             // A record's position may be where the blank lines before it begin.
             while offset < bytes.len() && matches!(bytes[offset], b'\n' | b'\r') {
                 offset += 1;
@@ -140,7 +144,9 @@ pub fn amount_minor(text: &str) -> Result<i64, String> {
         .ok()
         .filter(|w| *w <= 10_000_000_000_000)
         .ok_or_else(|| format!("{text:?} is too large"))?;
-    let cents: i64 = format!("{:0<2}", fraction.unwrap_or("")).parse().unwrap_or(0);
+    let cents: i64 = format!("{:0<2}", fraction.unwrap_or(""))
+        .parse()
+        .unwrap_or(0);
     Ok(whole * 100 + cents)
 }
 
@@ -167,7 +173,10 @@ mod tests {
         let (line, row) = &rows[1];
         let row = row.as_ref().expect("row");
         assert_eq!((*line, row.get("invoice_number")), (4, Some("INV-000002")));
-        assert_eq!(row.required("reference"), Err("reference: missing".to_owned()));
+        assert_eq!(
+            row.required("reference"),
+            Err("reference: missing".to_owned())
+        );
         assert!(read_rows("amount\n1\n", &["invoice_number", "amount"]).is_err());
         assert!(read_rows("", &["amount"]).is_err());
     }

@@ -14,9 +14,7 @@ use super::auth::{Caller, Permission};
 use super::csv_import::{amount_minor, read_rows};
 use super::error::ApiError;
 use crate::clock::unix_millis;
-use crate::store::invoices::{
-    Invoice, InvoiceStatus, NewInvoice, NewInvoiceLine, PaymentRefusal,
-};
+use crate::store::invoices::{Invoice, InvoiceStatus, NewInvoice, NewInvoiceLine, PaymentRefusal};
 use crate::store::tariffs::DAY_MS;
 
 /// Days until an invoice is due unless the request says.

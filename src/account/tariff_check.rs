@@ -96,7 +96,10 @@ pub fn spawn(
                 _ = ticks.tick() => {}
             }
             if let Err(error) = run_round(&store, grace, crate::clock::unix_millis()).await {
-                tracing::warn!(error = format!("{error:#}"), "tariff check round failed; retrying next round");
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "tariff check round failed; retrying next round"
+                );
             }
         }
     })
@@ -112,7 +115,10 @@ mod tests {
     fn paid_then_grace_then_block() {
         let paid_until = 1_800_000_000_000;
         let grace = 3 * DAY;
-        assert_eq!(decide(paid_until, grace, paid_until - 1), TariffDecision::Paid);
+        assert_eq!(
+            decide(paid_until, grace, paid_until - 1),
+            TariffDecision::Paid
+        );
         assert_eq!(
             decide(paid_until, grace, paid_until),
             TariffDecision::Grace {
@@ -139,7 +145,11 @@ mod tests {
     #[test]
     fn no_grace_blocks_when_the_tariff_ends_and_extremes_do_not_overflow() {
         assert_eq!(decide(10, 0, 10), TariffDecision::Block);
-        assert_eq!(decide(10, -5, 10), TariffDecision::Block, "negative is none");
+        assert_eq!(
+            decide(10, -5, 10),
+            TariffDecision::Block,
+            "negative is none"
+        );
         assert_eq!(
             decide(i64::MAX - 2, i64::MAX, i64::MAX - 1),
             TariffDecision::Grace {

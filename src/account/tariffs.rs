@@ -231,8 +231,7 @@ pub async fn get_one(
     let Path(id) = id?;
     let tariff = caller.0.register_tariff(id).await?;
     caller.require(Permission::ReadBilling)?;
-    let tariff =
-        tariff.ok_or_else(|| ApiError::not_found(format!("tariff of register {id}")))?;
+    let tariff = tariff.ok_or_else(|| ApiError::not_found(format!("tariff of register {id}")))?;
     Ok(Json(TariffView::at(tariff, unix_millis())))
 }
 

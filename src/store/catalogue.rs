@@ -91,7 +91,11 @@ impl NewCatalogueItem {
         if self.unit.trim().is_empty() || self.unit.chars().count() > 32 {
             return Err("unit: 1 to 32 characters".to_owned());
         }
-        if self.section.as_ref().is_some_and(|s| s.chars().count() > 128) {
+        if self
+            .section
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > 128)
+        {
             return Err("section: at most 128 characters".to_owned());
         }
         Ok(())
@@ -187,10 +191,7 @@ pub async fn catalogue_in(conn: &mut AnyConnection, org_id: i64) -> Result<Catal
         None => (0, 0),
     };
     let sql = format!("SELECT {COLUMNS} FROM catalogue_items WHERE org_id = $1 ORDER BY id");
-    let rows = sqlx::query(&sql)
-        .bind(org_id)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(&sql).bind(org_id).fetch_all(&mut *conn).await?;
     Ok(Catalogue {
         version,
         updated_at,
@@ -223,13 +224,12 @@ async fn upsert_in(
     now: i64,
 ) -> Result<(i64, bool), StoreError> {
     if let Some(barcode) = &item.barcode {
-        let existing: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM catalogue_items WHERE org_id = $1 AND barcode = $2",
-        )
-        .bind(org_id)
-        .bind(barcode)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let existing: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM catalogue_items WHERE org_id = $1 AND barcode = $2")
+                .bind(org_id)
+                .bind(barcode)
+                .fetch_optional(&mut *conn)
+                .await?;
         if let Some(id) = existing {
             update_in(conn, org_id, id, item, now).await?;
             return Ok((id, false));
@@ -317,10 +317,11 @@ impl Tenant {
 
     /// The organisation of catalogue item `id` in scope, or 404.
     async fn item_org(&self, id: i64) -> Result<i64, StoreError> {
-        let org: Option<i64> = sqlx::query_scalar("SELECT org_id FROM catalogue_items WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.store().pool())
-            .await?;
+        let org: Option<i64> =
+            sqlx::query_scalar("SELECT org_id FROM catalogue_items WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.store().pool())
+                .await?;
         match org {
             Some(org) if self.organisation(org).await?.is_some() => Ok(org),
             _ => Err(StoreError::NotFound(format!("catalogue item {id}"))),
@@ -356,7 +357,11 @@ impl Tenant {
         }
         let (id, _) = upsert_in(&mut tx, org_id, item, now).await?;
         let version = bump_version_in(&mut tx, org_id, now).await?;
-        let mut entry = self.entry(Some(org_id), "catalogue.add", format!("catalogue_item:{id}"));
+        let mut entry = self.entry(
+            Some(org_id),
+            "catalogue.add",
+            format!("catalogue_item:{id}"),
+        );
         entry.detail = Some(format!("version {version}"));
         audit_in(&mut tx, &entry, now).await?;
         let sql = format!("SELECT {COLUMNS} FROM catalogue_items WHERE id = $1");

@@ -102,9 +102,7 @@ impl NewPlan {
     /// Refuse a plan no one could pay for, naming the field.
     pub fn check(&self) -> Result<(), StoreError> {
         if self.name.trim().is_empty() || self.name.chars().count() > 200 {
-            return Err(StoreError::Invalid(
-                "name: 1 to 200 characters".to_owned(),
-            ));
+            return Err(StoreError::Invalid("name: 1 to 200 characters".to_owned()));
         }
         if self.price_minor < 0 {
             return Err(StoreError::Invalid(
@@ -118,9 +116,7 @@ impl NewPlan {
             )));
         }
         if !(1..=MAX_DAYS).contains(&self.period_days) {
-            return Err(StoreError::Invalid(format!(
-                "period_days: 1 to {MAX_DAYS}"
-            )));
+            return Err(StoreError::Invalid(format!("period_days: 1 to {MAX_DAYS}")));
         }
         if !(0..=MAX_DAYS).contains(&self.trial_days) {
             return Err(StoreError::Invalid(format!("trial_days: 0 to {MAX_DAYS}")));
@@ -345,7 +341,11 @@ impl Tenant {
                 StoreError::Conflict(format!("name: a plan is already named {:?}", new.name))
             })?;
         let plan = plan_from_row(&row)?;
-        let mut entry = self.entry(None, "tariff_plan.create", format!("tariff_plan:{}", plan.id));
+        let mut entry = self.entry(
+            None,
+            "tariff_plan.create",
+            format!("tariff_plan:{}", plan.id),
+        );
         entry.detail = Some(format!(
             "{} {} per {} days",
             plan.price_minor, plan.currency, plan.period_days
@@ -492,7 +492,10 @@ impl Tenant {
 
     /// The tariffs in scope, by register; with `ending` = (now, within_ms) only those of active
     /// registers ending in that window.
-    pub async fn tariffs(&self, ending: Option<(i64, i64)>) -> Result<Vec<RegisterTariff>, StoreError> {
+    pub async fn tariffs(
+        &self,
+        ending: Option<(i64, i64)>,
+    ) -> Result<Vec<RegisterTariff>, StoreError> {
         let (org, all) = self.scope();
         let (from, to) = match ending {
             Some((now, within)) => (now, now.saturating_add(within)),

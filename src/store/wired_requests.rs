@@ -51,7 +51,11 @@ impl WiredStatus {
             "scheduled" => WiredStatus::Scheduled,
             "done" => WiredStatus::Done,
             "cancelled" => WiredStatus::Cancelled,
-            other => return Err(StoreError::Corrupt(format!("wired request status {other:?}"))),
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "wired request status {other:?}"
+                )))
+            }
         })
     }
 }

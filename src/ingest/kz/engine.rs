@@ -7,10 +7,9 @@
 
 use chrono::NaiveDateTime;
 use ofd_protocol::kz::{
-    AuthResponse, AuthResultTypeEnum, CommandTypeEnum, KkmRegInfo, MoneyPlacementEnum,
-    OrgRegInfo, PosRegInfo, ProtocolVersion, RegInfoResponse,
-    ReportResponse, ReportTypeEnum, Request, Response, ResultTypeEnum, ServiceResponse,
-    TicketResponse, UserRoleEnum,
+    AuthResponse, AuthResultTypeEnum, CommandTypeEnum, KkmRegInfo, MoneyPlacementEnum, OrgRegInfo,
+    PosRegInfo, ProtocolVersion, RegInfoResponse, ReportResponse, ReportTypeEnum, Request,
+    Response, ResultTypeEnum, ServiceResponse, TicketResponse, UserRoleEnum,
 };
 
 use super::fiscal_sign::qr_url;

@@ -41,8 +41,8 @@ use ofd_protocol::kz::{
 use super::codec::{KzFrameCodec, KzFramingError};
 use super::commit::{doc_time, find_offline_ticket, load_state, CommitOutcome, KzCommit};
 use super::engine::{self, Input, RegisterFacts};
-use super::nomenclature::KzCatalogue;
 use super::fiscal_sign::draw_ticket_number;
+use super::nomenclature::KzCatalogue;
 use super::state::{gate, next_token, Exchange, Gate, KzState};
 use super::{KzConfig, Refusal};
 use crate::ingest::handler::{FrameHandler, Reply};
@@ -776,7 +776,10 @@ mod tests {
         assert!(catalogues.at(1, 2).is_none(), "nothing held");
         catalogues.keep(1, at(2));
         assert_eq!(catalogues.at(1, 2).map(|c| c.version), Some(2));
-        assert!(catalogues.at(1, 3).is_none(), "a newer version is read again");
+        assert!(
+            catalogues.at(1, 3).is_none(),
+            "a newer version is read again"
+        );
         assert!(catalogues.at(2, 2).is_none(), "per organisation");
         catalogues.keep(1, at(3));
         catalogues.keep(1, at(2));
