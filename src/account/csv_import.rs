@@ -42,10 +42,7 @@ impl CsvRow {
 /// error of that line. The whole file is refused
 /// (400 naming `file`) when it has no header, lacks one of `required` columns or has too many
 /// rows.
-pub fn read_rows(
-    text: &str,
-    required: &[&str],
-) -> Result<Vec<NumberedRow>, ApiError> {
+pub fn read_rows(text: &str, required: &[&str]) -> Result<Vec<NumberedRow>, ApiError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let first_line = text.lines().next().unwrap_or_default();
     let delimiter = if first_line.matches(';').count() > first_line.matches(',').count() {
