@@ -491,3 +491,43 @@ async fn the_openapi_document_lists_the_tariff_invoice_wired_and_catalogue_route
     }
     account.stop().await;
 }
+
+#[tokio::test]
+async fn a_bank_statement_larger_than_a_json_body_is_read_row_by_row() {
+    let db = common::TestDb::sqlite();
+    let store = db.open().await;
+    let account = Account::start(&store).await;
+    let op = operator(&account);
+    let mut statement = String::from("invoice_number,amount,reference\n");
+    for n in 0..2_500 {
+        statement.push_str(&format!(
+            "INV-{:06},1000.00,payment order {n:06}\n",
+            900_000 + n
+        ));
+    }
+    assert!(statement.len() > 64 * 1024, "over the JSON body limit");
+    let (status, report) = op
+        .post_csv("/api/v1/invoices/payments-import", &statement)
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let rows = report["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 2_500);
+    assert!(rows.iter().all(|r| r["result"] == "unknown_invoice"));
+    assert_eq!(rows[2_499]["line"], 2_501);
+    // JSON routes keep their small limit.
+    let (status, answer) = op
+        .post(
+            "/api/v1/wired-requests",
+            json!({ "address": "x".repeat(70 * 1024) }),
+        )
+        .await;
+    assert_eq!((status, error_code(&answer)), (400, "invalid_body"));
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("length limit"),
+        "{answer}"
+    );
+    account.stop().await;
+}

@@ -16,8 +16,10 @@ use super::{
     AppState,
 };
 
-/// Largest request body: the API takes small JSON objects only.
+/// Largest request body: the API takes small JSON objects only…
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// …except the CSV imports (a bank statement, a catalogue of up to 10 000 items).
+const MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;
 
 /// Every route of the account service over `state`.
 pub fn router(state: AppState) -> Router {
@@ -63,7 +65,10 @@ pub fn router(state: AppState) -> Router {
         .route("/tariff-plans/{id}", patch(tariffs::update_plan))
         .route("/tariffs", get(tariffs::list))
         .route("/invoices", post(invoices::create).get(invoices::list))
-        .route("/invoices/payments-import", post(invoices::import_payments))
+        .route(
+            "/invoices/payments-import",
+            post(invoices::import_payments).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
         .route("/invoices/{id}", get(invoices::get_one))
         .route("/invoices/{id}/paid", post(invoices::mark_paid))
         .route(
@@ -81,7 +86,10 @@ pub fn router(state: AppState) -> Router {
             "/catalogue/items/{id}",
             put(catalogue::update).delete(catalogue::remove),
         )
-        .route("/catalogue/import", post(catalogue::import))
+        .route(
+            "/catalogue/import",
+            post(catalogue::import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_caller,
