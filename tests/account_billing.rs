@@ -208,6 +208,25 @@ async fn plans_activation_invoices_and_bank_payments() {
             )
             .await;
         assert_eq!(status, 201, "{third}");
+        // A withdrawn invoice is not paid by the statement either.
+        let (_, fourth) = owner_a
+            .post(
+                "/api/v1/invoices",
+                json!({ "lines": [{ "register_id": register }] }),
+            )
+            .await;
+        let cancel_path = format!("/api/v1/invoices/{}/cancel", fourth["id"]);
+        let (status, _) = owner_a.post(&cancel_path, json!({})).await;
+        assert_eq!(status, 403, "only operator staff withdraw invoices");
+        let (status, _) = owner_b.post(&cancel_path, json!({})).await;
+        assert_eq!(status, 404);
+        let (status, cancelled) = op
+            .post(&cancel_path, json!({ "reason": "issued twice" }))
+            .await;
+        assert_eq!((status, cancelled["status"].as_str()), (200, Some("cancelled")));
+        let (status, _) = op.post(&cancel_path, json!({})).await;
+        assert_eq!(status, 409, "cancelled is final");
+        let fourth_number = fourth["number"].as_str().expect("number");
         let second_number = second["number"].as_str().expect("number");
         let third_number = third["number"].as_str().expect("number");
         let statement = format!(
@@ -217,7 +236,8 @@ async fn plans_activation_invoices_and_bank_payments() {
              INV-999999;10;bank-3\n\
              {number};3000;bank-4\n\
              ;5;bank-5\n\
-             {third_number};five;bank-6\n"
+             {third_number};five;bank-6\n\
+             {fourth_number};1500;bank-7\n"
         );
         let (status, answer) = owner_a
             .post_csv("/api/v1/invoices/payments-import", &statement)
@@ -243,6 +263,7 @@ async fn plans_activation_invoices_and_bank_payments() {
                 (5, "not_unpaid"),
                 (6, "invalid_row"),
                 (7, "invalid_row"),
+                (8, "not_unpaid"),
             ]
         );
         let (_, tariff) = owner_a.get(&path).await;
@@ -455,6 +476,7 @@ async fn the_openapi_document_lists_the_tariff_invoice_wired_and_catalogue_route
         ("/api/v1/invoices", &["get", "post"]),
         ("/api/v1/invoices/{id}", &["get"]),
         ("/api/v1/invoices/{id}/paid", &["post"]),
+        ("/api/v1/invoices/{id}/cancel", &["post"]),
         ("/api/v1/invoices/payments-import", &["post"]),
         ("/api/v1/wired-requests", &["get", "post"]),
         ("/api/v1/wired-requests/{id}", &["get"]),

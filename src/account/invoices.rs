@@ -3,7 +3,8 @@
 //! paid, by hand (`POST /invoices/{id}/paid`) or from a bank statement
 //! (`POST /invoices/payments-import`, CSV with `invoice_number` and `amount` columns and an
 //! optional `reference`, one report entry per row). Paying extends the registers' paid-until
-//! dates and re-activates registers blocked for nonpayment (`store/invoices.rs`).
+//! dates and re-activates registers blocked for nonpayment (`store/invoices.rs`). Operator
+//! staff also withdraw an unpaid invoice (`POST /invoices/{id}/cancel`).
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query};
@@ -69,6 +70,14 @@ pub struct InvoiceList {
 pub struct PaidRequest {
     /// The bank's payment reference or a note.
     pub payment_ref: Option<String>,
+}
+
+/// Body of `POST /api/v1/invoices/{id}/cancel`.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    /// Why, for the audit log.
+    pub reason: Option<String>,
 }
 
 /// One row of a bank-statement import.
@@ -183,6 +192,29 @@ pub async fn mark_paid(
         .mark_invoice_paid(id, request.payment_ref.as_deref())
         .await?;
     tracing::info!(invoice = id, "invoice marked paid");
+    Ok(Json(invoice))
+}
+
+/// `POST /api/v1/invoices/{id}/cancel` → the cancelled invoice; operator staff only (403), 409
+/// when it is not unpaid, 404 when there is none.
+#[utoipa::path(post, path = "/api/v1/invoices/{id}/cancel", request_body = CancelRequest,
+    params(("id" = i64, Path, description = "invoice id")),
+    responses((status = 200, body = Invoice), (status = 403), (status = 404), (status = 409)))]
+pub async fn cancel(
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<Json<CancelRequest>, JsonRejection>,
+) -> Result<Json<Invoice>, ApiError> {
+    let Path(id) = id?;
+    let Json(request) = body?;
+    if caller.0.invoice(id).await?.is_none() {
+        return Err(ApiError::not_found(format!("invoice {id}")));
+    }
+    caller.require(Permission::MarkInvoicesPaid)?;
+    let invoice = caller
+        .0
+        .cancel_invoice(id, request.reason.as_deref())
+        .await?;
     Ok(Json(invoice))
 }
 

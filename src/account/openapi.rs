@@ -28,7 +28,7 @@ use super::{
         tariffs::list_plans, tariffs::create_plan, tariffs::update_plan, tariffs::activate,
         tariffs::get_one, tariffs::list,
         invoices::create, invoices::list, invoices::get_one, invoices::mark_paid,
-        invoices::import_payments,
+        invoices::cancel, invoices::import_payments,
         wired_requests::create, wired_requests::list, wired_requests::get_one,
         wired_requests::change_status,
         catalogue::get, catalogue::add, catalogue::update, catalogue::remove, catalogue::import,

@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/invoices/{id}", get(invoices::get_one))
         .route("/invoices/{id}/paid", post(invoices::mark_paid))
+        .route("/invoices/{id}/cancel", post(invoices::cancel))
         .route(
             "/wired-requests",
             post(wired_requests::create).get(wired_requests::list),

@@ -386,6 +386,48 @@ impl Tenant {
         }
     }
 
+    /// Withdraw unpaid invoice `id` (operator staff: the caller checks the role); 404 out of
+    /// scope, 409 unless it is unpaid.
+    pub async fn cancel_invoice(
+        &self,
+        id: i64,
+        reason: Option<&str>,
+    ) -> Result<Invoice, StoreError> {
+        let invoice = self
+            .invoice(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("invoice {id}")))?;
+        let now = unix_millis();
+        let mut tx = self.store().begin_write().await?;
+        let cancelled = sqlx::query(
+            "UPDATE invoices SET status = 'cancelled', updated_at = $1 \
+             WHERE id = $2 AND status = 'unpaid'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if cancelled == 0 {
+            return Err(StoreError::Conflict(format!(
+                "invoice {} is {}, not unpaid",
+                invoice.number,
+                invoice.status.as_str()
+            )));
+        }
+        let mut entry = self.entry(
+            Some(invoice.org_id),
+            "invoice.cancel",
+            format!("invoice:{id}"),
+        );
+        entry.detail = reason.map(str::to_owned);
+        audit_in(&mut tx, &entry, now).await?;
+        tx.commit().await?;
+        self.invoice(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("invoice {id}")))
+    }
+
     /// Apply a bank payment of `amount_minor` quoting invoice `number` (one row of a bank
     /// statement); the paid invoice, or why the payment does not apply.
     pub async fn apply_bank_payment(
