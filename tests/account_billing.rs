@@ -99,9 +99,46 @@ async fn plans_activation_invoices_and_bank_payments() {
             )
             .await;
         assert_eq!((status, answer["trial_days"].as_i64()), (201, Some(5)));
+        // Archiving withdraws a plan from offer; only operator staff change plans.
+        let default_trial = answer["id"].as_i64().expect("id");
+        let plan_path = format!("/api/v1/tariff-plans/{default_trial}");
+        let (status, _) = owner_a
+            .call(Method::PATCH, &plan_path, Some(json!({ "archived": true })))
+            .await;
+        assert_eq!(status, 403);
+        let (status, archived) = op
+            .call(
+                Method::PATCH,
+                &plan_path,
+                Some(json!({ "archived": true, "price_minor": 2 })),
+            )
+            .await;
+        assert_eq!(status, 200, "{archived}");
+        assert_eq!((archived["archived"].as_bool(), archived["price_minor"].as_i64()), (Some(true), Some(2)));
+        let (status, answer) = op
+            .call(Method::PATCH, &plan_path, Some(json!({ "name": "Базовый" })))
+            .await;
+        assert_eq!(status, 409, "{answer}");
+        let (status, answer) = op
+            .call(Method::PATCH, "/api/v1/tariff-plans/999", Some(json!({ "price_minor": 1 })))
+            .await;
+        assert_eq!(status, 404, "{answer}");
+        let (status, answer) = owner_a
+            .put(
+                &format!("/api/v1/registers/{register}/tariff"),
+                json!({ "plan_id": default_trial }),
+            )
+            .await;
+        assert_eq!(status, 400, "an archived plan is not on offer: {answer}");
+        let (_, all) = op.get("/api/v1/tariff-plans?archived=true").await;
+        assert_eq!(all["plans"].as_array().expect("plans").len(), 2);
         let (status, answer) = owner_b.get("/api/v1/tariff-plans").await;
         assert_eq!(status, 200);
-        assert_eq!(answer["plans"].as_array().expect("plans").len(), 2);
+        assert_eq!(
+            answer["plans"].as_array().expect("plans").len(),
+            1,
+            "archived plans are not on offer"
+        );
 
         // Activation: the owner or accountant of the register's organisation.
         let path = format!("/api/v1/registers/{register}/tariff");

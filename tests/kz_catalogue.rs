@@ -232,6 +232,28 @@ async fn a_kz_register_logs_its_cashier_in_and_reads_the_catalogue() {
             )
             .await;
         assert_eq!(status, 409, "{answer}");
+        for (field, body) in [
+            (
+                "vat_percent",
+                json!({ "name": "x", "price_minor": 1, "vat_percent": 150 }),
+            ),
+            ("price", json!({ "name": "x", "price_minor": -1 })),
+            ("name", json!({ "name": " ", "price_minor": 1 })),
+            (
+                "barcode",
+                json!({ "name": "x", "price_minor": 1, "barcode": "12 34" }),
+            ),
+        ] {
+            let (status, answer) = owner.post("/api/v1/catalogue/items", body).await;
+            assert_eq!(status, 400, "{field}: {answer}");
+            assert!(
+                answer["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(field),
+                "{field}: {answer}"
+            );
+        }
         let csv = "name,barcode,price,vat,section,unit\n\
                    Молоко 1л,4870002,\"450,50\",12,Молочное,шт\n\
                    Хлеб белый,4870001,260.00,12,Выпечка,шт\n\
@@ -260,6 +282,16 @@ async fn a_kz_register_logs_its_cashier_in_and_reads_the_catalogue() {
             json!([]),
             "another organisation's is its own"
         );
+
+        let (_, audit) = owner.get("/api/v1/audit?limit=1000").await;
+        let actions: Vec<&str> = audit["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter_map(|l| l["action"].as_str())
+            .collect();
+        assert!(actions.contains(&"catalogue.add"), "{actions:?}");
+        assert!(actions.contains(&"catalogue.import"), "{actions:?}");
 
         // The register reads version 2 with both items under their sections.
         let answer = read_catalogue(&mut kkm, &nomenclature(Some(0), None)).await;
