@@ -206,9 +206,10 @@ impl Tenant {
         Ok(request)
     }
 
-    /// Move request `id` to `to` (404 out of scope; 409 for a transition [`allowed`] refuses,
-    /// or 403-worthy [`StoreError::Invalid`]s are the caller's: it checks roles first).
-    /// `scheduled_date` is required for `scheduled` and kept otherwise.
+    /// Move request `id` to `to`: 404 out of scope, 409 for a transition [`allowed`] refuses to
+    /// this actor (the API checks roles first, so that an organisation asking for an
+    /// operator-only transition gets 403). `scheduled_date` is required for `scheduled` and kept
+    /// otherwise.
     pub async fn change_wired_request(
         &self,
         id: i64,
