@@ -446,3 +446,76 @@ async fn the_service_evaluates_on_its_timer_and_exports_firing_alerts() {
     account.stop().await;
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tariff_ending_and_an_overdue_invoice_fire_and_clear_when_paid() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let account = Account::start_with(
+            &store,
+            AccountOptions {
+                alert_interval_secs: Some(3600),
+                ..AccountOptions::default()
+            },
+        )
+        .await;
+        let operator = account_support::operator(&account);
+        let org = account_support::enter_organisation(&account, "7707083893", "ru").await;
+        let owner = account_support::org_client(&account, org, "owner").await;
+        let fn_number = ingest_support::fn_number(901);
+        let register = account_support::provision(&account, "7707083893", Some(&fn_number)).await;
+        let register_id = register["id"].as_i64().expect("id");
+        let (status, plan) = operator
+            .post(
+                "/api/v1/tariff-plans",
+                json!({ "name": "Basic", "price_minor": 150_000, "currency": "RUB",
+                        "period_days": 30, "trial_days": 5 }),
+            )
+            .await;
+        assert_eq!(status, 201, "{plan}");
+        let (status, tariff) = owner
+            .put(
+                &format!("/api/v1/registers/{register_id}/tariff"),
+                json!({ "plan_id": plan["id"] }),
+            )
+            .await;
+        assert_eq!(status, 200, "{tariff}");
+        let (status, invoice) = owner
+            .post(
+                "/api/v1/invoices",
+                json!({ "lines": [{ "register_id": register_id, "periods": 1 }], "due_in_days": 1 }),
+            )
+            .await;
+        assert_eq!(status, 201, "{invoice}");
+
+        // Two days on: the trial ends within 7 days and the invoice is a day overdue.
+        let later = ofd::clock::unix_millis() + 2 * 24 * HOUR_MS;
+        evaluate_once(&store, &account.url, later).await.expect("evaluates");
+        let (_, page) = owner.get("/api/v1/alerts").await;
+        let found = kinds(&page);
+        assert!(found.contains(&("tariff_ending".into(), "firing".into())), "{found:?}");
+        assert!(found.contains(&("invoice_overdue".into(), "firing".into())), "{found:?}");
+        let overdue = page["alerts"]
+            .as_array()
+            .expect("alerts")
+            .iter()
+            .find(|a| a["kind"] == "invoice_overdue")
+            .cloned()
+            .expect("overdue alert");
+        assert_eq!(overdue["detail"]["invoice"], invoice["number"]);
+        assert_eq!(overdue["register_id"], Value::Null);
+
+        // Paid: the paid period moves a month on and both clear.
+        let (status, paid) = operator
+            .post(&format!("/api/v1/invoices/{}/paid", invoice["id"]), json!({}))
+            .await;
+        assert_eq!(status, 200, "{paid}");
+        evaluate_once(&store, &account.url, later + 60_000).await.expect("evaluates");
+        let (_, page) = owner.get("/api/v1/alerts").await;
+        let found = kinds(&page);
+        assert!(!found.iter().any(|(k, _)| k == "tariff_ending" || k == "invoice_overdue"), "{found:?}");
+        account.stop().await;
+        store.close().await;
+    })
+    .await;
+}

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::alert_rules::{findings, reconcile, AlertKind, Finding, OpenAlert, Thresholds};
+use super::alert_rules::{
+    findings, invoice_finding, reconcile, AlertKind, Finding, OpenAlert, Thresholds,
+};
 use super::metrics::AccountMetrics;
 use crate::store::alerts::{AlertChanges, NewAlert};
 use crate::store::{Store, StoreError};
@@ -58,6 +60,11 @@ pub async fn evaluate_once(
             .entry(*org)
             .or_default()
             .extend(findings(register, &t, now_ms));
+    }
+    for invoice in store.overdue_invoices(now_ms).await? {
+        if let Some(finding) = invoice_finding(&invoice, now_ms) {
+            found.entry(invoice.org_id).or_default().push(finding);
+        }
     }
     let mut open: HashMap<i64, Vec<OpenAlert>> = HashMap::new();
     for row in store.open_alerts().await? {

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub use crate::store::alerts::{DriveReport, RegisterFacts};
+pub use crate::store::alerts::{DriveReport, OverdueInvoice, RegisterFacts};
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -334,6 +334,22 @@ pub fn findings(facts: &RegisterFacts, t: &Thresholds, now_ms: i64) -> Vec<Findi
     out
 }
 
+/// An organisation's unpaid invoice past its due date, as a finding (the store only returns
+/// invoices past due; the days overdue are counted here).
+pub fn invoice_finding(invoice: &OverdueInvoice, now_ms: i64) -> Option<Finding> {
+    (invoice.due_at_ms < now_ms).then(|| Finding {
+        kind: AlertKind::InvoiceOverdue,
+        subject: format!("invoice:{}", invoice.id),
+        register_id: None,
+        detail: json!({
+            "invoice": invoice.number,
+            "amount_minor": invoice.amount_minor,
+            "currency": invoice.currency,
+            "days_overdue": (now_ms - invoice.due_at_ms).div_euclid(DAY_MS),
+        }),
+    })
+}
+
 /// An alert the store holds open (firing or acknowledged).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenAlert {
@@ -544,6 +560,23 @@ mod tests {
         assert_eq!(plan.raise.len(), 1);
         assert_eq!(plan.raise[0].subject, "register:2");
         assert_eq!(plan.resolve, vec![11]);
+    }
+
+    #[test]
+    fn an_invoice_is_overdue_after_its_due_date() {
+        let invoice = OverdueInvoice {
+            org_id: 1,
+            id: 9,
+            number: "INV-000009".into(),
+            due_at_ms: NOW - 3 * DAY_MS,
+            amount_minor: 150_000,
+            currency: "RUB".into(),
+        };
+        let found = invoice_finding(&invoice, NOW).expect("overdue");
+        assert_eq!(found.kind, AlertKind::InvoiceOverdue);
+        assert_eq!(found.subject, "invoice:9");
+        assert_eq!(found.detail["days_overdue"], 3);
+        assert_eq!(invoice_finding(&invoice, NOW - 4 * DAY_MS), None);
     }
 
     #[test]

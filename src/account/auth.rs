@@ -54,17 +54,51 @@ pub enum Permission {
     AcknowledgeAlerts,
     /// Change thresholds and the webhook; read the delivery log.
     ManageAlertSettings,
+    /// Add and change tariff plans: operator staff only.
+    ManagePlans,
+    /// See the organisation's tariffs and invoices.
+    ReadBilling,
+    /// Activate a plan on a register, ask for an invoice.
+    ManageBilling,
+    /// Mark invoices paid, import bank payments: operator staff only.
+    MarkInvoicesPaid,
+    /// File, read and cancel wired-connection requests.
+    RequestWired,
+    /// Schedule and close wired-connection requests: operator staff only.
+    ScheduleWired,
+    /// Read the product catalogue.
+    ReadCatalogue,
+    /// Change the product catalogue (edit, import).
+    EditCatalogue,
 }
+
+/// What only operator staff may do, whatever an organisation's role.
+const OPERATOR_ONLY: [Permission; 4] = [
+    Permission::ProvisionOrganisations,
+    Permission::ManagePlans,
+    Permission::MarkInvoicesPaid,
+    Permission::ScheduleWired,
+];
 
 /// Whether `role` (`None`: operator staff) allows `permission`. The one table of role rights.
 pub fn allows(role: Option<Role>, permission: Permission) -> bool {
     use Permission::*;
+    if role.is_some() && OPERATOR_ONLY.contains(&permission) {
+        return false;
+    }
     match role {
         None => true,
-        Some(Role::Owner) => permission != ProvisionOrganisations,
+        Some(Role::Owner) => true,
         Some(Role::Accountant) => matches!(
             permission,
-            ReadOrganisation | ReadRegisters | ReadAlerts | AcknowledgeAlerts
+            ReadOrganisation
+                | ReadRegisters
+                | ReadBilling
+                | ManageBilling
+                | ReadCatalogue
+                | EditCatalogue
+                | ReadAlerts
+                | AcknowledgeAlerts
         ),
         Some(Role::Engineer) => {
             matches!(
@@ -75,11 +109,15 @@ pub fn allows(role: Option<Role>, permission: Permission) -> bool {
                     | AssignRegisters
                     | ReadAlerts
                     | AcknowledgeAlerts
+                    | RequestWired
+                    | ReadCatalogue
             )
         }
         // Cashiers read the organisation's card and their registers; which registers are theirs
         // the tenancy layer decides (`store/tenancy.rs`), so the others are not found.
-        Some(Role::Cashier) => matches!(permission, ReadOrganisation | ReadRegisters),
+        Some(Role::Cashier) => {
+            matches!(permission, ReadOrganisation | ReadRegisters | ReadCatalogue)
+        }
     }
 }
 
@@ -269,6 +307,20 @@ mod tests {
         assert!(allows(Some(Role::Engineer), AssignRegisters));
         assert!(!allows(Some(Role::Accountant), AssignRegisters));
         assert!(allows(Some(Role::Cashier), ReadOrganisation));
+        for operator_only in OPERATOR_ONLY {
+            assert!(allows(None, operator_only));
+            for role in [Role::Owner, Role::Accountant, Role::Engineer, Role::Cashier] {
+                assert!(
+                    !allows(Some(role), operator_only),
+                    "{role:?} {operator_only:?}"
+                );
+            }
+        }
+        assert!(allows(Some(Role::Accountant), ManageBilling));
+        assert!(!allows(Some(Role::Engineer), ManageBilling));
+        assert!(allows(Some(Role::Engineer), RequestWired));
+        assert!(!allows(Some(Role::Cashier), EditCatalogue));
+        assert!(allows(Some(Role::Cashier), ReadCatalogue));
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub const DEFAULT_MAX_FAILURES_PER_ADDRESS: u32 = 20;
 pub const DEFAULT_LOCK_SECONDS: u64 = 900;
 /// Period of the client-alert evaluator unless told otherwise.
 pub const DEFAULT_ALERT_INTERVAL_SECS: u64 = 60;
+/// Days a register may stay unpaid after its tariff ends before it is blocked.
+pub const DEFAULT_TARIFF_GRACE_DAYS: u64 = 3;
+/// Seconds between two rounds of the tariff check.
+pub const DEFAULT_TARIFF_CHECK_SECONDS: u64 = 300;
 /// Sender of outgoing mail unless told otherwise.
 pub const DEFAULT_MAIL_FROM: &str = "OFD <no-reply@localhost>";
 
@@ -107,6 +111,13 @@ pub struct AccountOptions {
     #[arg(long, env = "OFD_ACCOUNT_WEBHOOK_ALLOW_HTTP", value_name = "BOOL", num_args = 0..=1,
           default_missing_value = "true")]
     pub webhook_allow_http: Option<bool>,
+    /// Days a register's tariff may stay unpaid after it ends before the register is blocked
+    /// (0: blocked as soon as it ends). [default: 3]
+    #[arg(long, env = "OFD_ACCOUNT_TARIFF_GRACE_DAYS", value_name = "DAYS")]
+    pub tariff_grace_days: Option<u64>,
+    /// Seconds between two rounds of the tariff check (1 to 86400). [default: 300]
+    #[arg(long, env = "OFD_ACCOUNT_TARIFF_CHECK_SECONDS", value_name = "SECONDS")]
+    pub tariff_check_seconds: Option<u64>,
 }
 
 crate::layer!(AccountOptions {
@@ -124,6 +135,8 @@ crate::layer!(AccountOptions {
     metrics_listen,
     alert_interval_secs,
     webhook_allow_http,
+    tariff_grace_days,
+    tariff_check_seconds,
 });
 
 /// The account service's settings, resolved.
@@ -153,6 +166,10 @@ pub struct AccountConfig {
     pub alert_interval: Duration,
     /// Whether webhook URLs may be plain http.
     pub webhook_allow_http: bool,
+    /// How long a register may stay unpaid after its tariff ends before it is blocked.
+    pub tariff_grace: Duration,
+    /// Time between two rounds of the tariff check.
+    pub tariff_check_every: Duration,
 }
 
 impl AccountConfig {
@@ -190,6 +207,22 @@ impl AccountOptions {
             ));
         }
         let scheme = if tls.is_some() { "https" } else { "http" };
+        let grace_days = self.tariff_grace_days.unwrap_or(DEFAULT_TARIFF_GRACE_DAYS);
+        if grace_days > 3_660 {
+            return Err(ConfigError::invalid(
+                "account.tariff_grace_days",
+                format!("{grace_days} days: at most 3660"),
+            ));
+        }
+        let check_seconds = self
+            .tariff_check_seconds
+            .unwrap_or(DEFAULT_TARIFF_CHECK_SECONDS);
+        if !(1..=86_400).contains(&check_seconds) {
+            return Err(ConfigError::invalid(
+                "account.tariff_check_seconds",
+                format!("{check_seconds}: between 1 and 86400"),
+            ));
+        }
         Ok(AccountConfig {
             listen,
             tls,
@@ -227,6 +260,8 @@ impl AccountOptions {
                 },
             ),
             webhook_allow_http: self.webhook_allow_http.unwrap_or(false),
+            tariff_grace: Duration::from_secs(grace_days * 86_400),
+            tariff_check_every: Duration::from_secs(check_seconds),
         })
     }
 }
@@ -267,6 +302,40 @@ mod tests {
             DEFAULT_LISTEN.parse().expect("addr")
         );
         assert_keys_are_fields::<AccountOptions>();
+    }
+
+    #[test]
+    fn the_tariff_grace_period_comes_from_the_account_table() {
+        let file = ConfigFile::parse(
+            Path::new("t.toml"),
+            "[account]\ntariff_grace_days = 7\ntariff_check_seconds = 60\n",
+        )
+        .expect("parses");
+        let options: AccountOptions = file.table("account").expect("valid");
+        let config = options.resolve().expect("valid");
+        assert_eq!(config.tariff_grace, Duration::from_secs(7 * 86_400));
+        assert_eq!(config.tariff_check_every, Duration::from_secs(60));
+        let defaults = AccountOptions::default().resolve().expect("valid");
+        assert_eq!(
+            defaults.tariff_grace,
+            Duration::from_secs(DEFAULT_TARIFF_GRACE_DAYS * 86_400)
+        );
+        let error = AccountOptions {
+            tariff_check_seconds: Some(0),
+            ..AccountOptions::default()
+        }
+        .resolve()
+        .expect_err("no round every 0 s");
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    field: "account.tariff_check_seconds",
+                    ..
+                }
+            ),
+            "{error}"
+        );
     }
 
     #[test]

@@ -30,17 +30,26 @@
 //! 1. the listener stops accepting connections;
 //! 2. requests in flight are answered (each change is one transaction, committed before its
 //!    answer);
-//! 3. the mail sender finishes the message it is sending (the rest stay in the outbox);
+//! 3. the mail sender finishes the message it is sending (the rest stay in the outbox), and the
+//!    tariff check finishes its round (`tariff_check.rs`; each block is its own transaction);
 //! 4. the store's pool is closed, and "account API drained" is logged.
+//!
+//! Money and services: tariff plans and their activation per register (`tariffs.rs`), invoices
+//! and bank-statement imports (`invoices.rs`), the periodic tariff check that blocks unpaid
+//! registers after the operator's grace period (`tariff_check.rs`), wired-connection requests
+//! (`wired_requests.rs`) and the KZ product catalogue (`catalogue.rs`).
 
 pub mod alert_evaluator;
 pub mod alert_rules;
 mod alerts;
 mod auth;
+mod catalogue;
 pub mod config;
+mod csv_import;
 mod error;
 pub mod esign;
 mod identity;
+mod invoices;
 mod keys;
 mod mailer;
 pub mod metrics;
@@ -50,7 +59,10 @@ pub mod password;
 mod registers;
 mod routes;
 mod staff;
+pub mod tariff_check;
+mod tariffs;
 mod webhooks;
+mod wired_requests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -132,12 +144,12 @@ pub async fn spawn(
         // Listening on a port the system chose: links name the real one.
         config.public_url = format!("{scheme}://{addr}");
     }
-    let mail_stop = CancellationToken::new();
+    let background_stop = CancellationToken::new();
     let mailer = mailer::spawn(
         store.clone(),
         config.smtp_url.as_ref(),
         &config.mail_from,
-        mail_stop.clone(),
+        background_stop.clone(),
     )?;
     // Background work beside the API: client alerts and their webhook deliveries, and the
     // account metrics endpoint; all stop with the mail sender, after the API has drained.
@@ -147,9 +159,9 @@ pub async fn spawn(
         config.public_url.clone(),
         config.alert_interval,
         metrics.clone(),
-        mail_stop.clone(),
+        background_stop.clone(),
     );
-    let webhooks = webhooks::spawn(store.clone(), metrics.clone(), mail_stop.clone())?;
+    let webhooks = webhooks::spawn(store.clone(), metrics.clone(), background_stop.clone())?;
     let probes = match config.metrics_listen {
         None => None,
         Some(addr) => {
@@ -171,10 +183,16 @@ pub async fn spawn(
                 listener,
                 metrics.registry(),
                 ready,
-                mail_stop.clone(),
+                background_stop.clone(),
             )))
         }
     };
+    let tariff_check = tariff_check::spawn(
+        store.clone(),
+        config.tariff_grace,
+        config.tariff_check_every,
+        background_stop.clone(),
+    );
     let state = AppState {
         store,
         config: Arc::new(config),
@@ -201,7 +219,7 @@ pub async fn spawn(
             }
         };
         let _ = reload.await;
-        mail_stop.cancel();
+        background_stop.cancel();
         if let Some(mailer) = mailer {
             mailer.await.context("mail sender panicked")?;
         }
@@ -210,6 +228,7 @@ pub async fn spawn(
         if let Some(probes) = probes {
             let _ = probes.await;
         }
+        tariff_check.await.context("tariff check panicked")?;
         served
     });
     tracing::info!(account = %addr, scheme, "account API listening");

@@ -4,13 +4,16 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{alerts, identity, organisations, registers, staff};
+use super::{
+    alerts, catalogue, identity, invoices, organisations, registers, staff, tariffs, wired_requests,
+};
 
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ofd account API", description = "The cabinet's identity, organisations, staff, \
-        API keys, audit log and registers. Errors are {\"error\":{\"code\",\"message\"}}."),
+        API keys, audit log, registers, tariffs, invoices, wired-connection requests and the \
+        product catalogue. Errors are {\"error\":{\"code\",\"message\"}}."),
     paths(
         identity::signup, identity::confirm_post, identity::confirm_get, identity::login,
         identity::logout, identity::forgot, identity::reset, identity::accept_invitation,
@@ -25,6 +28,13 @@ use super::{alerts, identity, organisations, registers, staff};
         alerts::list, alerts::get_one, alerts::acknowledge, alerts::kinds,
         alerts::subscriptions, alerts::set_subscriptions, alerts::settings,
         alerts::set_settings, alerts::deliveries,
+        tariffs::list_plans, tariffs::create_plan, tariffs::update_plan, tariffs::activate,
+        tariffs::get_one, tariffs::list,
+        invoices::create, invoices::list, invoices::get_one, invoices::mark_paid,
+        invoices::cancel, invoices::import_payments,
+        wired_requests::create, wired_requests::list, wired_requests::get_one,
+        wired_requests::change_status,
+        catalogue::get, catalogue::add, catalogue::update, catalogue::remove, catalogue::import,
     ),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),

@@ -11,10 +11,15 @@ use utoipa::OpenApi as _;
 
 use super::error::ApiError;
 use super::openapi::ApiDoc;
-use super::{alerts, auth, identity, organisations, registers, staff, AppState};
+use super::{
+    alerts, auth, catalogue, identity, invoices, organisations, registers, staff, tariffs,
+    wired_requests, AppState,
+};
 
-/// Largest request body: the API takes small JSON objects only.
+/// Largest request body: the API takes small JSON objects only…
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// …except the CSV imports (a bank statement, a catalogue of up to 10 000 items).
+const MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;
 
 /// Every route of the account service over `state`.
 pub fn router(state: AppState) -> Router {
@@ -62,6 +67,43 @@ pub fn router(state: AppState) -> Router {
         .route("/registers/{id}", get(registers::get_one))
         .route("/registers/{id}/status", put(registers::set_status))
         .route("/registers/{id}/token", post(registers::reset_token))
+        .route(
+            "/registers/{id}/tariff",
+            get(tariffs::get_one).put(tariffs::activate),
+        )
+        .route(
+            "/tariff-plans",
+            get(tariffs::list_plans).post(tariffs::create_plan),
+        )
+        .route("/tariff-plans/{id}", patch(tariffs::update_plan))
+        .route("/tariffs", get(tariffs::list))
+        .route("/invoices", post(invoices::create).get(invoices::list))
+        .route(
+            "/invoices/payments-import",
+            post(invoices::import_payments).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+        .route("/invoices/{id}", get(invoices::get_one))
+        .route("/invoices/{id}/paid", post(invoices::mark_paid))
+        .route("/invoices/{id}/cancel", post(invoices::cancel))
+        .route(
+            "/wired-requests",
+            post(wired_requests::create).get(wired_requests::list),
+        )
+        .route("/wired-requests/{id}", get(wired_requests::get_one))
+        .route(
+            "/wired-requests/{id}/status",
+            put(wired_requests::change_status),
+        )
+        .route("/catalogue", get(catalogue::get))
+        .route("/catalogue/items", post(catalogue::add))
+        .route(
+            "/catalogue/items/{id}",
+            put(catalogue::update).delete(catalogue::remove),
+        )
+        .route(
+            "/catalogue/import",
+            post(catalogue::import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_caller,

@@ -79,6 +79,23 @@ pub struct RegisterFacts {
     pub mismatched_shifts: Vec<i64>,
 }
 
+/// An unpaid invoice past its due date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverdueInvoice {
+    /// Organisation.
+    pub org_id: i64,
+    /// Invoice id.
+    pub id: i64,
+    /// Its number (INV-…).
+    pub number: String,
+    /// Due date (ms).
+    pub due_at_ms: i64,
+    /// Amount in minor units.
+    pub amount_minor: i64,
+    /// Currency.
+    pub currency: String,
+}
+
 /// RU forms whose documents carry the drive's own state: shift open (2), shift close (5),
 /// current state report (21).
 const DRIVE_REPORT_FORMS: &str = "(2, 5, 21)";
@@ -272,9 +289,10 @@ impl Store {
     ) -> Result<Vec<(i64, RegisterFacts)>, StoreError> {
         let rows = sqlx::query(
             "SELECT r.id, o.id AS org_id, r.dialect, r.fn_number, r.system_id, r.status, \
-             r.created_at, s.shift_open, s.shift_opened_at, s.last_offline_period \
-             FROM registers r JOIN organisations o ON o.inn = r.org_inn \
-             LEFT JOIN kz_state s ON s.system_id = r.system_id ORDER BY r.id",
+             r.created_at, s.shift_open, s.shift_opened_at, s.last_offline_period, \
+             t.paid_until FROM registers r JOIN organisations o ON o.inn = r.org_inn \
+             LEFT JOIN kz_state s ON s.system_id = r.system_id \
+             LEFT JOIN register_tariffs t ON t.register_id = r.id ORDER BY r.id",
         )
         .fetch_all(self.pool())
         .await?;
@@ -311,6 +329,7 @@ impl Store {
                 register_id: row.try_get("id")?,
                 in_service: status == "active",
                 created_at_ms: row.try_get("created_at")?,
+                paid_until_ms: row.try_get("paid_until")?,
                 last_conflict_ms: last_of(&conflicts),
                 last_sign_failure_ms: last_of(&sign_failures),
                 ..RegisterFacts::default()
@@ -371,6 +390,30 @@ impl Store {
             .await?;
         rows.iter()
             .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect()
+    }
+
+    /// Unpaid invoices whose due date is before `now`: (organisation, invoice id, number,
+    /// due at, amount in minor units, currency).
+    pub async fn overdue_invoices(&self, now: i64) -> Result<Vec<OverdueInvoice>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT org_id, id, number, due_at, amount_minor, currency FROM invoices \
+             WHERE status = 'unpaid' AND due_at < $1 ORDER BY id",
+        )
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OverdueInvoice {
+                    org_id: row.try_get("org_id")?,
+                    id: row.try_get("id")?,
+                    number: row.try_get("number")?,
+                    due_at_ms: row.try_get("due_at")?,
+                    amount_minor: row.try_get("amount_minor")?,
+                    currency: row.try_get("currency")?,
+                })
+            })
             .collect()
     }
 

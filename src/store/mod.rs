@@ -21,6 +21,10 @@
 //!   (`0006_identity.sql`): the cabinet's people, their sessions and tokens (hashes only), the
 //!   audit log and outgoing mail. Reads and changes on a caller's behalf are scoped by
 //!   organisation in one place, [`tenancy`].
+//! - `tariff_plans`, `register_tariffs`, `invoices`, `invoice_lines`, `wired_requests`,
+//!   `catalogues`, `catalogue_items` (`0010_money.sql`): tariffs and their payment
+//!   ([`tariffs`], [`invoices`]), wired-connection requests ([`wired_requests`]) and the KZ
+//!   product catalogue ([`catalogue`]).
 //!
 //! **Invariants**
 //! 1. An ack leaves the server only after the transaction holding its document has committed:
@@ -45,19 +49,23 @@ pub mod alerts;
 pub mod api_keys;
 pub mod backup;
 mod cashiers;
+pub mod catalogue;
 pub mod checkpoint;
 pub mod config;
 pub mod disk_space;
 pub mod documents;
 pub mod identity;
+pub mod invoices;
 pub mod organisations;
 pub mod placeholders;
 pub mod quarantine;
 pub mod registers;
 pub mod schema;
+pub mod tariffs;
 pub mod tax_id;
 pub mod tenancy;
 pub mod tx_work;
+pub mod wired_requests;
 pub mod writer;
 
 use std::str::FromStr;

@@ -131,7 +131,7 @@ impl Tenant {
         &self.actor
     }
 
-    /// The unscoped store, for the scoped queries of the domain modules (`alerts.rs` …).
+    /// The store behind the scope (for the other store modules' scoped queries).
     pub(super) fn store(&self) -> &Store {
         &self.store
     }
@@ -144,6 +144,7 @@ impl Tenant {
         }
     }
 
+    /// An audit line of this actor about `object` of organisation `org_id`.
     pub(super) fn entry(
         &self,
         org_id: Option<i64>,
@@ -173,7 +174,7 @@ impl Tenant {
     }
 
     /// The rows of `sql`, whose `$1` and `$2` are the scope (see [`Tenant::scope`]).
-    async fn scoped_rows<T>(
+    pub(super) async fn scoped_rows<T>(
         &self,
         sql: &str,
         from_row: fn(&AnyRow) -> Result<T, StoreError>,

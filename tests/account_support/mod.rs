@@ -333,6 +333,24 @@ impl Client {
     pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
         self.call(reqwest::Method::PUT, path, Some(body)).await
     }
+
+    /// POST a CSV file (`text/csv`); status and JSON answer.
+    pub async fn post_csv(&self, path: &str, csv: &str) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "text/csv")
+            .body(csv.to_owned());
+        if let Some(key) = &self.bearer {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await.expect("HTTP exchange");
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.expect("body");
+        let json = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("{status}: not JSON: {}", String::from_utf8_lossy(&bytes)));
+        (status, json)
+    }
 }
 
 /// The password every test user gets.
@@ -446,4 +464,59 @@ pub async fn staff(
         .await;
     assert_eq!(status, 200);
     (client, user["id"].as_i64().expect("id"))
+}
+
+/// Operator staff enter organisation `inn` (`country` `ru` or `kz`) with an actual address;
+/// its id.
+pub async fn enter_organisation(account: &Account, inn: &str, country: &str) -> i64 {
+    let (status, answer) = account
+        .post(
+            "/api/v1/organisations",
+            serde_json::json!({
+                "inn": inn,
+                "name": format!("Org {inn}"),
+                "country": country,
+                "actual_address": format!("Street {inn}, 1"),
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    answer["id"].as_i64().expect("organisation id")
+}
+
+/// A client with a fresh API key of organisation `org_id` acting as `role` (`owner`,
+/// `accountant`, `engineer`, `cashier`), issued by operator staff.
+pub async fn org_client(account: &Account, org_id: i64, role: &str) -> Client {
+    let (status, answer) = account
+        .post(
+            "/api/v1/api-keys",
+            serde_json::json!({
+                "name": format!("{role}-{}", uuid::Uuid::new_v4().simple()),
+                "role": role,
+                "org_id": org_id,
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    Client::with_key(&account.url, answer["secret"].as_str().expect("secret"))
+}
+
+/// The operator's own client (the test key).
+pub fn operator(account: &Account) -> Client {
+    Client::with_key(&account.url, &account.key)
+}
+
+/// Operator staff provision a register of organisation `inn`: KZ when `fn_number` is `None`;
+/// the answer (with `id`, and for KZ `system_id` and the first `token`).
+pub async fn provision(account: &Account, inn: &str, fn_number: Option<&str>) -> Value {
+    let body = match fn_number {
+        Some(fn_number) => {
+            serde_json::json!({ "dialect": "ru", "fn_number": fn_number, "org_inn": inn })
+        }
+        None => serde_json::json!({ "dialect": "kz", "serial": "S-1", "reg_number": "010101010101",
+            "org_inn": inn }),
+    };
+    let (status, answer) = account.post("/api/v1/registers", body).await;
+    assert_eq!(status, 201, "{answer}");
+    answer
 }

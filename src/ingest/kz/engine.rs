@@ -7,16 +7,16 @@
 
 use chrono::NaiveDateTime;
 use ofd_protocol::kz::{
-    AuthResponse, AuthResultTypeEnum, CommandTypeEnum, KkmRegInfo, MoneyPlacementEnum,
-    NomenclatureResponse, NomenclatureResultTypeEnum, OrgRegInfo, ProtocolVersion, RegInfoResponse,
-    ReportResponse, ReportTypeEnum, Request, Response, ResultTypeEnum, ServiceResponse,
-    TicketResponse, UserRoleEnum,
+    AuthResponse, AuthResultTypeEnum, CommandTypeEnum, KkmRegInfo, MoneyPlacementEnum, OrgRegInfo,
+    PosRegInfo, ProtocolVersion, RegInfoResponse, ReportResponse, ReportTypeEnum, Request,
+    Response, ResultTypeEnum, ServiceResponse, TicketResponse, UserRoleEnum,
 };
 
 use super::fiscal_sign::qr_url;
 use super::ledger::{Ledger, LedgerError};
 use super::local_time::{local_now, naive};
 use super::money::tiyn;
+use super::nomenclature::{self, KzCatalogue};
 use super::state::KzState;
 use super::ticket_check::check_ticket;
 use super::{KzConfig, Refusal};
@@ -32,6 +32,22 @@ pub struct RegisterFacts {
     pub rnm: Option<String>,
     /// Owner's IIN/BIN.
     pub org_inn: Option<String>,
+    /// Owner's name, as the cabinet keeps it.
+    pub org_name: Option<String>,
+    /// Owner's address (actual, else legal).
+    pub org_address: Option<String>,
+    /// The point of sale the register stands at. HOOK: filled once the cabinet keeps points of
+    /// sale (issue 13, the registers' point-of-sale table); `None` until then.
+    pub point_of_sale: Option<PointOfSaleFacts>,
+}
+
+/// A point of sale as the register's INFO/SYSTEM reply names it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PointOfSaleFacts {
+    /// Its name, e.g. "АЗС №3".
+    pub title: Option<String>,
+    /// Its address in one line.
+    pub address: Option<String>,
 }
 
 /// A receipt whose autonomous sign was already mapped to a ticket number.
@@ -64,6 +80,9 @@ pub struct Input<'a> {
     /// register's organisation assigned to this register (checked by the caller against the
     /// cabinet's users, which needs the database).
     pub cashier_ok: bool,
+    /// NOMENCLATURE: the organisation's current catalogue (`None`: it has none), loaded by the
+    /// caller.
+    pub catalogue: Option<&'a KzCatalogue>,
 }
 
 /// A new `kz_tickets` row.
@@ -324,11 +343,10 @@ pub fn execute(input: &Input<'_>, state: &KzState) -> Result<Outcome, Refusal> {
             });
         }
         CommandTypeEnum::Nomenclature => {
-            out.response.nomenclature = Some(NomenclatureResponse {
-                version: Some(0),
-                result: Some(NomenclatureResultTypeEnum::NoVersion as i32),
-                ..Default::default()
-            });
+            out.response.nomenclature = Some(nomenclature::answer(
+                request.nomenclature.as_ref(),
+                input.catalogue,
+            ));
         }
         CommandTypeEnum::Auth => {
             // The cabinet's cashiers log in with their code and PIN; the code is the operator
@@ -390,9 +408,15 @@ fn reg_info(register: &RegisterFacts) -> RegInfoResponse {
             kkm_id: Some(register.system_id.to_string()),
             ..Default::default()
         }),
-        pos: None,
+        pos: register.point_of_sale.as_ref().map(|pos| PosRegInfo {
+            title: pos.title.clone(),
+            address: pos.address.clone(),
+            ..Default::default()
+        }),
         org: register.org_inn.as_ref().map(|inn| OrgRegInfo {
             inn: Some(inn.clone()),
+            title: register.org_name.clone(),
+            address: register.org_address.clone(),
             ..Default::default()
         }),
     }
@@ -484,9 +508,57 @@ mod tests {
                 ticket_number: "1234567890",
                 known_offline: None,
                 cashier_ok,
+                catalogue: None,
             },
             state,
         )
+    }
+
+    #[test]
+    fn info_names_the_organisation_and_the_point_of_sale_the_cabinet_keeps() {
+        let config = KzConfig::default();
+        let register = RegisterFacts {
+            system_id: 1,
+            org_inn: Some("000740001307".into()),
+            org_name: Some("ТОО Тест".into()),
+            org_address: Some("Алматы, Абая 10".into()),
+            point_of_sale: Some(PointOfSaleFacts {
+                title: Some("АЗС №3".into()),
+                address: Some("трасса М-36".into()),
+            }),
+            ..Default::default()
+        };
+        let request = Request {
+            command: Some(CommandTypeEnum::Info as i32),
+            ..Default::default()
+        };
+        let out = execute(
+            &Input {
+                config: &config,
+                register: &register,
+                version: ProtocolVersion::V202,
+                now_ms: NOW_MS,
+                request: &request,
+                ticket_number: "1234567890",
+                known_offline: None,
+                cashier_ok: false,
+                catalogue: None,
+            },
+            &KzState::default(),
+        )
+        .expect("INFO answers");
+        let info = out
+            .response
+            .service
+            .and_then(|s| s.reg_info)
+            .expect("reg_info");
+        let org = info.org.expect("org");
+        assert_eq!(org.title.as_deref(), Some("ТОО Тест"));
+        assert_eq!(org.address.as_deref(), Some("Алматы, Абая 10"));
+        assert_eq!(org.inn.as_deref(), Some("000740001307"));
+        let pos = info.pos.expect("pos");
+        assert_eq!(pos.title.as_deref(), Some("АЗС №3"));
+        assert!(!out.rotate, "INFO keeps the token");
     }
 
     #[test]

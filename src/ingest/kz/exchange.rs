@@ -15,6 +15,12 @@
 //! copy is dropped. A token still changes only in the transaction of the exchange that rotated
 //! it.
 //!
+//! What the cabinet keeps about the register's organisation (name, address, catalogue version:
+//! [`OrgFacts`]) is read with the register row and cached with it, so INFO and SYSTEM name the
+//! organisation without a query. The catalogue itself is held once per organisation and version
+//! ([`Catalogues`]): NOMENCLATURE reads it from the database only when the cached version is
+//! older than the organisation's, so a cabinet edit reaches registers within `register_cache_ms`.
+//!
 //! Refusals before the token check (unknown id, blocked, bad token, REQNUM misuse, version) are
 //! neither stored nor cached and echo the register's own token. A request past the token check
 //! whose body the decoder refuses is kept in `quarantine` with its bytes, in the same commit as
@@ -36,10 +42,12 @@ use super::codec::{KzFrameCodec, KzFramingError};
 use super::commit::{doc_time, find_offline_ticket, load_state, CommitOutcome, KzCommit};
 use super::engine::{self, Input, RegisterFacts};
 use super::fiscal_sign::draw_ticket_number;
+use super::nomenclature::KzCatalogue;
 use super::state::{gate, next_token, Exchange, Gate, KzState};
 use super::{KzConfig, Refusal};
 use crate::ingest::handler::{FrameHandler, Reply};
 use crate::ingest::metrics::{Check, FrameResult, Metrics};
+use crate::store::catalogue::{catalogue_in, org_facts_in, OrgFacts};
 use crate::store::registers::fetch_register_by_system_id;
 use crate::store::{Dialect, NewDocument, Quarantine, Register, RegisterStatus, Store, Writer};
 
@@ -87,7 +95,34 @@ pub struct Slot {
 struct Cached {
     register: Register,
     state: KzState,
+    /// The owner as the cabinet keeps it (`None`: no organisation entered for its INN).
+    org: Option<OrgFacts>,
     read_at: Instant,
+}
+
+/// Catalogues ready to send, one per organisation id, each at the version it was read at.
+#[derive(Default)]
+struct Catalogues {
+    map: StdMutex<HashMap<i64, Arc<KzCatalogue>>>,
+}
+
+impl Catalogues {
+    /// The held catalogue of `org_id` if it is at `version`.
+    fn at(&self, org_id: i64, version: i64) -> Option<Arc<KzCatalogue>> {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&org_id)
+            .filter(|c| i64::from(c.version) == version)
+            .cloned()
+    }
+
+    /// Hold `catalogue` for `org_id` unless a newer one is held already.
+    fn keep(&self, org_id: i64, catalogue: Arc<KzCatalogue>) {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let held = map.entry(org_id).or_insert_with(|| catalogue.clone());
+        if held.version < catalogue.version {
+            *held = catalogue;
+        }
+    }
 }
 
 impl RegisterLocks {
@@ -155,6 +190,7 @@ struct Inner {
     /// How long a cached register row is trusted before it is read again.
     register_ttl: Duration,
     locks: RegisterLocks,
+    catalogues: Catalogues,
     limiter: StdMutex<FailureLimiter>,
     metrics: Arc<Metrics>,
 }
@@ -176,6 +212,7 @@ impl KzService {
                 config,
                 register_ttl,
                 locks: RegisterLocks::default(),
+                catalogues: Catalogues::default(),
                 limiter: StdMutex::default(),
                 metrics,
             }),
@@ -254,12 +291,16 @@ impl KzService {
             let read_at = slot.cached.as_ref().map(|c| c.read_at);
             if needs_reload(read_at, now, inner.register_ttl) {
                 slot.cached = None;
-                let (register, state) = {
+                let (register, state, org) = {
                     let mut conn = inner.store.pool().acquire().await?;
                     let register =
                         fetch_register_by_system_id(&mut conn, i64::from(system_id)).await?;
                     let state = load_state(&mut conn, system_id).await?;
-                    (register, state)
+                    let org = match register.as_ref().and_then(|r| r.org_inn.as_deref()) {
+                        Some(inn) => org_facts_in(&mut conn, inn).await?,
+                        None => None,
+                    };
+                    (register, state, org)
                 };
                 let Some(register) = register else {
                     return Ok(refuse(ResultTypeEnum::UnknownId, "unknown system id"));
@@ -267,6 +308,7 @@ impl KzService {
                 slot.cached = Some(Cached {
                     register,
                     state,
+                    org,
                     read_at: now,
                 });
                 read_now = true;
@@ -379,11 +421,16 @@ impl KzService {
         let system_id = header.system_id;
         let (register, state) = (&cached.register, &cached.state);
         let now_ms = crate::clock::unix_millis();
+        let org = cached.org.as_ref();
         let facts = RegisterFacts {
             system_id,
             serial: register.serial.clone(),
             rnm: register.reg_number.clone(),
             org_inn: register.org_inn.clone(),
+            org_name: org.map(|o| o.name.clone()),
+            org_address: org.and_then(|o| o.address.clone()),
+            // HOOK: the register's point of sale, once the cabinet keeps them.
+            point_of_sale: None,
         };
         let request = decode_request(&frame[HEADER_LEN..]);
         let known_offline = match &request {
@@ -418,6 +465,14 @@ impl KzService {
             }
             _ => false,
         };
+        let catalogue = if command == CommandTypeEnum::Nomenclature as i32 {
+            match org {
+                Some(org) => self.catalogue(org).await?,
+                None => None,
+            }
+        } else {
+            None
+        };
         for _ in 0..TICKET_NUMBER_ATTEMPTS {
             let ticket_number = draw_ticket_number();
             let outcome = match &request {
@@ -431,6 +486,7 @@ impl KzService {
                         ticket_number: &ticket_number,
                         known_offline: known_offline.as_ref(),
                         cashier_ok,
+                        catalogue: catalogue.as_deref(),
                     },
                     state,
                 ),
@@ -548,6 +604,28 @@ impl KzService {
             }
         }
         anyhow::bail!("no free ticket number after {TICKET_NUMBER_ATTEMPTS} draws")
+    }
+
+    /// The catalogue of `org` at its cached version: held in memory per version, read from the
+    /// database only when the held one is older. `None` when the organisation has none.
+    async fn catalogue(&self, org: &OrgFacts) -> anyhow::Result<Option<Arc<KzCatalogue>>> {
+        if org.catalogue_version == 0 {
+            return Ok(None);
+        }
+        let catalogues = &self.inner.catalogues;
+        if let Some(held) = catalogues.at(org.org_id, org.catalogue_version) {
+            return Ok(Some(held));
+        }
+        let stored = {
+            let mut conn = self.inner.store.pool().acquire().await?;
+            catalogue_in(&mut conn, org.org_id).await?
+        };
+        let Some(built) = KzCatalogue::build(&stored) else {
+            return Ok(None);
+        };
+        let built = Arc::new(built);
+        catalogues.keep(org.org_id, built.clone());
+        Ok(Some(built))
     }
 
     /// Counts one answered frame by its result code.
@@ -684,6 +762,32 @@ mod tests {
         let json: serde_json::Value =
             serde_json::from_str(&document_json(&header, None)).expect("JSON");
         assert!(json["request"].is_null());
+    }
+
+    #[test]
+    fn a_held_catalogue_serves_only_its_own_version_and_never_goes_back() {
+        let catalogues = Catalogues::default();
+        let at = |version| {
+            Arc::new(KzCatalogue {
+                version,
+                elements: Vec::new(),
+            })
+        };
+        assert!(catalogues.at(1, 2).is_none(), "nothing held");
+        catalogues.keep(1, at(2));
+        assert_eq!(catalogues.at(1, 2).map(|c| c.version), Some(2));
+        assert!(
+            catalogues.at(1, 3).is_none(),
+            "a newer version is read again"
+        );
+        assert!(catalogues.at(2, 2).is_none(), "per organisation");
+        catalogues.keep(1, at(3));
+        catalogues.keep(1, at(2));
+        assert_eq!(
+            catalogues.at(1, 3).map(|c| c.version),
+            Some(3),
+            "a late reader of an older version does not replace a newer one"
+        );
     }
 
     #[test]

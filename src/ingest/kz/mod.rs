@@ -27,6 +27,7 @@ pub mod fiscal_sign;
 pub mod ledger;
 pub mod local_time;
 pub mod money;
+pub mod nomenclature;
 pub mod state;
 pub mod ticket_check;
 
