@@ -11,6 +11,7 @@
 mod account_support;
 mod common;
 mod ingest_support;
+mod kz_support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -88,8 +89,10 @@ async fn next_hook(rx: &Mutex<mpsc::UnboundedReceiver<Hook>>, secret: &str) -> V
     serde_json::from_slice(&hook.body).expect("JSON body")
 }
 
-/// A shift-close report (form 5, ФФД 1.05) of `fn_number` with the drive's own state.
+/// A shift-close report (form 5) of `fn_number` with the drive's own state, in ФФД `ffd`
+/// (tag 1209: 2 = 1.05, 4 = 1.2).
 fn close_shift(
+    ffd: u8,
     fn_number: &str,
     fd: u32,
     exhausted: bool,
@@ -98,7 +101,7 @@ fn close_shift(
 ) -> Vec<u8> {
     let mut w = Writer::new();
     w.begin(5).expect("begin");
-    w.byte(1209, 2).expect("1209");
+    w.byte(1209, ffd).expect("1209");
     w.tlv(1041, fn_number.as_bytes()).expect("1041");
     w.u32(1040, fd).expect("1040");
     w.u32(1012, 1_700_000_000 + fd).expect("1012");
@@ -211,7 +214,7 @@ async fn drive_and_silence_alerts_fire_once_reach_mail_and_webhook_and_resolve()
         let now = ofd::clock::unix_millis();
         let oldest = u32::try_from(now / 1000 - 26 * 86_400).expect("fits");
         deliver(ingest, &receipt_frame(&fn_number, 1, 10_000, None)).await;
-        deliver(ingest, &close_shift(&fn_number, 2, true, 5, oldest)).await;
+        deliver(ingest, &close_shift(2, &fn_number, 2, true, 5, oldest)).await;
 
         // First evaluation: the two drive alerts, nothing else.
         let run = evaluate_once(&store, &account.url, now)
@@ -301,8 +304,9 @@ async fn drive_and_silence_alerts_fire_once_reach_mail_and_webhook_and_resolve()
             .await;
         assert_eq!(status, 404);
 
-        // The drive reports again, healthy: both resolve, and the webhook hears it.
-        deliver(ingest, &close_shift(&fn_number, 3, false, 0, 0)).await;
+        // The drive reports again, healthy, in ФФД 1.2 now: both resolve, and the webhook
+        // hears it.
+        deliver(ingest, &close_shift(4, &fn_number, 3, false, 0, 0)).await;
         let run = evaluate_once(&store, &account.url, now + 180_000)
             .await
             .expect("evaluates");
@@ -514,6 +518,80 @@ async fn a_tariff_ending_and_an_overdue_invoice_fire_and_clear_when_paid() {
         let (_, page) = owner.get("/api/v1/alerts").await;
         let found = kinds(&page);
         assert!(!found.iter().any(|(k, _)| k == "tariff_ending" || k == "invoice_overdue"), "{found:?}");
+        account.stop().await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kz_register_long_offline_and_a_long_shift_fire_and_closing_the_shift_clears() {
+    use ofd_protocol::kz::OperationTypeEnum::Sell;
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let account = Account::start_with(
+            &store,
+            AccountOptions {
+                alert_interval_secs: Some(3600),
+                ..AccountOptions::default()
+            },
+        )
+        .await;
+        let org = account_support::enter_organisation(&account, "000740001307", "kz").await;
+        let owner = account_support::org_client(&account, org, "owner").await;
+        let register = account_support::provision(&account, "000740001307", None).await;
+        let system_id = register["system_id"].as_u64().expect("system id") as u32;
+        let token = register["token"].as_u64().expect("token") as u32;
+        let server = Server::start(ingest_support::config(&db.url))
+            .await
+            .expect("ingest");
+        let mut kkm = kz_support::Kkm::new(server.local_addr(), system_id, token);
+
+        // An online sale opens the shift; then 30 hours of offline receipts are replayed.
+        assert_eq!(kkm.send(&kz_support::ticket(Sell, 500)).await.code(), 0);
+        assert_eq!(
+            kkm.send(&kz_support::offline_ticket(300, 555_001, 30))
+                .await
+                .code(),
+            0
+        );
+        let now = ofd::clock::unix_millis();
+        evaluate_once(&store, &account.url, now)
+            .await
+            .expect("evaluates");
+        let (_, page) = owner.get("/api/v1/alerts").await;
+        assert_eq!(kinds(&page), vec![("kz_offline".into(), "firing".into())]);
+        assert_eq!(page["alerts"][0]["detail"]["hours_offline"], 30);
+
+        // A day later the shift is still open (and the register silent).
+        let later = now + 25 * HOUR_MS;
+        evaluate_once(&store, &account.url, later)
+            .await
+            .expect("evaluates");
+        let (_, page) = owner.get("/api/v1/alerts").await;
+        let found = kinds(&page);
+        assert!(
+            found.contains(&("shift_open_too_long".into(), "firing".into())),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&("no_documents".into(), "firing".into())),
+            "{found:?}"
+        );
+
+        // The cashier closes the shift: that alert resolves, the others stay.
+        assert_eq!(kkm.send(&kz_support::close_shift()).await.code(), 0);
+        let run = evaluate_once(&store, &account.url, later + 60_000)
+            .await
+            .expect("evaluates");
+        assert!(run.resolved >= 1, "{run:?}");
+        let (_, page) = owner.get("/api/v1/alerts").await;
+        let found = kinds(&page);
+        assert!(
+            !found.iter().any(|(k, _)| k == "shift_open_too_long"),
+            "{found:?}"
+        );
+        server.shutdown().await.expect("ingest stops");
         account.stop().await;
         store.close().await;
     })
