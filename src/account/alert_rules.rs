@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub use crate::store::alerts::{DriveReport, OverdueInvoice, RegisterFacts};
+pub use crate::store::alert_facts::{DriveReport, OverdueInvoice, RegisterFacts};
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;

@@ -16,7 +16,8 @@ use super::auth::{Caller, Permission};
 use super::error::ApiError;
 use super::webhooks::check_url;
 use super::AppState;
-use crate::store::alerts::{AlertRecord, AlertSettingsRecord, Subscription, WebhookDelivery};
+use crate::store::alerts::{AlertRecord, AlertSettingsRecord, Subscription};
+use crate::store::webhook_deliveries::WebhookDelivery;
 use crate::store::Actor;
 
 const DEFAULT_PAGE: i64 = 100;

@@ -45,6 +45,7 @@
 //! writer, and readers use the pool. In-memory SQLite is not supported: each pooled connection
 //! would see its own empty database.
 
+pub mod alert_facts;
 pub mod alerts;
 pub mod api_keys;
 pub mod backup;
@@ -65,6 +66,7 @@ pub mod tariffs;
 pub mod tax_id;
 pub mod tenancy;
 pub mod tx_work;
+pub mod webhook_deliveries;
 pub mod wired_requests;
 pub mod writer;
 
