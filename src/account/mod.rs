@@ -43,6 +43,7 @@ mod mailer;
 pub mod openapi;
 mod organisations;
 pub mod password;
+mod points_of_sale;
 mod registers;
 mod routes;
 mod staff;

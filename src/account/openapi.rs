@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{identity, organisations, registers, staff};
+use super::{identity, organisations, points_of_sale, registers, staff};
 
 /// The document.
 #[derive(OpenApi)]
@@ -21,7 +21,11 @@ use super::{identity, organisations, registers, staff};
         organisations::create, organisations::list, organisations::get_one,
         organisations::update,
         registers::provision, registers::list, registers::get_one, registers::set_status,
-        registers::reset_token,
+        registers::reset_token, registers::edit, registers::confirm, registers::versions,
+        registers::history, registers::drives, registers::replace_drive,
+        points_of_sale::create, points_of_sale::list, points_of_sale::get_one,
+        points_of_sale::update, points_of_sale::delete,
+        points_of_sale::registers_by_point_of_sale,
     ),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),

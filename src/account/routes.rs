@@ -11,7 +11,7 @@ use utoipa::OpenApi as _;
 
 use super::error::ApiError;
 use super::openapi::ApiDoc;
-use super::{auth, identity, organisations, registers, staff, AppState};
+use super::{auth, identity, organisations, points_of_sale, registers, staff, AppState};
 
 /// Largest request body: the API takes small JSON objects only.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -46,8 +46,32 @@ pub fn router(state: AppState) -> Router {
             "/registers",
             post(registers::provision).get(registers::list),
         )
-        .route("/registers/{id}", get(registers::get_one))
+        .route(
+            "/organisations/{inn}/points-of-sale",
+            post(points_of_sale::create).get(points_of_sale::list),
+        )
+        .route(
+            "/organisations/{inn}/registers-by-point-of-sale",
+            get(points_of_sale::registers_by_point_of_sale),
+        )
+        .route(
+            "/points-of-sale/{id}",
+            get(points_of_sale::get_one)
+                .put(points_of_sale::update)
+                .delete(points_of_sale::delete),
+        )
+        .route(
+            "/registers/{id}",
+            get(registers::get_one).patch(registers::edit),
+        )
         .route("/registers/{id}/status", put(registers::set_status))
+        .route("/registers/{id}/confirm", post(registers::confirm))
+        .route("/registers/{id}/versions", get(registers::versions))
+        .route("/registers/{id}/history", get(registers::history))
+        .route(
+            "/registers/{id}/drives",
+            get(registers::drives).post(registers::replace_drive),
+        )
         .route("/registers/{id}/token", post(registers::reset_token))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -50,7 +50,11 @@ pub mod documents;
 pub mod identity;
 pub mod organisations;
 pub mod placeholders;
+pub mod points_of_sale;
 pub mod quarantine;
+pub mod register_cabinet;
+pub mod register_lifecycle;
+pub mod register_numbers;
 pub mod registers;
 pub mod schema;
 pub mod tax_id;
@@ -77,9 +81,11 @@ pub use identity::{
 pub use organisations::{NewOrganisation, Organisation, OrganisationPatch};
 pub use placeholders::Placeholders;
 pub use quarantine::{QuarantineFilter, QuarantineRow, Resolved};
+pub use register_lifecycle::{Change, DeregistrationReason, Lifecycle};
 pub use registers::{
-    fetch_register_by_fn, fetch_register_by_system_id, next_kz_token, update_kz_token, NewRegister,
-    Register, RegisterFilter, RegisterStatus,
+    fetch_register_by_fn, fetch_register_by_system_id, next_kz_token, update_kz_token,
+    ConnectionType, DeviceType, NewRegister, Register, RegisterDetails, RegisterFilter,
+    RegisterStatus, UsageMode,
 };
 pub use schema::{SchemaError, SchemaUpgrade};
 pub use tax_id::Country;
