@@ -264,7 +264,11 @@ async fn lifecycle_refuses_leaving_deregistered() {
         let status_path = format!("/api/v1/registers/{id}/status");
 
         for next in ["blocked", "active", "blocked", "deregistered"] {
-            let (status, answer) = account.put(&status_path, json!({ "status": next })).await;
+            let body = match next {
+                "deregistered" => json!({ "status": next, "reason": "sold" }),
+                _ => json!({ "status": next }),
+            };
+            let (status, answer) = account.put(&status_path, body).await;
             assert_eq!(
                 (status, answer["status"].as_str()),
                 (200, Some(next)),

@@ -1,0 +1,882 @@
+//! Registers as the cabinet keeps them, over real HTTP (and, for ingest, real TCP) on each
+//! backend: points of sale, register fields and their validations, every transition of the
+//! state machine (allowed and refused), edits kept as versions, the status history, drive
+//! replacement with documents from both drives, and the backlog rule of a closed register.
+
+mod account_support;
+mod common;
+mod ingest_support;
+
+use account_support::{error_code, Account, Client};
+use common::on_each_backend;
+use ingest_support::{ack_fields, doc_time_after_now, receipt_frame_at, send_one};
+use ofd::store::register_numbers::{luhn_ok, rn_kkt_check};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const INN_A: &str = "7707083893";
+const INN_B: &str = "7736050003";
+const SERIAL: &str = "00106700123456";
+
+/// A test ФН number.
+fn fn_number(n: u64) -> String {
+    ingest_support::fn_number(9_000 + n)
+}
+
+/// A valid РН ККТ of ordinal `n` for `inn` and `serial`.
+fn rn(n: u64, inn: &str, serial: &str) -> String {
+    let ordinal = format!("{n:010}");
+    let check = rn_kkt_check(&ordinal, inn, serial);
+    format!("{ordinal}{check}")
+}
+
+/// A valid 19-digit ICCID ending the Luhn way after `body` (18 digits).
+fn iccid(body: &str) -> String {
+    (0..10)
+        .map(|d| format!("{body}{d}"))
+        .find(|n| luhn_ok(n))
+        .expect("one check digit fits")
+}
+
+/// The same ICCID with a wrong check digit.
+fn bad_iccid(body: &str) -> String {
+    let good = iccid(body);
+    let last = good.as_bytes()[18] - b'0';
+    format!("{body}{}", (last + 1) % 10)
+}
+
+/// Two organisations, and an owner key of each.
+struct Cabinet {
+    account: Account,
+    operator: Client,
+    a: Client,
+    b: Client,
+}
+
+impl Cabinet {
+    async fn start(store: &ofd::store::Store) -> Cabinet {
+        let account = Account::start(store).await;
+        let operator = Client::with_key(&account.url, &account.key);
+        let mut owners = Vec::new();
+        for (inn, name) in [(INN_A, "a"), (INN_B, "b")] {
+            let (status, org) = operator
+                .post(
+                    "/api/v1/organisations",
+                    json!({ "inn": inn, "name": format!("ООО {name}") }),
+                )
+                .await;
+            assert_eq!(status, 201, "{org}");
+            let (status, key) = operator
+                .post(
+                    "/api/v1/api-keys",
+                    json!({ "name": name, "role": "owner", "org_id": org["id"] }),
+                )
+                .await;
+            assert_eq!(status, 201, "{key}");
+            owners.push(Client::with_key(
+                &account.url,
+                key["secret"].as_str().expect("secret"),
+            ));
+        }
+        let b = owners.pop().expect("b");
+        let a = owners.pop().expect("a");
+        Cabinet {
+            account,
+            operator,
+            a,
+            b,
+        }
+    }
+}
+
+async fn put(client: &Client, path: &str, body: Value) -> (u16, Value) {
+    client.call(Method::PUT, path, Some(body)).await
+}
+
+async fn patch(client: &Client, path: &str, body: Value) -> (u16, Value) {
+    client.call(Method::PATCH, path, Some(body)).await
+}
+
+/// Provision a RU register of organisation A through `client`; the answer.
+async fn ru_register(client: &Client, fn_n: u64, initial: &str, fields: Value) -> (u16, Value) {
+    client
+        .post(
+            "/api/v1/registers",
+            json!({
+                "dialect": "ru",
+                "fn_number": fn_number(fn_n),
+                "org_inn": INN_A,
+                "initial_status": initial,
+                "fields": fields,
+            }),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn points_of_sale_are_kept_per_organisation_and_group_registers() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let cabinet = Cabinet::start(&store).await;
+        let (a, b) = (&cabinet.a, &cabinet.b);
+        let pos_path = format!("/api/v1/organisations/{INN_A}/points-of-sale");
+        let station = json!({
+            "name": "АЗС №3", "region": "Смоленская обл.", "city": "Ярцево",
+            "street": "Советская", "house": "1", "premises": "2", "postal_code": "215800",
+            "location": "junction of routes M-1 and R-135",
+            "fias_code": "0c5b2444-70a0-4932-980c-b4dc0d3f02b5",
+        });
+        let (status, pos) = a.post(&pos_path, station.clone()).await;
+        assert_eq!(status, 201, "{pos}");
+        let pos_id = pos["id"].as_i64().unwrap();
+        assert_eq!(pos["location"], "junction of routes M-1 and R-135");
+        for (field, value) in [
+            ("postal_code", json!("2158")),
+            ("fias_code", json!("not-a-guid")),
+            ("kato_code", json!("12345")),
+            ("name", json!(" ")),
+        ] {
+            let mut bad = station.clone();
+            bad[field] = value;
+            let (status, answer) = a.post(&pos_path, bad).await;
+            assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+            let message = answer["error"]["message"].as_str().unwrap();
+            assert!(message.starts_with(field), "{field}: {message}");
+        }
+        let (status, answer) = a.post(&pos_path, json!({ "name": "x", "colour": 1 })).await;
+        assert_eq!((status, error_code(&answer)), (400, "invalid_body"));
+        // KZ address with its КАТО code, for organisation B.
+        let (status, kz_pos) = b
+            .post(
+                &format!("/api/v1/organisations/{INN_B}/points-of-sale"),
+                json!({ "name": "Магазин", "kato_code": "751110000" }),
+            )
+            .await;
+        assert_eq!(status, 201, "{kz_pos}");
+        let kz_pos_id = kz_pos["id"].as_i64().unwrap();
+
+        // Another organisation's point of sale is not found, for reading, changing, using.
+        let one = format!("/api/v1/points-of-sale/{pos_id}");
+        assert_eq!(b.get(&one).await.0, 404);
+        assert_eq!(put(b, &one, json!({ "name": "mine" })).await.0, 404);
+        assert_eq!(b.call(Method::DELETE, &one, None).await.0, 404);
+        assert_eq!(b.get(&pos_path).await.0, 404);
+        let (status, answer) = ru_register(a, 1, "active", json!({ "pos_id": kz_pos_id })).await;
+        assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+        assert!(answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("pos_id"));
+
+        let (status, updated) = put(a, &one, json!({ "name": "АЗС №3 (new)" })).await;
+        assert_eq!(
+            (status, updated["name"].as_str()),
+            (200, Some("АЗС №3 (new)"))
+        );
+        let (status, register) = ru_register(a, 1, "active", json!({ "pos_id": pos_id })).await;
+        assert_eq!(status, 201, "{register}");
+        let (status, _) = ru_register(a, 2, "active", json!({})).await;
+        assert_eq!(status, 201);
+        let (status, answer) = a.call(Method::DELETE, &one, None).await;
+        assert_eq!((status, error_code(&answer)), (409, "conflict"));
+
+        let (status, grouped) = a
+            .get(&format!(
+                "/api/v1/organisations/{INN_A}/registers-by-point-of-sale"
+            ))
+            .await;
+        assert_eq!(status, 200, "{grouped}");
+        let groups = grouped["groups"].as_array().unwrap();
+        assert_eq!(groups.len(), 2, "{grouped}");
+        assert_eq!(groups[0]["point_of_sale"]["id"], pos_id);
+        assert_eq!(groups[0]["registers"][0]["id"], register["id"]);
+        assert!(groups[1]["point_of_sale"].is_null());
+        assert_eq!(groups[1]["registers"].as_array().unwrap().len(), 1);
+        let (_, listed) = a.get(&format!("/api/v1/registers?pos_id={pos_id}")).await;
+        assert_eq!(listed["registers"].as_array().unwrap().len(), 1);
+
+        // Moving the register away frees the point of sale.
+        let id = register["id"].as_i64().unwrap();
+        let (_, second) = a.post(&pos_path, json!({ "name": "Киоск" })).await;
+        let (status, _) = patch(
+            a,
+            &format!("/api/v1/registers/{id}"),
+            json!({ "pos_id": second["id"] }),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, _) = a.call(Method::DELETE, &one, None).await;
+        assert_eq!(status, 204);
+        assert_eq!(a.get(&one).await.0, 404);
+        let (_, audit) = a.get("/api/v1/audit").await;
+        let actions: Vec<&str> = audit["entries"]
+            .as_array()
+            .expect("audit lines")
+            .iter()
+            .filter_map(|line| line["action"].as_str())
+            .collect();
+        for action in ["pos.create", "pos.update", "pos.delete", "register.edit"] {
+            assert!(actions.contains(&action), "{action} in {actions:?}");
+        }
+        cabinet.account.stop().await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn register_fields_are_validated_and_searchable() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let cabinet = Cabinet::start(&store).await;
+        let a = &cabinet.a;
+        let good_iccid = iccid("897010269123456789");
+        let good_rn = rn(1, INN_A, SERIAL);
+        let fields = json!({
+            "serial": SERIAL,
+            "model": "АТОЛ 30Ф",
+            "reg_number": good_rn,
+            "device_type": "hardware",
+            "connection_type": "sim",
+            "iccid": good_iccid,
+            "msisdn": "+7 (916) 123-45-67",
+            "utc_offset_minutes": 180,
+            "details": {
+                "name": "Касса 1", "year_of_manufacture": 2023, "fn_model": "ФН-1.1М 15",
+                "fn_expiry": "2026-12-31", "usage_modes": ["excise", "internet"],
+                "ffd_version": "1.2",
+            },
+        });
+        let (status, created) = ru_register(a, 1, "saved", fields.clone()).await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(created["lifecycle"], "saved");
+        assert_eq!(created["status"], "active", "saved registers still deliver");
+        assert_eq!(
+            created["details"]["usage_modes"],
+            json!(["excise", "internet"])
+        );
+        assert_eq!(created["has_documents"], false);
+        assert!(created["last_document_at"].is_null());
+
+        // Each invalid value is refused with a message naming its field.
+        let refusals = [
+            ("iccid", json!(bad_iccid("897010269123456789"))),
+            ("iccid", json!("89701026912345")),
+            ("reg_number", json!(rn(1, INN_B, SERIAL))),
+            ("reg_number", json!(rn(1, INN_A, "00106700123457"))),
+            ("reg_number", json!("12345")),
+            ("msisdn", json!("12-34")),
+            ("utc_offset_minutes", json!(900)),
+        ];
+        for (n, (field, value)) in refusals.into_iter().enumerate() {
+            let mut bad = fields.clone();
+            bad[field] = value.clone();
+            let (status, answer) = ru_register(a, 10 + n as u64, "active", bad).await;
+            assert_eq!(
+                (status, error_code(&answer)),
+                (400, "invalid_request"),
+                "{field} {value}"
+            );
+            let message = answer["error"]["message"].as_str().unwrap();
+            assert!(message.starts_with(field), "{field}: {message}");
+        }
+        let mut software_sim = fields.clone();
+        software_sim["device_type"] = json!("software");
+        let (status, answer) = ru_register(a, 30, "active", software_sim).await;
+        assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+        let mut sim_without = fields.clone();
+        sim_without.as_object_mut().unwrap().remove("iccid");
+        sim_without.as_object_mut().unwrap().remove("reg_number");
+        let (status, answer) = ru_register(a, 31, "active", sim_without).await;
+        assert!(
+            status == 400
+                && answer["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("iccid"),
+            "{answer}"
+        );
+        // A software register (АПК) needs no SIM.
+        let (status, apk) = ru_register(
+            a,
+            32,
+            "active",
+            json!({ "device_type": "software", "connection_type": "wired" }),
+        )
+        .await;
+        assert_eq!(status, 201, "{apk}");
+        // ИНН check digits: an organisation with a wrong one is refused, naming the field.
+        for inn in ["7707083894", "500100732250"] {
+            let (status, answer) = cabinet
+                .operator
+                .post("/api/v1/organisations", json!({ "inn": inn, "name": "x" }))
+                .await;
+            assert_eq!(status, 400, "{inn}: {answer}");
+            assert!(answer["error"]["message"].as_str().unwrap().contains("inn"));
+        }
+        let (status, _) = cabinet
+            .operator
+            .post(
+                "/api/v1/organisations",
+                json!({ "inn": "500100732259", "name": "ИП" }),
+            )
+            .await;
+        assert_eq!(status, 201, "a valid 12-digit ИНН");
+
+        // KZ: РНМ is 12 digits.
+        let kz = |reg: &str| {
+            json!({ "dialect": "kz", "org_inn": INN_B, "fields": {
+                "reg_number": reg, "details": { "kgd_card_number": "KGD-1",
+                "previous_reg_number": "000000000001" } } })
+        };
+        let (status, kz_ok) = cabinet
+            .b
+            .post("/api/v1/registers", kz("123456789012"))
+            .await;
+        assert_eq!(status, 201, "{kz_ok}");
+        assert_eq!(kz_ok["details"]["kgd_card_number"], "KGD-1");
+        assert!(kz_ok["token"].as_i64().is_some());
+        let (status, answer) = cabinet.b.post("/api/v1/registers", kz("1234567890")).await;
+        assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+        assert!(answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("reg_number"));
+
+        // Search: by the MSISDN's last 10 digits, serial, registration number, FN, system id.
+        let id = created["id"].clone();
+        for query in [
+            "msisdn=89161234567".to_owned(),
+            format!("q={SERIAL}"),
+            format!("q={good_rn}"),
+            format!("q={}", fn_number(1)),
+            "connection_type=sim".to_owned(),
+            "lifecycle=saved".to_owned(),
+        ] {
+            let (status, page) = a.get(&format!("/api/v1/registers?{query}")).await;
+            assert_eq!(status, 200, "{query}: {page}");
+            let ids: Vec<&Value> = page["registers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| &r["id"])
+                .collect();
+            assert_eq!(ids, [&id], "{query}");
+        }
+        let (_, by_system_id) = cabinet
+            .b
+            .get(&format!("/api/v1/registers?q={}", kz_ok["system_id"]))
+            .await;
+        assert_eq!(by_system_id["registers"][0]["id"], kz_ok["id"]);
+        // Organisation B sees none of A's registers, whatever it searches.
+        let (_, none) = cabinet
+            .b
+            .get(&format!("/api/v1/registers?q={SERIAL}"))
+            .await;
+        assert_eq!(none["registers"], json!([]));
+        let (_, page) = a.get("/api/v1/registers?device_type=software").await;
+        assert_eq!(page["registers"][0]["id"], apk["id"]);
+        // Sort and cursor pages.
+        let (_, first) = a.get("/api/v1/registers?sort=-id&limit=1").await;
+        assert_eq!(first["registers"][0]["id"], apk["id"]);
+        let cursor = first["next_cursor"]
+            .as_str()
+            .expect("a next page")
+            .to_owned();
+        let (_, second) = a
+            .get(&format!(
+                "/api/v1/registers?sort=-id&limit=1&cursor={cursor}"
+            ))
+            .await;
+        assert_eq!(second["registers"][0]["id"], id);
+        let (status, answer) = a.get("/api/v1/registers?cursor=nonsense").await;
+        assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+        cabinet.account.stop().await;
+        store.close().await;
+    })
+    .await;
+}
+
+/// The path from `saved` to each state, as status changes.
+fn path_to(state: &str) -> Vec<Value> {
+    let to = |s: &str| json!({ "status": s });
+    match state {
+        "saved" => vec![],
+        "submitted" => vec![to("submitted")],
+        "registered" => vec![to("submitted"), to("registered")],
+        "active" => vec![to("submitted"), to("registered"), to("active")],
+        "blocked" => vec![
+            to("submitted"),
+            to("registered"),
+            to("active"),
+            to("blocked"),
+        ],
+        "reregistration" => vec![to("submitted"), to("registered"), to("reregistration")],
+        "deregistered" => vec![json!({ "status": "deregistered", "reason": "broken" })],
+        other => panic!("{other}"),
+    }
+}
+
+const STATES: [&str; 7] = [
+    "saved",
+    "submitted",
+    "registered",
+    "active",
+    "blocked",
+    "reregistration",
+    "deregistered",
+];
+
+#[tokio::test]
+async fn every_transition_is_allowed_or_refused_as_the_state_machine_says() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let cabinet = Cabinet::start(&store).await;
+        let a = &cabinet.a;
+        let allowed = [
+            ("saved", "submitted"),
+            ("submitted", "registered"),
+            ("registered", "active"),
+            ("active", "blocked"),
+            ("blocked", "active"),
+            ("registered", "reregistration"),
+            ("active", "reregistration"),
+            ("blocked", "reregistration"),
+            ("reregistration", "registered"),
+        ];
+        let mut n = 100;
+        for from in STATES {
+            for to in STATES {
+                n += 1;
+                let (status, created) = ru_register(a, n, "saved", json!({})).await;
+                assert_eq!(status, 201, "{created}");
+                let id = created["id"].as_i64().unwrap();
+                let status_path = format!("/api/v1/registers/{id}/status");
+                for step in path_to(from) {
+                    let (status, answer) = put(a, &status_path, step.clone()).await;
+                    assert_eq!(status, 200, "{from}: {step} {answer}");
+                }
+                let body = if to == "deregistered" {
+                    json!({ "status": to, "reason": "closed_business" })
+                } else {
+                    json!({ "status": to })
+                };
+                let (status, answer) = put(a, &status_path, body).await;
+                let expected = if from == "deregistered" {
+                    (409, "conflict")
+                } else if to == "saved" {
+                    (400, "invalid_request")
+                } else if to == "deregistered" || allowed.contains(&(from, to)) {
+                    (200, "")
+                } else {
+                    (409, "conflict")
+                };
+                let got = if status == 200 {
+                    assert_eq!(answer["lifecycle"], to, "{from} -> {to}");
+                    (200, "")
+                } else {
+                    (status, error_code(&answer))
+                };
+                assert_eq!(got, expected, "{from} -> {to}: {answer}");
+            }
+        }
+        cabinet.account.stop().await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn edits_versions_reasons_history_and_audit() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let cabinet = Cabinet::start(&store).await;
+        let (a, b) = (&cabinet.a, &cabinet.b);
+        let (_, created) = ru_register(a, 1, "active", json!({ "serial": SERIAL })).await;
+        let id = created["id"].as_i64().unwrap();
+        let one = format!("/api/v1/registers/{id}");
+        let status_path = format!("{one}/status");
+        let (status, blocked) = put(a, &status_path, json!({ "status": "blocked" })).await;
+        assert_eq!((status, blocked["status"].as_str()), (200, Some("blocked")));
+
+        // An edit of a blocked register waits in `saved` and stays blocked for ingest.
+        let (status, edited) = patch(a, &one, json!({ "model": "Эвотор 7.3" })).await;
+        assert_eq!(status, 200, "{edited}");
+        assert_eq!(
+            (edited["lifecycle"].as_str(), edited["status"].as_str()),
+            (Some("saved"), Some("blocked"))
+        );
+        assert_eq!(edited["saved_from"], "blocked");
+        let (status, _) = patch(a, &one, json!({ "details": { "name": "Касса у входа" } })).await;
+        assert_eq!(status, 200);
+        let (status, confirmed) = a.call(Method::POST, &format!("{one}/confirm"), None).await;
+        assert_eq!(status, 200, "{confirmed}");
+        assert_eq!(confirmed["lifecycle"], "blocked");
+        assert_eq!(confirmed["model"], "Эвотор 7.3");
+        assert_eq!(confirmed["details"]["name"], "Касса у входа");
+        let (status, answer) = a.call(Method::POST, &format!("{one}/confirm"), None).await;
+        assert_eq!((status, error_code(&answer)), (409, "conflict"));
+        let (status, answer) = patch(a, &one, json!({ "iccid": "123" })).await;
+        assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+
+        let (_, versions) = a.get(&format!("{one}/versions")).await;
+        let versions = versions.as_array().unwrap();
+        assert_eq!(versions.len(), 3, "entered + two edits: {versions:?}");
+        assert_eq!(versions[1]["snapshot"]["model"], "Эвотор 7.3");
+        assert!(versions[2]["actor"].as_str().unwrap().starts_with("key:"));
+        assert!(versions[2]["at"].as_i64().unwrap() >= versions[0]["at"].as_i64().unwrap());
+
+        // Deregistration needs a reason from the list, and a text for `other`.
+        let (status, answer) = put(a, &status_path, json!({ "status": "deregistered" })).await;
+        assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+        assert!(answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("reason"));
+        let (status, answer) = put(
+            a,
+            &status_path,
+            json!({ "status": "deregistered", "reason": "other" }),
+        )
+        .await;
+        assert!(
+            status == 400
+                && answer["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("reason_text"),
+            "{answer}"
+        );
+        let (status, answer) = put(
+            a,
+            &status_path,
+            json!({ "status": "deregistered", "reason": "stolen" }),
+        )
+        .await;
+        assert_eq!((status, error_code(&answer)), (400, "invalid_body"));
+        let (status, answer) = put(
+            a,
+            &status_path,
+            json!({ "status": "active", "reason": "sold" }),
+        )
+        .await;
+        assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+        // Another organisation cannot touch it, nor read its history.
+        for path in [
+            one.clone(),
+            format!("{one}/versions"),
+            format!("{one}/history"),
+            format!("{one}/drives"),
+        ] {
+            assert_eq!(b.get(&path).await.0, 404, "{path}");
+        }
+        let (status, _) = put(
+            b,
+            &status_path,
+            json!({ "status": "deregistered", "reason": "sold" }),
+        )
+        .await;
+        assert_eq!(status, 404);
+        assert_eq!(patch(b, &one, json!({ "model": "x" })).await.0, 404);
+
+        let (status, gone) = put(
+            a,
+            &status_path,
+            json!({ "status": "deregistered", "reason": "other", "reason_text": "moved abroad" }),
+        )
+        .await;
+        assert_eq!(
+            (status, gone["status"].as_str()),
+            (200, Some("deregistered"))
+        );
+        assert_eq!(patch(a, &one, json!({ "model": "x" })).await.0, 409);
+
+        let (_, history) = a.get(&format!("{one}/history")).await;
+        let steps: Vec<(String, String)> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h["from"].as_str().unwrap().to_owned(),
+                    h["to"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let expected = [
+            ("new", "active"),
+            ("active", "blocked"),
+            ("blocked", "saved"),
+            ("saved", "blocked"),
+            ("blocked", "deregistered"),
+        ];
+        assert_eq!(
+            steps,
+            expected
+                .iter()
+                .map(|(f, t)| (f.to_string(), t.to_string()))
+                .collect::<Vec<_>>()
+        );
+        let last = &history[4];
+        assert_eq!(
+            (last["reason"].as_str(), last["reason_text"].as_str()),
+            (Some("other"), Some("moved abroad"))
+        );
+        assert!(last["actor"].as_str().unwrap().starts_with("key:"));
+
+        let (_, audit) = a.get("/api/v1/audit?limit=1000").await;
+        let lines = audit["entries"].as_array().expect("audit lines").clone();
+        let status_lines: Vec<String> = lines
+            .iter()
+            .filter(|l| l["action"] == "register.status" && l["object"] == format!("register:{id}"))
+            .map(|l| l["detail"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert!(
+            status_lines
+                .iter()
+                .any(|d| d.contains("deregistered (other: moved abroad)")),
+            "{status_lines:?}"
+        );
+        assert_eq!(
+            status_lines.len(),
+            3,
+            "block, confirm, deregister: {status_lines:?}"
+        );
+        cabinet.account.stop().await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn drive_replacement_keeps_the_register_and_files_both_drives_documents() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let cabinet = Cabinet::start(&store).await;
+        let a = &cabinet.a;
+        let reg_number = rn(7, INN_A, SERIAL);
+        let (_, created) = ru_register(
+            a,
+            1,
+            "active",
+            json!({ "serial": SERIAL, "reg_number": reg_number,
+                    "details": { "fn_model": "ФН-1.1М", "fn_expiry": "2026-01-31" } }),
+        )
+        .await;
+        let id = created["id"].as_i64().unwrap();
+        let one = format!("/api/v1/registers/{id}");
+        let (old_fn, new_fn) = (fn_number(1), fn_number(2));
+
+        let mut options = ingest_support::options(&db.url);
+        options.ingest.accept_unregistered = Some(false);
+        options.ingest.register_cache_ms = Some(0);
+        let server = ofd::ingest::Server::start(options.resolve().expect("config"))
+            .await
+            .expect("server");
+        let addr = server.local_addr();
+        let code = |fn_number: String, fd: u32, time: u32| async move {
+            let frame = receipt_frame_at(&fn_number, fd, fd, time);
+            ack_fields(&send_one(addr, &frame).await.expect("reply")).code
+        };
+        let long_ago = 1_700_000_000;
+        assert_eq!(code(old_fn.clone(), 1, long_ago).await, 0);
+        let (_, read) = a.get(&one).await;
+        assert_eq!(read["has_documents"], true, "{read}");
+        let first_document_at = read["last_document_at"].as_i64().expect("a time");
+
+        let started_at = ofd::clock::unix_millis();
+        let (status, replaced) = a
+            .post(
+                &format!("{one}/drives"),
+                json!({ "fn_number": new_fn, "fn_model": "ФН-1.2", "fn_expiry": "2028-06-30",
+                        "started_at": started_at }),
+            )
+            .await;
+        assert_eq!(status, 200, "{replaced}");
+        assert_eq!(replaced["id"], id);
+        assert_eq!(replaced["fn_number"], new_fn.as_str());
+        assert_eq!(
+            replaced["reg_number"],
+            reg_number.as_str(),
+            "keeps its number"
+        );
+        assert_eq!(replaced["details"]["fn_model"], "ФН-1.2");
+        // The old drive's last documents made before the replacement (its close-archive
+        // report among them) are accepted; one made after it is not; the new drive works.
+        assert_eq!(code(old_fn.clone(), 2, long_ago + 10).await, 0);
+        assert_eq!(code(old_fn.clone(), 3, doc_time_after_now(60)).await, 11);
+        assert_eq!(code(new_fn.clone(), 1, doc_time_after_now(0)).await, 0);
+
+        let (_, drives) = a.get(&format!("{one}/drives")).await;
+        let drives = drives.as_array().unwrap();
+        assert_eq!(drives.len(), 2, "{drives:?}");
+        assert_eq!(drives[0]["fn_number"], old_fn.as_str());
+        assert_eq!(drives[0]["ended_at"], started_at);
+        assert_eq!(drives[1]["fn_number"], new_fn.as_str());
+        assert!(drives[1]["ended_at"].is_null());
+        // Found by either drive's number; the last document time covers both drives.
+        for q in [&old_fn, &new_fn] {
+            let (_, page) = a.get(&format!("/api/v1/registers?q={q}")).await;
+            assert_eq!(page["registers"][0]["id"], id, "{q}");
+        }
+        let (_, read) = a.get(&one).await;
+        assert!(read["last_document_at"].as_i64().unwrap() >= first_document_at);
+        let stored: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM documents WHERE fn_number = $1 OR fn_number = $2",
+        )
+        .bind(&old_fn)
+        .bind(&new_fn)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(stored, 3);
+
+        // A used number is refused; so is a KZ register or a bad number.
+        for (body, expected) in [
+            (json!({ "fn_number": old_fn }), (409, "conflict")),
+            (json!({ "fn_number": "123" }), (400, "invalid_request")),
+            (
+                json!({ "fn_number": fn_number(3), "fn_expiry": "31.12.2026" }),
+                (400, "invalid_request"),
+            ),
+        ] {
+            let (status, answer) = a.post(&format!("{one}/drives"), body).await;
+            assert_eq!((status, error_code(&answer)), expected, "{answer}");
+        }
+        let (status, _) = cabinet
+            .b
+            .post(
+                &format!("{one}/drives"),
+                json!({ "fn_number": fn_number(4) }),
+            )
+            .await;
+        assert_eq!(status, 404);
+        // A new register cannot take a replaced drive's number.
+        let (status, answer) = ru_register(a, 1, "active", json!({})).await;
+        assert_eq!((status, error_code(&answer)), (409, "conflict"));
+        server.shutdown().await.expect("clean shutdown");
+        cabinet.account.stop().await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_closed_register_delivers_its_backlog_and_nothing_newer() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let cabinet = Cabinet::start(&store).await;
+        let a = &cabinet.a;
+        let ttl = std::time::Duration::from_millis(300);
+        let mut options = ingest_support::options(&db.url);
+        options.ingest.accept_unregistered = Some(false);
+        options.ingest.register_cache_ms = Some(ttl.as_millis() as u64);
+        let server = ofd::ingest::Server::start(options.resolve().expect("config"))
+            .await
+            .expect("server");
+        let addr = server.local_addr();
+        let code = |fn_number: String, fd: u32, time: u32| async move {
+            let frame = receipt_frame_at(&fn_number, fd, fd, time);
+            ack_fields(&send_one(addr, &frame).await.expect("reply")).code
+        };
+        // Clocks three hours ahead of UTC: document times are read in the register's zone.
+        let fields = json!({ "utc_offset_minutes": 180 });
+        let (_, blocked) = ru_register(a, 1, "active", fields.clone()).await;
+        let (_, gone) = ru_register(a, 2, "active", fields).await;
+        let (blocked_fn, gone_fn) = (fn_number(1), fn_number(2));
+        let before = doc_time_after_now(0) + 3 * 3600 - 120; // local time two minutes ago
+        let after = doc_time_after_now(60) + 3 * 3600; // local time a minute from now
+        assert_eq!(
+            code(blocked_fn.clone(), 1, after).await,
+            0,
+            "active: anything"
+        );
+
+        let (status, _) = put(
+            a,
+            &format!("/api/v1/registers/{}/status", blocked["id"]),
+            json!({ "status": "blocked" }),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, _) = put(
+            a,
+            &format!("/api/v1/registers/{}/status", gone["id"]),
+            json!({ "status": "deregistered", "reason": "closed_business" }),
+        )
+        .await;
+        assert_eq!(status, 200);
+        tokio::time::sleep(ttl + std::time::Duration::from_millis(100)).await;
+
+        for fn_number in [&blocked_fn, &gone_fn] {
+            assert_eq!(
+                code(fn_number.clone(), 2, before).await,
+                0,
+                "backlog of {fn_number}"
+            );
+            assert_eq!(
+                code(fn_number.clone(), 3, after).await,
+                11,
+                "newer of {fn_number}"
+            );
+        }
+        // Unblocked, it sends anything again (within the cache's TTL).
+        let (status, _) = put(
+            a,
+            &format!("/api/v1/registers/{}/status", blocked["id"]),
+            json!({ "status": "active" }),
+        )
+        .await;
+        assert_eq!(status, 200);
+        tokio::time::sleep(ttl + std::time::Duration::from_millis(100)).await;
+        assert_eq!(code(blocked_fn.clone(), 4, after).await, 0);
+        server.shutdown().await.expect("clean shutdown");
+        cabinet.account.stop().await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn openapi_lists_the_cabinet_routes() {
+    let db = common::TestDb::sqlite();
+    let store = db.open().await;
+    let account = Account::start(&store).await;
+    let (status, doc) = Client::anonymous(&account.url)
+        .get("/api/openapi.json")
+        .await;
+    assert_eq!(status, 200);
+    for (path, methods) in [
+        ("/api/v1/registers/{id}", &["get", "patch"][..]),
+        ("/api/v1/registers/{id}/status", &["put"]),
+        ("/api/v1/registers/{id}/confirm", &["post"]),
+        ("/api/v1/registers/{id}/versions", &["get"]),
+        ("/api/v1/registers/{id}/history", &["get"]),
+        ("/api/v1/registers/{id}/drives", &["get", "post"]),
+        (
+            "/api/v1/organisations/{inn}/points-of-sale",
+            &["get", "post"],
+        ),
+        (
+            "/api/v1/organisations/{inn}/registers-by-point-of-sale",
+            &["get"],
+        ),
+        ("/api/v1/points-of-sale/{id}", &["get", "put", "delete"]),
+    ] {
+        for method in methods {
+            assert!(
+                doc["paths"][path][method].is_object(),
+                "{method} {path} missing from the OpenAPI document"
+            );
+        }
+    }
+    for schema in [
+        "RegisterEdit",
+        "PosFields",
+        "NewDrive",
+        "RegisterTransition",
+    ] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+    }
+    account.stop().await;
+}
