@@ -659,6 +659,17 @@ mod tests {
             kz_token: Some(5),
             created_at: 0,
             updated_at: 0,
+            lifecycle: crate::store::Lifecycle::Active,
+            saved_from: None,
+            gate_closed_at: None,
+            pos_id: None,
+            device_type: None,
+            connection_type: None,
+            iccid: None,
+            msisdn: None,
+            utc_offset_minutes: None,
+            registered_at: None,
+            details: crate::store::RegisterDetails::default(),
         }
     }
 
