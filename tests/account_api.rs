@@ -108,10 +108,15 @@ async fn organisations_and_ru_registers() {
             (200, Some("ООО \"Тест\""))
         );
 
+        // A РН ККТ whose check part fits the ИНН and the serial (it is validated).
+        let reg_number = format!(
+            "0000000001{}",
+            ofd::store::register_numbers::rn_kkt_check("0000000001", INN, "S1")
+        );
         let ru = |fn_number: &str, inn: &str| {
             json!({
                 "dialect": "ru", "fn_number": fn_number, "serial": "S1", "model": "M",
-                "reg_number": "0000000001012345", "org_inn": inn,
+                "reg_number": reg_number, "org_inn": inn,
             })
         };
         let (status, answer) = account

@@ -862,6 +862,12 @@ async fn openapi_lists_the_cabinet_routes() {
             &["get"],
         ),
         ("/api/v1/points-of-sale/{id}", &["get", "put", "delete"]),
+        ("/api/v1/registers/{id}/applications", &["get", "post"]),
+        ("/api/v1/applications/{id}", &["get"]),
+        ("/api/v1/applications/{id}/print", &["get"]),
+        ("/api/v1/applications/{id}/sign", &["post"]),
+        ("/api/v1/applications/{id}/submit", &["post"]),
+        ("/api/v1/applications/{id}/answer", &["post"]),
     ] {
         for method in methods {
             assert!(
@@ -879,4 +885,267 @@ async fn openapi_lists_the_cabinet_routes() {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }
     account.stop().await;
+}
+
+/// An owner-organisation key of organisation A acting as `role`.
+async fn key_of_a(cabinet: &Cabinet, role: &str) -> Client {
+    let (_, orgs) = cabinet
+        .operator
+        .get(&format!("/api/v1/organisations/{INN_A}"))
+        .await;
+    let (status, key) = cabinet
+        .operator
+        .post(
+            "/api/v1/api-keys",
+            json!({ "name": role, "role": role, "org_id": orgs["id"] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{key}");
+    Client::with_key(&cabinet.account.url, key["secret"].as_str().unwrap())
+}
+
+#[tokio::test]
+async fn tax_applications_move_the_register_through_the_tax_authoritys_answer() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let cabinet = Cabinet::start(&store).await;
+        let (a, b) = (&cabinet.a, &cabinet.b);
+        let engineer = key_of_a(&cabinet, "engineer").await;
+        let (_, pos) = a
+            .post(
+                &format!("/api/v1/organisations/{INN_A}/points-of-sale"),
+                json!({ "name": "Кафе <Уют>", "city": "Москва", "postal_code": "101000" }),
+            )
+            .await;
+        let (_, created) = ru_register(
+            a,
+            1,
+            "saved",
+            json!({ "serial": SERIAL, "model": "АТОЛ 30Ф", "pos_id": pos["id"] }),
+        )
+        .await;
+        let id = created["id"].as_i64().unwrap();
+        let one = format!("/api/v1/registers/{id}");
+        let apps = format!("{one}/applications");
+
+        // Only a fitting kind: a saved register cannot be re-registered.
+        let (status, answer) = a
+            .post(
+                &apps,
+                json!({ "kind": "reregistration", "reasons": ["new_address"] }),
+            )
+            .await;
+        assert_eq!((status, error_code(&answer)), (409, "conflict"));
+        let (status, app) = a.post(&apps, json!({ "kind": "registration" })).await;
+        assert_eq!(status, 201, "{app}");
+        assert_eq!(app["status"], "draft");
+        assert_eq!(app["fields"]["point_of_sale"]["name"], "Кафе <Уют>");
+        let app_path = format!("/api/v1/applications/{}", app["id"]);
+
+        // The printable page and the export.
+        let page = reqwest::Client::new()
+            .get(format!("{}{app_path}/print", cabinet.account.url))
+            .bearer_auth(a.bearer.clone().expect("a key"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Заявление о регистрации ККТ"), "{html}");
+        assert!(html.contains(SERIAL) && html.contains(&fn_number(1)));
+        assert!(html.contains("Кафе &lt;Уют&gt;"), "escaped: {html}");
+        let (status, export) = a.get(&app_path).await;
+        assert_eq!(status, 200);
+        assert_eq!(export["fields"]["org_inn"], INN_A);
+        assert!(export["signed_payload"]
+            .as_str()
+            .is_some_and(|p| !p.is_empty()));
+        // No e-signature is configured here: signing is refused, submitting unsigned works.
+        let (status, answer) = a
+            .post(&format!("{app_path}/sign"), json!({ "signature": "AAAA" }))
+            .await;
+        assert_eq!((status, error_code(&answer)), (501, "esign_not_configured"));
+
+        // Other organisations see none of it.
+        for path in [app_path.clone(), format!("{app_path}/print"), apps.clone()] {
+            assert_eq!(b.get(&path).await.0, 404, "{path}");
+        }
+        assert_eq!(
+            b.post(&format!("{app_path}/submit"), json!({})).await.0,
+            404
+        );
+
+        let (status, answer) = a
+            .post(&format!("{app_path}/answer"), json!({ "accepted": true }))
+            .await;
+        assert_eq!(
+            (status, error_code(&answer)),
+            (409, "conflict"),
+            "not yet submitted"
+        );
+        let (status, submitted) = a.post(&format!("{app_path}/submit"), json!({})).await;
+        assert_eq!(
+            (status, submitted["status"].as_str()),
+            (200, Some("submitted"))
+        );
+        let (_, register) = a.get(&one).await;
+        assert_eq!(register["lifecycle"], "submitted");
+
+        // The answer: only operator staff or the owner; the number is checked.
+        let good_rn = rn(42, INN_A, SERIAL);
+        let (status, _) = engineer
+            .post(
+                &format!("{app_path}/answer"),
+                json!({ "accepted": true, "reg_number": good_rn }),
+            )
+            .await;
+        assert_eq!(status, 403);
+        for body in [
+            json!({ "accepted": true }),
+            json!({ "accepted": true, "reg_number": rn(42, INN_A, "OTHER") }),
+        ] {
+            let (status, answer) = a.post(&format!("{app_path}/answer"), body).await;
+            assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+            assert!(answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("reg_number"));
+        }
+        let registered_at = 1_780_000_000_000_i64;
+        let (status, accepted) = cabinet
+            .operator
+            .post(
+                &format!("{app_path}/answer"),
+                json!({ "accepted": true, "reg_number": good_rn, "registered_at": registered_at }),
+            )
+            .await;
+        assert_eq!(
+            (status, accepted["status"].as_str()),
+            (200, Some("accepted")),
+            "{accepted}"
+        );
+        let (_, register) = a.get(&one).await;
+        assert_eq!(register["lifecycle"], "registered");
+        assert_eq!(register["reg_number"], good_rn.as_str());
+        assert_eq!(register["registered_at"], registered_at);
+        let (_, page) = a
+            .get(&format!(
+                "/api/v1/registers?registered_from={}&registered_to={}",
+                registered_at - 1,
+                registered_at + 1
+            ))
+            .await;
+        assert_eq!(page["registers"][0]["id"], id);
+
+        // Re-registration (new address): the register waits in `reregistration`.
+        let (status, answer) = a.post(&apps, json!({ "kind": "reregistration" })).await;
+        assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+        let (_, rereg) = a
+            .post(
+                &apps,
+                json!({ "kind": "reregistration", "reasons": ["new_address", "new_drive"] }),
+            )
+            .await;
+        let rereg_path = format!("/api/v1/applications/{}", rereg["id"]);
+        a.post(&format!("{rereg_path}/submit"), json!({})).await;
+        let (_, register) = a.get(&one).await;
+        assert_eq!(register["lifecycle"], "reregistration");
+        let (status, answer) = a
+            .post(
+                &format!("{rereg_path}/answer"),
+                json!({ "accepted": false }),
+            )
+            .await;
+        assert!(
+            status == 400
+                && answer["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("refusal_reason")
+        );
+        let (status, refused) = a
+            .post(
+                &format!("{rereg_path}/answer"),
+                json!({ "accepted": false, "refusal_reason": "адрес не найден в ФИАС" }),
+            )
+            .await;
+        assert_eq!(
+            (status, refused["refusal_reason"].as_str()),
+            (200, Some("адрес не найден в ФИАС"))
+        );
+        assert_eq!(refused["status"], "refused");
+
+        // Deregistration needs its reason; accepted, the register is deregistered with it.
+        let (status, _) = a.post(&apps, json!({ "kind": "deregistration" })).await;
+        assert_eq!(status, 400);
+        let (_, dereg) = a
+            .post(
+                &apps,
+                json!({ "kind": "deregistration", "deregistration_reason": "sold" }),
+            )
+            .await;
+        let dereg_path = format!("/api/v1/applications/{}", dereg["id"]);
+        a.post(&format!("{dereg_path}/submit"), json!({})).await;
+        let (status, _) = a
+            .post(&format!("{dereg_path}/answer"), json!({ "accepted": true }))
+            .await;
+        assert_eq!(status, 200);
+        let (_, register) = a.get(&one).await;
+        assert_eq!(register["lifecycle"], "deregistered");
+        let (_, history) = a.get(&format!("{one}/history")).await;
+        let last = history.as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            (last["to"].as_str(), last["reason"].as_str()),
+            (Some("deregistered"), Some("sold"))
+        );
+
+        let (_, listed) = a.get(&apps).await;
+        let statuses: Vec<&str> = listed["applications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(statuses, ["accepted", "refused", "accepted"]);
+
+        // A refused registration sends the register back to `saved` for correction.
+        let (_, second) = ru_register(a, 2, "saved", json!({ "serial": SERIAL })).await;
+        let second_apps = format!("/api/v1/registers/{}/applications", second["id"]);
+        let (_, app2) = a
+            .post(&second_apps, json!({ "kind": "registration" }))
+            .await;
+        let app2_path = format!("/api/v1/applications/{}", app2["id"]);
+        a.post(&format!("{app2_path}/submit"), json!({})).await;
+        let (status, _) = a
+            .post(
+                &format!("{app2_path}/answer"),
+                json!({ "accepted": false, "refusal_reason": "неверный заводской номер" }),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (_, register) = a.get(&format!("/api/v1/registers/{}", second["id"])).await;
+        assert_eq!(register["lifecycle"], "saved");
+
+        let (_, audit) = a.get("/api/v1/audit?limit=1000").await;
+        let actions: Vec<&str> = audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l["action"].as_str())
+            .collect();
+        for action in [
+            "application.create",
+            "application.submit",
+            "application.answer",
+        ] {
+            assert!(actions.contains(&action), "{action}");
+        }
+        cabinet.account.stop().await;
+        store.close().await;
+    })
+    .await;
 }

@@ -48,6 +48,8 @@ pub enum Permission {
     ChangeRegisters,
     /// Assign registers to cashiers.
     AssignRegisters,
+    /// Enter the tax authority's answer to an application: operator staff and owners.
+    AnswerApplications,
 }
 
 /// Whether `role` (`None`: operator staff) allows `permission`. The one table of role rights.

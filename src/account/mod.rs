@@ -33,6 +33,7 @@
 //! 3. the mail sender finishes the message it is sending (the rest stay in the outbox);
 //! 4. the store's pool is closed, and "account API drained" is logged.
 
+mod applications;
 mod auth;
 pub mod config;
 mod error;

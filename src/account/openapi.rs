@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{identity, organisations, points_of_sale, registers, staff};
+use super::{applications, identity, organisations, points_of_sale, registers, staff};
 
 /// The document.
 #[derive(OpenApi)]
@@ -26,6 +26,8 @@ use super::{identity, organisations, points_of_sale, registers, staff};
         points_of_sale::create, points_of_sale::list, points_of_sale::get_one,
         points_of_sale::update, points_of_sale::delete,
         points_of_sale::registers_by_point_of_sale,
+        applications::create, applications::list, applications::get_one, applications::print,
+        applications::sign, applications::submit, applications::answer,
     ),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),

@@ -11,7 +11,9 @@ use utoipa::OpenApi as _;
 
 use super::error::ApiError;
 use super::openapi::ApiDoc;
-use super::{auth, identity, organisations, points_of_sale, registers, staff, AppState};
+use super::{
+    applications, auth, identity, organisations, points_of_sale, registers, staff, AppState,
+};
 
 /// Largest request body: the API takes small JSON objects only.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -72,6 +74,15 @@ pub fn router(state: AppState) -> Router {
             "/registers/{id}/drives",
             get(registers::drives).post(registers::replace_drive),
         )
+        .route(
+            "/registers/{id}/applications",
+            post(applications::create).get(applications::list),
+        )
+        .route("/applications/{id}", get(applications::get_one))
+        .route("/applications/{id}/print", get(applications::print))
+        .route("/applications/{id}/sign", post(applications::sign))
+        .route("/applications/{id}/submit", post(applications::submit))
+        .route("/applications/{id}/answer", post(applications::answer))
         .route("/registers/{id}/token", post(registers::reset_token))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -57,6 +57,7 @@ pub mod register_lifecycle;
 pub mod register_numbers;
 pub mod registers;
 pub mod schema;
+pub mod tax_applications;
 pub mod tax_id;
 pub mod tenancy;
 pub mod tx_work;
