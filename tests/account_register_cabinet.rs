@@ -868,6 +868,8 @@ async fn openapi_lists_the_cabinet_routes() {
         ("/api/v1/applications/{id}/sign", &["post"]),
         ("/api/v1/applications/{id}/submit", &["post"]),
         ("/api/v1/applications/{id}/answer", &["post"]),
+        ("/api/v1/registers/batch", &["post"]),
+        ("/api/v1/registers/import", &["post"]),
     ] {
         for method in methods {
             assert!(
@@ -1144,6 +1146,187 @@ async fn tax_applications_move_the_register_through_the_tax_authoritys_answer() 
         ] {
             assert!(actions.contains(&action), "{action}");
         }
+        cabinet.account.stop().await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn batch_actions_report_per_register_and_csv_imports_per_row() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let cabinet = Cabinet::start(&store).await;
+        let (a, b) = (&cabinet.a, &cabinet.b);
+        let mut ids = Vec::new();
+        for n in 1..=3 {
+            let (_, r) = ru_register(a, n, "active", json!({})).await;
+            ids.push(r["id"].as_i64().unwrap());
+        }
+        let (_, saved) = ru_register(a, 4, "saved", json!({})).await;
+        let saved_id = saved["id"].as_i64().unwrap();
+        let (_, other) = b
+            .post(
+                "/api/v1/registers",
+                json!({ "dialect": "kz", "org_inn": INN_B }),
+            )
+            .await;
+        let other_id = other["id"].as_i64().unwrap();
+
+        // Block by ids: the saved register refuses, the other organisation's is not found.
+        let (status, result) = a
+            .post(
+                "/api/v1/registers/batch",
+                json!({ "ids": [ids[0], ids[1], saved_id, other_id, 999_999],
+                        "action": { "type": "block" } }),
+            )
+            .await;
+        assert_eq!(status, 200, "{result}");
+        assert_eq!(
+            (result["done"].as_u64(), result["failed"].as_u64()),
+            (Some(2), Some(3))
+        );
+        let codes: Vec<(Value, bool, Value)> = result["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["id"].clone(),
+                    r["ok"].as_bool().unwrap(),
+                    r["code"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                (json!(ids[0]), true, Value::Null),
+                (json!(ids[1]), true, Value::Null),
+                (json!(saved_id), false, json!("conflict")),
+                (json!(other_id), false, json!("not_found")),
+                (json!(999_999), false, json!("not_found")),
+            ]
+        );
+        let (_, other_now) = b.get(&format!("/api/v1/registers/{other_id}")).await;
+        assert_eq!(other_now["lifecycle"], "active", "untouched");
+
+        // Change point of sale by filter (blocked ones), then deregister by filter with reason.
+        let (_, pos) = a
+            .post(
+                &format!("/api/v1/organisations/{INN_A}/points-of-sale"),
+                json!({ "name": "Склад" }),
+            )
+            .await;
+        let (_, moved) = a
+            .post(
+                "/api/v1/registers/batch",
+                json!({ "filter": { "lifecycle": "blocked" },
+                        "action": { "type": "change_pos", "pos_id": pos["id"] } }),
+            )
+            .await;
+        assert_eq!(moved["done"], 2, "{moved}");
+        let (_, at_pos) = a
+            .get(&format!("/api/v1/registers?pos_id={}", pos["id"]))
+            .await;
+        assert_eq!(at_pos["registers"].as_array().unwrap().len(), 2);
+        let (status, answer) = a
+            .post(
+                "/api/v1/registers/batch",
+                json!({ "ids": [ids[2]], "action": { "type": "deregister" } }),
+            )
+            .await;
+        assert_eq!((status, error_code(&answer)), (400, "invalid_body"));
+        let (_, gone) = a
+            .post(
+                "/api/v1/registers/batch",
+                json!({ "ids": [ids[2], saved_id],
+                        "action": { "type": "deregister", "reason": "other" } }),
+            )
+            .await;
+        assert_eq!(gone["failed"], 2, "other without text: {gone}");
+        let (_, gone) = a
+            .post(
+                "/api/v1/registers/batch",
+                json!({ "ids": [ids[2], saved_id],
+                        "action": { "type": "deregister", "reason": "sold" } }),
+            )
+            .await;
+        assert_eq!(gone["done"], 2, "{gone}");
+        let (status, answer) = a
+            .post(
+                "/api/v1/registers/batch",
+                json!({ "ids": [1], "filter": {}, "action": { "type": "block" } }),
+            )
+            .await;
+        assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+
+        // CSV import: one result per row, good rows made (saved), bad rows named.
+        let good_iccid = iccid("897010269123456789");
+        let csv = format!(
+            "dialect,fn_number,serial,model,reg_number,device_type,connection_type,iccid,name\n\
+             ru,{},{SERIAL},АТОЛ,{},hardware,sim,{good_iccid},Касса 1\n\
+             ru,{},S2,АТОЛ,,hardware,sim,{},Касса 2\n\
+             xx,,,,,,,,\n\
+             ru,{},S3,,,software,wired,,АПК\n\
+             ru,{},S4,,,tablet,,,\n",
+            fn_number(11),
+            rn(5, INN_A, SERIAL),
+            fn_number(12),
+            bad_iccid("897010269123456789"),
+            fn_number(13),
+            fn_number(14),
+        );
+        let response = reqwest::Client::new()
+            .post(format!(
+                "{}/api/v1/registers/import?org_inn={INN_A}",
+                cabinet.account.url
+            ))
+            .bearer_auth(a.bearer.clone().expect("a key"))
+            .header("content-type", "text/csv")
+            .body(csv.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let report: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        let rows: Vec<(u64, bool)> = report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["row"].as_u64().unwrap(), r["ok"].as_bool().unwrap()))
+            .collect();
+        assert_eq!(
+            rows,
+            [(2, true), (3, false), (4, false), (5, true), (6, false)]
+        );
+        let results = report["results"].as_array().unwrap();
+        assert!(results[1]["message"].as_str().unwrap().starts_with("iccid"));
+        assert!(results[2]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("dialect"));
+        assert!(results[4]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("device_type"));
+        let (_, made) = a
+            .get(&format!("/api/v1/registers?q={}", fn_number(11)))
+            .await;
+        assert_eq!(made["registers"][0]["lifecycle"], "saved");
+        assert_eq!(made["registers"][0]["details"]["name"], "Касса 1");
+        // Another organisation cannot import into A.
+        let response = reqwest::Client::new()
+            .post(format!(
+                "{}/api/v1/registers/import?org_inn={INN_A}",
+                cabinet.account.url
+            ))
+            .bearer_auth(b.bearer.clone().expect("b key"))
+            .body(csv)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
         cabinet.account.stop().await;
         store.close().await;
     })

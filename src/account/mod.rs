@@ -45,6 +45,7 @@ pub mod openapi;
 mod organisations;
 pub mod password;
 mod points_of_sale;
+mod register_batch;
 mod registers;
 mod routes;
 mod staff;

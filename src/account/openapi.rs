@@ -4,7 +4,9 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{applications, identity, organisations, points_of_sale, registers, staff};
+use super::{
+    applications, identity, organisations, points_of_sale, register_batch, registers, staff,
+};
 
 /// The document.
 #[derive(OpenApi)]
@@ -28,6 +30,7 @@ use super::{applications, identity, organisations, points_of_sale, registers, st
         points_of_sale::registers_by_point_of_sale,
         applications::create, applications::list, applications::get_one, applications::print,
         applications::sign, applications::submit, applications::answer,
+        register_batch::batch, register_batch::import,
     ),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),

@@ -12,7 +12,8 @@ use utoipa::OpenApi as _;
 use super::error::ApiError;
 use super::openapi::ApiDoc;
 use super::{
-    applications, auth, identity, organisations, points_of_sale, registers, staff, AppState,
+    applications, auth, identity, organisations, points_of_sale, register_batch, registers, staff,
+    AppState,
 };
 
 /// Largest request body: the API takes small JSON objects only.
@@ -62,6 +63,8 @@ pub fn router(state: AppState) -> Router {
                 .put(points_of_sale::update)
                 .delete(points_of_sale::delete),
         )
+        .route("/registers/batch", post(register_batch::batch))
+        .route("/registers/import", post(register_batch::import))
         .route(
             "/registers/{id}",
             get(registers::get_one).patch(registers::edit),
