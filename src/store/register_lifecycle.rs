@@ -12,6 +12,8 @@
 //! any state but deregistered ──(reason required)──▶ deregistered (final)
 //! ```
 //!
+//! Asking for the state a register is already in is a no-op (not a transition, not recorded).
+//!
 //! An edit puts a registered register back into `saved` until its owner confirms; the state it
 //! came from is kept as `resume` and confirming returns to exactly that state. While saved after
 //! an edit the ingest gate stays what it was (an edit never unblocks a register).
@@ -193,6 +195,8 @@ pub fn next(from: Position, change: &Change) -> Result<Position, Refusal> {
     }
     match change {
         Change::To(to @ (Saved | Deregistered)) => Err(Refusal::UseOwnAction(to.as_str())),
+        // Asking for the state it is in changes nothing (PUT is idempotent).
+        Change::To(to) if from.resume.is_none() && from.state == *to => Ok(from),
         Change::To(to) => {
             let allowed = match (from.state, to) {
                 (Saved, Submitted) => from.resume.is_none(),
@@ -278,6 +282,9 @@ mod tests {
                             matches!(answer, Err(Refusal::UseOwnAction(_))),
                             "{from:?} -> {to:?}: {answer:?}"
                         )
+                    }
+                    (_, _) if from.resume.is_none() && from.state == to && to != Deregistered => {
+                        assert_eq!(answer, Ok(from), "{from:?} -> itself is a no-op")
                     }
                     (_, true) => assert_eq!(answer, Ok(at(to, None)), "{from:?} -> {to:?}"),
                     (_, false) => assert!(
