@@ -55,7 +55,11 @@ struct Cabinet {
 
 impl Cabinet {
     async fn start(store: &ofd::store::Store) -> Cabinet {
-        let account = Account::start(store).await;
+        Cabinet::on(Account::start(store).await).await
+    }
+
+    /// The two organisations on a running `account`.
+    async fn on(account: Account) -> Cabinet {
         let operator = Client::with_key(&account.url, &account.key);
         let mut owners = Vec::new();
         for (inn, name) in [(INN_A, "a"), (INN_B, "b")] {
@@ -1327,6 +1331,91 @@ async fn batch_actions_report_per_register_and_csv_imports_per_row() {
             .await
             .unwrap();
         assert_eq!(response.status(), 404);
+        cabinet.account.stop().await;
+        store.close().await;
+    })
+    .await;
+}
+
+/// A stand-in for a deployment's signing tool and its verifier (the certified crypto provider
+/// is outside this project): a "signature" is `<taxpayer id>:` followed by the SHA-256 of the
+/// signed bytes in hex, and the verifier checks exactly that.
+#[derive(Debug)]
+struct DigestSigner;
+
+impl DigestSigner {
+    fn sign(tax_id: &str, bytes: &[u8]) -> Vec<u8> {
+        use sha2::Digest as _;
+        format!("{tax_id}:{}", hex::encode(sha2::Sha256::digest(bytes))).into_bytes()
+    }
+}
+
+impl ofd::account::esign::EsignVerifier for DigestSigner {
+    fn verify(
+        &self,
+        challenge: &[u8],
+        signature: &[u8],
+    ) -> Result<ofd::account::esign::SignerIdentity, ofd::account::esign::EsignError> {
+        let text = String::from_utf8_lossy(signature);
+        let (tax_id, _) = text
+            .split_once(':')
+            .ok_or_else(|| ofd::account::esign::EsignError::Invalid("no taxpayer id".into()))?;
+        if DigestSigner::sign(tax_id, challenge) != signature {
+            return Err(ofd::account::esign::EsignError::Invalid(
+                "digest mismatch".into(),
+            ));
+        }
+        Ok(ofd::account::esign::SignerIdentity {
+            tax_id: tax_id.to_owned(),
+            name: format!("Директор {tax_id}"),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_configured_e_signature_signs_applications() {
+    on_each_backend(|db| async move {
+        use base64::Engine as _;
+        let store = db.open().await;
+        let account = Account::start_with_esign(
+            &store,
+            ofd::account::AccountOptions::default(),
+            std::sync::Arc::new(DigestSigner),
+        )
+        .await;
+        let cabinet = Cabinet::on(account).await;
+        let a = &cabinet.a;
+        let (_, created) = ru_register(a, 1, "saved", json!({ "serial": SERIAL })).await;
+        let (_, app) = a
+            .post(
+                &format!("/api/v1/registers/{}/applications", created["id"]),
+                json!({ "kind": "registration" }),
+            )
+            .await;
+        let app_path = format!("/api/v1/applications/{}", app["id"]);
+        let (_, export) = a.get(&app_path).await;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let payload = b64
+            .decode(export["signed_payload"].as_str().unwrap())
+            .unwrap();
+        let sign = |tax_id: &str, bytes: &[u8]| {
+            json!({ "signature": b64.encode(DigestSigner::sign(tax_id, bytes)) })
+        };
+        // Over other bytes, or by another taxpayer: refused, naming the signature.
+        for body in [sign(INN_A, b"something else"), sign(INN_B, &payload)] {
+            let (status, answer) = a.post(&format!("{app_path}/sign"), body).await;
+            assert_eq!((status, error_code(&answer)), (400, "invalid_request"));
+            assert!(answer["error"]["message"].as_str().unwrap().starts_with("signature"));
+        }
+        let (status, signed) = a.post(&format!("{app_path}/sign"), sign(INN_A, &payload)).await;
+        assert_eq!(status, 200, "{signed}");
+        assert_eq!(signed["status"], "signed");
+        assert_eq!(signed["signer"], format!("Директор {INN_A}"));
+        let (status, answer) = a.post(&format!("{app_path}/sign"), sign(INN_A, &payload)).await;
+        assert_eq!((status, error_code(&answer)), (409, "conflict"), "signed once");
+        let (status, submitted) = a.post(&format!("{app_path}/submit"), json!({})).await;
+        assert_eq!((status, submitted["status"].as_str()), (200, Some("submitted")));
+        assert_eq!(submitted["signer"], format!("Директор {INN_A}"));
         cabinet.account.stop().await;
         store.close().await;
     })

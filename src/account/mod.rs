@@ -113,6 +113,17 @@ pub async fn spawn(
     config: &AccountConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunningAccount> {
+    spawn_with_esign(store, config, Arc::new(esign::NotConfigured), shutdown).await
+}
+
+/// [`spawn`] with the deployment's electronic-signature verifier (login by signature, signing
+/// tax-authority applications).
+pub async fn spawn_with_esign(
+    store: Store,
+    config: &AccountConfig,
+    esign: Arc<dyn esign::EsignVerifier>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<RunningAccount> {
     let tls = match &config.tls {
         Some(files) => Some(
             crate::tls::ServerTls::new(files, &[b"http/1.1"])
@@ -140,7 +151,7 @@ pub async fn spawn(
     let state = AppState {
         store,
         config: Arc::new(config),
-        esign: Arc::new(esign::NotConfigured),
+        esign,
     };
     let app = router(state).into_make_service_with_connect_info::<auth::PeerAddr>();
     let reload = crate::tls::reload_on_sighup(
