@@ -20,8 +20,10 @@
 //!   not configured.
 //! - Errors are one JSON shape with a stable code (`error.rs`); KZ tokens are shown only by the
 //!   calls that issue them.
-//! - This first slice holds what provisioning needs; reports, search, exports, staff and alerts
-//!   are further route modules beside `organisations.rs` and `registers.rs`.
+//! - Route modules: `organisations.rs`, `registers.rs` (register reads, edits, status, drives),
+//!   `points_of_sale.rs`, `applications.rs` (tax-authority applications), `register_batch.rs`
+//!   (batch actions and CSV import), `staff.rs`, `identity.rs`; reports, exports and alerts
+//!   are further modules beside them.
 //! - Configuration: [`config`], the `[account]` table, flags and env vars. HTTPS with
 //!   `tls_cert`/`tls_key` (and `tls_client_ca` for client certificates) through [`crate::tls`],
 //!   the pair re-read on SIGHUP; plain HTTP only on loopback.

@@ -6,6 +6,11 @@
 //! **Tables** (`migrations/<backend>/0001_core.sql`; same meaning on both backends):
 //! - `registers`: provisioned cash registers. RU rows are keyed by the fiscal drive (ФН) number,
 //!   KZ rows by the OFD-issued system id and carry the token the register must send next.
+//!   `status` is the ingest gate; the cabinet's state (`lifecycle`) and fields came with
+//!   `0009_registers_cabinet.sql`, together with `points_of_sale`, `register_versions`,
+//!   `register_transitions`, `register_drives` (RU drive history) and `tax_applications`
+//!   (`register_cabinet.rs`, `register_lifecycle.rs`, `points_of_sale.rs`,
+//!   `tax_applications.rs`).
 //! - `documents`: one row per accepted document, unique on `(dialect, doc_key)` — the idempotency
 //!   key (RU `"<fn>/<fd>"`). The row holds the raw container bytes, the FNS JSON, the exact ack
 //!   bytes that were sent, and the forwarding outbox state (`forward_state = 'pending'` on insert),

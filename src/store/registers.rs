@@ -8,6 +8,12 @@
 //!
 //! Lookups come in two forms: `Store` methods that borrow a pooled connection, and free functions
 //! over a bare connection for use inside a writer transaction (the KZ token check and rotation).
+//!
+//! Status: `status` is the ingest gate (`active`, `blocked`, `deregistered`); `lifecycle` is the
+//! cabinet's state machine (`register_lifecycle.rs`). Both change only through [`transition`],
+//! which asks the pure state machine, derives the gate, records the history line, and stamps
+//! `gate_closed_at` when the gate closes — ingest still accepts documents made before that
+//! moment ([`fetch_admission_by_fn`], which also finds a register by a replaced drive).
 
 use std::str::FromStr;
 
