@@ -513,6 +513,12 @@ async fn edits_versions_reasons_history_and_audit() {
         assert_eq!(edited["saved_from"], "blocked");
         let (status, _) = patch(a, &one, json!({ "details": { "name": "Касса у входа" } })).await;
         assert_eq!(status, 200);
+        // An engineer may edit but only the owner (or operator staff) confirms.
+        let engineer = key_of_a(&cabinet, "engineer").await;
+        let (status, answer) = engineer
+            .call(Method::POST, &format!("{one}/confirm"), None)
+            .await;
+        assert_eq!((status, error_code(&answer)), (403, "forbidden"));
         let (status, confirmed) = a.call(Method::POST, &format!("{one}/confirm"), None).await;
         assert_eq!(status, 200, "{confirmed}");
         assert_eq!(confirmed["lifecycle"], "blocked");

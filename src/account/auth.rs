@@ -50,6 +50,8 @@ pub enum Permission {
     AssignRegisters,
     /// Enter the tax authority's answer to an application: operator staff and owners.
     AnswerApplications,
+    /// Confirm an edited register (it waits in `saved` until then): operator staff and owners.
+    ConfirmRegisters,
 }
 
 /// Whether `role` (`None`: operator staff) allows `permission`. The one table of role rights.

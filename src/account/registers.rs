@@ -409,18 +409,18 @@ pub async fn edit(
     Ok(Json(RegisterView::read(&caller, register).await?))
 }
 
-/// `POST /api/v1/registers/{id}/confirm` → the register back in the state it had before the
-/// edit; 409 when it is not waiting for a confirmation.
+/// `POST /api/v1/registers/{id}/confirm` (the owner or operator staff) → the register back in
+/// the state it had before the edit; 409 when it is not waiting for a confirmation.
 #[utoipa::path(post, path = "/api/v1/registers/{id}/confirm",
     params(("id" = i64, Path, description = "register id")),
-    responses((status = 200, body = RegisterView), (status = 404), (status = 409)))]
+    responses((status = 200, body = RegisterView), (status = 403), (status = 404), (status = 409)))]
 pub async fn confirm(
     Extension(caller): Extension<Caller>,
     id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<RegisterView>, ApiError> {
     let Path(id) = id?;
     existing(&caller, id).await?;
-    caller.require(Permission::ChangeRegisters)?;
+    caller.require(Permission::ConfirmRegisters)?;
     let register = caller.0.change_register(id, &Change::Confirm).await?;
     Ok(Json(RegisterView::read(&caller, register).await?))
 }
