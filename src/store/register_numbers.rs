@@ -10,8 +10,10 @@
 //! left-padded with zeros to 20, written as a decimal number left-padded to 6 digits.
 //! Source: Приказ ФНС России от 29.05.2017 № ММВ-7-20/484@, appendix "Порядок формирования
 //! регистрационного номера контрольно-кассовой техники" (the facts as stated in issue 13's
-//! brief; the public-corpus search for the order's text found no copy, so the parameter set
-//! above is our reading and is not cross-checked against a number the tax authority issued).
+//! brief; searches of the public code, pages and docs corpora for the order's text or another
+//! implementation found none, so the parameter set above is our reading of it and is not
+//! cross-checked against a number the tax authority issued — if a real РН ККТ fails here, this
+//! function is the one place to correct).
 //! A serial longer than 20 characters cannot have a РН ККТ under that rule and is refused.
 
 use super::tax_id::{check_ru_inn, TaxIdError};
