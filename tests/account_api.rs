@@ -108,10 +108,15 @@ async fn organisations_and_ru_registers() {
             (200, Some("ООО \"Тест\""))
         );
 
+        // A РН ККТ whose check part fits the ИНН and the serial (it is validated).
+        let reg_number = format!(
+            "0000000001{}",
+            ofd::store::register_numbers::rn_kkt_check("0000000001", INN, "S1")
+        );
         let ru = |fn_number: &str, inn: &str| {
             json!({
                 "dialect": "ru", "fn_number": fn_number, "serial": "S1", "model": "M",
-                "reg_number": "0000000001012345", "org_inn": inn,
+                "reg_number": reg_number, "org_inn": inn,
             })
         };
         let (status, answer) = account
@@ -264,7 +269,11 @@ async fn lifecycle_refuses_leaving_deregistered() {
         let status_path = format!("/api/v1/registers/{id}/status");
 
         for next in ["blocked", "active", "blocked", "deregistered"] {
-            let (status, answer) = account.put(&status_path, json!({ "status": next })).await;
+            let body = match next {
+                "deregistered" => json!({ "status": next, "reason": "sold" }),
+                _ => json!({ "status": next }),
+            };
+            let (status, answer) = account.put(&status_path, body).await;
             assert_eq!(
                 (status, answer["status"].as_str()),
                 (200, Some(next)),

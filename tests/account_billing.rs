@@ -590,3 +590,34 @@ async fn a_bank_statement_larger_than_a_json_body_is_read_row_by_row() {
     );
     account.stop().await;
 }
+
+#[tokio::test]
+async fn a_batch_puts_registers_on_a_plan_with_one_result_each() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let account = Account::start(&store).await;
+        let op = operator(&account);
+        let org = enter_organisation(&account, RU_INN, "ru").await;
+        let accountant = org_client(&account, org, "accountant").await;
+        let engineer = org_client(&account, org, "engineer").await;
+        let basic = plan(&op, "Batch basic", 100_000, 5).await;
+        let a = provision(&account, RU_INN, Some("9999000000000501")).await["id"].clone();
+        let b = provision(&account, RU_INN, Some("9999000000000502")).await["id"].clone();
+        let body = json!({ "ids": [a, b, 999_999], "action": { "type": "activate_tariff", "plan_id": basic } });
+        let (status, _) = engineer.post("/api/v1/registers/batch", body.clone()).await;
+        assert_eq!(status, 403, "engineers do not buy tariffs");
+        let (status, answer) = accountant.post("/api/v1/registers/batch", body).await;
+        assert_eq!(status, 200, "{answer}");
+        let results = answer["results"].as_array().expect("results");
+        let ok: Vec<bool> = results.iter().map(|r| r["ok"].as_bool().unwrap_or(false)).collect();
+        assert_eq!(ok, vec![true, true, false], "{answer}");
+        assert_eq!(results[2]["code"], "not_found");
+        for id in [&a, &b] {
+            let (status, tariff) = accountant.get(&format!("/api/v1/registers/{id}/tariff")).await;
+            assert_eq!((status, tariff["plan_id"].as_i64()), (200, Some(basic)), "{tariff}");
+        }
+        account.stop().await;
+        store.close().await;
+    })
+    .await;
+}

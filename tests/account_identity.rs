@@ -29,8 +29,10 @@ async fn start(store: &ofd::store::Store, mail: &MailServer, options: AccountOpt
 }
 
 fn ru_register(fn_number: &str, inn: &str) -> Value {
+    // The РН ККТ's check part must fit the owner's ИНН and the serial.
+    let check = ofd::store::register_numbers::rn_kkt_check("0000000001", inn, "S");
     json!({ "dialect": "ru", "fn_number": fn_number, "serial": "S", "model": "M",
-            "reg_number": "0000000001012345", "org_inn": inn })
+            "reg_number": format!("0000000001{check}"), "org_inn": inn })
 }
 
 #[tokio::test]

@@ -504,10 +504,13 @@ async fn register_status_changes_reach_ingest_after_the_cache_ttl() {
     let server = Server::start(cached.resolve().expect("config"))
         .await
         .expect("server");
+    // Documents made after every change below (a blocked register still delivers what it
+    // made before the block).
+    let made = doc_time_after_now(60);
     let code = |fn_number: String, fd: u32| {
         let addr = server.local_addr();
         async move {
-            let frame = receipt_frame(&fn_number, fd, fd, None);
+            let frame = receipt_frame_at(&fn_number, fd, fd, made);
             ack_fields(&send_one(addr, &frame).await.expect("reply")).code
         }
     };
@@ -561,7 +564,7 @@ async fn register_status_changes_reach_ingest_after_the_cache_ttl() {
         .set_register_status(id, ofd::store::RegisterStatus::Blocked)
         .await
         .expect("blocked");
-    let frame = receipt_frame(&unknown, 4, 4, None);
+    let frame = receipt_frame_at(&unknown, 4, 4, doc_time_after_now(60));
     assert_eq!(
         ack_fields(&send_one(addr, &frame).await.expect("reply")).code,
         11

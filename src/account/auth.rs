@@ -70,6 +70,10 @@ pub enum Permission {
     ReadCatalogue,
     /// Change the product catalogue (edit, import).
     EditCatalogue,
+    /// Enter the tax authority's answer to an application: operator staff and owners.
+    AnswerApplications,
+    /// Confirm an edited register (it waits in `saved` until then): operator staff and owners.
+    ConfirmRegisters,
 }
 
 /// What only operator staff may do, whatever an organisation's role.

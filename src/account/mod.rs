@@ -20,8 +20,10 @@
 //!   not configured.
 //! - Errors are one JSON shape with a stable code (`error.rs`); KZ tokens are shown only by the
 //!   calls that issue them.
-//! - This first slice holds what provisioning needs; reports, search, exports, staff and alerts
-//!   are further route modules beside `organisations.rs` and `registers.rs`.
+//! - Route modules: `organisations.rs`, `registers.rs` (register reads, edits, status, drives),
+//!   `points_of_sale.rs`, `applications.rs` (tax-authority applications), `register_batch.rs`
+//!   (batch actions and CSV import), `staff.rs`, `identity.rs`; reports, exports and alerts
+//!   are further modules beside them.
 //! - Configuration: [`config`], the `[account]` table, flags and env vars. HTTPS with
 //!   `tls_cert`/`tls_key` (and `tls_client_ca` for client certificates) through [`crate::tls`],
 //!   the pair re-read on SIGHUP; plain HTTP only on loopback.
@@ -42,6 +44,7 @@
 pub mod alert_evaluator;
 pub mod alert_rules;
 mod alerts;
+mod applications;
 mod auth;
 mod catalogue;
 pub mod config;
@@ -56,6 +59,8 @@ pub mod metrics;
 pub mod openapi;
 mod organisations;
 pub mod password;
+mod points_of_sale;
+mod register_batch;
 mod registers;
 mod routes;
 mod staff;
@@ -127,6 +132,17 @@ pub async fn spawn(
     config: &AccountConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunningAccount> {
+    spawn_with_esign(store, config, Arc::new(esign::NotConfigured), shutdown).await
+}
+
+/// [`spawn`] with the deployment's electronic-signature verifier (login by signature, signing
+/// tax-authority applications).
+pub async fn spawn_with_esign(
+    store: Store,
+    config: &AccountConfig,
+    esign: Arc<dyn esign::EsignVerifier>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<RunningAccount> {
     let tls = match &config.tls {
         Some(files) => Some(
             crate::tls::ServerTls::new(files, &[b"http/1.1"])
@@ -196,7 +212,7 @@ pub async fn spawn(
     let state = AppState {
         store,
         config: Arc::new(config),
-        esign: Arc::new(esign::NotConfigured),
+        esign,
     };
     let app = router(state).into_make_service_with_connect_info::<auth::PeerAddr>();
     let reload = crate::tls::reload_on_sighup(

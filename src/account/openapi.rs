@@ -5,7 +5,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    alerts, catalogue, identity, invoices, organisations, registers, staff, tariffs, wired_requests,
+    alerts, applications, catalogue, identity, invoices, organisations, points_of_sale,
+    register_batch, registers, staff, tariffs, wired_requests,
 };
 
 /// The document.
@@ -24,7 +25,14 @@ use super::{
         organisations::create, organisations::list, organisations::get_one,
         organisations::update,
         registers::provision, registers::list, registers::get_one, registers::set_status,
-        registers::reset_token,
+        registers::reset_token, registers::edit, registers::confirm, registers::versions,
+        registers::history, registers::drives, registers::replace_drive,
+        points_of_sale::create, points_of_sale::list, points_of_sale::get_one,
+        points_of_sale::update, points_of_sale::delete,
+        points_of_sale::registers_by_point_of_sale,
+        applications::create, applications::list, applications::get_one, applications::print,
+        applications::sign, applications::submit, applications::answer,
+        register_batch::batch, register_batch::import,
         alerts::list, alerts::get_one, alerts::acknowledge, alerts::kinds,
         alerts::subscriptions, alerts::set_subscriptions, alerts::settings,
         alerts::set_settings, alerts::deliveries,

@@ -1,4 +1,9 @@
-//! `/api/v1/registers`: provision, read, list, change status, reset a KZ token.
+//! `/api/v1/registers`: provision, read, search, edit (kept as versions, confirmed by the owner),
+//! change status through the state machine (`store::register_lifecycle`), the status history,
+//! RU fiscal drive replacement, reset a KZ token.
+//!
+//! Every answer carrying a register carries its last document time (`last_document_at`, `null`
+//! with `has_documents: false` when it has sent none), read from the stored documents.
 //!
 //! A KZ register's token is a shared secret. It appears in exactly two answers, the ones that
 //! issue it (provisioning and token reset), as the `token` field; reads and lists never carry it.
@@ -10,7 +15,14 @@ use axum::{Extension, Json};
 
 use super::auth::{Caller, Permission};
 use super::error::ApiError;
-use crate::store::{Dialect, NewRegister, Register, RegisterFilter, RegisterStatus};
+use crate::store::register_cabinet::{
+    Drive, NewDrive, RegisterEdit, RegisterSearch, RegisterSort, RegisterTransition,
+    RegisterVersion,
+};
+use crate::store::{
+    Change, ConnectionType, DeregistrationReason, DeviceType, Dialect, Lifecycle, NewRegister,
+    Register, RegisterStatus,
+};
 
 /// Page size of `GET /api/v1/registers` when the query names none.
 const DEFAULT_PAGE: i64 = 100;
@@ -34,6 +46,13 @@ pub struct ProvisionRequest {
     pub reg_number: Option<String>,
     /// Taxpayer number of the owner; the organisation must exist.
     pub org_inn: String,
+    /// `saved` (the cabinet's flow: waits for the owner's confirmation and its application) or
+    /// `active` (default: an operator provisioning a register already registered).
+    #[schema(value_type = Option<String>)]
+    pub initial_status: Option<Lifecycle>,
+    /// The cabinet fields (point of sale, device, SIM, time zone, details).
+    #[serde(default)]
+    pub fields: RegisterEdit,
 }
 
 /// A register as the API shows it; `token` only in the answers that issue one.
@@ -42,22 +61,44 @@ pub struct RegisterView {
     /// The stored row (its token is never serialised from here).
     #[serde(flatten)]
     pub register: Register,
+    /// When its last document was stored (UTC ms); `null` when none yet.
+    pub last_document_at: Option<i64>,
+    /// Whether it has sent any document.
+    pub has_documents: bool,
     /// KZ: the token just issued, to be entered into the register.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<i64>,
 }
 
 impl RegisterView {
-    fn without_token(register: Register) -> Self {
-        Self {
+    /// The view of `register` with its last document time, without its token.
+    pub(super) async fn read(caller: &Caller, register: Register) -> Result<Self, ApiError> {
+        let last_document_at = caller.0.last_document_at(&register).await?;
+        Ok(Self {
             register,
+            last_document_at,
+            has_documents: last_document_at.is_some(),
             token: None,
-        }
+        })
     }
 
-    fn with_token(register: Register) -> Self {
+    /// The views of `registers`, in order.
+    pub(super) async fn read_all(
+        caller: &Caller,
+        registers: Vec<Register>,
+    ) -> Result<Vec<Self>, ApiError> {
+        let mut views = Vec::with_capacity(registers.len());
+        for register in registers {
+            views.push(Self::read(caller, register).await?);
+        }
+        Ok(views)
+    }
+
+    async fn with_token(caller: &Caller, register: Register) -> Result<Self, ApiError> {
         let token = register.kz_token;
-        Self { register, token }
+        let mut view = Self::read(caller, register).await?;
+        view.token = token;
+        Ok(view)
     }
 }
 
@@ -68,22 +109,96 @@ pub struct ListQuery {
     /// Only `ru` or `kz`.
     #[param(value_type = Option<String>)]
     pub dialect: Option<Dialect>,
-    /// Only `active`, `blocked` or `deregistered`.
+    /// Only this ingest gate: `active`, `blocked` or `deregistered`.
     pub status: Option<RegisterStatus>,
+    /// Only this cabinet state (`saved`, `submitted`, `registered`, `active`, `blocked`,
+    /// `reregistration`, `deregistered`).
+    #[param(value_type = Option<String>)]
+    pub lifecycle: Option<Lifecycle>,
     /// Only registers of this organisation.
     pub org_inn: Option<String>,
-    /// Continue after this register id (`next_after_id` of the previous page).
+    /// Only registers at this point of sale.
+    pub pos_id: Option<i64>,
+    /// Only `hardware` or `software`.
+    #[param(value_type = Option<String>)]
+    pub device_type: Option<DeviceType>,
+    /// Only `sim` or `wired`.
+    #[param(value_type = Option<String>)]
+    pub connection_type: Option<ConnectionType>,
+    /// Registered at or after (UTC ms).
+    pub registered_from: Option<i64>,
+    /// Registered before (UTC ms).
+    pub registered_to: Option<i64>,
+    /// Exact serial, registration number, ФН number (current or replaced) or KZ system id.
+    pub q: Option<String>,
+    /// The SIM's phone number, matched by its last 10 digits.
+    pub msisdn: Option<String>,
+    /// `id` (default), `-id`, `registered_at`, `-registered_at`.
+    #[param(value_type = Option<String>)]
+    pub sort: Option<RegisterSort>,
+    /// Continue after this cursor (`next_cursor` of the previous page).
+    pub cursor: Option<String>,
+    /// Continue after this register id (`next_after_id`; with the default sort only).
     pub after_id: Option<i64>,
     /// Page size, 1 to 1000 (default 100).
     pub limit: Option<i64>,
 }
 
+impl ListQuery {
+    /// The store search this query asks for; 400 naming a bad parameter.
+    pub(super) fn search(self) -> Result<RegisterSearch, ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("limit must be between 1 and {MAX_PAGE}"),
+            ));
+        }
+        let sort = self.sort.unwrap_or_default();
+        let cursor = match (self.cursor, self.after_id) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    "after_id: give either cursor or after_id",
+                ))
+            }
+            (None, Some(_)) if sort != RegisterSort::IdAsc => {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    "after_id: only with the default sort; use cursor",
+                ))
+            }
+            (None, Some(id)) => Some(format!("{id}:{id}")),
+            (cursor, None) => cursor,
+        };
+        Ok(RegisterSearch {
+            dialect: self.dialect,
+            lifecycle: self.lifecycle,
+            gate: self.status,
+            org_inn: self.org_inn,
+            pos_id: self.pos_id,
+            device_type: self.device_type,
+            connection_type: self.connection_type,
+            registered_from: self.registered_from,
+            registered_to: self.registered_to,
+            q: self.q,
+            msisdn: self.msisdn,
+            ids: None,
+            sort,
+            cursor,
+            limit,
+        })
+    }
+}
+
 /// Answer of `GET /api/v1/registers`.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct RegisterPage {
-    /// The registers of this page, by id.
+    /// The registers of this page, in the asked order.
     pub registers: Vec<RegisterView>,
-    /// Pass as `after_id` for the next page; absent on the last page.
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+    /// With the default sort: pass as `after_id` for the next page; absent on the last page.
     pub next_after_id: Option<i64>,
 }
 
@@ -91,8 +206,36 @@ pub struct RegisterPage {
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusChange {
-    /// The new status.
-    pub status: RegisterStatus,
+    /// The new state: `submitted`, `registered`, `active`, `blocked`, `reregistration` or
+    /// `deregistered` (which needs `reason`). `saved` is reached by an edit.
+    #[schema(value_type = String)]
+    pub status: Lifecycle,
+    /// Deregistration: `sold`, `broken`, `drive_replaced`, `closed_business` or `other`.
+    pub reason: Option<DeregistrationReason>,
+    /// Deregistration: what `other` means (required with it).
+    pub reason_text: Option<String>,
+}
+
+impl StatusChange {
+    /// The state machine's change this body asks for; 400 naming `reason` when deregistering
+    /// without one or giving one otherwise.
+    pub(super) fn change(self) -> Result<Change, ApiError> {
+        match (self.status, self.reason) {
+            (Lifecycle::Deregistered, Some(reason)) => {
+                Ok(Change::Deregister(reason, self.reason_text))
+            }
+            (Lifecycle::Deregistered, None) => Err(ApiError::bad_request(
+                "invalid_request",
+                "reason: deregistration needs a reason (sold, broken, drive_replaced, \
+                 closed_business, other)",
+            )),
+            (_, Some(_)) => Err(ApiError::bad_request(
+                "invalid_request",
+                "reason: only deregistration takes a reason",
+            )),
+            (to, None) => Ok(Change::To(to)),
+        }
+    }
 }
 
 /// `POST /api/v1/registers` → 201 with the row (KZ: with the system id and first `token`);
@@ -117,14 +260,34 @@ pub async fn provision(
             format!("org_inn: no organisation with INN {:?}", request.org_inn),
         ));
     }
+    let saved = match request.initial_status {
+        None | Some(Lifecycle::Active) => false,
+        Some(Lifecycle::Saved) => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                format!(
+                    "initial_status: a new register starts saved or active, not {}",
+                    other.as_str()
+                ),
+            ))
+        }
+    };
+    let mut fields = request.fields;
+    // The top-level serial and registration number are checked like edited ones.
+    fields.serial = fields.serial.or(request.serial);
+    fields.reg_number = fields.reg_number.or(request.reg_number);
     let new = NewRegister {
         fn_number: request.fn_number,
-        serial: request.serial,
+        serial: fields.serial.clone(),
         model: request.model,
-        reg_number: request.reg_number,
+        reg_number: None,
         org_inn: Some(request.org_inn),
     };
-    let register = caller.0.provision_register(request.dialect, new).await?;
+    let register = caller
+        .0
+        .provision_register(request.dialect, new, fields, saved)
+        .await?;
     tracing::info!(
         register = register.id,
         dialect = %register.dialect,
@@ -132,7 +295,7 @@ pub async fn provision(
     );
     Ok((
         StatusCode::CREATED,
-        Json(RegisterView::with_token(register)),
+        Json(RegisterView::with_token(&caller, register).await?),
     ))
 }
 
@@ -147,10 +310,10 @@ pub async fn get_one(
     let Path(id) = id?;
     let register = existing(&caller, id).await?;
     caller.require(Permission::ReadRegisters)?;
-    Ok(Json(RegisterView::without_token(register)))
+    Ok(Json(RegisterView::read(&caller, register).await?))
 }
 
-/// `GET /api/v1/registers?dialect=&status=&org_inn=&after_id=&limit=` → one page.
+/// `GET /api/v1/registers?…` → one page of the registers matching the filters.
 #[utoipa::path(get, path = "/api/v1/registers", params(ListQuery),
     responses((status = 200, body = RegisterPage)))]
 pub async fn list(
@@ -159,38 +322,26 @@ pub async fn list(
 ) -> Result<Json<RegisterPage>, ApiError> {
     let Query(query) = query?;
     caller.require(Permission::ReadRegisters)?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("limit must be between 1 and {MAX_PAGE}"),
-        ));
-    }
-    let filter = RegisterFilter {
-        dialect: query.dialect,
-        status: query.status,
-        org_inn: query.org_inn,
-        after_id: query.after_id,
-        limit,
-        cashier: None,
-    };
-    let registers = caller.0.registers(&filter).await?;
-    let full = i64::try_from(registers.len()).is_ok_and(|n| n == limit);
-    let next_after_id = registers.last().filter(|_| full).map(|last| last.id);
+    let search = query.search()?;
+    let default_sort = search.sort == RegisterSort::IdAsc;
+    let (registers, next_cursor) = caller.0.search_registers(&search).await?;
+    let next_after_id = next_cursor
+        .as_ref()
+        .filter(|_| default_sort)
+        .and(registers.last().map(|last| last.id));
     Ok(Json(RegisterPage {
-        registers: registers
-            .into_iter()
-            .map(RegisterView::without_token)
-            .collect(),
+        registers: RegisterView::read_all(&caller, registers).await?,
+        next_cursor,
         next_after_id,
     }))
 }
 
-/// `PUT /api/v1/registers/{id}/status` → the updated row; 409 when the register is deregistered
-/// (that is final), 404 when there is no such register.
+/// `PUT /api/v1/registers/{id}/status` → the updated row after a transition of the state
+/// machine; 409 when the transition is not allowed from the current state (deregistration is
+/// final), 400 when a deregistration has no reason, 404 when there is no such register.
 #[utoipa::path(put, path = "/api/v1/registers/{id}/status", request_body = StatusChange,
     params(("id" = i64, Path, description = "register id")),
-    responses((status = 200, body = RegisterView), (status = 404), (status = 409)))]
+    responses((status = 200, body = RegisterView), (status = 400), (status = 404), (status = 409)))]
 pub async fn set_status(
     Extension(caller): Extension<Caller>,
     id: Result<Path<i64>, PathRejection>,
@@ -200,13 +351,14 @@ pub async fn set_status(
     let Json(change) = body?;
     existing(&caller, id).await?;
     caller.require(Permission::ChangeRegisters)?;
-    let register = caller.0.set_register_status(id, change.status).await?;
+    let change = change.change()?;
+    let register = caller.0.change_register(id, &change).await?;
     tracing::info!(
         register = id,
-        status = change.status.as_str(),
+        status = register.lifecycle.as_str(),
         "register status changed"
     );
-    Ok(Json(RegisterView::without_token(register)))
+    Ok(Json(RegisterView::read(&caller, register).await?))
 }
 
 /// `POST /api/v1/registers/{id}/token` → the row with a fresh `token` (the recovery from
@@ -236,7 +388,101 @@ pub async fn reset_token(
     }
     let register = caller.0.reset_kz_token(id).await?;
     tracing::info!(register = id, "KZ token reset");
-    Ok(Json(RegisterView::with_token(register)))
+    Ok(Json(RegisterView::with_token(&caller, register).await?))
+}
+
+/// `PATCH /api/v1/registers/{id}` → the edited register, now `saved` until its owner confirms;
+/// the edit is kept as a version. 400 naming a bad field, 404, 409 when deregistered.
+#[utoipa::path(patch, path = "/api/v1/registers/{id}", request_body = RegisterEdit,
+    params(("id" = i64, Path, description = "register id")),
+    responses((status = 200, body = RegisterView), (status = 400), (status = 404), (status = 409)))]
+pub async fn edit(
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<Json<RegisterEdit>, JsonRejection>,
+) -> Result<Json<RegisterView>, ApiError> {
+    let Path(id) = id?;
+    let Json(edit) = body?;
+    existing(&caller, id).await?;
+    caller.require(Permission::ChangeRegisters)?;
+    let register = caller.0.edit_register(id, edit).await?;
+    Ok(Json(RegisterView::read(&caller, register).await?))
+}
+
+/// `POST /api/v1/registers/{id}/confirm` (the owner or operator staff) → the register back in
+/// the state it had before the edit; 409 when it is not waiting for a confirmation.
+#[utoipa::path(post, path = "/api/v1/registers/{id}/confirm",
+    params(("id" = i64, Path, description = "register id")),
+    responses((status = 200, body = RegisterView), (status = 403), (status = 404), (status = 409)))]
+pub async fn confirm(
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<i64>, PathRejection>,
+) -> Result<Json<RegisterView>, ApiError> {
+    let Path(id) = id?;
+    existing(&caller, id).await?;
+    caller.require(Permission::ConfirmRegisters)?;
+    let register = caller.0.change_register(id, &Change::Confirm).await?;
+    Ok(Json(RegisterView::read(&caller, register).await?))
+}
+
+/// `GET /api/v1/registers/{id}/versions` → every version, oldest first, with who and when.
+#[utoipa::path(get, path = "/api/v1/registers/{id}/versions",
+    params(("id" = i64, Path, description = "register id")),
+    responses((status = 200, body = [RegisterVersion]), (status = 404)))]
+pub async fn versions(
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<i64>, PathRejection>,
+) -> Result<Json<Vec<RegisterVersion>>, ApiError> {
+    let Path(id) = id?;
+    caller.require(Permission::ReadRegisters)?;
+    Ok(Json(caller.0.register_versions(id).await?))
+}
+
+/// `GET /api/v1/registers/{id}/history` → every status change, oldest first, with who, when
+/// and why.
+#[utoipa::path(get, path = "/api/v1/registers/{id}/history",
+    params(("id" = i64, Path, description = "register id")),
+    responses((status = 200, body = [RegisterTransition]), (status = 404)))]
+pub async fn history(
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<i64>, PathRejection>,
+) -> Result<Json<Vec<RegisterTransition>>, ApiError> {
+    let Path(id) = id?;
+    caller.require(Permission::ReadRegisters)?;
+    Ok(Json(caller.0.register_history(id).await?))
+}
+
+/// `GET /api/v1/registers/{id}/drives` → the RU register's fiscal drives, oldest first.
+#[utoipa::path(get, path = "/api/v1/registers/{id}/drives",
+    params(("id" = i64, Path, description = "register id")),
+    responses((status = 200, body = [Drive]), (status = 404)))]
+pub async fn drives(
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<i64>, PathRejection>,
+) -> Result<Json<Vec<Drive>>, ApiError> {
+    let Path(id) = id?;
+    caller.require(Permission::ReadRegisters)?;
+    Ok(Json(caller.0.register_drives(id).await?))
+}
+
+/// `POST /api/v1/registers/{id}/drives` → the register with its new fiscal drive (RU). The
+/// register keeps its registration number and history; the old drive's documents made before
+/// `started_at` are still accepted. 400 for KZ or a bad number, 409 for a known number.
+#[utoipa::path(post, path = "/api/v1/registers/{id}/drives", request_body = NewDrive,
+    params(("id" = i64, Path, description = "register id")),
+    responses((status = 200, body = RegisterView), (status = 400), (status = 404), (status = 409)))]
+pub async fn replace_drive(
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<Json<NewDrive>, JsonRejection>,
+) -> Result<Json<RegisterView>, ApiError> {
+    let Path(id) = id?;
+    let Json(drive) = body?;
+    existing(&caller, id).await?;
+    caller.require(Permission::ChangeRegisters)?;
+    let register = caller.0.replace_drive(id, &drive).await?;
+    tracing::info!(register = id, "fiscal drive replaced");
+    Ok(Json(RegisterView::read(&caller, register).await?))
 }
 
 /// The register with row id `id` in the caller's scope, or 404.

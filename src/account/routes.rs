@@ -12,8 +12,8 @@ use utoipa::OpenApi as _;
 use super::error::ApiError;
 use super::openapi::ApiDoc;
 use super::{
-    alerts, auth, catalogue, identity, invoices, organisations, registers, staff, tariffs,
-    wired_requests, AppState,
+    alerts, applications, auth, catalogue, identity, invoices, organisations, points_of_sale,
+    register_batch, registers, staff, tariffs, wired_requests, AppState,
 };
 
 /// Largest request body: the API takes small JSON objects only…
@@ -64,8 +64,43 @@ pub fn router(state: AppState) -> Router {
         .route("/alerts/webhook-deliveries", get(alerts::deliveries))
         .route("/alerts/{id}", get(alerts::get_one))
         .route("/alerts/{id}/acknowledge", post(alerts::acknowledge))
-        .route("/registers/{id}", get(registers::get_one))
+        .route(
+            "/organisations/{inn}/points-of-sale",
+            post(points_of_sale::create).get(points_of_sale::list),
+        )
+        .route(
+            "/organisations/{inn}/registers-by-point-of-sale",
+            get(points_of_sale::registers_by_point_of_sale),
+        )
+        .route(
+            "/points-of-sale/{id}",
+            get(points_of_sale::get_one)
+                .put(points_of_sale::update)
+                .delete(points_of_sale::delete),
+        )
+        .route("/registers/batch", post(register_batch::batch))
+        .route("/registers/import", post(register_batch::import))
+        .route(
+            "/registers/{id}",
+            get(registers::get_one).patch(registers::edit),
+        )
         .route("/registers/{id}/status", put(registers::set_status))
+        .route("/registers/{id}/confirm", post(registers::confirm))
+        .route("/registers/{id}/versions", get(registers::versions))
+        .route("/registers/{id}/history", get(registers::history))
+        .route(
+            "/registers/{id}/drives",
+            get(registers::drives).post(registers::replace_drive),
+        )
+        .route(
+            "/registers/{id}/applications",
+            post(applications::create).get(applications::list),
+        )
+        .route("/applications/{id}", get(applications::get_one))
+        .route("/applications/{id}/print", get(applications::print))
+        .route("/applications/{id}/sign", post(applications::sign))
+        .route("/applications/{id}/submit", post(applications::submit))
+        .route("/applications/{id}/answer", post(applications::answer))
         .route("/registers/{id}/token", post(registers::reset_token))
         .route(
             "/registers/{id}/tariff",

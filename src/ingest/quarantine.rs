@@ -210,12 +210,15 @@ async fn retry_row(
         let why = "the fiscal sign failed, not the decoder";
         return Ok(outcome("skipped", None, Some(why.to_owned())));
     }
-    let status = match &row.fn_number {
-        Some(fn_number) => store.register_by_fn(fn_number).await?.map(|r| r.status),
+    let admission = match &row.fn_number {
+        Some(fn_number) => {
+            let mut conn = store.pool().acquire().await?;
+            crate::store::registers::fetch_admission_by_fn(&mut conn, fn_number).await?
+        }
         None => None,
     };
     let now_utc = crate::clock::unix_seconds();
-    let document = match super::ru::replay(row, now_utc, status, accept_unregistered) {
+    let document = match super::ru::replay(row, now_utc, admission, accept_unregistered) {
         Ok(document) => document,
         Err(error) => {
             store.note_quarantine_retry(row.id, &error).await?;

@@ -14,7 +14,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
 use super::identity::audit_in;
-use super::registers::set_register_status_in;
+use super::register_lifecycle::{Change, Lifecycle};
+use super::registers::transition;
 use super::tariffs::{plan_in, register_tariff_in, DAY_MS};
 use super::tenancy::SCOPE_ORG_ID;
 use super::{RegisterStatus, StoreError, Tenant};
@@ -532,9 +533,15 @@ impl Tenant {
                 .fetch_one(&mut *tx)
                 .await?;
             if tariff.blocked_for_nonpayment && status == RegisterStatus::Blocked.as_str() {
-                // STATUS CALL SITE (payment → active): to be routed through the register status
-                // state machine (blocked → active, reason: paid).
-                set_register_status_in(&mut tx, register_id, RegisterStatus::Active).await?;
+                // Through the register state machine, as every status change is.
+                transition(
+                    &mut tx,
+                    register_id,
+                    &Change::To(Lifecycle::Active),
+                    &self.actor().label(),
+                    now,
+                )
+                .await?;
                 let mut entry = self.entry(
                     Some(invoice.org_id),
                     "register.status",

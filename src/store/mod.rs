@@ -6,6 +6,11 @@
 //! **Tables** (`migrations/<backend>/0001_core.sql`; same meaning on both backends):
 //! - `registers`: provisioned cash registers. RU rows are keyed by the fiscal drive (ФН) number,
 //!   KZ rows by the OFD-issued system id and carry the token the register must send next.
+//!   `status` is the ingest gate; the cabinet's state (`lifecycle`) and fields came with
+//!   `0009_registers_cabinet.sql`, together with `points_of_sale`, `register_versions`,
+//!   `register_transitions`, `register_drives` (RU drive history) and `tax_applications`
+//!   (`register_cabinet.rs`, `register_lifecycle.rs`, `points_of_sale.rs`,
+//!   `tax_applications.rs`).
 //! - `documents`: one row per accepted document, unique on `(dialect, doc_key)` — the idempotency
 //!   key (RU `"<fn>/<fd>"`). The row holds the raw container bytes, the FNS JSON, the exact ack
 //!   bytes that were sent, and the forwarding outbox state (`forward_state = 'pending'` on insert),
@@ -59,10 +64,15 @@ pub mod identity;
 pub mod invoices;
 pub mod organisations;
 pub mod placeholders;
+pub mod points_of_sale;
 pub mod quarantine;
+pub mod register_cabinet;
+pub mod register_lifecycle;
+pub mod register_numbers;
 pub mod registers;
 pub mod schema;
 pub mod tariffs;
+pub mod tax_applications;
 pub mod tax_id;
 pub mod tenancy;
 pub mod tx_work;
@@ -89,9 +99,11 @@ pub use identity::{
 pub use organisations::{NewOrganisation, Organisation, OrganisationPatch};
 pub use placeholders::Placeholders;
 pub use quarantine::{QuarantineFilter, QuarantineRow, Resolved};
+pub use register_lifecycle::{Change, DeregistrationReason, Lifecycle};
 pub use registers::{
-    fetch_register_by_fn, fetch_register_by_system_id, next_kz_token, update_kz_token, NewRegister,
-    Register, RegisterFilter, RegisterStatus,
+    fetch_register_by_fn, fetch_register_by_system_id, next_kz_token, update_kz_token,
+    ConnectionType, DeviceType, NewRegister, Register, RegisterDetails, RegisterFilter,
+    RegisterStatus, UsageMode,
 };
 pub use schema::{SchemaError, SchemaUpgrade};
 pub use tax_id::Country;

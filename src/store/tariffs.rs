@@ -13,16 +13,17 @@
 //! in between (the row's `paid_until` must be the one the decision saw) and marks the row
 //! `blocked_for_nonpayment`, so that a later payment re-activates exactly those registers.
 //!
-//! Status changes go through `registers::set_register_status_in`, the one function that sets a
-//! register's status today (see the call sites named `STATUS CALL SITE`).
+//! Status changes go through `registers::transition`, the one function that sets a
+//! register's status, by the actor `system:tariff-check`.
 
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
 use super::identity::{audit_in, AuditEntry};
-use super::registers::set_register_status_in;
+use super::register_lifecycle::{Change, Lifecycle};
+use super::registers::transition;
 use super::tenancy::SCOPE_ORG_ID;
-use super::{RegisterStatus, Store, StoreError, Tenant};
+use super::{Store, StoreError, Tenant};
 use crate::clock::unix_millis;
 
 /// One day in milliseconds.
@@ -295,9 +296,15 @@ impl Store {
             return Ok(false);
         };
         let org_id: i64 = row.try_get("org_id")?;
-        // STATUS CALL SITE (tariff check → blocked): to be routed through the register status
-        // state machine (active → blocked, reason: unpaid).
-        set_register_status_in(&mut tx, register_id, RegisterStatus::Blocked).await?;
+        // Through the register state machine, as every status change is.
+        transition(
+            &mut tx,
+            register_id,
+            &Change::To(Lifecycle::Blocked),
+            "system:tariff-check",
+            now,
+        )
+        .await?;
         let entry = system_entry(
             org_id,
             "register.blocked_unpaid",

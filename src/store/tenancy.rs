@@ -25,12 +25,11 @@ use super::identity::{
     NewMail, NewToken, Role, TokenPurpose, User, AUDIT_COLUMNS, USER_COLUMNS,
 };
 use super::organisations::{organisation_from_row, OrganisationPatch, ORGANISATION_COLUMNS};
-use super::registers::{
-    add_register_in, reset_kz_token_in, set_register_status_in, REGISTER_COLUMNS,
-};
+use super::register_cabinet::RegisterEdit;
+use super::registers::{add_register_in, reset_kz_token_in, REGISTER_COLUMNS};
 use super::{
-    ApiKey, Dialect, IssuedKey, NewRegister, Organisation, Register, RegisterFilter,
-    RegisterStatus, Store, StoreError,
+    ApiKey, Dialect, IssuedKey, NewRegister, Organisation, Register, RegisterFilter, Store,
+    StoreError,
 };
 use crate::clock::unix_millis;
 use crate::secret::Secret;
@@ -40,7 +39,8 @@ pub(super) const SCOPE_ORG_ID: &str = "(org_id = $1 OR $2 = 1)";
 /// Organisation rows in scope.
 const SCOPE_ID: &str = "(id = $1 OR $2 = 1)";
 /// Register rows whose owner is in scope.
-const SCOPE_INN: &str = "(org_inn IN (SELECT inn FROM organisations WHERE id = $1) OR $2 = 1)";
+pub(super) const SCOPE_INN: &str =
+    "(org_inn IN (SELECT inn FROM organisations WHERE id = $1) OR $2 = 1)";
 
 /// Who is acting, as authentication established it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,8 +100,8 @@ impl Actor {
 /// The store as seen by one actor: every query scoped to what the actor may see.
 #[derive(Clone, Debug)]
 pub struct Tenant {
-    store: Store,
-    actor: Actor,
+    pub(super) store: Store,
+    pub(super) actor: Actor,
     source: Option<String>,
 }
 
@@ -501,7 +501,7 @@ impl Tenant {
     /// `$4` of the register reads: the cashier whose assigned registers alone are in scope, or
     /// -1 when the actor is no cashier. A cashier's API key belongs to no person and so has no
     /// assigned registers: 0, which no user id is.
-    fn cashier_scope(&self) -> i64 {
+    pub(super) fn cashier_scope(&self) -> i64 {
         match &self.actor {
             Actor::User {
                 id,
@@ -556,11 +556,15 @@ impl Tenant {
     }
 
     /// Provision a register for the organisation `org_inn` names, which must be in scope
-    /// (otherwise it is unknown: [`StoreError::Invalid`] naming `org_inn`).
+    /// (otherwise it is unknown: [`StoreError::Invalid`] naming `org_inn`), with its cabinet
+    /// fields; `saved` leaves it waiting for the owner's confirmation (the cabinet's flow),
+    /// otherwise it is active at once (an operator provisioning a registered register).
     pub async fn provision_register(
         &self,
         dialect: Dialect,
         new: NewRegister,
+        edit: RegisterEdit,
+        saved: bool,
     ) -> Result<Register, StoreError> {
         let inn = new.org_inn.clone().unwrap_or_default();
         let Some(owner) = self.organisation_by_inn(&inn).await? else {
@@ -570,28 +574,19 @@ impl Tenant {
         };
         let mut tx = self.store.begin_write().await?;
         let register = add_register_in(&mut tx, dialect, new).await?;
+        let register = self
+            .enter_fields_in(&mut tx, register, edit, saved, Some(owner.id))
+            .await?;
         let mut entry = self.entry(
             Some(owner.id),
             "register.provision",
             format!("register:{}", register.id),
         );
-        entry.detail = Some(format!("dialect {}", register.dialect));
-        audit_in(&mut tx, &entry, unix_millis()).await?;
-        tx.commit().await?;
-        Ok(register)
-    }
-
-    /// Change the status of register `id`; 404 when out of scope.
-    pub async fn set_register_status(
-        &self,
-        id: i64,
-        status: RegisterStatus,
-    ) -> Result<Register, StoreError> {
-        let owner = self.register_owner(id).await?;
-        let mut tx = self.store.begin_write().await?;
-        let register = set_register_status_in(&mut tx, id, status).await?;
-        let mut entry = self.entry(owner, "register.status", format!("register:{id}"));
-        entry.detail = Some(format!("status {}", status.as_str()));
+        entry.detail = Some(format!(
+            "dialect {}, {}",
+            register.dialect,
+            register.lifecycle.as_str()
+        ));
         audit_in(&mut tx, &entry, unix_millis()).await?;
         tx.commit().await?;
         Ok(register)
@@ -609,7 +604,7 @@ impl Tenant {
     }
 
     /// The owning organisation's id of register `id` in scope, or 404.
-    async fn register_owner(&self, id: i64) -> Result<Option<i64>, StoreError> {
+    pub(super) async fn register_owner(&self, id: i64) -> Result<Option<i64>, StoreError> {
         let register = self
             .register(id)
             .await?

@@ -3,8 +3,9 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use ofd::account::{spawn, AccountOptions, RunningAccount};
+use ofd::account::{spawn_with_esign, AccountOptions, RunningAccount};
 use ofd::store::Store;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -29,6 +30,16 @@ impl Account {
 
     /// [`Account::start`] with `options` (its `listen` is replaced by an OS-chosen port).
     pub async fn start_with(store: &Store, options: AccountOptions) -> Account {
+        Account::start_with_esign(store, options, Arc::new(ofd::account::esign::NotConfigured))
+            .await
+    }
+
+    /// [`Account::start_with`] with an electronic-signature verifier.
+    pub async fn start_with_esign(
+        store: &Store,
+        options: AccountOptions,
+        esign: Arc<dyn ofd::account::esign::EsignVerifier>,
+    ) -> Account {
         let key = store
             .create_api_key("test")
             .await
@@ -44,7 +55,7 @@ impl Account {
         }
         .resolve()
         .expect("valid account options");
-        let running = spawn(store.clone(), &config, shutdown.clone())
+        let running = spawn_with_esign(store.clone(), &config, esign, shutdown.clone())
             .await
             .expect("account API starts");
         Account {

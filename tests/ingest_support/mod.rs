@@ -62,6 +62,37 @@ pub fn receipt_document_money_width(
     total: u32,
     width: Option<usize>,
 ) -> Vec<u8> {
+    receipt_document_full(fn_number, fd, total, width, 1_700_000_000 + fd)
+}
+
+/// A whole session frame carrying a receipt made at `time` (tag 1012, the register's local
+/// wall clock, unix seconds), unsigned.
+pub fn receipt_frame_at(fn_number: &str, fd: u32, total: u32, time: u32) -> Vec<u8> {
+    receipt_frame_of(
+        receipt_document_full(fn_number, fd, total, None, time),
+        fn_number,
+        fd,
+        None,
+    )
+}
+
+/// The current time as a document time a second or more in the future of every change made so
+/// far (document times have whole seconds; `secs_ahead` keeps "made after" unambiguous).
+pub fn doc_time_after_now(secs_ahead: u32) -> u32 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    u32::try_from(now).expect("fits u32") + secs_ahead
+}
+
+fn receipt_document_full(
+    fn_number: &str,
+    fd: u32,
+    total: u32,
+    width: Option<usize>,
+    time: u32,
+) -> Vec<u8> {
     let vln = |v: u32| {
         let bytes = v.to_le_bytes();
         let len = 4 - bytes.iter().rev().take_while(|b| **b == 0).count();
@@ -76,7 +107,7 @@ pub fn receipt_document_money_width(
     w.byte(1209, 2).expect("1209");
     w.tlv(1041, fn_number.as_bytes()).expect("1041");
     w.u32(1040, fd).expect("1040");
-    w.u32(1012, 1_700_000_000 + fd).expect("1012");
+    w.u32(1012, time).expect("1012");
     w.u32(1042, fd).expect("1042");
     w.u32(1038, 1).expect("1038");
     w.byte(1054, 1).expect("1054");

@@ -91,10 +91,21 @@ pub fn fleet(count: u64, settings: &FleetSettings) -> anyhow::Result<Vec<Box<dyn
 /// Who register `index` of fleet `fleet` is: ФН number `9999<fleet:6><index:6>`, its РН ККТ,
 /// its owner. The same for provisioning and for the documents.
 pub fn identity(fleet: u32, index: u64) -> Identity {
+    let inn = documents::legal_entity_inn(u64::from(fleet) * 7919 + index);
+    // The РН ККТ's check part fits the owner's ИНН and the serial, as the cabinet checks it.
+    let ordinal = format!(
+        "{:010}",
+        u64::from(fleet % 100) * 100_000_000 + index % 100_000_000
+    );
+    let check = crate::store::register_numbers::rn_kkt_check(
+        &ordinal,
+        &inn,
+        &super::provision::serial(fleet, index),
+    );
     Identity {
         fn_number: format!("9999{fleet:06}{index:06}"),
-        reg_number: format!("00{fleet:06}{index:08}"),
-        inn: documents::legal_entity_inn(u64::from(fleet) * 7919 + index),
+        reg_number: format!("{ordinal}{check}"),
+        inn,
         user: format!("ООО \"Ромашка-{index}\""),
         address: format!("г. Москва, ул. Тверская, д. {}", index % 200 + 1),
         place: format!("Магазин №{}", index % 1000 + 1),

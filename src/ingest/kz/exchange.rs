@@ -495,6 +495,21 @@ impl KzService {
                     Err(Refusal::new(ResultTypeEnum::ProtocolError, e.to_string()))
                 }
             };
+            let outcome = match outcome {
+                Ok(o)
+                    if !closed_register_admits(
+                        register,
+                        o.record.as_ref().and_then(|r| r.doc_time),
+                        inner.config.utc_offset_secs,
+                    ) =>
+                {
+                    Err(Refusal::new(
+                        ResultTypeEnum::Blocked,
+                        "the register is blocked".to_owned(),
+                    ))
+                }
+                other => other,
+            };
             let (response, rotate, ledger, record, offline_period) = match outcome {
                 Ok(o) => (o.response, o.rotate, o.ledger, o.record, o.offline_period),
                 Err(refusal) => (
@@ -680,11 +695,37 @@ pub(crate) fn identify(register: Option<&Register>) -> Result<(), (ResultTypeEnu
             Err((ResultTypeEnum::UnknownId, "unknown system id"))
         }
         None => Err((ResultTypeEnum::UnknownId, "unknown system id")),
-        Some(register) if register.status != RegisterStatus::Active => {
+        // Closed with a known time: its documents made before it may still come (judged by
+        // `closed_register_admits` once the request is read); closed without one: refused here.
+        Some(register)
+            if register.status != RegisterStatus::Active && register.gate_closed_at.is_none() =>
+        {
             Err((ResultTypeEnum::Blocked, "the register is blocked"))
         }
         Some(_) => Ok(()),
     }
+}
+
+/// Whether a register may have this request's outcome: an active one anything; a blocked or
+/// deregistered one only a document made (`doc_time`, its local wall clock, read with the
+/// register's offset or else `default_offset_secs`) before its gate closed — its backlog and
+/// final report. Requests that make no document are refused while it is closed.
+pub(crate) fn closed_register_admits(
+    register: &Register,
+    doc_time: Option<chrono::NaiveDateTime>,
+    default_offset_secs: i32,
+) -> bool {
+    if register.status == RegisterStatus::Active {
+        return true;
+    }
+    let (Some(closed_ms), Some(made)) = (register.gate_closed_at, doc_time) else {
+        return false;
+    };
+    let offset_secs = register
+        .utc_offset_minutes
+        .map_or(i64::from(default_offset_secs), |m| m * 60);
+    let made_utc_ms = (super::local_time::naive_secs(made) - offset_secs) * 1000;
+    made_utc_ms < closed_ms
 }
 
 impl FrameHandler for KzService {
@@ -737,7 +778,44 @@ mod tests {
             kz_token: Some(5),
             created_at: 0,
             updated_at: 0,
+            lifecycle: crate::store::Lifecycle::Active,
+            saved_from: None,
+            gate_closed_at: None,
+            pos_id: None,
+            device_type: None,
+            connection_type: None,
+            iccid: None,
+            msisdn: None,
+            utc_offset_minutes: None,
+            registered_at: None,
+            details: crate::store::RegisterDetails::default(),
         }
+    }
+
+    #[test]
+    fn a_closed_register_admits_only_documents_made_before_it_closed() {
+        let mut closed = register(Dialect::Kz, RegisterStatus::Blocked);
+        let made = chrono::NaiveDate::from_ymd_opt(2026, 11, 23)
+            .and_then(|d| d.and_hms_opt(15, 0, 0))
+            .expect("a time");
+        // 15:00 at UTC+5 is 10:00 UTC.
+        let ten_utc_ms = (super::super::local_time::naive_secs(made) - 5 * 3600) * 1000;
+        assert!(identify(Some(&closed)).is_err(), "no closing time: refused");
+        assert!(!closed_register_admits(&closed, Some(made), 5 * 3600));
+        closed.gate_closed_at = Some(ten_utc_ms + 1);
+        assert!(identify(Some(&closed)).is_ok());
+        assert!(closed_register_admits(&closed, Some(made), 5 * 3600));
+        assert!(
+            !closed_register_admits(&closed, None, 5 * 3600),
+            "no document"
+        );
+        closed.gate_closed_at = Some(ten_utc_ms);
+        assert!(!closed_register_admits(&closed, Some(made), 5 * 3600));
+        // The register's own offset wins over the default (UTC+6: 09:00 UTC, before).
+        closed.utc_offset_minutes = Some(360);
+        assert!(closed_register_admits(&closed, Some(made), 5 * 3600));
+        let active = register(Dialect::Kz, RegisterStatus::Active);
+        assert!(closed_register_admits(&active, None, 0));
     }
 
     #[test]

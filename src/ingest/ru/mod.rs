@@ -57,6 +57,7 @@ use crate::crypto::{Crypto, InboundDocument, Verdict};
 use crate::ingest::config::FlkMode;
 use crate::ingest::handler::{first_bytes, FrameHandler, Reply};
 use crate::ingest::metrics::{Check, FrameResult, Label as _, Metrics};
+use crate::store::registers::Admission;
 use crate::store::{
     ru_doc_key, Dialect, InsertOutcome, NewDocument, Quarantine, QuarantineRow, RegisterStatus,
     Store, Writer,
@@ -240,17 +241,34 @@ pub(crate) fn undecodable_check(error: &FrameError) -> Check {
     }
 }
 
-/// Whether a register in `status` (`None`: unknown ФН) may send documents: `Ok(unregistered)`,
-/// or the refusal's reason.
+/// Whether a ФН with `admission` (`None`: unknown ФН) may send a document made at `doc_time`
+/// (tag 1012, the register's local wall clock): `Ok(unregistered)`, or the refusal's reason.
+/// An active register's current drive sends anything; otherwise only documents made before the
+/// cutoff (the block or deregistration, or the drive's replacement) are accepted, so a drive can
+/// deliver its backlog and its final report.
 pub(crate) fn admit(
-    status: Option<RegisterStatus>,
+    admission: Option<Admission>,
+    doc_time: Option<u32>,
     accept_unregistered: bool,
 ) -> Result<bool, String> {
-    match status {
-        Some(RegisterStatus::Active) => Ok(false),
-        Some(status) => Err(format!("register is {}", status.as_str())),
-        None if accept_unregistered => Ok(true),
-        None => Err("unknown ФН number".to_owned()),
+    let Some(admission) = admission else {
+        return if accept_unregistered {
+            Ok(true)
+        } else {
+            Err("unknown ФН number".to_owned())
+        };
+    };
+    let Some(cutoff_ms) = admission.cutoff_ms else {
+        return Ok(false);
+    };
+    let made_ms =
+        doc_time.map(|local| (i64::from(local) - admission.utc_offset_minutes * 60) * 1000);
+    match made_ms {
+        Some(made) if made < cutoff_ms => Ok(false),
+        _ if admission.status != RegisterStatus::Active => {
+            Err(format!("register is {}", admission.status.as_str()))
+        }
+        _ => Err("the fiscal drive was replaced before this document was made".to_owned()),
     }
 }
 
@@ -310,11 +328,11 @@ impl RuHandler {
         let fn_number = header.fn_number.as_str();
         let fd_number = header.fd_number;
 
-        let status = match self.registers.status(&self.store, fn_number).await {
-            Ok(status) => status,
+        let admission = match self.registers.admission(&self.store, fn_number).await {
+            Ok(admission) => admission,
             Err(error) => return self.drop_frame(peer, Check::Storage, &error, bytes),
         };
-        let unregistered = match admit(status, self.accept_unregistered) {
+        let unregistered = match admit(admission, document.time, self.accept_unregistered) {
             Ok(unregistered) => unregistered,
             Err(reason) => {
                 let label = Check::Register.as_str();
@@ -572,12 +590,12 @@ pub(crate) fn new_document(
 
 /// Run a quarantined RU row through the current decoder and checks (`ofd quarantine retry`):
 /// the document to store — with the row's original received time, peer and reply — or why it
-/// still does not pass. `status` is the row's register now; `now_utc` bounds ФЛК's date rules.
+/// still does not pass. `admission` is the row's register now; `now_utc` bounds ФЛК's date rules.
 /// The sign is not checked again: rows whose sign failed are not replayed by the caller.
 pub(crate) fn replay(
     row: &QuarantineRow,
     now_utc: i64,
-    status: Option<RegisterStatus>,
+    admission: Option<Admission>,
     accept_unregistered: bool,
 ) -> Result<NewDocument, String> {
     let bytes = match &row.session {
@@ -596,7 +614,7 @@ pub(crate) fn replay(
             return Err(format!("{}: {reason}", check.as_str()))
         }
     };
-    let unregistered = admit(status, accept_unregistered)?;
+    let unregistered = admit(admission, facts.time, accept_unregistered)?;
     let received = Received {
         container: &bytes[SESSION_HEADER_LEN..],
         at_ms: row.received_at,
@@ -744,12 +762,35 @@ mod tests {
     }
 
     #[test]
-    fn registers_are_admitted_by_status() {
-        assert_eq!(admit(Some(RegisterStatus::Active), false), Ok(false));
-        assert_eq!(admit(None, true), Ok(true));
-        assert_eq!(admit(None, false), Err("unknown ФН number".to_owned()));
-        let blocked = admit(Some(RegisterStatus::Deregistered), true).expect_err("refused");
-        assert!(blocked.contains("deregistered"), "{blocked}");
+    fn registers_are_admitted_by_status_and_document_time() {
+        let admission = |status, cutoff_ms| {
+            Some(Admission {
+                status,
+                cutoff_ms,
+                utc_offset_minutes: 180,
+            })
+        };
+        let t = 1_700_000_000_u32;
+        assert_eq!(
+            admit(admission(RegisterStatus::Active, None), Some(t), false),
+            Ok(false)
+        );
+        assert_eq!(admit(None, Some(t), true), Ok(true));
+        assert_eq!(
+            admit(None, Some(t), false),
+            Err("unknown ФН number".to_owned())
+        );
+        // Local time t is UTC t - 3 h; the register was deregistered at UTC t - 2 h.
+        let cutoff = Some((i64::from(t) - 7200) * 1000);
+        let gone = admission(RegisterStatus::Deregistered, cutoff);
+        assert_eq!(admit(gone, Some(t - 1), false), Ok(false), "made before");
+        let refused = admit(gone, Some(t + 3600), true).expect_err("made after");
+        assert!(refused.contains("deregistered"), "{refused}");
+        assert!(admit(gone, None, false).is_err(), "no time: refused");
+        // A replaced drive of an active register: the same rule with the replacement time.
+        let old_drive = admission(RegisterStatus::Active, cutoff);
+        assert_eq!(admit(old_drive, Some(t - 1), false), Ok(false));
+        assert!(admit(old_drive, Some(t + 3600), false).is_err());
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! What the RU hot path knows about registers: the status of a ФН number, remembered briefly.
+//! What the RU hot path knows about registers: the admission of a ФН number (its register's
+//! gate, and the moment after which its documents are refused), remembered briefly. A ФН is
+//! found as a register's current drive or as a replaced one (`register_drives`).
 //!
 //! Every frame needs "is this ФН provisioned, and active?". Asking the database costs a pool
 //! round trip per document, which under load was a tenth of the server's CPU (a statement on a
@@ -17,7 +19,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::store::{RegisterStatus, Store, StoreError};
+use crate::store::registers::{fetch_admission_by_fn, Admission};
+use crate::store::{Store, StoreError};
 
 /// Most ФН numbers remembered at once (a few MiB).
 const MAX_ENTRIES: usize = 100_000;
@@ -31,7 +34,7 @@ pub(crate) struct RegisterCache {
 #[derive(Clone, Copy)]
 struct Entry {
     /// `None`: the ФН is not provisioned.
-    status: Option<RegisterStatus>,
+    admission: Option<Admission>,
     read_at: Instant,
 }
 
@@ -44,34 +47,33 @@ impl RegisterCache {
         }
     }
 
-    /// The status of the register with this ФН number (`None`: not provisioned), from memory
-    /// when read less than `ttl` ago, else from `store`.
-    pub(crate) async fn status(
+    /// The admission of this ФН number (`None`: not provisioned), from memory when read less
+    /// than `ttl` ago, else from `store`.
+    pub(crate) async fn admission(
         &self,
         store: &Store,
         fn_number: &str,
-    ) -> Result<Option<RegisterStatus>, StoreError> {
+    ) -> Result<Option<Admission>, StoreError> {
         let now = Instant::now();
-        if let Some(status) = self.fresh(fn_number, now) {
-            return Ok(status);
+        if let Some(admission) = self.fresh(fn_number, now) {
+            return Ok(admission);
         }
-        let status = store
-            .register_by_fn(fn_number)
-            .await?
-            .map(|register| register.status);
+        let mut conn = store.pool().acquire().await?;
+        let admission = fetch_admission_by_fn(&mut conn, fn_number).await?;
+        drop(conn);
         if !self.ttl.is_zero() {
-            self.remember(fn_number, status, now);
+            self.remember(fn_number, admission, now);
         }
-        Ok(status)
+        Ok(admission)
     }
 
-    fn fresh(&self, fn_number: &str, now: Instant) -> Option<Option<RegisterStatus>> {
+    fn fresh(&self, fn_number: &str, now: Instant) -> Option<Option<Admission>> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let entry = entries.get(fn_number)?;
-        (now.duration_since(entry.read_at) < self.ttl).then_some(entry.status)
+        (now.duration_since(entry.read_at) < self.ttl).then_some(entry.admission)
     }
 
-    fn remember(&self, fn_number: &str, status: Option<RegisterStatus>, read_at: Instant) {
+    fn remember(&self, fn_number: &str, admission: Option<Admission>, read_at: Instant) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(fn_number) {
             let ttl = self.ttl;
@@ -80,6 +82,6 @@ impl RegisterCache {
                 entries.clear();
             }
         }
-        entries.insert(fn_number.to_owned(), Entry { status, read_at });
+        entries.insert(fn_number.to_owned(), Entry { admission, read_at });
     }
 }
