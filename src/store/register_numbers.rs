@@ -9,8 +9,8 @@
 //! number (10), the user's ИНН left-padded with zeros to 12 and the register's factory serial
 //! left-padded with zeros to 20, written as a decimal number left-padded to 6 digits.
 //! Source: Приказ ФНС России от 29.05.2017 № ММВ-7-20/484@, appendix "Порядок формирования
-//! регистрационного номера контрольно-кассовой техники" (the facts as stated in issue 13's
-//! brief; searches of the public code, pages and docs corpora for the order's text or another
+//! регистрационного номера контрольно-кассовой техники" (the layout as commonly described for
+//! that order; searches of the public code, pages and docs corpora for the order's text or another
 //! implementation found none, so the parameter set above is our reading of it and is not
 //! cross-checked against a number the tax authority issued — if a real РН ККТ fails here, this
 //! function is the one place to correct).
