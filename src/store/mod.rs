@@ -51,6 +51,7 @@ pub mod identity;
 pub mod organisations;
 pub mod placeholders;
 pub mod quarantine;
+mod register_audit;
 pub mod registers;
 pub mod schema;
 pub mod tax_id;
