@@ -28,3 +28,4 @@ pub mod store;
 pub mod tax_batch;
 pub mod telemetry;
 pub mod tls;
+pub mod url_redact;

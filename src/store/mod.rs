@@ -303,13 +303,7 @@ fn sqlite_url_creating_file(url: &str) -> String {
     }
 }
 
-/// The URL without its password, for error messages and logs.
+/// The URL without its secrets, for error messages and logs ([`crate::url_redact`]).
 pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
-    }
+    crate::url_redact::redact_url(url)
 }
