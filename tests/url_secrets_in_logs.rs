@@ -8,56 +8,16 @@ mod common;
 mod forward_support;
 mod ingest_support;
 
-use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
 use common::TestDb;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 /// A loopback port nothing listens on.
 fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
-}
-
-/// Collect `child`'s log; when a line names the ingest address, call `during` with it; after
-/// `run`, stop it with SIGTERM (our own child, by its id) and return the whole log.
-async fn log_of<F, Fut>(mut child: Child, run: Duration, during: F) -> String
-where
-    F: FnOnce(SocketAddr) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let stderr = child.stderr.take().expect("stderr piped");
-    let (listen_tx, listen_rx) = tokio::sync::oneshot::channel();
-    let collect = tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        let mut all = String::new();
-        let mut listen_tx = Some(listen_tx);
-        while let Ok(Some(line)) = lines.next_line().await {
-            let json: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if let Some(listen) = json["fields"]["listen"].as_str() {
-                if let (Some(tx), Ok(addr)) = (listen_tx.take(), listen.parse::<SocketAddr>()) {
-                    let _ = tx.send(addr);
-                }
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    if let Ok(Ok(addr)) = tokio::time::timeout(run, listen_rx).await {
-        during(addr).await;
-    }
-    tokio::time::sleep(run).await;
-    let pid = child.id().expect("running").to_string();
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status();
-    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
-    let _ = child.kill().await;
-    collect.await.expect("log collected")
 }
 
 fn assert_clean(log: &str, secrets: &[&str], host_shown: &str) {
@@ -102,7 +62,7 @@ async fn the_forwarder_logs_its_sink_url_without_password_or_token() {
         .kill_on_drop(true)
         .spawn()
         .expect("spawn ofd forward");
-    let log = log_of(child, Duration::from_secs(2), |_| async {}).await;
+    let log = common::log_of(child, Duration::from_secs(2), |_| async {}).await;
     assert_clean(
         &log,
         &[password, token, "sinkuser"],
@@ -129,7 +89,12 @@ async fn the_ingest_server_logs_its_crypto_unit_url_without_password_or_query() 
         .spawn()
         .expect("spawn ofd serve");
     // A document makes the server call the unit, which fails and is logged.
-    let log = log_of(child, Duration::from_secs(2), |addr| async move {
+    let log = common::log_of(child, Duration::from_secs(2), |fields| async move {
+        let addr = fields["listen"]
+            .as_str()
+            .expect("listen")
+            .parse()
+            .expect("addr");
         let frame = ingest_support::receipt_frame(&ingest_support::fn_number(77), 1, 100, None);
         let reply = ingest_support::send_one(addr, &frame).await;
         assert!(
