@@ -273,3 +273,12 @@ where
     let _ = child.kill().await;
     collect.await.expect("log collected")
 }
+
+/// Cycles of a crash drill: `default` in a normal test run, `OFD_DRILL_CYCLES` when set (the
+/// long drills of docs/reliability.md run 20 on SQLite and 10 on PostgreSQL).
+pub fn drill_cycles(default: usize) -> usize {
+    std::env::var("OFD_DRILL_CYCLES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}

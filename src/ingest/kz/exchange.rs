@@ -334,6 +334,13 @@ impl KzService {
             }
         };
         let mut slot = slot.lock().await;
+        // Frames that queued for the register while a guess locked it are not looked at either.
+        if self.guard().locked(&guard_keys, Instant::now()) {
+            inner.metrics.kz_locked_out_frames.inc();
+            inner.metrics.kz.frames.inc(FrameResult::Dropped);
+            inner.metrics.kz.check_failures.inc(Check::Token);
+            return Ok(Reply::Close);
+        }
         let mut read_now = false;
         for _ in 0..STATE_ATTEMPTS {
             let now = Instant::now();
