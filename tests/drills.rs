@@ -21,7 +21,7 @@ mod kz_support;
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -107,11 +107,13 @@ fn p99(mut latencies: Vec<Duration>) -> Duration {
     latencies[(latencies.len() * 99 / 100).min(latencies.len() - 1)]
 }
 
-/// Start the hostile clients; they run until `stop` is set.
+/// Start the hostile clients; they run until `stop` is set; `garbage_sent` counts the
+/// random-byte connections made.
 fn hostile_clients(
     addr: SocketAddr,
     scale: &Hostile,
     stop: Arc<AtomicBool>,
+    garbage_sent: Arc<AtomicUsize>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     // Slow-loris: twice the cap from one address, ten bytes each, then silence.
@@ -133,6 +135,7 @@ fn hostile_clients(
     let per_worker = scale.garbage.div_ceil(32);
     for worker in 0..32u8 {
         let stop = stop.clone();
+        let garbage_sent = garbage_sent.clone();
         tasks.push(tokio::spawn(async move {
             let mut seed = u64::from(worker).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
             for n in 0..per_worker {
@@ -154,6 +157,7 @@ fn hostile_clients(
                     })
                     .collect();
                 let _ = stream.write_all(&bytes).await;
+                garbage_sent.fetch_add(1, Ordering::Relaxed);
                 let mut sink = [0u8; 256];
                 let _ =
                     tokio::time::timeout(Duration::from_millis(500), stream.read(&mut sink)).await;
@@ -240,7 +244,8 @@ async fn hostile_load(scale: Hostile) {
     let quiet = p99(paced(addr, 900, 21, scale.paced, scale.pace).await);
 
     let stop = Arc::new(AtomicBool::new(false));
-    let attackers = hostile_clients(addr, &scale, stop.clone());
+    let garbage_sent = Arc::new(AtomicUsize::new(0));
+    let attackers = hostile_clients(addr, &scale, stop.clone(), garbage_sent.clone());
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
     let under_attack = p99(paced(addr, 900, 21 + scale.paced, scale.paced, scale.pace).await);
@@ -252,9 +257,10 @@ async fn hostile_load(scale: Hostile) {
     }
     let grown = rss_attacked.saturating_sub(rss_quiet);
     eprintln!(
-        "hostile load: paced p99 quiet {quiet:?}, under attack {under_attack:?} ({} docs in {took:?}); \
-         RSS {} MiB quiet, +{} MiB under attack (budget {} MiB)",
+        "hostile load: paced p99 quiet {quiet:?}, under attack {under_attack:?} ({} docs in {took:?}, \
+         {} random-byte connections meanwhile); RSS {} MiB quiet, +{} MiB under attack (budget {} MiB)",
         scale.paced,
+        garbage_sent.load(Ordering::Relaxed),
         rss_quiet >> 20,
         grown >> 20,
         scale.budget >> 20

@@ -462,10 +462,12 @@ mod tests {
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
-            assert!(text.contains(&format!("# TYPE {name} ")), "{name} is not exported");
+            assert!(
+                text.contains(&format!("# TYPE {name} ")),
+                "{name} is not exported"
+            );
             used += 1;
         }
         assert!(used >= 2, "the rules use the ingest metrics");
     }
-
 }
