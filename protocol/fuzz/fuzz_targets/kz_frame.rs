@@ -20,17 +20,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(request) = decode_request(body) {
         let frame = encode_frame(header, &request).expect("a decoded request re-encodes");
         let (_, again) = split_frame(&frame, u32::MAX).expect("our own frame splits");
-        assert_eq!(
-            decode_request(again).expect("our own request decodes"),
-            request
-        );
+        assert_eq!(decode_request(again).expect("our own request decodes"), request);
     }
     if let Ok(response) = decode_response(body) {
         let frame = encode_frame(header, &response).expect("a decoded response re-encodes");
         let (_, again) = split_frame(&frame, u32::MAX).expect("our own frame splits");
-        assert_eq!(
-            decode_response(again).expect("our own response decodes"),
-            response
-        );
+        assert_eq!(decode_response(again).expect("our own response decodes"), response);
     }
 });

@@ -22,9 +22,7 @@ fuzz_target!(|data: &[u8]| {
                 0,
                 ResponseCode::Accepted,
             );
-            let reply = ack
-                .frame()
-                .expect("an ack for a decoded header always builds");
+            let reply = ack.frame().expect("an ack for a decoded header always builds");
             Frame::decode(&reply).expect("our own ack decodes");
         }
         Err(_) => {
