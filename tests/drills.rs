@@ -16,6 +16,7 @@
 //!   exactly `token_attempts` guesses and nothing more.
 
 mod common;
+mod forward_support;
 mod ingest_support;
 mod kz_support;
 
@@ -426,4 +427,176 @@ async fn token_guessing_fast() {
 #[ignore = "long drill: cargo test --release --test drills -- --ignored"]
 async fn token_guessing_full() {
     token_guessing(100, 200).await;
+}
+
+/// The forwarder killed with SIGKILL `cycles` times while it sends `docs` documents to the tax
+/// sink in small batches, then run to the end: the sink holds every document exactly once (a
+/// batch cut off mid-send is resent under its own id, which the sink answers as a replay).
+async fn forwarder_kill9(cycles: u32, docs: i64) {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sink = forward_support::TestSink::start(&dir.path().join("sink.db"), 0).await;
+        forward_support::ingest(
+            &store,
+            forward_support::ru_documents("9999078900009999", 1, docs),
+        )
+        .await;
+        let run = || {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_ofd"))
+                .args(["forward", "--database", &db.url, "--sink-url"])
+                .arg(sink.batches_url())
+                .args(["--batch-max-documents", "20", "--batch-max-age-ms", "20"])
+                .args(["--poll-ms", "20", "--lease-ms", "1000"])
+                .args(["--backoff-base-ms", "20", "--backoff-cap-ms", "200"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("spawn ofd forward")
+        };
+        let mut killed_with_work_left = 0;
+        for cycle in 0..cycles {
+            let mut child = run();
+            // Let it claim and send for a while, a different while each cycle.
+            tokio::time::sleep(Duration::from_millis(150 + 37 * u64::from(cycle % 7))).await;
+            child.start_kill().expect("SIGKILL");
+            let _ = child.wait().await;
+            if forward_support::forward_states(&store).await.0 > 0 {
+                killed_with_work_left += 1;
+            }
+        }
+        let mut last = run();
+        forward_support::eventually("every document marked sent", || async {
+            forward_support::forward_states(&store).await == (0, docs, 0)
+        })
+        .await;
+        last.start_kill().expect("stop");
+        let _ = last.wait().await;
+        let stats = sink.stats().await;
+        assert_eq!(
+            (stats.documents, stats.duplicates),
+            (docs, 0),
+            "every document once at the sink: {stats:?}"
+        );
+        eprintln!(
+            "forwarder kill -9 ×{cycles} on {:?} ({killed_with_work_left} with work left): \
+             {} documents at the sink, 0 duplicates, {} batches replayed",
+            db.backend, stats.documents, stats.replayed_batches
+        );
+        sink.stop().await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarder_kill9_fast() {
+    forwarder_kill9(3, 300).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long drill: cargo test --release --test drills -- --ignored"]
+async fn forwarder_kill9_full() {
+    forwarder_kill9(10, 5_000).await;
+}
+
+/// A tmpfs of `bytes` mounted at a fresh directory, unmounted on drop; `None` when mounting is
+/// not permitted (not root, no CAP_SYS_ADMIN).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(bytes: u64) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .ok()?
+            .success();
+        mounted.then_some(SmallDisk { dir })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// SQLite's disk fills up under a register that keeps sending: no ack while nothing can be
+/// written, and once space is freed every document is stored once, without a restart. (A
+/// read-only remount is refused by the kernel while the database is open for writing; a full
+/// disk is how an embedded database's storage fails in practice.)
+async fn sqlite_disk_full(outage: Duration) {
+    let Some(disk) = SmallDisk::mount(64 << 20) else {
+        eprintln!("SKIPPED: mounting a tmpfs is not permitted here (needs root)");
+        return;
+    };
+    let url = format!("sqlite://{}", disk.dir.path().join("ofd.db").display());
+    let mut options = options(&url);
+    options.ingest.idle_timeout_secs = Some(2);
+    let server = Server::start(options.resolve().expect("config"))
+        .await
+        .expect("server");
+    let addr = server.local_addr();
+    const DOCS: u32 = 60;
+    let register = tokio::spawn(resending_register(
+        addr,
+        951,
+        DOCS,
+        Duration::from_millis(50),
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Fill every byte left on the disk.
+    let filler = disk.dir.path().join("filler");
+    let fill = std::process::Command::new("dd")
+        .args(["if=/dev/zero", "bs=1M"])
+        .arg(format!("of={}", filler.display()))
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("dd");
+    assert!(!fill.success(), "dd stops when the disk is full");
+    let down = Instant::now();
+    tokio::time::sleep(outage).await;
+    std::fs::remove_file(&filler).expect("free the disk");
+    let up = Instant::now();
+    let acked = tokio::time::timeout(Duration::from_secs(180), register)
+        .await
+        .expect("the register finished")
+        .expect("register task");
+    let during: Vec<_> = acked
+        .iter()
+        .filter(|(_, at)| *at > down + Duration::from_millis(500) && *at < up)
+        .collect();
+    let fds: HashSet<u32> = acked.iter().map(|(fd, _)| *fd).collect();
+    assert_eq!(fds.len(), DOCS as usize);
+    let stored = common::count_rows(&url, "documents").await;
+    assert_eq!(
+        stored,
+        i64::from(DOCS),
+        "every document stored once, none lost"
+    );
+    eprintln!(
+        "SQLite disk full for {outage:?}: {} acks while full (WAL pages already reserved), {stored} stored once, first ack {:?} after space was freed",
+        during.len(),
+        acked.iter().find(|(_, at)| *at >= up).map(|(_, at)| *at - up)
+    );
+    server.shutdown().await.expect("clean shutdown");
+    drop(disk);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_disk_full_fast() {
+    sqlite_disk_full(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long drill: cargo test --release --test drills -- --ignored"]
+async fn sqlite_disk_full_20s() {
+    sqlite_disk_full(Duration::from_secs(20)).await;
 }
