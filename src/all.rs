@@ -137,7 +137,7 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
         metrics = %server.metrics_addr(),
         forward_metrics = %forward_metrics_listen,
         account = %account.addr,
-        sink = %forward_config.sink_url,
+        sink = %crate::url_redact::redact_url(&forward_config.sink_url),
         "ofd all serving"
     );
     let ingest_stopped = server.shutdown_token();

@@ -100,7 +100,7 @@ async fn sigkill_mid_load_loses_no_acknowledged_document() {
     on_each_backend(|db: TestDb| async move {
         let next_fd = Arc::new(AtomicU32::new(1));
         let mut all_acked = Vec::new();
-        for cycle in 0..3 {
+        for cycle in 0..common::drill_cycles(3) {
             let (mut child, addr) = spawn_server(&db.url).await;
             let stop = Arc::new(AtomicBool::new(false));
             let load = tokio::spawn(load(addr, fn_number(100), next_fd.clone(), stop.clone()));

@@ -20,6 +20,7 @@ use tokio::net::TcpStream;
 use tokio::process::Child;
 
 const KKMS: usize = 4;
+/// Kill cycles in a normal run (`OFD_DRILL_CYCLES` overrides it for the long drill).
 const CYCLES: usize = 2;
 
 async fn spawn_server(database: &str) -> (Child, SocketAddr) {
@@ -99,7 +100,7 @@ async fn sigkill_loses_no_answered_ticket_and_tokens_carry_on() {
             })
             .collect();
         let mut all_acked = Vec::new();
-        for cycle in 0..CYCLES {
+        for cycle in 0..common::drill_cycles(CYCLES) {
             let (mut child, addr) = spawn_server(&db.url).await;
             // Resend whatever was unanswered, then one fresh ticket each: the token chain holds.
             for kkm in &mut kkms {

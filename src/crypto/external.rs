@@ -103,12 +103,20 @@ impl ExternalUnit {
             CryptoError::Config("crypto mode \"external\" needs external_url / --crypto-url".into())
         })?;
         // A trailing slash makes `join` append instead of replacing the last path segment.
-        let base_url = reqwest::Url::parse(&format!("{}/", raw.trim_end_matches('/')))
-            .map_err(|e| CryptoError::Config(format!("external_url {raw:?}: {e}")))?;
+        let base_url =
+            reqwest::Url::parse(&format!("{}/", raw.trim_end_matches('/'))).map_err(|e| {
+                CryptoError::Config(format!(
+                    "external_url {}: {e}",
+                    crate::url_redact::redact_url(raw)
+                ))
+            })?;
         let join = |path: &str| {
-            base_url
-                .join(path)
-                .map_err(|e| CryptoError::Config(format!("external_url {raw:?}: {e}")))
+            base_url.join(path).map_err(|e| {
+                CryptoError::Config(format!(
+                    "external_url {}: {e}",
+                    crate::url_redact::redact_url(raw)
+                ))
+            })
         };
         let (verify_url, sign_url) = (join("verify")?, join("sign")?);
         Ok(ExternalUnit {
@@ -172,6 +180,7 @@ impl ExternalUnit {
         url: &reqwest::Url,
         request: &impl Serialize,
     ) -> Result<R, CryptoError> {
+        let shown = crate::url_redact::redacted(url);
         let body = serde_json::to_vec(request)
             .map_err(|e| CryptoError::Config(format!("encoding request: {e}")))?;
         let response = self
@@ -181,17 +190,24 @@ impl ExternalUnit {
             .body(body)
             .send()
             .await
-            .map_err(|e| CryptoError::Unavailable(format!("{url}: {}", error_chain::render(&e))))?;
+            .map_err(|e| {
+                CryptoError::Unavailable(format!(
+                    "{shown}: {}",
+                    error_chain::render(&e.without_url())
+                ))
+            })?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| CryptoError::Unavailable(format!("{url}: {}", error_chain::render(&e))))?;
+        let bytes = response.bytes().await.map_err(|e| {
+            CryptoError::Unavailable(format!(
+                "{shown}: {}",
+                error_chain::render(&e.without_url())
+            ))
+        })?;
         if status != reqwest::StatusCode::OK {
-            return Err(CryptoError::BadReply(format!("{url}: HTTP {status}")));
+            return Err(CryptoError::BadReply(format!("{shown}: HTTP {status}")));
         }
         serde_json::from_slice(&bytes)
-            .map_err(|e| CryptoError::BadReply(format!("{url}: reply does not parse: {e}")))
+            .map_err(|e| CryptoError::BadReply(format!("{shown}: reply does not parse: {e}")))
     }
 }
 

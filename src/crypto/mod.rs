@@ -156,7 +156,7 @@ impl Crypto {
                  not the certified ГОСТ unit"
             ),
             Crypto::External(unit) => {
-                tracing::info!(crypto = "external", url = %unit.base_url(), "external crypto unit")
+                tracing::info!(crypto = "external", url = %crate::url_redact::redacted(unit.base_url()), "external crypto unit")
             }
         }
         Ok(unit)

@@ -30,7 +30,7 @@ impl Destination {
     /// A short name for logs and the status command.
     pub fn describe(&self) -> String {
         match self {
-            Destination::Http(sink) => sink.url().to_string(),
+            Destination::Http(sink) => crate::url_redact::redacted(sink.url()),
             Destination::File(sink) => format!("file:{}", sink.dir().display()),
         }
     }

@@ -42,11 +42,15 @@ impl HttpSink {
         timeout: Duration,
         token: Option<Secret>,
     ) -> anyhow::Result<Self> {
-        let url = Url::parse(url).with_context(|| format!("sink URL {url:?}"))?;
+        let url = Url::parse(url)
+            .with_context(|| format!("sink URL {}", crate::url_redact::redact_url(url)))?;
         match url.scheme() {
             "https" => {}
             "http" if is_loopback(&url) => {}
-            "http" => bail!("plain HTTP is only allowed to loopback hosts; use https for {url}"),
+            "http" => bail!(
+                "plain HTTP is only allowed to loopback hosts; use https for {}",
+                crate::url_redact::redacted(&url)
+            ),
             other => bail!("unsupported sink URL scheme {other:?}"),
         }
         let mut builder = reqwest::Client::builder()
@@ -101,10 +105,13 @@ impl HttpSink {
             .body(body)
             .send()
             .await
-            .map_err(|e| SendError::Transient(error_chain::render(&e)))?;
+            .map_err(|e| SendError::Transient(error_chain::render(&e.without_url())))?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| {
-            SendError::Transient(format!("reading the answer: {}", error_chain::render(&e)))
+            SendError::Transient(format!(
+                "reading the answer: {}",
+                error_chain::render(&e.without_url())
+            ))
         })?;
         if status == StatusCode::OK {
             let reply: BatchReply = serde_json::from_slice(&bytes)

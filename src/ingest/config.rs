@@ -106,6 +106,29 @@ pub struct IngestOptions {
     /// Connections one source IP may open in a burst above its rate. [default: 2000]
     #[arg(long, env = "OFD_SOURCE_BURST", value_name = "N")]
     pub source_burst: Option<u32>,
+    /// Connections one source IP may hold open at once; further ones are closed at accept, so
+    /// slow connections from one address cannot take every slot. 0 turns the cap off.
+    /// [default: 256]
+    #[arg(long, env = "OFD_MAX_OPEN_PER_SOURCE", value_name = "N")]
+    pub max_open_per_source: Option<u32>,
+    /// Connections one source network (/24 for IPv4, /56 for IPv6) may hold open at once; 0
+    /// turns the cap off. [default: 1024]
+    #[arg(long, env = "OFD_MAX_OPEN_PER_NETWORK", value_name = "N")]
+    pub max_open_per_network: Option<u32>,
+    /// Bytes per second a frame must arrive at, on average, once its first byte is in (checked
+    /// after a few seconds); a frame that trickles in slower closes its connection. 0 turns the
+    /// check off. [default: 64]
+    #[arg(long, env = "OFD_MIN_FRAME_BYTES_PER_SEC", value_name = "BYTES")]
+    pub min_frame_bytes_per_sec: Option<u32>,
+    /// Bytes all connections together may hold in their read buffers (frames not yet whole);
+    /// a connection whose next read would go beyond it is closed. [default: 268435456]
+    #[arg(long, env = "OFD_READ_BUFFER_BUDGET_BYTES", value_name = "BYTES")]
+    pub read_buffer_budget_bytes: Option<u64>,
+    /// Seconds over which a repetitive log line (same reason and source) is written once; the
+    /// lines held back are counted and reported in one "suppressed" line. 0 logs every line.
+    /// [default: 10]
+    #[arg(long, env = "OFD_LOG_REPEAT_SECS", value_name = "SECS")]
+    pub log_repeat_secs: Option<u64>,
     /// Seconds to finish in-flight documents after SIGTERM/ctrl-c before exiting anyway.
     /// [default: 30]
     #[arg(long, env = "OFD_SHUTDOWN_GRACE_SECS", value_name = "SECS")]
@@ -141,6 +164,11 @@ crate::layer!(IngestOptions {
     connection_timeout_secs,
     source_rate,
     source_burst,
+    max_open_per_source,
+    max_open_per_network,
+    min_frame_bytes_per_sec,
+    read_buffer_budget_bytes,
+    log_repeat_secs,
     shutdown_grace_secs,
     tls_listen,
     tls_cert,
@@ -202,6 +230,34 @@ pub struct KzOptions {
         value_name = "HOURS"
     )]
     pub max_offline_hours: Option<u32>,
+    /// KZ: wrong tokens a register, or a source address, may send before nothing more from it
+    /// is looked at until a cool-down ends. [default: 10]
+    #[arg(
+        id = "kz.token_attempts",
+        long = "kz-token-attempts",
+        env = "OFD_KZ_TOKEN_ATTEMPTS",
+        value_name = "N"
+    )]
+    pub token_attempts: Option<u32>,
+    /// KZ: seconds of the first cool-down after too many wrong tokens; each further one in a
+    /// row doubles, up to a day. [default: 60]
+    #[arg(
+        id = "kz.token_lockout_secs",
+        long = "kz-token-lockout-secs",
+        env = "OFD_KZ_TOKEN_LOCKOUT_SECS",
+        value_name = "SECS"
+    )]
+    pub token_lockout_secs: Option<u64>,
+    /// KZ: seconds after an answer during which a retry of it from another connection is
+    /// answered from the cache for free; later such retries count as wrong tokens.
+    /// [default: 120]
+    #[arg(
+        id = "kz.retry_window_secs",
+        long = "kz-retry-window-secs",
+        env = "OFD_KZ_RETRY_WINDOW_SECS",
+        value_name = "SECS"
+    )]
+    pub retry_window_secs: Option<u64>,
 }
 
 crate::layer!(KzOptions {
@@ -209,6 +265,9 @@ crate::layer!(KzOptions {
     max_frame_bytes,
     max_shift_hours,
     max_offline_hours,
+    token_attempts,
+    token_lockout_secs,
+    retry_window_secs,
 });
 
 /// The RU protocol's container maximum (spec §3), also the ceiling of `max_frame_bytes`.
@@ -271,6 +330,16 @@ pub struct Limits {
     pub source_rate: u32,
     /// Burst allowance above `source_rate`.
     pub source_burst: u32,
+    /// Connections open at once per source IP (0 = unlimited).
+    pub max_open_per_source: u32,
+    /// Connections open at once per source /24 or /56 (0 = unlimited).
+    pub max_open_per_network: u32,
+    /// Slowest average arrival of a started frame, bytes per second (0 = no check).
+    pub min_frame_bytes_per_sec: u32,
+    /// Bytes all read buffers together may hold.
+    pub read_buffer_budget: u64,
+    /// Period of the repetitive-log-line limiter (zero = log everything).
+    pub log_repeat: Duration,
     /// Drain time on shutdown.
     pub shutdown_grace: Duration,
 }
@@ -337,6 +406,9 @@ impl ServeOptions {
             max_frame: k.max_frame_bytes.unwrap_or(kz_defaults.max_frame),
             max_shift_secs: hours(k.max_shift_hours.unwrap_or(24)),
             max_offline_age_secs: hours(k.max_offline_hours.unwrap_or(72)),
+            token_attempts: k.token_attempts.unwrap_or(kz_defaults.token_attempts),
+            token_lockout: k.token_lockout_secs.map_or(kz_defaults.token_lockout, secs),
+            retry_window: k.retry_window_secs.map_or(kz_defaults.retry_window, secs),
             ..kz_defaults
         };
         let config = ServeConfig {
@@ -356,6 +428,11 @@ impl ServeOptions {
                 connection_timeout: secs(i.connection_timeout_secs.unwrap_or(300)),
                 source_rate: i.source_rate.unwrap_or(200),
                 source_burst: i.source_burst.unwrap_or(2000),
+                max_open_per_source: i.max_open_per_source.unwrap_or(256),
+                max_open_per_network: i.max_open_per_network.unwrap_or(1024),
+                min_frame_bytes_per_sec: i.min_frame_bytes_per_sec.unwrap_or(64),
+                read_buffer_budget: i.read_buffer_budget_bytes.unwrap_or(256 << 20),
+                log_repeat: secs(i.log_repeat_secs.unwrap_or(10)),
                 shutdown_grace: secs(i.shutdown_grace_secs.unwrap_or(30)),
             },
             batch: BatchConfig {
@@ -406,6 +483,19 @@ impl ServeConfig {
             (64..=64 << 20).contains(&self.kz.max_frame),
             "kz.max_frame_bytes",
             || "must be between 64 and 67108864".into(),
+        )?;
+        ensure(
+            l.read_buffer_budget >= 64 * 1024,
+            "ingest.read_buffer_budget_bytes",
+            || "must be at least 65536".into(),
+        )?;
+        ensure(self.kz.token_attempts > 0, "kz.token_attempts", || {
+            "must be at least 1".into()
+        })?;
+        ensure(
+            !self.kz.token_lockout.is_zero(),
+            "kz.token_lockout_secs",
+            || "must be positive".into(),
         )?;
         ensure(self.kz.max_shift_secs > 0, "kz.max_shift_hours", || {
             "must be positive".into()

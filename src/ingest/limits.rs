@@ -1,14 +1,22 @@
-//! Per-source connection rate limit: a token bucket per source IP.
+//! Per-source connection limits, decided in the accept loop before a connection takes a slot:
 //!
-//! The limiter lives inside the accept loop, which is a single task, so it needs no lock and
-//! costs nothing on the per-frame path. Time is passed in, which keeps it testable.
-//!
-//! Memory is bounded: a bucket that has refilled completely carries no information (a new bucket
-//! starts full), so such buckets are dropped on a periodic sweep; between sweeps the map holds at
-//! most the sources seen in one sweep interval.
+//! - [`SourceRateLimiter`]: new connections per second, a token bucket per source IP. It lives
+//!   inside the accept loop, which is a single task, so it needs no lock and costs nothing on the
+//!   per-frame path. Time is passed in, which keeps it testable. Memory is bounded: a bucket that
+//!   has refilled completely carries no information (a new bucket starts full), so such buckets
+//!   are dropped on a periodic sweep; between sweeps the map holds at most the sources seen in
+//!   one sweep interval.
+//! - [`OpenConnections`]: connections *open* at once per source address and per source network
+//!   (/24 for IPv4, /56 for IPv6), so that one address (or one small network) cannot hold every
+//!   slot with slow connections. A rate limit alone does not stop that: ten slow connections a
+//!   second fill 4,096 slots in seven minutes. The count is taken in the accept loop and given
+//!   back when the connection task drops its [`OpenSlot`], on every exit path; an entry whose
+//!   count falls to zero is removed at once, so the map holds only sources with open
+//!   connections (at most `max_connections` of them).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often idle buckets are swept out.
@@ -83,9 +91,167 @@ impl SourceRateLimiter {
     }
 }
 
+/// Why [`OpenConnections::open`] refused a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenRefusal {
+    /// The source address has `per_address` connections open already.
+    Address,
+    /// The source's /24 (IPv4) or /56 (IPv6) has `per_network` connections open already.
+    Network,
+}
+
+/// The network a source address is counted in: its /24 (IPv4) or /56 (IPv6); an IPv4-mapped
+/// IPv6 address counts as its IPv4 address.
+pub fn source_network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            IpAddr::from([a, b, c, 0])
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => source_network(IpAddr::V4(v4)),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 72) - 1);
+                IpAddr::V6(bits.into())
+            }
+        },
+    }
+}
+
+/// Connections open per source address and per source network, shared by the accept loops
+/// and the connection tasks (which give their count back on drop).
+#[derive(Debug, Clone)]
+pub struct OpenConnections {
+    per_address: u32,
+    per_network: u32,
+    counts: Arc<Mutex<OpenCounts>>,
+}
+
+#[derive(Debug, Default)]
+struct OpenCounts {
+    addresses: HashMap<IpAddr, u32>,
+    networks: HashMap<IpAddr, u32>,
+}
+
+/// One admitted connection's place in [`OpenConnections`]; dropping it gives the place back.
+#[derive(Debug)]
+pub struct OpenSlot {
+    owner: Option<(OpenConnections, IpAddr)>,
+}
+
+impl OpenConnections {
+    /// At most `per_address` connections open from one address and `per_network` from one
+    /// network; 0 turns that cap off.
+    pub fn new(per_address: u32, per_network: u32) -> Self {
+        OpenConnections {
+            per_address,
+            per_network,
+            counts: Arc::default(),
+        }
+    }
+
+    /// Count a new connection from `ip`, or say which cap it would break.
+    pub fn open(&self, ip: IpAddr) -> Result<OpenSlot, OpenRefusal> {
+        if self.per_address == 0 && self.per_network == 0 {
+            return Ok(OpenSlot { owner: None });
+        }
+        let network = source_network(ip);
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let address = counts.addresses.get(&ip).copied().unwrap_or(0);
+        if self.per_address != 0 && address >= self.per_address {
+            return Err(OpenRefusal::Address);
+        }
+        let in_network = counts.networks.get(&network).copied().unwrap_or(0);
+        if self.per_network != 0 && in_network >= self.per_network {
+            return Err(OpenRefusal::Network);
+        }
+        *counts.addresses.entry(ip).or_insert(0) += 1;
+        *counts.networks.entry(network).or_insert(0) += 1;
+        Ok(OpenSlot {
+            owner: Some((self.clone(), ip)),
+        })
+    }
+
+    /// Connections open from `ip` now (tests).
+    pub fn open_from(&self, ip: IpAddr) -> u32 {
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        counts.addresses.get(&ip).copied().unwrap_or(0)
+    }
+
+    /// Sources tracked (tests: the maps hold only sources with open connections).
+    pub fn tracked(&self) -> usize {
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        counts.addresses.len() + counts.networks.len()
+    }
+
+    fn close(&self, ip: IpAddr) {
+        let mut guard = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let counts = &mut *guard;
+        let network = source_network(ip);
+        for (map, key) in [(&mut counts.addresses, ip), (&mut counts.networks, network)] {
+            if let Some(n) = map.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for OpenSlot {
+    fn drop(&mut self) {
+        if let Some((owner, ip)) = self.owner.take() {
+            owner.close(ip);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn open_connections_are_capped_per_address_and_per_network_and_given_back() {
+        let open = OpenConnections::new(2, 3);
+        let a1 = open.open(A).expect("first");
+        let _a2 = open.open(A).expect("second");
+        assert_eq!(open.open(A).unwrap_err(), OpenRefusal::Address);
+        let _b1 = open.open(B).expect("same /24, under its cap");
+        assert_eq!(
+            open.open(B).unwrap_err(),
+            OpenRefusal::Network,
+            "10.0.0.0/24 holds 3"
+        );
+        let elsewhere: IpAddr = "10.0.1.1".parse().expect("ip");
+        assert!(open.open(elsewhere).is_ok(), "another /24");
+        drop(a1);
+        assert_eq!(open.open_from(A), 1);
+        assert!(open.open(B).is_ok(), "a slot given back is free again");
+    }
+
+    #[test]
+    fn closed_sources_leave_nothing_behind_and_zero_turns_the_caps_off() {
+        let open = OpenConnections::new(5, 5);
+        let slots: Vec<_> = (0..5).map(|_| open.open(A).expect("open")).collect();
+        drop(slots);
+        assert_eq!(open.tracked(), 0);
+        let off = OpenConnections::new(0, 0);
+        let slots: Vec<_> = (0..10_000).map(|_| off.open(A).expect("no cap")).collect();
+        assert_eq!(slots.len(), 10_000);
+        assert_eq!(off.tracked(), 0);
+    }
+
+    #[test]
+    fn ipv6_sources_share_their_56_and_mapped_ipv4_counts_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2aff::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2a00:ffff::9".parse().expect("ip");
+        let c: IpAddr = "2001:db8:1:2b00::1".parse().expect("ip");
+        assert_eq!(source_network(a), source_network(b));
+        assert_ne!(source_network(a), source_network(c));
+        let mapped: IpAddr = "::ffff:10.0.0.7".parse().expect("ip");
+        assert_eq!(source_network(mapped), source_network(A));
+    }
 
     const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
     const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));

@@ -2,8 +2,11 @@
 //! per-source rate limiter, and spawns one task per admitted connection.
 //!
 //! Invariants:
-//! - At most `max_connections` connection tasks exist; the loop waits for a permit *before*
-//!   accepting, so excess connections queue in the kernel backlog instead of in our memory.
+//! - At most `max_connections` connection tasks exist. The loop accepts one connection, judges
+//!   its source (rate, then open connections per address and per network: [`super::limits`]),
+//!   and only an admitted one waits for a permit: a refused connection never takes or waits for
+//!   a slot, and while every slot is taken the loop waits with one admitted connection in hand
+//!   and the rest queue in the kernel backlog instead of in our memory.
 //! - The loop knows nothing about dialects: `connection` sniffs and runs the read loop.
 //! - The TLS port runs a second loop over the same semaphore (`max_connections` counts both
 //!   ports) with a rate limiter of its own; each handshake runs in the connection's task, under
@@ -22,7 +25,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 
-use super::limits::SourceRateLimiter;
+use super::limits::{OpenConnections, OpenRefusal, SourceRateLimiter};
 use super::Shared;
 use crate::ingest::metrics::ConnectionRejection;
 
@@ -50,6 +53,7 @@ pub(crate) async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     semaphore: Arc<Semaphore>,
+    open: OpenConnections,
     shared: Arc<Shared>,
     tracker: TaskTracker,
 ) {
@@ -60,13 +64,6 @@ pub(crate) async fn accept_loop(
         std::time::Instant::now(),
     );
     loop {
-        let permit = tokio::select! {
-            _ = shared.shutdown.cancelled() => break,
-            permit = semaphore.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_closed) => break,
-            },
-        };
         let (stream, peer) = tokio::select! {
             _ = shared.shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
@@ -86,6 +83,27 @@ pub(crate) async fn accept_loop(
             tracing::debug!(%peer, "connection rate limit exceeded; closed");
             continue;
         }
+        let source = match open.open(peer.ip()) {
+            Ok(source) => source,
+            Err(refusal) => {
+                let reason = match refusal {
+                    OpenRefusal::Address => ConnectionRejection::OpenPerSource,
+                    OpenRefusal::Network => ConnectionRejection::OpenPerNetwork,
+                };
+                shared.metrics.connections_rejected.inc(reason);
+                crate::log_limit::limited("open_connection_cap", peer.ip(), |suppressed| {
+                    tracing::info!(%peer, ?refusal, suppressed, "too many open connections from this source; closed");
+                });
+                continue;
+            }
+        };
+        let permit = tokio::select! {
+            _ = shared.shutdown.cancelled() => break,
+            permit = semaphore.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_closed) => break,
+            },
+        };
         shared.metrics.connections_total.inc();
         // One small write per acknowledgement: send it now rather than wait for more data.
         if let Err(error) = stream.set_nodelay(true) {
@@ -98,6 +116,7 @@ pub(crate) async fn accept_loop(
                     peer,
                     None,
                     permit,
+                    source,
                     shared.clone(),
                 ));
             }
@@ -107,6 +126,7 @@ pub(crate) async fn accept_loop(
                     stream,
                     peer,
                     permit,
+                    source,
                     shared.clone(),
                 ));
             }
@@ -122,6 +142,7 @@ async fn handshake_then_serve(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
+    source: super::limits::OpenSlot,
     shared: Arc<Shared>,
 ) {
     let handshake = tokio::time::timeout(crate::tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream));
@@ -142,5 +163,5 @@ async fn handshake_then_serve(
         },
     };
     let client = crate::tls::client_name(&stream);
-    super::connection::serve(stream, peer, client, permit, shared).await;
+    super::connection::serve(stream, peer, client, permit, source, shared).await;
 }

@@ -117,6 +117,10 @@ label_enum! {
         Token => "token",
         /// TLS port: the frame names a register other than the client certificate's.
         ClientCertificate => "client_certificate",
+        /// A started frame arrived slower than `min_frame_bytes_per_sec`.
+        TooSlow => "too_slow",
+        /// The read buffers of all connections together hold `read_buffer_budget_bytes`.
+        ReadBufferBudget => "read_buffer_budget",
     }
 }
 
@@ -127,6 +131,20 @@ label_enum! {
         RateLimited => "rate_limited",
         /// TLS port: the handshake failed or timed out (includes a refused client certificate).
         TlsHandshake => "tls_handshake",
+        /// The source address already holds `max_open_per_source` connections.
+        OpenPerSource => "open_per_source",
+        /// The source's /24 or /56 already holds `max_open_per_network` connections.
+        OpenPerNetwork => "open_per_network",
+    }
+}
+
+label_enum! {
+    /// Which key of the KZ token guard was locked.
+    LockoutScope {
+        /// A register (wrong tokens from any address).
+        Register => "register",
+        /// A source address (wrong tokens for any register).
+        Source => "source",
     }
 }
 
@@ -210,6 +228,16 @@ pub struct Metrics {
     pub commit_duration: Histogram,
     /// Documents waiting for the group-commit writer.
     pub queue_depth: IntGauge,
+    /// KZ wrong tokens (and retries outside their window) counted by the token guard.
+    pub kz_wrong_tokens: IntCounter,
+    /// KZ token-guard lockouts by scope (alert on any increase).
+    pub kz_token_lockouts: Family<LockoutScope>,
+    /// KZ frames closed unread because their register or source was locked out.
+    pub kz_locked_out_frames: IntCounter,
+    /// Lockout audit lines dropped because the audit queue was full.
+    pub kz_audit_dropped: IntCounter,
+    /// Bytes held in connections' read buffers now.
+    pub read_buffer_bytes: IntGauge,
 }
 
 impl Metrics {
@@ -266,6 +294,11 @@ impl Metrics {
             "ofd_ingest_connections_rejected_total",
             "Connections closed before any frame was read, by reason.",
             &["reason"],
+        )?;
+        let lockouts = counter_vec(
+            "ofd_ingest_kz_token_lockouts_total",
+            "KZ token-guard lockouts after too many wrong tokens, by scope (alert).",
+            &["scope"],
         )?;
         let seconds = vec![
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -327,6 +360,23 @@ impl Metrics {
                 "ofd_store_queue_depth_documents",
                 "Documents waiting for the group-commit writer.",
             )?,
+            kz_wrong_tokens: counter(
+                "ofd_ingest_kz_wrong_tokens_total",
+                "KZ wrong tokens, and retries from elsewhere after their window, counted by the token guard.",
+            )?,
+            kz_token_lockouts: Family::resolve(&lockouts, &[]),
+            kz_locked_out_frames: counter(
+                "ofd_ingest_kz_locked_out_frames_total",
+                "KZ frames closed unread during a token lockout of their register or source.",
+            )?,
+            kz_audit_dropped: counter(
+                "ofd_ingest_kz_audit_dropped_total",
+                "Token-lockout audit lines dropped because the audit queue was full.",
+            )?,
+            read_buffer_bytes: gauge(
+                "ofd_ingest_read_buffer_bytes",
+                "Bytes held in the connections' read buffers now.",
+            )?,
             registry,
         };
         Ok(Arc::new(metrics))
@@ -375,5 +425,27 @@ mod tests {
         assert!(text.contains(r#"ofd_ingest_connections_rejected_total{reason="rate_limited"} 1"#));
         assert_eq!(metrics.ru.frames.get(FrameResult::Accepted), 1);
         assert_eq!(metrics.kz.frames.get(FrameResult::Accepted), 0);
+    }
+
+    /// Every ingest metric an alert rule in deploy/prometheus/alerts.yml names is exported.
+    #[test]
+    fn the_alert_rules_name_real_ingest_metrics() {
+        let text = Metrics::new().render();
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/alerts.yml");
+        let rules = std::fs::read_to_string(path).expect("deploy/prometheus/alerts.yml");
+        let mut used = 0;
+        for (start, _) in rules.match_indices("ofd_ingest_") {
+            let name: String = rules[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert!(
+                text.contains(&format!("# TYPE {name} ")),
+                "{name} is not exported"
+            );
+            used += 1;
+        }
+        assert!(used >= 2, "the rules use the ingest metrics");
     }
 }

@@ -165,6 +165,10 @@ impl Server {
             metrics_shutdown.clone(),
         ));
         let grace = config.limits.shutdown_grace;
+        crate::log_limit::set_period(config.limits.log_repeat);
+        tokio::spawn(crate::log_limit::flush_periodically(
+            metrics_shutdown.clone(),
+        ));
         let kz = kz::exchange::KzService::new(
             store.clone(),
             writer.clone(),
@@ -200,10 +204,15 @@ impl Server {
         let task = tokio::spawn(async move {
             let tracker = TaskTracker::new();
             let semaphore = Arc::new(Semaphore::new(shared.config.limits.max_connections));
+            let open = limits::OpenConnections::new(
+                shared.config.limits.max_open_per_source,
+                shared.config.limits.max_open_per_network,
+            );
             let plain = listener::accept_loop(
                 listener,
                 None,
                 semaphore.clone(),
+                open.clone(),
                 shared.clone(),
                 tracker.clone(),
             );
@@ -214,6 +223,7 @@ impl Server {
                         tls_listener,
                         Some(server_tls.acceptor()),
                         semaphore,
+                        open,
                         shared.clone(),
                         tracker.clone(),
                     );

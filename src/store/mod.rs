@@ -69,6 +69,7 @@ pub mod quarantine;
 pub mod register_cabinet;
 pub mod register_lifecycle;
 pub mod register_numbers;
+mod register_audit;
 pub mod registers;
 pub mod schema;
 pub mod tariffs;
@@ -344,13 +345,7 @@ fn sqlite_url_creating_file(url: &str) -> String {
     }
 }
 
-/// The URL without its password, for error messages and logs.
+/// The URL without its secrets, for error messages and logs ([`crate::url_redact`]).
 pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
-    }
+    crate::url_redact::redact_url(url)
 }

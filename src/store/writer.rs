@@ -36,8 +36,9 @@
 //! - **Shutdown.** When every [`Writer`] handle is dropped the channel closes; the task drains
 //!   and commits what is still queued, then exits. Graceful shutdown relies on this: drop the
 //!   handles, then await the task's `JoinHandle`.
-//! - **Lost connection.** After a failed transaction the connection is pinged; if it is dead it
-//!   is replaced from the pool before the next batch. If BEGIN is what failed, nothing was done
+//! - **Lost connection.** After a failed transaction the connection is pinged; if it is dead, or
+//!   still inside the failed transaction (a COMMIT refused on a full disk), it is replaced from
+//!   the pool before the next batch. If BEGIN is what failed, nothing was done
 //!   yet, so the batch is retried once at once on the replacement.
 
 use std::any::{Any, TypeId};
@@ -557,7 +558,9 @@ impl WriterTask {
             .ok_or_else(|| WriteError::Unavailable("no connection".into()))
     }
 
-    /// After a failure, drop the connection if it no longer answers; true when it was dropped.
+    /// After a failure, drop the connection if it no longer answers, or if it is still inside
+    /// the failed transaction (a COMMIT that failed on a full disk leaves SQLite's transaction
+    /// open, and every BEGIN after it would fail until a restart); true when it was dropped.
     async fn check_connection(&mut self, error: &sqlx::Error) -> bool {
         let Some(conn) = self.conn.as_mut() else {
             return false;
@@ -565,6 +568,14 @@ impl WriterTask {
         if conn.ping().await.is_err() {
             tracing::warn!(%error, "writer connection lost; reconnecting");
             self.conn = None;
+            return true;
+        }
+        if conn.is_in_transaction() {
+            tracing::warn!(%error, "writer connection stuck in its failed transaction; reconnecting");
+            if let Some(conn) = self.conn.take() {
+                // Closing rolls the transaction back; a close that fails drops the connection.
+                let _ = conn.close().await;
+            }
             return true;
         }
         false

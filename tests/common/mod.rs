@@ -234,3 +234,51 @@ pub async fn spawn_serve(database: &str, extra: &[&str], startup: Duration) -> (
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, addr)
 }
+
+/// Collect the JSON log of `child` (spawned with `--log-json` and stderr piped); when a line
+/// names the ingest address (`fields.listen`), call `during` with that line's fields; after
+/// `run`, stop it with SIGTERM (our own child, by its id) and return the whole log.
+pub async fn log_of<F, Fut>(mut child: Child, run: Duration, during: F) -> String
+where
+    F: FnOnce(serde_json::Value) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (listen_tx, listen_rx) = tokio::sync::oneshot::channel();
+    let collect = tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        let mut all = String::new();
+        let mut listen_tx = Some(listen_tx);
+        while let Ok(Some(line)) = lines.next_line().await {
+            let json: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if json["fields"]["listen"].is_string() {
+                if let Some(tx) = listen_tx.take() {
+                    let _ = tx.send(json["fields"].clone());
+                }
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    if let Ok(Ok(fields)) = tokio::time::timeout(run, listen_rx).await {
+        during(fields).await;
+    }
+    tokio::time::sleep(run).await;
+    let pid = child.id().expect("running").to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    let _ = child.kill().await;
+    collect.await.expect("log collected")
+}
+
+/// Cycles of a crash drill: `default` in a normal test run, `OFD_DRILL_CYCLES` when set (the
+/// long drills of docs/reliability.md run 20 on SQLite and 10 on PostgreSQL).
+pub fn drill_cycles(default: usize) -> usize {
+    std::env::var("OFD_DRILL_CYCLES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}

@@ -362,3 +362,31 @@ pub const SOFT_SECRET_HEX: &str =
 pub fn soft_unit() -> SoftUnit {
     SoftUnit::new(hex::decode(SOFT_SECRET_HEX).expect("hex"), 16).expect("soft unit")
 }
+
+/// A TCP connection to `addr` from the loopback address `from` (any 127.x.y.z works on Linux),
+/// to play several sources from one host.
+pub async fn connect_from(from: std::net::Ipv4Addr, addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind((from, 0).into())
+        .expect("bind a loopback source");
+    tokio::time::timeout(STEP, socket.connect(addr))
+        .await
+        .expect("connect in time")
+        .expect("connect")
+}
+
+/// Whether the server closes `stream` within `within` (reads and discards whatever it sends).
+pub async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut sink = [0u8; 4096];
+    tokio::time::timeout(within, async {
+        loop {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}

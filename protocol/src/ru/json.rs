@@ -366,6 +366,24 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Found by the `ru_document` fuzz target (2026-12-02): the decoder takes an 8-byte VLN
+    /// (cash total 1031 inside 1068) that the table allows 6 bytes, as devices send (a ФЛК
+    /// matter); its JSON then cannot be encoded back, and that must be a typed error naming the
+    /// field, not a panic.
+    #[test]
+    fn a_number_wider_than_its_tag_decodes_but_is_refused_when_encoded_back() {
+        let raw = hex::decode("060010002c040c000704080003e704002a000700").unwrap();
+        let doc = Document::decode(&raw).expect("decodes: width is a ФЛК matter");
+        let json = to_json(&doc, &[]);
+        match to_tlv(&json) {
+            Err(JsonError::Value {
+                key,
+                source: ValueError::DoesNotFit { max_len: 6, .. },
+            }) => assert_eq!(key, "cashTotalSum"),
+            other => panic!("expected a DoesNotFit refusal, got {other:?}"),
+        }
+    }
+
     #[test]
     fn nested_repeated_and_unknown() {
         let raw = hex::decode("0b001000b50404000c000000b504040009000000").unwrap();

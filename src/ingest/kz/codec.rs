@@ -1,8 +1,10 @@
 //! The KZ frame codec: cuts a byte stream into whole KZ frames for the shared read loop.
 //!
-//! It reads exactly 18 header bytes, checks the app code and SIZE against the cap *before*
-//! reserving the body, then waits for exactly SIZE bytes; splitting the frame off the read
-//! buffer does not copy. A header that fails (SIZE below 18 or above the cap) is answered with
+//! It reads exactly 18 header bytes, checks the app code and SIZE against the cap, then waits
+//! for exactly SIZE bytes; splitting the frame off the read buffer does not copy. It never
+//! reserves what SIZE declares: the read loop grows the buffer as bytes arrive, each step
+//! charged to the shared read-buffer budget, so a header claiming a megabyte costs nothing until
+//! the megabyte is actually sent. A header that fails (SIZE below 18 or above the cap) is answered with
 //! PROTOCOL_ERROR echoing the header's own fields and the connection closed without reading the
 //! body (spec §8 item 2); a wrong app code is not a KZ frame and gets no answer. A connection
 //! that ends in the middle of a frame is reported as [`KzFramingError::Truncated`].
@@ -95,7 +97,6 @@ impl Decoder for KzFrameCodec {
             })?;
         let size = header.size as usize;
         if src.len() < size {
-            src.reserve(size - src.len());
             return Ok(None);
         }
         Ok(Some((header, src.split_to(size))))
@@ -147,6 +148,26 @@ mod tests {
             }
             other => panic!("expected an oversize refusal, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_large_declared_size_reserves_nothing() {
+        let header = Header {
+            version: 203,
+            size: 1 << 20,
+            system_id: 5,
+            token: 6,
+            request_number: 7,
+        };
+        let mut buf = BytesMut::from(&header.encode()[..]);
+        let before = buf.capacity();
+        let mut codec = KzFrameCodec::new(1 << 20);
+        assert!(codec.decode(&mut buf).expect("valid header").is_none());
+        assert_eq!(
+            buf.capacity(),
+            before,
+            "nothing reserved for the declared body"
+        );
     }
 
     #[test]

@@ -44,9 +44,10 @@ use super::engine::{self, Input, RegisterFacts};
 use super::fiscal_sign::draw_ticket_number;
 use super::nomenclature::KzCatalogue;
 use super::state::{gate, next_token, Exchange, Gate, KzState};
+use super::token_guard::{GuardKey, Lockout, TokenGuard};
 use super::{KzConfig, Refusal};
 use crate::ingest::handler::{FrameHandler, Reply};
-use crate::ingest::metrics::{Check, FrameResult, Metrics};
+use crate::ingest::metrics::{Check, FrameResult, Label as _, LockoutScope, Metrics};
 use crate::store::catalogue::{catalogue_in, org_facts_in, OrgFacts};
 use crate::store::registers::fetch_register_by_system_id;
 use crate::store::{Dialect, NewDocument, Quarantine, Register, RegisterStatus, Store, Writer};
@@ -87,6 +88,49 @@ pub struct RegisterLocks {
 #[derive(Default)]
 pub struct Slot {
     cached: Option<Cached>,
+    /// The cached exchanges (`last`, `last_ok`) as this process first saw them; kept across
+    /// re-reads of `cached`.
+    answered: Vec<Answered>,
+}
+
+impl Slot {
+    /// Keep `answered` to the exchanges `state` caches, noting new ones as seen at `now` by
+    /// `peer`.
+    fn note_answered(&mut self, state: &KzState, now: Instant, peer: SocketAddr) {
+        let cached = [state.last.as_ref(), state.last_ok.as_ref()];
+        let mut answered = Vec::with_capacity(2);
+        for exchange in cached.into_iter().flatten() {
+            let seen = self
+                .answered
+                .iter()
+                .find(|a| a.reqnum == exchange.reqnum && a.token == exchange.token)
+                .copied()
+                .unwrap_or(Answered {
+                    reqnum: exchange.reqnum,
+                    token: exchange.token,
+                    at: now,
+                    peer,
+                });
+            answered.push(seen);
+        }
+        self.answered = answered;
+    }
+
+    /// Whether a retry (`reqnum`, `token`) from `peer` at `now` is answered for free.
+    fn free_retry(
+        &self,
+        reqnum: u16,
+        token: u32,
+        peer: SocketAddr,
+        now: Instant,
+        window: Duration,
+    ) -> bool {
+        self.answered.iter().any(|a| {
+            a.reqnum == reqnum
+                && a.token == token
+                && (a.peer == peer || now.saturating_duration_since(a.at) < window)
+        })
+    }
 }
 
 /// The database's truth as this process last saw it. The commit's version check catches a
@@ -145,36 +189,29 @@ pub(crate) fn needs_reload(read_at: Option<Instant>, now: Instant, ttl: Duration
     read_at.is_none_or(|read_at| now.saturating_duration_since(read_at) >= ttl)
 }
 
-/// Fixed-window counter of INVALID_TOKEN refusals per register and per source address.
-#[derive(Default)]
-struct FailureLimiter {
-    windows: HashMap<FailureKey, (i64, u32)>,
+/// Actions of the audit lines the token guard writes for a register's owner.
+const AUDIT_LOCKOUT: &str = "kz.token_lockout";
+
+/// Audit lines waiting to be written; beyond it lines are dropped and counted, so a guesser
+/// cannot make the store do more work than this.
+const AUDIT_QUEUE: usize = 64;
+
+/// One audit line for the owner of a register whose token was being guessed.
+struct GuessAudit {
+    system_id: u32,
+    source: IpAddr,
+    lockout: Lockout,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum FailureKey {
-    Register(u32),
-    Address(IpAddr),
-}
-
-impl FailureLimiter {
-    /// Counts one failure for each key; true when any key is over `per_minute`.
-    fn hit(&mut self, keys: &[FailureKey], now_ms: i64, per_minute: u32) -> bool {
-        let window = now_ms.div_euclid(60_000);
-        if self.windows.len() > 100_000 {
-            self.windows.retain(|_, (w, _)| *w == window);
-        }
-        let mut over = false;
-        for key in keys {
-            let entry = self.windows.entry(*key).or_insert((window, 0));
-            if entry.0 != window {
-                *entry = (window, 0);
-            }
-            entry.1 = entry.1.saturating_add(1);
-            over |= entry.1 > per_minute;
-        }
-        over
-    }
+/// An exchange this process answered (or found cached when it read the register), with when
+/// and to which connection: a retry of it is answered from the cache for free only from that
+/// connection or within the retry window.
+#[derive(Debug, Clone, Copy)]
+struct Answered {
+    reqnum: u16,
+    token: u32,
+    at: Instant,
+    peer: SocketAddr,
 }
 
 /// The KZ dialect handler; cheap to clone, one per listener.
@@ -191,7 +228,8 @@ struct Inner {
     register_ttl: Duration,
     locks: RegisterLocks,
     catalogues: Catalogues,
-    limiter: StdMutex<FailureLimiter>,
+    guard: StdMutex<TokenGuard>,
+    audit: tokio::sync::mpsc::Sender<GuessAudit>,
     metrics: Arc<Metrics>,
 }
 
@@ -205,18 +243,53 @@ impl KzService {
         register_ttl: Duration,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let (audit, audit_queue) = tokio::sync::mpsc::channel(AUDIT_QUEUE);
+        tokio::spawn(write_guess_audits(store.clone(), audit_queue));
         KzService {
             inner: Arc::new(Inner {
                 store,
                 writer,
+                guard: StdMutex::new(TokenGuard::new(config.token_attempts, config.token_lockout)),
                 config,
                 register_ttl,
                 locks: RegisterLocks::default(),
                 catalogues: Catalogues::default(),
-                limiter: StdMutex::default(),
+                audit,
                 metrics,
             }),
         }
+    }
+
+    fn guard(&self) -> std::sync::MutexGuard<'_, TokenGuard> {
+        self.inner.guard.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Count a wrong token (or a retry outside its window) against the register and the
+    /// source; true when that locked either. Lockouts are counted and queued for the audit log.
+    fn count_wrong_token(&self, system_id: u32, peer: SocketAddr) -> bool {
+        let inner = &*self.inner;
+        let keys = [GuardKey::Register(system_id), GuardKey::Source(peer.ip())];
+        let now = Instant::now();
+        inner.metrics.kz_wrong_tokens.inc();
+        let lockouts = self.guard().fail(&keys, now);
+        for lockout in &lockouts {
+            let scope = match lockout.key {
+                GuardKey::Register(_) => LockoutScope::Register,
+                GuardKey::Source(_) => LockoutScope::Source,
+            };
+            inner.metrics.kz_token_lockouts.inc(scope);
+            tracing::warn!(%peer, system_id, scope = scope.as_str(), attempts = lockout.attempts,
+                lockout_secs = lockout.lasts.as_secs(), "KZ token guessing: locked out");
+            let line = GuessAudit {
+                system_id,
+                source: peer.ip(),
+                lockout: *lockout,
+            };
+            if inner.audit.try_send(line).is_err() {
+                inner.metrics.kz_audit_dropped.inc();
+            }
+        }
+        !lockouts.is_empty()
     }
 
     /// Answers one complete frame (`frame` holds the 18 header bytes and SIZE − 18 body bytes).
@@ -269,6 +342,19 @@ impl KzService {
         let refuse = |code: ResultTypeEnum, text: &str| {
             Reply::Send(self.refusal_frame(&header, command, code, text))
         };
+        let guard_keys = [GuardKey::Register(system_id), GuardKey::Source(peer.ip())];
+        if self.guard().locked(&guard_keys, Instant::now()) {
+            // Nothing about the frame is looked at: the answer cannot depend on the guess.
+            inner.metrics.kz_locked_out_frames.inc();
+            inner.metrics.kz.frames.inc(FrameResult::Dropped);
+            inner.metrics.kz.check_failures.inc(Check::Token);
+            crate::log_limit::limited(
+                "kz_locked_out",
+                peer.ip(),
+                |suppressed| tracing::info!(%peer, system_id, suppressed, "KZ frame during a token lockout; closed unread"),
+            );
+            return Ok(Reply::Close);
+        }
         let slot = match inner.locks.get(system_id) {
             Some(slot) => slot,
             None => {
@@ -285,6 +371,13 @@ impl KzService {
             }
         };
         let mut slot = slot.lock().await;
+        // Frames that queued for the register while a guess locked it are not looked at either.
+        if self.guard().locked(&guard_keys, Instant::now()) {
+            inner.metrics.kz_locked_out_frames.inc();
+            inner.metrics.kz.frames.inc(FrameResult::Dropped);
+            inner.metrics.kz.check_failures.inc(Check::Token);
+            return Ok(Reply::Close);
+        }
         let mut read_now = false;
         for _ in 0..STATE_ATTEMPTS {
             let now = Instant::now();
@@ -305,6 +398,7 @@ impl KzService {
                 let Some(register) = register else {
                     return Ok(refuse(ResultTypeEnum::UnknownId, "unknown system id"));
                 };
+                slot.note_answered(&state, now, peer);
                 slot.cached = Some(Cached {
                     register,
                     state,
@@ -333,6 +427,20 @@ impl KzService {
                 command,
             ) {
                 Gate::Replay(bytes) => {
+                    let free = slot.free_retry(
+                        header.request_number,
+                        header.token,
+                        peer,
+                        now,
+                        inner.config.retry_window,
+                    );
+                    // A late retry from elsewhere carries an old token and gets the current
+                    // one back: it counts like a wrong token.
+                    if !free && self.count_wrong_token(system_id, peer) {
+                        inner.metrics.kz.frames.inc(FrameResult::Dropped);
+                        inner.metrics.kz.check_failures.inc(Check::Token);
+                        return Ok(Reply::Close);
+                    }
                     inner.metrics.kz.frames.inc(FrameResult::Duplicate);
                     inner.metrics.duplicates_reacked.inc();
                     return Ok(Reply::Send(bytes));
@@ -344,16 +452,13 @@ impl KzService {
                     continue;
                 }
                 Gate::Refuse(ResultTypeEnum::InvalidToken) => {
-                    let over = inner.limiter.lock().unwrap_or_else(|p| p.into_inner()).hit(
-                        &[
-                            FailureKey::Register(system_id),
-                            FailureKey::Address(peer.ip()),
-                        ],
-                        crate::clock::unix_millis(),
-                        inner.config.invalid_token_per_minute,
+                    let locked = self.count_wrong_token(system_id, peer);
+                    crate::log_limit::limited(
+                        "kz_wrong_token",
+                        peer.ip(),
+                        |suppressed| tracing::info!(%peer, system_id, locked, suppressed, "KZ request with a wrong token"),
                     );
-                    tracing::info!(%peer, system_id, rate_limited = over, "KZ request with a wrong token");
-                    if over {
+                    if locked {
                         inner.metrics.kz.frames.inc(FrameResult::Dropped);
                         inner.metrics.kz.check_failures.inc(Check::Token);
                         return Ok(Reply::Close);
@@ -383,6 +488,8 @@ impl KzService {
                     state,
                     token,
                 }) => {
+                    let answered = Instant::now();
+                    slot.note_answered(&state, answered, peer);
                     if let Some(cached) = slot.cached.as_mut() {
                         cached.state = *state;
                         cached.register.kz_token = Some(i64::from(token));
@@ -684,6 +791,40 @@ impl KzService {
         let response = Response::result_only(command, code, text);
         // A result-only response is a few dozen bytes; encoding cannot exceed a u32 SIZE.
         encode_frame(*header, &response).unwrap_or_default()
+    }
+}
+
+/// Writes the token guard's audit lines, one at a time, off the frame path: the owner of the
+/// register sees each lockout (how many wrong tokens, from where, for how long). Lockouts double
+/// in length, so a guesser makes a handful of lines a day per register and source.
+async fn write_guess_audits(store: Store, mut queue: tokio::sync::mpsc::Receiver<GuessAudit>) {
+    while let Some(line) = queue.recv().await {
+        let GuessAudit {
+            system_id,
+            source,
+            lockout,
+        } = line;
+        let scope = match lockout.key {
+            GuardKey::Register(_) => "register",
+            GuardKey::Source(_) => "source address",
+        };
+        let detail = format!(
+            "{} wrong KZ tokens (per {scope}); nothing from this {scope} is looked at for {} s",
+            lockout.attempts,
+            lockout.lasts.as_secs()
+        );
+        let written = store
+            .audit_register_event(
+                i64::from(system_id),
+                AUDIT_LOCKOUT,
+                detail,
+                Some(source.to_string()),
+                crate::clock::unix_millis(),
+            )
+            .await;
+        if let Err(error) = written {
+            tracing::warn!(system_id, error = %crate::error_chain::render(&error), "token lockout not written to the audit log");
+        }
     }
 }
 

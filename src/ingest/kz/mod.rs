@@ -30,6 +30,7 @@ pub mod money;
 pub mod nomenclature;
 pub mod state;
 pub mod ticket_check;
+pub mod token_guard;
 
 use ofd_protocol::kz::ResultTypeEnum;
 
@@ -65,9 +66,13 @@ pub struct KzConfig {
     pub utc_offset_secs: i32,
     /// Base of the receipt check URL put in `qr_code`.
     pub qr_base: String,
-    /// INVALID_TOKEN answers allowed per register and per source address per minute; beyond it
-    /// the connection is closed without an answer.
-    pub invalid_token_per_minute: u32,
+    /// Wrong tokens a register or a source address may send before it is locked out
+    /// ([`token_guard`]).
+    pub token_attempts: u32,
+    /// The first lockout; each further one in a row doubles, up to [`token_guard::MAX_LOCKOUT`].
+    pub token_lockout: std::time::Duration,
+    /// How long after an answer a retry from another connection is replayed without counting.
+    pub retry_window: std::time::Duration,
 }
 
 impl Default for KzConfig {
@@ -78,7 +83,9 @@ impl Default for KzConfig {
             max_offline_age_secs: 72 * 3600,
             utc_offset_secs: 5 * 3600,
             qr_base: "http://localhost:8080/check".into(),
-            invalid_token_per_minute: 10,
+            token_attempts: 10,
+            token_lockout: std::time::Duration::from_secs(60),
+            retry_window: std::time::Duration::from_secs(120),
         }
     }
 }

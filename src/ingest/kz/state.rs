@@ -2,7 +2,10 @@
 //!
 //! The gate is pure: given the stored state, the register's current token and the request's
 //! (REQNUM, token, command), it says whether to replay a cached response, refuse, or process.
-//! Order matters and follows spec §8 item 5: retry checks first, then the token.
+//! Order matters: the token first, then the retry checks of spec §8 item 5. A token that is
+//! neither the current one nor one of a cached exchange (a retry carries the token it was sent
+//! with) is INVALID_TOKEN whatever the REQNUM, so no answer to a wrong token says anything
+//! about the register's request numbers, and every wrong token reaches the token guard.
 
 use ofd_protocol::kz::ResultTypeEnum;
 use subtle::ConstantTimeEq as _;
@@ -50,6 +53,13 @@ pub enum Gate {
 
 /// Applies the REQNUM/token rules to a request carrying (`reqnum`, `token`, `command`).
 pub fn gate(state: &KzState, current_token: u32, reqnum: u16, token: u32, command: i32) -> Gate {
+    let matches = |known: u32| bool::from(token.ct_eq(&known));
+    let known = matches(current_token)
+        | state.last.as_ref().is_some_and(|e| matches(e.token))
+        | state.last_ok.as_ref().is_some_and(|e| matches(e.token));
+    if !known {
+        return Gate::Refuse(ResultTypeEnum::InvalidToken);
+    }
     let same = |e: &Exchange| e.reqnum == reqnum && e.token == token && e.command == command;
     if let Some(ok) = state.last_ok.as_ref().filter(|e| same(e)) {
         return Gate::Replay(ok.response.clone());
@@ -129,6 +139,22 @@ mod tests {
             gate(&state, current, 5, 90, 1),
             Gate::Replay(b"ok".to_vec())
         );
+    }
+
+    #[test]
+    fn a_wrong_token_is_invalid_token_whatever_the_request_number() {
+        let state = KzState {
+            last: Some(exchange(7, 100, 1, b"last")),
+            last_ok: Some(exchange(5, 90, 1, b"ok")),
+            ..KzState::default()
+        };
+        for reqnum in [5, 7, 8] {
+            assert_eq!(
+                gate(&state, 200, reqnum, 12345, 1),
+                Gate::Refuse(ResultTypeEnum::InvalidToken),
+                "REQNUM {reqnum}"
+            );
+        }
     }
 
     #[test]
