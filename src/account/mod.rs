@@ -20,6 +20,8 @@
 //!   not configured.
 //! - Errors are one JSON shape with a stable code (`error.rs`); KZ tokens are shown only by the
 //!   calls that issue them.
+//! - The web cabinet's pages (`pages/`) are served at `/` by the same service and call the
+//!   handlers here in-process, with the same caller and scoping.
 //! - This first slice holds what provisioning needs; reports, search, exports, staff and alerts
 //!   are further route modules beside `organisations.rs` and `registers.rs`.
 //! - Configuration: [`config`], the `[account]` table, flags and env vars. HTTPS with
@@ -46,6 +48,7 @@ mod mailer;
 pub mod metrics;
 pub mod openapi;
 mod organisations;
+pub mod pages;
 pub mod password;
 mod registers;
 mod routes;
