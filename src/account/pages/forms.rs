@@ -143,7 +143,30 @@ pub fn input(
     value: &str,
     required: bool,
 ) -> Markup {
-    let id = format!("f-{name}");
+    input_with_id(
+        ctx,
+        problems,
+        &format!("f-{name}"),
+        name,
+        label_key,
+        kind,
+        value,
+        required,
+    )
+}
+
+/// [`input`] with its element id given (when two forms on a page share field names).
+#[allow(clippy::too_many_arguments)]
+pub fn input_with_id(
+    ctx: &Ctx,
+    problems: &Problems,
+    id: &str,
+    name: &str,
+    label_key: &str,
+    kind: &str,
+    value: &str,
+    required: bool,
+) -> Markup {
     let problem = problems.of(name);
     let error_id = format!("{id}-error");
     html! {
@@ -169,7 +192,27 @@ pub fn select(
     options: &[(&str, &str)],
     selected: &str,
 ) -> Markup {
-    let id = format!("f-{name}");
+    select_with_id(
+        ctx,
+        problems,
+        &format!("f-{name}"),
+        name,
+        label_key,
+        options,
+        selected,
+    )
+}
+
+/// [`select`] with its element id given (when two forms on a page share field names).
+pub fn select_with_id(
+    ctx: &Ctx,
+    problems: &Problems,
+    id: &str,
+    name: &str,
+    label_key: &str,
+    options: &[(&str, &str)],
+    selected: &str,
+) -> Markup {
     html! {
         div.field {
             label for=(id) { (ctx.t(label_key)) }

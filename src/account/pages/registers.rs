@@ -11,7 +11,7 @@ use axum::{Extension, Json};
 use maud::{html, Markup};
 use serde_json::json;
 
-use super::forms::{input, select, typed, Posted, Problems};
+use super::forms::{input, input_with_id, select, select_with_id, typed, Posted, Problems};
 use super::{notice, see_other, Ctx, OrPage as _, Signed};
 use crate::account::auth::{Caller, Permission};
 use crate::account::registers::{
@@ -99,10 +99,10 @@ async fn list_page(
     let body = html! {
         (notice(ctx, query.get("done").map(String::as_str)))
         form.filters method="get" action="/registers" {
-            (select(ctx, &none, "dialect", "field.dialect", &dialects, filter("dialect").as_deref().unwrap_or("")))
-            (select(ctx, &none, "status", "field.status", &statuses, filter("status").as_deref().unwrap_or("")))
+            (select_with_id(ctx, &none, "q-dialect", "dialect", "field.dialect", &dialects, filter("dialect").as_deref().unwrap_or("")))
+            (select_with_id(ctx, &none, "q-status", "status", "field.status", &statuses, filter("status").as_deref().unwrap_or("")))
             @if operator {
-                (input(ctx, &none, "org_inn", "field.inn", "text", filter("org_inn").as_deref().unwrap_or(""), false))
+                (input_with_id(ctx, &none, "q-org_inn", "org_inn", "field.inn", "text", filter("org_inn").as_deref().unwrap_or(""), false))
             }
             button type="submit" { (ctx.t("filter.apply")) }
         }

@@ -1,0 +1,305 @@
+//! The web cabinet over plain HTTP (reqwest) against the real account service and database, on
+//! each backend: every POST form is refused without the right CSRF token (and nothing changes),
+//! every answer carries the security headers, unknown pages and other organisations' objects
+//! get the 404 page, a role without the right gets the 403 page, anonymous visitors are sent to
+//! login, the API's field errors appear beside their fields, and no page shows one
+//! organisation's data to another.
+
+mod account_support;
+mod cabinet_support;
+mod common;
+
+use account_support::{owner, staff, Account, MailServer, PASSWORD};
+use cabinet_support::PageClient;
+use common::on_each_backend;
+use ofd::account::AccountOptions;
+use serde_json::json;
+
+async fn start(store: &ofd::store::Store, mail: &MailServer) -> Account {
+    Account::start_with(
+        store,
+        AccountOptions {
+            smtp_url: Some(mail.url.as_str().into()),
+            ..AccountOptions::default()
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_without_the_right_csrf_token_are_refused() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let mail = MailServer::start().await;
+        let account = start(&store, &mail).await;
+        let (api, _) = owner(&account, &mail, "7707083893", "owner@csrf.test").await;
+
+        let browser = PageClient::new(&account.url);
+        browser.login("owner@csrf.test", PASSWORD).await;
+        let keys = browser.get("/keys").await;
+        assert_eq!(keys.status, 200, "{}", keys.body);
+        let good = keys.csrf();
+
+        // No token, a wrong one, and one from another visitor: 403 page, no key made.
+        let missing = browser
+            .post_raw("/keys", &[("name", "k1"), ("role", "accountant")])
+            .await;
+        assert_eq!(missing.status, 403, "{}", missing.body);
+        assert!(missing.header("content-type").starts_with("text/html"));
+        let wrong = browser
+            .post_raw(
+                "/keys",
+                &[("csrf", "00"), ("name", "k2"), ("role", "accountant")],
+            )
+            .await;
+        assert_eq!(wrong.status, 403);
+        let stranger = PageClient::new(&account.url);
+        let their = stranger.get("/login").await.csrf();
+        assert_ne!(their, good);
+        let forged = browser
+            .post_raw(
+                "/keys",
+                &[("csrf", &their), ("name", "k3"), ("role", "accountant")],
+            )
+            .await;
+        assert_eq!(forged.status, 403);
+        // A session cookie alone (an attacker's page has no token) does not log out either.
+        let logout = browser.post_raw("/logout", &[]).await;
+        assert_eq!(logout.status, 403);
+        let (_, listed) = api.get("/api/v1/api-keys").await;
+        assert_eq!(listed["keys"], json!([]), "no refused form created a key");
+
+        // The right token works; the new secret is on that answer only.
+        let made = browser
+            .post_raw(
+                "/keys",
+                &[("csrf", &good), ("name", "k4"), ("role", "accountant")],
+            )
+            .await;
+        assert_eq!(made.status, 200, "{}", made.body);
+        assert!(made.body.contains("id=\"api-key\""));
+        let (_, listed) = api.get("/api/v1/api-keys").await;
+        assert_eq!(listed["keys"].as_array().map(Vec::len), Some(1));
+        assert!(!browser.get("/keys").await.body.contains("id=\"api-key\""));
+
+        // The anonymous forms are guarded too: login without the token is refused.
+        let anonymous = PageClient::new(&account.url);
+        anonymous.get("/login").await;
+        let refused = anonymous
+            .post_raw(
+                "/login",
+                &[("login", "owner@csrf.test"), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(refused.status, 403);
+        assert!(anonymous.cookie("ofd_session").is_none());
+        account.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_carry_security_headers_and_refusals_have_pages() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let mail = MailServer::start().await;
+        let account = start(&store, &mail).await;
+        let (owner_api, _) = owner(&account, &mail, "7707083893", "owner@pages.test").await;
+        let (_, _) = staff(&account, &mail, &owner_api, "acc@pages.test", "accountant").await;
+
+        let visitor = PageClient::new(&account.url);
+        let login = visitor.get("/login").await;
+        assert_eq!(login.status, 200);
+        let csp = login.header("content-security-policy").to_owned();
+        for part in [
+            "default-src 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ] {
+            assert!(csp.contains(part), "{csp}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(login.header("x-frame-options"), "DENY");
+        assert_eq!(login.header("x-content-type-options"), "nosniff");
+        assert_eq!(login.header("referrer-policy"), "no-referrer");
+        assert_eq!(login.header("cache-control"), "no-store");
+        assert!(!login.body.contains("<script"), "no JavaScript");
+        let csrf_cookie = login
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("ofd_csrf="))
+            .expect("the CSRF cookie is set")
+            .to_owned();
+        assert!(csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Strict"));
+
+        let css = visitor.get("/static/cabinet.css").await;
+        assert_eq!(css.status, 200);
+        assert!(css.header("content-type").starts_with("text/css"));
+        assert!(
+            css.header("cache-control").contains("max-age="),
+            "{}",
+            css.header("cache-control")
+        );
+        assert_eq!(css.header("x-content-type-options"), "nosniff");
+
+        // Unknown pages: the HTML 404 page (in the visitor's language); the API keeps JSON.
+        let missing = visitor.get("/no/such/page").await;
+        assert_eq!(missing.status, 404);
+        assert!(missing.header("content-type").starts_with("text/html"));
+        assert!(missing.body.contains("Такой страницы нет"));
+        assert_eq!(missing.header("x-frame-options"), "DENY");
+        let api_missing = visitor.get("/api/v1/no/such/route").await;
+        assert_eq!(api_missing.status, 404);
+        assert!(api_missing
+            .header("content-type")
+            .starts_with("application/json"));
+
+        // Anonymous visitors are sent to login.
+        for path in ["/", "/registers", "/keys", "/alerts", "/operator"] {
+            let page = visitor.get(path).await;
+            assert_eq!(
+                (page.status, page.header("location")),
+                (303, "/login"),
+                "{path}"
+            );
+        }
+
+        // An accountant: the 403 page for keys, staff, audit and the operator console.
+        let accountant = PageClient::new(&account.url);
+        accountant.login("acc@pages.test", PASSWORD).await;
+        for path in ["/keys", "/staff", "/audit", "/operator"] {
+            let page = accountant.get(&format!("{path}?lang=en")).await;
+            assert_eq!(page.status, 403, "{path}: {}", page.body);
+            assert!(
+                page.body.contains("Your role does not allow this."),
+                "{path}"
+            );
+        }
+        let home = accountant.get("/").await;
+        assert_eq!(home.status, 200);
+        assert!(
+            home.body.contains("<html lang=\"en\""),
+            "the choice is remembered"
+        );
+        assert!(
+            !home.body.contains("href=\"/keys\""),
+            "no link to what the role may not open"
+        );
+
+        // Field-level errors: the API's message beside the field it names.
+        let signup = visitor
+            .submit(
+                "/signup?lang=en",
+                "/signup",
+                &[
+                    ("org_name", "Shop"),
+                    ("inn", "7736207543"),
+                    ("email", "new@pages.test"),
+                    ("password", "short"),
+                    ("password_repeat", "short"),
+                    ("consent", "yes"),
+                ],
+            )
+            .await;
+        assert_eq!(signup.status, 400, "{}", signup.body);
+        assert!(
+            signup.body.contains("data-field=\"password\""),
+            "{}",
+            signup.body
+        );
+        assert!(signup.body.contains("aria-invalid=\"true\""));
+        assert!(
+            signup.body.contains("value=\"new@pages.test\""),
+            "the form keeps its values"
+        );
+        account.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_page_shows_one_organisation_to_another() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let mail = MailServer::start().await;
+        let account = start(&store, &mail).await;
+        let (first_api, _) = owner(&account, &mail, "7707083893", "first@a.test").await;
+        let (_, _) = owner(&account, &mail, "7736207543", "second@b.test").await;
+        let (status, register) = first_api
+            .post(
+                "/api/v1/registers",
+                json!({ "dialect": "ru", "fn_number": "9999078900004312", "model": "FirstModel",
+                        "org_inn": "7707083893" }),
+            )
+            .await;
+        assert_eq!(status, 201, "{register}");
+        let id = register["id"].as_i64().expect("id");
+        let (status, kz) = first_api
+            .post(
+                "/api/v1/registers",
+                json!({ "dialect": "kz", "org_inn": "7707083893" }),
+            )
+            .await;
+        assert_eq!(status, 201, "{kz}");
+        let kz_id = kz["id"].as_i64().expect("id");
+
+        let first = PageClient::new(&account.url);
+        first.login("first@a.test", PASSWORD).await;
+        let own = first.get(&format!("/registers/{id}")).await;
+        assert_eq!(own.status, 200);
+        assert!(own.body.contains("9999078900004312"));
+
+        let second = PageClient::new(&account.url);
+        second.login("second@b.test", PASSWORD).await;
+        let secret_bits = [
+            "9999078900004312",
+            "FirstModel",
+            "first@a.test",
+            "7707083893",
+        ];
+        for path in [
+            "/",
+            "/registers",
+            "/registers?dialect=ru",
+            "/staff",
+            "/audit",
+            "/alerts",
+            "/keys",
+        ] {
+            let page = second.get(path).await;
+            assert_eq!(page.status, 200, "{path}");
+            for bit in secret_bits {
+                assert!(!page.body.contains(bit), "{path} shows {bit}");
+            }
+        }
+        for path in [format!("/registers/{id}"), format!("/registers/{kz_id}")] {
+            let page = second.get(&path).await;
+            assert_eq!(page.status, 404, "{path}");
+            for bit in secret_bits {
+                assert!(!page.body.contains(bit), "{path} shows {bit}");
+            }
+        }
+        // Changes to the other's register find nothing, and change nothing.
+        let csrf = second.get("/registers").await.csrf();
+        let token = second
+            .post_raw(&format!("/registers/{kz_id}/token"), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(token.status, 404);
+        let status = second
+            .post_raw(
+                &format!("/registers/{id}/status"),
+                &[("csrf", &csrf), ("status", "blocked")],
+            )
+            .await;
+        assert_eq!(status.status, 404);
+        let (_, after) = first_api.get(&format!("/api/v1/registers/{id}")).await;
+        assert_eq!(after["status"], "active");
+        // Filtering by the other's tax id shows nothing either.
+        let filtered = second.get("/registers?org_inn=7707083893").await;
+        assert!(!filtered.body.contains("9999078900004312"));
+        account.stop().await;
+    })
+    .await;
+}
