@@ -303,3 +303,209 @@ async fn no_page_shows_one_organisation_to_another() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitation_recovery_alert_settings_and_the_operator_console_work_by_forms() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let mail = MailServer::start().await;
+        let account = start(&store, &mail).await;
+        let (owner_api, _) = owner(&account, &mail, "7707083893", "owner@forms.test").await;
+        let (_, _) = owner(&account, &mail, "7736207543", "owner@other.test").await;
+        let browser = PageClient::new(&account.url);
+        browser.login("owner@forms.test", PASSWORD).await;
+
+        // Invite by the staff form; accept on the invitation page; log in as the new person.
+        let invited = browser
+            .submit(
+                "/staff",
+                "/staff",
+                &[("email", "eng@forms.test"), ("role", "engineer")],
+            )
+            .await;
+        assert_eq!(
+            (invited.status, invited.header("location")),
+            (303, "/staff?done=invited")
+        );
+        let (_, _, body) = mail.next().await;
+        let link = account_support::link_in(&body);
+        let path = link.trim_start_matches(&account.url).to_owned();
+        assert!(path.starts_with("/invitation?token="), "{path}");
+        let token = account_support::token_of(&link);
+        let engineer = PageClient::new(&account.url);
+        let mismatch = engineer
+            .submit(
+                &path,
+                "/invitation",
+                &[
+                    ("token", &token),
+                    ("password", PASSWORD),
+                    ("password_repeat", "other-thing-99"),
+                ],
+            )
+            .await;
+        assert_eq!(mismatch.status, 400);
+        assert!(
+            mismatch.body.contains("data-field=\"password_repeat\""),
+            "{}",
+            mismatch.body
+        );
+        let accepted = engineer
+            .submit(
+                &path,
+                "/invitation",
+                &[
+                    ("token", &token),
+                    ("password", PASSWORD),
+                    ("password_repeat", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(accepted.status, 200, "{}", accepted.body);
+        engineer.login("eng@forms.test", PASSWORD).await;
+        assert_eq!(engineer.get("/registers").await.status, 200);
+
+        // Recovery: the mailed link opens the reset page; the new password logs in.
+        let forgot = PageClient::new(&account.url);
+        let sent = forgot
+            .submit(
+                "/password/forgot",
+                "/password/forgot",
+                &[("email", "eng@forms.test")],
+            )
+            .await;
+        assert_eq!(sent.status, 200);
+        let (to, _, body) = mail.next().await;
+        assert_eq!(to, "eng@forms.test");
+        let link = account_support::link_in(&body);
+        let path = link.trim_start_matches(&account.url).to_owned();
+        assert!(path.starts_with("/password/reset?token="), "{path}");
+        let token = account_support::token_of(&link);
+        let new_password = "another-sturdy-owl-77";
+        let reset = forgot
+            .submit(
+                &path,
+                "/password/reset",
+                &[
+                    ("token", &token),
+                    ("password", new_password),
+                    ("password_repeat", new_password),
+                ],
+            )
+            .await;
+        assert_eq!(reset.status, 200, "{}", reset.body);
+        PageClient::new(&account.url)
+            .login("eng@forms.test", new_password)
+            .await;
+
+        // Alert settings: a bad threshold is named; the webhook secret is shown once.
+        let bad = browser
+            .submit(
+                "/alerts/settings",
+                "/alerts/settings",
+                &[
+                    ("silent_hours", "many"),
+                    ("drive_key_days", "30"),
+                    ("unsent_days", "3"),
+                    ("kz_offline_hours", "24"),
+                    ("shift_open_hours", "24"),
+                    ("tariff_days", "7"),
+                    ("event_window_hours", "168"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, 200);
+        assert!(
+            bad.body.contains("data-field=\"silent_hours\""),
+            "{}",
+            bad.body
+        );
+        let saved = browser
+            .submit(
+                "/alerts/settings",
+                "/alerts/settings",
+                &[
+                    ("silent_hours", "12"),
+                    ("drive_key_days", "30"),
+                    ("unsent_days", "3"),
+                    ("kz_offline_hours", "24"),
+                    ("shift_open_hours", "24"),
+                    ("tariff_days", "7"),
+                    ("event_window_hours", "168"),
+                    ("webhook_url", "https://hooks.example/ofd"),
+                ],
+            )
+            .await;
+        assert_eq!(saved.status, 200, "{}", saved.body);
+        assert!(
+            saved.body.contains("id=\"webhook-secret\""),
+            "{}",
+            saved.body
+        );
+        let again = browser.get("/alerts/settings").await;
+        assert!(!again.body.contains("id=\"webhook-secret\""));
+        assert!(again.body.contains("value=\"12\""));
+        let (_, settings) = owner_api.get("/api/v1/alerts/settings").await;
+        assert_eq!(settings["thresholds"]["silent_hours"], 12);
+        assert_eq!(settings["webhook_url"], "https://hooks.example/ofd");
+        // Mail choices: only the ticked kind is mailed.
+        let chosen = browser
+            .submit(
+                "/alerts/settings",
+                "/alerts/subscriptions",
+                &[("email", "no_documents")],
+            )
+            .await;
+        assert_eq!(chosen.status, 303);
+        let (_, subs) = owner_api.get("/api/v1/alerts/subscriptions").await;
+        let mailed: Vec<&str> = subs
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter(|s| s["email"] == true)
+            .filter_map(|s| s["kind"].as_str())
+            .collect();
+        assert_eq!(mailed, ["no_documents"]);
+
+        // The operator console: a wrong key is refused; the operator key shows every
+        // organisation; an organisation's own key does not sign in.
+        let operator = PageClient::new(&account.url);
+        let wrong = operator
+            .submit(
+                "/operator/login",
+                "/operator/login",
+                &[("key", "not-a-key")],
+            )
+            .await;
+        assert_eq!(wrong.status, 401);
+        let (_, made) = owner_api
+            .post(
+                "/api/v1/api-keys",
+                json!({ "name": "prog", "role": "owner" }),
+            )
+            .await;
+        let org_key = made["secret"].as_str().expect("secret").to_owned();
+        let refused = operator
+            .submit("/operator/login", "/operator/login", &[("key", &org_key)])
+            .await;
+        assert_eq!(refused.status, 401);
+        let signed = operator
+            .submit(
+                "/operator/login",
+                "/operator/login",
+                &[("key", &account.key)],
+            )
+            .await;
+        assert_eq!(
+            (signed.status, signed.header("location")),
+            (303, "/operator")
+        );
+        let console = operator.get("/operator").await;
+        assert_eq!(console.status, 200, "{}", console.body);
+        assert!(console.body.contains("7707083893") && console.body.contains("7736207543"));
+        let owner_console = browser.get("/operator").await;
+        assert_eq!(owner_console.status, 403);
+        account.stop().await;
+    })
+    .await;
+}
