@@ -509,3 +509,84 @@ async fn invitation_recovery_alert_settings_and_the_operator_console_work_by_for
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_keys_registers_and_audit_change_through_their_forms() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let mail = MailServer::start().await;
+        let account = start(&store, &mail).await;
+        let (owner_api, _) = owner(&account, &mail, "7707083893", "owner@change.test").await;
+        let (_, cashier_id) = staff(&account, &mail, &owner_api, "cash@change.test", "cashier").await;
+        let browser = PageClient::new(&account.url);
+        browser.login("owner@change.test", PASSWORD).await;
+
+        // Change a role, then remove the person.
+        let changed = browser
+            .submit("/staff", &format!("/staff/{cashier_id}/role"), &[("role", "engineer")])
+            .await;
+        assert_eq!((changed.status, changed.header("location")), (303, "/staff?done=role_changed"));
+        let (_, users) = owner_api.get("/api/v1/users").await;
+        let role_of = |users: &serde_json::Value| {
+            users["users"]
+                .as_array()
+                .expect("users")
+                .iter()
+                .find(|u| u["id"] == cashier_id)
+                .map(|u| (u["role"].clone(), u["status"].clone()))
+                .expect("listed")
+        };
+        assert_eq!(role_of(&users), (json!("engineer"), json!("active")));
+        let page = browser.get("/staff?done=role_changed").await;
+        assert!(page.body.contains("The role has been changed.") || page.body.contains("Роль изменена."));
+        let removed = browser
+            .submit("/staff", &format!("/staff/{cashier_id}/remove"), &[])
+            .await;
+        assert_eq!(removed.status, 303);
+        let (_, users) = owner_api.get("/api/v1/users").await;
+        assert_eq!(role_of(&users).1, json!("disabled"));
+
+        // Revoke a key made on the keys page.
+        let made = browser
+            .submit("/keys", "/keys", &[("name", "till"), ("role", "cashier")])
+            .await;
+        assert_eq!(made.status, 200);
+        let (_, keys) = owner_api.get("/api/v1/api-keys").await;
+        let key_id = keys["keys"][0]["id"].as_i64().expect("key id");
+        let revoked = browser
+            .submit("/keys", &format!("/keys/{key_id}/revoke"), &[])
+            .await;
+        assert_eq!((revoked.status, revoked.header("location")), (303, "/keys?done=revoked"));
+        let (_, keys) = owner_api.get("/api/v1/api-keys").await;
+        assert!(keys["keys"][0]["revoked_at"].is_i64(), "{keys}");
+
+        // Block a register by its page; a wrong status value is refused.
+        let (_, register) = owner_api
+            .post(
+                "/api/v1/registers",
+                json!({ "dialect": "ru", "fn_number": "9999078900004399", "org_inn": "7707083893" }),
+            )
+            .await;
+        let id = register["id"].as_i64().expect("id");
+        let page = format!("/registers/{id}");
+        let blocked = browser
+            .submit(&page, &format!("{page}/status"), &[("status", "blocked")])
+            .await;
+        assert_eq!((blocked.status, blocked.header("location")), (303, format!("{page}?done=status").as_str()));
+        let (_, after) = owner_api.get(&format!("/api/v1/registers/{id}")).await;
+        assert_eq!(after["status"], "blocked");
+        let bad = browser
+            .submit(&page, &format!("{page}/status"), &[("status", "gone")])
+            .await;
+        assert_eq!(bad.status, 400);
+
+        // The audit page lists what was done, newest last.
+        let audit = browser.get("/audit").await;
+        assert_eq!(audit.status, 200);
+        for action in ["user.update", "user.disable", "api_key.revoke", "register.status"] {
+            assert!(audit.body.contains(action), "{action} missing from the audit page");
+        }
+        account.stop().await;
+    })
+    .await;
+}
