@@ -8,6 +8,7 @@
 mod account_support;
 mod cabinet_support;
 mod common;
+mod ingest_support;
 
 use account_support::{owner, staff, Account, MailServer, PASSWORD};
 use cabinet_support::PageClient;
@@ -589,4 +590,36 @@ async fn staff_keys_registers_and_audit_change_through_their_forms() {
         account.stop().await;
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_s_server_time_is_in_a_histogram() {
+    let db = common::TestDb::sqlite();
+    let store = db.open().await;
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("addr");
+    let account = Account::start_with(
+        &store,
+        AccountOptions {
+            metrics_listen: Some(metrics),
+            ..AccountOptions::default()
+        },
+    )
+    .await;
+    let visitor = PageClient::new(&account.url);
+    assert_eq!(visitor.get("/login").await.status, 200);
+    assert_eq!(visitor.get("/login").await.status, 200);
+    assert_eq!(visitor.get("/registers/7").await.status, 303);
+    let text = ingest_support::scrape(metrics).await;
+    assert!(
+        text.contains("ofd_account_page_seconds_count{page=\"/login\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ofd_account_page_seconds_count{page=\"/registers/{id}\"} 1"),
+        "route templates, not paths, label the series: {text}"
+    );
+    account.stop().await;
 }

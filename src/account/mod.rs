@@ -99,6 +99,8 @@ pub struct AppState {
     pub config: Arc<AccountConfig>,
     /// Login by electronic signature.
     pub esign: Arc<dyn esign::EsignVerifier>,
+    /// The service's metrics (the cabinet's page times among them).
+    pub metrics: metrics::AccountMetrics,
 }
 
 /// A running account service: its address and the task serving it.
@@ -182,6 +184,7 @@ pub async fn spawn(
         store,
         config: Arc::new(config),
         esign: Arc::new(esign::NotConfigured),
+        metrics,
     };
     let app = router(state).into_make_service_with_connect_info::<auth::PeerAddr>();
     let reload = crate::tls::reload_on_sighup(

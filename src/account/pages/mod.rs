@@ -29,6 +29,8 @@
 //!   ([`security_headers`]). Pages are `Cache-Control: no-store`; the stylesheet is cacheable.
 //! - No JavaScript at all: every action is a form POST answered by a page or a redirect
 //!   (POST/redirect/GET, except where a secret is shown once: that answer is the page itself).
+//! - Every page's server time goes into the `ofd_account_page_seconds{page}` histogram, labelled
+//!   by route template.
 //! - Languages: [`i18n`]. Everything the pages say comes from the message catalogues.
 //! - Other page groups (points of sale, documents, reports, money, applications) are further
 //!   files here with their routes added in [`router`] and links in [`NAV`].
@@ -182,9 +184,15 @@ fn query_lang(request: &Request) -> Option<String> {
     })
 }
 
-/// Middleware in front of every page: chooses the language, makes sure the CSRF cookie exists,
+/// Middleware in front of every page: times it (`ofd_account_page_seconds`), chooses the language, makes sure the CSRF cookie exists,
 /// refuses a POST whose `csrf` field does not match, and remembers a `lang` choice.
 async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_default();
     let chosen = query_lang(&request).and_then(|q| Lang::parse(&q));
     let lang = Lang::of_request(chosen.map(Lang::code), request.headers());
     request.extensions_mut().insert(lang);
@@ -244,6 +252,11 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
     headers
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
+    state
+        .metrics
+        .page_seconds
+        .with_label_values(&[route.as_str()])
+        .observe(started.elapsed().as_secs_f64());
     response
 }
 
