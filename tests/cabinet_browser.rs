@@ -97,6 +97,28 @@ async fn a_new_owner_runs_the_cabinet_in_a_browser() {
         assert_eq!(browser.path().await, "/");
         browser.expect_text("Открытых оповещений нет.").await;
         browser.shot(&shot("home")).await;
+        // Readable on a cashier's phone: at 360 px nothing runs off the side.
+        browser
+            .driver
+            .set_window_size(360, 800)
+            .await
+            .expect("resize");
+        browser.open("/").await;
+        let width = browser
+            .driver
+            .execute("return document.documentElement.scrollWidth;", vec![])
+            .await
+            .expect("measure");
+        assert!(
+            width.as_i64().is_some_and(|w| w <= 360),
+            "page is {width} px wide"
+        );
+        browser.shot(&shot("home-360px")).await;
+        browser
+            .driver
+            .set_window_size(1200, 900)
+            .await
+            .expect("resize");
 
         // Invite a person.
         browser.open("/staff").await;
