@@ -623,3 +623,64 @@ async fn every_page_s_server_time_is_in_a_histogram() {
     );
     account.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registers_list_filters_and_pages_by_cursor() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let mail = MailServer::start().await;
+        let account = start(&store, &mail).await;
+        let (api, _) = owner(&account, &mail, "7707083893", "owner@paging.test").await;
+        for i in 0..52 {
+            let body = if i == 0 {
+                json!({ "dialect": "ru", "fn_number": "9999078900004300", "org_inn": "7707083893" })
+            } else {
+                json!({ "dialect": "kz", "model": format!("M{i:02}"), "org_inn": "7707083893" })
+            };
+            let (status, answer) = api.post("/api/v1/registers", body).await;
+            assert_eq!(status, 201, "{answer}");
+        }
+        let browser = PageClient::new(&account.url);
+        browser.login("owner@paging.test", PASSWORD).await;
+        let first = browser.get("/registers?dialect=kz").await;
+        assert_eq!(first.status, 200);
+        assert_eq!(
+            first.body.matches("href=\"/registers/").count(),
+            50,
+            "a page holds 50"
+        );
+        assert!(
+            !first.body.contains("9999078900004300"),
+            "the RU one is filtered out"
+        );
+        let next = first
+            .body
+            .split("rel=\"next\" href=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a next-page link")
+            .replace("&amp;", "&");
+        assert!(
+            next.contains("dialect=kz") && next.contains("after_id="),
+            "{next}"
+        );
+        let second = browser.get(&next).await;
+        assert_eq!(second.body.matches("href=\"/registers/").count(), 1);
+        assert!(second.body.contains("M51"));
+        assert!(
+            !second.body.contains("rel=\"next\""),
+            "the last page has no next link"
+        );
+        let ru = browser.get("/registers?dialect=ru&status=active").await;
+        assert!(ru.body.contains("9999078900004300"));
+        let bad = browser.get("/registers?status=sleeping").await;
+        assert_eq!(bad.status, 200);
+        assert!(
+            bad.body.contains("class=\"error\""),
+            "a bad filter is explained: {}",
+            bad.body
+        );
+        account.stop().await;
+    })
+    .await;
+}
