@@ -749,7 +749,7 @@ async fn operator_acts_on_any_organisation_and_sessions_expire() {
             assert_eq!(status, 202, "{answer}");
             let (_, _, body) = mail.next().await;
             let link = link_in(&body);
-            assert!(link.starts_with("https://cabinet.example/api/v1/signup/confirm?token="));
+            assert!(link.starts_with("https://cabinet.example/signup/confirm?token="));
             let (status, _) = anonymous
                 .post(
                     "/api/v1/signup/confirm",
@@ -1246,7 +1246,7 @@ async fn signup_and_invitation_do_not_tell_whether_an_address_has_an_account() {
                 .await;
             let (to, subject, body) = mail.next().await;
             assert_eq!(to, "new@c.example");
-            assert!(body.contains("/api/v1/signup/confirm?token="), "{subject}");
+            assert!(body.contains("/signup/confirm?token="), "{subject}");
             let (status_known, answer_known) = anonymous
                 .post(
                     "/api/v1/signup",

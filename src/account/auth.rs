@@ -222,12 +222,29 @@ pub async fn require_caller(
     next: Next,
 ) -> Result<Response, ApiError> {
     let source = source_of(request.extensions());
+    let line = format!("{} {}", request.method(), request.uri().path());
     let bearer = request
         .headers()
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(bearer_token)
         .map(str::to_owned);
+    let session = cookie(request.headers(), SESSION_COOKIE);
+    let caller = resolve_caller(&state, bearer, session, source, &line).await?;
+    request.extensions_mut().insert(caller);
+    Ok(next.run(request).await)
+}
+
+/// The caller behind a bearer key or a session id (the key wins when both are given): the one
+/// way both the API and the cabinet's pages authenticate. 401 for a missing, unknown, revoked or
+/// expired credential. Operator staff's requests are audited here with `line`.
+pub async fn resolve_caller(
+    state: &AppState,
+    bearer: Option<String>,
+    session: Option<String>,
+    source: Option<String>,
+    line: &str,
+) -> Result<Caller, ApiError> {
     let actor = match bearer {
         Some(secret) => match state.store.check_api_key(&secret).await? {
             KeyCheck::Valid(key) => match (key.org_id, key.role) {
@@ -253,7 +270,7 @@ pub async fn require_caller(
             }
         },
         None => {
-            let Some(session) = cookie(request.headers(), SESSION_COOKIE) else {
+            let Some(session) = session else {
                 return Err(ApiError::unauthorized(
                     "missing_credentials",
                     "send an API key as `Authorization: Bearer <key>` or log in",
@@ -275,11 +292,11 @@ pub async fn require_caller(
     };
     let tenant = state.store.tenant(actor, source);
     if matches!(tenant.actor(), Actor::Operator { .. }) {
-        let line = format!("{} {}", request.method(), request.uri().path());
-        tenant.audit(None, "operator.request", line).await?;
+        tenant
+            .audit(None, "operator.request", line.to_owned())
+            .await?;
     }
-    request.extensions_mut().insert(Caller(tenant));
-    Ok(next.run(request).await)
+    Ok(Caller(tenant))
 }
 
 /// The credentials of a `Bearer` authorization value (the scheme name is case-insensitive).

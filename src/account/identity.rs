@@ -242,7 +242,7 @@ pub async fn signup(
             body: format!(
                 "Welcome to the OFD cabinet.\n\nConfirm your e-mail address by opening this link \
                  within 48 hours:\n\n{}\n\nIf you did not sign up, ignore this message.\n",
-                link(&state, "/api/v1/signup/confirm", &token)
+                link(&state, "/signup/confirm", &token)
             ),
         },
         source,
@@ -291,7 +291,8 @@ pub async fn confirm_post(
     confirm(&state, &body.token, source).await
 }
 
-/// `GET /api/v1/signup/confirm?token=…`: the mailed link itself.
+/// `GET /api/v1/signup/confirm?token=…`: confirm by the token in JSON (the mailed link opens the
+/// cabinet's page `/signup/confirm`, which calls this).
 #[utoipa::path(get, path = "/api/v1/signup/confirm", params(TokenBody),
     responses((status = 200, body = User), (status = 400)))]
 pub async fn confirm_get(

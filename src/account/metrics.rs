@@ -1,9 +1,12 @@
 //! Prometheus metrics of the account service, served on `[account] metrics_listen` through
 //! [`crate::health_endpoint`]. Label values are closed sets (alert kinds and severities,
 //! delivery results): no organisation or register appears in a label, so cardinality stays
-//! bounded whatever the number of clients.
+//! bounded whatever the number of clients. Cabinet pages are labelled by their route template
+//! (`/registers/{id}`), a closed set too.
 
-use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
 
 use super::alert_rules::AlertKind;
 
@@ -19,6 +22,14 @@ pub struct AccountMetrics {
     pub evaluation_failures: IntCounter,
     /// `ofd_account_webhook_deliveries_total{result}`: delivered, retried, failed.
     pub webhook_deliveries: IntCounterVec,
+    /// `ofd_account_page_seconds{page}`: server time of each cabinet page, by route template.
+    pub page_seconds: HistogramVec,
+}
+
+impl std::fmt::Debug for AccountMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountMetrics").finish_non_exhaustive()
+    }
 }
 
 impl AccountMetrics {
@@ -57,6 +68,17 @@ impl AccountMetrics {
         for result in ["delivered", "retried", "failed"] {
             webhook_deliveries.with_label_values(&[result]);
         }
+        let page_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "ofd_account_page_seconds",
+                "Server time of cabinet pages (request in to response out) by route template.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["page"],
+        )?;
+        registry.register(Box::new(page_seconds.clone()))?;
         registry.register(Box::new(alerts_firing.clone()))?;
         registry.register(Box::new(evaluations.clone()))?;
         registry.register(Box::new(evaluation_failures.clone()))?;
@@ -67,6 +89,7 @@ impl AccountMetrics {
             evaluations,
             evaluation_failures,
             webhook_deliveries,
+            page_seconds,
         })
     }
 

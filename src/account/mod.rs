@@ -22,8 +22,11 @@
 //!   calls that issue them.
 //! - Route modules: `organisations.rs`, `registers.rs` (register reads, edits, status, drives),
 //!   `points_of_sale.rs`, `applications.rs` (tax-authority applications), `register_batch.rs`
-//!   (batch actions and CSV import), `staff.rs`, `identity.rs`; reports, exports and alerts
-//!   are further modules beside them.
+//!   (batch actions and CSV import), `staff.rs`, `identity.rs`; reports and
+//!   exports are further modules beside them; `alerts.rs` and the evaluator hold client alerts.
+
+//! - The web cabinet's pages (`pages/`) are served at `/` by the same service and call the
+//!   handlers here in-process, with the same caller and scoping.
 //! - Configuration: [`config`], the `[account]` table, flags and env vars. HTTPS with
 //!   `tls_cert`/`tls_key` (and `tls_client_ca` for client certificates) through [`crate::tls`],
 //!   the pair re-read on SIGHUP; plain HTTP only on loopback.
@@ -58,6 +61,7 @@ mod mailer;
 pub mod metrics;
 pub mod openapi;
 mod organisations;
+pub mod pages;
 pub mod password;
 mod points_of_sale;
 mod register_batch;
@@ -113,6 +117,8 @@ pub struct AppState {
     pub config: Arc<AccountConfig>,
     /// Login by electronic signature.
     pub esign: Arc<dyn esign::EsignVerifier>,
+    /// The service's metrics (the cabinet's page times among them).
+    pub metrics: metrics::AccountMetrics,
 }
 
 /// A running account service: its address and the task serving it.
@@ -213,6 +219,7 @@ pub async fn spawn_with_esign(
         store,
         config: Arc::new(config),
         esign,
+        metrics,
     };
     let app = router(state).into_make_service_with_connect_info::<auth::PeerAddr>();
     let reload = crate::tls::reload_on_sighup(

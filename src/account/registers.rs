@@ -103,7 +103,7 @@ impl RegisterView {
 }
 
 /// Query of `GET /api/v1/registers`: filters and the page.
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only `ru` or `kz`.

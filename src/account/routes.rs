@@ -1,6 +1,7 @@
 //! The account service's routes. Sign-up, confirmation, login, logout, password recovery and
 //! accepting an invitation are public; everything else under `/api/v1` needs a caller (an API
-//! key or a session, [`super::auth`]). `/healthz`, `/readyz` and the OpenAPI document at
+//! key or a session, [`super::auth`]). The web cabinet's pages ([`super::pages`]) are served at `/`
+//! beside the API; other paths outside `/api` get the cabinet's 404 page. `/healthz`, `/readyz` and the OpenAPI document at
 //! `/api/openapi.json` need nothing.
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -12,8 +13,8 @@ use utoipa::OpenApi as _;
 use super::error::ApiError;
 use super::openapi::ApiDoc;
 use super::{
-    alerts, applications, auth, catalogue, identity, invoices, organisations, points_of_sale,
-    register_batch, registers, staff, tariffs, wired_requests, AppState,
+    alerts, applications, auth, catalogue, identity, invoices, organisations, pages,
+    points_of_sale, register_batch, registers, staff, tariffs, wired_requests, AppState,
 };
 
 /// Largest request body: the API takes small JSON objects only…
@@ -166,12 +167,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .merge(pages::router(state.clone()))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(pages::security_headers))
         .with_state(state)
 }
 
-/// Unknown paths answer in the API's error shape too, not with an empty 404.
 /// `/readyz` ([`crate::health_endpoint`]): the database answers with the schema this binary
 /// needs; a cabinet that cannot read its store is taken out of the load balancer, not restarted.
 async fn readyz(State(state): State<AppState>) -> axum::response::Response {
@@ -185,8 +187,18 @@ async fn readyz(State(state): State<AppState>) -> axum::response::Response {
     .await
 }
 
-async fn unknown_route() -> ApiError {
-    ApiError::not_found("no such route")
+/// Unknown paths under `/api` answer in the API's error shape, not with an empty 404.
+async fn unknown_route(
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if uri.path().starts_with("/api/") {
+        ApiError::not_found("no such route").into_response()
+    } else {
+        // Outside the API a person is reading: the cabinet's 404 page.
+        pages::not_found_page(&headers)
+    }
 }
 
 /// A known path with a method it does not take.
