@@ -20,6 +20,7 @@ pub mod emulate;
 pub mod error_chain;
 pub mod forward;
 pub mod ingest;
+pub mod project;
 pub mod secret;
 pub mod signal;
 pub mod sink;
