@@ -48,6 +48,14 @@ pub enum Permission {
     ChangeRegisters,
     /// Assign registers to cashiers.
     AssignRegisters,
+    /// Search and read documents (a cashier: of their own registers).
+    ReadDocuments,
+    /// Shifts, totals, analytics, unsent documents, delivery status.
+    ReadReports,
+    /// Export documents.
+    ExportDocuments,
+    /// See documents' raw frames: operator staff (support) only.
+    ReadRawFrames,
 }
 
 /// Whether `role` (`None`: operator staff) allows `permission`. The one table of role rights.
@@ -55,8 +63,11 @@ pub fn allows(role: Option<Role>, permission: Permission) -> bool {
     use Permission::*;
     match role {
         None => true,
-        Some(Role::Owner) => permission != ProvisionOrganisations,
-        Some(Role::Accountant) => matches!(permission, ReadOrganisation | ReadRegisters),
+        Some(Role::Owner) => !matches!(permission, ProvisionOrganisations | ReadRawFrames),
+        Some(Role::Accountant) => matches!(
+            permission,
+            ReadOrganisation | ReadRegisters | ReadDocuments | ReadReports | ExportDocuments
+        ),
         Some(Role::Engineer) => {
             matches!(
                 permission,
@@ -65,7 +76,9 @@ pub fn allows(role: Option<Role>, permission: Permission) -> bool {
         }
         // Cashiers read the organisation's card and their registers; which registers are theirs
         // the tenancy layer decides (`store/tenancy.rs`), so the others are not found.
-        Some(Role::Cashier) => matches!(permission, ReadOrganisation | ReadRegisters),
+        Some(Role::Cashier) => {
+            matches!(permission, ReadOrganisation | ReadRegisters | ReadDocuments)
+        }
     }
 }
 

@@ -88,6 +88,9 @@ pub struct AccountOptions {
     /// The lock window in seconds: a lock lifts this long after the last failure. [default: 900]
     #[arg(long, env = "OFD_ACCOUNT_LOCK_SECONDS", value_name = "SECONDS")]
     pub lock_seconds: Option<u64>,
+    /// Most rows one document export may hold (a request may ask for fewer). [default: 1000000]
+    #[arg(long, env = "OFD_ACCOUNT_EXPORT_MAX_ROWS", value_name = "N")]
+    pub export_max_rows: Option<u64>,
 }
 
 crate::layer!(AccountOptions {
@@ -102,7 +105,11 @@ crate::layer!(AccountOptions {
     max_failures_per_account,
     max_failures_per_address,
     lock_seconds,
+    export_max_rows,
 });
+
+/// Rows an export may hold unless the operator says otherwise.
+pub const DEFAULT_EXPORT_MAX_ROWS: u64 = 1_000_000;
 
 /// The account service's settings, resolved.
 #[derive(Debug, Clone)]
@@ -125,6 +132,8 @@ pub struct AccountConfig {
     pub max_failures_per_address: u32,
     /// The lock window.
     pub lock_window: Duration,
+    /// Most rows of one export.
+    pub export_max_rows: u64,
 }
 
 impl AccountConfig {
@@ -183,6 +192,10 @@ impl AccountOptions {
                 .max_failures_per_address
                 .unwrap_or(DEFAULT_MAX_FAILURES_PER_ADDRESS),
             lock_window: Duration::from_secs(self.lock_seconds.unwrap_or(DEFAULT_LOCK_SECONDS)),
+            export_max_rows: self
+                .export_max_rows
+                .unwrap_or(DEFAULT_EXPORT_MAX_ROWS)
+                .max(1),
         })
     }
 }

@@ -20,8 +20,10 @@
 //!   not configured.
 //! - Errors are one JSON shape with a stable code (`error.rs`); KZ tokens are shown only by the
 //!   calls that issue them.
-//! - This first slice holds what provisioning needs; reports, search, exports, staff and alerts
-//!   are further route modules beside `organisations.rs` and `registers.rs`.
+//! - Documents and reports (`documents.rs`, `exports.rs`, `reports.rs`) read the tables the
+//!   projector (`ofd project`, [`crate::project`]) builds from committed documents; they never
+//!   read or decode the documents table on the hot path of ingest. Alerts are further route
+//!   modules beside these.
 //! - Configuration: [`config`], the `[account]` table, flags and env vars. HTTPS with
 //!   `tls_cert`/`tls_key` (and `tls_client_ca` for client certificates) through [`crate::tls`],
 //!   the pair re-read on SIGHUP; plain HTTP only on loopback.
@@ -35,8 +37,10 @@
 
 mod auth;
 pub mod config;
+mod documents;
 mod error;
 pub mod esign;
+mod exports;
 mod identity;
 mod keys;
 mod mailer;
@@ -44,6 +48,7 @@ pub mod openapi;
 mod organisations;
 pub mod password;
 mod registers;
+mod reports;
 mod routes;
 mod staff;
 

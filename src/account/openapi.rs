@@ -4,13 +4,14 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{identity, organisations, registers, staff};
+use super::{documents, exports, identity, organisations, registers, reports, staff};
 
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ofd account API", description = "The cabinet's identity, organisations, staff, \
-        API keys, audit log and registers. Errors are {\"error\":{\"code\",\"message\"}}."),
+        API keys, audit log, registers, documents (search, receipt, exports) and reports (shifts, \
+        totals, unsent documents, delivery). Errors are {\"error\":{\"code\",\"message\"}}."),
     paths(
         identity::signup, identity::confirm_post, identity::confirm_get, identity::login,
         identity::logout, identity::forgot, identity::reset, identity::accept_invitation,
@@ -22,6 +23,8 @@ use super::{identity, organisations, registers, staff};
         organisations::update,
         registers::provision, registers::list, registers::get_one, registers::set_status,
         registers::reset_token,
+        documents::search, documents::get_one, exports::export,
+        reports::shifts, reports::totals, reports::unsent, reports::delivery,
     ),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),

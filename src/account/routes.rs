@@ -11,7 +11,9 @@ use utoipa::OpenApi as _;
 
 use super::error::ApiError;
 use super::openapi::ApiDoc;
-use super::{auth, identity, organisations, registers, staff, AppState};
+use super::{
+    auth, documents, exports, identity, organisations, registers, reports, staff, AppState,
+};
 
 /// Largest request body: the API takes small JSON objects only.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -49,6 +51,13 @@ pub fn router(state: AppState) -> Router {
         .route("/registers/{id}", get(registers::get_one))
         .route("/registers/{id}/status", put(registers::set_status))
         .route("/registers/{id}/token", post(registers::reset_token))
+        .route("/registers/{id}/shifts", get(reports::shifts))
+        .route("/documents", get(documents::search))
+        .route("/documents/export", get(exports::export))
+        .route("/documents/{id}", get(documents::get_one))
+        .route("/reports/totals", get(reports::totals))
+        .route("/reports/unsent", get(reports::unsent))
+        .route("/reports/delivery", get(reports::delivery))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_caller,

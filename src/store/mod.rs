@@ -52,6 +52,7 @@ pub mod organisations;
 pub mod placeholders;
 pub mod quarantine;
 pub mod registers;
+pub mod reports;
 pub mod schema;
 pub mod tax_id;
 pub mod tenancy;
