@@ -88,7 +88,12 @@ async fn expected(store: &Store) -> Expected {
         let register: i64 = row.get(2);
         expected.documents += 1;
         let (operation, total) = if dialect == "ru" {
-            let form = json.as_object().expect("root").values().next().expect("form");
+            let form = json
+                .as_object()
+                .expect("root")
+                .values()
+                .next()
+                .expect("form");
             let code = form["code"].as_i64().expect("code");
             if code != 3 && code != 31 {
                 continue;
@@ -184,7 +189,10 @@ async fn read_tables(store: &Store) -> Vec<String> {
                 let cell = row
                     .try_get::<Option<i64>, _>(i)
                     .map(|v| format!("{v:?}"))
-                    .or_else(|_| row.try_get::<Option<String>, _>(i).map(|v| format!("{v:?}")))
+                    .or_else(|_| {
+                        row.try_get::<Option<String>, _>(i)
+                            .map(|v| format!("{v:?}"))
+                    })
                     .expect("integer or text");
                 cells.push(cell);
             }
@@ -236,17 +244,25 @@ async fn emulated_documents_appear_in_search_shifts_totals_and_exports() {
         let sum: i64 = sales.iter().map(|d| d["total"].as_i64().unwrap()).sum();
         assert_eq!(sum, want.sales);
         let refunds = all_pages(&account, &key, "&operation=refund&kind=receipt", 50).await;
-        assert!(refunds.iter().all(|d| d["dialect"] == "ru" && d["kind"] == "receipt"));
+        assert!(refunds
+            .iter()
+            .all(|d| d["dialect"] == "ru" && d["kind"] == "receipt"));
         let by_cash = all_pages(&account, &key, "&payment=cash&min_total=1", 50).await;
         assert!(by_cash.iter().all(|d| d["cash"].as_i64().unwrap() > 0));
         let bread = all_pages(&account, &key, "&product=%D0%A5%D0%BB%D0%B5%D0%B1", 50).await;
         assert!(!bread.is_empty(), "some receipt sold bread");
         let (status, refused) = account.get("/api/v1/documents?operation=gift").await;
         assert_eq!((status, error_code(&refused)), (400, "invalid_query"));
-        assert!(refused["error"]["message"].as_str().unwrap().starts_with("operation"));
+        assert!(refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("operation"));
 
         // One RU receipt by FN and FD number, and its receipt view and QR code.
-        let sale = sales.iter().find(|d| d["dialect"] == "ru").expect("an RU sale");
+        let sale = sales
+            .iter()
+            .find(|d| d["dialect"] == "ru")
+            .expect("an RU sale");
         let by_key = all_pages(
             &account,
             &key,
@@ -274,12 +290,21 @@ async fn emulated_documents_appear_in_search_shifts_totals_and_exports() {
         let qr = view["qr_text"].as_str().expect("qr");
         assert!(qr.starts_with("t=") && qr.contains(&format!("&i={}&", sale["fd_number"])));
         assert!(view["qr_svg"].as_str().expect("svg").contains("<svg"));
-        assert!(view["raw_hex"].as_str().is_some(), "operator staff see the frame");
-        let kz_sale = sales.iter().find(|d| d["dialect"] == "kz").expect("a KZ sale");
+        assert!(
+            view["raw_hex"].as_str().is_some(),
+            "operator staff see the frame"
+        );
+        let kz_sale = sales
+            .iter()
+            .find(|d| d["dialect"] == "kz")
+            .expect("a KZ sale");
         let (_, kz_view) = account
             .get(&format!("/api/v1/documents/{}", kz_sale["id"]))
             .await;
-        assert!(kz_view["qr_text"].as_str().expect("kz qr").starts_with("http"));
+        assert!(kz_view["qr_text"]
+            .as_str()
+            .expect("kz qr")
+            .starts_with("http"));
 
         // Totals for the whole period: every register, then one.
         let first = everything.last().unwrap()["doc_time"].as_str().unwrap()[..10].to_owned();
@@ -330,7 +355,9 @@ async fn emulated_documents_appear_in_search_shifts_totals_and_exports() {
         let (_, unsent) = account.get("/api/v1/reports/unsent").await;
         let drives = unsent["drives"].as_array().unwrap();
         assert!(!drives.is_empty(), "{unsent}");
-        assert!(drives.iter().all(|d| d["count"] == 0 && d["days_left"].is_null()));
+        assert!(drives
+            .iter()
+            .all(|d| d["count"] == 0 && d["days_left"].is_null()));
         let (_, delivery) = account
             .get(&format!("/api/v1/reports/delivery?from={first}&to={last}"))
             .await;
@@ -344,7 +371,10 @@ async fn emulated_documents_appear_in_search_shifts_totals_and_exports() {
         assert_eq!(delivery["mismatches"], delivery["days"]);
 
         // Exports parse back to the same documents.
-        let ids: BTreeSet<i64> = everything.iter().map(|d| d["id"].as_i64().unwrap()).collect();
+        let ids: BTreeSet<i64> = everything
+            .iter()
+            .map(|d| d["id"].as_i64().unwrap())
+            .collect();
         let (status, body) = raw_get(
             &account,
             &key,
@@ -372,7 +402,11 @@ async fn emulated_documents_appear_in_search_shifts_totals_and_exports() {
         let jsonl: BTreeSet<i64> = String::from_utf8(body)
             .unwrap()
             .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_i64().unwrap())
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["id"]
+                    .as_i64()
+                    .unwrap()
+            })
             .collect();
         assert_eq!(jsonl, ids);
         let (_, body) = raw_get(
@@ -406,7 +440,10 @@ async fn emulated_documents_appear_in_search_shifts_totals_and_exports() {
         let accountant = key_for(&account, org_id, "accountant", "books").await;
         let seen = all_pages(&account, &accountant, "", 100).await;
         assert!(!seen.is_empty());
-        assert!(seen.iter().all(|d| d["register_id"] == mine["id"]), "own only");
+        assert!(
+            seen.iter().all(|d| d["register_id"] == mine["id"]),
+            "own only"
+        );
         let (_, view) = account
             .call_with(
                 Some(&accountant),
@@ -415,7 +452,10 @@ async fn emulated_documents_appear_in_search_shifts_totals_and_exports() {
                 None,
             )
             .await;
-        assert!(view["raw_hex"].is_null(), "raw frames are for operator staff");
+        assert!(
+            view["raw_hex"].is_null(),
+            "raw frames are for operator staff"
+        );
         let foreign = everything
             .iter()
             .find(|d| d["register_id"] != mine["id"])
@@ -444,7 +484,12 @@ async fn emulated_documents_appear_in_search_shifts_totals_and_exports() {
             .await;
         assert_eq!(status, 404, "not the cashier's register");
         let (status, _) = account
-            .call_with(Some(&cashier), reqwest::Method::GET, "/api/v1/reports/unsent", None)
+            .call_with(
+                Some(&cashier),
+                reqwest::Method::GET,
+                "/api/v1/reports/unsent",
+                None,
+            )
             .await;
         assert_eq!(status, 403, "cashiers get no reports");
 

@@ -158,8 +158,12 @@ fn parse_cursor(text: &str) -> Result<(i64, i64), ApiError> {
     let (time, id) = text
         .split_once('_')
         .ok_or_else(|| bad("cursor", "not a cursor this API gave"))?;
-    let time = time.parse().map_err(|_| bad("cursor", "not a cursor this API gave"))?;
-    let id = id.parse().map_err(|_| bad("cursor", "not a cursor this API gave"))?;
+    let time = time
+        .parse()
+        .map_err(|_| bad("cursor", "not a cursor this API gave"))?;
+    let id = id
+        .parse()
+        .map_err(|_| bad("cursor", "not a cursor this API gave"))?;
     Ok((time, id))
 }
 
@@ -177,7 +181,10 @@ pub fn filter_of(query: &SearchQuery) -> Result<DocumentFilter, ApiError> {
     }
     if let Some(operation) = &query.operation {
         if Operation::parse(operation).is_none() {
-            return Err(bad("operation", "one of sale, refund, expense, expense_refund"));
+            return Err(bad(
+                "operation",
+                "one of sale, refund, expense, expense_refund",
+            ));
         }
     }
     if let (Some(min), Some(max)) = (query.min_total, query.max_total) {

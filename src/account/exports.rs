@@ -140,7 +140,10 @@ impl Walk {
                 if bom {
                     out.extend_from_slice("\u{feff}".as_bytes());
                 }
-                out.extend(csv_rows(separator, std::iter::once(COLUMNS.map(str::to_owned))));
+                out.extend(csv_rows(
+                    separator,
+                    std::iter::once(COLUMNS.map(str::to_owned)),
+                ));
             }
         }
         self.filter.limit = PAGE.min(i64::try_from(self.remaining).unwrap_or(PAGE));
@@ -229,7 +232,9 @@ async fn xlsx(
         )
     };
     for (column, name) in COLUMNS.iter().enumerate() {
-        sheet.write_string(0, column as u16, *name).map_err(internal)?;
+        sheet
+            .write_string(0, column as u16, *name)
+            .map_err(internal)?;
     }
     let mut row = 1u32;
     loop {

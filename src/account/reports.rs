@@ -15,7 +15,9 @@ use chrono::{Datelike as _, NaiveDate};
 use super::auth::{Caller, Permission};
 use super::documents::parse_local;
 use super::error::ApiError;
-use crate::store::reports::{day_text, DayFigures, DeliveryDay, ProductFigures, ShiftRow, UnsentRow};
+use crate::store::reports::{
+    day_text, DayFigures, DeliveryDay, ProductFigures, ShiftRow, UnsentRow,
+};
 
 /// Days a drive may hold a document unsent before the register is blocked.
 pub const UNSENT_BLOCK_DAYS: i64 = 30;
@@ -36,7 +38,10 @@ fn period(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), ApiError> 
         return Err(bad("to", "must not be before from"));
     }
     if to_day - from_day > MAX_PERIOD_DAYS {
-        return Err(bad("to", format!("a period is at most {MAX_PERIOD_DAYS} days")));
+        return Err(bad(
+            "to",
+            format!("a period is at most {MAX_PERIOD_DAYS} days"),
+        ));
     }
     Ok((from_day, to_day))
 }

@@ -348,7 +348,15 @@ async fn write_document(
         .await?;
     }
     if let (Some(source), Some(shift)) = (shift_source(document), projected.shift_number) {
-        write_shift(tx, &source, shift, document.register_id, doc_time, projected).await?;
+        write_shift(
+            tx,
+            &source,
+            shift,
+            document.register_id,
+            doc_time,
+            projected,
+        )
+        .await?;
     }
     if projected.is_receipt {
         write_daily(tx, document.register_id.unwrap_or(0), doc_time, projected).await?;

@@ -117,6 +117,10 @@ mod tests {
             batch: Some(0),
             ..ProjectOptions::default()
         };
-        assert!(zero.resolve().unwrap_err().to_string().starts_with("project.batch"));
+        assert!(zero
+            .resolve()
+            .unwrap_err()
+            .to_string()
+            .starts_with("project.batch"));
     }
 }

@@ -20,7 +20,10 @@ impl ProjectMetrics {
     /// Create and register the instruments.
     pub fn new(registry: &Registry) -> prometheus::Result<Self> {
         let documents = IntCounterVec::new(
-            Opts::new("ofd_project_documents_total", "Documents projected, by outcome"),
+            Opts::new(
+                "ofd_project_documents_total",
+                "Documents projected, by outcome",
+            ),
             &["outcome"],
         )?;
         let lag_documents = IntGauge::new(

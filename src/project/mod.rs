@@ -79,7 +79,10 @@ pub async fn catch_up(projector: &Projector, batch: i64) -> anyhow::Result<Step>
 /// Empty the read tables and project every document again.
 pub async fn rebuild(store: &Store, batch: i64) -> anyhow::Result<Step> {
     let projector = Projector::new(store);
-    projector.reset().await.context("emptying the read tables")?;
+    projector
+        .reset()
+        .await
+        .context("emptying the read tables")?;
     catch_up(&projector, batch).await
 }
 

@@ -148,7 +148,9 @@ pub struct Projected {
 }
 
 fn int(value: Option<&Value<'_>>) -> Option<i64> {
-    value.and_then(Value::as_u64).and_then(|v| i64::try_from(v).ok())
+    value
+        .and_then(Value::as_u64)
+        .and_then(|v| i64::try_from(v).ok())
 }
 
 fn text(value: Option<&Value<'_>>) -> Option<String> {
@@ -281,12 +283,8 @@ fn kz_time(value: Option<&kz::DateTime>) -> Option<i64> {
     let value = value?;
     let date = value.date.as_ref()?;
     let time = value.time.as_ref();
-    let naive = NaiveDate::from_ymd_opt(
-        i32::try_from(date.year?).ok()?,
-        date.month?,
-        date.day?,
-    )?
-    .and_hms_opt(
+    let naive = NaiveDate::from_ymd_opt(i32::try_from(date.year?).ok()?, date.month?, date.day?)?
+        .and_hms_opt(
         time.and_then(|t| t.hour).unwrap_or(0),
         time.and_then(|t| t.minute).unwrap_or(0),
         time.and_then(|t| t.second).unwrap_or(0),
@@ -353,7 +351,10 @@ pub fn project_kz(raw: &[u8], ack: &[u8], facts: &KzTicketFacts) -> Result<Proje
         .and_then(|r| r.zx_report.as_ref());
     match command {
         Some(CommandTypeEnum::Ticket) => {
-            let ticket = request.ticket.as_ref().ok_or("ticket command without a ticket")?;
+            let ticket = request
+                .ticket
+                .as_ref()
+                .ok_or("ticket command without a ticket")?;
             projected.kind = "kz_ticket";
             projected.is_receipt = true;
             projected.operation = kz_operation(ticket.operation);
@@ -423,11 +424,9 @@ pub fn project_kz(raw: &[u8], ack: &[u8], facts: &KzTicketFacts) -> Result<Proje
             projected.doc_time = kz_time(placement.and_then(|p| p.datetime.as_ref()));
             projected.total = tiyn(placement.and_then(|p| p.sum.as_ref()));
             projected.cash = projected.total;
-            projected.shift_number = projected.shift_number.or_else(|| {
-                placement
-                    .and_then(|p| p.fr_shift_number)
-                    .map(i64::from)
-            });
+            projected.shift_number = projected
+                .shift_number
+                .or_else(|| placement.and_then(|p| p.fr_shift_number).map(i64::from));
         }
         _ => {}
     }
@@ -441,7 +440,9 @@ fn thousandths(value: u64) -> String {
     if rest == 0 {
         whole.to_string()
     } else {
-        format!("{whole}.{rest:03}").trim_end_matches('0').to_owned()
+        format!("{whole}.{rest:03}")
+            .trim_end_matches('0')
+            .to_owned()
     }
 }
 

@@ -573,7 +573,9 @@ impl Tenant {
             json,
             raw,
             kz_qr,
-            owner: owner_name.zip(owner_inn).map(|(n, i)| (n, i, owner_address)),
+            owner: owner_name
+                .zip(owner_inn)
+                .map(|(n, i)| (n, i, owner_address)),
             reg_number,
         }))
     }
