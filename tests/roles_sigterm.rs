@@ -90,10 +90,7 @@ async fn project_drains_on_sigterm_and_rebuilds() {
     let db = TestDb::sqlite();
     let store = db.open().await;
     ingest(&store, ru_documents("9999078900004322", 1, 12)).await;
-    let mut project = Role::spawn(
-        &["project", "--database", &db.url, "--poll-ms", "20"],
-        &[],
-    );
+    let mut project = Role::spawn(&["project", "--database", &db.url, "--poll-ms", "20"], &[]);
     project
         .wait_for("projector started", Duration::from_secs(30))
         .await;
