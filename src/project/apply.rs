@@ -136,20 +136,8 @@ impl Projector {
         let Some(last) = documents.last().map(|d| d.id) else {
             return Ok(Step::default());
         };
-        let mut step = self.apply(&documents).await?;
+        let mut step = self.apply(&documents, Some((last, now_ms))).await?;
         step.read = documents.len() as u64;
-        let mut tx = self.store.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO project_cursor (name, last_id, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, \
-             updated_at = excluded.updated_at WHERE project_cursor.last_id < excluded.last_id",
-        )
-        .bind(CURSOR)
-        .bind(last)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
         Ok(step)
     }
 
@@ -173,7 +161,7 @@ impl Projector {
             documents = documents.len(),
             "projecting documents committed after later ones"
         );
-        let mut step = self.apply(&documents).await?;
+        let mut step = self.apply(&documents, None).await?;
         step.read = documents.len() as u64;
         Ok(step)
     }
@@ -197,8 +185,13 @@ impl Projector {
         tx.commit().await
     }
 
-    /// Decode `documents` and write them in one transaction.
-    async fn apply(&self, documents: &[Stored]) -> Result<Step, sqlx::Error> {
+    /// Decode `documents` and write them in one transaction, which also moves the cursor to
+    /// `cursor.0` (at time `cursor.1`) when given.
+    async fn apply(
+        &self,
+        documents: &[Stored],
+        cursor: Option<(i64, i64)>,
+    ) -> Result<Step, sqlx::Error> {
         let facts = self.kz_facts(documents).await?;
         let mut step = Step::default();
         let projected: Vec<Projected> = documents
@@ -231,6 +224,18 @@ impl Projector {
             if write_document(&mut tx, document, projected).await? {
                 step.applied += 1;
             }
+        }
+        if let Some((last, now_ms)) = cursor {
+            sqlx::query(
+                "INSERT INTO project_cursor (name, last_id, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, \
+                 updated_at = excluded.updated_at WHERE project_cursor.last_id < excluded.last_id",
+            )
+            .bind(CURSOR)
+            .bind(last)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(step)
