@@ -14,8 +14,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use super::auth::{Caller, Permission};
 use super::error::ApiError;
-use crate::project::model::{Operation, KINDS};
-use crate::store::reports::{DocumentFilter, DocumentLine, DocumentSummary, PaymentForm};
+use crate::store::reports::{
+    DocumentFilter, DocumentLine, DocumentSummary, Operation, PaymentForm, KINDS,
+};
 
 /// Page size of a search when the query names none.
 const DEFAULT_PAGE: i64 = 50;

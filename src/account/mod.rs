@@ -21,7 +21,7 @@
 //! - Errors are one JSON shape with a stable code (`error.rs`); KZ tokens are shown only by the
 //!   calls that issue them.
 //! - Documents and reports (`documents.rs`, `exports.rs`, `reports.rs`) read the tables the
-//!   projector (`ofd project`, [`crate::project`]) builds from committed documents; they never
+//!   projector (`ofd project`, `src/project/`) builds from committed documents; they never
 //!   read or decode the documents table on the hot path of ingest. Alerts are further route
 //!   modules beside these.
 //! - Configuration: [`config`], the `[account]` table, flags and env vars. HTTPS with

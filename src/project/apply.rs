@@ -2,8 +2,9 @@
 //!
 //! Invariants:
 //! - A document is applied at most once: its `doc_index` row is inserted first with
-//!   `ON CONFLICT (document_id) DO NOTHING RETURNING`, and the shift, daily, hourly and product
-//!   figures are added only when that insert took. Replaying a batch (a crash between the writes
+//!   `ON CONFLICT (document_id) DO NOTHING RETURNING`, and its lines and the shift, daily,
+//!   hourly and product figures are added only when that insert took (summed per row over the
+//!   batch, so each figure row is written once per batch). Replaying a batch (a crash between the writes
 //!   and the cursor move, two projectors, a sweep) therefore changes nothing.
 //! - A document is applied at least once: the cursor (`project_cursor.last_id`) moves only in the
 //!   transaction that wrote the rows up to it. PostgreSQL hands out ids before commit, so a
@@ -16,11 +17,15 @@
 //! - A document that does not decode still gets a `doc_index` row (kind `other`, its stored
 //!   columns), so it never blocks the cursor, and the reason is logged and counted.
 
+use std::collections::{BTreeMap, HashSet};
+
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
 
-use super::model::{project_kz, project_ru, KzTicketFacts, Operation, Projected, ShiftEvent};
-use crate::store::{Backend, Store};
+use super::model::{
+    project_kz, project_ru, KzTicketFacts, Line, Operation, Projected, ShiftEvent, ZCounters,
+};
+use crate::store::{Backend, Placeholders, Store};
 
 /// The cursor's row name.
 const CURSOR: &str = "documents";
@@ -220,11 +225,7 @@ impl Projector {
             })
             .collect();
         let mut tx = self.store.begin_write().await?;
-        for (document, projected) in documents.iter().zip(&projected) {
-            if write_document(&mut tx, document, projected).await? {
-                step.applied += 1;
-            }
-        }
+        step.applied = write_batch(&mut tx, documents, &projected).await?;
         if let Some((last, now_ms)) = cursor {
             sqlx::query(
                 "INSERT INTO project_cursor (name, last_id, updated_at) VALUES ($1, $2, $3) \
@@ -288,85 +289,231 @@ fn shift_source(document: &Stored) -> Option<String> {
     }
 }
 
-/// Write one document's rows; `false` when it had been applied before.
-async fn write_document(
-    tx: &mut AnyConnection,
-    document: &Stored,
-    projected: &Projected,
-) -> Result<bool, sqlx::Error> {
-    let doc_time = projected
+/// Columns of one `doc_index` row in [`write_batch`]'s multi-row insert.
+const INDEX_COLUMNS: usize = 24;
+/// Rows per multi-row statement (24 × 40 parameters stays far below both backends' limits).
+const ROWS_PER_STATEMENT: usize = 40;
+
+/// What a batch adds to one shift.
+#[derive(Default)]
+struct ShiftDelta {
+    register_id: Option<i64>,
+    opened: Option<i64>,
+    receipts: i64,
+    figures: [i64; 8],
+    /// The close report: its time and counters.
+    close: Option<(i64, ZCounters)>,
+}
+
+/// What a batch adds to one register's day.
+#[derive(Default)]
+struct DayDelta {
+    receipts: i64,
+    sales_count: i64,
+    refunds_count: i64,
+    revenue: i64,
+    refunds: i64,
+    cash: i64,
+    card: i64,
+}
+
+fn local_time(document: &Stored, projected: &Projected) -> i64 {
+    projected
         .doc_time
         .or(document.doc_time)
-        .unwrap_or(document.received_at / 1000);
-    let unsent = projected.unsent;
-    let inserted = sqlx::query(
-        "INSERT INTO doc_index (document_id, dialect, register_id, fn_number, fd_number, \
-         system_id, kz_ticket, kind, form_code, shift_number, operation, doc_time, received_at, \
-         total, cash, card, prepaid, credit, other_payment, cashier, fiscal_sign, unsent_count, \
-         unsent_oldest, unsent_first) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-         $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) \
-         ON CONFLICT (document_id) DO NOTHING RETURNING document_id",
-    )
-    .bind(document.id)
-    .bind(&document.dialect)
-    .bind(document.register_id)
-    .bind(&document.fn_number)
-    .bind(document.fd_number)
-    .bind(document.system_id)
-    .bind(ticket_number(&document.doc_key).filter(|_| document.dialect == "kz"))
-    .bind(projected.kind)
-    .bind(document.form_code)
-    .bind(projected.shift_number)
-    .bind(projected.operation.map(Operation::as_str))
-    .bind(doc_time)
-    .bind(document.received_at)
-    .bind(projected.total)
-    .bind(projected.cash)
-    .bind(projected.card)
-    .bind(projected.prepaid)
-    .bind(projected.credit)
-    .bind(projected.other_payment)
-    .bind(&projected.cashier)
-    .bind(&projected.fiscal_sign)
-    .bind(unsent.map(|u| u.0))
-    .bind(unsent.and_then(|u| u.1))
-    .bind(unsent.and_then(|u| u.2))
-    .fetch_optional(&mut *tx)
-    .await?;
-    if inserted.is_none() {
-        return Ok(false);
+        .unwrap_or(document.received_at / 1000)
+}
+
+/// Write a batch's rows; returns how many documents were new. The `doc_index` rows go in first
+/// (multi-row, `ON CONFLICT DO NOTHING RETURNING`): only the documents whose row went in add
+/// lines and figures, and the figures are summed per shift, day, hour and product in memory, so
+/// each of those rows is written once per batch, not once per document.
+async fn write_batch(
+    tx: &mut AnyConnection,
+    documents: &[Stored],
+    projected: &[Projected],
+) -> Result<u64, sqlx::Error> {
+    let style = Placeholders::of(tx);
+    let pairs: Vec<(&Stored, &Projected)> = documents.iter().zip(projected).collect();
+    let mut new_ids = HashSet::new();
+    for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO doc_index (document_id, dialect, register_id, fn_number, fd_number, \
+             system_id, kz_ticket, kind, form_code, shift_number, operation, doc_time, \
+             received_at, total, cash, card, prepaid, credit, other_payment, cashier, \
+             fiscal_sign, unsent_count, unsent_oldest, unsent_first) VALUES {} \
+             ON CONFLICT (document_id) DO NOTHING RETURNING document_id",
+            style.tuples(chunk.len(), INDEX_COLUMNS, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for (document, projected) in chunk {
+            let unsent = projected.unsent;
+            query = query
+                .bind(document.id)
+                .bind(document.dialect.as_str())
+                .bind(document.register_id)
+                .bind(document.fn_number.as_deref())
+                .bind(document.fd_number)
+                .bind(document.system_id)
+                .bind(ticket_number(&document.doc_key).filter(|_| document.dialect == "kz"))
+                .bind(projected.kind)
+                .bind(document.form_code)
+                .bind(projected.shift_number)
+                .bind(projected.operation.map(Operation::as_str))
+                .bind(local_time(document, projected))
+                .bind(document.received_at)
+                .bind(projected.total)
+                .bind(projected.cash)
+                .bind(projected.card)
+                .bind(projected.prepaid)
+                .bind(projected.credit)
+                .bind(projected.other_payment)
+                .bind(projected.cashier.as_deref())
+                .bind(projected.fiscal_sign.as_deref())
+                .bind(unsent.map(|u| u.0))
+                .bind(unsent.and_then(|u| u.1))
+                .bind(unsent.and_then(|u| u.2));
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            new_ids.insert(row.try_get::<i64, _>(0)?);
+        }
     }
-    for (line, item) in projected.lines.iter().enumerate() {
-        sqlx::query(
+    let fresh: Vec<(&Stored, &Projected)> = pairs
+        .into_iter()
+        .filter(|(d, _)| new_ids.contains(&d.id))
+        .collect();
+
+    let lines: Vec<(i64, usize, &Line)> = fresh
+        .iter()
+        .flat_map(|(d, p)| p.lines.iter().enumerate().map(|(i, l)| (d.id, i, l)))
+        .collect();
+    for chunk in lines.chunks(ROWS_PER_STATEMENT * 3) {
+        let sql = format!(
             "INSERT INTO doc_items (document_id, line, name, price, quantity, amount, vat_rate, \
-             vat_amount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             vat_amount) VALUES {} ON CONFLICT (document_id, line) DO NOTHING",
+            style.tuples(chunk.len(), 8, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, line, item) in chunk {
+            query = query
+                .bind(*id)
+                .bind(*line as i64)
+                .bind(item.name.as_str())
+                .bind(item.price)
+                .bind(item.quantity.as_str())
+                .bind(item.amount)
+                .bind(item.vat_rate.as_deref())
+                .bind(item.vat_amount);
+        }
+        query.execute(&mut *tx).await?;
+    }
+
+    let mut shifts: BTreeMap<(String, i64), ShiftDelta> = BTreeMap::new();
+    let mut days: BTreeMap<(i64, i64), DayDelta> = BTreeMap::new();
+    let mut hours: BTreeMap<(i64, i64, i64), i64> = BTreeMap::new();
+    let mut products: BTreeMap<(i64, i64, &str), (i64, i64)> = BTreeMap::new();
+    for (document, projected) in &fresh {
+        let time = local_time(document, projected);
+        if let (Some(source), Some(shift)) = (shift_source(document), projected.shift_number) {
+            let delta = shifts.entry((source, shift)).or_default();
+            delta.register_id = delta.register_id.or(document.register_id);
+            if projected.shift_event == Some(ShiftEvent::Close) {
+                delta.close = Some((time, projected.z.clone().unwrap_or_default()));
+            } else {
+                delta.opened = Some(delta.opened.map_or(time, |o| o.min(time)));
+                delta.receipts += i64::from(projected.is_receipt);
+                for (sum, add) in delta.figures.iter_mut().zip(shift_figures(projected)) {
+                    *sum += add;
+                }
+            }
+        }
+        if !projected.is_receipt {
+            continue;
+        }
+        let register = document.register_id.unwrap_or(0);
+        let day = time.div_euclid(86_400);
+        let (sales_count, refunds_count, revenue, refunds, cash, card) = match projected.operation {
+            Some(Operation::Sale) => (1, 0, projected.total, 0, projected.cash, projected.card),
+            Some(Operation::Refund) => (0, 1, 0, projected.total, -projected.cash, -projected.card),
+            _ => (0, 0, 0, 0, 0, 0),
+        };
+        let d = days.entry((register, day)).or_default();
+        d.receipts += 1;
+        d.sales_count += sales_count;
+        d.refunds_count += refunds_count;
+        d.revenue += revenue;
+        d.refunds += refunds;
+        d.cash += cash;
+        d.card += card;
+        *hours
+            .entry((register, day, time.rem_euclid(86_400) / 3_600))
+            .or_default() += 1;
+        if projected.operation == Some(Operation::Sale) {
+            for line in &projected.lines {
+                let p = products
+                    .entry((register, day, line.name.as_str()))
+                    .or_default();
+                p.0 += 1;
+                p.1 += line.amount;
+            }
+        }
+    }
+    for ((source, shift), delta) in &shifts {
+        write_shift(tx, source, *shift, delta).await?;
+    }
+    for ((register, day), d) in &days {
+        sqlx::query(
+            "INSERT INTO project_daily (register_id, day, receipts, sales_count, refunds_count, \
+             revenue, refunds, cash, card) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (register_id, day) DO UPDATE SET \
+             receipts = project_daily.receipts + excluded.receipts, \
+             sales_count = project_daily.sales_count + excluded.sales_count, \
+             refunds_count = project_daily.refunds_count + excluded.refunds_count, \
+             revenue = project_daily.revenue + excluded.revenue, \
+             refunds = project_daily.refunds + excluded.refunds, \
+             cash = project_daily.cash + excluded.cash, card = project_daily.card + excluded.card",
         )
-        .bind(document.id)
-        .bind(line as i64)
-        .bind(&item.name)
-        .bind(item.price)
-        .bind(&item.quantity)
-        .bind(item.amount)
-        .bind(&item.vat_rate)
-        .bind(item.vat_amount)
+        .bind(*register)
+        .bind(*day)
+        .bind(d.receipts)
+        .bind(d.sales_count)
+        .bind(d.refunds_count)
+        .bind(d.revenue)
+        .bind(d.refunds)
+        .bind(d.cash)
+        .bind(d.card)
         .execute(&mut *tx)
         .await?;
     }
-    if let (Some(source), Some(shift)) = (shift_source(document), projected.shift_number) {
-        write_shift(
-            tx,
-            &source,
-            shift,
-            document.register_id,
-            doc_time,
-            projected,
+    for ((register, day, hour), receipts) in &hours {
+        sqlx::query(
+            "INSERT INTO project_hourly (register_id, day, hour, receipts) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (register_id, day, hour) DO UPDATE SET \
+             receipts = project_hourly.receipts + excluded.receipts",
         )
+        .bind(*register)
+        .bind(*day)
+        .bind(*hour)
+        .bind(*receipts)
+        .execute(&mut *tx)
         .await?;
     }
-    if projected.is_receipt {
-        write_daily(tx, document.register_id.unwrap_or(0), doc_time, projected).await?;
+    for ((register, day, name), (lines, revenue)) in &products {
+        sqlx::query(
+            "INSERT INTO project_daily_products (register_id, day, name, lines, revenue) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (register_id, day, name) DO UPDATE SET \
+             lines = project_daily_products.lines + excluded.lines, \
+             revenue = project_daily_products.revenue + excluded.revenue",
+        )
+        .bind(*register)
+        .bind(*day)
+        .bind(*name)
+        .bind(*lines)
+        .bind(*revenue)
+        .execute(&mut *tx)
+        .await?;
     }
-    Ok(true)
+    Ok(fresh.len() as u64)
 }
 
 /// Signed contributions of a receipt: (sales, sales cash, sales card, refunds, refunds cash,
@@ -381,68 +528,64 @@ fn shift_figures(p: &Projected) -> [i64; 8] {
     }
 }
 
+/// Add a batch's figures to one shift and set its verdict.
 async fn write_shift(
     tx: &mut AnyConnection,
     source: &str,
     shift: i64,
-    register_id: Option<i64>,
-    doc_time: i64,
-    projected: &Projected,
+    delta: &ShiftDelta,
 ) -> Result<(), sqlx::Error> {
+    let (closed, z) = match &delta.close {
+        Some((time, z)) => (Some(*time), z.clone()),
+        None => (None, ZCounters::default()),
+    };
+    let f = delta.figures;
     sqlx::query(
-        "INSERT INTO project_shifts (source, shift_number, register_id) VALUES ($1, $2, $3) \
-         ON CONFLICT (source, shift_number) DO NOTHING",
+        "INSERT INTO project_shifts (source, shift_number, register_id, opened_time, \
+         closed_time, receipts, sales, sales_cash, sales_card, refunds, refunds_cash, \
+         refunds_card, expenses, expense_refunds, z_receipts, z_sales, z_refunds) VALUES ($1, \
+         $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+         ON CONFLICT (source, shift_number) DO UPDATE SET \
+         register_id = COALESCE(project_shifts.register_id, excluded.register_id), \
+         opened_time = CASE WHEN excluded.opened_time IS NOT NULL AND \
+         (project_shifts.opened_time IS NULL OR project_shifts.opened_time > excluded.opened_time) \
+         THEN excluded.opened_time ELSE project_shifts.opened_time END, \
+         closed_time = COALESCE(excluded.closed_time, project_shifts.closed_time), \
+         receipts = project_shifts.receipts + excluded.receipts, \
+         sales = project_shifts.sales + excluded.sales, \
+         sales_cash = project_shifts.sales_cash + excluded.sales_cash, \
+         sales_card = project_shifts.sales_card + excluded.sales_card, \
+         refunds = project_shifts.refunds + excluded.refunds, \
+         refunds_cash = project_shifts.refunds_cash + excluded.refunds_cash, \
+         refunds_card = project_shifts.refunds_card + excluded.refunds_card, \
+         expenses = project_shifts.expenses + excluded.expenses, \
+         expense_refunds = project_shifts.expense_refunds + excluded.expense_refunds, \
+         z_receipts = CASE WHEN excluded.closed_time IS NOT NULL THEN excluded.z_receipts \
+         ELSE project_shifts.z_receipts END, \
+         z_sales = CASE WHEN excluded.closed_time IS NOT NULL THEN excluded.z_sales \
+         ELSE project_shifts.z_sales END, \
+         z_refunds = CASE WHEN excluded.closed_time IS NOT NULL THEN excluded.z_refunds \
+         ELSE project_shifts.z_refunds END",
     )
     .bind(source)
     .bind(shift)
-    .bind(register_id)
+    .bind(delta.register_id)
+    .bind(delta.opened)
+    .bind(closed)
+    .bind(delta.receipts)
+    .bind(f[0])
+    .bind(f[1])
+    .bind(f[2])
+    .bind(f[3])
+    .bind(f[4])
+    .bind(f[5])
+    .bind(f[6])
+    .bind(f[7])
+    .bind(z.receipts)
+    .bind(z.sales)
+    .bind(z.refunds)
     .execute(&mut *tx)
     .await?;
-    match projected.shift_event {
-        Some(ShiftEvent::Close) => {
-            let z = projected.z.clone().unwrap_or_default();
-            sqlx::query(
-                "UPDATE project_shifts SET closed_time = $3, z_receipts = $4, z_sales = $5, \
-                 z_refunds = $6 WHERE source = $1 AND shift_number = $2",
-            )
-            .bind(source)
-            .bind(shift)
-            .bind(doc_time)
-            .bind(z.receipts)
-            .bind(z.sales)
-            .bind(z.refunds)
-            .execute(&mut *tx)
-            .await?;
-        }
-        _ => {
-            let receipt = i64::from(projected.is_receipt);
-            let f = shift_figures(projected);
-            sqlx::query(
-                "UPDATE project_shifts SET \
-                 opened_time = CASE WHEN opened_time IS NULL OR opened_time > $3 THEN $3 \
-                 ELSE opened_time END, receipts = receipts + $4, sales = sales + $5, \
-                 sales_cash = sales_cash + $6, sales_card = sales_card + $7, \
-                 refunds = refunds + $8, refunds_cash = refunds_cash + $9, \
-                 refunds_card = refunds_card + $10, expenses = expenses + $11, \
-                 expense_refunds = expense_refunds + $12 \
-                 WHERE source = $1 AND shift_number = $2",
-            )
-            .bind(source)
-            .bind(shift)
-            .bind(doc_time)
-            .bind(receipt)
-            .bind(f[0])
-            .bind(f[1])
-            .bind(f[2])
-            .bind(f[3])
-            .bind(f[4])
-            .bind(f[5])
-            .bind(f[6])
-            .bind(f[7])
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
     // A late receipt after the close report changes the verdict too.
     sqlx::query(
         "UPDATE project_shifts SET mismatch = CASE WHEN closed_time IS NOT NULL AND \
@@ -455,68 +598,5 @@ async fn write_shift(
     .bind(shift)
     .execute(&mut *tx)
     .await?;
-    Ok(())
-}
-
-async fn write_daily(
-    tx: &mut AnyConnection,
-    register_id: i64,
-    doc_time: i64,
-    projected: &Projected,
-) -> Result<(), sqlx::Error> {
-    let day = doc_time.div_euclid(86_400);
-    let hour = doc_time.rem_euclid(86_400) / 3_600;
-    let (sales_count, refunds_count, revenue, refunds, cash, card) = match projected.operation {
-        Some(Operation::Sale) => (1, 0, projected.total, 0, projected.cash, projected.card),
-        Some(Operation::Refund) => (0, 1, 0, projected.total, -projected.cash, -projected.card),
-        _ => (0, 0, 0, 0, 0, 0),
-    };
-    sqlx::query(
-        "INSERT INTO project_daily (register_id, day, receipts, sales_count, refunds_count, \
-         revenue, refunds, cash, card) VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (register_id, day) DO UPDATE SET \
-         receipts = project_daily.receipts + 1, \
-         sales_count = project_daily.sales_count + excluded.sales_count, \
-         refunds_count = project_daily.refunds_count + excluded.refunds_count, \
-         revenue = project_daily.revenue + excluded.revenue, \
-         refunds = project_daily.refunds + excluded.refunds, \
-         cash = project_daily.cash + excluded.cash, card = project_daily.card + excluded.card",
-    )
-    .bind(register_id)
-    .bind(day)
-    .bind(sales_count)
-    .bind(refunds_count)
-    .bind(revenue)
-    .bind(refunds)
-    .bind(cash)
-    .bind(card)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO project_hourly (register_id, day, hour, receipts) VALUES ($1, $2, $3, 1) \
-         ON CONFLICT (register_id, day, hour) DO UPDATE SET \
-         receipts = project_hourly.receipts + 1",
-    )
-    .bind(register_id)
-    .bind(day)
-    .bind(hour)
-    .execute(&mut *tx)
-    .await?;
-    if projected.operation == Some(Operation::Sale) {
-        for line in &projected.lines {
-            sqlx::query(
-                "INSERT INTO project_daily_products (register_id, day, name, lines, revenue) \
-                 VALUES ($1, $2, $3, 1, $4) ON CONFLICT (register_id, day, name) DO UPDATE SET \
-                 lines = project_daily_products.lines + 1, \
-                 revenue = project_daily_products.revenue + excluded.revenue",
-            )
-            .bind(register_id)
-            .bind(day)
-            .bind(&line.name)
-            .bind(line.amount)
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
     Ok(())
 }

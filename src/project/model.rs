@@ -16,60 +16,7 @@ use ofd_protocol::ru::document::{find, Item, Value};
 use ofd_protocol::ru::{Container, Document};
 use prost::Message as _;
 
-/// What a receipt did with money (RU tag 1054; KZ ticket operation).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operation {
-    /// Приход / sell.
-    Sale,
-    /// Возврат прихода / sell return.
-    Refund,
-    /// Расход / buy.
-    Expense,
-    /// Возврат расхода / buy return.
-    ExpenseRefund,
-}
-
-impl Operation {
-    /// The stored and API form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::Sale => "sale",
-            Operation::Refund => "refund",
-            Operation::Expense => "expense",
-            Operation::ExpenseRefund => "expense_refund",
-        }
-    }
-
-    /// Parse the stored and API form.
-    pub fn parse(text: &str) -> Option<Operation> {
-        Some(match text {
-            "sale" => Operation::Sale,
-            "refund" => Operation::Refund,
-            "expense" => Operation::Expense,
-            "expense_refund" => Operation::ExpenseRefund,
-            _ => return None,
-        })
-    }
-}
-
-/// Every document kind of the read model (the `kind` column and the API's `kind` filter).
-pub const KINDS: &[&str] = &[
-    "registration",
-    "registration_change",
-    "open_shift",
-    "state_report",
-    "receipt",
-    "correction",
-    "bso",
-    "bso_correction",
-    "close_shift",
-    "close_fn",
-    "kz_ticket",
-    "kz_close_shift",
-    "kz_x_report",
-    "kz_money_placement",
-    "other",
-];
+pub use crate::store::reports::{Operation, KINDS};
 
 /// A shift event a document is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -456,19 +403,6 @@ mod tests {
         assert_eq!(thousandths(1500), "1.5");
         assert_eq!(thousandths(12_345), "12.345");
         assert_eq!(thousandths(50), "0.05");
-    }
-
-    #[test]
-    fn operations_round_trip_their_names() {
-        for op in [
-            Operation::Sale,
-            Operation::Refund,
-            Operation::Expense,
-            Operation::ExpenseRefund,
-        ] {
-            assert_eq!(Operation::parse(op.as_str()), Some(op));
-        }
-        assert_eq!(Operation::parse("gift"), None);
     }
 
     #[test]

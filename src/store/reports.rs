@@ -15,6 +15,62 @@ use sqlx::Row as _;
 use super::tenancy::SCOPE_REGISTER_IDS;
 use super::{StoreError, Tenant};
 
+/// What a receipt did with money (RU tag 1054; KZ ticket operation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// Приход / sell.
+    Sale,
+    /// Возврат прихода / sell return.
+    Refund,
+    /// Расход / buy.
+    Expense,
+    /// Возврат расхода / buy return.
+    ExpenseRefund,
+}
+
+impl Operation {
+    /// The stored and API form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Sale => "sale",
+            Operation::Refund => "refund",
+            Operation::Expense => "expense",
+            Operation::ExpenseRefund => "expense_refund",
+        }
+    }
+
+    /// Parse the stored and API form.
+    pub fn parse(text: &str) -> Option<Operation> {
+        Some(match text {
+            "sale" => Operation::Sale,
+            "refund" => Operation::Refund,
+            "expense" => Operation::Expense,
+            "expense_refund" => Operation::ExpenseRefund,
+            _ => return None,
+        })
+    }
+}
+
+/// Every document kind of the read model (the `kind` column and the API's `kind` filter),
+/// written by the projector (`src/project/model.rs`).
+pub const KINDS: &[&str] = &[
+    "registration",
+    "registration_change",
+    "open_shift",
+    "state_report",
+    "receipt",
+    "correction",
+    "bso",
+    "bso_correction",
+    "close_shift",
+    "close_fn",
+    "kz_ticket",
+    "kz_close_shift",
+    "kz_x_report",
+    "kz_money_placement",
+    "other",
+];
+
 /// `di` rows in scope.
 fn scope_clause() -> String {
     format!("(di.register_id IN {SCOPE_REGISTER_IDS} OR $2 = 1)")
@@ -825,4 +881,22 @@ impl Tenant {
 /// no row was summed.
 fn sum(row: &AnyRow, index: usize) -> Result<i64, StoreError> {
     Ok(row.try_get::<Option<i64>, _>(index)?.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_round_trip_their_names() {
+        for op in [
+            Operation::Sale,
+            Operation::Refund,
+            Operation::Expense,
+            Operation::ExpenseRefund,
+        ] {
+            assert_eq!(Operation::parse(op.as_str()), Some(op));
+        }
+        assert_eq!(Operation::parse("gift"), None);
+    }
 }
