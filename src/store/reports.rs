@@ -72,8 +72,16 @@ pub const KINDS: &[&str] = &[
 ];
 
 /// `di` rows in scope.
-fn scope_clause() -> String {
-    format!("(di.register_id IN {SCOPE_REGISTER_IDS} OR $2 = 1)")
+///
+/// Operator staff (`$2` = 1) also see documents of no known register. For everyone else the
+/// clause is the plain `IN (…)`: an `OR` beside it would keep the planners (SQLite's and
+/// PostgreSQL's) from using the `(register_id, …)` indexes and make them scan whole tables.
+fn scope_clause(scope: (i64, i64, i64)) -> String {
+    if scope.1 == 1 {
+        format!("(di.register_id IN {SCOPE_REGISTER_IDS} OR $2 = 1)")
+    } else {
+        format!("di.register_id IN {SCOPE_REGISTER_IDS}")
+    }
 }
 
 /// A payment form, for the `payment` filter.
@@ -260,9 +268,9 @@ struct Conditions {
 }
 
 impl Conditions {
-    fn new() -> Self {
+    fn new(scope: (i64, i64, i64)) -> Self {
         Self {
-            sql: vec![scope_clause()],
+            sql: vec![scope_clause(scope)],
             binds: Vec::new(),
         }
     }
@@ -312,8 +320,8 @@ fn contains(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-fn document_conditions(filter: &DocumentFilter) -> Conditions {
-    let mut c = Conditions::new();
+fn document_conditions(filter: &DocumentFilter, scope: (i64, i64, i64)) -> Conditions {
+    let mut c = Conditions::new(scope);
     if let Some(v) = filter.register_id {
         c.int("di.register_id = ?", v);
     }
@@ -550,7 +558,7 @@ impl Tenant {
         filter: &DocumentFilter,
         extra_columns: &str,
     ) -> Result<Vec<AnyRow>, StoreError> {
-        let c = document_conditions(filter);
+        let c = document_conditions(filter, self.read_scope());
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS}{extra_columns} FROM doc_index di \
              JOIN documents d ON d.id = di.document_id \
@@ -574,7 +582,7 @@ impl Tenant {
              LEFT JOIN registers r ON r.id = di.register_id \
              LEFT JOIN organisations o ON o.inn = r.org_inn \
              WHERE {} AND di.document_id = $4",
-            scope_clause()
+            scope_clause(scope)
         );
         let Some(row) = sqlx::query(&sql)
             .bind(scope.0)
@@ -701,7 +709,7 @@ impl Tenant {
              CAST(SUM(di.revenue) AS BIGINT), CAST(SUM(di.refunds) AS BIGINT), CAST(SUM(di.cash) AS BIGINT), CAST(SUM(di.card) AS BIGINT) \
              FROM project_daily di WHERE {} AND ($4 < 0 OR di.register_id = $4) \
              AND di.day >= $5 AND di.day < $6 GROUP BY di.day ORDER BY di.day",
-            scope_clause()
+            scope_clause(scope)
         );
         let rows = sqlx::query(&sql)
             .bind(scope.0)
@@ -740,7 +748,7 @@ impl Tenant {
             "SELECT di.hour, CAST(SUM(di.receipts) AS BIGINT) FROM project_hourly di WHERE {} \
              AND ($4 < 0 OR di.register_id = $4) AND di.day >= $5 AND di.day < $6 \
              GROUP BY di.hour",
-            scope_clause()
+            scope_clause(scope)
         );
         let rows = sqlx::query(&sql)
             .bind(scope.0)
@@ -774,7 +782,7 @@ impl Tenant {
             "SELECT di.name, CAST(SUM(di.lines) AS BIGINT), CAST(SUM(di.revenue) AS BIGINT) FROM project_daily_products di \
              WHERE {} AND ($4 < 0 OR di.register_id = $4) AND di.day >= $5 AND di.day < $6 \
              GROUP BY di.name ORDER BY CAST(SUM(di.revenue) AS BIGINT) DESC, di.name LIMIT $7",
-            scope_clause()
+            scope_clause(scope)
         );
         let rows = sqlx::query(&sql)
             .bind(scope.0)
@@ -808,7 +816,7 @@ impl Tenant {
              AND di.document_id = (SELECT MAX(x.document_id) FROM doc_index x \
              WHERE x.fn_number = di.fn_number AND x.unsent_count IS NOT NULL) \
              ORDER BY di.register_id",
-            scope_clause()
+            scope_clause(scope)
         );
         let rows = sqlx::query(&sql)
             .bind(scope.0)
@@ -851,7 +859,7 @@ impl Tenant {
              AND di.doc_time >= $5 AND di.doc_time < $6 \
              GROUP BY di.register_id, di.doc_time / 86400 \
              ORDER BY di.doc_time / 86400 DESC, di.register_id",
-            scope_clause()
+            scope_clause(scope)
         );
         let rows = sqlx::query(&sql)
             .bind(scope.0)
