@@ -1,10 +1,11 @@
 //! `ofd all`: every role in one process on the embedded default (SQLite file `ofd.db`), the
-//! README's one-command start: the ingest server, the forwarder, the account API, and a bundled
+//! README's one-command start: the ingest server, the forwarder, the projector (read tables for
+//! the cabinet), the account API, and a bundled
 //! `ofd tax-sink` standing in for the tax authority, all sharing the one store.
 //!
 //! Configuration: the ingest server's flags (as `ofd serve`), and one `--config` file whose
 //! tables configure every role as they configure the role on its own (`[forward]`, `[account]`,
-//! `[tax_sink]` beside ingest's). The other roles' environment variables are read too
+//! `[tax_sink]`, `[project]` beside ingest's). The other roles' environment variables are read too
 //! (`OFD_SINK_URL`, `OFD_ACCOUNT_LISTEN`, …). Four of their options have flags here under longer
 //! names, because `--listen` and `--metrics-listen` are ingest's: `--forward-metrics-listen`,
 //! `--account-listen`, `--tax-sink-listen`, `--tax-sink-db`. Unless `[forward] sink_url` or
@@ -13,7 +14,8 @@
 //!
 //! Drain order on SIGTERM or ctrl-c ([`crate::signal::shutdown_signal`]): the forwarder first (a
 //! send in flight gets its answer recorded; a batch waiting for a retry stays open and is
-//! resumed under its id at the next start) and the account API (requests in flight finish),
+//! resumed under its id at the next start), the projector (it stops between batches; its cursor
+//! commits with its rows) and the account API (requests in flight finish),
 //! because the ingest server closes the shared store when it stops; then ingest (it stops
 //! accepting, commits and acknowledges in-flight documents, where they wait as `pending`, and
 //! drains the group-commit writer); then the bundled sink (requests in flight finish, its
@@ -29,6 +31,7 @@ use crate::config_file::{from_env, Layer};
 use crate::forward::{self, ForwardOptions};
 use crate::ingest::config::ServeOptions;
 use crate::ingest::Server;
+use crate::project::{self, ProjectOptions};
 use crate::sink::{self, SinkOptions};
 use crate::store::Store;
 
@@ -88,6 +91,10 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
     .over(from_env()?)
     .over(file.table("account")?)
     .resolve()?;
+    let project_config = ProjectOptions::default()
+        .over(from_env()?)
+        .over(file.table("project")?)
+        .resolve()?;
     let sink_config = SinkOptions {
         listen: args.tax_sink_listen,
         db: args.tax_sink_db.clone(),
@@ -127,6 +134,28 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
     )
     .await?;
 
+    let project_shutdown = roles.child_token();
+    let project_registry = prometheus::Registry::new();
+    let projector = project::spawn(
+        &project_config,
+        &store,
+        &project_registry,
+        project_shutdown.clone(),
+    )?;
+    // Served only where `[project] metrics_listen` / OFD_PROJECT_METRICS_LISTEN names it.
+    let project_metrics = match project_config.metrics_listen {
+        Some(addr) => Some(
+            project::serve_metrics(
+                addr,
+                project_registry,
+                store.clone(),
+                project_shutdown.clone(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
+
     let account_shutdown = roles.child_token();
     let account = account::spawn(store.clone(), &account_config, account_shutdown.clone()).await?;
 
@@ -153,6 +182,11 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
     forward_metrics
         .await
         .context("forward metrics task panicked")?;
+    project_shutdown.cancel();
+    projector.await.context("projector task panicked")?;
+    if let Some(metrics) = project_metrics {
+        metrics.await.context("project metrics task panicked")?;
+    }
     account_shutdown.cancel();
     let account_result = account.task.await.context("account task panicked")?;
     let ingest_result = server.shutdown().await;

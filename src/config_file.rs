@@ -11,7 +11,7 @@
 //! [`Layer::over`], and fills what is still empty from its defaults in its own `config.rs`.
 //!
 //! The file has one table per area: `[store]`, `[metrics]`, `[ingest]`, `[crypto]`, `[kz]`,
-//! `[forward]`, `[account]`, `[tax_sink]` ([`TABLES`]). Every role accepts the whole file and
+//! `[forward]`, `[account]`, `[tax_sink]`, `[project]` ([`TABLES`]). Every role accepts the whole file and
 //! checks the tables it reads key by key: an unknown table anywhere, or an unknown key in a table
 //! the role reads, is an error naming it, so a typo never falls back to a default silently.
 //!
@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 /// The tables a configuration file may hold, in the order `deploy/ofd.toml` shows them.
-pub const TABLES: [&str; 8] = [
-    "store", "metrics", "ingest", "crypto", "kz", "forward", "account", "tax_sink",
+pub const TABLES: [&str; 9] = [
+    "store", "metrics", "ingest", "crypto", "kz", "forward", "account", "tax_sink", "project",
 ];
 
 /// The `--config` option, shared by every role and tool that reads the file.

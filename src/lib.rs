@@ -22,6 +22,7 @@ pub mod forward;
 pub mod health_endpoint;
 pub mod ingest;
 pub mod log_limit;
+pub mod project;
 pub mod secret;
 pub mod signal;
 pub mod sink;

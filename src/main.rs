@@ -34,6 +34,8 @@ enum Command {
     Forward(ofd::forward::ForwardArgs),
     /// A stand-in tax authority that receives forwarded batches (tests, demos, labs).
     TaxSink(ofd::sink::SinkArgs),
+    /// Projector: build the read tables (search, shifts, totals) from committed documents.
+    Project(ofd::project::ProjectArgs),
     /// Account service: organisations, registers and API keys over HTTP (`key` manages keys).
     Account(ofd::account::AccountArgs),
     /// Every role in one process on the embedded SQLite default.
@@ -65,6 +67,7 @@ fn main() -> anyhow::Result<()> {
                 | Command::Forward(_)
                 | Command::TaxSink(_)
                 | Command::Account(_)
+                | Command::Project(_)
                 | Command::All(_)
         );
         if long_running {
@@ -75,6 +78,7 @@ fn main() -> anyhow::Result<()> {
             Command::Forward(args) => ofd::forward::run(args).await,
             Command::TaxSink(args) => ofd::sink::run(args).await,
             Command::Account(args) => ofd::account::run(args).await,
+            Command::Project(args) => ofd::project::run(args).await,
             Command::All(args) => ofd::all::run(args).await,
             Command::Emulate(args) => ofd::emulate::run(args).await,
             Command::Decode(args) => ofd::cli::decode::run(args).await,

@@ -715,6 +715,13 @@ async fn openapi_document_lists_every_route() {
         ("/api/v1/alerts/subscriptions", &["get", "put"]),
         ("/api/v1/alerts/settings", &["get", "put"]),
         ("/api/v1/alerts/webhook-deliveries", &["get"]),
+        ("/api/v1/documents", &["get"]),
+        ("/api/v1/documents/{id}", &["get"]),
+        ("/api/v1/documents/export", &["get"]),
+        ("/api/v1/registers/{id}/shifts", &["get"]),
+        ("/api/v1/reports/totals", &["get"]),
+        ("/api/v1/reports/unsent", &["get"]),
+        ("/api/v1/reports/delivery", &["get"]),
     ] {
         for method in methods {
             assert!(

@@ -52,6 +52,9 @@ fn exported() -> BTreeSet<String> {
     add(&registry);
 
     add(&ofd::account::metrics::AccountMetrics::new().registry());
+    let registry = Registry::new();
+    ofd::project::metrics::ProjectMetrics::new(&registry).expect("project metrics");
+    add(&registry);
 
     let registry = Registry::new();
     let forward = ForwardMetrics::new(&registry).expect("forward metrics");

@@ -1,5 +1,6 @@
 //! Every long-running role stops on SIGTERM as on ctrl-c, drains in its documented order and
-//! exits successfully: `ofd forward`, `ofd tax-sink` and `ofd all`, run as the built binary
+//! exits successfully: `ofd forward`, `ofd project`, `ofd tax-sink` and `ofd all`, run as the
+//! built binary
 //! (`ofd account` is covered in account_cli.rs).
 
 mod common;
@@ -81,6 +82,38 @@ async fn forward_drains_on_sigterm() {
         0,
         "the writer lease is given up, not left to expire"
     );
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn project_drains_on_sigterm_and_rebuilds() {
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    ingest(&store, ru_documents("9999078900004322", 1, 12)).await;
+    let mut project = Role::spawn(&["project", "--database", &db.url, "--poll-ms", "20"], &[]);
+    project
+        .wait_for("projector started", Duration::from_secs(30))
+        .await;
+    eventually("every document indexed", || async {
+        count_rows(&db.url, "doc_index").await == 12
+    })
+    .await;
+    let (status, logs) = project.terminate(STOP_WITHIN).await;
+    assert!(status.success(), "{status:?}: {logs:#?}");
+    for step in [
+        "shutdown requested: draining the projector",
+        "projector stopped",
+        "projector drained",
+    ] {
+        assert!(logged(&logs, step), "no {step:?}: {logs:#?}");
+    }
+
+    ingest(&store, ru_documents("9999078900004322", 13, 3)).await;
+    let rebuild = Role::spawn(&["project", "--database", &db.url, "--rebuild"], &[]);
+    let (status, logs) = rebuild.finish(Duration::from_secs(30)).await;
+    assert!(status.success(), "{status:?}: {logs:#?}");
+    assert!(logged(&logs, "read tables rebuilt"), "{logs:#?}");
+    assert_eq!(count_rows(&db.url, "doc_index").await, 15);
     store.close().await;
 }
 
@@ -169,6 +202,7 @@ async fn all_drains_on_sigterm() {
     for step in [
         "shutdown requested: draining every role",
         "forwarder stopped: workers done, writer lease released",
+        "projector stopped",
         "ingest stopped",
         "ofd all drained",
     ] {

@@ -74,11 +74,20 @@ pub enum Permission {
     AnswerApplications,
     /// Confirm an edited register (it waits in `saved` until then): operator staff and owners.
     ConfirmRegisters,
+    /// Search and read documents (a cashier: of their own registers).
+    ReadDocuments,
+    /// Shifts, totals, analytics, unsent documents, delivery status.
+    ReadReports,
+    /// Export documents.
+    ExportDocuments,
+    /// See documents' raw frames: operator staff (support) only.
+    ReadRawFrames,
 }
 
 /// What only operator staff may do, whatever an organisation's role.
-const OPERATOR_ONLY: [Permission; 4] = [
+const OPERATOR_ONLY: [Permission; 5] = [
     Permission::ProvisionOrganisations,
+    Permission::ReadRawFrames,
     Permission::ManagePlans,
     Permission::MarkInvoicesPaid,
     Permission::ScheduleWired,
@@ -103,6 +112,9 @@ pub fn allows(role: Option<Role>, permission: Permission) -> bool {
                 | EditCatalogue
                 | ReadAlerts
                 | AcknowledgeAlerts
+                | ReadDocuments
+                | ReadReports
+                | ExportDocuments
         ),
         Some(Role::Engineer) => {
             matches!(
@@ -120,7 +132,10 @@ pub fn allows(role: Option<Role>, permission: Permission) -> bool {
         // Cashiers read the organisation's card and their registers; which registers are theirs
         // the tenancy layer decides (`store/tenancy.rs`), so the others are not found.
         Some(Role::Cashier) => {
-            matches!(permission, ReadOrganisation | ReadRegisters | ReadCatalogue)
+            matches!(
+                permission,
+                ReadOrganisation | ReadRegisters | ReadCatalogue | ReadDocuments
+            )
         }
     }
 }

@@ -118,6 +118,9 @@ pub struct AccountOptions {
     /// Seconds between two rounds of the tariff check (1 to 86400). [default: 300]
     #[arg(long, env = "OFD_ACCOUNT_TARIFF_CHECK_SECONDS", value_name = "SECONDS")]
     pub tariff_check_seconds: Option<u64>,
+    /// Most rows one document export may hold (a request may ask for fewer). [default: 1000000]
+    #[arg(long, env = "OFD_ACCOUNT_EXPORT_MAX_ROWS", value_name = "N")]
+    pub export_max_rows: Option<u64>,
 }
 
 crate::layer!(AccountOptions {
@@ -137,7 +140,11 @@ crate::layer!(AccountOptions {
     webhook_allow_http,
     tariff_grace_days,
     tariff_check_seconds,
+    export_max_rows,
 });
+
+/// Rows an export may hold unless the operator says otherwise.
+pub const DEFAULT_EXPORT_MAX_ROWS: u64 = 1_000_000;
 
 /// The account service's settings, resolved.
 #[derive(Debug, Clone)]
@@ -170,6 +177,8 @@ pub struct AccountConfig {
     pub tariff_grace: Duration,
     /// Time between two rounds of the tariff check.
     pub tariff_check_every: Duration,
+    /// Most rows of one export.
+    pub export_max_rows: u64,
 }
 
 impl AccountConfig {
@@ -262,6 +271,10 @@ impl AccountOptions {
             webhook_allow_http: self.webhook_allow_http.unwrap_or(false),
             tariff_grace: Duration::from_secs(grace_days * 86_400),
             tariff_check_every: Duration::from_secs(check_seconds),
+            export_max_rows: self
+                .export_max_rows
+                .unwrap_or(DEFAULT_EXPORT_MAX_ROWS)
+                .max(1),
         })
     }
 }

@@ -27,6 +27,10 @@
 
 //! - The web cabinet's pages (`pages/`) are served at `/` by the same service and call the
 //!   handlers here in-process, with the same caller and scoping.
+//! - Documents and reports (`documents.rs`, `exports.rs`, `reports.rs`) read the tables the
+//!   projector (`ofd project`, `src/project/`) builds from committed documents; they never
+//!   read or decode the documents table on the hot path of ingest. Alerts are further route
+//!   modules beside these.
 //! - Configuration: [`config`], the `[account]` table, flags and env vars. HTTPS with
 //!   `tls_cert`/`tls_key` (and `tls_client_ca` for client certificates) through [`crate::tls`],
 //!   the pair re-read on SIGHUP; plain HTTP only on loopback.
@@ -52,8 +56,10 @@ mod auth;
 mod catalogue;
 pub mod config;
 mod csv_import;
+mod documents;
 mod error;
 pub mod esign;
+mod exports;
 mod identity;
 mod invoices;
 mod keys;
@@ -66,6 +72,7 @@ pub mod password;
 mod points_of_sale;
 mod register_batch;
 mod registers;
+mod reports;
 mod routes;
 mod staff;
 pub mod tariff_check;

@@ -5,16 +5,17 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    alerts, applications, catalogue, identity, invoices, organisations, points_of_sale,
-    register_batch, registers, staff, tariffs, wired_requests,
+    alerts, applications, catalogue, documents, exports, identity, invoices, organisations,
+    points_of_sale, register_batch, registers, reports, staff, tariffs, wired_requests,
 };
 
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ofd account API", description = "The cabinet's identity, organisations, staff, \
-        API keys, audit log, registers, tariffs, invoices, wired-connection requests and the \
-        product catalogue. Errors are {\"error\":{\"code\",\"message\"}}."),
+        API keys, audit log, registers, tariffs, invoices, wired-connection requests, the \
+        product catalogue, client alerts, documents (search, receipt, exports) and reports (shifts, \
+        totals, unsent documents, delivery). Errors are {\"error\":{\"code\",\"message\"}}."),
     paths(
         identity::signup, identity::confirm_post, identity::confirm_get, identity::login,
         identity::logout, identity::forgot, identity::reset, identity::accept_invitation,
@@ -43,6 +44,8 @@ use super::{
         wired_requests::create, wired_requests::list, wired_requests::get_one,
         wired_requests::change_status,
         catalogue::get, catalogue::add, catalogue::update, catalogue::remove, catalogue::import,
+        documents::search, documents::get_one, exports::export,
+        reports::shifts, reports::totals, reports::unsent, reports::delivery,
     ),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),

@@ -13,8 +13,9 @@ use utoipa::OpenApi as _;
 use super::error::ApiError;
 use super::openapi::ApiDoc;
 use super::{
-    alerts, applications, auth, catalogue, identity, invoices, organisations, pages,
-    points_of_sale, register_batch, registers, staff, tariffs, wired_requests, AppState,
+    alerts, applications, auth, catalogue, documents, exports, identity, invoices, organisations,
+    pages, points_of_sale, register_batch, registers, reports, staff, tariffs, wired_requests,
+    AppState,
 };
 
 /// Largest request body: the API takes small JSON objects only…
@@ -140,6 +141,13 @@ pub fn router(state: AppState) -> Router {
             "/catalogue/import",
             post(catalogue::import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
         )
+        .route("/registers/{id}/shifts", get(reports::shifts))
+        .route("/documents", get(documents::search))
+        .route("/documents/export", get(exports::export))
+        .route("/documents/{id}", get(documents::get_one))
+        .route("/reports/totals", get(reports::totals))
+        .route("/reports/unsent", get(reports::unsent))
+        .route("/reports/delivery", get(reports::delivery))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_caller,

@@ -15,6 +15,10 @@
 //!
 //! Cashiers see fewer registers than their organisation has: only those assigned to them
 //! (`cashier_registers`), by the same rule, so another register answers 404 to them too.
+//!
+//! Documents and reports (`reports.rs`) are scoped through the registers they belong to, by
+//! [`SCOPE_REGISTER_IDS`] with the same parameters plus the cashier; documents of no known
+//! register are seen by operator staff only.
 
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
@@ -41,6 +45,13 @@ const SCOPE_ID: &str = "(id = $1 OR $2 = 1)";
 /// Register rows whose owner is in scope.
 pub(super) const SCOPE_INN: &str =
     "(org_inn IN (SELECT inn FROM organisations WHERE id = $1) OR $2 = 1)";
+
+/// Registers whose documents and reports are in scope (`$1`, `$2` as above, `$3` the cashier of
+/// [`Tenant::cashier_scope`] or -1): the same rule as the register reads, so a cashier sees the
+/// documents of their own registers only. Used by `reports.rs`.
+pub(super) const SCOPE_REGISTER_IDS: &str = "(SELECT id FROM registers WHERE \
+     (org_inn IN (SELECT inn FROM organisations WHERE id = $1) OR $2 = 1) AND \
+     ($3 < 0 OR id IN (SELECT register_id FROM cashier_registers WHERE user_id = $3)))";
 
 /// Who is acting, as authentication established it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,6 +140,12 @@ impl Tenant {
     /// Who is acting.
     pub fn actor(&self) -> &Actor {
         &self.actor
+    }
+
+    /// `$1`, `$2`, `$3` of the document and report reads ([`SCOPE_REGISTER_IDS`]).
+    pub(super) fn read_scope(&self) -> (i64, i64, i64) {
+        let (org, all) = self.scope();
+        (org, all, self.cashier_scope())
     }
 
     /// The store behind the scope (for the other store modules' scoped queries).

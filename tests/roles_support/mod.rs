@@ -113,6 +113,18 @@ impl Role {
         self.signal("TERM", within).await
     }
 
+    /// Wait up to `within` for a process that ends by itself (a tool such as `--rebuild`);
+    /// returns the exit status and the complete log.
+    pub async fn finish(mut self, within: Duration) -> (ExitStatus, Vec<serde_json::Value>) {
+        let status = tokio::time::timeout(within, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("still running after {within:?}"))
+            .expect("wait for ofd");
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.reader).await;
+        let logs = self.logs();
+        (status, logs)
+    }
+
     /// Send SIGINT (what ctrl-c sends) and wait as [`Role::terminate`] does.
     pub async fn interrupt(self, within: Duration) -> (ExitStatus, Vec<serde_json::Value>) {
         self.signal("INT", within).await

@@ -1,0 +1,602 @@
+//! Reading committed documents after the cursor and writing their rows into the read tables.
+//!
+//! Invariants:
+//! - A document is applied at most once: its `doc_index` row is inserted first with
+//!   `ON CONFLICT (document_id) DO NOTHING RETURNING`, and its lines and the shift, daily,
+//!   hourly and product figures are added only when that insert took (summed per row over the
+//!   batch, so each figure row is written once per batch). Replaying a batch (a crash between the writes
+//!   and the cursor move, two projectors, a sweep) therefore changes nothing.
+//! - A document is applied at least once: the cursor (`project_cursor.last_id`) moves only in the
+//!   transaction that wrote the rows up to it. PostgreSQL hands out ids before commit, so a
+//!   document can become visible after a higher id was already projected; [`Projector::sweep`]
+//!   looks back over a window of ids below the cursor for documents without a `doc_index` row.
+//!   SQLite has one writer at a time, so there ids become visible in order.
+//! - Reading the documents and decoding them happens outside the write transaction; the write
+//!   transaction holds only the inserts, so on SQLite the ingest writer waits for the projector
+//!   no longer than one batch of small writes.
+//! - A document that does not decode still gets a `doc_index` row (kind `other`, its stored
+//!   columns), so it never blocks the cursor, and the reason is logged and counted.
+
+use std::collections::{BTreeMap, HashSet};
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row as _};
+
+use super::model::{
+    project_kz, project_ru, KzTicketFacts, Line, Operation, Projected, ShiftEvent, ZCounters,
+};
+use crate::store::{Backend, Placeholders, Store};
+
+/// The cursor's row name.
+const CURSOR: &str = "documents";
+
+/// One stored document as the projector reads it.
+struct Stored {
+    id: i64,
+    dialect: String,
+    doc_key: String,
+    fn_number: Option<String>,
+    fd_number: Option<i64>,
+    system_id: Option<i64>,
+    form_code: i64,
+    doc_time: Option<i64>,
+    received_at: i64,
+    raw: Vec<u8>,
+    ack: Vec<u8>,
+    register_id: Option<i64>,
+}
+
+const STORED_COLUMNS: &str = "SELECT d.id, d.dialect, d.doc_key, d.fn_number, d.fd_number, \
+    d.system_id, d.form_code, d.doc_time, d.received_at, d.raw, d.ack, \
+    COALESCE(rf.id, rs.id) AS register_id \
+    FROM documents d \
+    LEFT JOIN registers rf ON d.dialect = 'ru' AND rf.fn_number = d.fn_number \
+    LEFT JOIN registers rs ON d.dialect = 'kz' AND rs.system_id = d.system_id";
+
+fn stored(row: &AnyRow) -> Result<Stored, sqlx::Error> {
+    Ok(Stored {
+        id: row.try_get(0)?,
+        dialect: row.try_get(1)?,
+        doc_key: row.try_get(2)?,
+        fn_number: row.try_get(3)?,
+        fd_number: row.try_get(4)?,
+        system_id: row.try_get(5)?,
+        form_code: row.try_get(6)?,
+        doc_time: row.try_get(7)?,
+        received_at: row.try_get(8)?,
+        raw: row.try_get(9)?,
+        ack: row.try_get(10)?,
+        register_id: row.try_get(11)?,
+    })
+}
+
+/// What one step did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// Documents read after the cursor.
+    pub read: u64,
+    /// Documents newly applied (not seen before).
+    pub applied: u64,
+    /// Documents that did not decode (indexed as `other`).
+    pub undecodable: u64,
+}
+
+/// How far behind the projector is.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Lag {
+    /// Documents after the cursor.
+    pub documents: i64,
+    /// `received_at` of the first document after the cursor (unix ms).
+    pub oldest_received_at: Option<i64>,
+}
+
+/// The projector's view of the database.
+#[derive(Clone)]
+pub struct Projector {
+    store: Store,
+}
+
+impl Projector {
+    /// A projector over `store`.
+    pub fn new(store: &Store) -> Self {
+        Self {
+            store: store.clone(),
+        }
+    }
+
+    /// The last document id projected (0 before the first).
+    pub async fn cursor(&self) -> Result<i64, sqlx::Error> {
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT last_id FROM project_cursor WHERE name = $1")
+                .bind(CURSOR)
+                .fetch_optional(self.store.pool())
+                .await?;
+        Ok(last.unwrap_or(0))
+    }
+
+    /// Documents after the cursor and the oldest one's commit time.
+    pub async fn lag(&self) -> Result<Lag, sqlx::Error> {
+        let cursor = self.cursor().await?;
+        let row = sqlx::query("SELECT COUNT(*), MIN(received_at) FROM documents WHERE id > $1")
+            .bind(cursor)
+            .fetch_one(self.store.pool())
+            .await?;
+        Ok(Lag {
+            documents: row.try_get(0)?,
+            oldest_received_at: row.try_get(1)?,
+        })
+    }
+
+    /// Project up to `batch` documents after the cursor, in one write transaction.
+    pub async fn step(&self, batch: i64, now_ms: i64) -> Result<Step, sqlx::Error> {
+        let cursor = self.cursor().await?;
+        let rows = sqlx::query(&format!(
+            "{STORED_COLUMNS} WHERE d.id > $1 ORDER BY d.id LIMIT $2"
+        ))
+        .bind(cursor)
+        .bind(batch)
+        .fetch_all(self.store.pool())
+        .await?;
+        let documents = rows.iter().map(stored).collect::<Result<Vec<_>, _>>()?;
+        let Some(last) = documents.last().map(|d| d.id) else {
+            return Ok(Step::default());
+        };
+        let mut step = self.apply(&documents, Some((last, now_ms))).await?;
+        step.read = documents.len() as u64;
+        Ok(step)
+    }
+
+    /// Apply documents below the cursor (within `window` ids of it) that have no `doc_index`
+    /// row: on PostgreSQL, those whose transaction committed after a higher id was projected.
+    pub async fn sweep(&self, window: i64) -> Result<Step, sqlx::Error> {
+        let cursor = self.cursor().await?;
+        let rows = sqlx::query(&format!(
+            "{STORED_COLUMNS} WHERE d.id > $1 AND d.id <= $2 AND NOT EXISTS \
+             (SELECT 1 FROM doc_index i WHERE i.document_id = d.id) ORDER BY d.id LIMIT 1000"
+        ))
+        .bind(cursor - window)
+        .bind(cursor)
+        .fetch_all(self.store.pool())
+        .await?;
+        let documents = rows.iter().map(stored).collect::<Result<Vec<_>, _>>()?;
+        if documents.is_empty() {
+            return Ok(Step::default());
+        }
+        tracing::info!(
+            documents = documents.len(),
+            "projecting documents committed after later ones"
+        );
+        let mut step = self.apply(&documents, None).await?;
+        step.read = documents.len() as u64;
+        Ok(step)
+    }
+
+    /// Empty every read table and reset the cursor, in one transaction (`ofd project --rebuild`).
+    pub async fn reset(&self) -> Result<(), sqlx::Error> {
+        let mut tx = self.store.begin_write().await?;
+        for table in [
+            "doc_index",
+            "doc_items",
+            "project_shifts",
+            "project_daily",
+            "project_hourly",
+            "project_daily_products",
+            "project_cursor",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Decode `documents` and write them in one transaction, which also moves the cursor to
+    /// `cursor.0` (at time `cursor.1`) when given.
+    async fn apply(
+        &self,
+        documents: &[Stored],
+        cursor: Option<(i64, i64)>,
+    ) -> Result<Step, sqlx::Error> {
+        let facts = self.kz_facts(documents).await?;
+        let mut step = Step::default();
+        let projected: Vec<Projected> = documents
+            .iter()
+            .map(|d| {
+                let result = if d.dialect == "kz" {
+                    let facts = ticket_number(&d.doc_key)
+                        .and_then(|t| facts.iter().find(|(n, _)| n == t))
+                        .map(|(n, shift)| KzTicketFacts {
+                            ticket_number: Some(n.clone()),
+                            shift_number: Some(*shift),
+                        })
+                        .unwrap_or_default();
+                    project_kz(&d.raw, &d.ack, &facts)
+                } else {
+                    project_ru(&d.raw)
+                };
+                result.unwrap_or_else(|reason| {
+                    tracing::warn!(document = d.id, %reason, "document does not project");
+                    step.undecodable += 1;
+                    Projected {
+                        kind: "other",
+                        ..Projected::default()
+                    }
+                })
+            })
+            .collect();
+        let mut tx = self.store.begin_write().await?;
+        step.applied = write_batch(&mut tx, documents, &projected).await?;
+        if let Some((last, now_ms)) = cursor {
+            sqlx::query(
+                "INSERT INTO project_cursor (name, last_id, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, \
+                 updated_at = excluded.updated_at WHERE project_cursor.last_id < excluded.last_id",
+            )
+            .bind(CURSOR)
+            .bind(last)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(step)
+    }
+
+    /// `(ticket number, shift number)` of the KZ tickets among `documents`.
+    async fn kz_facts(&self, documents: &[Stored]) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        let numbers: Vec<&str> = documents
+            .iter()
+            .filter(|d| d.dialect == "kz")
+            .filter_map(|d| ticket_number(&d.doc_key))
+            .collect();
+        let mut facts = Vec::with_capacity(numbers.len());
+        for chunk in numbers.chunks(200) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT ticket_number, shift_number FROM kz_tickets WHERE ticket_number IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for number in chunk {
+                query = query.bind(*number);
+            }
+            for row in query.fetch_all(self.store.pool()).await? {
+                facts.push((row.try_get(0)?, row.try_get(1)?));
+            }
+        }
+        Ok(facts)
+    }
+
+    /// Which backend (for the sweep's need).
+    pub fn backend(&self) -> Backend {
+        self.store.backend()
+    }
+}
+
+/// The ticket number in a KZ ticket's key `"<system id>/<ticket number>"`.
+fn ticket_number(doc_key: &str) -> Option<&str> {
+    doc_key
+        .split_once('/')
+        .map(|(_, rest)| rest)
+        .filter(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The shift's key: RU per drive, KZ per system id.
+fn shift_source(document: &Stored) -> Option<String> {
+    match document.dialect.as_str() {
+        "ru" => document.fn_number.as_ref().map(|f| format!("ru:{f}")),
+        _ => document.system_id.map(|s| format!("kz:{s}")),
+    }
+}
+
+/// Columns of one `doc_index` row in [`write_batch`]'s multi-row insert.
+const INDEX_COLUMNS: usize = 24;
+/// Rows per multi-row statement (24 × 40 parameters stays far below both backends' limits).
+const ROWS_PER_STATEMENT: usize = 40;
+
+/// What a batch adds to one shift.
+#[derive(Default)]
+struct ShiftDelta {
+    register_id: Option<i64>,
+    opened: Option<i64>,
+    receipts: i64,
+    figures: [i64; 8],
+    /// The close report: its time and counters.
+    close: Option<(i64, ZCounters)>,
+}
+
+/// What a batch adds to one register's day.
+#[derive(Default)]
+struct DayDelta {
+    receipts: i64,
+    sales_count: i64,
+    refunds_count: i64,
+    revenue: i64,
+    refunds: i64,
+    cash: i64,
+    card: i64,
+}
+
+fn local_time(document: &Stored, projected: &Projected) -> i64 {
+    projected
+        .doc_time
+        .or(document.doc_time)
+        .unwrap_or(document.received_at / 1000)
+}
+
+/// Write a batch's rows; returns how many documents were new. The `doc_index` rows go in first
+/// (multi-row, `ON CONFLICT DO NOTHING RETURNING`): only the documents whose row went in add
+/// lines and figures, and the figures are summed per shift, day, hour and product in memory, so
+/// each of those rows is written once per batch, not once per document.
+async fn write_batch(
+    tx: &mut AnyConnection,
+    documents: &[Stored],
+    projected: &[Projected],
+) -> Result<u64, sqlx::Error> {
+    let style = Placeholders::of(tx);
+    let pairs: Vec<(&Stored, &Projected)> = documents.iter().zip(projected).collect();
+    let mut new_ids = HashSet::new();
+    for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO doc_index (document_id, dialect, register_id, fn_number, fd_number, \
+             system_id, kz_ticket, kind, form_code, shift_number, operation, doc_time, \
+             received_at, total, cash, card, prepaid, credit, other_payment, cashier, \
+             fiscal_sign, unsent_count, unsent_oldest, unsent_first) VALUES {} \
+             ON CONFLICT (document_id) DO NOTHING RETURNING document_id",
+            style.tuples(chunk.len(), INDEX_COLUMNS, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for (document, projected) in chunk {
+            let unsent = projected.unsent;
+            query = query
+                .bind(document.id)
+                .bind(document.dialect.as_str())
+                .bind(document.register_id)
+                .bind(document.fn_number.as_deref())
+                .bind(document.fd_number)
+                .bind(document.system_id)
+                .bind(ticket_number(&document.doc_key).filter(|_| document.dialect == "kz"))
+                .bind(projected.kind)
+                .bind(document.form_code)
+                .bind(projected.shift_number)
+                .bind(projected.operation.map(Operation::as_str))
+                .bind(local_time(document, projected))
+                .bind(document.received_at)
+                .bind(projected.total)
+                .bind(projected.cash)
+                .bind(projected.card)
+                .bind(projected.prepaid)
+                .bind(projected.credit)
+                .bind(projected.other_payment)
+                .bind(projected.cashier.as_deref())
+                .bind(projected.fiscal_sign.as_deref())
+                .bind(unsent.map(|u| u.0))
+                .bind(unsent.and_then(|u| u.1))
+                .bind(unsent.and_then(|u| u.2));
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            new_ids.insert(row.try_get::<i64, _>(0)?);
+        }
+    }
+    let fresh: Vec<(&Stored, &Projected)> = pairs
+        .into_iter()
+        .filter(|(d, _)| new_ids.contains(&d.id))
+        .collect();
+
+    let lines: Vec<(i64, usize, &Line)> = fresh
+        .iter()
+        .flat_map(|(d, p)| p.lines.iter().enumerate().map(|(i, l)| (d.id, i, l)))
+        .collect();
+    for chunk in lines.chunks(ROWS_PER_STATEMENT * 3) {
+        let sql = format!(
+            "INSERT INTO doc_items (document_id, line, name, price, quantity, amount, vat_rate, \
+             vat_amount) VALUES {} ON CONFLICT (document_id, line) DO NOTHING",
+            style.tuples(chunk.len(), 8, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, line, item) in chunk {
+            query = query
+                .bind(*id)
+                .bind(*line as i64)
+                .bind(item.name.as_str())
+                .bind(item.price)
+                .bind(item.quantity.as_str())
+                .bind(item.amount)
+                .bind(item.vat_rate.as_deref())
+                .bind(item.vat_amount);
+        }
+        query.execute(&mut *tx).await?;
+    }
+
+    let mut shifts: BTreeMap<(String, i64), ShiftDelta> = BTreeMap::new();
+    let mut days: BTreeMap<(i64, i64), DayDelta> = BTreeMap::new();
+    let mut hours: BTreeMap<(i64, i64, i64), i64> = BTreeMap::new();
+    let mut products: BTreeMap<(i64, i64, &str), (i64, i64)> = BTreeMap::new();
+    for (document, projected) in &fresh {
+        let time = local_time(document, projected);
+        if let (Some(source), Some(shift)) = (shift_source(document), projected.shift_number) {
+            let delta = shifts.entry((source, shift)).or_default();
+            delta.register_id = delta.register_id.or(document.register_id);
+            if projected.shift_event == Some(ShiftEvent::Close) {
+                delta.close = Some((time, projected.z.clone().unwrap_or_default()));
+            } else {
+                delta.opened = Some(delta.opened.map_or(time, |o| o.min(time)));
+                delta.receipts += i64::from(projected.is_receipt);
+                for (sum, add) in delta.figures.iter_mut().zip(shift_figures(projected)) {
+                    *sum += add;
+                }
+            }
+        }
+        if !projected.is_receipt {
+            continue;
+        }
+        let register = document.register_id.unwrap_or(0);
+        let day = time.div_euclid(86_400);
+        let (sales_count, refunds_count, revenue, refunds, cash, card) = match projected.operation {
+            Some(Operation::Sale) => (1, 0, projected.total, 0, projected.cash, projected.card),
+            Some(Operation::Refund) => (0, 1, 0, projected.total, -projected.cash, -projected.card),
+            _ => (0, 0, 0, 0, 0, 0),
+        };
+        let d = days.entry((register, day)).or_default();
+        d.receipts += 1;
+        d.sales_count += sales_count;
+        d.refunds_count += refunds_count;
+        d.revenue += revenue;
+        d.refunds += refunds;
+        d.cash += cash;
+        d.card += card;
+        *hours
+            .entry((register, day, time.rem_euclid(86_400) / 3_600))
+            .or_default() += 1;
+        if projected.operation == Some(Operation::Sale) {
+            for line in &projected.lines {
+                let p = products
+                    .entry((register, day, line.name.as_str()))
+                    .or_default();
+                p.0 += 1;
+                p.1 += line.amount;
+            }
+        }
+    }
+    for ((source, shift), delta) in &shifts {
+        write_shift(tx, source, *shift, delta).await?;
+    }
+    for ((register, day), d) in &days {
+        sqlx::query(
+            "INSERT INTO project_daily (register_id, day, receipts, sales_count, refunds_count, \
+             revenue, refunds, cash, card) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (register_id, day) DO UPDATE SET \
+             receipts = project_daily.receipts + excluded.receipts, \
+             sales_count = project_daily.sales_count + excluded.sales_count, \
+             refunds_count = project_daily.refunds_count + excluded.refunds_count, \
+             revenue = project_daily.revenue + excluded.revenue, \
+             refunds = project_daily.refunds + excluded.refunds, \
+             cash = project_daily.cash + excluded.cash, card = project_daily.card + excluded.card",
+        )
+        .bind(*register)
+        .bind(*day)
+        .bind(d.receipts)
+        .bind(d.sales_count)
+        .bind(d.refunds_count)
+        .bind(d.revenue)
+        .bind(d.refunds)
+        .bind(d.cash)
+        .bind(d.card)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for ((register, day, hour), receipts) in &hours {
+        sqlx::query(
+            "INSERT INTO project_hourly (register_id, day, hour, receipts) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (register_id, day, hour) DO UPDATE SET \
+             receipts = project_hourly.receipts + excluded.receipts",
+        )
+        .bind(*register)
+        .bind(*day)
+        .bind(*hour)
+        .bind(*receipts)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for ((register, day, name), (lines, revenue)) in &products {
+        sqlx::query(
+            "INSERT INTO project_daily_products (register_id, day, name, lines, revenue) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (register_id, day, name) DO UPDATE SET \
+             lines = project_daily_products.lines + excluded.lines, \
+             revenue = project_daily_products.revenue + excluded.revenue",
+        )
+        .bind(*register)
+        .bind(*day)
+        .bind(*name)
+        .bind(*lines)
+        .bind(*revenue)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(fresh.len() as u64)
+}
+
+/// Signed contributions of a receipt: (sales, sales cash, sales card, refunds, refunds cash,
+/// refunds card, expenses, expense refunds).
+fn shift_figures(p: &Projected) -> [i64; 8] {
+    match p.operation {
+        Some(Operation::Sale) => [p.total, p.cash, p.card, 0, 0, 0, 0, 0],
+        Some(Operation::Refund) => [0, 0, 0, p.total, p.cash, p.card, 0, 0],
+        Some(Operation::Expense) => [0, 0, 0, 0, 0, 0, p.total, 0],
+        Some(Operation::ExpenseRefund) => [0, 0, 0, 0, 0, 0, 0, p.total],
+        None => [0; 8],
+    }
+}
+
+/// Add a batch's figures to one shift and set its verdict.
+async fn write_shift(
+    tx: &mut AnyConnection,
+    source: &str,
+    shift: i64,
+    delta: &ShiftDelta,
+) -> Result<(), sqlx::Error> {
+    let (closed, z) = match &delta.close {
+        Some((time, z)) => (Some(*time), z.clone()),
+        None => (None, ZCounters::default()),
+    };
+    let f = delta.figures;
+    sqlx::query(
+        "INSERT INTO project_shifts (source, shift_number, register_id, opened_time, \
+         closed_time, receipts, sales, sales_cash, sales_card, refunds, refunds_cash, \
+         refunds_card, expenses, expense_refunds, z_receipts, z_sales, z_refunds) VALUES ($1, \
+         $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+         ON CONFLICT (source, shift_number) DO UPDATE SET \
+         register_id = COALESCE(project_shifts.register_id, excluded.register_id), \
+         opened_time = CASE WHEN excluded.opened_time IS NOT NULL AND \
+         (project_shifts.opened_time IS NULL OR project_shifts.opened_time > excluded.opened_time) \
+         THEN excluded.opened_time ELSE project_shifts.opened_time END, \
+         closed_time = COALESCE(excluded.closed_time, project_shifts.closed_time), \
+         receipts = project_shifts.receipts + excluded.receipts, \
+         sales = project_shifts.sales + excluded.sales, \
+         sales_cash = project_shifts.sales_cash + excluded.sales_cash, \
+         sales_card = project_shifts.sales_card + excluded.sales_card, \
+         refunds = project_shifts.refunds + excluded.refunds, \
+         refunds_cash = project_shifts.refunds_cash + excluded.refunds_cash, \
+         refunds_card = project_shifts.refunds_card + excluded.refunds_card, \
+         expenses = project_shifts.expenses + excluded.expenses, \
+         expense_refunds = project_shifts.expense_refunds + excluded.expense_refunds, \
+         z_receipts = CASE WHEN excluded.closed_time IS NOT NULL THEN excluded.z_receipts \
+         ELSE project_shifts.z_receipts END, \
+         z_sales = CASE WHEN excluded.closed_time IS NOT NULL THEN excluded.z_sales \
+         ELSE project_shifts.z_sales END, \
+         z_refunds = CASE WHEN excluded.closed_time IS NOT NULL THEN excluded.z_refunds \
+         ELSE project_shifts.z_refunds END",
+    )
+    .bind(source)
+    .bind(shift)
+    .bind(delta.register_id)
+    .bind(delta.opened)
+    .bind(closed)
+    .bind(delta.receipts)
+    .bind(f[0])
+    .bind(f[1])
+    .bind(f[2])
+    .bind(f[3])
+    .bind(f[4])
+    .bind(f[5])
+    .bind(f[6])
+    .bind(f[7])
+    .bind(z.receipts)
+    .bind(z.sales)
+    .bind(z.refunds)
+    .execute(&mut *tx)
+    .await?;
+    // A late receipt after the close report changes the verdict too.
+    sqlx::query(
+        "UPDATE project_shifts SET mismatch = CASE WHEN closed_time IS NOT NULL AND \
+         ((z_receipts IS NOT NULL AND z_receipts <> receipts) \
+         OR (z_sales IS NOT NULL AND z_sales <> sales) \
+         OR (z_refunds IS NOT NULL AND z_refunds <> refunds)) THEN 1 ELSE 0 END \
+         WHERE source = $1 AND shift_number = $2",
+    )
+    .bind(source)
+    .bind(shift)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}

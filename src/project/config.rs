@@ -1,0 +1,126 @@
+//! Configuration of the projector (`ofd project`, and the projector inside `ofd all`): the
+//! `[project]` table, `OFD_PROJECT_*` variables and flags, declared once each in
+//! [`ProjectOptions`] and resolved into a [`ProjectConfig`]. Precedence as everywhere: flag, env
+//! var, file, default ([`crate::config_file`]).
+
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+use crate::config_file::{ensure, ConfigError};
+
+/// Projector options, one declaration each: a flag, an env var and a `[project]` key.
+#[derive(clap::Args, Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectOptions {
+    /// Most documents projected in one write transaction. [default: 500]
+    #[arg(long, env = "OFD_PROJECT_BATCH", value_name = "N")]
+    pub batch: Option<i64>,
+    /// Pause between looks when every document is projected. [default: 200]
+    #[arg(long, env = "OFD_PROJECT_POLL_MS", value_name = "MS")]
+    pub poll_ms: Option<u64>,
+    /// How many ids below the cursor the sweep looks back for documents committed after later
+    /// ones (PostgreSQL). [default: 10000]
+    #[arg(long, env = "OFD_PROJECT_SWEEP_WINDOW", value_name = "N")]
+    pub sweep_window: Option<i64>,
+    /// Pause between sweeps. [default: 5000]
+    #[arg(long, env = "OFD_PROJECT_SWEEP_MS", value_name = "MS")]
+    pub sweep_ms: Option<u64>,
+    /// Address of this role's Prometheus `/metrics` endpoint (none when absent).
+    #[arg(long, env = "OFD_PROJECT_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+crate::layer!(ProjectOptions {
+    batch,
+    poll_ms,
+    sweep_window,
+    sweep_ms,
+    metrics_listen,
+});
+
+/// The projector's settings, resolved and validated.
+#[derive(Debug, Clone)]
+pub struct ProjectConfig {
+    /// Documents per write transaction.
+    pub batch: i64,
+    /// Idle poll (ms).
+    pub poll_ms: u64,
+    /// Sweep window (ids).
+    pub sweep_window: i64,
+    /// Sweep period (ms).
+    pub sweep_ms: u64,
+    /// Prometheus endpoint, if any.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl Default for ProjectConfig {
+    fn default() -> Self {
+        ProjectOptions::default()
+            .resolve()
+            .expect("the defaults are valid")
+    }
+}
+
+impl ProjectOptions {
+    /// Fill what no layer set from the defaults and validate.
+    pub fn resolve(self) -> Result<ProjectConfig, ConfigError> {
+        let config = ProjectConfig {
+            batch: self.batch.unwrap_or(500),
+            poll_ms: self.poll_ms.unwrap_or(200),
+            sweep_window: self.sweep_window.unwrap_or(10_000),
+            sweep_ms: self.sweep_ms.unwrap_or(5_000),
+            metrics_listen: self.metrics_listen,
+        };
+        ensure(
+            (1..=10_000).contains(&config.batch),
+            "project.batch",
+            || "must be between 1 and 10000".into(),
+        )?;
+        ensure(config.poll_ms >= 1, "project.poll_ms", || {
+            "must be at least 1".into()
+        })?;
+        ensure(config.sweep_window >= 0, "project.sweep_window", || {
+            "must not be negative".into()
+        })?;
+        ensure(config.sweep_ms >= 1, "project.sweep_ms", || {
+            "must be at least 1".into()
+        })?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config_file::{assert_keys_are_fields, ConfigFile, Layer};
+
+    #[test]
+    fn flags_over_the_project_table_over_defaults() {
+        let file = ConfigFile::parse(Path::new("t.toml"), "[project]\nbatch = 50\npoll_ms = 7\n")
+            .expect("parses");
+        let flags = ProjectOptions {
+            poll_ms: Some(9),
+            ..ProjectOptions::default()
+        };
+        let config = flags
+            .over(file.table("project").expect("valid table"))
+            .resolve()
+            .expect("valid");
+        assert_eq!(config.batch, 50);
+        assert_eq!(config.poll_ms, 9);
+        assert_eq!(config.sweep_window, 10_000);
+        assert_keys_are_fields::<ProjectOptions>();
+        let zero = ProjectOptions {
+            batch: Some(0),
+            ..ProjectOptions::default()
+        };
+        assert!(zero
+            .resolve()
+            .unwrap_err()
+            .to_string()
+            .starts_with("project.batch"));
+    }
+}

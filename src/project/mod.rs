@@ -1,0 +1,248 @@
+//! `ofd project`: the projector, which builds the read tables the cabinet searches and reports
+//! from (`doc_index`, `doc_items`, `project_shifts`, `project_daily`, `project_hourly`,
+//! `project_daily_products`; migration `0011_read_models.sql`).
+//!
+//! Design notes:
+//! - **Off the ack path.** Ingest writes nothing for the projector: it follows committed
+//!   documents by id from a durable cursor (`project_cursor`), as the forwarder follows the
+//!   outbox, decodes them (RU from the container bytes, KZ from the request frame and the stored
+//!   response; [`model`]) and writes their rows in its own transactions ([`apply`] holds the
+//!   invariants: each document applied exactly once, restart-safe, late PostgreSQL commits
+//!   swept up).
+//! - **One model for both dialects.** RU forms and KZ commands map to one `kind`, one
+//!   `operation` (sale, refund, expense, expense refund), totals by payment form, lines, shifts
+//!   with the close report's counters beside the computed ones, and daily figures per register.
+//! - **Rebuild.** `ofd project --rebuild` empties the read tables and the cursor in one
+//!   transaction, then projects every document again and exits; run it with the projector
+//!   stopped (a running one would only re-add what the rebuild adds, never twice).
+//! - **Lag** is a metric: `ofd_project_lag_documents` and `ofd_project_lag_seconds`.
+//! - **Configuration.** [`config`]: the `[project]` table, flags and env vars.
+//!
+//! Drain order on SIGTERM or ctrl-c ([`crate::signal::shutdown_signal`]):
+//! 1. the loop stops between batches (a batch in progress commits or rolls back whole; the
+//!    cursor is in the same database, so nothing is lost either way);
+//! 2. the `/metrics` endpoint stops;
+//! 3. the store's pool is closed, and "projector drained" is logged.
+
+pub mod apply;
+pub mod config;
+pub mod metrics;
+pub mod model;
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use prometheus::Registry;
+use tokio_util::sync::CancellationToken;
+
+use crate::config_file::{ConfigArg, Layer};
+use crate::store::config::{DatabaseArgs, StoreOptions};
+use crate::store::{Backend, Store};
+pub use apply::{Projector, Step};
+pub use config::{ProjectConfig, ProjectOptions};
+use metrics::ProjectMetrics;
+
+/// Arguments of `ofd project`.
+#[derive(clap::Args, Debug)]
+pub struct ProjectArgs {
+    /// Empty the read tables, project every document again, and exit.
+    #[arg(long)]
+    pub rebuild: bool,
+    /// `--config` (its `[project]` and `[store]` tables).
+    #[command(flatten)]
+    pub file: ConfigArg,
+    /// `--database`.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Projector settings.
+    #[command(flatten)]
+    pub options: ProjectOptions,
+}
+
+/// Project until every committed document is in the read tables; returns what was done.
+pub async fn catch_up(projector: &Projector, batch: i64) -> anyhow::Result<Step> {
+    let mut total = Step::default();
+    loop {
+        let step = projector
+            .step(batch, crate::clock::unix_millis())
+            .await
+            .context("projecting documents")?;
+        if step.read == 0 {
+            return Ok(total);
+        }
+        total.read += step.read;
+        total.applied += step.applied;
+        total.undecodable += step.undecodable;
+    }
+}
+
+/// Empty the read tables and project every document again.
+pub async fn rebuild(store: &Store, batch: i64) -> anyhow::Result<Step> {
+    let projector = Projector::new(store);
+    projector
+        .reset()
+        .await
+        .context("emptying the read tables")?;
+    catch_up(&projector, batch).await
+}
+
+/// Start the projector on `store` in the background until `shutdown` is cancelled; metrics go
+/// into `registry`. This is what `ofd project` and `ofd all` call.
+pub fn spawn(
+    config: &ProjectConfig,
+    store: &Store,
+    registry: &Registry,
+    shutdown: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let metrics = ProjectMetrics::new(registry).context("registering project metrics")?;
+    let projector = Projector::new(store);
+    let config = config.clone();
+    tracing::info!(batch = config.batch, "projector started");
+    Ok(tokio::spawn(async move {
+        run_loop(projector, config, metrics, shutdown).await;
+        tracing::info!("projector stopped");
+    }))
+}
+
+async fn run_loop(
+    projector: Projector,
+    config: ProjectConfig,
+    metrics: ProjectMetrics,
+    shutdown: CancellationToken,
+) {
+    let poll = Duration::from_millis(config.poll_ms);
+    let sweep_every = Duration::from_millis(config.sweep_ms);
+    let mut last_sweep = Instant::now();
+    let mut failures = 0u32;
+    while !shutdown.is_cancelled() {
+        let now = crate::clock::unix_millis();
+        let result = projector.step(config.batch, now).await;
+        let pause = match result {
+            Ok(step) => {
+                failures = 0;
+                count(&metrics, step);
+                if step.read == 0 {
+                    poll
+                } else {
+                    Duration::ZERO
+                }
+            }
+            Err(error) => {
+                failures = failures.saturating_add(1);
+                tracing::warn!(error = %error, failures, "projecting failed; retrying");
+                poll * failures.min(50)
+            }
+        };
+        if projector.backend() == Backend::Postgres && last_sweep.elapsed() >= sweep_every {
+            last_sweep = Instant::now();
+            match projector.sweep(config.sweep_window).await {
+                Ok(step) => count(&metrics, step),
+                Err(error) => tracing::warn!(error = %error, "sweep failed"),
+            }
+        }
+        if let Ok(lag) = projector.lag().await {
+            metrics.lag_documents.set(lag.documents);
+            metrics.lag_seconds.set(
+                lag.oldest_received_at
+                    .map_or(0, |oldest| (now - oldest).max(0) / 1000),
+            );
+        }
+        if let Ok(cursor) = projector.cursor().await {
+            metrics.cursor.set(cursor);
+        }
+        if !pause.is_zero() {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+}
+
+fn count(metrics: &ProjectMetrics, step: Step) {
+    metrics
+        .documents
+        .with_label_values(&["applied"])
+        .inc_by(step.applied);
+    metrics
+        .documents
+        .with_label_values(&["undecodable"])
+        .inc_by(step.undecodable);
+}
+
+/// Run `ofd project` until SIGTERM or ctrl-c, or `ofd project --rebuild`.
+pub async fn run(args: ProjectArgs) -> anyhow::Result<()> {
+    let file = args.file.load()?;
+    let store_file: StoreOptions = file.table("store")?;
+    let schema_upgrade = args.database.schema_upgrade(&store_file.database);
+    let database = args.database.resolve(store_file.database);
+    let config = args.options.over(file.table("project")?).resolve()?;
+    let store = Store::open_with(&database, schema_upgrade)
+        .await
+        .context("opening the database")?;
+    if args.rebuild {
+        let started = Instant::now();
+        let result = rebuild(&store, config.batch).await;
+        store.close().await;
+        let step = result?;
+        tracing::info!(
+            documents = step.read,
+            undecodable = step.undecodable,
+            seconds = started.elapsed().as_secs_f64(),
+            "read tables rebuilt"
+        );
+        println!(
+            "rebuilt the read tables from {} documents ({} undecodable)",
+            step.read, step.undecodable
+        );
+        return Ok(());
+    }
+    let shutdown = CancellationToken::new();
+    let registry = Registry::new();
+    let projector = spawn(&config, &store, &registry, shutdown.clone())?;
+    let metrics = match config.metrics_listen {
+        Some(addr) => Some(serve_metrics(addr, registry, store.clone(), shutdown.clone()).await?),
+        None => None,
+    };
+    crate::signal::shutdown_signal()
+        .await
+        .context("waiting for SIGTERM or ctrl-c")?;
+    tracing::info!("shutdown requested: draining the projector");
+    shutdown.cancel();
+    projector.await.context("projector task panicked")?;
+    if let Some(metrics) = metrics {
+        metrics.await.context("metrics task panicked")?;
+    }
+    store.close().await;
+    tracing::info!("projector drained");
+    Ok(())
+}
+
+/// Serve `registry` on `addr` until `shutdown` ([`crate::health_endpoint`]): `/readyz` is 503
+/// while the database does not answer with the schema this binary needs.
+pub async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    registry: Registry,
+    store: Store,
+    shutdown: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use crate::health_endpoint::Readiness;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the metrics endpoint {addr}"))?;
+    let ready: crate::health_endpoint::ReadyCheck = std::sync::Arc::new(move || {
+        let store = store.clone();
+        Box::pin(async move {
+            match store.check_ready().await {
+                Ok(()) => Readiness::Ready,
+                Err(reason) => Readiness::NotReady(reason),
+            }
+        })
+    });
+    tracing::info!(%addr, "project metrics listening");
+    Ok(tokio::spawn(async move {
+        if let Err(e) = crate::health_endpoint::serve(listener, registry, ready, shutdown).await {
+            tracing::warn!(error = %e, "metrics endpoint failed");
+        }
+    }))
+}

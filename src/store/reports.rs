@@ -1,0 +1,910 @@
+//! Reads of the read tables the projector fills (`0011_read_models.sql`): document search, one
+//! document, shifts, totals, the drives' unsent documents, delivery status.
+//!
+//! Every query is scoped as the tenancy rule says: through the registers the actor may see
+//! ([`super::tenancy::SCOPE_REGISTER_IDS`], `$1`..`$3`), so a document of another organisation
+//! (or, for a cashier, of another register) is never found and answers 404. Operator staff also
+//! see documents of no known register.
+//!
+//! Search is keyset-paginated, newest first, on `(doc_time, document_id)`: the page after a
+//! cursor costs the same as the first, and an export walks the same pages in constant memory.
+
+use sqlx::any::AnyRow;
+use sqlx::Row as _;
+
+use super::tenancy::SCOPE_REGISTER_IDS;
+use super::{StoreError, Tenant};
+
+/// What a receipt did with money (RU tag 1054; KZ ticket operation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// Приход / sell.
+    Sale,
+    /// Возврат прихода / sell return.
+    Refund,
+    /// Расход / buy.
+    Expense,
+    /// Возврат расхода / buy return.
+    ExpenseRefund,
+}
+
+impl Operation {
+    /// The stored and API form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Sale => "sale",
+            Operation::Refund => "refund",
+            Operation::Expense => "expense",
+            Operation::ExpenseRefund => "expense_refund",
+        }
+    }
+
+    /// Parse the stored and API form.
+    pub fn parse(text: &str) -> Option<Operation> {
+        Some(match text {
+            "sale" => Operation::Sale,
+            "refund" => Operation::Refund,
+            "expense" => Operation::Expense,
+            "expense_refund" => Operation::ExpenseRefund,
+            _ => return None,
+        })
+    }
+}
+
+/// Every document kind of the read model (the `kind` column and the API's `kind` filter),
+/// written by the projector (`src/project/model.rs`).
+pub const KINDS: &[&str] = &[
+    "registration",
+    "registration_change",
+    "open_shift",
+    "state_report",
+    "receipt",
+    "correction",
+    "bso",
+    "bso_correction",
+    "close_shift",
+    "close_fn",
+    "kz_ticket",
+    "kz_close_shift",
+    "kz_x_report",
+    "kz_money_placement",
+    "other",
+];
+
+/// `di` rows in scope.
+///
+/// Operator staff (`$2` = 1) also see documents of no known register. For everyone else the
+/// clause is the plain `IN (…)`: an `OR` beside it would keep the planners (SQLite's and
+/// PostgreSQL's) from using the `(register_id, …)` indexes and make them scan whole tables.
+fn scope_clause(scope: (i64, i64, i64)) -> String {
+    if scope.1 == 1 {
+        format!("(di.register_id IN {SCOPE_REGISTER_IDS} OR $2 = 1)")
+    } else {
+        format!("di.register_id IN {SCOPE_REGISTER_IDS}")
+    }
+}
+
+/// A payment form, for the `payment` filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentForm {
+    /// Cash.
+    Cash,
+    /// Card or other electronic payment.
+    Card,
+    /// Prepayment set off.
+    Prepaid,
+    /// Credit (postpayment).
+    Credit,
+    /// Counter-provision, tare, other.
+    Other,
+}
+
+impl PaymentForm {
+    fn column(self) -> &'static str {
+        match self {
+            PaymentForm::Cash => "di.cash",
+            PaymentForm::Card => "di.card",
+            PaymentForm::Prepaid => "di.prepaid",
+            PaymentForm::Credit => "di.credit",
+            PaymentForm::Other => "di.other_payment",
+        }
+    }
+}
+
+/// What a search asks for; every field narrows it.
+#[derive(Clone, Debug, Default)]
+pub struct DocumentFilter {
+    /// One register.
+    pub register_id: Option<i64>,
+    /// RU drive number.
+    pub fn_number: Option<String>,
+    /// RU document number.
+    pub fd_number: Option<i64>,
+    /// Shift number.
+    pub shift_number: Option<i64>,
+    /// Document time at or after (local naive seconds).
+    pub from_time: Option<i64>,
+    /// Document time before (local naive seconds).
+    pub to_time: Option<i64>,
+    /// Document kind (`receipt`, `close_shift`, `kz_ticket`, …).
+    pub kind: Option<String>,
+    /// `sale`, `refund`, `expense`, `expense_refund`.
+    pub operation: Option<String>,
+    /// Paid (partly) in this form.
+    pub payment: Option<PaymentForm>,
+    /// Total at least (minor units).
+    pub min_total: Option<i64>,
+    /// Total at most (minor units).
+    pub max_total: Option<i64>,
+    /// Cashier name contains.
+    pub cashier: Option<String>,
+    /// A line's product name contains.
+    pub product: Option<String>,
+    /// Continue after this `(doc_time, document_id)` (the previous page's last).
+    pub before: Option<(i64, i64)>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// One document as search lists it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct DocumentSummary {
+    /// Document id (`documents.id`).
+    pub id: i64,
+    /// `ru` or `kz`.
+    pub dialect: String,
+    /// Register id, when the register is known.
+    pub register_id: Option<i64>,
+    /// Point of sale; always absent until points of sale exist.
+    pub point_of_sale_id: Option<i64>,
+    /// RU drive number.
+    pub fn_number: Option<String>,
+    /// RU document number.
+    pub fd_number: Option<i64>,
+    /// KZ system id.
+    pub system_id: Option<i64>,
+    /// KZ fiscal sign (ticket number).
+    pub kz_ticket: Option<String>,
+    /// Kind (`receipt`, `close_shift`, `kz_ticket`, …).
+    pub kind: String,
+    /// RU form code or KZ command.
+    pub form_code: i64,
+    /// Shift number.
+    pub shift_number: Option<i64>,
+    /// `sale`, `refund`, `expense`, `expense_refund` (receipts).
+    pub operation: Option<String>,
+    /// Document time, register-local, `YYYY-MM-DDTHH:MM:SS`.
+    pub doc_time: String,
+    /// When the server committed it (unix ms).
+    pub received_at: i64,
+    /// Total, minor units.
+    pub total: i64,
+    /// Cash.
+    pub cash: i64,
+    /// Card / electronic.
+    pub card: i64,
+    /// Prepayment.
+    pub prepaid: i64,
+    /// Credit.
+    pub credit: i64,
+    /// Other forms.
+    pub other_payment: i64,
+    /// Cashier.
+    pub cashier: Option<String>,
+    /// Printed fiscal sign (RU ФП; KZ ticket number).
+    pub fiscal_sign: Option<String>,
+    /// Delivery: `received`, `batched`, `accepted`, `rejected`.
+    pub delivery: String,
+    /// Sort key, local seconds (the cursor's first half).
+    #[serde(skip)]
+    pub doc_time_secs: i64,
+}
+
+/// Local naive seconds as `YYYY-MM-DDTHH:MM:SS`.
+pub fn local_text(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.naive_utc().format("%Y-%m-%dT%H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+const SUMMARY_COLUMNS: &str = "di.document_id, di.dialect, di.register_id, di.point_of_sale_id, \
+    di.fn_number, di.fd_number, di.system_id, di.kz_ticket, di.kind, di.form_code, \
+    di.shift_number, di.operation, di.doc_time, di.received_at, di.total, di.cash, di.card, \
+    di.prepaid, di.credit, di.other_payment, di.cashier, di.fiscal_sign, d.forward_state, \
+    d.batch_id";
+
+fn delivery(forward_state: &str, batch_id: Option<&str>) -> &'static str {
+    match (forward_state, batch_id) {
+        ("sent", _) => "accepted",
+        ("rejected", _) => "rejected",
+        (_, Some(_)) => "batched",
+        _ => "received",
+    }
+}
+
+fn summary_from_row(row: &AnyRow) -> Result<DocumentSummary, StoreError> {
+    let doc_time: i64 = row.try_get(12)?;
+    let state: String = row.try_get(22)?;
+    let batch: Option<String> = row.try_get(23)?;
+    Ok(DocumentSummary {
+        id: row.try_get(0)?,
+        dialect: row.try_get(1)?,
+        register_id: row.try_get(2)?,
+        point_of_sale_id: row.try_get(3)?,
+        fn_number: row.try_get(4)?,
+        fd_number: row.try_get(5)?,
+        system_id: row.try_get(6)?,
+        kz_ticket: row.try_get(7)?,
+        kind: row.try_get(8)?,
+        form_code: row.try_get(9)?,
+        shift_number: row.try_get(10)?,
+        operation: row.try_get(11)?,
+        doc_time: local_text(doc_time),
+        received_at: row.try_get(13)?,
+        total: row.try_get(14)?,
+        cash: row.try_get(15)?,
+        card: row.try_get(16)?,
+        prepaid: row.try_get(17)?,
+        credit: row.try_get(18)?,
+        other_payment: row.try_get(19)?,
+        cashier: row.try_get(20)?,
+        fiscal_sign: row.try_get(21)?,
+        delivery: delivery(&state, batch.as_deref()).to_owned(),
+        doc_time_secs: doc_time,
+    })
+}
+
+/// A bind value of a query built at run time.
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// A WHERE clause built from optional conditions, numbering its parameters after the scope's.
+struct Conditions {
+    sql: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Conditions {
+    fn new(scope: (i64, i64, i64)) -> Self {
+        Self {
+            sql: vec![scope_clause(scope)],
+            binds: Vec::new(),
+        }
+    }
+
+    fn next(&self) -> String {
+        format!("${}", self.binds.len() + 4)
+    }
+
+    fn int(&mut self, template: &str, value: i64) {
+        let p = self.next();
+        self.sql.push(template.replace('?', &p));
+        self.binds.push(Bind::Int(value));
+    }
+
+    fn text(&mut self, template: &str, value: String) {
+        let p = self.next();
+        self.sql.push(template.replace('?', &p));
+        self.binds.push(Bind::Text(value));
+    }
+
+    fn clause(&self) -> String {
+        self.sql.join(" AND ")
+    }
+
+    fn query<'q>(
+        &'q self,
+        sql: &'q str,
+        scope: (i64, i64, i64),
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        let mut query = sqlx::query(sql).bind(scope.0).bind(scope.1).bind(scope.2);
+        for bind in &self.binds {
+            query = match bind {
+                Bind::Int(v) => query.bind(*v),
+                Bind::Text(v) => query.bind(v.as_str()),
+            };
+        }
+        query
+    }
+}
+
+/// `%text%` for LIKE, with the wildcards of `text` taken literally.
+fn contains(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+fn document_conditions(filter: &DocumentFilter, scope: (i64, i64, i64)) -> Conditions {
+    let mut c = Conditions::new(scope);
+    if let Some(v) = filter.register_id {
+        c.int("di.register_id = ?", v);
+    }
+    if let Some(v) = &filter.fn_number {
+        c.text("di.fn_number = ?", v.clone());
+    }
+    if let Some(v) = filter.fd_number {
+        c.int("di.fd_number = ?", v);
+    }
+    if let Some(v) = filter.shift_number {
+        c.int("di.shift_number = ?", v);
+    }
+    if let Some(v) = filter.from_time {
+        c.int("di.doc_time >= ?", v);
+    }
+    if let Some(v) = filter.to_time {
+        c.int("di.doc_time < ?", v);
+    }
+    if let Some(v) = &filter.kind {
+        c.text("di.kind = ?", v.clone());
+    }
+    if let Some(v) = &filter.operation {
+        c.text("di.operation = ?", v.clone());
+    }
+    if let Some(form) = filter.payment {
+        c.sql.push(format!("{} > 0", form.column()));
+    }
+    if let Some(v) = filter.min_total {
+        c.int("di.total >= ?", v);
+    }
+    if let Some(v) = filter.max_total {
+        c.int("di.total <= ?", v);
+    }
+    if let Some(v) = &filter.cashier {
+        c.text("di.cashier LIKE ? ESCAPE '\\'", contains(v));
+    }
+    if let Some(v) = &filter.product {
+        c.text(
+            "EXISTS (SELECT 1 FROM doc_items it WHERE it.document_id = di.document_id \
+             AND it.name LIKE ? ESCAPE '\\')",
+            contains(v),
+        );
+    }
+    if let Some((time, id)) = filter.before {
+        let p_time = c.next();
+        c.binds.push(Bind::Int(time));
+        let p_time2 = c.next();
+        c.binds.push(Bind::Int(time));
+        let p_id = c.next();
+        c.binds.push(Bind::Int(id));
+        c.sql.push(format!(
+            "(di.doc_time < {p_time} OR (di.doc_time = {p_time2} AND di.document_id < {p_id}))"
+        ));
+    }
+    c
+}
+
+/// One receipt line.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct DocumentLine {
+    /// Product name.
+    pub name: String,
+    /// Unit price, minor units.
+    pub price: i64,
+    /// Quantity, exact decimal.
+    pub quantity: String,
+    /// Line amount.
+    pub amount: i64,
+    /// VAT rate as printed.
+    pub vat_rate: Option<String>,
+    /// VAT amount.
+    pub vat_amount: Option<i64>,
+}
+
+/// One document in full, as stored.
+#[derive(Clone, Debug)]
+pub struct StoredDocument {
+    /// The index row.
+    pub summary: DocumentSummary,
+    /// Lines.
+    pub lines: Vec<DocumentLine>,
+    /// The stored JSON (RU FNS JSON; KZ header and request).
+    pub json: String,
+    /// The bytes as received.
+    pub raw: Vec<u8>,
+    /// KZ: the check URL the server answered with.
+    pub kz_qr: Option<String>,
+    /// The register's owner: name, taxpayer number, address (from the cabinet).
+    pub owner: Option<(String, String, Option<String>)>,
+    /// The register's registration number.
+    pub reg_number: Option<String>,
+}
+
+/// A shift of a register.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ShiftRow {
+    /// Shift number.
+    pub shift_number: i64,
+    /// Register id.
+    pub register_id: Option<i64>,
+    /// Opened (local time), when known.
+    pub opened: Option<String>,
+    /// Closed (local time); absent while open.
+    pub closed: Option<String>,
+    /// Receipts computed from the documents.
+    pub receipts: i64,
+    /// Sales total.
+    pub sales: i64,
+    /// Sales in cash.
+    pub sales_cash: i64,
+    /// Sales by card.
+    pub sales_card: i64,
+    /// Refunds total.
+    pub refunds: i64,
+    /// Refunds in cash.
+    pub refunds_cash: i64,
+    /// Refunds by card.
+    pub refunds_card: i64,
+    /// Expenses.
+    pub expenses: i64,
+    /// Expense refunds.
+    pub expense_refunds: i64,
+    /// The close report's receipt counter.
+    pub z_receipts: Option<i64>,
+    /// The close report's sales total, when it states one.
+    pub z_sales: Option<i64>,
+    /// The close report's refunds total, when it states one.
+    pub z_refunds: Option<i64>,
+    /// The close report's counters differ from the computed figures.
+    pub mismatch: bool,
+}
+
+/// One day's figures (summed over the registers asked for).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DayFigures {
+    /// Local day (days since 1970-01-01).
+    pub day: i64,
+    /// Receipts.
+    pub receipts: i64,
+    /// Sale receipts.
+    pub sales_count: i64,
+    /// Refund receipts.
+    pub refunds_count: i64,
+    /// Sales total.
+    pub revenue: i64,
+    /// Refunds total.
+    pub refunds: i64,
+    /// Cash, net of refunds.
+    pub cash: i64,
+    /// Card, net of refunds.
+    pub card: i64,
+}
+
+/// A product's sales in a period.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ProductFigures {
+    /// Product name.
+    pub name: String,
+    /// Receipt lines sold.
+    pub lines: i64,
+    /// Sales amount.
+    pub revenue: i64,
+}
+
+/// What a drive said last about its unsent documents.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct UnsentRow {
+    /// Register id.
+    pub register_id: i64,
+    /// Drive number.
+    pub fn_number: String,
+    /// Documents not yet sent (tag 1097).
+    pub count: i64,
+    /// Time of the oldest of them (tag 1098), local.
+    pub oldest: Option<String>,
+    /// Number of the first of them (tag 1116).
+    pub first_number: Option<i64>,
+    /// Time of the report that said so, local.
+    pub reported: String,
+    /// Oldest unsent time, local seconds (for the day count).
+    #[serde(skip)]
+    pub oldest_secs: Option<i64>,
+}
+
+/// Delivery counts of one register on one day.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct DeliveryDay {
+    /// Register id.
+    pub register_id: Option<i64>,
+    /// Local date, `YYYY-MM-DD`.
+    pub date: String,
+    /// Documents received.
+    pub received: i64,
+    /// Of them, in a batch to the tax authority (sent or not yet answered).
+    pub batched: i64,
+    /// Of them, accepted by the tax authority.
+    pub accepted: i64,
+    /// Of them, refused by it.
+    pub rejected: i64,
+}
+
+/// Days since 1970-01-01 as `YYYY-MM-DD`.
+pub fn day_text(day: i64) -> String {
+    local_text(day * 86_400)[..10].to_owned()
+}
+
+fn opt_time(secs: Option<i64>) -> Option<String> {
+    secs.map(local_text)
+}
+
+impl Tenant {
+    /// One page of the documents in scope matching `filter`, newest first.
+    pub async fn search_documents(
+        &self,
+        filter: &DocumentFilter,
+    ) -> Result<Vec<DocumentSummary>, StoreError> {
+        let rows = self.search_rows(filter, "").await?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    /// [`Tenant::search_documents`] with each document's stored JSON (RU: FNS JSON).
+    pub async fn search_documents_json(
+        &self,
+        filter: &DocumentFilter,
+    ) -> Result<Vec<(DocumentSummary, String)>, StoreError> {
+        let rows = self.search_rows(filter, ", d.json").await?;
+        rows.iter()
+            .map(|row| Ok((summary_from_row(row)?, row.try_get(24)?)))
+            .collect()
+    }
+
+    async fn search_rows(
+        &self,
+        filter: &DocumentFilter,
+        extra_columns: &str,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        let c = document_conditions(filter, self.read_scope());
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS}{extra_columns} FROM doc_index di \
+             JOIN documents d ON d.id = di.document_id \
+             WHERE {} ORDER BY di.doc_time DESC, di.document_id DESC LIMIT {}",
+            c.clause(),
+            filter.limit.max(1)
+        );
+        Ok(c.query(&sql, self.read_scope())
+            .fetch_all(self.store().pool())
+            .await?)
+    }
+
+    /// Document `id` in scope, with its lines and stored forms; `None` when out of scope.
+    pub async fn document(&self, id: i64) -> Result<Option<StoredDocument>, StoreError> {
+        let scope = self.read_scope();
+        let pool = self.store().pool();
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS}, d.json, d.raw, d.doc_key, r.reg_number, o.name, o.inn, \
+             COALESCE(o.actual_address, o.legal_address) \
+             FROM doc_index di JOIN documents d ON d.id = di.document_id \
+             LEFT JOIN registers r ON r.id = di.register_id \
+             LEFT JOIN organisations o ON o.inn = r.org_inn \
+             WHERE {} AND di.document_id = $4",
+            scope_clause(scope)
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(scope.0)
+            .bind(scope.1)
+            .bind(scope.2)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let summary = summary_from_row(&row)?;
+        let json: String = row.try_get(24)?;
+        let raw: Vec<u8> = row.try_get(25)?;
+        let reg_number: Option<String> = row.try_get(27)?;
+        let owner_name: Option<String> = row.try_get(28)?;
+        let owner_inn: Option<String> = row.try_get(29)?;
+        let owner_address: Option<String> = row.try_get(30)?;
+        let lines = sqlx::query(
+            "SELECT name, price, quantity, amount, vat_rate, vat_amount FROM doc_items \
+             WHERE document_id = $1 ORDER BY line",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(DocumentLine {
+                name: r.try_get(0)?,
+                price: r.try_get(1)?,
+                quantity: r.try_get(2)?,
+                amount: r.try_get(3)?,
+                vat_rate: r.try_get(4)?,
+                vat_amount: r.try_get(5)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let kz_qr = match &summary.kz_ticket {
+            Some(ticket) => {
+                let qr: Option<Vec<u8>> =
+                    sqlx::query_scalar("SELECT qr_code FROM kz_tickets WHERE ticket_number = $1")
+                        .bind(ticket)
+                        .fetch_optional(pool)
+                        .await?;
+                qr.map(|q| String::from_utf8_lossy(&q).into_owned())
+            }
+            None => None,
+        };
+        Ok(Some(StoredDocument {
+            summary,
+            lines,
+            json,
+            raw,
+            kz_qr,
+            owner: owner_name
+                .zip(owner_inn)
+                .map(|(n, i)| (n, i, owner_address)),
+            reg_number,
+        }))
+    }
+
+    /// The shifts of register `register_id` opened in `[from, to)` (local seconds), newest
+    /// first; `NotFound` when the register is out of scope.
+    pub async fn shifts(
+        &self,
+        register_id: i64,
+        from: Option<i64>,
+        to: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<ShiftRow>, StoreError> {
+        if self.register(register_id).await?.is_none() {
+            return Err(StoreError::NotFound(format!("register {register_id}")));
+        }
+        let rows = sqlx::query(
+            "SELECT shift_number, register_id, opened_time, closed_time, receipts, sales, \
+             sales_cash, sales_card, refunds, refunds_cash, refunds_card, expenses, \
+             expense_refunds, z_receipts, z_sales, z_refunds, mismatch FROM project_shifts \
+             WHERE register_id = $1 AND COALESCE(opened_time, closed_time, 0) >= $2 \
+             AND COALESCE(opened_time, closed_time, 0) < $3 \
+             ORDER BY opened_time DESC, shift_number DESC LIMIT $4",
+        )
+        .bind(register_id)
+        .bind(from.unwrap_or(i64::MIN))
+        .bind(to.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(self.store().pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ShiftRow {
+                    shift_number: r.try_get(0)?,
+                    register_id: r.try_get(1)?,
+                    opened: opt_time(r.try_get(2)?),
+                    closed: opt_time(r.try_get(3)?),
+                    receipts: r.try_get(4)?,
+                    sales: r.try_get(5)?,
+                    sales_cash: r.try_get(6)?,
+                    sales_card: r.try_get(7)?,
+                    refunds: r.try_get(8)?,
+                    refunds_cash: r.try_get(9)?,
+                    refunds_card: r.try_get(10)?,
+                    expenses: r.try_get(11)?,
+                    expense_refunds: r.try_get(12)?,
+                    z_receipts: r.try_get(13)?,
+                    z_sales: r.try_get(14)?,
+                    z_refunds: r.try_get(15)?,
+                    mismatch: r.try_get::<i64, _>(16)? != 0,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Daily figures in `[from_day, to_day)` summed over the registers in scope (or one).
+    pub async fn daily_figures(
+        &self,
+        register_id: Option<i64>,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<Vec<DayFigures>, StoreError> {
+        let scope = self.read_scope();
+        let sql = format!(
+            "SELECT di.day, CAST(SUM(di.receipts) AS BIGINT), CAST(SUM(di.sales_count) AS BIGINT), CAST(SUM(di.refunds_count) AS BIGINT), \
+             CAST(SUM(di.revenue) AS BIGINT), CAST(SUM(di.refunds) AS BIGINT), CAST(SUM(di.cash) AS BIGINT), CAST(SUM(di.card) AS BIGINT) \
+             FROM project_daily di WHERE {} AND ($4 < 0 OR di.register_id = $4) \
+             AND di.day >= $5 AND di.day < $6 GROUP BY di.day ORDER BY di.day",
+            scope_clause(scope)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(scope.0)
+            .bind(scope.1)
+            .bind(scope.2)
+            .bind(register_id.unwrap_or(-1))
+            .bind(from_day)
+            .bind(to_day)
+            .fetch_all(self.store().pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DayFigures {
+                    day: r.try_get(0)?,
+                    receipts: sum(r, 1)?,
+                    sales_count: sum(r, 2)?,
+                    refunds_count: sum(r, 3)?,
+                    revenue: sum(r, 4)?,
+                    refunds: sum(r, 5)?,
+                    cash: sum(r, 6)?,
+                    card: sum(r, 7)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Receipts per hour of day (24 entries) in `[from_day, to_day)`.
+    pub async fn hourly_receipts(
+        &self,
+        register_id: Option<i64>,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<[i64; 24], StoreError> {
+        let scope = self.read_scope();
+        let sql = format!(
+            "SELECT di.hour, CAST(SUM(di.receipts) AS BIGINT) FROM project_hourly di WHERE {} \
+             AND ($4 < 0 OR di.register_id = $4) AND di.day >= $5 AND di.day < $6 \
+             GROUP BY di.hour",
+            scope_clause(scope)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(scope.0)
+            .bind(scope.1)
+            .bind(scope.2)
+            .bind(register_id.unwrap_or(-1))
+            .bind(from_day)
+            .bind(to_day)
+            .fetch_all(self.store().pool())
+            .await?;
+        let mut hours = [0i64; 24];
+        for r in &rows {
+            let hour: i64 = r.try_get(0)?;
+            if let Some(slot) = usize::try_from(hour).ok().and_then(|h| hours.get_mut(h)) {
+                *slot += sum(r, 1)?;
+            }
+        }
+        Ok(hours)
+    }
+
+    /// The best-selling products by revenue in `[from_day, to_day)`.
+    pub async fn top_products(
+        &self,
+        register_id: Option<i64>,
+        from_day: i64,
+        to_day: i64,
+        limit: i64,
+    ) -> Result<Vec<ProductFigures>, StoreError> {
+        let scope = self.read_scope();
+        let sql = format!(
+            "SELECT di.name, CAST(SUM(di.lines) AS BIGINT), CAST(SUM(di.revenue) AS BIGINT) FROM project_daily_products di \
+             WHERE {} AND ($4 < 0 OR di.register_id = $4) AND di.day >= $5 AND di.day < $6 \
+             GROUP BY di.name ORDER BY CAST(SUM(di.revenue) AS BIGINT) DESC, di.name LIMIT $7",
+            scope_clause(scope)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(scope.0)
+            .bind(scope.1)
+            .bind(scope.2)
+            .bind(register_id.unwrap_or(-1))
+            .bind(from_day)
+            .bind(to_day)
+            .bind(limit)
+            .fetch_all(self.store().pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ProductFigures {
+                    name: r.try_get(0)?,
+                    lines: sum(r, 1)?,
+                    revenue: sum(r, 2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// For each RU drive in scope, what its latest shift or state report said about unsent
+    /// documents.
+    pub async fn unsent(&self) -> Result<Vec<UnsentRow>, StoreError> {
+        let scope = self.read_scope();
+        let sql = format!(
+            "SELECT di.register_id, di.fn_number, di.unsent_count, di.unsent_oldest, \
+             di.unsent_first, di.doc_time FROM doc_index di WHERE {} AND di.dialect = 'ru' \
+             AND di.register_id IS NOT NULL AND di.unsent_count IS NOT NULL \
+             AND di.document_id = (SELECT MAX(x.document_id) FROM doc_index x \
+             WHERE x.fn_number = di.fn_number AND x.unsent_count IS NOT NULL) \
+             ORDER BY di.register_id",
+            scope_clause(scope)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(scope.0)
+            .bind(scope.1)
+            .bind(scope.2)
+            .fetch_all(self.store().pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let oldest: Option<i64> = r.try_get(3)?;
+                Ok(UnsentRow {
+                    register_id: r.try_get(0)?,
+                    fn_number: r.try_get(1)?,
+                    count: r.try_get(2)?,
+                    oldest: opt_time(oldest),
+                    first_number: r.try_get(4)?,
+                    reported: local_text(r.try_get(5)?),
+                    oldest_secs: oldest,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Delivery counts per register and local day in `[from_day, to_day)`.
+    pub async fn delivery_days(
+        &self,
+        register_id: Option<i64>,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<Vec<DeliveryDay>, StoreError> {
+        let scope = self.read_scope();
+        let sql = format!(
+            "SELECT di.register_id, di.doc_time / 86400, COUNT(*), \
+             CAST(SUM(CASE WHEN d.batch_id IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN d.forward_state = 'sent' THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN d.forward_state = 'rejected' THEN 1 ELSE 0 END) AS BIGINT) \
+             FROM doc_index di JOIN documents d ON d.id = di.document_id \
+             WHERE {} AND ($4 < 0 OR di.register_id = $4) \
+             AND di.doc_time >= $5 AND di.doc_time < $6 \
+             GROUP BY di.register_id, di.doc_time / 86400 \
+             ORDER BY di.doc_time / 86400 DESC, di.register_id",
+            scope_clause(scope)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(scope.0)
+            .bind(scope.1)
+            .bind(scope.2)
+            .bind(register_id.unwrap_or(-1))
+            .bind(from_day.saturating_mul(86_400))
+            .bind(to_day.saturating_mul(86_400))
+            .fetch_all(self.store().pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DeliveryDay {
+                    register_id: r.try_get(0)?,
+                    date: day_text(r.try_get(1)?),
+                    received: r.try_get(2)?,
+                    batched: sum(r, 3)?,
+                    accepted: sum(r, 4)?,
+                    rejected: sum(r, 5)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A `CAST(SUM(…) AS BIGINT)` column (PostgreSQL sums BIGINT as NUMERIC otherwise); NULL when
+/// no row was summed.
+fn sum(row: &AnyRow, index: usize) -> Result<i64, StoreError> {
+    Ok(row.try_get::<Option<i64>, _>(index)?.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_round_trip_their_names() {
+        for op in [
+            Operation::Sale,
+            Operation::Refund,
+            Operation::Expense,
+            Operation::ExpenseRefund,
+        ] {
+            assert_eq!(Operation::parse(op.as_str()), Some(op));
+        }
+        assert_eq!(Operation::parse("gift"), None);
+    }
+}
