@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use ofd::account::AccountOptions;
 use ofd::project::{catch_up, Projector};
-use ofd::store::reports::DocumentFilter;
+use ofd::store::reports::{DocumentFilter, RegisterSet};
 use ofd::store::{
     insert_new_documents, ru_doc_key, Actor, Dialect, NewDocument, NewOrganisation, NewRegister,
     Role, Store, Tenant,
@@ -459,16 +459,16 @@ async fn main() {
         let tenant = tenant.clone();
         async move {
             let days = tenant
-                .daily_figures(None, month_from, last_day + 1)
+                .daily_figures(RegisterSet::default(), month_from, last_day + 1)
                 .await
                 .expect("daily");
             assert!(!days.is_empty());
             tenant
-                .hourly_receipts(None, month_from, last_day + 1)
+                .hourly_receipts(RegisterSet::default(), month_from, last_day + 1)
                 .await
                 .expect("hourly");
             tenant
-                .top_products(None, month_from, last_day + 1, 10)
+                .top_products(RegisterSet::default(), month_from, last_day + 1, 10)
                 .await
                 .expect("top");
         }

@@ -99,18 +99,47 @@ fn close_shift(
     unsent: u32,
     oldest_unsent_s: u32,
 ) -> Vec<u8> {
+    let at = 1_700_000_000 + fd;
+    close_shift_counting(
+        ffd,
+        fn_number,
+        fd,
+        at,
+        exhausted,
+        unsent,
+        oldest_unsent_s,
+        None,
+    )
+}
+
+/// [`close_shift`] made at `at` (tag 1012) whose Z report counts `receipts` receipts in the
+/// shift (tag 1118).
+#[allow(clippy::too_many_arguments)]
+fn close_shift_counting(
+    ffd: u8,
+    fn_number: &str,
+    fd: u32,
+    at: u32,
+    exhausted: bool,
+    unsent: u32,
+    oldest_unsent_s: u32,
+    receipts: Option<u32>,
+) -> Vec<u8> {
     let mut w = Writer::new();
     w.begin(5).expect("begin");
     w.byte(1209, ffd).expect("1209");
     w.tlv(1041, fn_number.as_bytes()).expect("1041");
     w.u32(1040, fd).expect("1040");
-    w.u32(1012, 1_700_000_000 + fd).expect("1012");
+    w.u32(1012, at).expect("1012");
     w.u32(1038, 1).expect("1038");
     w.byte(1050, u8::from(exhausted)).expect("1050");
     w.byte(1051, 0).expect("1051");
     w.byte(1052, 0).expect("1052");
     w.u32(1097, unsent).expect("1097");
     w.u32(1098, oldest_unsent_s).expect("1098");
+    if let Some(receipts) = receipts {
+        w.u32(1118, receipts).expect("1118");
+    }
     w.tlv(1077, &[0; 6]).expect("1077");
     w.end().expect("end doc");
     let document = w.finish().expect("finish");
@@ -592,6 +621,59 @@ async fn a_kz_register_long_offline_and_a_long_shift_fire_and_closing_the_shift_
             "{found:?}"
         );
         server.shutdown().await.expect("ingest stops");
+        account.stop().await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_z_report_that_differs_from_its_shift_s_documents_raises_an_alert() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let account = Account::start_with(
+            &store,
+            AccountOptions {
+                alert_interval_secs: Some(3600),
+                ..AccountOptions::default()
+            },
+        )
+        .await;
+        let org = account_support::enter_organisation(&account, "7707083893", "ru").await;
+        let owner = account_support::org_client(&account, org, "owner").await;
+        let fn_number = ingest_support::fn_number(977);
+        let register = account_support::provision(&account, "7707083893", Some(&fn_number)).await;
+        let server = Server::start(ingest_support::config(&db.url))
+            .await
+            .expect("ingest");
+        // One receipt, and a Z report made now that counts three.
+        let now_s = u32::try_from(ofd::clock::unix_seconds()).expect("fits");
+        deliver(
+            server.local_addr(),
+            &receipt_frame(&fn_number, 1, 5_000, None),
+        )
+        .await;
+        deliver(
+            server.local_addr(),
+            &close_shift_counting(2, &fn_number, 2, now_s, false, 0, 0, Some(3)),
+        )
+        .await;
+        server.shutdown().await.expect("ingest stops");
+        let projector = ofd::project::Projector::new(&store);
+        ofd::project::catch_up(&projector, 50)
+            .await
+            .expect("projects");
+
+        evaluate_once(&store, &account.url, ofd::clock::unix_millis())
+            .await
+            .expect("evaluates");
+        let (_, page) = owner.get("/api/v1/alerts").await;
+        assert_eq!(
+            kinds(&page),
+            vec![("z_report_mismatch".into(), "firing".into())]
+        );
+        assert_eq!(page["alerts"][0]["detail"]["shifts"], json!([1]));
+        assert_eq!(page["alerts"][0]["register_id"], register["id"]);
         account.stop().await;
         store.close().await;
     })

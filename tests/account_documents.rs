@@ -226,6 +226,29 @@ async fn emulated_documents_appear_in_search_shifts_totals_and_exports() {
         emulate("kz", "1.2", "104", &target, &account).await;
         server.shutdown().await.expect("clean shutdown");
 
+        // One RU register is placed at a point of sale before its documents are projected.
+        let (_, registers) = account.get("/api/v1/registers?dialect=ru").await;
+        let placed = registers["registers"][0].clone();
+        let (status, pos) = account
+            .post(
+                &format!(
+                    "/api/v1/organisations/{}/points-of-sale",
+                    placed["org_inn"].as_str().unwrap()
+                ),
+                serde_json::json!({ "name": "Киоск у вокзала" }),
+            )
+            .await;
+        assert_eq!(status, 201, "{pos}");
+        let (status, edited) = account
+            .call_with(
+                Some(&account.key),
+                reqwest::Method::PATCH,
+                &format!("/api/v1/registers/{}", placed["id"]),
+                Some(serde_json::json!({ "pos_id": pos["id"] })),
+            )
+            .await;
+        assert_eq!(status, 200, "{edited}");
+
         let projector = Projector::new(&store);
         let step = catch_up(&projector, 17).await.expect("projects");
         let want = expected(&store).await;
@@ -333,6 +356,38 @@ async fn emulated_documents_appear_in_search_shifts_totals_and_exports() {
             ))
             .await;
         assert_eq!(one["total"]["revenue"], *register_sales);
+
+        // Search and totals by point of sale: the placed register's documents and figures.
+        let at_pos = all_pages(
+            &account,
+            &key,
+            &format!("&point_of_sale_id={}", pos["id"]),
+            50,
+        )
+        .await;
+        let of_register = all_pages(
+            &account,
+            &key,
+            &format!("&register_id={}", placed["id"]),
+            50,
+        )
+        .await;
+        assert!(!at_pos.is_empty());
+        assert_eq!(at_pos.len(), of_register.len());
+        assert!(at_pos.iter().all(|d| d["register_id"] == placed["id"]));
+        let (_, by_pos) = account
+            .get(&format!(
+                "/api/v1/reports/totals?from={first}&to={last}&point_of_sale_id={}",
+                pos["id"]
+            ))
+            .await;
+        let (_, by_register) = account
+            .get(&format!(
+                "/api/v1/reports/totals?from={first}&to={last}&register_id={}",
+                placed["id"]
+            ))
+            .await;
+        assert_eq!(by_pos["total"], by_register["total"], "{by_pos}");
 
         // Shifts of every register add up to its sales; RU close reports match the documents.
         for (register, register_sales) in &want.sales_by_register {

@@ -29,6 +29,8 @@ const MAX_PAGE: i64 = 500;
 pub struct SearchQuery {
     /// One register (id).
     pub register_id: Option<i64>,
+    /// Point of sale.
+    pub point_of_sale_id: Option<i64>,
     /// RU fiscal drive number.
     pub fn_number: Option<String>,
     /// RU fiscal document number.
@@ -210,6 +212,7 @@ pub fn filter_of(query: &SearchQuery) -> Result<DocumentFilter, ApiError> {
     }
     Ok(DocumentFilter {
         register_id: query.register_id,
+        point_of_sale_id: query.point_of_sale_id,
         fn_number: query.fn_number.clone(),
         fd_number: query.fd_number,
         shift_number: query.shift,

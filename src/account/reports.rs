@@ -16,7 +16,7 @@ use super::auth::{Caller, Permission};
 use super::documents::parse_local;
 use super::error::ApiError;
 use crate::store::reports::{
-    day_text, DayFigures, DeliveryDay, ProductFigures, ShiftRow, UnsentRow,
+    day_text, DayFigures, DeliveryDay, ProductFigures, RegisterSet, ShiftRow, UnsentRow,
 };
 
 /// Days a drive may hold a document unsent before the register is blocked.
@@ -124,6 +124,8 @@ pub struct TotalsQuery {
     pub group: Option<Grouping>,
     /// Only this register (default: every register in scope).
     pub register_id: Option<i64>,
+    /// Only the registers at this point of sale.
+    pub point_of_sale_id: Option<i64>,
     /// How many top products (default 10, at most 100).
     pub top: Option<i64>,
 }
@@ -242,20 +244,15 @@ pub async fn totals(
     if !(0..=100).contains(&top) {
         return Err(bad("top", "must be between 0 and 100"));
     }
-    let days = caller
-        .0
-        .daily_figures(query.register_id, from_day, to_day)
-        .await?;
+    let which = RegisterSet {
+        register_id: query.register_id,
+        point_of_sale_id: query.point_of_sale_id,
+    };
+    let days = caller.0.daily_figures(which, from_day, to_day).await?;
     let (total, buckets) = group(&days, query.group.unwrap_or_default());
-    let hours = caller
-        .0
-        .hourly_receipts(query.register_id, from_day, to_day)
-        .await?;
+    let hours = caller.0.hourly_receipts(which, from_day, to_day).await?;
     let top_products = if top > 0 {
-        caller
-            .0
-            .top_products(query.register_id, from_day, to_day, top)
-            .await?
+        caller.0.top_products(which, from_day, to_day, top).await?
     } else {
         Vec::new()
     };

@@ -44,12 +44,16 @@ struct Stored {
     raw: Vec<u8>,
     ack: Vec<u8>,
     register_id: Option<i64>,
+    /// The register's point of sale when the document is projected.
+    pos_id: Option<i64>,
 }
 
 const STORED_COLUMNS: &str = "SELECT d.id, d.dialect, d.doc_key, d.fn_number, d.fd_number, \
     d.system_id, d.form_code, d.doc_time, d.received_at, d.raw, d.ack, \
-    COALESCE(rf.id, rs.id) AS register_id \
+    COALESCE(rd.register_id, rf.id, rs.id) AS register_id, \
+    (SELECT pos_id FROM registers WHERE id = COALESCE(rd.register_id, rf.id, rs.id)) AS pos_id \
     FROM documents d \
+    LEFT JOIN register_drives rd ON d.dialect = 'ru' AND rd.fn_number = d.fn_number \
     LEFT JOIN registers rf ON d.dialect = 'ru' AND rf.fn_number = d.fn_number \
     LEFT JOIN registers rs ON d.dialect = 'kz' AND rs.system_id = d.system_id";
 
@@ -67,6 +71,7 @@ fn stored(row: &AnyRow) -> Result<Stored, sqlx::Error> {
         raw: row.try_get(9)?,
         ack: row.try_get(10)?,
         register_id: row.try_get(11)?,
+        pos_id: row.try_get(12)?,
     })
 }
 
@@ -290,7 +295,7 @@ fn shift_source(document: &Stored) -> Option<String> {
 }
 
 /// Columns of one `doc_index` row in [`write_batch`]'s multi-row insert.
-const INDEX_COLUMNS: usize = 24;
+const INDEX_COLUMNS: usize = 25;
 /// Rows per multi-row statement (24 × 40 parameters stays far below both backends' limits).
 const ROWS_PER_STATEMENT: usize = 40;
 
@@ -338,7 +343,8 @@ async fn write_batch(
     let mut new_ids = HashSet::new();
     for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO doc_index (document_id, dialect, register_id, fn_number, fd_number, \
+            "INSERT INTO doc_index (document_id, dialect, register_id, point_of_sale_id, \
+             fn_number, fd_number, \
              system_id, kz_ticket, kind, form_code, shift_number, operation, doc_time, \
              received_at, total, cash, card, prepaid, credit, other_payment, cashier, \
              fiscal_sign, unsent_count, unsent_oldest, unsent_first) VALUES {} \
@@ -352,6 +358,7 @@ async fn write_batch(
                 .bind(document.id)
                 .bind(document.dialect.as_str())
                 .bind(document.register_id)
+                .bind(document.pos_id)
                 .bind(document.fn_number.as_deref())
                 .bind(document.fd_number)
                 .bind(document.system_id)

@@ -1,7 +1,8 @@
 //! The facts the client-alert evaluator judges registers by, read from what ingest stored:
 //! each register's newest document, its drive's newest shift or state report (tags 1050–1053,
 //! 1213, 1097, 1098), its KZ shift and last offline period, its paid period, its recent
-//! conflicts and failed signs; and the organisations' overdue invoices.
+//! conflicts and failed signs, the shifts the projector found disagreeing with their Z report;
+//! and the organisations' overdue invoices.
 //!
 //! Facts are read with one indexed lookup per register (its newest document by ФД number, its
 //! newest report), never a scan of the documents table, so an evaluation costs O(registers)
@@ -203,6 +204,16 @@ impl Store {
                 let offline: Option<String> = row.try_get("last_offline_period")?;
                 facts.last_offline = offline.as_deref().and_then(offline_span);
             }
+            // Shifts the projector found disagreeing with their Z report, closed within the
+            // event window (closed_time is register-local; the window absorbs the offset).
+            facts.mismatched_shifts = sqlx::query_scalar(
+                "SELECT shift_number FROM project_shifts WHERE register_id = $1 AND mismatch = 1 \
+                 AND closed_time >= $2 ORDER BY shift_number",
+            )
+            .bind(facts.register_id)
+            .bind(events_since_ms / 1000)
+            .fetch_all(self.pool())
+            .await?;
             out.push((row.try_get("org_id")?, facts));
         }
         Ok(out)

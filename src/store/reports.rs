@@ -112,11 +112,23 @@ impl PaymentForm {
     }
 }
 
+/// Which registers a report sums: one, those at one point of sale (as they stand now), or every
+/// register in scope.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RegisterSet {
+    /// One register.
+    pub register_id: Option<i64>,
+    /// The registers at this point of sale.
+    pub point_of_sale_id: Option<i64>,
+}
+
 /// What a search asks for; every field narrows it.
 #[derive(Clone, Debug, Default)]
 pub struct DocumentFilter {
     /// One register.
     pub register_id: Option<i64>,
+    /// One point of sale (where the register stood when the document was projected).
+    pub point_of_sale_id: Option<i64>,
     /// RU drive number.
     pub fn_number: Option<String>,
     /// RU document number.
@@ -156,7 +168,7 @@ pub struct DocumentSummary {
     pub dialect: String,
     /// Register id, when the register is known.
     pub register_id: Option<i64>,
-    /// Point of sale; always absent until points of sale exist.
+    /// Point of sale the register stood at when the document was projected.
     pub point_of_sale_id: Option<i64>,
     /// RU drive number.
     pub fn_number: Option<String>,
@@ -324,6 +336,9 @@ fn document_conditions(filter: &DocumentFilter, scope: (i64, i64, i64)) -> Condi
     let mut c = Conditions::new(scope);
     if let Some(v) = filter.register_id {
         c.int("di.register_id = ?", v);
+    }
+    if let Some(v) = filter.point_of_sale_id {
+        c.int("di.point_of_sale_id = ?", v);
     }
     if let Some(v) = &filter.fn_number {
         c.text("di.fn_number = ?", v.clone());
@@ -699,7 +714,7 @@ impl Tenant {
     /// Daily figures in `[from_day, to_day)` summed over the registers in scope (or one).
     pub async fn daily_figures(
         &self,
-        register_id: Option<i64>,
+        which: RegisterSet,
         from_day: i64,
         to_day: i64,
     ) -> Result<Vec<DayFigures>, StoreError> {
@@ -707,15 +722,16 @@ impl Tenant {
         let sql = format!(
             "SELECT di.day, CAST(SUM(di.receipts) AS BIGINT), CAST(SUM(di.sales_count) AS BIGINT), CAST(SUM(di.refunds_count) AS BIGINT), \
              CAST(SUM(di.revenue) AS BIGINT), CAST(SUM(di.refunds) AS BIGINT), CAST(SUM(di.cash) AS BIGINT), CAST(SUM(di.card) AS BIGINT) \
-             FROM project_daily di WHERE {} AND ($4 < 0 OR di.register_id = $4) \
-             AND di.day >= $5 AND di.day < $6 GROUP BY di.day ORDER BY di.day",
+             FROM project_daily di WHERE {} AND ($4 < 0 OR di.register_id = $4) AND ($5 < 0 OR di.register_id IN (SELECT id FROM registers WHERE pos_id = $5)) \
+             AND di.day >= $6 AND di.day < $7 GROUP BY di.day ORDER BY di.day",
             scope_clause(scope)
         );
         let rows = sqlx::query(&sql)
             .bind(scope.0)
             .bind(scope.1)
             .bind(scope.2)
-            .bind(register_id.unwrap_or(-1))
+            .bind(which.register_id.unwrap_or(-1))
+            .bind(which.point_of_sale_id.unwrap_or(-1))
             .bind(from_day)
             .bind(to_day)
             .fetch_all(self.store().pool())
@@ -739,22 +755,23 @@ impl Tenant {
     /// Receipts per hour of day (24 entries) in `[from_day, to_day)`.
     pub async fn hourly_receipts(
         &self,
-        register_id: Option<i64>,
+        which: RegisterSet,
         from_day: i64,
         to_day: i64,
     ) -> Result<[i64; 24], StoreError> {
         let scope = self.read_scope();
         let sql = format!(
             "SELECT di.hour, CAST(SUM(di.receipts) AS BIGINT) FROM project_hourly di WHERE {} \
-             AND ($4 < 0 OR di.register_id = $4) AND di.day >= $5 AND di.day < $6 \
-             GROUP BY di.hour",
+             AND ($4 < 0 OR di.register_id = $4) AND ($5 < 0 OR di.register_id IN (SELECT id FROM registers WHERE pos_id = $5)) \
+             AND di.day >= $6 AND di.day < $7 GROUP BY di.hour",
             scope_clause(scope)
         );
         let rows = sqlx::query(&sql)
             .bind(scope.0)
             .bind(scope.1)
             .bind(scope.2)
-            .bind(register_id.unwrap_or(-1))
+            .bind(which.register_id.unwrap_or(-1))
+            .bind(which.point_of_sale_id.unwrap_or(-1))
             .bind(from_day)
             .bind(to_day)
             .fetch_all(self.store().pool())
@@ -772,7 +789,7 @@ impl Tenant {
     /// The best-selling products by revenue in `[from_day, to_day)`.
     pub async fn top_products(
         &self,
-        register_id: Option<i64>,
+        which: RegisterSet,
         from_day: i64,
         to_day: i64,
         limit: i64,
@@ -780,15 +797,17 @@ impl Tenant {
         let scope = self.read_scope();
         let sql = format!(
             "SELECT di.name, CAST(SUM(di.lines) AS BIGINT), CAST(SUM(di.revenue) AS BIGINT) FROM project_daily_products di \
-             WHERE {} AND ($4 < 0 OR di.register_id = $4) AND di.day >= $5 AND di.day < $6 \
-             GROUP BY di.name ORDER BY CAST(SUM(di.revenue) AS BIGINT) DESC, di.name LIMIT $7",
+             WHERE {} AND ($4 < 0 OR di.register_id = $4) AND ($5 < 0 OR di.register_id IN (SELECT id FROM registers WHERE pos_id = $5)) \
+             AND di.day >= $6 AND di.day < $7 \
+             GROUP BY di.name ORDER BY CAST(SUM(di.revenue) AS BIGINT) DESC, di.name LIMIT $8",
             scope_clause(scope)
         );
         let rows = sqlx::query(&sql)
             .bind(scope.0)
             .bind(scope.1)
             .bind(scope.2)
-            .bind(register_id.unwrap_or(-1))
+            .bind(which.register_id.unwrap_or(-1))
+            .bind(which.point_of_sale_id.unwrap_or(-1))
             .bind(from_day)
             .bind(to_day)
             .bind(limit)
