@@ -53,6 +53,7 @@ pub mod placeholders;
 pub mod quarantine;
 mod register_audit;
 pub mod registers;
+pub mod retention;
 pub mod schema;
 pub mod tax_id;
 pub mod tenancy;
