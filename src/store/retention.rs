@@ -9,9 +9,10 @@
 //!   run over years of rows never holds locks for long; the caller repeats until a call deletes
 //!   fewer than it looked at.
 //! - The walk follows the outbox index `(forward_state, id)` from the oldest confirmed row: ids
-//!   grow with arrival, so the first confirmed row younger than the cutoff ends the work; a run
-//!   costs what it deletes plus one batch, not a scan of every confirmed row. A row received a
-//!   little out of id order (nodes' clocks a few seconds apart) is simply deleted on a later run.
+//!   grow with arrival, so once a whole batch holds no row older than the cutoff the work is
+//!   done; a run costs what it deletes plus one batch, not a scan of every confirmed row. Rows
+//!   a little out of id order (nodes' clocks a few seconds apart, a writer's batch) are skipped
+//!   within a batch, not a reason to stop.
 //! - Same statements on SQLite and PostgreSQL. (Dropping whole monthly partitions, the cheaper
 //!   way on PostgreSQL, needs partitioning, which the schema does not have: docs/scaling.md.)
 
@@ -29,9 +30,9 @@ pub struct RetentionStep {
 }
 
 impl RetentionStep {
-    /// Whether another call could find more to delete.
+    /// Whether another call could find more to delete: a full batch that still held old rows.
     pub fn more(&self, batch: u64) -> bool {
-        self.examined == batch && self.deleted == self.examined
+        self.examined == batch && self.deleted > 0
     }
 }
 
@@ -51,10 +52,9 @@ pub async fn delete_delivered_before(
     let examined = rows.len() as u64;
     let mut old = Vec::with_capacity(rows.len());
     for row in &rows {
-        if row.try_get::<i64, _>("received_at")? >= cutoff_ms {
-            break;
+        if row.try_get::<i64, _>("received_at")? < cutoff_ms {
+            old.push(row.try_get::<i64, _>("id")?);
         }
-        old.push(row.try_get::<i64, _>("id")?);
     }
     if old.is_empty() {
         return Ok(RetentionStep {
