@@ -80,6 +80,15 @@ pub struct ForwardOptions {
     /// `/readyz` answers 503 once every send has failed for this long in a row. [default: 300000]
     #[arg(long, env = "OFD_FORWARD_UNREADY_AFTER_FAILING_MS", value_name = "MS")]
     pub unready_after_failing_ms: Option<u64>,
+    /// Days a document is kept after it arrived; older documents are deleted once the tax
+    /// authority has confirmed them (never before), in batches, logged and counted
+    /// (`ofd_forward_retention_deleted_total`). RU law asks for 5 years. 0 keeps every document.
+    /// [default: 1827]
+    #[arg(long, env = "OFD_RETENTION_DAYS", value_name = "DAYS")]
+    pub retention_days: Option<u32>,
+    /// Documents deleted per statement by retention. [default: 1000]
+    #[arg(long, env = "OFD_RETENTION_BATCH", value_name = "N")]
+    pub retention_batch: Option<u64>,
     /// Address of this role's Prometheus `/metrics` endpoint (none when absent; `ofd all`
     /// defaults it to 127.0.0.1:9899).
     #[arg(long, env = "OFD_FORWARD_METRICS_LISTEN", value_name = "ADDR")]
@@ -105,6 +114,8 @@ crate::layer!(ForwardOptions {
     breaker_threshold,
     breaker_cooldown_ms,
     unready_after_failing_ms,
+    retention_days,
+    retention_batch,
     metrics_listen,
 });
 
@@ -148,6 +159,10 @@ pub struct ForwardConfig {
     pub breaker_cooldown_ms: u64,
     /// Continuous failure after which `/readyz` answers 503 (ms).
     pub unready_after_failing_ms: u64,
+    /// Days documents are kept (0: for ever); see [`super::retention`].
+    pub retention_days: u32,
+    /// Documents deleted per statement by retention.
+    pub retention_batch: u64,
     /// Prometheus endpoint, if any.
     pub metrics_listen: Option<SocketAddr>,
 }
@@ -182,6 +197,9 @@ impl ForwardOptions {
             breaker_threshold: self.breaker_threshold.unwrap_or(5),
             breaker_cooldown_ms: self.breaker_cooldown_ms.unwrap_or(5_000),
             unready_after_failing_ms: self.unready_after_failing_ms.unwrap_or(300_000),
+            // Five years with both leap days they can hold.
+            retention_days: self.retention_days.unwrap_or(5 * 365 + 2),
+            retention_batch: self.retention_batch.unwrap_or(1000),
             metrics_listen: self.metrics_listen,
         };
         config.validate()?;
@@ -224,6 +242,11 @@ impl ForwardConfig {
         ensure(
             self.breaker_threshold >= 1,
             "forward.breaker_threshold",
+            at_least_one,
+        )?;
+        ensure(
+            self.retention_batch >= 1,
+            "forward.retention_batch",
             at_least_one,
         )?;
         ensure(

@@ -2,7 +2,8 @@
 //! passes so that `ofd forward` and `ofd all` can expose them on their own endpoint.
 
 use prometheus::{
-    exponential_buckets, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry,
+    exponential_buckets, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry,
 };
 
 /// The forwarder's instruments.
@@ -30,6 +31,8 @@ pub struct ForwardMetrics {
     pub circuit_open: IntGauge,
     /// Failed sends by HTTP status (`404`, `401` …) or `transport`.
     pub send_errors: IntCounterVec,
+    /// Confirmed documents deleted by retention.
+    pub retention_deleted: IntCounter,
 }
 
 impl ForwardMetrics {
@@ -96,6 +99,11 @@ impl ForwardMetrics {
         )?;
         registry.register(Box::new(circuit_open.clone()))?;
         registry.register(Box::new(send_errors.clone()))?;
+        let retention_deleted = IntCounter::new(
+            "ofd_forward_retention_deleted_total",
+            "Documents confirmed by the tax authority and deleted after the retention period",
+        )?;
+        registry.register(Box::new(retention_deleted.clone()))?;
         Ok(Self {
             batches,
             documents,
@@ -108,6 +116,7 @@ impl ForwardMetrics {
             sink_up,
             circuit_open,
             send_errors,
+            retention_deleted,
         })
     }
 }

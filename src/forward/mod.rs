@@ -35,6 +35,7 @@ pub mod http_sink;
 pub mod metrics;
 pub mod outbox;
 pub mod readiness;
+pub mod retention;
 pub mod retry;
 pub mod send_error;
 pub mod status;
@@ -183,6 +184,12 @@ pub fn spawn(
         "forwarder started"
     );
     let workers = options.workers.max(1);
+    let retention = retention::Retention::new(
+        store.clone(),
+        options.retention_days,
+        options.retention_batch,
+        forwarder.metrics.retention_deleted.clone(),
+    );
     let task = tokio::spawn(async move {
         let mut tasks = JoinSet::new();
         for _ in 0..workers {
@@ -193,6 +200,9 @@ pub fn spawn(
                 .clone()
                 .watch_backlog(Duration::from_secs(1), shutdown.clone()),
         );
+        if let Some(retention) = retention {
+            tasks.spawn(retention.run(shutdown.clone()));
+        }
         while tasks.join_next().await.is_some() {}
         if let Err(e) = forwarder.outbox.release_writer_lease().await {
             tracing::warn!(error = %e, "releasing the writer lease failed");

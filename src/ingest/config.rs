@@ -149,6 +149,14 @@ pub struct IngestOptions {
     /// other register closes the connection. [default: none, no client certificates]
     #[arg(long, env = "OFD_TLS_CLIENT_CA", value_name = "PATH")]
     pub tls_client_ca: Option<PathBuf>,
+    /// Every connection, on both register ports, starts with a PROXY protocol v2 header from a
+    /// TCP load balancer; its source address is the register's for the per-source limits, the
+    /// KZ token guard and the logs. A connection without a valid header within a few seconds is
+    /// closed and counted (`proxy_header`). Turn on only behind a load balancer that always
+    /// sends it. [default: false]
+    #[arg(long, env = "OFD_PROXY_PROTOCOL", value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true")]
+    pub proxy_protocol: Option<bool>,
 }
 
 crate::layer!(IngestOptions {
@@ -174,6 +182,7 @@ crate::layer!(IngestOptions {
     tls_cert,
     tls_key,
     tls_client_ca,
+    proxy_protocol,
 });
 
 /// `[metrics]`: the ingest server's Prometheus endpoint (the forwarder has its own,
@@ -302,6 +311,8 @@ pub struct ServeConfig {
     pub kz: crate::ingest::kz::KzConfig,
     /// The TLS register port, when configured.
     pub tls: Option<IngestTls>,
+    /// Connections start with a PROXY protocol v2 header (`ingest::proxy_header`).
+    pub proxy_protocol: bool,
 }
 
 /// The second, TLS register port.
@@ -418,6 +429,7 @@ impl ServeOptions {
             schema_upgrade,
             ofd_inn: i.ofd_inn.unwrap_or_else(|| "0000000000".to_owned()),
             accept_unregistered: i.accept_unregistered.unwrap_or(false),
+            proxy_protocol: i.proxy_protocol.unwrap_or(false),
             register_cache_ttl: Duration::from_millis(i.register_cache_ms.unwrap_or(2000)),
             flk: i.flk.unwrap_or(FlkMode::Report),
             limits: Limits {

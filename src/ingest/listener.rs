@@ -13,20 +13,28 @@
 //!   its permit and within the handshake timeout, so a slow client holds up no one else. The
 //!   acceptor's certificate resolver is shared with the SIGHUP reload, so a handshake always
 //!   picks the current certificate and open connections keep theirs.
+//! - With `proxy_protocol` (a TCP load balancer in front, [`super::proxy_header`]) the peer is
+//!   the balancer, so the loop cannot judge the source: it takes a slot at once, and the
+//!   connection's task reads the PROXY header (bounded in time and size) and then judges the
+//!   address the header names, exactly as the loop judges a peer without one. The rate limiter
+//!   is therefore shared (a mutex held for one map update, never across an await). A missing or
+//!   invalid header closes the connection, counted as `proxy_header`, before any other byte is
+//!   read; the address the header names is the connection's peer from then on (limits, KZ
+//!   token guard, logs).
 //! - On shutdown the loop returns at once and drops the listening socket (no new connections);
 //!   draining the spawned tasks is the caller's job through the shared `TaskTracker`.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 
-use super::limits::{OpenConnections, OpenRefusal, SourceRateLimiter};
-use super::Shared;
+use super::limits::{OpenConnections, OpenRefusal, OpenSlot, SourceRateLimiter};
+use super::{proxy_header, Shared};
 use crate::ingest::metrics::ConnectionRejection;
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
@@ -58,11 +66,12 @@ pub(crate) async fn accept_loop(
     tracker: TaskTracker,
 ) {
     let limits = &shared.config.limits;
-    let mut limiter = SourceRateLimiter::new(
+    let limiter = Arc::new(Mutex::new(SourceRateLimiter::new(
         limits.source_rate,
         limits.source_burst,
         std::time::Instant::now(),
-    );
+    )));
+    let proxied = shared.config.proxy_protocol;
     loop {
         let (stream, peer) = tokio::select! {
             _ = shared.shutdown.cancelled() => break,
@@ -75,26 +84,14 @@ pub(crate) async fn accept_loop(
                 }
             },
         };
-        if !limiter.admit(peer.ip(), std::time::Instant::now()) {
-            shared
-                .metrics
-                .connections_rejected
-                .inc(ConnectionRejection::RateLimited);
-            tracing::debug!(%peer, "connection rate limit exceeded; closed");
-            continue;
-        }
-        let source = match open.open(peer.ip()) {
-            Ok(source) => source,
-            Err(refusal) => {
-                let reason = match refusal {
-                    OpenRefusal::Address => ConnectionRejection::OpenPerSource,
-                    OpenRefusal::Network => ConnectionRejection::OpenPerNetwork,
-                };
-                shared.metrics.connections_rejected.inc(reason);
-                crate::log_limit::limited("open_connection_cap", peer.ip(), |suppressed| {
-                    tracing::info!(%peer, ?refusal, suppressed, "too many open connections from this source; closed");
-                });
-                continue;
+        // Behind a load balancer the peer is the balancer: the source is judged once its
+        // PROXY header has named the register, in the connection's task.
+        let source = if proxied {
+            None
+        } else {
+            match admit(peer.ip(), &limiter, &open, &shared) {
+                Some(source) => Some(source),
+                None => continue,
             }
         };
         let permit = tokio::select! {
@@ -104,45 +101,131 @@ pub(crate) async fn accept_loop(
                 Err(_closed) => break,
             },
         };
-        shared.metrics.connections_total.inc();
         // One small write per acknowledgement: send it now rather than wait for more data.
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%peer, %error, "TCP_NODELAY not set");
         }
-        match &tls {
-            None => {
-                tracker.spawn(super::connection::serve(
-                    stream,
-                    peer,
-                    None,
-                    permit,
-                    source,
-                    shared.clone(),
-                ));
-            }
-            Some(acceptor) => {
-                tracker.spawn(handshake_then_serve(
-                    acceptor.clone(),
-                    stream,
-                    peer,
-                    permit,
-                    source,
-                    shared.clone(),
-                ));
-            }
-        }
+        let admitted = Admitted {
+            stream,
+            peer,
+            permit,
+            source,
+        };
+        tracker.spawn(serve_admitted(
+            admitted,
+            tls.clone(),
+            limiter.clone(),
+            open.clone(),
+            shared.clone(),
+        ));
     }
     tracing::info!(tls = tls.is_some(), "listener closed: no new connections");
+}
+
+/// An accepted connection holding its slot; `source` is its place among the open connections,
+/// `None` until a PROXY header has named the source.
+struct Admitted {
+    stream: TcpStream,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+    source: Option<OpenSlot>,
+}
+
+/// Judge `ip` (rate, then open connections per address and per network), counting and logging
+/// a refusal; its place among the open connections when admitted.
+fn admit(
+    ip: IpAddr,
+    limiter: &Mutex<SourceRateLimiter>,
+    open: &OpenConnections,
+    shared: &Shared,
+) -> Option<OpenSlot> {
+    let rate_ok = limiter
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .admit(ip, std::time::Instant::now());
+    if !rate_ok {
+        shared
+            .metrics
+            .connections_rejected
+            .inc(ConnectionRejection::RateLimited);
+        tracing::debug!(source = %ip, "connection rate limit exceeded; closed");
+        return None;
+    }
+    match open.open(ip) {
+        Ok(source) => Some(source),
+        Err(refusal) => {
+            let reason = match refusal {
+                OpenRefusal::Address => ConnectionRejection::OpenPerSource,
+                OpenRefusal::Network => ConnectionRejection::OpenPerNetwork,
+            };
+            shared.metrics.connections_rejected.inc(reason);
+            crate::log_limit::limited("open_connection_cap", ip, |suppressed| {
+                tracing::info!(source = %ip, ?refusal, suppressed, "too many open connections from this source; closed");
+            });
+            None
+        }
+    }
+}
+
+/// A connection's task: with `proxy_protocol`, the PROXY header and then the source's
+/// judgement; then the TLS handshake when on the TLS port; then the connection itself.
+async fn serve_admitted(
+    mut admitted: Admitted,
+    tls: Option<TlsAcceptor>,
+    limiter: Arc<Mutex<SourceRateLimiter>>,
+    open: OpenConnections,
+    shared: Arc<Shared>,
+) {
+    let source = match admitted.source.take() {
+        Some(source) => source,
+        None => {
+            let balancer = admitted.peer;
+            let header = tokio::select! {
+                _ = shared.shutdown.cancelled() => return,
+                header = proxy_header::read_source(&mut admitted.stream, balancer) => header,
+            };
+            match header {
+                Ok(register) => admitted.peer = register,
+                Err(error) => {
+                    shared
+                        .metrics
+                        .connections_rejected
+                        .inc(ConnectionRejection::ProxyHeader);
+                    crate::log_limit::limited("proxy_header", balancer.ip(), |suppressed| {
+                        tracing::warn!(%balancer, %error, suppressed, "connection without a valid PROXY header; closed");
+                    });
+                    return;
+                }
+            }
+            match admit(admitted.peer.ip(), &limiter, &open, &shared) {
+                Some(source) => source,
+                None => return,
+            }
+        }
+    };
+    shared.metrics.connections_total.inc();
+    let Admitted {
+        stream,
+        peer,
+        permit,
+        ..
+    } = admitted;
+    match tls {
+        None => super::connection::serve(stream, peer, None, permit, source, shared).await,
+        Some(acceptor) => {
+            handshake_then_serve(acceptor, stream, peer, permit, source, shared).await
+        }
+    }
 }
 
 /// The TLS port's connection task: the handshake (bounded by the handshake timeout and
 /// shutdown), then the same connection path as plain TCP, with the client certificate's name.
 async fn handshake_then_serve(
     acceptor: TlsAcceptor,
-    stream: tokio::net::TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
-    source: super::limits::OpenSlot,
+    source: OpenSlot,
     shared: Arc<Shared>,
 ) {
     let handshake = tokio::time::timeout(crate::tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream));

@@ -135,6 +135,9 @@ label_enum! {
         OpenPerSource => "open_per_source",
         /// The source's /24 or /56 already holds `max_open_per_network` connections.
         OpenPerNetwork => "open_per_network",
+        /// `proxy_protocol` is on and the connection did not start with a valid PROXY v2
+        /// header in time.
+        ProxyHeader => "proxy_header",
     }
 }
 

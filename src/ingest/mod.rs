@@ -28,7 +28,8 @@
 //!
 //! The per-frame path takes no lock other than the writer's channel and the register cache's
 //! map (held for a lookup, never across an await): metrics are pre-resolved
-//! atomics, the rate limiter belongs to the accept loop, the crypto unit is shared read-only.
+//! atomics, the rate limiter belongs to the accept loops (behind a mutex, for the PROXY headers
+//! read in connection tasks), the crypto unit is shared read-only.
 
 pub mod config;
 mod connection;
@@ -37,6 +38,7 @@ pub mod kz;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
+pub mod proxy_header;
 pub mod quarantine;
 pub mod ru;
 

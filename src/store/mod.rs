@@ -72,6 +72,7 @@ pub mod register_lifecycle;
 pub mod register_numbers;
 pub mod registers;
 pub mod reports;
+pub mod retention;
 pub mod schema;
 pub mod tariffs;
 pub mod tax_applications;

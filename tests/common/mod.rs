@@ -6,6 +6,8 @@
 //! backend available.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod netns;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -205,9 +207,24 @@ pub async fn count_rows(url: &str, table: &str) -> i64 {
 /// child (killed on drop) and the ingest address it logged within `startup`. The log keeps being
 /// drained so that the child never blocks on a full pipe.
 pub async fn spawn_serve(database: &str, extra: &[&str], startup: Duration) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ofd"))
-        .args(["--log-json", "serve", "--listen", "127.0.0.1:0"])
-        .args(["--metrics-listen", "127.0.0.1:0", "--database", database])
+    let command = Command::new(env!("CARGO_BIN_EXE_ofd"));
+    let loopback = std::net::Ipv4Addr::LOCALHOST.into();
+    spawn_serve_with(command, loopback, database, extra, startup).await
+}
+
+/// [`spawn_serve`] through `command`, which runs the `ofd` binary (directly, or e.g. inside a
+/// network namespace: [`netns::Host::command`]), listening on `ip` with OS-chosen ports.
+pub async fn spawn_serve_with(
+    mut command: Command,
+    ip: std::net::IpAddr,
+    database: &str,
+    extra: &[&str],
+    startup: Duration,
+) -> (Child, SocketAddr) {
+    let any_port = SocketAddr::new(ip, 0).to_string();
+    let mut child = command
+        .args(["--log-json", "serve", "--listen", &any_port])
+        .args(["--metrics-listen", &any_port, "--database", database])
         .args(extra)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())

@@ -3,7 +3,11 @@
 //!
 //! [`KzCommit`] runs inside the shared group-commit writer. Its steps, all in one transaction:
 //! 1. check that `kz_state.version` is still the one the handler read (else: `StateChanged`,
-//!    nothing written);
+//!    nothing written), and hold it there until commit: on PostgreSQL the read takes the row
+//!    lock (`FOR UPDATE`), so a second node committing for the same register waits for this
+//!    transaction and then sees the new version at its own step 1 instead of failing its guarded
+//!    write at step 3 (tests/multi_node.rs sends one KZ request to three nodes at once); on
+//!    SQLite the writer's `BEGIN IMMEDIATE` already excludes every other writer;
 //! 2. insert the new `kz_tickets` row (its primary key makes ticket numbers unique; a taken
 //!    number returns `TicketNumberTaken`, nothing written, and the handler draws another);
 //! 3. write the new state (counters, shift, cached responses) with `version + 1`;
@@ -154,6 +158,14 @@ pub struct KzCommit {
     pub now_ms: i64,
 }
 
+/// The clause that makes step 1's version read hold the rows until commit (module header).
+fn row_lock(conn: &AnyConnection) -> &'static str {
+    match Placeholders::of(conn) {
+        Placeholders::Numbered => " FOR UPDATE",
+        Placeholders::Positional => "",
+    }
+}
+
 fn conflict(what: &str) -> sqlx::Error {
     sqlx::Error::Protocol(format!("kz commit: {what} changed concurrently"))
 }
@@ -162,11 +174,14 @@ impl KzCommit {
     async fn run(&self, conn: &mut AnyConnection) -> Result<CommitOutcome, sqlx::Error> {
         let system_id = i64::from(self.system_id);
         let read_version = self.state.version - 1;
-        let stored: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM kz_state WHERE system_id = $1")
-                .bind(system_id)
-                .fetch_optional(&mut *conn)
-                .await?;
+        let sql = format!(
+            "SELECT version FROM kz_state WHERE system_id = $1{}",
+            row_lock(conn)
+        );
+        let stored: Option<i64> = sqlx::query_scalar(&sql)
+            .bind(system_id)
+            .fetch_optional(&mut *conn)
+            .await?;
         if stored.unwrap_or(0) != read_version {
             return Ok(CommitOutcome::StateChanged);
         }
@@ -312,11 +327,12 @@ async fn run_all(
     let style = Placeholders::of(conn);
     // 1. Versions.
     let sql = format!(
-        "SELECT system_id, version FROM kz_state WHERE system_id IN ({})",
+        "SELECT system_id, version FROM kz_state WHERE system_id IN ({}){}",
         (1..=items.len())
             .map(|i| style.nth(i))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        row_lock(conn)
     );
     let mut query = sqlx::query(&sql);
     for item in &items {
