@@ -612,6 +612,17 @@ async fn a_batch_puts_registers_on_a_plan_with_one_result_each() {
         let ok: Vec<bool> = results.iter().map(|r| r["ok"].as_bool().unwrap_or(false)).collect();
         assert_eq!(ok, vec![true, true, false], "{answer}");
         assert_eq!(results[2]["code"], "not_found");
+        // The register list tells paid from unpaid: the two in their trial are paid, a third
+        // without a tariff is not.
+        let c = provision(&account, RU_INN, Some("9999000000000503")).await["id"].clone();
+        let ids = |page: &Value| -> Vec<Value> {
+            page["registers"].as_array().expect("registers").iter().map(|r| r["id"].clone()).collect()
+        };
+        let (status, paid) = accountant.get("/api/v1/registers?paid=true").await;
+        assert_eq!(status, 200, "{paid}");
+        assert_eq!(ids(&paid), vec![a.clone(), b.clone()]);
+        let (_, unpaid) = accountant.get("/api/v1/registers?paid=false").await;
+        assert_eq!(ids(&unpaid), vec![c]);
         for id in [&a, &b] {
             let (status, tariff) = accountant.get(&format!("/api/v1/registers/{id}/tariff")).await;
             assert_eq!((status, tariff["plan_id"].as_i64()), (200, Some(basic)), "{tariff}");

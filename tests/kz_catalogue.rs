@@ -196,6 +196,37 @@ async fn a_kz_register_logs_its_cashier_in_and_reads_the_catalogue() {
         );
         assert_eq!(org_info.inn.as_deref(), Some(BIN));
 
+        // Placed at a point of sale in the cabinet, the register's INFO names it too.
+        let operator = account_support::operator(&account);
+        let (status, pos) = operator
+            .post(
+                &format!("/api/v1/organisations/{BIN}/points-of-sale"),
+                serde_json::json!({ "name": "АЗС №3", "city": "Алматы", "street": "Абая",
+                                    "house": "10", "location": "трасса А-2" }),
+            )
+            .await;
+        assert_eq!(status, 201, "{pos}");
+        let (status, edited) = operator
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/api/v1/registers/{register_id}"),
+                Some(serde_json::json!({ "pos_id": pos["id"] })),
+            )
+            .await;
+        assert_eq!(status, 200, "{edited}");
+        let reply = kkm.send(&kz_support::info()).await;
+        let pos_info = reply
+            .response
+            .service
+            .and_then(|s| s.reg_info)
+            .and_then(|r| r.pos)
+            .expect("reg_info.pos");
+        assert_eq!(pos_info.title.as_deref(), Some("АЗС №3"));
+        assert_eq!(
+            pos_info.address.as_deref(),
+            Some("Алматы, Абая, 10, трасса А-2")
+        );
+
         // No catalogue yet.
         let answer = read_catalogue(&mut kkm, &nomenclature(Some(0), None)).await;
         assert_eq!(result(&answer), Some(NomenclatureResultTypeEnum::NoVersion));

@@ -129,6 +129,8 @@ pub struct ListQuery {
     pub registered_from: Option<i64>,
     /// Registered before (UTC ms).
     pub registered_to: Option<i64>,
+    /// `true`: registers whose tariff is paid now; `false`: the others (unpaid or no tariff).
+    pub paid: Option<bool>,
     /// Exact serial, registration number, ФН number (current or replaced) or KZ system id.
     pub q: Option<String>,
     /// The SIM's phone number, matched by its last 10 digits.
@@ -181,6 +183,7 @@ impl ListQuery {
             connection_type: self.connection_type,
             registered_from: self.registered_from,
             registered_to: self.registered_to,
+            paid: self.paid,
             q: self.q,
             msisdn: self.msisdn,
             ids: None,

@@ -4,7 +4,7 @@
 //! line in its own transaction. A point of sale that registers still name cannot be deleted.
 
 use sqlx::any::AnyRow;
-use sqlx::Row as _;
+use sqlx::{AnyConnection, Row as _};
 
 use super::identity::audit_in;
 use super::tenancy::SCOPE_ORG_ID;
@@ -234,4 +234,48 @@ fn bind_fields<'q>(
         .bind(fields.location.as_deref())
         .bind(fields.fias_code.as_deref())
         .bind(fields.kato_code.as_deref())
+}
+
+/// A point of sale as a register's INFO and SYSTEM replies name it: its name and its address
+/// in one line (location last), read by ingest with the register's cached row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PointOfSaleLine {
+    /// Its name, e.g. "АЗС №3".
+    pub name: String,
+    /// Postal code, region, city, street, house, premises and location, comma-separated.
+    pub address: Option<String>,
+}
+
+/// Point of sale `id` as a register names it, on `conn`.
+pub async fn point_of_sale_line_in(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<PointOfSaleLine>, StoreError> {
+    let row = sqlx::query(
+        "SELECT name, postal_code, region, city, street, house, premises, location \
+         FROM points_of_sale WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut parts = Vec::new();
+    for column in [
+        "postal_code",
+        "region",
+        "city",
+        "street",
+        "house",
+        "premises",
+        "location",
+    ] {
+        let part: Option<String> = row.try_get(column)?;
+        if let Some(part) = part.filter(|p| !p.trim().is_empty()) {
+            parts.push(part);
+        }
+    }
+    Ok(Some(PointOfSaleLine {
+        name: row.try_get("name")?,
+        address: (!parts.is_empty()).then(|| parts.join(", ")),
+    }))
 }

@@ -162,6 +162,8 @@ pub struct RegisterSearch {
     pub registered_from: Option<i64>,
     /// Registered before (UTC ms).
     pub registered_to: Option<i64>,
+    /// Paid now (a tariff whose paid period has not ended) or not.
+    pub paid: Option<bool>,
     /// Exact serial, registration number, ФН number (current or past) or KZ system id.
     pub q: Option<String>,
     /// The SIM's phone number (matched by its last 10 digits).
@@ -755,6 +757,14 @@ impl Tenant {
         }
         if let Some(v) = search.registered_to {
             push(&mut conditions, "registered_at < ?", Arg::Int(v));
+        }
+        if let Some(paid) = search.paid {
+            let condition = if paid {
+                "id IN (SELECT register_id FROM register_tariffs WHERE paid_until > ?)"
+            } else {
+                "id NOT IN (SELECT register_id FROM register_tariffs WHERE paid_until > ?)"
+            };
+            push(&mut conditions, condition, Arg::Int(unix_millis()));
         }
         if let Some(v) = &search.msisdn {
             push(

@@ -40,7 +40,7 @@ use ofd_protocol::kz::{
 
 use super::codec::{KzFrameCodec, KzFramingError};
 use super::commit::{doc_time, find_offline_ticket, load_state, CommitOutcome, KzCommit};
-use super::engine::{self, Input, RegisterFacts};
+use super::engine::{self, Input, PointOfSaleFacts, RegisterFacts};
 use super::fiscal_sign::draw_ticket_number;
 use super::nomenclature::KzCatalogue;
 use super::state::{gate, next_token, Exchange, Gate, KzState};
@@ -49,6 +49,7 @@ use super::{KzConfig, Refusal};
 use crate::ingest::handler::{FrameHandler, Reply};
 use crate::ingest::metrics::{Check, FrameResult, Label as _, LockoutScope, Metrics};
 use crate::store::catalogue::{catalogue_in, org_facts_in, OrgFacts};
+use crate::store::points_of_sale::{point_of_sale_line_in, PointOfSaleLine};
 use crate::store::registers::fetch_register_by_system_id;
 use crate::store::{Dialect, NewDocument, Quarantine, Register, RegisterStatus, Store, Writer};
 
@@ -141,6 +142,8 @@ struct Cached {
     state: KzState,
     /// The owner as the cabinet keeps it (`None`: no organisation entered for its INN).
     org: Option<OrgFacts>,
+    /// Where the register stands, as the cabinet keeps it.
+    point_of_sale: Option<PointOfSaleLine>,
     read_at: Instant,
 }
 
@@ -384,7 +387,7 @@ impl KzService {
             let read_at = slot.cached.as_ref().map(|c| c.read_at);
             if needs_reload(read_at, now, inner.register_ttl) {
                 slot.cached = None;
-                let (register, state, org) = {
+                let (register, state, org, point_of_sale) = {
                     let mut conn = inner.store.pool().acquire().await?;
                     let register =
                         fetch_register_by_system_id(&mut conn, i64::from(system_id)).await?;
@@ -393,7 +396,11 @@ impl KzService {
                         Some(inn) => org_facts_in(&mut conn, inn).await?,
                         None => None,
                     };
-                    (register, state, org)
+                    let point_of_sale = match register.as_ref().and_then(|r| r.pos_id) {
+                        Some(pos) => point_of_sale_line_in(&mut conn, pos).await?,
+                        None => None,
+                    };
+                    (register, state, org, point_of_sale)
                 };
                 let Some(register) = register else {
                     return Ok(refuse(ResultTypeEnum::UnknownId, "unknown system id"));
@@ -403,6 +410,7 @@ impl KzService {
                     register,
                     state,
                     org,
+                    point_of_sale,
                     read_at: now,
                 });
                 read_now = true;
@@ -536,8 +544,10 @@ impl KzService {
             org_inn: register.org_inn.clone(),
             org_name: org.map(|o| o.name.clone()),
             org_address: org.and_then(|o| o.address.clone()),
-            // HOOK: the register's point of sale, once the cabinet keeps them.
-            point_of_sale: None,
+            point_of_sale: cached.point_of_sale.as_ref().map(|pos| PointOfSaleFacts {
+                title: Some(pos.name.clone()),
+                address: pos.address.clone(),
+            }),
         };
         let request = decode_request(&frame[HEADER_LEN..]);
         let known_offline = match &request {
