@@ -1,10 +1,10 @@
--- Client alerts (same meaning as ../postgres/0013_alerts.sql): what the periodic evaluator
+-- Client alerts (same meaning as ../sqlite/0012_alerts.sql): what the periodic evaluator
 -- found wrong with an organisation's registers, drives, shifts or contract, each raised once
 -- and followed until it clears; who wants which kinds by e-mail; the organisation's webhook;
 -- and the webhook deliveries with their log.
 
 CREATE TABLE alerts (
-    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     org_id           BIGINT  NOT NULL REFERENCES organisations (id),
     kind             TEXT    NOT NULL,
     severity         TEXT    NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
@@ -50,7 +50,7 @@ CREATE TABLE alert_subscriptions (
 -- Webhook deliveries: written in the evaluator's transaction, sent by the webhook sender with
 -- retries; kept afterwards as the delivery log.
 CREATE TABLE webhook_deliveries (
-    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     org_id           BIGINT  NOT NULL REFERENCES organisations (id),
     alert_id         BIGINT  NOT NULL REFERENCES alerts (id),
     url              TEXT    NOT NULL,
