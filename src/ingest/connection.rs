@@ -12,10 +12,13 @@
 //!
 //! Hostile clients: a frame that has started must keep arriving at `min_frame_bytes_per_sec` on
 //! average (checked from [`PACE_GRACE`] on, every [`PACE_CHECK`]), or the connection is closed
-//! (`too_slow`); every read buffer is charged to one budget shared by all connections
-//! ([`ReadCharge`] over the `ofd_ingest_read_buffer_bytes` gauge) and grows only as bytes arrive,
-//! never by what a header declares, and a connection whose next read would go beyond the budget
-//! is closed (`read_buffer_budget`); a reply write and the handling of a frame are both bounded
+//! (`too_slow`); every read buffer beyond its first [`INITIAL_READ`] bytes is charged to one
+//! budget shared by all connections ([`ReadCharge`] over the `ofd_ingest_read_buffer_bytes`
+//! gauge) and grows only as bytes arrive, never by what a header declares, and a connection
+//! whose next read would go beyond the budget is closed (`read_buffer_budget`). The first
+//! buffer is free of the budget: it is bounded by the connection limit (`max_connections` ×
+//! 2 KiB), and charging it would let clients that spend the budget on large frames shut out
+//! every register whose document fits one small buffer (the hostile-load drill found that); a reply write and the handling of a frame are both bounded
 //! by the connection's total deadline, so a client that never reads its replies is closed by it.
 //! Repetitive warnings go through [`crate::log_limit`]; their counters are exact.
 //!
@@ -83,9 +86,11 @@ impl<'a> ReadCharge<'a> {
         }
     }
 
-    /// Charge `capacity` bytes instead of what was charged; false (and nothing changed) when
-    /// that would go beyond the budget.
+    /// Charge a buffer of `capacity` bytes (all but its first [`INITIAL_READ`], see the module
+    /// header) instead of what was charged; false (and nothing changed) when that would go
+    /// beyond the budget.
     fn set(&mut self, capacity: usize) -> bool {
+        let capacity = capacity.saturating_sub(INITIAL_READ);
         let delta = capacity as i64 - self.charged as i64;
         if delta > 0 {
             let now = self.total.get() + delta;

@@ -378,7 +378,7 @@ impl Metrics {
             )?,
             read_buffer_bytes: gauge(
                 "ofd_ingest_read_buffer_bytes",
-                "Bytes held in the connections' read buffers now.",
+                "Bytes held in the connections' read buffers beyond each one's first 2 KiB (what the read-buffer budget limits).",
             )?,
             registry,
         };
