@@ -53,3 +53,8 @@ pub trait RegisterModel: Send {
     /// Judge the reply received for `sent` (the document last returned by `next_document`).
     fn check_reply(&mut self, sent: &Outgoing, reply: &[u8]) -> Verdict;
 }
+
+/// Serial number of register `index` of `fleet`.
+pub(super) fn serial(fleet: u32, index: u64) -> String {
+    format!("EMU{fleet:06}{index:08}")
+}

@@ -13,6 +13,7 @@ use anyhow::Context;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::kz::Credentials;
+use super::model::serial;
 use super::ru;
 use crate::store::{Dialect, NewRegister, Store};
 
@@ -21,11 +22,6 @@ pub(super) const PARALLEL_INSERTS: usize = 8;
 
 /// Model name of every emulated register.
 pub(super) const MODEL: &str = "ofd-emulate";
-
-/// Serial number of register `index` of `fleet`.
-pub(super) fn serial(fleet: u32, index: u64) -> String {
-    format!("EMU{fleet:06}{index:08}")
-}
 
 /// The БИН of the one organisation that owns a KZ fleet: eleven digits from the fleet number
 /// and a valid check digit (the account service checks it). Bodies that can have no check digit

@@ -13,7 +13,8 @@ use futures::stream::{self, StreamExt as _, TryStreamExt as _};
 use reqwest::{header, StatusCode};
 
 use super::kz::Credentials;
-use super::provision::{kz_owner_bin, serial, MODEL, PARALLEL_INSERTS};
+use super::model::serial;
+use super::provision::{kz_owner_bin, MODEL, PARALLEL_INSERTS};
 use super::ru;
 use crate::secret::Secret;
 

@@ -47,11 +47,10 @@ pub struct AlertRecord {
     pub resolved_at: Option<i64>,
 }
 
-pub(super) const ALERT_COLUMNS: &str =
-    "id, org_id, kind, severity, register_id, subject, detail, state, \
+const ALERT_COLUMNS: &str = "id, org_id, kind, severity, register_id, subject, detail, state, \
      first_seen, last_seen, acknowledged_by, acknowledged_at, resolved_at";
 
-pub(super) fn alert_row(row: &AnyRow) -> Result<AlertRecord, StoreError> {
+fn alert_row(row: &AnyRow) -> Result<AlertRecord, StoreError> {
     let detail: String = row.try_get("detail")?;
     Ok(AlertRecord {
         id: row.try_get("id")?,
@@ -203,15 +202,7 @@ impl Store {
                     .as_ref()
                     .is_none_or(|k| k.iter().any(|k| k == alert.kind))
                 {
-                    super::webhook_deliveries::queue_webhook(
-                        &mut tx,
-                        org_id,
-                        id,
-                        url,
-                        "alert.firing",
-                        queued_at,
-                    )
-                    .await?;
+                    queue_webhook_of(&mut tx, org_id, id, url, "alert.firing", queued_at).await?;
                 }
             }
         }
@@ -244,15 +235,8 @@ impl Store {
                         .fetch_one(&mut *tx)
                         .await?;
                     if kinds.as_ref().is_none_or(|k| k.contains(&kind)) {
-                        super::webhook_deliveries::queue_webhook(
-                            &mut tx,
-                            org_id,
-                            *id,
-                            url,
-                            "alert.resolved",
-                            queued_at,
-                        )
-                        .await?;
+                        queue_webhook_of(&mut tx, org_id, *id, url, "alert.resolved", queued_at)
+                            .await?;
                     }
                 }
             }
@@ -515,4 +499,20 @@ impl Tenant {
         tx.commit().await?;
         self.subscriptions(user_id).await
     }
+}
+
+/// Queue the webhook body for alert `alert_id` as it stands now: `{"event", "alert"}`.
+async fn queue_webhook_of(
+    tx: &mut sqlx::AnyConnection,
+    org_id: i64,
+    alert_id: i64,
+    url: &str,
+    event: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1");
+    let row = sqlx::query(&sql).bind(alert_id).fetch_one(&mut *tx).await?;
+    let alert = alert_row(&row)?;
+    let body = serde_json::json!({ "event": event, "alert": alert }).to_string();
+    super::webhook_deliveries::queue_webhook(tx, org_id, alert_id, url, body, now).await
 }

@@ -23,11 +23,11 @@ use super::identity::audit_in;
 use super::register_lifecycle::{Change, Lifecycle};
 use super::register_numbers::{check_iccid, check_rn_kkt, check_rnm, msisdn_tail, NumberError};
 use super::registers::{
-    fetch_register_by_id, record_transition, register_from_row, transition, ConnectionType,
-    DeviceType, RegisterDetails, REGISTER_COLUMNS,
+    add_register_in, fetch_register_by_id, record_transition, register_from_row, transition,
+    ConnectionType, DeviceType, RegisterDetails, REGISTER_COLUMNS,
 };
 use super::tenancy::SCOPE_INN;
-use super::{Dialect, Register, StoreError, Tenant};
+use super::{Dialect, NewRegister, Register, StoreError, Tenant};
 use crate::clock::unix_millis;
 
 impl From<NumberError> for StoreError {
@@ -405,6 +405,43 @@ fn parse_cursor(cursor: &str) -> Result<(i64, i64), StoreError> {
 }
 
 impl Tenant {
+    /// Provision a register for the organisation `org_inn` names, which must be in scope
+    /// (otherwise it is unknown: [`StoreError::Invalid`] naming `org_inn`), with its cabinet
+    /// fields; `saved` leaves it waiting for the owner's confirmation (the cabinet's flow),
+    /// otherwise it is active at once (an operator provisioning a registered register).
+    pub async fn provision_register(
+        &self,
+        dialect: Dialect,
+        new: NewRegister,
+        edit: RegisterEdit,
+        saved: bool,
+    ) -> Result<Register, StoreError> {
+        let inn = new.org_inn.clone().unwrap_or_default();
+        let Some(owner) = self.organisation_by_inn(&inn).await? else {
+            return Err(StoreError::Invalid(format!(
+                "org_inn: no organisation with INN {inn:?}"
+            )));
+        };
+        let mut tx = self.store.begin_write().await?;
+        let register = add_register_in(&mut tx, dialect, new).await?;
+        let register = self
+            .enter_fields_in(&mut tx, register, edit, saved, Some(owner.id))
+            .await?;
+        let mut entry = self.entry(
+            Some(owner.id),
+            "register.provision",
+            format!("register:{}", register.id),
+        );
+        entry.detail = Some(format!(
+            "dialect {}, {}",
+            register.dialect,
+            register.lifecycle.as_str()
+        ));
+        audit_in(&mut tx, &entry, unix_millis()).await?;
+        tx.commit().await?;
+        Ok(register)
+    }
+
     /// The register `id` in scope, or 404.
     async fn scoped_register(&self, id: i64) -> Result<Register, StoreError> {
         self.register(id)

@@ -24,7 +24,6 @@
 
 use std::str::FromStr;
 
-use super::registers::RegisterStatus;
 use super::StoreError;
 
 /// The cabinet's state of a register.
@@ -233,6 +232,46 @@ pub fn next(from: Position, change: &Change) -> Result<Position, Refusal> {
                 return Err(Refusal::ReasonTextMissing);
             }
             Ok(plain(Deregistered))
+        }
+    }
+}
+
+/// Whether a register may send documents.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum RegisterStatus {
+    /// In service: documents are accepted.
+    Active,
+    /// Temporarily refused (e.g. unpaid contract); may be re-activated.
+    Blocked,
+    /// Removed from service for good (its documents stay).
+    Deregistered,
+}
+
+impl RegisterStatus {
+    /// The value stored in `registers.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegisterStatus::Active => "active",
+            RegisterStatus::Blocked => "blocked",
+            RegisterStatus::Deregistered => "deregistered",
+        }
+    }
+}
+
+impl FromStr for RegisterStatus {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(RegisterStatus::Active),
+            "blocked" => Ok(RegisterStatus::Blocked),
+            "deregistered" => Ok(RegisterStatus::Deregistered),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown register status {other:?}"
+            ))),
         }
     }
 }

@@ -34,45 +34,7 @@ pub(crate) const REGISTER_COLUMNS: &str =
      created_at, updated_at, lifecycle, resume_lifecycle, gate_closed_at, pos_id, device_type, \
      connection_type, iccid, msisdn, utc_offset_minutes, registered_at, details";
 
-/// Whether a register may send documents.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum RegisterStatus {
-    /// In service: documents are accepted.
-    Active,
-    /// Temporarily refused (e.g. unpaid contract); may be re-activated.
-    Blocked,
-    /// Removed from service for good (its documents stay).
-    Deregistered,
-}
-
-impl RegisterStatus {
-    /// The value stored in `registers.status`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RegisterStatus::Active => "active",
-            RegisterStatus::Blocked => "blocked",
-            RegisterStatus::Deregistered => "deregistered",
-        }
-    }
-}
-
-impl FromStr for RegisterStatus {
-    type Err = StoreError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "active" => Ok(RegisterStatus::Active),
-            "blocked" => Ok(RegisterStatus::Blocked),
-            "deregistered" => Ok(RegisterStatus::Deregistered),
-            other => Err(StoreError::Corrupt(format!(
-                "unknown register status {other:?}"
-            ))),
-        }
-    }
-}
+pub use super::register_lifecycle::RegisterStatus;
 
 /// A provisioned register.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]

@@ -29,12 +29,8 @@ use super::identity::{
     NewMail, NewToken, Role, TokenPurpose, User, AUDIT_COLUMNS, USER_COLUMNS,
 };
 use super::organisations::{organisation_from_row, OrganisationPatch, ORGANISATION_COLUMNS};
-use super::register_cabinet::RegisterEdit;
-use super::registers::{add_register_in, reset_kz_token_in, REGISTER_COLUMNS};
-use super::{
-    ApiKey, Dialect, IssuedKey, NewRegister, Organisation, Register, RegisterFilter, Store,
-    StoreError,
-};
+use super::registers::{reset_kz_token_in, REGISTER_COLUMNS};
+use super::{ApiKey, IssuedKey, Organisation, Register, RegisterFilter, Store, StoreError};
 use crate::clock::unix_millis;
 use crate::secret::Secret;
 
@@ -570,43 +566,6 @@ impl Tenant {
         let mut scoped = filter.clone();
         scoped.org_inn = Some(own.inn);
         self.store.find_registers(&scoped).await
-    }
-
-    /// Provision a register for the organisation `org_inn` names, which must be in scope
-    /// (otherwise it is unknown: [`StoreError::Invalid`] naming `org_inn`), with its cabinet
-    /// fields; `saved` leaves it waiting for the owner's confirmation (the cabinet's flow),
-    /// otherwise it is active at once (an operator provisioning a registered register).
-    pub async fn provision_register(
-        &self,
-        dialect: Dialect,
-        new: NewRegister,
-        edit: RegisterEdit,
-        saved: bool,
-    ) -> Result<Register, StoreError> {
-        let inn = new.org_inn.clone().unwrap_or_default();
-        let Some(owner) = self.organisation_by_inn(&inn).await? else {
-            return Err(StoreError::Invalid(format!(
-                "org_inn: no organisation with INN {inn:?}"
-            )));
-        };
-        let mut tx = self.store.begin_write().await?;
-        let register = add_register_in(&mut tx, dialect, new).await?;
-        let register = self
-            .enter_fields_in(&mut tx, register, edit, saved, Some(owner.id))
-            .await?;
-        let mut entry = self.entry(
-            Some(owner.id),
-            "register.provision",
-            format!("register:{}", register.id),
-        );
-        entry.detail = Some(format!(
-            "dialect {}, {}",
-            register.dialect,
-            register.lifecycle.as_str()
-        ));
-        audit_in(&mut tx, &entry, unix_millis()).await?;
-        tx.commit().await?;
-        Ok(register)
     }
 
     /// Issue a new KZ token for register `id`; 404 when out of scope.

@@ -6,7 +6,6 @@
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
-use super::alerts::alert_row;
 use super::tenancy::{Tenant, SCOPE_ORG_ID};
 use super::{Store, StoreError};
 
@@ -56,22 +55,15 @@ fn delivery_from_row(row: &AnyRow) -> Result<WebhookDelivery, StoreError> {
     })
 }
 
-/// Queue the webhook body for alert `alert_id` as it stands now.
+/// Queue `body` (the alert as it stands, see `alerts.rs`) for delivery to `url`.
 pub(super) async fn queue_webhook(
     tx: &mut sqlx::AnyConnection,
     org_id: i64,
     alert_id: i64,
     url: &str,
-    event: &str,
+    body: String,
     now: i64,
 ) -> Result<(), StoreError> {
-    let sql = format!(
-        "SELECT {} FROM alerts WHERE id = $1",
-        super::alerts::ALERT_COLUMNS
-    );
-    let row = sqlx::query(&sql).bind(alert_id).fetch_one(&mut *tx).await?;
-    let alert = alert_row(&row)?;
-    let body = serde_json::json!({ "event": event, "alert": alert }).to_string();
     sqlx::query(
         "INSERT INTO webhook_deliveries (org_id, alert_id, url, body, next_attempt_at, created_at) \
          VALUES ($1, $2, $3, $4, $5, $5)",

@@ -100,7 +100,7 @@ pub fn identity(fleet: u32, index: u64) -> Identity {
     let check = crate::store::register_numbers::rn_kkt_check(
         &ordinal,
         &inn,
-        &super::provision::serial(fleet, index),
+        &super::model::serial(fleet, index),
     );
     Identity {
         fn_number: format!("9999{fleet:06}{index:06}"),
