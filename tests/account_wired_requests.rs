@@ -212,3 +212,50 @@ async fn requests_move_only_along_allowed_transitions_and_stay_in_their_organisa
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_register_that_connects_by_wire_opens_one_request() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let account = Account::start(&store).await;
+        let org = enter_organisation(&account, KZ_BIN, "kz").await;
+        let owner = org_client(&account, org, "owner").await;
+        let (status, register) = owner
+            .post(
+                "/api/v1/registers",
+                json!({ "dialect": "kz", "serial": "W-1", "org_inn": KZ_BIN,
+                        "fields": { "device_type": "hardware", "connection_type": "wired" } }),
+            )
+            .await;
+        assert_eq!(status, 201, "{register}");
+        let id = register["id"].as_i64().expect("id");
+        let listed = |answer: &Value| -> Vec<Value> {
+            answer["requests"]
+                .as_array()
+                .or_else(|| answer.as_array())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let (status, answer) = owner.get("/api/v1/wired-requests").await;
+        assert_eq!(status, 200, "{answer}");
+        let requests = listed(&answer);
+        assert_eq!(requests.len(), 1, "{answer}");
+        assert_eq!(requests[0]["register_id"], id);
+        assert_eq!(requests[0]["status"], "new");
+        assert_eq!(requests[0]["address"], format!("Street {KZ_BIN}, 1"));
+        // Another edit of the same wired register opens no second request.
+        let (status, _) = owner
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/api/v1/registers/{id}"),
+                Some(json!({ "model": "Каспи" })),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (_, answer) = owner.get("/api/v1/wired-requests").await;
+        assert_eq!(listed(&answer).len(), 1, "{answer}");
+        account.stop().await;
+        store.close().await;
+    })
+    .await;
+}

@@ -306,7 +306,11 @@ async fn store_fields(
         .bind(register.id)
         .fetch_one(&mut *conn)
         .await?;
-    register_from_row(&row)
+    let stored = register_from_row(&row)?;
+    if stored.connection_type == Some(ConnectionType::Wired) {
+        super::wired_requests::open_for_wired_register_in(conn, &stored, now).await?;
+    }
+    Ok(stored)
 }
 
 /// Keep `register` as its next version.

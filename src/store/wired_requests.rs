@@ -8,7 +8,7 @@
 //! again moves the date (operator staff). `done` and `cancelled` are final.
 
 use sqlx::any::AnyRow;
-use sqlx::Row as _;
+use sqlx::{AnyConnection, Row as _};
 
 use super::identity::audit_in;
 use super::tenancy::SCOPE_ORG_ID;
@@ -277,6 +277,81 @@ impl Tenant {
         tx.commit().await?;
         Ok(request)
     }
+}
+
+/// A register that now connects by wire gets a wired-connection request for its organisation,
+/// unless one is already open for it (new or scheduled): the address is its point of sale's
+/// (else the organisation's actual address), the contact the organisation's name and phone, the
+/// preferred date three days on, 09:00–18:00. Operator staff then schedule it; the organisation
+/// sees it with its other requests. Runs in the register change's own transaction and writes
+/// its audit line there, by the actor `system:register-wired`.
+pub(super) async fn open_for_wired_register_in(
+    conn: &mut AnyConnection,
+    register: &super::Register,
+    now: i64,
+) -> Result<(), StoreError> {
+    let Some(inn) = register.org_inn.as_deref() else {
+        return Ok(());
+    };
+    let org = sqlx::query(
+        "SELECT id, name, phone, COALESCE(actual_address, legal_address) AS address \
+         FROM organisations WHERE inn = $1",
+    )
+    .bind(inn)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(org) = org else { return Ok(()) };
+    let org_id: i64 = org.try_get("id")?;
+    let open: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM wired_requests WHERE register_id = $1 \
+         AND status IN ('new', 'scheduled')",
+    )
+    .bind(register.id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if open > 0 {
+        return Ok(());
+    }
+    let pos_address = match register.pos_id {
+        Some(pos) => super::points_of_sale::point_of_sale_line_in(conn, pos)
+            .await?
+            .map(|line| match line.address {
+                Some(address) => format!("{}, {address}", line.name),
+                None => line.name,
+            }),
+        None => None,
+    };
+    let org_address: Option<String> = org.try_get("address")?;
+    let address = pos_address.or(org_address).unwrap_or_default();
+    let contact: String = org.try_get("name")?;
+    let phone: Option<String> = org.try_get("phone")?;
+    let preferred = chrono::DateTime::from_timestamp_millis(now + 3 * 86_400_000)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO wired_requests (org_id, register_id, address, contact_person, phone, \
+         preferred_date, window_from, window_to, status, note, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, '09:00', '18:00', 'new', $7, $8, $8) RETURNING id",
+    )
+    .bind(org_id)
+    .bind(register.id)
+    .bind(address)
+    .bind(contact)
+    .bind(phone.unwrap_or_default())
+    .bind(preferred)
+    .bind("opened because the register connects by wire")
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let entry = super::identity::AuditEntry {
+        org_id: Some(org_id),
+        actor: "system:register-wired".to_owned(),
+        action: "wired_request.create",
+        object: Some(format!("wired_request:{id}")),
+        detail: Some(format!("register:{}", register.id)),
+        source: None,
+    };
+    audit_in(conn, &entry, now).await
 }
 
 #[cfg(test)]
