@@ -112,6 +112,30 @@ impl PaymentForm {
     }
 }
 
+/// `$4`, `$5` of a period report: one register (`-1`: any) and the registers at one point of
+/// sale (`-1`: any); `$6`, `$7` are the period's days ([`period_query`]).
+const REGISTER_SET: &str = "($4 < 0 OR di.register_id = $4) AND ($5 < 0 OR di.register_id IN \
+     (SELECT id FROM registers WHERE pos_id = $5))";
+
+/// `sql` with the scope (`$1`–`$3`), the register set (`$4`, `$5`) and the period (`$6`, `$7`)
+/// bound, in that order.
+fn period_query<'q>(
+    sql: &'q str,
+    scope: (i64, i64, i64),
+    which: RegisterSet,
+    from_day: i64,
+    to_day: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(sql)
+        .bind(scope.0)
+        .bind(scope.1)
+        .bind(scope.2)
+        .bind(which.register_id.unwrap_or(-1))
+        .bind(which.point_of_sale_id.unwrap_or(-1))
+        .bind(from_day)
+        .bind(to_day)
+}
+
 /// Which registers a report sums: one, those at one point of sale (as they stand now), or every
 /// register in scope.
 #[derive(Clone, Copy, Debug, Default)]
@@ -722,18 +746,11 @@ impl Tenant {
         let sql = format!(
             "SELECT di.day, CAST(SUM(di.receipts) AS BIGINT), CAST(SUM(di.sales_count) AS BIGINT), CAST(SUM(di.refunds_count) AS BIGINT), \
              CAST(SUM(di.revenue) AS BIGINT), CAST(SUM(di.refunds) AS BIGINT), CAST(SUM(di.cash) AS BIGINT), CAST(SUM(di.card) AS BIGINT) \
-             FROM project_daily di WHERE {} AND ($4 < 0 OR di.register_id = $4) AND ($5 < 0 OR di.register_id IN (SELECT id FROM registers WHERE pos_id = $5)) \
+             FROM project_daily di WHERE {} AND {REGISTER_SET} \
              AND di.day >= $6 AND di.day < $7 GROUP BY di.day ORDER BY di.day",
             scope_clause(scope)
         );
-        let rows = sqlx::query(&sql)
-            .bind(scope.0)
-            .bind(scope.1)
-            .bind(scope.2)
-            .bind(which.register_id.unwrap_or(-1))
-            .bind(which.point_of_sale_id.unwrap_or(-1))
-            .bind(from_day)
-            .bind(to_day)
+        let rows = period_query(&sql, scope, which, from_day, to_day)
             .fetch_all(self.store().pool())
             .await?;
         rows.iter()
@@ -762,18 +779,11 @@ impl Tenant {
         let scope = self.read_scope();
         let sql = format!(
             "SELECT di.hour, CAST(SUM(di.receipts) AS BIGINT) FROM project_hourly di WHERE {} \
-             AND ($4 < 0 OR di.register_id = $4) AND ($5 < 0 OR di.register_id IN (SELECT id FROM registers WHERE pos_id = $5)) \
+             AND {REGISTER_SET} \
              AND di.day >= $6 AND di.day < $7 GROUP BY di.hour",
             scope_clause(scope)
         );
-        let rows = sqlx::query(&sql)
-            .bind(scope.0)
-            .bind(scope.1)
-            .bind(scope.2)
-            .bind(which.register_id.unwrap_or(-1))
-            .bind(which.point_of_sale_id.unwrap_or(-1))
-            .bind(from_day)
-            .bind(to_day)
+        let rows = period_query(&sql, scope, which, from_day, to_day)
             .fetch_all(self.store().pool())
             .await?;
         let mut hours = [0i64; 24];
@@ -797,19 +807,12 @@ impl Tenant {
         let scope = self.read_scope();
         let sql = format!(
             "SELECT di.name, CAST(SUM(di.lines) AS BIGINT), CAST(SUM(di.revenue) AS BIGINT) FROM project_daily_products di \
-             WHERE {} AND ($4 < 0 OR di.register_id = $4) AND ($5 < 0 OR di.register_id IN (SELECT id FROM registers WHERE pos_id = $5)) \
+             WHERE {} AND {REGISTER_SET} \
              AND di.day >= $6 AND di.day < $7 \
              GROUP BY di.name ORDER BY CAST(SUM(di.revenue) AS BIGINT) DESC, di.name LIMIT $8",
             scope_clause(scope)
         );
-        let rows = sqlx::query(&sql)
-            .bind(scope.0)
-            .bind(scope.1)
-            .bind(scope.2)
-            .bind(which.register_id.unwrap_or(-1))
-            .bind(which.point_of_sale_id.unwrap_or(-1))
-            .bind(from_day)
-            .bind(to_day)
+        let rows = period_query(&sql, scope, which, from_day, to_day)
             .bind(limit)
             .fetch_all(self.store().pool())
             .await?;
