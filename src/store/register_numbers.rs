@@ -10,10 +10,12 @@
 //! left-padded with zeros to 20, written as a decimal number left-padded to 6 digits.
 //! Source: Приказ ФНС России от 29.05.2017 № ММВ-7-20/484@, appendix "Порядок формирования
 //! регистрационного номера контрольно-кассовой техники" (the layout as commonly described for
-//! that order; searches of the public code, pages and docs corpora for the order's text or another
-//! implementation found none, so the parameter set above is our reading of it and is not
-//! cross-checked against a number the tax authority issued — if a real РН ККТ fails here, this
-//! function is the one place to correct).
+//! that order). Cross-checked against a number a register itself wrote: the fiscal-report
+//! correction in `fixtures/ru/fiscal_report_correction_1_05.frame.hex` (yandex/ofd suite; see
+//! `ofd decode` of it) carries РН ККТ 0000000005008570 (tag 1037) beside ИНН 7702203276 (1018)
+//! and factory serial 000000000002 (1013), and this rule gives exactly 008570 for them; other
+//! paddings (spaces, no padding) or a zero initial value do not. If an issued РН ККТ ever fails
+//! here, this function is the one place to correct.
 //! A serial longer than 20 characters cannot have a РН ККТ under that rule and is refused.
 
 use super::tax_id::{check_ru_inn, TaxIdError};
@@ -185,6 +187,21 @@ mod tests {
         // The standard check value of CRC-16/CCITT-FALSE over "123456789".
         let crc = crc::Crc::<u16>::new(&crc::CRC_16_IBM_3740).checksum(b"123456789");
         assert_eq!(crc, 0x29B1);
+    }
+
+    #[test]
+    fn rn_kkt_of_the_fixture_register_passes() {
+        // Tags 1037 / 1018 / 1013 of fixtures/ru/fiscal_report_correction_1_05.frame.hex, a
+        // document a register produced (not numbers we made up to fit the rule).
+        assert_eq!(
+            rn_kkt_check("0000000005", "7702203276", "000000000002"),
+            "008570"
+        );
+        assert!(check_rn_kkt("0000000005008570", "7702203276", "000000000002").is_ok());
+        assert!(check_rn_kkt("0000000005008571", "7702203276", "000000000002").is_err());
+        // The serial as the register writes it and with its leading zeros dropped are the
+        // same number once padded to 20.
+        assert!(check_rn_kkt("0000000005008570", "7702203276", "2").is_ok());
     }
 
     #[test]
