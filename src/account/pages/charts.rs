@@ -55,8 +55,9 @@ fn draw(
     let mut chart = ChartBuilder::on(&root)
         .margin(12)
         .x_label_area_size(28)
-        .y_label_area_size(90)
-        .build_cartesian_2d((0..count).into_segmented(), 0.0..top)?;
+        .y_label_area_size(110)
+        // An integer range segments into one slot per value, both ends included.
+        .build_cartesian_2d((0..count - 1).into_segmented(), 0.0..top)?;
     // At most about 12 category labels fit; the others are left unlabelled.
     let every = count.div_euclid(12) + 1;
     chart
@@ -70,9 +71,15 @@ fn draw(
             _ => String::new(),
         })
         .y_label_formatter(&|v| value_label(*v))
+        .light_line_style(TRANSPARENT)
+        .label_style(("sans-serif", 14))
         .draw()?;
     // Side-by-side bars: each series gets its lane of a category's slot, by pixel margins.
-    let slot = chart.plotting_area().dim_in_pixel().0 / count as u32;
+    let slot = {
+        let start = chart.backend_coord(&(SegmentValue::Exact(0), 0.0)).0;
+        let end = chart.backend_coord(&(SegmentValue::Exact(1), 0.0)).0;
+        u32::try_from((end - start).abs()).unwrap_or(0)
+    };
     let lanes = series.len().max(1) as u32;
     let lane_width = slot * 8 / 10 / lanes;
     for (lane, one) in series.iter().enumerate() {
@@ -138,11 +145,31 @@ mod tests {
             ],
             &|v| format!("{v:.0}"),
         );
+        if let Ok(path) = std::env::var("OFD_CHART_DUMP") {
+            let _ = std::fs::write(path, &svg);
+        }
         assert!(svg.starts_with("<svg"), "{svg}");
         assert!(svg.contains("01.12") && svg.contains("02.12"), "{svg}");
         assert!(svg.contains("revenue") && svg.contains("refunds"), "{svg}");
         assert!(svg.matches("<rect").count() >= 4, "{svg}");
         assert!(!svg.contains("style="), "inline styles would need 'unsafe-inline'");
         assert!(data_url(&svg).starts_with("data:image/svg+xml;base64,"));
+        // Two categories fill the width: the second bar starts past the middle.
+        let second_bar_x: Vec<f64> = svg
+            .split("<rect x=\"")
+            .skip(2)
+            .filter_map(|rest| rest.split('"').next()?.parse().ok())
+            .collect();
+        assert!(second_bar_x[1] > 360.0, "{second_bar_x:?}");
+        // One category alone is a chart too.
+        let one = bars(
+            &["01.12".to_owned()],
+            &[Series {
+                name: "revenue",
+                values: vec![10.0],
+            }],
+            &|v| format!("{v:.0}"),
+        );
+        assert!(one.contains("fill=\"#0B5CAD\""), "{one}");
     }
 }
