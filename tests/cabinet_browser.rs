@@ -295,6 +295,15 @@ async fn a_new_owner_runs_the_cabinet_in_a_browser() {
             "receipts: {receipts}"
         );
         browser.shot(&shot("reports")).await;
+        browser
+            .driver
+            .execute(
+                "document.getElementById('chart-revenue').scrollIntoView();",
+                vec![],
+            )
+            .await
+            .expect("scroll");
+        browser.shot(&shot("reports-chart")).await;
         // The register's shifts: the Z report's figures beside the computed ones.
         browser.open("/reports/shifts").await;
         browser

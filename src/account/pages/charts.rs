@@ -46,7 +46,7 @@ fn draw(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let count = categories.len().max(1) as i32;
+    let count = categories.len().max(1);
     let top = series
         .iter()
         .flat_map(|s| s.values.iter().copied())
@@ -56,51 +56,38 @@ fn draw(
         .margin(12)
         .x_label_area_size(28)
         .y_label_area_size(110)
-        // An integer range segments into one slot per value, both ends included.
-        .build_cartesian_2d((0..count - 1).into_segmented(), 0.0..top)?;
-    // At most about 12 category labels fit; the others are left unlabelled.
-    let every = count.div_euclid(12) + 1;
+        .build_cartesian_2d(0.0..count as f64, 0.0..top)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(count.min(48) as usize)
-        .x_label_formatter(&|x| match x {
-            SegmentValue::CenterOf(i) if i % every == 0 => {
-                categories.get(*i as usize).cloned().unwrap_or_default()
-            }
-            _ => String::new(),
-        })
+        .x_labels(0)
         .y_label_formatter(&|v| value_label(*v))
         .light_line_style(TRANSPARENT)
         .label_style(("sans-serif", 14))
         .draw()?;
-    // Side-by-side bars: each series gets its lane of a category's slot, by pixel margins.
-    let slot = {
-        let start = chart.backend_coord(&(SegmentValue::Exact(0), 0.0)).0;
-        let end = chart.backend_coord(&(SegmentValue::Exact(1), 0.0)).0;
-        u32::try_from((end - start).abs()).unwrap_or(0)
-    };
-    let lanes = series.len().max(1) as u32;
-    let lane_width = slot * 8 / 10 / lanes;
+    // Category i is the slot [i, i + 1); each series gets its lane of the middle 80 %.
+    let lane_width = 0.8 / series.len().max(1) as f64;
     for (lane, one) in series.iter().enumerate() {
         let colour = if lane == 0 { FIRST } else { SECOND };
-        let left = slot / 10 + lane_width * lane as u32;
-        let right = slot.saturating_sub(left + lane_width);
+        let offset = 0.1 + lane_width * lane as f64;
         chart
             .draw_series(one.values.iter().enumerate().map(|(i, value)| {
-                let i = i as i32;
-                let mut bar = Rectangle::new(
-                    [
-                        (SegmentValue::Exact(i), 0.0),
-                        (SegmentValue::Exact(i + 1), *value),
-                    ],
-                    colour.filled(),
-                );
-                bar.set_margin(0, 0, left, right);
-                bar
+                let left = i as f64 + offset;
+                Rectangle::new([(left, 0.0), (left + lane_width, *value)], colour.filled())
             }))?
             .label(one.name)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
+    }
+    // Category labels under the axis, centred on their slots; at most about 12 fit.
+    let every = count.div_ceil(12);
+    let label_style = TextStyle::from(("sans-serif", 14))
+        .pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Top,
+        ));
+    for (i, label) in categories.iter().enumerate().step_by(every) {
+        let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
+        root.draw(&Text::new(label.clone(), (x, y + 6), label_style.clone()))?;
     }
     if series.len() > 1 {
         chart
@@ -171,5 +158,27 @@ mod tests {
             &|v| format!("{v:.0}"),
         );
         assert!(one.contains("fill=\"#0B5CAD\""), "{one}");
+        assert!(one.contains("01.12"), "{one}");
+        // One category with two series: both bars, side by side.
+        let pair = bars(
+            &["01.12".to_owned()],
+            &[
+                Series {
+                    name: "cash",
+                    values: vec![10.0],
+                },
+                Series {
+                    name: "card",
+                    values: vec![5.0],
+                },
+            ],
+            &|v| format!("{v:.0}"),
+        );
+        let widths: Vec<f64> = pair
+            .split("<rect ")
+            .filter(|r| r.contains("fill=\"#0B5CAD\"") || r.contains("fill=\"#B3261E\""))
+            .filter_map(|r| r.split("width=\"").nth(1)?.split('"').next()?.parse().ok())
+            .collect();
+        assert!(widths.iter().filter(|w| **w > 100.0).count() == 2, "{pair}");
     }
 }
