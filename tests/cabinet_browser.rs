@@ -289,7 +289,12 @@ async fn a_new_owner_runs_the_cabinet_in_a_browser() {
         for chart in ["chart-revenue", "chart-payments", "chart-hours"] {
             assert!(image_shown(&browser, chart).await, "{chart} is drawn");
         }
-        let receipts = browser.el("#fig-receipts").await.text().await.expect("text");
+        let receipts = browser
+            .el("#fig-receipts")
+            .await
+            .text()
+            .await
+            .expect("text");
         assert!(
             receipts.parse::<i64>().is_ok_and(|n| n > 0),
             "receipts: {receipts}"
@@ -307,10 +312,19 @@ async fn a_new_owner_runs_the_cabinet_in_a_browser() {
         // The register's shifts: the Z report's figures beside the computed ones.
         browser.open("/reports/shifts").await;
         browser
-            .click(&format!("a[href='/reports/shifts?register_id={register_id}']"))
+            .click(&format!(
+                "a[href='/reports/shifts?register_id={register_id}']"
+            ))
             .await;
-        browser.expect_title(&format!("Смены кассы {register_id}")).await;
-        let z = browser.el("tr.shift td.num.z").await.text().await.expect("z");
+        browser
+            .expect_title(&format!("Смены кассы {register_id}"))
+            .await;
+        let z = browser
+            .el("tr.shift td.num.z")
+            .await
+            .text()
+            .await
+            .expect("z");
         assert!(z.parse::<i64>().is_ok_and(|n| n > 0), "Z receipts: {z:?}");
         browser.shot(&shot("shifts")).await;
         browser.open("/reports/delivery").await;
@@ -413,7 +427,10 @@ async fn a_new_owner_runs_the_cabinet_in_a_browser() {
         browser.open("/documents").await;
         assert!(browser.find_none("tr.document").await);
         browser.open("/reports").await;
-        assert!(browser.find_none("img.chart").await, "no receipts, no charts");
+        assert!(
+            browser.find_none("img.chart").await,
+            "no receipts, no charts"
+        );
         browser.shot(&shot("other-accountant-reports")).await;
 
         browser.close().await;

@@ -57,23 +57,10 @@ async fn documents_and_reports_pages_show_one_organisation_its_own_documents_onl
         )
         .await;
         let (first_api, _) = owner(&account, &mail, "7707083893", "first@docs.test").await;
-        let (first_accountant, _) = staff(
-            &account,
-            &mail,
-            &first_api,
-            "acc@docs.test",
-            "accountant",
-        )
-        .await;
+        let (first_accountant, _) =
+            staff(&account, &mail, &first_api, "acc@docs.test", "accountant").await;
         let (second_api, _) = owner(&account, &mail, "7736207543", "second@docs.test").await;
-        let (_, _) = staff(
-            &account,
-            &mail,
-            &second_api,
-            "acc@other.test",
-            "accountant",
-        )
-        .await;
+        let (_, _) = staff(&account, &mail, &second_api, "acc@other.test", "accountant").await;
         let (status, register) = first_api
             .post(
                 "/api/v1/registers",
@@ -119,7 +106,9 @@ async fn documents_and_reports_pages_show_one_organisation_its_own_documents_onl
             "{}",
             list.body
         );
-        assert!(list.body.contains(&format!("href=\"/documents/{receipt_id}\"")));
+        assert!(list
+            .body
+            .contains(&format!("href=\"/documents/{receipt_id}\"")));
         assert!(list.body.contains("action=\"/documents/export\""));
         let sales = first
             .get(&format!(
@@ -127,9 +116,14 @@ async fn documents_and_reports_pages_show_one_organisation_its_own_documents_onl
             ))
             .await;
         let sale_rows = sales.body.matches("<tr class=\"document\"").count();
-        assert!(sale_rows >= 1 && (sale_rows as u64) < DOCUMENTS, "{sale_rows}");
+        assert!(
+            sale_rows >= 1 && (sale_rows as u64) < DOCUMENTS,
+            "{sale_rows}"
+        );
         let closes = first
-            .get(&format!("/documents?register_id={register_id}&kind=kz_close_shift"))
+            .get(&format!(
+                "/documents?register_id={register_id}&kind=kz_close_shift"
+            ))
             .await;
         assert_eq!(closes.body.matches("<tr class=\"document\"").count(), 1);
         let refused = first.get("/documents?min_total=lots&shift=2").await;
@@ -149,7 +143,10 @@ async fn documents_and_reports_pages_show_one_organisation_its_own_documents_onl
         assert!(one.body.contains("src=\"data:image/svg+xml;base64,"));
         assert!(one.body.contains("id=\"receipt-total\""));
         assert!(one.body.contains("₸"), "KZ money in tenge");
-        assert!(!one.body.contains("id=\"raw\""), "the raw frame is for operator staff");
+        assert!(
+            !one.body.contains("id=\"raw\""),
+            "the raw frame is for operator staff"
+        );
         assert!(!one.body.contains("style="), "no inline style");
 
         // Exports of the same search: CSV with BOM and semicolons, XLSX, JSON lines, FNS JSON.
@@ -162,7 +159,10 @@ async fn documents_and_reports_pages_show_one_organisation_its_own_documents_onl
         .await;
         assert_eq!((status, kind.as_str()), (200, "text/csv; charset=utf-8"));
         assert!(csv.starts_with("\u{feff}id;dialect;".as_bytes()));
-        assert_eq!(csv.iter().filter(|b| **b == b'\n').count() as u64, DOCUMENTS + 1);
+        assert_eq!(
+            csv.iter().filter(|b| **b == b'\n').count() as u64,
+            DOCUMENTS + 1
+        );
         // The checkbox and separator of the form ride along with XLSX too; the page drops them.
         let (status, kind, xlsx) = raw(
             &account.url,
@@ -181,7 +181,10 @@ async fn documents_and_reports_pages_show_one_organisation_its_own_documents_onl
             )
             .await;
             assert_eq!((status, kind.as_str()), (200, "application/x-ndjson"));
-            assert_eq!(lines.iter().filter(|b| **b == b'\n').count() as u64, DOCUMENTS);
+            assert_eq!(
+                lines.iter().filter(|b| **b == b'\n').count() as u64,
+                DOCUMENTS
+            );
         }
 
         // Totals with their charts; the register's shifts with the Z figures; reconciliation.
@@ -197,7 +200,10 @@ async fn documents_and_reports_pages_show_one_organisation_its_own_documents_onl
             );
         }
         assert_eq!(
-            totals.body.matches("src=\"data:image/svg+xml;base64,").count(),
+            totals
+                .body
+                .matches("src=\"data:image/svg+xml;base64,")
+                .count(),
             3,
             "three charts as SVG images"
         );
@@ -225,25 +231,37 @@ async fn documents_and_reports_pages_show_one_organisation_its_own_documents_onl
             .get(&format!("/reports/shifts?register_id={register_id}"))
             .await;
         assert_eq!(shift_page.status, 200, "{}", shift_page.body);
-        assert!(shift_page.body.contains("class=\"num z\">"), "{}", shift_page.body);
+        assert!(
+            shift_page.body.contains("class=\"num z\">"),
+            "{}",
+            shift_page.body
+        );
         assert!(shift_page
             .body
             .contains(&format!("class=\"num z\">{z_receipts}<")));
         assert!(shift_page.body.contains("kind=kz_close_shift"));
         let pick = first.get("/reports/shifts").await;
-        assert!(pick
-            .body
-            .contains(&format!("href=\"/reports/shifts?register_id={register_id}\"")));
+        assert!(pick.body.contains(&format!(
+            "href=\"/reports/shifts?register_id={register_id}\""
+        )));
         let delivery = first
             .get(&format!("/reports/delivery?register_id={register_id}"))
             .await;
         assert_eq!(delivery.status, 200);
-        assert!(delivery.body.contains("<tr class=\"day"), "{}", delivery.body);
+        assert!(
+            delivery.body.contains("<tr class=\"day"),
+            "{}",
+            delivery.body
+        );
         let unsent = first.get("/reports/unsent").await;
         assert_eq!(unsent.status, 200, "{}", unsent.body);
         let bad_period = first.get("/reports?from=2026-12-02&to=2026-11-01").await;
         assert_eq!(bad_period.status, 200);
-        assert!(bad_period.body.contains("data-field=\"to\""), "{}", bad_period.body);
+        assert!(
+            bad_period.body.contains("data-field=\"to\""),
+            "{}",
+            bad_period.body
+        );
 
         // Another organisation's accountant: 404 pages, empty lists, an empty export.
         let second = PageClient::new(&account.url);
@@ -284,7 +302,11 @@ async fn documents_and_reports_pages_show_one_organisation_its_own_documents_onl
         )
         .await;
         assert_eq!(status, 200);
-        assert_eq!(csv.iter().filter(|b| **b == b'\n').count(), 1, "the header only");
+        assert_eq!(
+            csv.iter().filter(|b| **b == b'\n').count(),
+            1,
+            "the header only"
+        );
         account.stop().await;
     })
     .await;
@@ -331,7 +353,9 @@ async fn the_documents_and_reports_pages_are_timed_and_behind_a_sign_in() {
         "/reports/delivery",
     ] {
         assert!(
-            text.contains(&format!("ofd_account_page_seconds_count{{page=\"{route}\"}} 1")),
+            text.contains(&format!(
+                "ofd_account_page_seconds_count{{page=\"{route}\"}} 1"
+            )),
             "{route}: {text}"
         );
     }

@@ -80,8 +80,8 @@ fn draw(
     }
     // Category labels under the axis, centred on their slots; at most about 12 fit.
     let every = count.div_ceil(12);
-    let label_style = TextStyle::from(("sans-serif", 14))
-        .pos(plotters::style::text_anchor::Pos::new(
+    let label_style =
+        TextStyle::from(("sans-serif", 14)).pos(plotters::style::text_anchor::Pos::new(
             plotters::style::text_anchor::HPos::Center,
             plotters::style::text_anchor::VPos::Top,
         ));
@@ -139,7 +139,10 @@ mod tests {
         assert!(svg.contains("01.12") && svg.contains("02.12"), "{svg}");
         assert!(svg.contains("revenue") && svg.contains("refunds"), "{svg}");
         assert!(svg.matches("<rect").count() >= 4, "{svg}");
-        assert!(!svg.contains("style="), "inline styles would need 'unsafe-inline'");
+        assert!(
+            !svg.contains("style="),
+            "inline styles would need 'unsafe-inline'"
+        );
         assert!(data_url(&svg).starts_with("data:image/svg+xml;base64,"));
         // Two categories fill the width: the second bar starts past the middle.
         let second_bar_x: Vec<f64> = svg

@@ -74,7 +74,10 @@ pub fn minor_units(text: &str) -> Option<i64> {
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
     if whole.is_empty() && fraction.is_empty()
         || fraction.len() > 2
-        || !whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit())
+        || !whole
+            .chars()
+            .chain(fraction.chars())
+            .all(|c| c.is_ascii_digit())
     {
         return None;
     }
@@ -98,7 +101,10 @@ pub fn search_query(query: &HashMap<String, String>) -> Result<SearchQuery, ApiE
     };
     let int = |name: &str| -> Result<Option<i64>, ApiError> {
         text(name)
-            .map(|v| v.parse::<i64>().map_err(|_| bad(name, "not a whole number")))
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| bad(name, "not a whole number"))
+            })
             .transpose()
     };
     let money = |name: &str| -> Result<Option<i64>, ApiError> {
@@ -161,10 +167,7 @@ fn operation_key(operation: &str) -> &'static str {
 }
 
 fn kind_label(ctx: &Ctx, kind: &str) -> String {
-    ctx.lang
-        .lookup(&kind_key(kind))
-        .unwrap_or(kind)
-        .to_owned()
+    ctx.lang.lookup(&kind_key(kind)).unwrap_or(kind).to_owned()
 }
 
 /// The document's number as people know it: ФД (RU) or the ticket number (KZ).
@@ -511,7 +514,10 @@ mod tests {
     fn a_malformed_filter_is_refused_naming_its_field() {
         let query: HashMap<String, String> = [("shift".to_owned(), "x".to_owned())].into();
         let error = search_query(&query).expect_err("refused");
-        assert_eq!(Problems::from_api(&error).of("shift"), Some("not a whole number"));
+        assert_eq!(
+            Problems::from_api(&error).of("shift"),
+            Some("not a whole number")
+        );
         let query: HashMap<String, String> = [
             ("min_total".to_owned(), "10,5".to_owned()),
             ("payment".to_owned(), "card".to_owned()),

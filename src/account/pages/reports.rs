@@ -26,9 +26,7 @@ use super::{Ctx, OrPage as _, Signed};
 use crate::account::auth::Permission;
 use crate::account::error::ApiError;
 use crate::account::registers::{self as api_registers, ListQuery};
-use crate::account::reports::{
-    self as api, DeliveryQuery, Grouping, ShiftsQuery, TotalsQuery,
-};
+use crate::account::reports::{self as api, DeliveryQuery, Grouping, ShiftsQuery, TotalsQuery};
 
 /// Days a period covers when the form names none.
 const DEFAULT_DAYS: u64 = 30;
@@ -61,8 +59,8 @@ fn period(query: &HashMap<String, String>) -> (String, String) {
             .format("%Y-%m-%d")
             .to_string()
     });
-    let to = text(query, "to")
-        .unwrap_or_else(|| (today + Days::new(1)).format("%Y-%m-%d").to_string());
+    let to =
+        text(query, "to").unwrap_or_else(|| (today + Days::new(1)).format("%Y-%m-%d").to_string());
     (from, to)
 }
 
@@ -101,8 +99,8 @@ pub async fn totals(
     let request = (|| -> Result<TotalsQuery, ApiError> {
         let grouping: Grouping = serde_json::from_value(serde_json::Value::String(group.clone()))
             .map_err(|_| {
-                ApiError::bad_request("invalid_query", "group: one of day, week, month")
-            })?;
+            ApiError::bad_request("invalid_query", "group: one of day, week, month")
+        })?;
         Ok(TotalsQuery {
             from: Some(from.clone()),
             to: Some(to.clone()),
@@ -117,9 +115,7 @@ pub async fn totals(
     match request {
         Ok(request) => match api::totals(Extension(caller.clone()), Ok(Query(request))).await {
             Ok(Json(found)) => totals = Some(found),
-            Err(error) if error.status().as_u16() == 400 => {
-                problems = Problems::from_api(&error)
-            }
+            Err(error) if error.status().as_u16() == 400 => problems = Problems::from_api(&error),
             Err(error) => return Err(ctx.fail(error)),
         },
         Err(error) => problems = Problems::from_api(&error),
@@ -345,7 +341,10 @@ pub async fn shifts(
     Ok(ctx.page(&ctx.t1("report.shifts_title", id), body))
 }
 
-async fn choose_register(ctx: &Ctx, caller: &crate::account::auth::Caller) -> Result<Response, Response> {
+async fn choose_register(
+    ctx: &Ctx,
+    caller: &crate::account::auth::Caller,
+) -> Result<Response, Response> {
     let registers = if caller.require(Permission::ReadRegisters).is_ok() {
         let query = ListQuery {
             limit: Some(500),
@@ -381,9 +380,7 @@ async fn choose_register(ctx: &Ctx, caller: &crate::account::auth::Caller) -> Re
 
 /// `GET /reports/unsent`: per RU drive, its unsent documents and the days left before the block.
 pub async fn unsent(Signed(ctx, caller): Signed) -> Result<Response, Response> {
-    let Json(list) = api::unsent(Extension(caller.clone()))
-        .await
-        .or_page(&ctx)?;
+    let Json(list) = api::unsent(Extension(caller.clone())).await.or_page(&ctx)?;
     let body = html! {
         (report_nav(&ctx))
         p.quiet { (ctx.t1("report.unsent_hint", api::UNSENT_BLOCK_DAYS)) }
