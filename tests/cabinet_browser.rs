@@ -248,6 +248,13 @@ async fn a_new_owner_runs_the_cabinet_in_a_browser() {
         )
         .await;
 
+        // Home has today's figures now (today by the UTC date: the register's own date may
+        // already be tomorrow, so only the figure's presence is checked here).
+        browser.open("/").await;
+        let today = browser.el("#today-receipts").await.text().await.expect("text");
+        assert!(today.parse::<i64>().is_ok(), "{today}");
+        browser.shot(&shot("home-today")).await;
+
         // Documents: every one listed, newest first; the form's filters narrow the list.
         browser.open("/documents").await;
         browser.expect_title("Документы").await;

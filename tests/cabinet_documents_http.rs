@@ -263,6 +263,36 @@ async fn documents_and_reports_pages_show_one_organisation_its_own_documents_onl
             bad_period.body
         );
 
+        // Operator staff (signed in with their key) also see the raw frame as hex, and the
+        // page's export works with the operator cookie, which the JSON API does not read.
+        let staff_page = PageClient::new(&account.url);
+        let signed = staff_page
+            .submit(
+                "/operator/login",
+                "/operator/login",
+                &[("key", &account.key)],
+            )
+            .await;
+        assert_eq!(signed.status, 303, "{}", signed.body);
+        let one = staff_page.get(&format!("/documents/{receipt_id}")).await;
+        assert_eq!(one.status, 200, "{}", one.body);
+        let raw_hex = one
+            .body
+            .split("<pre class=\"hex\">")
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .expect("the raw frame")
+            .to_owned();
+        assert!(
+            raw_hex.len() > 20 && raw_hex.chars().all(|c| c.is_ascii_hexdigit()),
+            "{raw_hex}"
+        );
+        let export = staff_page
+            .get(&format!("/documents/export?register_id={register_id}&format=jsonl"))
+            .await;
+        assert_eq!(export.status, 200);
+        assert_eq!(export.body.lines().count() as u64, DOCUMENTS);
+
         // Another organisation's accountant: 404 pages, empty lists, an empty export.
         let second = PageClient::new(&account.url);
         second.login("acc@other.test", PASSWORD).await;
