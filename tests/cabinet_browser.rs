@@ -7,16 +7,46 @@
 //! page go to `target/screenshots/`. Runs on SQLite, and on PostgreSQL when `OFD_TEST_PG` is set.
 
 mod account_support;
+mod cabinet_fleet;
 mod cabinet_support;
 mod common;
+mod emulate_support;
 
-use account_support::{link_in, owner, Account, Client, MailServer, PASSWORD};
+use account_support::{link_in, owner, staff, Account, Client, MailServer, PASSWORD};
 use cabinet_support::Browser;
 use common::on_each_backend;
 use ofd::account::alert_evaluator::evaluate_once;
 use ofd::account::AccountOptions;
 
 const HOUR_MS: i64 = 3_600_000;
+/// Documents the KZ register sends with `ofd emulate` (the last one closes the shift).
+const KZ_DOCUMENTS: u64 = 6;
+
+/// Whether the image `id` on the page was loaded and decoded (an SVG the CSP or a bad file
+/// kept out has no natural width).
+async fn image_shown(browser: &Browser, id: &str) -> bool {
+    let width = browser
+        .driver
+        .execute(
+            "const i = document.getElementById(arguments[0]); \
+             return i && i.complete ? i.naturalWidth : 0;",
+            vec![serde_json::json!(id)],
+        )
+        .await
+        .expect("measure");
+    width.as_i64().is_some_and(|w| w > 0)
+}
+
+/// The page's width in CSS pixels (at most the window's when nothing runs off the side).
+async fn page_width(browser: &Browser) -> i64 {
+    browser
+        .driver
+        .execute("return document.documentElement.scrollWidth;", vec![])
+        .await
+        .expect("measure")
+        .as_i64()
+        .unwrap_or(i64::MAX)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_owner_runs_the_cabinet_in_a_browser() {
@@ -201,6 +231,143 @@ async fn a_new_owner_runs_the_cabinet_in_a_browser() {
         assert!(browser.find_none("tr.alert.firing").await);
         browser.shot(&shot("alerts")).await;
 
+        // The register sends its documents: `ofd emulate` against the ingest port with the
+        // system id and the token the page showed; then the projector builds the read tables.
+        let system_id = store
+            .register_by_id(register_id)
+            .await
+            .expect("read")
+            .and_then(|r| r.system_id)
+            .expect("a KZ system id");
+        cabinet_fleet::send_kz_documents(
+            &db.url,
+            &store,
+            system_id,
+            token.parse().expect("token"),
+            KZ_DOCUMENTS,
+        )
+        .await;
+
+        // Home has today's figures now (today by the UTC date: the register's own date may
+        // already be tomorrow, so only the figure's presence is checked here).
+        browser.open("/").await;
+        let today = browser.el("#today-receipts").await.text().await.expect("text");
+        assert!(today.parse::<i64>().is_ok(), "{today}");
+        browser.shot(&shot("home-today")).await;
+
+        // Documents: every one listed, newest first; the form's filters narrow the list.
+        browser.open("/documents").await;
+        browser.expect_title("Документы").await;
+        let rows = browser
+            .driver
+            .find_all(fantoccini::Locator::Css("tr.document"))
+            .await
+            .expect("rows");
+        assert_eq!(rows.len() as u64, KZ_DOCUMENTS);
+        assert!(browser.text().await.contains("₸"), "KZ money in tenge");
+        browser.shot(&shot("documents")).await;
+        browser
+            .choose("form.documents", "kind", "kz_close_shift")
+            .await;
+        browser.click("form.documents button[type=submit]").await;
+        browser.el("tr.document").await;
+        let rows = browser
+            .driver
+            .find_all(fantoccini::Locator::Css("tr.document"))
+            .await
+            .expect("rows");
+        assert_eq!(rows.len(), 1, "one Z report");
+        assert!(browser.text().await.contains("Z-отчёт"));
+        browser.shot(&shot("documents-filtered")).await;
+        // One receipt as the check page shows it, with its QR code drawn.
+        browser.open("/documents?operation=sale").await;
+        browser.click("tr.document a").await;
+        browser.el("#receipt-total").await;
+        let receipt_path = browser.path().await;
+        assert!(receipt_path.starts_with("/documents/"), "{receipt_path}");
+        let title = browser.title().await;
+        assert!(title.starts_with("Чек № "), "{title}");
+        assert!(image_shown(&browser, "qr").await, "the QR code is drawn");
+        browser.shot(&shot("receipt")).await;
+
+        // Reports: totals with their charts, drawn in the browser despite the strict CSP.
+        browser.open("/reports").await;
+        browser.expect_title("Отчёты: итоги за период").await;
+        for chart in ["chart-revenue", "chart-payments", "chart-hours"] {
+            assert!(image_shown(&browser, chart).await, "{chart} is drawn");
+        }
+        let receipts = browser
+            .el("#fig-receipts")
+            .await
+            .text()
+            .await
+            .expect("text");
+        assert!(
+            receipts.parse::<i64>().is_ok_and(|n| n > 0),
+            "receipts: {receipts}"
+        );
+        browser.shot(&shot("reports")).await;
+        browser
+            .driver
+            .execute(
+                "document.getElementById('chart-revenue').scrollIntoView();",
+                vec![],
+            )
+            .await
+            .expect("scroll");
+        browser.shot(&shot("reports-chart")).await;
+        // The register's shifts: the Z report's figures beside the computed ones.
+        browser.open("/reports/shifts").await;
+        browser
+            .click(&format!(
+                "a[href='/reports/shifts?register_id={register_id}']"
+            ))
+            .await;
+        browser
+            .expect_title(&format!("Смены кассы {register_id}"))
+            .await;
+        let z = browser
+            .el("tr.shift td.num.z")
+            .await
+            .text()
+            .await
+            .expect("z");
+        assert!(z.parse::<i64>().is_ok_and(|n| n > 0), "Z receipts: {z:?}");
+        browser.shot(&shot("shifts")).await;
+        browser.open("/reports/delivery").await;
+        browser.el("tr.day").await;
+        browser.shot(&shot("delivery")).await;
+        browser.open("/reports/unsent").await;
+        browser.expect_title("Непереданные документы").await;
+        browser.shot(&shot("unsent")).await;
+        // Usable on a cashier's phone: nothing runs off the side at 360 px.
+        browser
+            .driver
+            .set_window_size(360, 800)
+            .await
+            .expect("resize");
+        for path in ["/documents", "/reports", "/reports/shifts"] {
+            browser.open(path).await;
+            let width = page_width(&browser).await;
+            assert!(width <= 360, "{path} is {width} px wide");
+        }
+        browser.shot(&shot("reports-360px")).await;
+        browser
+            .driver
+            .set_window_size(1200, 900)
+            .await
+            .expect("resize");
+        // In Kazakh.
+        browser.open("/reports?lang=kk").await;
+        browser.expect_title("Есептер: кезең қорытындысы").await;
+        assert!(browser.text().await.contains("Түсім"));
+        browser.shot(&shot("reports-kk")).await;
+        browser.open("/documents").await;
+        browser.expect_title("Құжаттар").await;
+        browser.shot(&shot("documents-kk")).await;
+        browser.open("/alerts?lang=ru").await;
+        browser.expect_title("Оповещения").await;
+
         // Switch language: Kazakh, then English, remembered across pages.
         browser.click("a[lang='kk']").await;
         browser.expect_title("Хабарламалар").await;
@@ -215,7 +382,7 @@ async fn a_new_owner_runs_the_cabinet_in_a_browser() {
         browser.shot(&shot("registers-en")).await;
 
         // Another organisation's owner gets the 404 page for this register.
-        let (_other, _) = owner(&account, &mail, "500100732259", "other@elsewhere.test").await;
+        let (other, _) = owner(&account, &mail, "500100732259", "other@elsewhere.test").await;
         browser.click("form[action='/logout'] button").await;
         browser.expect_title("Log in").await;
         assert_eq!(browser.path().await, "/login");
@@ -234,6 +401,44 @@ async fn a_new_owner_runs_the_cabinet_in_a_browser() {
         browser.shot(&shot("other-org-404")).await;
         browser.open("/registers").await;
         assert!(!browser.text().await.contains("WebKassa"));
+
+        // An accountant of another organisation opens none of the documents and reports.
+        let (_, _) = staff(
+            &account,
+            &mail,
+            &other,
+            "accountant@elsewhere.test",
+            "accountant",
+        )
+        .await;
+        browser.click("form[action='/logout'] button").await;
+        browser.expect_title("Log in").await;
+        browser.fill("login", "accountant@elsewhere.test").await;
+        browser.fill("password", PASSWORD).await;
+        browser.click("form[action='/login'] button").await;
+        browser.expect_title("Home").await;
+        for path in [
+            format!("/reports/shifts?register_id={register_id}"),
+            format!("/reports?register_id={register_id}"),
+            format!("/reports/delivery?register_id={register_id}"),
+            receipt_path.clone(),
+        ] {
+            browser.open(&path).await;
+            assert!(
+                browser.title().await.starts_with("404"),
+                "{path}: {}",
+                browser.title().await
+            );
+        }
+        browser.shot(&shot("other-accountant-404")).await;
+        browser.open("/documents").await;
+        assert!(browser.find_none("tr.document").await);
+        browser.open("/reports").await;
+        assert!(
+            browser.find_none("img.chart").await,
+            "no receipts, no charts"
+        );
+        browser.shot(&shot("other-accountant-reports")).await;
 
         browser.close().await;
         account.stop().await;

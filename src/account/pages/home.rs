@@ -1,5 +1,5 @@
-//! The home page: firing alerts first, then the registers counted by status. (Today's sales,
-//! receipts and unsent-document warnings join it with the documents and reports pages.)
+//! The home page: firing alerts first, then the unsent-document warnings of the RU drives and
+//! today's sales and receipts (the reports API), then the registers counted by status.
 
 use axum::extract::Query;
 use axum::response::Response;
@@ -11,6 +11,7 @@ use super::{OrPage as _, Signed};
 use crate::account::alerts::{self as api_alerts, AlertQuery};
 use crate::account::auth::Permission;
 use crate::account::registers::{self as api_registers, ListQuery};
+use crate::account::reports::{self as api_reports, TotalsQuery};
 use crate::store::RegisterStatus;
 
 /// `GET /`: signed in → the home page; otherwise the login page.
@@ -55,6 +56,39 @@ pub async fn home(Signed(ctx, caller): Signed) -> Result<Response, Response> {
             None => break,
         }
     }
+    // Today's figures and the drives holding unsent documents (web1: reports).
+    let (today, unsent) = if caller.require(Permission::ReadReports).is_ok() {
+        let date = chrono::DateTime::from_timestamp(crate::clock::unix_seconds(), 0)
+            .map(|t| t.date_naive().format("%Y-%m-%d").to_string())
+            .unwrap_or_default();
+        let query = TotalsQuery {
+            from: Some(date.clone()),
+            to: Some(date),
+            group: None,
+            register_id: None,
+            point_of_sale_id: None,
+            top: Some(0),
+        };
+        let Json(totals) = api_reports::totals(Extension(caller.clone()), Ok(Query(query)))
+            .await
+            .or_page(&ctx)?;
+        let Json(unsent) = api_reports::unsent(Extension(caller.clone()))
+            .await
+            .or_page(&ctx)?;
+        let waiting: Vec<_> = unsent
+            .drives
+            .into_iter()
+            .filter(|d| d.row.count > 0)
+            .collect();
+        (Some(totals.total), waiting)
+    } else {
+        (None, Vec::new())
+    };
+    let currency = if ctx.who.as_ref().is_some_and(|w| w.org_kz) {
+        super::i18n::Currency::Kzt
+    } else {
+        super::i18n::Currency::Rub
+    };
     let statuses = [
         ("active", "status.active"),
         ("blocked", "status.blocked"),
@@ -67,6 +101,33 @@ pub async fn home(Signed(ctx, caller): Signed) -> Result<Response, Response> {
                 p.quiet { (ctx.t("home.no_alerts")) }
             } @else {
                 (alert_table(&ctx, &firing))
+            }
+        }
+        @if !unsent.is_empty() {
+            section aria-labelledby="h-unsent" {
+                h2 id="h-unsent" { (ctx.t("report.unsent")) }
+                ul.unsent-warnings {
+                    @for drive in &unsent {
+                        li.error role="alert" {
+                            a href="/reports/unsent" {
+                                (ctx.t("doc.fn")) " " (drive.row.fn_number) ": "
+                                (ctx.t1("report.home_unsent", ctx.lang.number(drive.row.count)))
+                                @if let Some(days) = drive.days_left {
+                                    " · " (ctx.t("report.days_left")) ": " (ctx.lang.number(days))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if let Some(today) = &today {
+            section aria-labelledby="h-today" {
+                h2 id="h-today" { (ctx.t("report.home_today")) }
+                ul.counts {
+                    li { a href="/reports" { span.count #today-revenue { (ctx.lang.money(today.revenue, currency)) } " " (ctx.t("report.revenue")) } }
+                    li { a href="/documents" { span.count #today-receipts { (ctx.lang.number(today.receipts)) } " " (ctx.t("report.receipts")) } }
+                }
             }
         }
         section aria-labelledby="h-registers" {

@@ -245,6 +245,9 @@ mod tests {
             include_str!("alerts.rs"),
             include_str!("operator.rs"),
             include_str!("forms.rs"),
+            // Documents and reports (web1).
+            include_str!("documents.rs"),
+            include_str!("reports.rs"),
         ];
         let ru = keys(Lang::Ru);
         let mut used = 0;

@@ -49,6 +49,11 @@ mod keys;
 mod operator;
 mod registers;
 mod staff;
+// Documents and reports (web1).
+mod charts;
+mod documents;
+mod local_time;
+mod reports;
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
@@ -93,6 +98,13 @@ const NAV: &[NavLink] = &[
         w.may(auth::Permission::ReadAudit)
     }),
     ("/operator", "nav.operator", |w| w.operator),
+    // Documents and reports (web1).
+    ("/documents", "doc.nav", |w| {
+        w.may(auth::Permission::ReadDocuments)
+    }),
+    ("/reports", "report.nav", |w| {
+        w.may(auth::Permission::ReadReports)
+    }),
 ];
 
 /// The page routes (all behind [`guard`]).
@@ -146,6 +158,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/operator/login",
             get(operator::login_form).post(operator::login),
         )
+        // Documents and reports (web1).
+        .route("/documents", get(documents::search))
+        .route("/documents/export", get(documents::export))
+        .route("/documents/{id}", get(documents::one))
+        .route("/reports", get(reports::totals))
+        .route("/reports/shifts", get(reports::shifts))
+        .route("/reports/unsent", get(reports::unsent))
+        .route("/reports/delivery", get(reports::delivery))
         .route_layer(middleware::from_fn_with_state(state, guard))
         .route("/static/cabinet.css", get(stylesheet))
 }
