@@ -251,7 +251,12 @@ async fn a_new_owner_runs_the_cabinet_in_a_browser() {
         // Home has today's figures now (today by the UTC date: the register's own date may
         // already be tomorrow, so only the figure's presence is checked here).
         browser.open("/").await;
-        let today = browser.el("#today-receipts").await.text().await.expect("text");
+        let today = browser
+            .el("#today-receipts")
+            .await
+            .text()
+            .await
+            .expect("text");
         assert!(today.parse::<i64>().is_ok(), "{today}");
         browser.shot(&shot("home-today")).await;
 

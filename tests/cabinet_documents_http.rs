@@ -227,6 +227,10 @@ async fn documents_and_reports_pages_show_one_organisation_its_own_documents_onl
             "{}",
             totals.body
         );
+        assert!(
+            totals.body.contains("₸"),
+            "one KZ register's totals are in tenge"
+        );
         let shift_page = first
             .get(&format!("/reports/shifts?register_id={register_id}"))
             .await;
@@ -288,7 +292,9 @@ async fn documents_and_reports_pages_show_one_organisation_its_own_documents_onl
             "{raw_hex}"
         );
         let export = staff_page
-            .get(&format!("/documents/export?register_id={register_id}&format=jsonl"))
+            .get(&format!(
+                "/documents/export?register_id={register_id}&format=jsonl"
+            ))
             .await;
         assert_eq!(export.status, 200);
         assert_eq!(export.body.lines().count() as u64, DOCUMENTS);

@@ -120,7 +120,19 @@ pub async fn totals(
         },
         Err(error) => problems = Problems::from_api(&error),
     }
-    let currency = currency(&ctx);
+    // One register's totals are in its own currency; otherwise the organisation's.
+    let currency = match int(&query, "register_id").ok().flatten() {
+        Some(id) if totals.is_some() => {
+            match api_registers::get_one(Extension(caller.clone()), Ok(axum::extract::Path(id)))
+                .await
+            {
+                Ok(Json(view)) if view.register.dialect.to_string() == "kz" => Currency::Kzt,
+                Ok(_) => Currency::Rub,
+                Err(_) => currency(&ctx),
+            }
+        }
+        _ => currency(&ctx),
+    };
     let money = |minor: i64| ctx.lang.money(minor, currency);
     let major = |minor: i64| minor as f64 / 100.0;
     let axis_money = |v: f64| ctx.lang.money((v * 100.0).round() as i64, currency);
