@@ -245,6 +245,15 @@ mod tests {
             include_str!("alerts.rs"),
             include_str!("operator.rs"),
             include_str!("forms.rs"),
+            // Branch web2's pages.
+            include_str!("parts.rs"),
+            include_str!("pos.rs"),
+            include_str!("register_more.rs"),
+            include_str!("tax_apps.rs"),
+            include_str!("money.rs"),
+            include_str!("wired.rs"),
+            include_str!("operator_more.rs"),
+            include_str!("esign_login.rs"),
         ];
         let ru = keys(Lang::Ru);
         let mut used = 0;

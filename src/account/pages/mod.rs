@@ -42,13 +42,21 @@
 mod alerts;
 mod audit;
 mod auth_pages;
+mod esign_login;
 mod forms;
 mod home;
 pub mod i18n;
 mod keys;
+mod money;
 mod operator;
+mod operator_more;
+mod parts;
+mod pos;
+mod register_more;
 mod registers;
 mod staff;
+mod tax_apps;
+mod wired;
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
@@ -93,6 +101,19 @@ const NAV: &[NavLink] = &[
         w.may(auth::Permission::ReadAudit)
     }),
     ("/operator", "nav.operator", |w| w.operator),
+    // Points of sale, money, applications, wired connections (branch web2).
+    ("/points-of-sale", "pos.nav", |w| {
+        w.may(auth::Permission::ReadRegisters)
+    }),
+    ("/money", "money.nav", |w| {
+        w.may(auth::Permission::ReadBilling)
+    }),
+    ("/applications", "app.nav", |w| {
+        w.may(auth::Permission::ReadRegisters)
+    }),
+    ("/wired-requests", "wired.nav", |w| {
+        w.may(auth::Permission::RequestWired)
+    }),
 ];
 
 /// The page routes (all behind [`guard`]).
@@ -146,6 +167,36 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/operator/login",
             get(operator::login_form).post(operator::login),
         )
+        // Points of sale, money, applications, wired connections, operator queues (branch web2).
+        .route("/points-of-sale", get(pos::list).post(pos::add))
+        .route("/points-of-sale/{id}", get(pos::one).post(pos::update))
+        .route("/registers/batch", post(pos::batch))
+        .route("/registers/import", post(pos::import))
+        .route("/registers/{id}/edit", post(register_more::edit))
+        .route("/registers/{id}/confirm", post(register_more::confirm))
+        .route("/registers/{id}/tariff", post(register_more::activate))
+        .route(
+            "/registers/{id}/applications",
+            post(register_more::create_application),
+        )
+        .route("/applications", get(tax_apps::list))
+        .route("/applications/{id}", get(tax_apps::one))
+        .route("/applications/{id}/submit", post(tax_apps::submit))
+        .route("/applications/{id}/sign", post(tax_apps::sign))
+        .route("/applications/{id}/answer", post(tax_apps::answer))
+        .route("/money", get(money::page))
+        .route("/invoices", post(money::create))
+        .route("/invoices/{id}", get(money::one))
+        .route("/invoices/{id}/paid", post(money::mark_paid))
+        .route("/invoices/{id}/cancel", post(money::cancel))
+        .route("/wired-requests", get(wired::list).post(wired::create))
+        .route("/wired-requests/{id}/status", post(wired::change_status))
+        .route("/operator/support", get(operator_more::support_by_query))
+        .route("/operator/registers/{id}", get(operator_more::support))
+        .route(
+            "/login/esign",
+            get(esign_login::form).post(esign_login::login),
+        )
         .route_layer(middleware::from_fn_with_state(state, guard))
         .route("/static/cabinet.css", get(stylesheet))
 }
@@ -196,6 +247,9 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
     let chosen = query_lang(&request).and_then(|q| Lang::parse(&q));
     let lang = Lang::of_request(chosen.map(Lang::code), request.headers());
     request.extensions_mut().insert(lang);
+    if chosen.is_some() || cookie(request.headers(), i18n::LANG_COOKIE).is_some() {
+        request.extensions_mut().insert(LangChosen);
+    }
     let mut new_csrf = None;
     if cookie(request.headers(), CSRF_COOKIE).is_none() {
         let value = super::password::new_token();
@@ -283,6 +337,11 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
+/// Marks a request whose language the visitor chose (parameter or cookie); otherwise a signed-in
+/// page speaks the organisation's language.
+#[derive(Clone, Copy, Debug)]
+struct LangChosen;
+
 /// Who is signed in, as the header shows them.
 #[derive(Clone, Debug)]
 pub struct Who {
@@ -316,6 +375,8 @@ pub struct Ctx {
     pub path: String,
     /// The signed-in person, if any.
     pub who: Option<Who>,
+    /// Whether login by electronic signature is offered (a verifier is configured).
+    pub esign: bool,
 }
 
 impl Ctx {
@@ -424,6 +485,7 @@ pub fn error_page(lang: Lang, status: StatusCode, key: &str) -> Response {
         csrf: String::new(),
         path: "/".to_owned(),
         who: None,
+        esign: false,
     };
     error_page_in(&ctx, status, key)
 }
@@ -449,12 +511,13 @@ pub fn not_found_page(headers: &HeaderMap) -> Response {
     )
 }
 
-fn base_ctx(parts: &axum::http::request::Parts) -> Ctx {
+fn base_ctx(parts: &axum::http::request::Parts, state: &AppState) -> Ctx {
     Ctx {
         lang: parts.extensions.get::<Lang>().copied().unwrap_or_default(),
         csrf: csrf_token(&parts.headers),
         path: parts.uri.path().to_owned(),
         who: None,
+        esign: state.esign.configured(),
     }
 }
 
@@ -466,9 +529,9 @@ impl FromRequestParts<AppState> for Visitor {
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _state: &AppState,
+        state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Visitor(base_ctx(parts)))
+        Ok(Visitor(base_ctx(parts, state)))
     }
 }
 
@@ -483,7 +546,7 @@ impl FromRequestParts<AppState> for Signed {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let mut ctx = base_ctx(parts);
+        let mut ctx = base_ctx(parts, state);
         let session = cookie(&parts.headers, SESSION_COOKIE);
         let operator = cookie(&parts.headers, OPERATOR_COOKIE);
         if session.is_none() && operator.is_none() {
@@ -525,6 +588,11 @@ impl FromRequestParts<AppState> for Signed {
             },
             Actor::Key { .. } => return Err(Redirect::to("/login").into_response()),
         };
+        // Without a choice of their own (the `lang` parameter or cookie), the organisation's
+        // country decides the language: Kazakh for a KZ organisation, Russian otherwise.
+        if parts.extensions.get::<LangChosen>().is_none() && !who.operator {
+            ctx.lang = if who.org_kz { Lang::Kk } else { Lang::Ru };
+        }
         ctx.who = Some(who);
         Ok(Signed(ctx, caller))
     }
