@@ -744,6 +744,33 @@ async fn wired_requests_are_filed_by_clients_and_scheduled_by_operator_staff() {
         assert_eq!(filed.status, 303, "{}", filed.body);
         let (_, list) = owner_api.get("/api/v1/wired-requests").await;
         assert_eq!(list["requests"].as_array().map(Vec::len), Some(2));
+
+        // Operator staff change an organisation's alert settings by naming it.
+        let ask = operator.get("/alerts/settings").await;
+        assert_eq!(ask.status, 200, "{}", ask.body);
+        assert!(ask.body.contains("name=\"org_id\""));
+        let path = format!("/alerts/settings?org_id={org_id}");
+        let page = operator.get(&path).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let saved = operator
+            .submit(
+                &path,
+                "/alerts/settings",
+                &[
+                    ("org_id", org.as_str()),
+                    ("silent_hours", "7"),
+                    ("drive_key_days", "30"),
+                    ("unsent_days", "3"),
+                    ("kz_offline_hours", "48"),
+                    ("shift_open_hours", "24"),
+                    ("tariff_days", "7"),
+                    ("event_window_hours", "24"),
+                ],
+            )
+            .await;
+        assert_eq!(saved.status, 200, "{}", saved.body);
+        let (_, settings) = owner_api.get("/api/v1/alerts/settings").await;
+        assert_eq!(settings["thresholds"]["silent_hours"], 7, "{settings}");
         account.stop().await;
     })
     .await;

@@ -42,7 +42,11 @@ pub async fn console(Signed(ctx, caller): Signed) -> Result<Response, Response> 
                         tr {
                             td { (org.id) }
                             td { a href={ "/registers?org_inn=" (org.inn) } { (org.inn) } }
-                            td { a href={ "/points-of-sale?org_inn=" (org.inn) } { (ctx.t("pos.title")) } }
+                            td {
+                                a href={ "/points-of-sale?org_inn=" (org.inn) } { (ctx.t("pos.title")) }
+                                " · "
+                                a href={ "/alerts/settings?org_id=" (org.id) } { (ctx.t("alerts.settings")) }
+                            }
                             td { (org.name) }
                             td { (org.country.as_str().to_uppercase()) }
                             td { (ctx.when(org.created_at)) }
