@@ -975,10 +975,17 @@ async fn a_kz_organisation_s_pages_speak_kazakh_and_count_in_tenge() {
         assert!(
             pos.body.contains("name=\"kato_code\"") && !pos.body.contains("name=\"fias_code\"")
         );
-        // A choice of language is remembered over the country's.
+        // A choice of language is remembered over the country's: in this browser (its cookie)
+        // and for the user, on a device that never chose.
         let russian = owner.get("/money?lang=ru").await;
         assert!(russian.body.contains("<html lang=\"ru\""));
         assert!(owner.get("/money").await.body.contains("Тарифы и счета"));
+        let phone = browser(&account, "owner@kz.test").await;
+        assert!(phone.cookie("ofd_lang").is_none());
+        assert!(phone.get("/money").await.body.contains("<html lang=\"ru\""));
+        let _ = phone.get("/?lang=en").await;
+        let laptop = browser(&account, "owner@kz.test").await;
+        assert!(laptop.get("/").await.body.contains("<html lang=\"en\""));
         let _ = plan_id;
         account.stop().await;
     })

@@ -33,7 +33,13 @@
 //!   by route template.
 //! - Languages: [`i18n`]. Everything the pages say comes from the message catalogues.
 //! - Other page groups (points of sale, documents, reports, money, applications) are further
-//!   files here with their routes added in [`router`] and links in [`NAV`].
+//!   files here with their routes added in [`router`] and links in [`NAV`]: `pos.rs` (points of
+//!   sale, registers grouped by them, batch actions, CSV import), `register_more.rs` (the rest
+//!   of a register's page), `money.rs`, `tax_apps.rs` (applications), `wired.rs`,
+//!   `operator_more.rs` (the console's queues and the support view), `esign_login.rs`, with
+//!   their small shared pieces in `parts.rs`.
+//! - Without a language the visitor chose (`?lang=` or its cookie), a signed-in page speaks the
+//!   organisation's: Kazakh for a KZ organisation, Russian otherwise ([`Signed`]).
 
 // A page handler's refusal is itself a page (`Result<Response, Response>`, axum's idiom for
 // early returns); boxing every error page would buy nothing on this path.
@@ -247,8 +253,10 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
     let chosen = query_lang(&request).and_then(|q| Lang::parse(&q));
     let lang = Lang::of_request(chosen.map(Lang::code), request.headers());
     request.extensions_mut().insert(lang);
-    if chosen.is_some() || cookie(request.headers(), i18n::LANG_COOKIE).is_some() {
-        request.extensions_mut().insert(LangChosen);
+    if let Some(lang) = chosen {
+        request.extensions_mut().insert(LangChosen::Now(lang));
+    } else if cookie(request.headers(), i18n::LANG_COOKIE).is_some() {
+        request.extensions_mut().insert(LangChosen::Before);
     }
     let mut new_csrf = None;
     if cookie(request.headers(), CSRF_COOKIE).is_none() {
@@ -337,10 +345,16 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
-/// Marks a request whose language the visitor chose (parameter or cookie); otherwise a signed-in
-/// page speaks the organisation's language.
+/// Marks a request whose language the visitor chose: now (the `lang` parameter, remembered
+/// for the user) or before (the cookie). Otherwise a signed-in page speaks the language the
+/// user chose on another device, else the organisation's.
 #[derive(Clone, Copy, Debug)]
-struct LangChosen;
+enum LangChosen {
+    /// By this request's `lang` parameter.
+    Now(Lang),
+    /// By the `ofd_lang` cookie.
+    Before,
+}
 
 /// Who is signed in, as the header shows them.
 #[derive(Clone, Debug)]
@@ -588,10 +602,25 @@ impl FromRequestParts<AppState> for Signed {
             },
             Actor::Key { .. } => return Err(Redirect::to("/login").into_response()),
         };
-        // Without a choice of their own (the `lang` parameter or cookie), the organisation's
-        // country decides the language: Kazakh for a KZ organisation, Russian otherwise.
-        if parts.extensions.get::<LangChosen>().is_none() && !who.operator {
-            ctx.lang = if who.org_kz { Lang::Kk } else { Lang::Ru };
+        // A language chosen now is remembered for the user (on every device); without a choice
+        // in this browser (parameter or cookie), the user's remembered one applies, else the
+        // organisation's country decides: Kazakh for a KZ organisation, Russian otherwise.
+        if !who.operator {
+            match parts.extensions.get::<LangChosen>() {
+                Some(LangChosen::Now(lang)) => {
+                    if let Err(error) = caller.0.set_own_lang(lang.code()).await {
+                        tracing::warn!(%error, "could not remember the chosen language");
+                    }
+                }
+                Some(LangChosen::Before) => {}
+                None => {
+                    let remembered = caller.0.own_lang().await.ok().flatten();
+                    ctx.lang = remembered
+                        .as_deref()
+                        .and_then(Lang::parse)
+                        .unwrap_or(if who.org_kz { Lang::Kk } else { Lang::Ru });
+                }
+            }
         }
         ctx.who = Some(who);
         Ok(Signed(ctx, caller))
