@@ -94,7 +94,8 @@ async fn main() {
     let invited = http
         .post(format!("{base}/api/v1/users"))
         .bearer_auth(&operator_key)
-        .json(&json!({ "email": email, "role": "owner", "org_id": org_id }))
+        .header("content-type", "application/json")
+        .body(json!({ "email": email, "role": "owner", "org_id": org_id }).to_string())
         .send()
         .await
         .expect("invite");
@@ -115,14 +116,19 @@ async fn main() {
         .to_owned();
     let accepted = http
         .post(format!("{base}/api/v1/invitations/accept"))
-        .json(&json!({ "token": token, "password": PASSWORD, "password_repeat": PASSWORD }))
+        .header("content-type", "application/json")
+        .body(
+            json!({ "token": token, "password": PASSWORD, "password_repeat": PASSWORD })
+                .to_string(),
+        )
         .send()
         .await
         .expect("accept");
     assert_eq!(accepted.status().as_u16(), 200, "accepted");
     let login = http
         .post(format!("{base}/api/v1/login"))
-        .json(&json!({ "login": email, "password": PASSWORD }))
+        .header("content-type", "application/json")
+        .body(json!({ "login": email, "password": PASSWORD }).to_string())
         .send()
         .await
         .expect("login");
