@@ -536,7 +536,7 @@ async fn tariffs_invoices_applications_and_the_operator_console() {
             ),
         ] {
             let mut all = vec![("csrf", csrf.clone())];
-            all.extend(fields.into_iter().map(|(k, v)| (k, v)));
+            all.extend(fields);
             let borrowed: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let refused = cashier.post_raw(&path, &borrowed).await;
             assert!(
