@@ -1,12 +1,13 @@
 //! Tax-authority applications of a register (registration, re-registration, deregistration):
-//! `/api/v1/registers/{id}/applications` to draft and list them, `/api/v1/applications/{id}` for
+//! `/api/v1/registers/{id}/applications` to draft and list them, `/api/v1/applications` for all
+//! in scope (by status), `/api/v1/applications/{id}` for
 //! the JSON export, `…/print` for the printable HTML page, `…/sign` (through the deployment's
 //! [`super::esign::EsignVerifier`]; refused when none is configured), `…/submit`, and
 //! `…/answer` where operator staff or the owner enter the tax authority's answer. The rules and
 //! the register's moves are in `store::tax_applications`.
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse};
 use axum::{Extension, Json};
@@ -16,7 +17,8 @@ use super::auth::{Caller, Permission};
 use super::error::ApiError;
 use super::AppState;
 use crate::store::tax_applications::{
-    signed_bytes, ApplicationAction, ApplicationAnswer, NewApplication, TaxApplication,
+    signed_bytes, ApplicationAction, ApplicationAnswer, ApplicationStatus, NewApplication,
+    TaxApplication,
 };
 
 /// Answer of `GET /api/v1/registers/{id}/applications`.
@@ -86,6 +88,29 @@ pub async fn list(
     let Path(id) = id?;
     caller.require(Permission::ReadRegisters)?;
     let applications = caller.0.register_applications(id).await?;
+    Ok(Json(ApplicationList { applications }))
+}
+
+/// Query of `GET /api/v1/applications`.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationQuery {
+    /// Only `draft`, `signed`, `submitted`, `accepted` or `refused`.
+    #[param(value_type = Option<String>)]
+    pub status: Option<ApplicationStatus>,
+}
+
+/// `GET /api/v1/applications?status=` → the applications of every register in scope, newest
+/// first (operator staff: every organisation's; a cashier: of their registers).
+#[utoipa::path(get, path = "/api/v1/applications", params(ApplicationQuery),
+    responses((status = 200, body = ApplicationList), (status = 400), (status = 403)))]
+pub async fn list_all(
+    Extension(caller): Extension<Caller>,
+    query: Result<Query<ApplicationQuery>, QueryRejection>,
+) -> Result<Json<ApplicationList>, ApiError> {
+    let Query(query) = query?;
+    caller.require(Permission::ReadRegisters)?;
+    let applications = caller.0.tax_applications(query.status).await?;
     Ok(Json(ApplicationList { applications }))
 }
 

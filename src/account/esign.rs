@@ -31,6 +31,12 @@ pub trait EsignVerifier: Send + Sync + Debug {
     /// Verify `signature` (the signing tool's container, e.g. CMS) over `challenge`; the identity
     /// the certificate names.
     fn verify(&self, challenge: &[u8], signature: &[u8]) -> Result<SignerIdentity, EsignError>;
+
+    /// Whether this verifier can accept anything at all (the login page offers the
+    /// e-signature login only then).
+    fn configured(&self) -> bool {
+        true
+    }
 }
 
 /// The default verifier: electronic-signature login is not available.
@@ -40,5 +46,9 @@ pub struct NotConfigured;
 impl EsignVerifier for NotConfigured {
     fn verify(&self, _challenge: &[u8], _signature: &[u8]) -> Result<SignerIdentity, EsignError> {
         Err(EsignError::NotConfigured)
+    }
+
+    fn configured(&self) -> bool {
+        false
     }
 }

@@ -31,7 +31,7 @@ use super::{
         points_of_sale::create, points_of_sale::list, points_of_sale::get_one,
         points_of_sale::update, points_of_sale::delete,
         points_of_sale::registers_by_point_of_sale,
-        applications::create, applications::list, applications::get_one, applications::print,
+        applications::create, applications::list, applications::list_all, applications::get_one, applications::print,
         applications::sign, applications::submit, applications::answer,
         register_batch::batch, register_batch::import,
         alerts::list, alerts::get_one, alerts::acknowledge, alerts::kinds,

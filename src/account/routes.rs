@@ -98,6 +98,7 @@ pub fn router(state: AppState) -> Router {
             "/registers/{id}/applications",
             post(applications::create).get(applications::list),
         )
+        .route("/applications", get(applications::list_all))
         .route("/applications/{id}", get(applications::get_one))
         .route("/applications/{id}/print", get(applications::print))
         .route("/applications/{id}/sign", post(applications::sign))

@@ -23,7 +23,7 @@ use super::identity::audit_in;
 use super::points_of_sale::PosFields;
 use super::register_lifecycle::{Change, DeregistrationReason, Lifecycle};
 use super::registers::transition;
-use super::tenancy::SCOPE_ORG_ID;
+use super::tenancy::{SCOPE_ORG_ID, SCOPE_REGISTER_IDS};
 use super::{StoreError, Tenant};
 use crate::clock::unix_millis;
 
@@ -279,6 +279,28 @@ impl Tenant {
             "SELECT {APPLICATION_COLUMNS} FROM tax_applications WHERE register_id = $1 ORDER BY id"
         ))
         .bind(register_id)
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter().map(application_from_row).collect()
+    }
+
+    /// The applications of every register in scope (a cashier: of their own registers), newest
+    /// first, at most 1000; with `status`, only those in it. Operator staff see every
+    /// organisation's (their console lists the submitted ones awaiting an answer).
+    pub async fn tax_applications(
+        &self,
+        status: Option<ApplicationStatus>,
+    ) -> Result<Vec<TaxApplication>, StoreError> {
+        let (org, all) = self.scope();
+        let rows = sqlx::query(&format!(
+            "SELECT {APPLICATION_COLUMNS} FROM tax_applications \
+             WHERE register_id IN {SCOPE_REGISTER_IDS} AND ($4 = '' OR status = $4) \
+             ORDER BY id DESC LIMIT 1000"
+        ))
+        .bind(org)
+        .bind(all)
+        .bind(self.cashier_scope())
+        .bind(status.map_or("", ApplicationStatus::as_str))
         .fetch_all(self.store.pool())
         .await?;
         rows.iter().map(application_from_row).collect()

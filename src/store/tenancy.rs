@@ -402,6 +402,45 @@ impl Tenant {
         Ok(user)
     }
 
+    /// The cabinet language the acting user chose (`ru`, `kk`, `en`), if any; `None` for keys
+    /// and operator staff.
+    pub async fn own_lang(&self) -> Result<Option<String>, StoreError> {
+        let Actor::User { id, .. } = &self.actor else {
+            return Ok(None);
+        };
+        let lang: Option<Option<String>> =
+            sqlx::query_scalar("SELECT lang FROM users WHERE id = $1")
+                .bind(*id)
+                .fetch_optional(self.store.pool())
+                .await?;
+        Ok(lang.flatten())
+    }
+
+    /// Remember the acting user's cabinet language (`ru`, `kk` or `en`; anything else is 400).
+    /// Keys and operator staff have nothing to remember it on: a no-op for them.
+    pub async fn set_own_lang(&self, lang: &str) -> Result<(), StoreError> {
+        if !["ru", "kk", "en"].contains(&lang) {
+            return Err(StoreError::Invalid(format!(
+                "lang: {lang:?} is not ru, kk or en"
+            )));
+        }
+        let Actor::User { id, org_id, .. } = &self.actor else {
+            return Ok(());
+        };
+        let now = unix_millis();
+        let mut tx = self.store.begin_write().await?;
+        sqlx::query("UPDATE users SET lang = $1 WHERE id = $2 AND (lang IS NULL OR lang <> $1)")
+            .bind(lang)
+            .bind(*id)
+            .execute(&mut *tx)
+            .await?;
+        let mut entry = self.entry(Some(*org_id), "user.lang", format!("user:{id}"));
+        entry.detail = Some(lang.to_owned());
+        audit_in(&mut tx, &entry, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Disable user `id` and end their sessions; 404 when out of scope.
     pub async fn disable_user(&self, id: i64) -> Result<User, StoreError> {
         let (org, all) = self.scope();

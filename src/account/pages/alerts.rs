@@ -154,13 +154,21 @@ async fn settings_page(
     secret: Option<&str>,
     posted: Option<&Posted>,
     problems: &Problems,
+    org_id: Option<i64>,
 ) -> Result<Response, Response> {
-    let Json(settings) = api::settings(
-        Extension(caller.clone()),
-        Ok(Query(OrgQuery { org_id: None })),
-    )
-    .await
-    .or_page(ctx)?;
+    if org_id.is_none() && caller.0.actor().org_id().is_none() {
+        // Operator staff: name the organisation whose settings to see (`?org_id=`).
+        let body = html! {
+            form.filters method="get" action="/alerts/settings" {
+                (input(ctx, &Problems::none(), "org_id", "money.org", "number", "", true))
+                button type="submit" { (ctx.t("filter.apply")) }
+            }
+        };
+        return Ok(ctx.page(ctx.t("alerts.settings"), body));
+    }
+    let Json(settings) = api::settings(Extension(caller.clone()), Ok(Query(OrgQuery { org_id })))
+        .await
+        .or_page(ctx)?;
     let thresholds: Thresholds =
         serde_json::from_value(settings.thresholds.clone()).unwrap_or_default();
     let current = serde_json::to_value(&thresholds).unwrap_or_default();
@@ -205,6 +213,9 @@ async fn settings_page(
                 (problems.summary(ctx))
                 form method="post" action="/alerts/settings" {
                     (ctx.csrf_field())
+                    @if let Some(org_id) = org_id {
+                        input type="hidden" name="org_id" value=(org_id);
+                    }
                     @for (name, key) in THRESHOLDS {
                         (input(ctx, problems, name, key, "number", &value(name), true))
                     }
@@ -244,6 +255,7 @@ pub async fn settings(
     Signed(ctx, caller): Signed,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, Response> {
+    let org_id = query.get("org_id").and_then(|id| id.parse::<i64>().ok());
     settings_page(
         &ctx,
         &caller,
@@ -251,6 +263,7 @@ pub async fn settings(
         None,
         None,
         &Problems::none(),
+        org_id,
     )
     .await
 }
@@ -261,6 +274,7 @@ pub async fn save_settings(
     State(state): State<AppState>,
     form: Posted,
 ) -> Result<Response, Response> {
+    let org_id = form.get("org_id").parse::<i64>().ok();
     let mut thresholds = serde_json::Map::new();
     let mut problem = None;
     for (name, _) in THRESHOLDS {
@@ -272,9 +286,10 @@ pub async fn save_settings(
         }
     }
     if let Some(problems) = problem {
-        return settings_page(&ctx, &caller, None, None, Some(&form), &problems).await;
+        return settings_page(&ctx, &caller, None, None, Some(&form), &problems, org_id).await;
     }
     let change: Result<SettingsChange, ApiError> = typed(json!({
+        "org_id": org_id,
         "thresholds": thresholds,
         "webhook_url": form.opt("webhook_url"),
         "rotate_secret": form.ticked("rotate_secret"),
@@ -294,6 +309,7 @@ pub async fn save_settings(
                 answer.webhook_secret.as_deref(),
                 None,
                 &Problems::none(),
+                org_id,
             )
             .await
         }
@@ -305,6 +321,7 @@ pub async fn save_settings(
                 None,
                 Some(&form),
                 &Problems::from_api(&error),
+                org_id,
             )
             .await
         }

@@ -158,6 +158,9 @@ fn login_page(ctx: &Ctx, login: &str, problems: &Problems, status: StatusCode) -
             " · "
             a href="/signup" { (ctx.t("signup.title")) }
         }
+        @if ctx.esign {
+            p { a #esign-login href="/login/esign" { (ctx.t("esign.link")) } }
+        }
     };
     ctx.page_with(status, ctx.t("login.title"), body)
 }

@@ -248,6 +248,15 @@ mod tests {
             // Documents and reports (web1).
             include_str!("documents.rs"),
             include_str!("reports.rs"),
+            // Branch web2's pages.
+            include_str!("parts.rs"),
+            include_str!("pos.rs"),
+            include_str!("register_more.rs"),
+            include_str!("tax_apps.rs"),
+            include_str!("money.rs"),
+            include_str!("wired.rs"),
+            include_str!("operator_more.rs"),
+            include_str!("esign_login.rs"),
         ];
         let ru = keys(Lang::Ru);
         let mut used = 0;

@@ -33,7 +33,13 @@
 //!   by route template.
 //! - Languages: [`i18n`]. Everything the pages say comes from the message catalogues.
 //! - Other page groups (points of sale, documents, reports, money, applications) are further
-//!   files here with their routes added in [`router`] and links in [`NAV`].
+//!   files here with their routes added in [`router`] and links in [`NAV`]: `pos.rs` (points of
+//!   sale, registers grouped by them, batch actions, CSV import), `register_more.rs` (the rest
+//!   of a register's page), `money.rs`, `tax_apps.rs` (applications), `wired.rs`,
+//!   `operator_more.rs` (the console's queues and the support view), `esign_login.rs`, with
+//!   their small shared pieces in `parts.rs`.
+//! - Without a language the visitor chose (`?lang=` or its cookie), a signed-in page speaks the
+//!   organisation's: Kazakh for a KZ organisation, Russian otherwise ([`Signed`]).
 
 // A page handler's refusal is itself a page (`Result<Response, Response>`, axum's idiom for
 // early returns); boxing every error page would buy nothing on this path.
@@ -42,11 +48,17 @@
 mod alerts;
 mod audit;
 mod auth_pages;
+mod esign_login;
 mod forms;
 mod home;
 pub mod i18n;
 mod keys;
+mod money;
 mod operator;
+mod operator_more;
+mod parts;
+mod pos;
+mod register_more;
 mod registers;
 mod staff;
 // Documents and reports (web1).
@@ -54,6 +66,8 @@ mod charts;
 mod documents;
 mod local_time;
 mod reports;
+mod tax_apps;
+mod wired;
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
@@ -104,6 +118,19 @@ const NAV: &[NavLink] = &[
     }),
     ("/reports", "report.nav", |w| {
         w.may(auth::Permission::ReadReports)
+    }),
+    // Points of sale, money, applications, wired connections (branch web2).
+    ("/points-of-sale", "pos.nav", |w| {
+        w.may(auth::Permission::ReadRegisters)
+    }),
+    ("/money", "money.nav", |w| {
+        w.may(auth::Permission::ReadBilling)
+    }),
+    ("/applications", "app.nav", |w| {
+        w.may(auth::Permission::ReadRegisters)
+    }),
+    ("/wired-requests", "wired.nav", |w| {
+        w.may(auth::Permission::RequestWired)
     }),
 ];
 
@@ -166,6 +193,36 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/reports/shifts", get(reports::shifts))
         .route("/reports/unsent", get(reports::unsent))
         .route("/reports/delivery", get(reports::delivery))
+        // Points of sale, money, applications, wired connections, operator queues (branch web2).
+        .route("/points-of-sale", get(pos::list).post(pos::add))
+        .route("/points-of-sale/{id}", get(pos::one).post(pos::update))
+        .route("/registers/batch", post(pos::batch))
+        .route("/registers/import", post(pos::import))
+        .route("/registers/{id}/edit", post(register_more::edit))
+        .route("/registers/{id}/confirm", post(register_more::confirm))
+        .route("/registers/{id}/tariff", post(register_more::activate))
+        .route(
+            "/registers/{id}/applications",
+            post(register_more::create_application),
+        )
+        .route("/applications", get(tax_apps::list))
+        .route("/applications/{id}", get(tax_apps::one))
+        .route("/applications/{id}/submit", post(tax_apps::submit))
+        .route("/applications/{id}/sign", post(tax_apps::sign))
+        .route("/applications/{id}/answer", post(tax_apps::answer))
+        .route("/money", get(money::page))
+        .route("/invoices", post(money::create))
+        .route("/invoices/{id}", get(money::one))
+        .route("/invoices/{id}/paid", post(money::mark_paid))
+        .route("/invoices/{id}/cancel", post(money::cancel))
+        .route("/wired-requests", get(wired::list).post(wired::create))
+        .route("/wired-requests/{id}/status", post(wired::change_status))
+        .route("/operator/support", get(operator_more::support_by_query))
+        .route("/operator/registers/{id}", get(operator_more::support))
+        .route(
+            "/login/esign",
+            get(esign_login::form).post(esign_login::login),
+        )
         .route_layer(middleware::from_fn_with_state(state, guard))
         .route("/static/cabinet.css", get(stylesheet))
 }
@@ -216,6 +273,11 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
     let chosen = query_lang(&request).and_then(|q| Lang::parse(&q));
     let lang = Lang::of_request(chosen.map(Lang::code), request.headers());
     request.extensions_mut().insert(lang);
+    if let Some(lang) = chosen {
+        request.extensions_mut().insert(LangChosen::Now(lang));
+    } else if cookie(request.headers(), i18n::LANG_COOKIE).is_some() {
+        request.extensions_mut().insert(LangChosen::Before);
+    }
     let mut new_csrf = None;
     if cookie(request.headers(), CSRF_COOKIE).is_none() {
         let value = super::password::new_token();
@@ -303,6 +365,17 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
+/// Marks a request whose language the visitor chose: now (the `lang` parameter, remembered
+/// for the user) or before (the cookie). Otherwise a signed-in page speaks the language the
+/// user chose on another device, else the organisation's.
+#[derive(Clone, Copy, Debug)]
+enum LangChosen {
+    /// By this request's `lang` parameter.
+    Now(Lang),
+    /// By the `ofd_lang` cookie.
+    Before,
+}
+
 /// Who is signed in, as the header shows them.
 #[derive(Clone, Debug)]
 pub struct Who {
@@ -336,6 +409,8 @@ pub struct Ctx {
     pub path: String,
     /// The signed-in person, if any.
     pub who: Option<Who>,
+    /// Whether login by electronic signature is offered (a verifier is configured).
+    pub esign: bool,
 }
 
 impl Ctx {
@@ -444,6 +519,7 @@ pub fn error_page(lang: Lang, status: StatusCode, key: &str) -> Response {
         csrf: String::new(),
         path: "/".to_owned(),
         who: None,
+        esign: false,
     };
     error_page_in(&ctx, status, key)
 }
@@ -469,12 +545,13 @@ pub fn not_found_page(headers: &HeaderMap) -> Response {
     )
 }
 
-fn base_ctx(parts: &axum::http::request::Parts) -> Ctx {
+fn base_ctx(parts: &axum::http::request::Parts, state: &AppState) -> Ctx {
     Ctx {
         lang: parts.extensions.get::<Lang>().copied().unwrap_or_default(),
         csrf: csrf_token(&parts.headers),
         path: parts.uri.path().to_owned(),
         who: None,
+        esign: state.esign.configured(),
     }
 }
 
@@ -486,9 +563,9 @@ impl FromRequestParts<AppState> for Visitor {
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _state: &AppState,
+        state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Visitor(base_ctx(parts)))
+        Ok(Visitor(base_ctx(parts, state)))
     }
 }
 
@@ -503,7 +580,7 @@ impl FromRequestParts<AppState> for Signed {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let mut ctx = base_ctx(parts);
+        let mut ctx = base_ctx(parts, state);
         let session = cookie(&parts.headers, SESSION_COOKIE);
         let operator = cookie(&parts.headers, OPERATOR_COOKIE);
         if session.is_none() && operator.is_none() {
@@ -545,6 +622,26 @@ impl FromRequestParts<AppState> for Signed {
             },
             Actor::Key { .. } => return Err(Redirect::to("/login").into_response()),
         };
+        // A language chosen now is remembered for the user (on every device); without a choice
+        // in this browser (parameter or cookie), the user's remembered one applies, else the
+        // organisation's country decides: Kazakh for a KZ organisation, Russian otherwise.
+        if !who.operator {
+            match parts.extensions.get::<LangChosen>() {
+                Some(LangChosen::Now(lang)) => {
+                    if let Err(error) = caller.0.set_own_lang(lang.code()).await {
+                        tracing::warn!(%error, "could not remember the chosen language");
+                    }
+                }
+                Some(LangChosen::Before) => {}
+                None => {
+                    let remembered = caller.0.own_lang().await.ok().flatten();
+                    ctx.lang = remembered
+                        .as_deref()
+                        .and_then(Lang::parse)
+                        .unwrap_or(if who.org_kz { Lang::Kk } else { Lang::Ru });
+                }
+            }
+        }
         ctx.who = Some(who);
         Ok(Signed(ctx, caller))
     }

@@ -22,13 +22,17 @@ pub async fn console(Signed(ctx, caller): Signed) -> Result<Response, Response> 
     caller
         .require(Permission::ProvisionOrganisations)
         .or_page(&ctx)?;
+    let queues = super::operator_more::queues(&ctx, &caller).await?;
     let axum::Json(list) = organisations::list(Extension(caller)).await.or_page(&ctx)?;
     let body = html! {
+        (queues)
+        h2 { (ctx.t("op.organisations")) }
         div.scroll {
             table {
                 thead { tr {
                     th { (ctx.t("field.id")) }
                     th { (ctx.t("field.inn")) }
+                    th { (ctx.t("pos.title")) }
                     th { (ctx.t("field.org_name")) }
                     th { (ctx.t("field.country")) }
                     th { (ctx.t("field.created")) }
@@ -38,6 +42,11 @@ pub async fn console(Signed(ctx, caller): Signed) -> Result<Response, Response> 
                         tr {
                             td { (org.id) }
                             td { a href={ "/registers?org_inn=" (org.inn) } { (org.inn) } }
+                            td {
+                                a href={ "/points-of-sale?org_inn=" (org.inn) } { (ctx.t("pos.title")) }
+                                " · "
+                                a href={ "/alerts/settings?org_id=" (org.id) } { (ctx.t("alerts.settings")) }
+                            }
                             td { (org.name) }
                             td { (org.country.as_str().to_uppercase()) }
                             td { (ctx.when(org.created_at)) }

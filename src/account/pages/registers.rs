@@ -192,7 +192,12 @@ pub async fn add(Signed(ctx, caller): Signed, form: Posted) -> Result<Response, 
         Err(error) => Err(error),
     };
     match result {
-        Ok((_, Json(view))) => Ok(register_page(&ctx, &caller, &view, None)),
+        Ok((_, Json(view))) => {
+            let more =
+                super::register_more::sections(&ctx, &caller, &view, None, &Problems::none())
+                    .await?;
+            Ok(register_page(&ctx, &caller, &view, None, more))
+        }
         Err(error) if error.status().is_client_error() && error.status().as_u16() != 403 => {
             let problems = Problems::from_api(&error);
             list_page(&ctx, &caller, &HashMap::new(), &form, &problems).await
@@ -201,7 +206,15 @@ pub async fn add(Signed(ctx, caller): Signed, form: Posted) -> Result<Response, 
     }
 }
 
-fn register_page(ctx: &Ctx, caller: &Caller, view: &RegisterView, done: Option<&str>) -> Response {
+/// One register's page: its details, status and token forms, then `more` (the sections of
+/// [`super::register_more`]).
+pub(super) fn register_page(
+    ctx: &Ctx,
+    caller: &Caller,
+    view: &RegisterView,
+    done: Option<&str>,
+    more: Markup,
+) -> Response {
     let register = &view.register;
     let may_change = caller.require(Permission::ChangeRegisters).is_ok();
     let statuses = [
@@ -215,6 +228,7 @@ fn register_page(ctx: &Ctx, caller: &Caller, view: &RegisterView, done: Option<&
     };
     let body = html! {
         (notice(ctx, done))
+        (super::parts::notice_of(ctx, done))
         @if let Some(token) = view.token {
             div.secret role="status" {
                 p { strong { (ctx.t("token.shown_once")) } }
@@ -247,6 +261,7 @@ fn register_page(ctx: &Ctx, caller: &Caller, view: &RegisterView, done: Option<&
                 }
             }
         }
+        (more)
         p { a href="/registers" { (ctx.t("registers.back")) } }
     };
     ctx.page(&ctx.t1("registers.one_title", register.id), body)
@@ -262,12 +277,10 @@ pub async fn one(
     let Json(view) = api::get_one(Extension(caller.clone()), Ok(Path(id)))
         .await
         .or_page(&ctx)?;
-    Ok(register_page(
-        &ctx,
-        &caller,
-        &view,
-        query.get("done").map(String::as_str),
-    ))
+    let more =
+        super::register_more::sections(&ctx, &caller, &view, None, &Problems::none()).await?;
+    let done = query.get("done").map(String::as_str);
+    Ok(register_page(&ctx, &caller, &view, done, more))
 }
 
 /// A path id, or the 404 page.
@@ -299,5 +312,7 @@ pub async fn reset_token(
     let Json(view) = api::reset_token(Extension(caller.clone()), Ok(Path(id)))
         .await
         .or_page(&ctx)?;
-    Ok(register_page(&ctx, &caller, &view, None))
+    let more =
+        super::register_more::sections(&ctx, &caller, &view, None, &Problems::none()).await?;
+    Ok(register_page(&ctx, &caller, &view, None, more))
 }
