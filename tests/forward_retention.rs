@@ -101,8 +101,14 @@ async fn whole_confirmed_months_are_dropped_and_months_with_unconfirmed_document
         let store = db.open().await;
         let postgres = store.backend() == ofd::store::Backend::Postgres;
         // The server would have made 2020-09 .. 2020-11 ahead at T0 (2020-09-13).
-        let made = ofd::store::partitions::ensure_ahead(&store, T0).await.unwrap();
-        let expected_months = ["documents_p202009", "documents_p202010", "documents_p202011"];
+        let made = ofd::store::partitions::ensure_ahead(&store, T0)
+            .await
+            .unwrap();
+        let expected_months = [
+            "documents_p202009",
+            "documents_p202010",
+            "documents_p202011",
+        ];
         if postgres {
             assert_eq!(made.created, expected_months);
             assert_eq!(partitions_left(&store).await, expected_months);

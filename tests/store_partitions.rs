@@ -31,11 +31,18 @@ async fn a_resend_in_another_month_gets_the_stored_ack_and_conflicts_are_found_a
         if postgres {
             assert_eq!(
                 made.created,
-                ["documents_p202009", "documents_p202010", "documents_p202011"]
+                [
+                    "documents_p202009",
+                    "documents_p202010",
+                    "documents_p202011"
+                ]
             );
             // A second run, a day later, has nothing to make.
             let again = ensure_ahead(&store, T0 + DAY_MS).await.unwrap();
-            assert!(again.created.is_empty() && again.failed.is_empty(), "{again:?}");
+            assert!(
+                again.created.is_empty() && again.failed.is_empty(),
+                "{again:?}"
+            );
             assert_eq!(month_partitions(&store).await.unwrap().len(), 3);
         } else {
             assert!(made.created.is_empty() && made.failed.is_empty());
@@ -76,16 +83,20 @@ async fn a_resend_in_another_month_gets_the_stored_ack_and_conflicts_are_found_a
 
         let count = |sql: &'static str| {
             let pool = store.pool().clone();
-            async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
+            async move {
+                sqlx::query_scalar::<_, i64>(sql)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            }
         };
         assert_eq!(count("SELECT COUNT(*) FROM documents").await, 3);
         assert_eq!(count("SELECT COUNT(*) FROM conflicts").await, 1);
-        let raw: Vec<u8> = sqlx::query_scalar(
-            "SELECT raw FROM documents WHERE doc_key = '9999078900000021/1'",
-        )
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+        let raw: Vec<u8> =
+            sqlx::query_scalar("SELECT raw FROM documents WHERE doc_key = '9999078900000021/1'")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
         assert_eq!(raw, b"raw 9999078900000021/1");
         if postgres {
             assert_eq!(count("SELECT COUNT(*) FROM document_keys").await, 3);

@@ -256,7 +256,10 @@ async fn documents_from_before_partitioning_keep_their_ids_acks_and_keys() {
             };
             let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
             // 2020-09-13 and 2023-11-14, ids 1 and 2 (ids 3.. were never used).
-            for (fd, at, state) in [(1, 1_600_000_000_000_i64, "sent"), (2, 1_700_000_000_000, "pending")] {
+            for (fd, at, state) in [
+                (1, 1_600_000_000_000_i64, "sent"),
+                (2, 1_700_000_000_000, "pending"),
+            ] {
                 sqlx::query(
                     "INSERT INTO documents (dialect, doc_key, fn_number, fd_number, form_code, \
                      received_at, raw, json, ack, forward_state) \
@@ -276,12 +279,11 @@ async fn documents_from_before_partitioning_keep_their_ids_acks_and_keys() {
         }
         let store = db.open().await;
         assert!(store.schema_version().await.expect("version") >= 13);
-        let rows: Vec<(i64, i64, String, Vec<u8>)> = sqlx::query_as(
-            "SELECT id, fd_number, forward_state, ack FROM documents ORDER BY id",
-        )
-        .fetch_all(store.pool())
-        .await
-        .expect("documents");
+        let rows: Vec<(i64, i64, String, Vec<u8>)> =
+            sqlx::query_as("SELECT id, fd_number, forward_state, ack FROM documents ORDER BY id")
+                .fetch_all(store.pool())
+                .await
+                .expect("documents");
         assert_eq!(
             rows,
             [
@@ -294,7 +296,10 @@ async fn documents_from_before_partitioning_keep_their_ids_acks_and_keys() {
                 .await
                 .expect("partitions");
             assert_eq!(
-                months.iter().map(|m| m.partition_name()).collect::<Vec<_>>(),
+                months
+                    .iter()
+                    .map(|m| m.partition_name())
+                    .collect::<Vec<_>>(),
                 ["documents_p202009", "documents_p202311"]
             );
         }
@@ -319,15 +324,25 @@ async fn documents_from_before_partitioning_keep_their_ids_acks_and_keys() {
         use ofd::store::{insert_document, InsertOutcome};
         let mut conn = store.pool().acquire().await.expect("conn");
         assert_eq!(
-            insert_document(&mut conn, &resend(1, "raw 1")).await.expect("resend"),
-            InsertOutcome::Duplicate { ack: b"ack 1".to_vec() }
+            insert_document(&mut conn, &resend(1, "raw 1"))
+                .await
+                .expect("resend"),
+            InsertOutcome::Duplicate {
+                ack: b"ack 1".to_vec()
+            }
         );
         assert_eq!(
-            insert_document(&mut conn, &resend(2, "other")).await.expect("conflict"),
-            InsertOutcome::Conflict { ack: b"ack 2".to_vec() }
+            insert_document(&mut conn, &resend(2, "other"))
+                .await
+                .expect("conflict"),
+            InsertOutcome::Conflict {
+                ack: b"ack 2".to_vec()
+            }
         );
         assert_eq!(
-            insert_document(&mut conn, &resend(3, "raw 3")).await.expect("new"),
+            insert_document(&mut conn, &resend(3, "raw 3"))
+                .await
+                .expect("new"),
             InsertOutcome::Stored
         );
         drop(conn);

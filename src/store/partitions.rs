@@ -213,7 +213,11 @@ mod tests {
                 .iter()
                 .map(|m| m.partition_name())
                 .collect::<Vec<_>>(),
-            ["documents_p202612", "documents_p202701", "documents_p202702"]
+            [
+                "documents_p202612",
+                "documents_p202701",
+                "documents_p202702"
+            ]
         );
         let (start, end) = months[0].bounds().unwrap();
         assert_eq!(start, 1_796_083_200_000, "2026-12-01T00:00:00Z");

@@ -498,7 +498,13 @@ impl<'v, 'a> Field<'v, 'a> {
     fn byte(&self) -> Result<u8, ValueError> {
         match (self.bytes(), self) {
             (Some(bytes), _) => decode_byte(bytes),
-            (None, Field::Item(Item { value: Value::Byte(v), .. })) => Ok(*v),
+            (
+                None,
+                Field::Item(Item {
+                    value: Value::Byte(v),
+                    ..
+                }),
+            ) => Ok(*v),
             _ => Err(other_type(DataType::Byte)),
         }
     }
@@ -520,7 +526,13 @@ impl<'v, 'a> Field<'v, 'a> {
     fn vln(&self) -> Result<u64, ValueError> {
         match (self.bytes(), self) {
             (Some(bytes), _) => decode_vln(bytes),
-            (None, Field::Item(Item { value: Value::Vln(v), .. })) => Ok(*v),
+            (
+                None,
+                Field::Item(Item {
+                    value: Value::Vln(v),
+                    ..
+                }),
+            ) => Ok(*v),
             _ => Err(other_type(DataType::Vln)),
         }
     }
@@ -528,7 +540,13 @@ impl<'v, 'a> Field<'v, 'a> {
     fn fvln(&self) -> Result<Fvln, ValueError> {
         match (self.bytes(), self) {
             (Some(bytes), _) => decode_fvln(bytes),
-            (None, Field::Item(Item { value: Value::Fvln(v), .. })) => Ok(*v),
+            (
+                None,
+                Field::Item(Item {
+                    value: Value::Fvln(v),
+                    ..
+                }),
+            ) => Ok(*v),
             _ => Err(other_type(DataType::Fvln)),
         }
     }
@@ -591,10 +609,7 @@ fn width_violation(tag: u16, value: &[u8], max: usize) -> Violation {
     Violation::new(
         rule,
         Some(tag),
-        format!(
-            "tag {tag}: {} bytes, {what} (maximum {max})",
-            value.len()
-        ),
+        format!("tag {tag}: {} bytes, {what} (maximum {max})", value.len()),
     )
 }
 
@@ -789,12 +804,7 @@ fn check_item_cost(number: usize, item: &[Field<'_, '_>], cost: u64, out: &mut V
     }
 }
 
-fn check_date(
-    top: &[Field<'_, '_>],
-    now_utc: i64,
-    limits: &FlkLimits,
-    out: &mut Vec<Violation>,
-) {
+fn check_date(top: &[Field<'_, '_>], now_utc: i64, limits: &FlkLimits, out: &mut Vec<Violation>) {
     let Some(field) = find(top, tag::DATE_TIME) else {
         return;
     };
@@ -867,7 +877,12 @@ mod tests {
         for form in tags::FORMS {
             for &(t, types) in &top {
                 if let Some(spec) = tags::lookup(form.code, t) {
-                    assert!(types.contains(&spec.ty), "form {} tag {t}: {:?}", form.code, spec.ty);
+                    assert!(
+                        types.contains(&spec.ty),
+                        "form {} tag {t}: {:?}",
+                        form.code,
+                        spec.ty
+                    );
                 }
             }
         }

@@ -656,12 +656,12 @@ impl DocumentFacts {
         let raw = frame.container.document;
         let (document, violations) = flk::decode_and_check(raw, now_utc, &FlkLimits::default())
             .map_err(|error| {
-            let check = match error {
-                DocumentError::UnknownForm(_) => Check::DocumentType,
-                _ => Check::Tlv,
-            };
-            (check, error.to_string())
-        })?;
+                let check = match error {
+                    DocumentError::UnknownForm(_) => Check::DocumentType,
+                    _ => Check::Tlv,
+                };
+                (check, error.to_string())
+            })?;
         if !REGISTER_FORMS.contains(&document.form) {
             let reason = format!("form {} is not sent by registers", document.form);
             return Err((Check::DocumentType, reason));
