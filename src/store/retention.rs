@@ -50,8 +50,9 @@ const DETACH_LOCK_TIMEOUT: &str = "2s";
 const KEY_BATCH: i64 = 10_000;
 
 /// PostgreSQL: drop every month partition of `documents` that ends at or before `cutoff_ms` and
-/// holds only documents the tax authority confirmed, then delete their idempotency keys in
-/// bounded batches. SQLite: nothing to do (it has no partitions).
+/// holds only documents the tax authority confirmed, then delete, in bounded batches, every
+/// idempotency key received before the cutoff whose document is gone. SQLite: nothing to do
+/// (it has no partitions).
 pub async fn drop_delivered_partitions(
     store: &Store,
     cutoff_ms: i64,
@@ -61,7 +62,7 @@ pub async fn drop_delivered_partitions(
         return Ok(step);
     }
     for month in month_partitions(store).await? {
-        let Some((start, end)) = month.bounds() else {
+        let Some((_, end)) = month.bounds() else {
             continue;
         };
         if end > cutoff_ms {
@@ -80,12 +81,14 @@ pub async fn drop_delivered_partitions(
             .await?;
         let documents = u64::try_from(documents).unwrap_or(0);
         if drop_month(store, month).await? {
-            delete_dropped_keys(store, start, end).await?;
             step.dropped.push((name, documents));
         } else {
             step.kept.push((name, 0));
         }
     }
+    // The keys of the dropped months' documents — and of any month dropped by a run that
+    // stopped before this point — are the keys before the cutoff whose document is gone.
+    delete_dropped_keys(store, i64::MIN, cutoff_ms).await?;
     Ok(step)
 }
 
@@ -133,7 +136,7 @@ async fn drop_month(store: &Store, month: Month) -> Result<bool, sqlx::Error> {
 }
 
 /// Delete, in bounded batches, the idempotency keys of `[start, end)` whose document is gone
-/// (the dropped month's; keys of rows of that range still in the default partition stay).
+/// (dropped with its month; keys of documents still stored, in any partition, stay).
 async fn delete_dropped_keys(store: &Store, start: i64, end: i64) -> Result<u64, sqlx::Error> {
     let mut total = 0;
     loop {
