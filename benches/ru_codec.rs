@@ -7,6 +7,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 use ofd_protocol::ru::ack::{Ack, ResponseCode};
 use ofd_protocol::ru::check::cross_check;
 use ofd_protocol::ru::document::Document;
+use ofd_protocol::ru::flk::{self, FlkLimits};
 use ofd_protocol::ru::json::{to_json, to_tlv};
 use ofd_protocol::ru::json_text::to_json_string;
 use ofd_protocol::ru::Frame;
@@ -48,6 +49,26 @@ fn ru_codec(c: &mut Criterion) {
             let frame = Frame::decode(black_box(&bytes)).unwrap();
             let doc = Document::decode(frame.container.document).unwrap();
             black_box(to_json_string(&doc, frame.container.trailer))
+        })
+    });
+    // The ingest path's document work: ФЛК and the FNS JSON text. Before `scale`, the document
+    // was walked twice (Document::decode, then flk::check over the bytes); now once.
+    let now = 1_488_541_080 + 3600;
+    group.bench_function("ingest_flk_json_two_walks", |b| {
+        b.iter(|| {
+            let frame = Frame::decode(black_box(&bytes)).unwrap();
+            let doc = Document::decode(frame.container.document).unwrap();
+            let violations = flk::check(frame.container.document, now, &FlkLimits::default());
+            black_box((violations, to_json_string(&doc, frame.container.trailer)))
+        })
+    });
+    group.bench_function("ingest_flk_json_one_walk", |b| {
+        b.iter(|| {
+            let frame = Frame::decode(black_box(&bytes)).unwrap();
+            let (doc, violations) =
+                flk::decode_and_check(frame.container.document, now, &FlkLimits::default())
+                    .unwrap();
+            black_box((violations, to_json_string(&doc, frame.container.trailer)))
         })
     });
     group.bench_function("decode_to_json_tree_text", |b| {

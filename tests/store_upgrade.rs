@@ -239,3 +239,120 @@ async fn an_api_key_from_before_identity_becomes_an_operator_key() {
     })
     .await;
 }
+
+/// A database of the release before documents were partitioned (schema 0012) with documents of
+/// two months, confirmed and pending: upgraded by this binary's store, every document keeps its
+/// id, state and ack; a resend gets the stored ack, a different document under a key is a
+/// conflict, and new documents get new ids after the old ones. On PostgreSQL `documents` is then
+/// partitioned by month, each old row in its month.
+#[tokio::test]
+async fn documents_from_before_partitioning_keep_their_ids_acks_and_keys() {
+    on_each_backend(|db| async move {
+        migrate_to(&db, 12).await;
+        {
+            let url = match db.backend {
+                Backend::Sqlite => format!("{}?mode=rwc", db.url),
+                Backend::Postgres => db.url.clone(),
+            };
+            let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
+            // 2020-09-13 and 2023-11-14, ids 1 and 2 (ids 3.. were never used).
+            for (fd, at, state) in [
+                (1, 1_600_000_000_000_i64, "sent"),
+                (2, 1_700_000_000_000, "pending"),
+            ] {
+                sqlx::query(
+                    "INSERT INTO documents (dialect, doc_key, fn_number, fd_number, form_code, \
+                     received_at, raw, json, ack, forward_state) \
+                     VALUES ('ru', $1, '9999078900000031', $2, 3, $3, $4, '{}', $5, $6)",
+                )
+                .bind(format!("9999078900000031/{fd}"))
+                .bind(fd)
+                .bind(at)
+                .bind(format!("raw {fd}").into_bytes())
+                .bind(format!("ack {fd}").into_bytes())
+                .bind(state)
+                .execute(&mut conn)
+                .await
+                .expect("a document of the older release");
+            }
+            conn.close().await.ok();
+        }
+        let store = db.open().await;
+        assert!(store.schema_version().await.expect("version") >= 13);
+        let rows: Vec<(i64, i64, String, Vec<u8>)> =
+            sqlx::query_as("SELECT id, fd_number, forward_state, ack FROM documents ORDER BY id")
+                .fetch_all(store.pool())
+                .await
+                .expect("documents");
+        assert_eq!(
+            rows,
+            [
+                (1, 1, "sent".to_owned(), b"ack 1".to_vec()),
+                (2, 2, "pending".to_owned(), b"ack 2".to_vec())
+            ]
+        );
+        if db.backend == Backend::Postgres {
+            let months = ofd::store::partitions::month_partitions(&store)
+                .await
+                .expect("partitions");
+            assert_eq!(
+                months
+                    .iter()
+                    .map(|m| m.partition_name())
+                    .collect::<Vec<_>>(),
+                ["documents_p202009", "documents_p202311"]
+            );
+        }
+        let resend = |fd: i64, raw: &str| ofd::store::NewDocument {
+            dialect: ofd::store::Dialect::Ru,
+            doc_key: format!("9999078900000031/{fd}"),
+            fn_number: Some("9999078900000031".to_owned()),
+            fd_number: Some(fd),
+            system_id: None,
+            form_code: 3,
+            ffd_version: None,
+            doc_time: None,
+            received_at: 1_800_000_000_000,
+            raw: raw.as_bytes().to_vec(),
+            json: "{}".to_owned(),
+            ack: format!("new ack {fd}").into_bytes(),
+            flk_errors: None,
+            sign_verdict: "unverified".to_owned(),
+            unregistered: false,
+            peer: None,
+        };
+        use ofd::store::{insert_document, InsertOutcome};
+        let mut conn = store.pool().acquire().await.expect("conn");
+        assert_eq!(
+            insert_document(&mut conn, &resend(1, "raw 1"))
+                .await
+                .expect("resend"),
+            InsertOutcome::Duplicate {
+                ack: b"ack 1".to_vec()
+            }
+        );
+        assert_eq!(
+            insert_document(&mut conn, &resend(2, "other"))
+                .await
+                .expect("conflict"),
+            InsertOutcome::Conflict {
+                ack: b"ack 2".to_vec()
+            }
+        );
+        assert_eq!(
+            insert_document(&mut conn, &resend(3, "raw 3"))
+                .await
+                .expect("new"),
+            InsertOutcome::Stored
+        );
+        drop(conn);
+        let new_id: i64 = sqlx::query_scalar("SELECT id FROM documents WHERE fd_number = 3")
+            .fetch_one(store.pool())
+            .await
+            .expect("new document");
+        assert!(new_id > 2, "new ids continue after the old ones: {new_id}");
+        assert_eq!(count_rows(&db.url, "documents").await, 3);
+        store.close().await;
+    })
+    .await;
+}

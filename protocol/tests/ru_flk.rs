@@ -128,7 +128,17 @@ impl Receipt {
 }
 
 fn check(document: &[u8]) -> Vec<Violation> {
-    flk::check(document, NOW, &FlkLimits::default())
+    check_at(document, NOW, &FlkLimits::default())
+}
+
+/// [`flk::check`] over the bytes, after asserting that the ingest path's single walk
+/// ([`flk::decode_and_check`]) reports exactly the same violations whenever the bytes decode.
+fn check_at(document: &[u8], now: i64, limits: &FlkLimits) -> Vec<Violation> {
+    let violations = flk::check(document, now, limits);
+    if let Ok((_, decoded)) = flk::decode_and_check(document, now, limits) {
+        assert_eq!(decoded, violations, "one walk and two walks disagree");
+    }
+    violations
 }
 
 fn rules(violations: &[Violation]) -> Vec<(Rule, Option<u16>)> {
@@ -273,9 +283,9 @@ fn a_far_future_date_is_reported_and_local_time_ahead_of_utc_is_not() {
     assert_eq!(rules(&violations), vec![(Rule::FutureDate, Some(1012))]);
 
     let strict = FlkLimits { clock_skew_secs: 0 };
-    assert!(flk::check(&at(ahead(12 * 3600)), NOW, &strict).is_empty());
+    assert!(check_at(&at(ahead(12 * 3600)), NOW, &strict).is_empty());
     assert_eq!(
-        rules(&flk::check(&at(ahead(13 * 3600)), NOW, &strict)),
+        rules(&check_at(&at(ahead(13 * 3600)), NOW, &strict)),
         vec![(Rule::FutureDate, Some(1012))]
     );
 }
@@ -343,7 +353,7 @@ fn the_real_ffd_1_05_registration_change_passes() {
     assert!(violations.is_empty(), "{violations:?}");
 
     // The same document on a server whose clock says 2016: its time is then far in the future.
-    let violations = flk::check(document, 1_460_000_000, &FlkLimits::default());
+    let violations = check_at(document, 1_460_000_000, &FlkLimits::default());
     assert_eq!(rules(&violations), vec![(Rule::FutureDate, Some(1012))]);
 }
 
@@ -374,7 +384,7 @@ proptest! {
         bytes in proptest::collection::vec(any::<u8>(), 0..512),
         now in any::<i64>(),
     ) {
-        let _ = flk::check(&bytes, now, &FlkLimits::default());
+        let _ = check_at(&bytes, now, &FlkLimits::default());
     }
 
     #[test]
@@ -382,6 +392,6 @@ proptest! {
         let mut doc = Receipt::passing().build();
         let at = at % doc.len();
         doc[at] = byte;
-        let _ = flk::check(&doc, NOW, &FlkLimits::default());
+        let _ = check(&doc);
     }
 }

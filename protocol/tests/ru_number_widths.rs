@@ -71,7 +71,12 @@ fn value_of(raw: &[u8], tag: u16, parent: Option<u16>) -> Value<'_> {
 }
 
 fn width_rules(raw: &[u8]) -> Vec<Rule> {
-    flk::check(raw, NOW, &FlkLimits::default())
+    let violations = flk::check(raw, NOW, &FlkLimits::default());
+    // The ingest path finds the widths in the decoder's walk: the same violations, same order.
+    if let Ok((_, decoded)) = flk::decode_and_check(raw, NOW, &FlkLimits::default()) {
+        assert_eq!(decoded, violations);
+    }
+    violations
         .into_iter()
         .map(|v| v.rule)
         .filter(|r| matches!(r, Rule::PaddedNumber | Rule::NumberTooLarge))

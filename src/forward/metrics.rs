@@ -33,6 +33,8 @@ pub struct ForwardMetrics {
     pub send_errors: IntCounterVec,
     /// Confirmed documents deleted by retention.
     pub retention_deleted: IntCounter,
+    /// Month partitions of `documents` dropped whole by retention (PostgreSQL).
+    pub retention_partitions_dropped: IntCounter,
 }
 
 impl ForwardMetrics {
@@ -104,6 +106,12 @@ impl ForwardMetrics {
             "Documents confirmed by the tax authority and deleted after the retention period",
         )?;
         registry.register(Box::new(retention_deleted.clone()))?;
+        let retention_partitions_dropped = IntCounter::new(
+            "ofd_forward_retention_partitions_dropped_total",
+            "Month partitions of documents dropped whole by retention, every document in them \
+             confirmed by the tax authority (PostgreSQL)",
+        )?;
+        registry.register(Box::new(retention_partitions_dropped.clone()))?;
         Ok(Self {
             batches,
             documents,
@@ -117,6 +125,7 @@ impl ForwardMetrics {
             circuit_open,
             send_errors,
             retention_deleted,
+            retention_partitions_dropped,
         })
     }
 }

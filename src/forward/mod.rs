@@ -189,7 +189,10 @@ pub fn spawn(
         options.retention_days,
         options.retention_batch,
         forwarder.metrics.retention_deleted.clone(),
-    );
+    )
+    .map(|retention| {
+        retention.counting_partitions(forwarder.metrics.retention_partitions_dropped.clone())
+    });
     let task = tokio::spawn(async move {
         let mut tasks = JoinSet::new();
         for _ in 0..workers {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use prometheus::IntCounter;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::retention::delete_delivered_before;
+use crate::store::retention::{delete_delivered_before, drop_delivered_partitions};
 use crate::store::Store;
 
 /// Time between runs.
@@ -31,6 +31,7 @@ pub struct Retention {
     keep_ms: i64,
     batch: u64,
     deleted: IntCounter,
+    partitions_dropped: Option<IntCounter>,
 }
 
 impl Retention {
@@ -41,7 +42,14 @@ impl Retention {
             keep_ms: i64::from(days) * DAY_MS,
             batch: batch.max(1),
             deleted,
+            partitions_dropped: None,
         })
+    }
+
+    /// Also count the month partitions dropped whole (PostgreSQL) in `counter`.
+    pub fn counting_partitions(mut self, counter: IntCounter) -> Retention {
+        self.partitions_dropped = Some(counter);
+        self
     }
 
     /// Run at start and every [`INTERVAL`] until `shutdown`.
@@ -66,7 +74,23 @@ impl Retention {
         shutdown: &CancellationToken,
     ) -> Result<u64, sqlx::Error> {
         let cutoff_ms = now_ms - self.keep_ms;
-        let mut total = 0;
+        let cutoff = chrono::DateTime::from_timestamp_millis(cutoff_ms)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default();
+        // Whole months first (PostgreSQL), then the batches for what is left: the default
+        // partition, months kept because of an unconfirmed document, and SQLite.
+        let months = drop_delivered_partitions(&self.store, cutoff_ms).await?;
+        let mut total = months.documents_dropped();
+        self.deleted.inc_by(total);
+        if let Some(counter) = &self.partitions_dropped {
+            counter.inc_by(months.dropped.len() as u64);
+        }
+        for (partition, documents) in &months.dropped {
+            tracing::info!(%partition, documents, cutoff = %cutoff, "retention: dropped a month partition whose documents were all confirmed by the tax authority");
+        }
+        for (partition, unconfirmed) in &months.kept {
+            tracing::info!(%partition, unconfirmed, cutoff = %cutoff, "retention: month partition kept (documents not confirmed by the tax authority, or busy); its confirmed documents are deleted in batches");
+        }
         loop {
             let step = delete_delivered_before(&self.store, cutoff_ms, self.batch).await?;
             self.deleted.inc_by(step.deleted);
@@ -77,9 +101,6 @@ impl Retention {
             tokio::time::sleep(PAUSE).await;
         }
         if total > 0 {
-            let cutoff = chrono::DateTime::from_timestamp_millis(cutoff_ms)
-                .map(|t| t.to_rfc3339())
-                .unwrap_or_default();
             tracing::info!(
                 deleted = total,
                 cutoff = %cutoff,

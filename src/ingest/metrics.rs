@@ -241,6 +241,8 @@ pub struct Metrics {
     pub kz_audit_dropped: IntCounter,
     /// Bytes held in connections' read buffers now.
     pub read_buffer_bytes: IntGauge,
+    /// Month partitions of `documents` that could not be made ahead (PostgreSQL; alert).
+    pub partition_failures: IntCounter,
 }
 
 impl Metrics {
@@ -379,6 +381,10 @@ impl Metrics {
             read_buffer_bytes: gauge(
                 "ofd_ingest_read_buffer_bytes",
                 "Bytes held in the connections' read buffers beyond each one's first 2 KiB (what the read-buffer budget limits).",
+            )?,
+            partition_failures: counter(
+                "ofd_ingest_partition_failures_total",
+                "Month partitions of documents the server could not make ahead (PostgreSQL).",
             )?,
             registry,
         };

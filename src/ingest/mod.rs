@@ -166,6 +166,19 @@ impl Server {
             readiness(store.clone(), writer.watch(), shutdown.clone()),
             metrics_shutdown.clone(),
         ));
+        // Month partitions of `documents` (PostgreSQL): made before the first document and
+        // kept ahead hourly; the task ends with the metrics endpoint, after the writer drained.
+        crate::store::partitions::ensure_and_log(
+            &store,
+            crate::clock::unix_millis(),
+            &metrics.partition_failures,
+        )
+        .await;
+        tokio::spawn(crate::store::partitions::run(
+            store.clone(),
+            metrics.partition_failures.clone(),
+            metrics_shutdown.clone(),
+        ));
         let grace = config.limits.shutdown_grace;
         crate::log_limit::set_period(config.limits.log_repeat);
         tokio::spawn(crate::log_limit::flush_periodically(

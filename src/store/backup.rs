@@ -225,8 +225,10 @@ pub async fn manifest_of(conn: &mut AnyConnection, backend: Backend) -> anyhow::
              AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' ORDER BY name"
         }
         Backend::Postgres => {
+            // Partitions (documents' months) are read through their parent table.
             "SELECT CAST(tablename AS TEXT) FROM pg_tables WHERE schemaname = current_schema() \
-             AND tablename <> '_sqlx_migrations' ORDER BY tablename"
+             AND tablename <> '_sqlx_migrations' AND NOT EXISTS (SELECT 1 FROM pg_inherits i \
+             WHERE i.inhrelid = CAST(quote_ident(tablename) AS regclass)) ORDER BY tablename"
         }
     };
     let names: Vec<String> = sqlx::query(list)

@@ -99,7 +99,7 @@ pub async fn insert_document(
         return Ok(InsertOutcome::Stored);
     }
 
-    let stored = sqlx::query("SELECT raw, ack FROM documents WHERE dialect = $1 AND doc_key = $2")
+    let stored = sqlx::query(stored_by_key(Placeholders::of(conn)))
         .bind(dialect)
         .bind(doc.doc_key.as_str())
         .fetch_one(&mut *conn)
@@ -135,6 +135,22 @@ pub async fn insert_document(
     Ok(InsertOutcome::Conflict { ack })
 }
 
+/// The stored raw bytes and ack under `($1 dialect, $2 doc_key)`. On PostgreSQL through
+/// `document_keys`, whose `(document_id, received_at)` is the partitioned table's primary key:
+/// the plan reads one month's index, not one per month (docs/scaling.md, "Plans").
+fn stored_by_key(style: Placeholders) -> &'static str {
+    match style {
+        Placeholders::Positional => {
+            "SELECT raw, ack FROM documents WHERE dialect = $1 AND doc_key = $2"
+        }
+        Placeholders::Numbered => {
+            "SELECT d.raw, d.ack FROM document_keys k \
+             JOIN documents d ON d.id = k.document_id AND d.received_at = k.received_at \
+             WHERE k.dialect = $1 AND k.doc_key = $2"
+        }
+    }
+}
+
 /// Rows per multi-row INSERT: 64 × 17 parameters stays far below SQLite's and PostgreSQL's
 /// parameter limits, and at most 64 statement shapes end up in the prepared-statement cache.
 const ROWS_PER_STATEMENT: usize = 64;
@@ -144,8 +160,13 @@ const COLUMNS: usize = 17;
 const INSERT_HEAD: &str = "INSERT INTO documents (dialect, doc_key, fn_number, fd_number, \
      system_id, form_code, ffd_version, doc_time, received_at, raw, json, ack, flk_failed, \
      flk_errors, sign_verdict, unregistered, peer, forward_state) VALUES";
-/// Idempotency: an existing key is left alone (and then read by [`insert_document`]).
-const INSERT_TAIL: &str = "ON CONFLICT (dialect, doc_key) DO NOTHING";
+/// Idempotency: an existing key is left alone (and then read by [`insert_document`]). No
+/// conflict target: on SQLite the one unique key besides the id is `(dialect, doc_key)`; on
+/// PostgreSQL, whose `documents` is partitioned by month and cannot hold that UNIQUE, the key
+/// lives in `document_keys` and the table's insert trigger skips a row whose key is taken, so
+/// the row is neither inserted nor returned — the same outcome
+/// (`migrations/postgres/0013_documents_partitioned.sql`).
+const INSERT_TAIL: &str = "ON CONFLICT DO NOTHING";
 
 /// `INSERT … VALUES (…), … RETURNING doc_key` for 1 to [`ROWS_PER_STATEMENT`] rows,
 /// built once per placeholder style: index `n - 1` holds the statement for `n` rows.

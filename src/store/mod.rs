@@ -14,7 +14,9 @@
 //! - `documents`: one row per accepted document, unique on `(dialect, doc_key)` — the idempotency
 //!   key (RU `"<fn>/<fd>"`). The row holds the raw container bytes, the FNS JSON, the exact ack
 //!   bytes that were sent, and the forwarding outbox state (`forward_state = 'pending'` on insert),
-//!   so storing a document and queueing it for the tax authority is one write.
+//!   so storing a document and queueing it for the tax authority is one write. On PostgreSQL
+//!   the table is partitioned by month of `received_at` ([`partitions`]) and the unique key is
+//!   kept in `document_keys`, filled by the table's insert trigger (`migrations/postgres/0013`).
 //! - `conflicts`: a *different* document that arrived under an existing key. Kept, never merged.
 //! - `quarantine`: every frame a drive or register signed that was not taken as a document (a
 //!   fiscal sign that does not verify, a document the decoder refuses, a register refused), with
@@ -63,6 +65,7 @@ pub mod documents;
 pub mod identity;
 pub mod invoices;
 pub mod organisations;
+pub mod partitions;
 pub mod placeholders;
 pub mod points_of_sale;
 pub mod quarantine;

@@ -13,12 +13,153 @@
 //!   done; a run costs what it deletes plus one batch, not a scan of every confirmed row. Rows
 //!   a little out of id order (nodes' clocks a few seconds apart, a writer's batch) are skipped
 //!   within a batch, not a reason to stop.
-//! - Same statements on SQLite and PostgreSQL. (Dropping whole monthly partitions, the cheaper
-//!   way on PostgreSQL, needs partitioning, which the schema does not have: docs/scaling.md.)
+//! - The batch delete runs the same statements on SQLite and PostgreSQL. On PostgreSQL, whose
+//!   `documents` is partitioned by month ([`super::partitions`]), [`drop_delivered_partitions`]
+//!   first drops whole month partitions that end before the cutoff and hold only confirmed
+//!   documents — no row-by-row delete, no bloat — and a month that still holds a pending or
+//!   rejected document is kept whole for the batch delete (which removes only its confirmed
+//!   rows). The check is repeated under the lock that detaches the month, so no document the
+//!   tax authority has not confirmed is ever dropped.
 
 use sqlx::Row as _;
 
-use super::{Placeholders, Store};
+use super::partitions::{month_partitions, Month};
+use super::{Backend, Placeholders, Store};
+
+/// What [`drop_delivered_partitions`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PartitionStep {
+    /// Month partitions dropped, with the documents they held.
+    pub dropped: Vec<(String, u64)>,
+    /// Month partitions old enough but kept, with the documents not confirmed in them.
+    pub kept: Vec<(String, u64)>,
+}
+
+impl PartitionStep {
+    /// Documents in the dropped partitions.
+    pub fn documents_dropped(&self) -> u64 {
+        self.dropped.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// How long dropping a month waits for the lock on `documents` before giving up until the next
+/// run: ingest queues behind a waiting `ACCESS EXCLUSIVE` request, so the wait is kept short.
+const DETACH_LOCK_TIMEOUT: &str = "2s";
+
+/// Keys of dropped documents deleted per statement.
+const KEY_BATCH: i64 = 10_000;
+
+/// PostgreSQL: drop every month partition of `documents` that ends at or before `cutoff_ms` and
+/// holds only documents the tax authority confirmed, then delete, in bounded batches, every
+/// idempotency key received before the cutoff whose document is gone. SQLite: nothing to do
+/// (it has no partitions).
+pub async fn drop_delivered_partitions(
+    store: &Store,
+    cutoff_ms: i64,
+) -> Result<PartitionStep, sqlx::Error> {
+    let mut step = PartitionStep::default();
+    if store.backend() != Backend::Postgres {
+        return Ok(step);
+    }
+    for month in month_partitions(store).await? {
+        let Some((_, end)) = month.bounds() else {
+            continue;
+        };
+        if end > cutoff_ms {
+            break;
+        }
+        let name = month.partition_name();
+        let unconfirmed = unconfirmed_in(store.pool(), &name).await?;
+        if unconfirmed > 0 {
+            step.kept.push((name, unconfirmed));
+            continue;
+        }
+        // Counted before the lock (a month before the cutoff receives no new documents), so
+        // the lock that stops ingest is held for the detach only, not for a scan.
+        let documents: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {name}"))
+            .fetch_one(store.pool())
+            .await?;
+        let documents = u64::try_from(documents).unwrap_or(0);
+        if drop_month(store, month).await? {
+            step.dropped.push((name, documents));
+        } else {
+            step.kept.push((name, 0));
+        }
+    }
+    // The keys of the dropped months' documents — and of any month dropped by a run that
+    // stopped before this point — are the keys before the cutoff whose document is gone.
+    delete_dropped_keys(store, i64::MIN, cutoff_ms).await?;
+    Ok(step)
+}
+
+/// Documents in partition `name` the tax authority has not confirmed (the outbox index).
+async fn unconfirmed_in<'c, E>(executor: E, name: &str) -> Result<u64, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    // `name` comes from Month::partition_name: letters, digits and an underscore.
+    let count: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM {name} WHERE forward_state IN ('pending', 'rejected')"
+    ))
+    .fetch_one(executor)
+    .await?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+/// Detach and drop `month` if, under the lock, it still holds only confirmed documents: `false`
+/// when it no longer qualifies or the lock was not had in time (tried again on the next run).
+async fn drop_month(store: &Store, month: Month) -> Result<bool, sqlx::Error> {
+    let name = month.partition_name();
+    let mut tx = store.pool().begin().await?;
+    sqlx::query(&format!("SET LOCAL lock_timeout = '{DETACH_LOCK_TIMEOUT}'"))
+        .execute(&mut *tx)
+        .await?;
+    // Parent first, then the partition: the order every insert and update takes them in.
+    if let Err(error) = sqlx::query("LOCK TABLE documents IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+    {
+        tracing::info!(partition = %name, %error, "retention: documents busy; the month is tried again on the next run");
+        return Ok(false);
+    }
+    if unconfirmed_in(&mut *tx, &name).await? > 0 {
+        return Ok(false);
+    }
+    sqlx::query(&format!("ALTER TABLE documents DETACH PARTITION {name}"))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&format!("DROP TABLE {name}"))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Delete, in bounded batches, the idempotency keys of `[start, end)` whose document is gone
+/// (dropped with its month; keys of documents still stored, in any partition, stay).
+async fn delete_dropped_keys(store: &Store, start: i64, end: i64) -> Result<u64, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let deleted = sqlx::query(
+            "DELETE FROM document_keys WHERE (dialect, doc_key) IN ( \
+                 SELECT k.dialect, k.doc_key FROM document_keys k \
+                 WHERE k.received_at >= $1 AND k.received_at < $2 AND NOT EXISTS ( \
+                     SELECT 1 FROM documents d \
+                     WHERE d.id = k.document_id AND d.received_at = k.received_at) \
+                 LIMIT $3)",
+        )
+        .bind(start)
+        .bind(end)
+        .bind(KEY_BATCH)
+        .execute(store.pool())
+        .await?
+        .rows_affected();
+        total += deleted;
+        if deleted < KEY_BATCH as u64 {
+            return Ok(total);
+        }
+    }
+}
 
 /// What one [`delete_delivered_before`] call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -127,6 +127,17 @@ pub struct Document<'a> {
 impl<'a> Document<'a> {
     /// Decode a document STLV (e.g. [`super::Container::document`]); it must span all of `raw`.
     pub fn decode(raw: &'a [u8]) -> Result<Self, DocumentError> {
+        Self::decode_noting_wide(raw, &mut Vec::new())
+    }
+
+    /// [`Document::decode`], also noting in `wide` every VLN/FVLN wider than its tag's table
+    /// maximum (yet within the 8 bytes the decoder takes), in wire order, depth first: what ФЛК's
+    /// width rules report ([`super::flk::decode_and_check`]), found in the same walk instead of a
+    /// second one. (Vec::new does not allocate; nothing is noted in a well-formed document.)
+    pub fn decode_noting_wide(
+        raw: &'a [u8],
+        wide: &mut Vec<WideNumber<'a>>,
+    ) -> Result<Self, DocumentError> {
         let stlv = Tlv::read_exact(raw)?;
         let form = tags::form(stlv.tag).ok_or(DocumentError::UnknownForm(stlv.tag))?;
         if stlv.value.len() > usize::from(form.max_len) {
@@ -139,7 +150,7 @@ impl<'a> Document<'a> {
         Ok(Self {
             form: stlv.tag,
             raw,
-            items: decode_level(stlv.value, stlv.tag, 1)?,
+            items: decode_level(stlv.value, stlv.tag, 1, wide)?,
         })
     }
 
@@ -178,8 +189,25 @@ pub fn printed_fiscal_sign(fpd: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(*tail))
 }
 
+/// A VLN or FVLN longer than its tag's table maximum but no longer than [`WIRE_NUMBER_MAX`]:
+/// it decodes, and ФЛК reports it (`padded_number` / `number_too_large`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WideNumber<'a> {
+    /// The tag.
+    pub tag: u16,
+    /// Its value bytes as received.
+    pub value: &'a [u8],
+    /// The table's maximum length for the tag.
+    pub max: usize,
+}
+
 /// Decode one level of TLVs under `parent`, at nesting `depth` (the document is depth 1).
-fn decode_level(bytes: &[u8], parent: u16, depth: usize) -> Result<Vec<Item<'_>>, DocumentError> {
+fn decode_level<'a>(
+    bytes: &'a [u8],
+    parent: u16,
+    depth: usize,
+    wide: &mut Vec<WideNumber<'a>>,
+) -> Result<Vec<Item<'a>>, DocumentError> {
     // A first pass over the headers sizes the Vec exactly (and checks framing once, cheaply).
     let mut count = 0;
     for tlv in Reader::new(bytes) {
@@ -190,7 +218,7 @@ fn decode_level(bytes: &[u8], parent: u16, depth: usize) -> Result<Vec<Item<'_>>
     for tlv in Reader::new(bytes) {
         let tlv = tlv?;
         let value = match tags::lookup(parent, tlv.tag) {
-            Some(spec) => decode_value(spec, tlv, depth)?,
+            Some(spec) => decode_value(spec, tlv, depth, wide)?,
             None => Value::Unknown(tlv.value),
         };
         items.push(Item {
@@ -219,6 +247,7 @@ fn decode_value<'a>(
     spec: &TagSpec,
     tlv: Tlv<'a>,
     depth: usize,
+    wide: &mut Vec<WideNumber<'a>>,
 ) -> Result<Value<'a>, DocumentError> {
     let (tag, v) = (tlv.tag, tlv.value);
     if v.len() > decode_max(spec) {
@@ -233,6 +262,13 @@ fn decode_value<'a>(
             tag,
             len: v.len(),
             expected: spec.max_len.into(),
+        });
+    }
+    if matches!(spec.ty, DataType::Vln | DataType::Fvln) && v.len() > usize::from(spec.max_len) {
+        wide.push(WideNumber {
+            tag,
+            value: v,
+            max: spec.max_len.into(),
         });
     }
     let typed =
@@ -250,7 +286,7 @@ fn decode_value<'a>(
             if depth >= MAX_DEPTH {
                 return Err(DocumentError::TooDeep);
             }
-            Value::Stlv(decode_level(v, tag, depth + 1)?)
+            Value::Stlv(decode_level(v, tag, depth + 1, wide)?)
         }
     })
 }

@@ -24,11 +24,11 @@
 
 use std::fmt;
 
-use super::document::WIRE_NUMBER_MAX;
+use super::document::{Document, DocumentError, Item, Value, WIRE_NUMBER_MAX};
 use super::tags;
-use super::tlv::{Tlv, TlvError, MAX_DEPTH};
-use super::value::DataType;
+use super::tlv::{Reader, Tlv, TlvError, MAX_DEPTH};
 use super::value::{decode_byte, decode_fvln, decode_u32, decode_vln, ValueError};
+use super::value::{DataType, Fvln};
 use super::FfdVersion;
 
 /// Tag numbers the arithmetic and date rules read.
@@ -398,7 +398,9 @@ impl Violation {
 
 /// Run every ФЛК rule over `document` (the document STLV: form-code tag, length, nested TLVs).
 /// `now_utc` is the current time in Unix seconds (UTC). Returns the violations in a stable
-/// order; an empty list means the document passes.
+/// order; an empty list means the document passes. Works on bytes that do not decode as a
+/// document too; the ingest path, which needs the decoded document anyway, uses
+/// [`decode_and_check`] and walks the bytes once.
 pub fn check(document: &[u8], now_utc: i64, limits: &FlkLimits) -> Vec<Violation> {
     let mut out = Vec::new();
     let doc = match Tlv::read_exact(document) {
@@ -408,23 +410,166 @@ pub fn check(document: &[u8], now_utc: i64, limits: &FlkLimits) -> Vec<Violation
             return out;
         }
     };
-    let top = match doc.children().collect::<Result<Vec<_>, _>>() {
+    let top: Vec<Field<'_, '_>> = match doc.children().map(|t| t.map(Field::Tlv)).collect() {
         Ok(top) => top,
         Err(e) => {
             out.push(malformed(Some(doc.tag), e));
             return out;
         }
     };
-    let version = ffd_version(&top, &mut out);
-    if let Some(version) = version {
-        check_mandatory(doc.tag, version, &top, &mut out);
+    check_fields(doc.tag, &top, now_utc, limits, &mut out);
+    if let Ok(tlvs) = doc.children().collect::<Result<Vec<_>, _>>() {
+        check_number_widths(doc.tag, &tlvs, 1, &mut out);
     }
-    if RECEIPT_FORMS.contains(&doc.tag) {
-        check_receipt_sums(&top, &mut out);
-    }
-    check_date(&top, now_utc, limits, &mut out);
-    check_number_widths(doc.tag, &top, 1, &mut out);
     out
+}
+
+/// Decode `raw` as a document ([`Document::decode`]) and run every ФЛК rule over it in the same
+/// pass: the rules read the decoded values, and the width rules take the numbers the decoder
+/// noted ([`Document::decode_noting_wide`]). For a document that decodes, the violations are
+/// exactly those of [`check`], in the same order (`tests::decoded_and_raw_checks_agree`).
+pub fn decode_and_check<'a>(
+    raw: &'a [u8],
+    now_utc: i64,
+    limits: &FlkLimits,
+) -> Result<(Document<'a>, Vec<Violation>), DocumentError> {
+    let mut wide = Vec::new();
+    let document = Document::decode_noting_wide(raw, &mut wide)?;
+    let mut out = Vec::new();
+    let top: Vec<Field<'_, 'a>> = document.items.iter().map(Field::Item).collect();
+    check_fields(document.form, &top, now_utc, limits, &mut out);
+    out.extend(
+        wide.iter()
+            .map(|number| width_violation(number.tag, number.value, number.max)),
+    );
+    Ok((document, out))
+}
+
+/// The rules other than the number widths, over the document's top-level fields.
+fn check_fields(
+    form: u16,
+    top: &[Field<'_, '_>],
+    now_utc: i64,
+    limits: &FlkLimits,
+    out: &mut Vec<Violation>,
+) {
+    let version = ffd_version(top, out);
+    if let Some(version) = version {
+        check_mandatory(form, version, top, out);
+    }
+    if RECEIPT_FORMS.contains(&form) {
+        check_receipt_sums(top, out);
+    }
+    check_date(top, now_utc, limits, out);
+}
+
+/// One tag and its value as the rules read it: straight from the bytes ([`check`]) or from the
+/// decoded document ([`decode_and_check`]). A decoded value of the type a rule reads is the value
+/// that rule would decode from the bytes (same decoder functions); a tag the dictionary does not
+/// know there is still raw bytes and is decoded here as before. The dictionary types every tag
+/// the rules read as the rule does (`tests::the_dictionary_types_rule_tags_as_the_rules_read_them`),
+/// so the "other type" arms below are never taken.
+#[derive(Debug, Clone, Copy)]
+enum Field<'v, 'a> {
+    Tlv(Tlv<'a>),
+    Item(&'v Item<'a>),
+}
+
+impl<'v, 'a> Field<'v, 'a> {
+    fn tag(&self) -> u16 {
+        match self {
+            Field::Tlv(tlv) => tlv.tag,
+            Field::Item(item) => item.tag,
+        }
+    }
+
+    /// The bytes of a value the decoder left as bytes.
+    fn bytes(&self) -> Option<&'a [u8]> {
+        match *self {
+            Field::Tlv(tlv) => Some(tlv.value),
+            Field::Item(Item {
+                value: Value::Unknown(b) | Value::String(b) | Value::Bytes(b),
+                ..
+            }) => Some(b),
+            Field::Item(_) => None,
+        }
+    }
+
+    fn byte(&self) -> Result<u8, ValueError> {
+        match (self.bytes(), self) {
+            (Some(bytes), _) => decode_byte(bytes),
+            (
+                None,
+                Field::Item(Item {
+                    value: Value::Byte(v),
+                    ..
+                }),
+            ) => Ok(*v),
+            _ => Err(other_type(DataType::Byte)),
+        }
+    }
+
+    fn u32(&self) -> Result<u32, ValueError> {
+        match (self.bytes(), self) {
+            (Some(bytes), _) => decode_u32(bytes),
+            (
+                None,
+                Field::Item(Item {
+                    value: Value::U32(v) | Value::UnixTime(v),
+                    ..
+                }),
+            ) => Ok(*v),
+            _ => Err(other_type(DataType::U32)),
+        }
+    }
+
+    fn vln(&self) -> Result<u64, ValueError> {
+        match (self.bytes(), self) {
+            (Some(bytes), _) => decode_vln(bytes),
+            (
+                None,
+                Field::Item(Item {
+                    value: Value::Vln(v),
+                    ..
+                }),
+            ) => Ok(*v),
+            _ => Err(other_type(DataType::Vln)),
+        }
+    }
+
+    fn fvln(&self) -> Result<Fvln, ValueError> {
+        match (self.bytes(), self) {
+            (Some(bytes), _) => decode_fvln(bytes),
+            (
+                None,
+                Field::Item(Item {
+                    value: Value::Fvln(v),
+                    ..
+                }),
+            ) => Ok(*v),
+            _ => Err(other_type(DataType::Fvln)),
+        }
+    }
+
+    /// The nested fields of an STLV.
+    fn children(&self) -> Result<Vec<Field<'v, 'a>>, TlvError> {
+        match (self.bytes(), self) {
+            (Some(bytes), _) => Reader::new(bytes).map(|t| t.map(Field::Tlv)).collect(),
+            (
+                None,
+                Field::Item(Item {
+                    value: Value::Stlv(items),
+                    ..
+                }),
+            ) => Ok(items.iter().map(Field::Item).collect()),
+            _ => Ok(Vec::new()),
+        }
+    }
+}
+
+/// A decoded value of another type than a rule reads (unreachable with the shipped dictionary).
+fn other_type(ty: DataType) -> ValueError {
+    ValueError::BadLength { ty, len: 0 }
 }
 
 /// Every VLN/FVLN, at any depth, against its tag's maximum width: wider with zero high bytes is
@@ -441,21 +586,7 @@ fn check_number_widths(parent: u16, tlvs: &[Tlv<'_>], depth: usize, out: &mut Ve
             DataType::Vln | DataType::Fvln
                 if tlv.value.len() > max && tlv.value.len() <= WIRE_NUMBER_MAX =>
             {
-                let extra = &tlv.value[max..];
-                let (rule, what) = if extra.iter().all(|b| *b == 0) {
-                    (Rule::PaddedNumber, "zero-padded")
-                } else {
-                    (Rule::NumberTooLarge, "a value that does not fit")
-                };
-                out.push(Violation::new(
-                    rule,
-                    Some(tlv.tag),
-                    format!(
-                        "tag {}: {} bytes, {what} (maximum {max})",
-                        tlv.tag,
-                        tlv.value.len()
-                    ),
-                ));
+                out.push(width_violation(tlv.tag, tlv.value, max));
             }
             DataType::Stlv if depth < MAX_DEPTH => {
                 if let Ok(children) = tlv.children().collect::<Result<Vec<_>, _>>() {
@@ -467,6 +598,21 @@ fn check_number_widths(parent: u16, tlvs: &[Tlv<'_>], depth: usize, out: &mut Ve
     }
 }
 
+/// The violation of a number `value` of `tag` wider than its maximum `max`.
+fn width_violation(tag: u16, value: &[u8], max: usize) -> Violation {
+    let extra = &value[max..];
+    let (rule, what) = if extra.iter().all(|b| *b == 0) {
+        (Rule::PaddedNumber, "zero-padded")
+    } else {
+        (Rule::NumberTooLarge, "a value that does not fit")
+    };
+    Violation::new(
+        rule,
+        Some(tag),
+        format!("tag {tag}: {} bytes, {what} (maximum {max})", value.len()),
+    )
+}
+
 fn malformed(tag: Option<u16>, error: TlvError) -> Violation {
     Violation::new(Rule::MalformedTlv, tag, error.to_string())
 }
@@ -475,15 +621,15 @@ fn bad_value(tag: u16, error: ValueError) -> Violation {
     Violation::new(Rule::BadValue, Some(tag), error.to_string())
 }
 
-/// The first top-level TLV with `tag`.
-fn find<'a>(tlvs: &[Tlv<'a>], tag: u16) -> Option<Tlv<'a>> {
-    tlvs.iter().find(|t| t.tag == tag).copied()
+/// The first top-level field with `tag`.
+fn find<'v, 'a>(fields: &[Field<'v, 'a>], tag: u16) -> Option<Field<'v, 'a>> {
+    fields.iter().find(|t| t.tag() == tag).copied()
 }
 
 /// The ФФД version from 1209; `None` when absent (ФФД 1.0) or unknown (reported).
-fn ffd_version(top: &[Tlv<'_>], out: &mut Vec<Violation>) -> Option<FfdVersion> {
-    let tlv = find(top, tag::FFD_VERSION)?;
-    let value = match decode_byte(tlv.value) {
+fn ffd_version(top: &[Field<'_, '_>], out: &mut Vec<Violation>) -> Option<FfdVersion> {
+    let field = find(top, tag::FFD_VERSION)?;
+    let value = match field.byte() {
         Ok(value) => value,
         Err(e) => {
             out.push(bad_value(tag::FFD_VERSION, e));
@@ -501,7 +647,12 @@ fn ffd_version(top: &[Tlv<'_>], out: &mut Vec<Violation>) -> Option<FfdVersion> 
     version
 }
 
-fn check_mandatory(form: u16, version: FfdVersion, top: &[Tlv<'_>], out: &mut Vec<Violation>) {
+fn check_mandatory(
+    form: u16,
+    version: FfdVersion,
+    top: &[Field<'_, '_>],
+    out: &mut Vec<Violation>,
+) {
     let rows = MANDATORY
         .iter()
         .filter(|row| row.version == version && row.forms.contains(&form));
@@ -519,9 +670,9 @@ fn check_mandatory(form: u16, version: FfdVersion, top: &[Tlv<'_>], out: &mut Ve
                 }
             }
             Some(parent) => {
-                let nested = top.iter().filter(|t| t.tag == parent);
+                let nested = top.iter().filter(|t| t.tag() == parent);
                 for (index, item) in nested.enumerate() {
-                    let children = match item.children().collect::<Result<Vec<_>, _>>() {
+                    let children = match item.children() {
                         Ok(children) => children,
                         Err(e) => {
                             out.push(malformed(Some(parent), e));
@@ -547,9 +698,9 @@ fn check_mandatory(form: u16, version: FfdVersion, top: &[Tlv<'_>], out: &mut Ve
     }
 }
 
-/// A VLN money value of tag `tag` in `tlvs`; `Err(())` when it does not decode (reported).
-fn money(tlvs: &[Tlv<'_>], tag: u16, out: &mut Vec<Violation>) -> Result<Option<u64>, ()> {
-    match find(tlvs, tag).map(|t| decode_vln(t.value)).transpose() {
+/// A VLN money value of tag `tag` in `fields`; `Err(())` when it does not decode (reported).
+fn money(fields: &[Field<'_, '_>], tag: u16, out: &mut Vec<Violation>) -> Result<Option<u64>, ()> {
+    match find(fields, tag).map(|t| t.vln()).transpose() {
         Ok(value) => Ok(value),
         Err(e) => {
             out.push(bad_value(tag, e));
@@ -561,7 +712,7 @@ fn money(tlvs: &[Tlv<'_>], tag: u16, out: &mut Vec<Violation>) -> Result<Option<
 /// Items add up to the total, payments add up to the total, each item's price × quantity
 /// matches its cost. A rule whose inputs are missing is skipped: the mandatory-tag rules
 /// report absences, and a sum over incomplete data would only repeat them.
-fn check_receipt_sums(top: &[Tlv<'_>], out: &mut Vec<Violation>) {
+fn check_receipt_sums(top: &[Field<'_, '_>], out: &mut Vec<Violation>) {
     let Ok(total) = money(top, tag::TOTAL, out) else {
         return;
     };
@@ -569,9 +720,9 @@ fn check_receipt_sums(top: &[Tlv<'_>], out: &mut Vec<Violation>) {
     let mut items_sum: u128 = 0;
     let mut items_complete = true;
     let mut item_count = 0usize;
-    for (index, item) in top.iter().filter(|t| t.tag == tag::ITEM).enumerate() {
+    for (index, item) in top.iter().filter(|t| t.tag() == tag::ITEM).enumerate() {
         item_count += 1;
-        let Ok(children) = item.children().collect::<Result<Vec<_>, _>>() else {
+        let Ok(children) = item.children() else {
             // Reported by the mandatory-tag rules when a table covers this version.
             items_complete = false;
             continue;
@@ -596,12 +747,12 @@ fn check_receipt_sums(top: &[Tlv<'_>], out: &mut Vec<Violation>) {
     }
 }
 
-fn check_payments(top: &[Tlv<'_>], total: u64, out: &mut Vec<Violation>) {
+fn check_payments(top: &[Field<'_, '_>], total: u64, out: &mut Vec<Violation>) {
     let mut paid: u128 = 0;
     let mut any = false;
     for payment in PAYMENT_TAGS {
-        for tlv in top.iter().filter(|t| t.tag == payment) {
-            match decode_vln(tlv.value) {
+        for field in top.iter().filter(|t| t.tag() == payment) {
+            match field.vln() {
                 Ok(sum) => {
                     paid += u128::from(sum);
                     any = true;
@@ -626,15 +777,15 @@ fn check_payments(top: &[Tlv<'_>], total: u64, out: &mut Vec<Violation>) {
 
 /// `|price × quantity − cost| ≤ 1 kopeck`, in exact integer arithmetic: with quantity
 /// `mantissa / 10^point`, compare `price × mantissa` with `cost × 10^point`.
-fn check_item_cost(number: usize, item: &[Tlv<'_>], cost: u64, out: &mut Vec<Violation>) {
+fn check_item_cost(number: usize, item: &[Field<'_, '_>], cost: u64, out: &mut Vec<Violation>) {
     let (Some(price), Some(quantity)) = (find(item, tag::PRICE), find(item, tag::QUANTITY)) else {
         return;
     };
-    let price = match decode_vln(price.value) {
+    let price = match price.vln() {
         Ok(price) => price,
         Err(e) => return out.push(bad_value(tag::PRICE, e)),
     };
-    let quantity = match decode_fvln(quantity.value) {
+    let quantity = match quantity.fvln() {
         Ok(quantity) => quantity,
         Err(e) => return out.push(bad_value(tag::QUANTITY, e)),
     };
@@ -653,11 +804,11 @@ fn check_item_cost(number: usize, item: &[Tlv<'_>], cost: u64, out: &mut Vec<Vio
     }
 }
 
-fn check_date(top: &[Tlv<'_>], now_utc: i64, limits: &FlkLimits, out: &mut Vec<Violation>) {
-    let Some(tlv) = find(top, tag::DATE_TIME) else {
+fn check_date(top: &[Field<'_, '_>], now_utc: i64, limits: &FlkLimits, out: &mut Vec<Violation>) {
+    let Some(field) = find(top, tag::DATE_TIME) else {
         return;
     };
-    let time = match decode_u32(tlv.value) {
+    let time = match field.u32() {
         Ok(time) => i64::from(time),
         Err(e) => return out.push(bad_value(tag::DATE_TIME, e)),
     };
@@ -699,6 +850,50 @@ mod tests {
                 "duplicate tag in {}",
                 row.source
             );
+        }
+    }
+
+    /// What keeps [`decode_and_check`] equal to [`check`]: wherever the dictionary types a tag
+    /// the rules read, it is the type the rule decodes (or the tag is unknown there and stays
+    /// raw bytes), so no rule meets a decoded value of another type.
+    #[test]
+    fn the_dictionary_types_rule_tags_as_the_rules_read_them() {
+        let numbers = [DataType::Vln];
+        let top: Vec<(u16, &[DataType])> = [
+            (tag::FFD_VERSION, &[DataType::Byte][..]),
+            (tag::TOTAL, &numbers[..]),
+            (tag::DATE_TIME, &[DataType::U32, DataType::UnixTime][..]),
+        ]
+        .into_iter()
+        .chain(PAYMENT_TAGS.iter().map(|&t| (t, &numbers[..])))
+        .chain(
+            MANDATORY
+                .iter()
+                .filter_map(|row| row.parent)
+                .chain([tag::ITEM])
+                .map(|t| (t, &[DataType::Stlv][..])),
+        )
+        .collect();
+        for form in tags::FORMS {
+            for &(t, types) in &top {
+                if let Some(spec) = tags::lookup(form.code, t) {
+                    assert!(
+                        types.contains(&spec.ty),
+                        "form {} tag {t}: {:?}",
+                        form.code,
+                        spec.ty
+                    );
+                }
+            }
+        }
+        for (t, ty) in [
+            (tag::ITEM_COST, DataType::Vln),
+            (tag::PRICE, DataType::Vln),
+            (tag::QUANTITY, DataType::Fvln),
+        ] {
+            if let Some(spec) = tags::lookup(tag::ITEM, t) {
+                assert_eq!(spec.ty, ty, "tag {t} in 1059");
+            }
         }
     }
 

@@ -42,7 +42,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use ofd_protocol::ru::ack::{flags_1206, Ack, ResponseCode};
 use ofd_protocol::ru::check::{cross_check, CheckError};
-use ofd_protocol::ru::document::{Document, DocumentError, Value};
+use ofd_protocol::ru::document::{DocumentError, Value};
 use ofd_protocol::ru::flk::{self, FlkLimits};
 use ofd_protocol::ru::json_text::to_json_string;
 use ofd_protocol::ru::session::{frame_around, AVersion};
@@ -650,16 +650,18 @@ pub(crate) struct DocumentFacts {
 }
 
 impl DocumentFacts {
-    /// Decode the document and run ФЛК; an error names the check that failed.
+    /// Decode the document and run ФЛК in the same walk over its bytes; an error names the
+    /// check that failed.
     fn read(frame: &Frame<'_>, now_utc: i64) -> Result<DocumentFacts, (Check, String)> {
         let raw = frame.container.document;
-        let document = Document::decode(raw).map_err(|error| {
-            let check = match error {
-                DocumentError::UnknownForm(_) => Check::DocumentType,
-                _ => Check::Tlv,
-            };
-            (check, error.to_string())
-        })?;
+        let (document, violations) = flk::decode_and_check(raw, now_utc, &FlkLimits::default())
+            .map_err(|error| {
+                let check = match error {
+                    DocumentError::UnknownForm(_) => Check::DocumentType,
+                    _ => Check::Tlv,
+                };
+                (check, error.to_string())
+            })?;
         if !REGISTER_FORMS.contains(&document.form) {
             let reason = format!("form {} is not sent by registers", document.form);
             return Err((Check::DocumentType, reason));
@@ -672,7 +674,6 @@ impl DocumentFacts {
             Some(Value::Bytes(bytes)) => <[u8; 6]>::try_from(*bytes).ok(),
             _ => None,
         };
-        let violations = flk::check(raw, now_utc, &FlkLimits::default());
         let flk_errors = (!violations.is_empty())
             .then(|| serde_json::to_string(&violations).unwrap_or_else(|e| e.to_string()));
         Ok(DocumentFacts {
