@@ -4,6 +4,8 @@
 #   1. closed loop: RU then KZ, REGISTERS registers x PER requests, all in flight;
 #   2. paced: KZ at RATE requests/s (open loop), p50/p99 from each request's due time.
 # Usage: OFD=target/release/ofd benches/kz_vs_ru.sh [registers] [per register] [rate] [rounds]
+# ROLE=all runs `ofd all` (forwarder, projector, account API and the bundled tax sink beside
+# ingest, on free ports) instead of `ofd serve`.
 # Prints one JSON line per emulator run (the emulator's own --json summary) and a ratio line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +14,7 @@ REGISTERS=${1:-200}
 PER=${2:-25}
 RATE=${3:-2000}
 ROUNDS=${4:-2}
+ROLE=${ROLE:-serve}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -20,8 +23,14 @@ DB="sqlite://$WORK/ofd.db"
 export RUST_LOG=warn
 
 "$OFD" migrate --database "$DB" >/dev/null
-"$OFD" serve --listen "127.0.0.1:$INGEST" --metrics-listen "127.0.0.1:$METRICS" \
-    --database "$DB" --accept-unregistered true --source-rate 0 &
+EXTRA=()
+if [ "$ROLE" = all ]; then
+    EXTRA=(--forward-metrics-listen "127.0.0.1:$(port)" --account-listen "127.0.0.1:$(port)"
+        --tax-sink-listen "127.0.0.1:$(port)" --tax-sink-db "$WORK/sink.db")
+    export OFD_PROJECT_METRICS_LISTEN="127.0.0.1:$(port)"
+fi
+"$OFD" "$ROLE" --listen "127.0.0.1:$INGEST" --metrics-listen "127.0.0.1:$METRICS" \
+    --database "$DB" --accept-unregistered true --source-rate 0 "${EXTRA[@]}" &
 SERVER=$!
 sleep 1
 # Server CPU (user + system) in clock ticks so far.
@@ -36,7 +45,7 @@ run() { # dialect, extra args...
 }
 field() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(d$2)" "$1"; }
 
-echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git rev-parse --short HEAD)"
+echo "# ofd $ROLE; load average before: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git rev-parse --short HEAD)"
 for round in $(seq 1 "$ROUNDS"); do
     c0=$(cpu); ru=$(run ru --seed "$round"); c1=$(cpu); kz=$(run kz --seed "$round"); c2=$(cpu)
     echo "$ru"

@@ -12,12 +12,15 @@ use super::required::validate;
 pub struct Date {
     /// Four-digit year.
     #[prost(uint32, optional, tag = "1")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub year: Option<u32>,
     /// Month, 1–12.
     #[prost(uint32, optional, tag = "2")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub month: Option<u32>,
     /// Day of month.
     #[prost(uint32, optional, tag = "3")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub day: Option<u32>,
 }
 validate!(Date {
@@ -33,12 +36,15 @@ validate!(Date {
 pub struct Time {
     /// Hour, 0–23.
     #[prost(uint32, optional, tag = "1")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hour: Option<u32>,
     /// Minute, 0–59.
     #[prost(uint32, optional, tag = "2")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub minute: Option<u32>,
     /// Second, 0–59; optional on the wire.
     #[prost(uint32, optional, tag = "3")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub second: Option<u32>,
 }
 validate!(Time {
@@ -54,9 +60,11 @@ validate!(Time {
 pub struct DateTime {
     /// The date part.
     #[prost(message, optional, tag = "1")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub date: Option<Date>,
     /// The time part.
     #[prost(message, optional, tag = "2")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub time: Option<Time>,
 }
 validate!(DateTime {
@@ -72,9 +80,11 @@ validate!(DateTime {
 pub struct Money {
     /// Whole tenge.
     #[prost(uint64, optional, tag = "1")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bills: Option<u64>,
     /// Tiyn, 0–99.
     #[prost(uint32, optional, tag = "2")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub coins: Option<u32>,
 }
 validate!(Money {
@@ -90,9 +100,11 @@ validate!(Money {
 pub struct Operator {
     /// Operator code in the register.
     #[prost(uint32, optional, tag = "1")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<u32>,
     /// Display name.
     #[prost(string, optional, tag = "2")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 validate!(Operator {
@@ -108,9 +120,11 @@ validate!(Operator {
 pub struct KeyValuePair {
     /// The key.
     #[prost(string, optional, tag = "1")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// The value.
     #[prost(string, optional, tag = "2")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
 validate!(KeyValuePair {
@@ -129,6 +143,7 @@ pub struct TicketAdInfo {
     pub r#type: Option<i32>,
     /// Version of the text block.
     #[prost(uint64, optional, tag = "2")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
 }
 validate!(TicketAdInfo {
@@ -144,9 +159,11 @@ validate!(TicketAdInfo {
 pub struct TicketAd {
     /// Which block and version.
     #[prost(message, optional, tag = "1")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub info: Option<TicketAdInfo>,
     /// The text.
     #[prost(string, optional, tag = "2")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
 validate!(TicketAd {

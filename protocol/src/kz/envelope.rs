@@ -15,27 +15,35 @@ use super::ticket::{TicketRequest, TicketResponse};
 pub struct Request {
     /// A [`CommandTypeEnum`] value (unknown values are kept).
     #[prost(enumeration = "CommandTypeEnum", optional, tag = "1")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<i32>,
     /// Body of COMMAND_TICKET.
     #[prost(message, optional, tag = "2")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket: Option<TicketRequest>,
     /// Body of COMMAND_CLOSE_SHIFT.
     #[prost(message, optional, tag = "3")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub close_shift: Option<CloseShiftRequest>,
     /// Body of COMMAND_REPORT.
     #[prost(message, optional, tag = "4")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<ReportRequest>,
     /// Body of COMMAND_NOMENCLATURE.
     #[prost(message, optional, tag = "5")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nomenclature: Option<NomenclatureRequest>,
     /// Service block; may accompany any command.
     #[prost(message, optional, tag = "6")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<ServiceRequest>,
     /// Body of COMMAND_MONEY_PLACEMENT.
     #[prost(message, optional, tag = "7")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub money_placement: Option<MoneyPlacementRequest>,
     /// Body of COMMAND_AUTH.
     #[prost(message, optional, tag = "8")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthRequest>,
 }
 validate!(Request {
@@ -59,24 +67,31 @@ validate!(Request {
 pub struct Response {
     /// The request's command.
     #[prost(enumeration = "CommandTypeEnum", optional, tag = "1")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<i32>,
     /// Result code and text.
     #[prost(message, optional, tag = "2")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<ResponseResult>,
     /// Answer to a receipt.
     #[prost(message, optional, tag = "3")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket: Option<TicketResponse>,
     /// A report.
     #[prost(message, optional, tag = "4")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<ReportResponse>,
     /// The catalogue.
     #[prost(message, optional, tag = "5")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nomenclature: Option<NomenclatureResponse>,
     /// Service data.
     #[prost(message, optional, tag = "6")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<ServiceResponse>,
     /// Answer to a login.
     #[prost(message, optional, tag = "7")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthResponse>,
 }
 validate!(Response {
@@ -112,9 +127,11 @@ impl Request {
 pub struct ResponseResult {
     /// A [`ResultTypeEnum`] value as a plain `uint32`.
     #[prost(uint32, optional, tag = "1")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub result_code: Option<u32>,
     /// Human-readable explanation.
     #[prost(string, optional, tag = "2")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub result_text: Option<String>,
 }
 validate!(ResponseResult {

@@ -10,9 +10,11 @@ use super::required::validate;
 pub struct NomenclatureRequest {
     /// The version the register has.
     #[prost(uint32, optional, tag = "1")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<u32>,
     /// Look up one barcode (since 2.0.3).
     #[prost(string, optional, tag = "2")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub barcode: Option<String>,
 }
 validate!(NomenclatureRequest {
@@ -42,16 +44,20 @@ pub enum NomenclatureResultTypeEnum {
 pub struct NomenclatureResponse {
     /// Catalogue version.
     #[prost(uint32, optional, tag = "1")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
     /// When it was made.
     #[prost(message, optional, tag = "2")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub created_time: Option<DateTime>,
     /// Groups and items.
     #[prost(message, repeated, tag = "3")]
     #[cfg_attr(test, proptest(strategy = "crate::kz::arb::small_vec()"))]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub elements: Vec<NomenclatureElement>,
     /// A [`NomenclatureResultTypeEnum`] value.
     #[prost(enumeration = "NomenclatureResultTypeEnum", optional, tag = "4")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<i32>,
 }
 validate!(NomenclatureResponse {
@@ -80,18 +86,23 @@ pub struct NomenclatureElement {
     pub r#type: Option<i32>,
     /// Title.
     #[prost(string, optional, tag = "3")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Parent group.
     #[prost(uint64, optional, tag = "4")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_group_id: Option<u64>,
     /// Element id.
     #[prost(uint64, optional, tag = "5")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
     /// Item details (for ITEM).
     #[prost(message, optional, tag = "6")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub item: Option<NomenclatureItem>,
     /// Title in Kazakh (since 2.0.3).
     #[prost(string, optional, tag = "7")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title_kk: Option<String>,
 }
 validate!(NomenclatureElement {
@@ -107,55 +118,72 @@ validate!(NomenclatureElement {
 pub struct NomenclatureItem {
     /// Article.
     #[prost(string, optional, tag = "1")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub article: Option<String>,
     /// Barcode.
     #[prost(string, optional, tag = "2")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub barcode: Option<String>,
     /// Description.
     #[prost(string, optional, tag = "3")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Purchase price.
     #[prost(message, optional, tag = "6")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub purchase_price: Option<Money>,
     /// Sale price.
     #[prost(message, optional, tag = "7")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sell_price: Option<Money>,
     /// Discount percent.
     #[prost(uint32, optional, tag = "8")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub discount_percent: Option<u32>,
     /// Discount amount.
     #[prost(message, optional, tag = "9")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub discount_sum: Option<Money>,
     /// Markup percent.
     #[prost(uint32, optional, tag = "10")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub markup_percent: Option<u32>,
     /// Markup amount.
     #[prost(message, optional, tag = "11")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub markup_sum: Option<Money>,
     /// Taxes.
     #[prost(message, repeated, tag = "12")]
     #[cfg_attr(test, proptest(strategy = "crate::kz::arb::small_vec()"))]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub taxes: Vec<NomenclatureTax>,
     /// Units per measure.
     #[prost(uint32, optional, tag = "13")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub measure_count: Option<u32>,
     /// Measure name.
     #[prost(string, optional, tag = "14")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub measure_title: Option<String>,
     /// Whether fractional quantities are allowed.
     #[prost(bool, optional, tag = "15")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub measure_fractional: Option<bool>,
     /// OKEI unit code (since 2.0.1).
     #[prost(string, optional, tag = "16")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub measure_unit_code: Option<String>,
     /// National catalogue id.
     #[prost(string, optional, tag = "17")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ntin: Option<String>,
     /// Marked goods flag (since 2.0.3).
     #[prost(bool, optional, tag = "18")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_markedeac: Option<bool>,
     /// Socially significant goods flag (since 2.0.3).
     #[prost(bool, optional, tag = "19")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_social: Option<bool>,
 }
 validate!(NomenclatureItem {
@@ -171,12 +199,15 @@ validate!(NomenclatureItem {
 pub struct NomenclatureTax {
     /// Taxation regime: STS 100, RTS 101, TRFF 102, TRBP 103.
     #[prost(uint32, optional, tag = "1")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub taxation_type: Option<u32>,
     /// Tax kind: VAT 100.
     #[prost(uint32, optional, tag = "2")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tax_type: Option<u32>,
     /// Rate (raw).
     #[prost(uint32, optional, tag = "3")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tax_percent: Option<u32>,
 }
 validate!(NomenclatureTax {

@@ -515,22 +515,30 @@ async fn rotate_tokens(live: &[&KzCommit], conn: &mut AnyConnection) -> Result<(
         .max()
         .unwrap_or_default();
     let n = rotations.len();
-    // CASE system_id WHEN $1 THEN $2 …: $1..$2n; then $2n+1 (time); then the guards.
+    // CASE system_id WHEN $1 THEN $2 …: $1..$2n; then $2n+1 (time); then the guards. Numbered in
+    // the order they are bound, so SQLite's positional `?` (see `Placeholders`) bind the same.
+    let style = Placeholders::of(conn);
     let cases: String = (0..n)
-        .map(|k| format!(" WHEN ${} THEN ${}", 2 * k + 1, 2 * k + 2))
+        .map(|k| {
+            format!(
+                " WHEN {} THEN {}",
+                style.nth(2 * k + 1),
+                style.nth(2 * k + 2)
+            )
+        })
         .collect();
     let guards: Vec<String> = (0..n)
         .map(|k| {
             format!(
-                "(system_id = ${} AND kz_token = ${})",
-                2 * n + 2 + 2 * k,
-                2 * n + 3 + 2 * k
+                "(system_id = {} AND kz_token = {})",
+                style.nth(2 * n + 2 + 2 * k),
+                style.nth(2 * n + 3 + 2 * k)
             )
         })
         .collect();
     let sql = format!(
-        "UPDATE registers SET kz_token = CASE system_id{cases} END, updated_at = ${} WHERE {}",
-        2 * n + 1,
+        "UPDATE registers SET kz_token = CASE system_id{cases} END, updated_at = {} WHERE {}",
+        style.nth(2 * n + 1),
         guards.join(" OR ")
     );
     let mut query = sqlx::query(&sql);
