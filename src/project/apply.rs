@@ -374,6 +374,12 @@ impl Projector {
                 .execute(&mut *tx)
                 .await?;
         }
+        // A rebuild runs with the projectors stopped: a lease one of them left behind (it
+        // would run out only after its time) does not keep the rebuild standing by.
+        sqlx::query("DELETE FROM forward_leases WHERE name = $1")
+            .bind(WRITER_LEASE)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await
     }
 
