@@ -9,7 +9,8 @@
 //! `OFD_BENCH_DOCS` documents in all (default 200000). `OFD_BENCH_DB` names the database (default:
 //! a SQLite file in a temporary directory; a `postgres://` URL works too); when that database
 //! already holds documents, generation is skipped and the existing ones are measured.
-//! `OFD_BENCH_EXPORT` caps the exported rows (default 1000000).
+//! `OFD_BENCH_EXPORT` caps the exported rows (default 1000000), `OFD_BENCH_XLSX` the XLSX
+//! export's (default 200000); `OFD_BENCH_BATCH` is the projector's batch (default 1000).
 //!
 //! Run: `cargo bench --bench read_models` (release build; one run, a few minutes at the default
 //! size on 2 cores).
@@ -24,6 +25,34 @@ use read_data::{env_or, generate, ms, percentiles};
 
 #[path = "support/read_data.rs"]
 mod read_data;
+
+/// One export through the account API: (bytes, lines, seconds, RSS before, RSS peak in KiB),
+/// the RSS sampled after every chunk received.
+async fn export(addr: &std::net::SocketAddr, key: &str, query: &str) -> (u64, u64, f64, u64, u64) {
+    let rss_before = rss_kib();
+    let started = Instant::now();
+    let mut response = reqwest::Client::new()
+        .get(format!("http://{addr}/api/v1/documents/export?{query}"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("export");
+    assert!(response.status().is_success(), "{}", response.status());
+    let (mut bytes, mut lines) = (0u64, 0u64);
+    let mut peak = rss_before;
+    while let Some(chunk) = response.chunk().await.expect("chunk") {
+        bytes += chunk.len() as u64;
+        lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        peak = peak.max(rss_kib());
+    }
+    (
+        bytes,
+        lines,
+        started.elapsed().as_secs_f64(),
+        rss_before,
+        peak,
+    )
+}
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -59,7 +88,8 @@ async fn main() {
 
     let projector = Projector::new(&store);
     let started = Instant::now();
-    let step = catch_up(&projector, 1000).await.expect("projects");
+    let batch = env_or("OFD_BENCH_BATCH", 1000) as i64;
+    let step = catch_up(&projector, batch).await.expect("projects");
     let seconds = started.elapsed().as_secs_f64();
     if step.read > 0 {
         println!(
@@ -240,30 +270,34 @@ async fn main() {
     let account = ofd::account::spawn(store.clone(), &config, shutdown.clone())
         .await
         .expect("account API");
-    let rss_before = rss_kib();
-    let started = Instant::now();
-    let mut response = reqwest::Client::new()
-        .get(format!(
-            "http://{}/api/v1/documents/export?format=csv",
-            account.addr
-        ))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("export");
-    let mut lines = 0u64;
-    let mut peak = rss_before;
-    while let Some(chunk) = response.chunk().await.expect("chunk") {
-        lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
-        peak = peak.max(rss_kib());
+    for (name, query) in [
+        ("CSV", "format=csv"),
+        ("CSV with the delivery column", "format=csv&delivery=true"),
+    ] {
+        let (bytes, lines, seconds, before, peak) = export(&account.addr, &key, query).await;
+        let rows = lines.saturating_sub(1);
+        println!(
+            "export {name}: {rows} documents ({} MiB) in {seconds:.1} s = {:.0} documents/s; \
+             RSS {} MiB before, {} MiB peak",
+            bytes >> 20,
+            rows as f64 / seconds,
+            before / 1024,
+            peak / 1024
+        );
     }
-    let seconds = started.elapsed().as_secs_f64();
-    let rows = lines.saturating_sub(1);
+    let xlsx_rows = env_or("OFD_BENCH_XLSX", 200_000);
+    let (bytes, _, seconds, before, peak) = export(
+        &account.addr,
+        &key,
+        &format!("format=xlsx&limit={xlsx_rows}"),
+    )
+    .await;
     println!(
-        "export CSV: {rows} documents in {seconds:.1} s = {:.0} documents/s; RSS {} MiB before, \
-         {} MiB peak",
-        rows as f64 / seconds,
-        rss_before / 1024,
+        "export XLSX: {xlsx_rows} documents asked ({} MiB) in {seconds:.1} s = {:.0} documents/s; \
+         RSS {} MiB before, {} MiB peak",
+        bytes >> 20,
+        xlsx_rows as f64 / seconds,
+        before / 1024,
         peak / 1024
     );
     shutdown.cancel();

@@ -68,6 +68,10 @@ pub struct SearchQuery {
     pub bom: Option<bool>,
     /// Export only, CSV: comma (default), semicolon or tab.
     pub separator: Option<String>,
+    /// Export only: add each document's delivery state (`received`, `batched`, `accepted`,
+    /// `rejected`) as a column (CSV, XLSX) or field (JSON lines). Off by default: it is read
+    /// from the stored documents, which makes a large export several times slower.
+    pub delivery: Option<bool>,
 }
 
 /// Answer of `GET /api/v1/documents`.
@@ -243,6 +247,7 @@ pub async fn search(
         ("format", query.format.is_some()),
         ("bom", query.bom.is_some()),
         ("separator", query.separator.is_some()),
+        ("delivery", query.delivery.is_some()),
     ] {
         if set {
             return Err(bad(field, "only for /api/v1/documents/export"));

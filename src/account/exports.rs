@@ -2,11 +2,17 @@
 //! semicolon or tab), JSON lines of the index rows, FNS JSON (one stored document per line) or
 //! XLSX.
 //!
-//! CSV and the JSON forms are streamed: the body is produced page by page (the search's keyset
-//! pages of [`PAGE`] rows), so memory stays flat whatever the size. XLSX is a zip container that
-//! `rust_xlsxwriter` assembles whole, so it is built in memory, page by page, and sent at the
-//! end; its row limit is the same. A `cursor` from a search page starts the export there. The operator caps the rows of one export
-//! (`[account] export_max_rows`); a request may ask for fewer with `limit`.
+//! Every form reads the search as **one streaming query** ([`Tenant::export_documents`]), not as
+//! pages: rows are decoded and written as they arrive. CSV and the JSON forms go to the client
+//! in chunks of about [`CHUNK`] bytes through a channel of [`CHANNEL`] chunks, written by a task
+//! that stops (and drops the query) when the client goes away, so memory stays flat whatever
+//! the size. XLSX is a zip container assembled at the end; its sheet is written with
+//! `rust_xlsxwriter`'s constant-memory worksheet (rows go to a temporary file as they come) and
+//! the workbook is saved to a temporary file that is then streamed, so memory is flat there too.
+//! `documents` is read only when the delivery column (`delivery=true`) or the FNS JSON is asked
+//! for; the rest is the read model's `doc_index`. A `cursor` from a search page starts the
+//! export there. The operator caps the rows of one export (`[account] export_max_rows`); a
+//! request may ask for fewer with `limit`.
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
@@ -14,18 +20,20 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use futures::StreamExt as _;
 
 use super::auth::{Caller, Permission};
 use super::documents::{filter_of, SearchQuery};
 use super::error::ApiError;
 use super::AppState;
-use crate::store::reports::{DocumentFilter, DocumentSummary};
-use crate::store::Tenant;
+use crate::store::reports::{DocumentExport, DocumentSummary};
 
-/// Rows fetched per page of an export.
-const PAGE: i64 = 1000;
+/// Bytes of body gathered before a chunk is handed to the client.
+const CHUNK: usize = 256 * 1024;
+/// Chunks written ahead of the client at most.
+const CHANNEL: usize = 4;
 
-/// Column names of the CSV and XLSX forms, in order.
+/// Column names of the CSV and XLSX forms, in order; the last is there with `delivery=true`.
 const COLUMNS: [&str; 22] = [
     "id",
     "dialect",
@@ -47,39 +55,50 @@ const COLUMNS: [&str; 22] = [
     "other_payment",
     "cashier",
     "fiscal_sign",
-    "delivery",
     "received_at",
+    "delivery",
 ];
 
-fn opt<T: ToString>(value: &Option<T>) -> String {
-    value.as_ref().map(ToString::to_string).unwrap_or_default()
+/// One CSV / XLSX cell.
+enum Cell<'a> {
+    Int(i64),
+    Text(&'a str),
+    Empty,
+}
+
+fn int(value: Option<i64>) -> Cell<'static> {
+    value.map_or(Cell::Empty, Cell::Int)
+}
+
+fn text(value: &Option<String>) -> Cell<'_> {
+    value.as_deref().map_or(Cell::Empty, Cell::Text)
 }
 
 /// One document as CSV / XLSX cells, in [`COLUMNS`] order.
-fn cells(d: &DocumentSummary) -> [String; 22] {
+fn cells(d: &DocumentSummary) -> [Cell<'_>; 22] {
     [
-        d.id.to_string(),
-        d.dialect.clone(),
-        opt(&d.register_id),
-        opt(&d.fn_number),
-        opt(&d.fd_number),
-        opt(&d.system_id),
-        opt(&d.kz_ticket),
-        d.kind.clone(),
-        d.form_code.to_string(),
-        opt(&d.shift_number),
-        opt(&d.operation),
-        d.doc_time.clone(),
-        d.total.to_string(),
-        d.cash.to_string(),
-        d.card.to_string(),
-        d.prepaid.to_string(),
-        d.credit.to_string(),
-        d.other_payment.to_string(),
-        opt(&d.cashier),
-        opt(&d.fiscal_sign),
-        d.delivery.clone(),
-        d.received_at.to_string(),
+        Cell::Int(d.id),
+        Cell::Text(&d.dialect),
+        int(d.register_id),
+        text(&d.fn_number),
+        int(d.fd_number),
+        int(d.system_id),
+        text(&d.kz_ticket),
+        Cell::Text(&d.kind),
+        Cell::Int(d.form_code),
+        int(d.shift_number),
+        text(&d.operation),
+        Cell::Text(&d.doc_time),
+        Cell::Int(d.total),
+        Cell::Int(d.cash),
+        Cell::Int(d.card),
+        Cell::Int(d.prepaid),
+        Cell::Int(d.credit),
+        Cell::Int(d.other_payment),
+        text(&d.cashier),
+        text(&d.fiscal_sign),
+        Cell::Int(d.received_at),
+        Cell::Text(&d.delivery),
     ]
 }
 
@@ -100,6 +119,9 @@ fn format_of(query: &SearchQuery) -> Result<Format, ApiError> {
     if format != "csv" && (query.bom.is_some() || query.separator.is_some()) {
         return Err(bad("bom", "bom and separator are for format=csv only"));
     }
+    if format == "fns" && query.delivery.is_some() {
+        return Err(bad("delivery", "not for format=fns"));
+    }
     Ok(match format {
         "csv" => Format::Csv {
             bom: query.bom.unwrap_or(false),
@@ -117,113 +139,159 @@ fn format_of(query: &SearchQuery) -> Result<Format, ApiError> {
     })
 }
 
-/// Where an export stands between pages.
-struct Walk {
-    tenant: Tenant,
-    filter: DocumentFilter,
-    remaining: u64,
-    format: Format,
-    started: bool,
-    done: bool,
+/// Writes rows of one text form into a buffer that is taken chunk by chunk.
+enum TextWriter {
+    Csv {
+        out: Vec<u8>,
+        separator: u8,
+        columns: usize,
+    },
+    JsonLines(Vec<u8>),
+    FnsJson(Vec<u8>),
 }
 
-impl Walk {
-    /// The next chunk of the body, or `None` at the end.
-    async fn next_chunk(&mut self) -> Option<Result<Bytes, std::io::Error>> {
-        if self.done {
-            return None;
-        }
-        let mut out = Vec::new();
-        if !self.started {
-            self.started = true;
-            if let Format::Csv { bom, separator } = self.format {
+impl TextWriter {
+    fn new(format: Format, delivery: bool) -> Self {
+        let columns = if delivery {
+            COLUMNS.len()
+        } else {
+            COLUMNS.len() - 1
+        };
+        match format {
+            Format::Csv { bom, separator } => {
+                let mut out = Vec::with_capacity(CHUNK + 4096);
                 if bom {
                     out.extend_from_slice("\u{feff}".as_bytes());
                 }
-                out.extend(csv_rows(
-                    separator,
-                    std::iter::once(COLUMNS.map(str::to_owned)),
-                ));
-            }
-        }
-        self.filter.limit = PAGE.min(i64::try_from(self.remaining).unwrap_or(PAGE));
-        if self.filter.limit == 0 {
-            self.done = true;
-            return (!out.is_empty()).then(|| Ok(Bytes::from(out)));
-        }
-        let page = match self.format {
-            Format::FnsJson => self.tenant.search_documents_json(&self.filter).await,
-            _ => self
-                .tenant
-                .search_documents(&self.filter)
-                .await
-                .map(|rows| rows.into_iter().map(|d| (d, String::new())).collect()),
-        };
-        let page = match page {
-            Ok(page) => page,
-            Err(error) => {
-                // The status line is gone already; cut the body short so the client sees an
-                // incomplete file, and say why in the log.
-                tracing::error!(error = %error, "export failed part way");
-                self.done = true;
-                return Some(Err(std::io::Error::other("export failed")));
-            }
-        };
-        if (page.len() as i64) < self.filter.limit {
-            self.done = true;
-        }
-        self.remaining = self.remaining.saturating_sub(page.len() as u64);
-        if let Some((last, _)) = page.last() {
-            self.filter.before = Some((last.doc_time_secs, last.id));
-        }
-        match self.format {
-            Format::Csv { separator, .. } => {
-                out.extend(csv_rows(separator, page.iter().map(|(d, _)| cells(d))));
-            }
-            Format::JsonLines => {
-                for (document, _) in &page {
-                    if serde_json::to_writer(&mut out, document).is_ok() {
-                        out.push(b'\n');
+                for (i, name) in COLUMNS[..columns].iter().enumerate() {
+                    if i > 0 {
+                        out.push(separator);
                     }
+                    out.extend_from_slice(name.as_bytes());
+                }
+                out.extend_from_slice(b"\r\n");
+                TextWriter::Csv {
+                    out,
+                    separator,
+                    columns,
                 }
             }
-            Format::FnsJson => {
-                for (_, json) in &page {
-                    out.extend_from_slice(json.as_bytes());
+            Format::JsonLines => TextWriter::JsonLines(Vec::with_capacity(CHUNK + 4096)),
+            Format::FnsJson | Format::Xlsx => TextWriter::FnsJson(Vec::with_capacity(CHUNK + 4096)),
+        }
+    }
+
+    fn row(&mut self, document: &DocumentSummary, json: &str) {
+        match self {
+            TextWriter::Csv {
+                out,
+                separator,
+                columns,
+            } => {
+                let mut number = itoa::Buffer::new();
+                for (i, cell) in cells(document).iter().take(*columns).enumerate() {
+                    if i > 0 {
+                        out.push(*separator);
+                    }
+                    match cell {
+                        Cell::Int(v) => out.extend_from_slice(number.format(*v).as_bytes()),
+                        Cell::Text(v) => csv_field(out, v, *separator),
+                        Cell::Empty => {}
+                    }
+                }
+                out.extend_from_slice(b"\r\n");
+            }
+            TextWriter::JsonLines(out) => {
+                if serde_json::to_writer(&mut *out, document).is_ok() {
                     out.push(b'\n');
                 }
             }
-            Format::Xlsx => unreachable!("XLSX is not streamed"),
+            TextWriter::FnsJson(out) => {
+                out.extend_from_slice(json.as_bytes());
+                out.push(b'\n');
+            }
         }
-        Some(Ok(Bytes::from(out)))
+    }
+
+    /// What is written so far (the CSV writer's own buffer counts once it reaches the Vec).
+    fn len(&self) -> usize {
+        match self {
+            TextWriter::Csv { out, .. } | TextWriter::JsonLines(out) | TextWriter::FnsJson(out) => {
+                out.len()
+            }
+        }
+    }
+
+    fn take(&mut self) -> Bytes {
+        match self {
+            TextWriter::Csv { out, .. } | TextWriter::JsonLines(out) | TextWriter::FnsJson(out) => {
+                Bytes::from(std::mem::replace(out, Vec::with_capacity(CHUNK + 4096)))
+            }
+        }
     }
 }
 
-/// `rows` as CSV with `separator`.
-fn csv_rows<R, I>(separator: u8, rows: I) -> Vec<u8>
-where
-    R: AsRef<[String]>,
-    I: IntoIterator<Item = R>,
-{
-    let mut writer = csv::WriterBuilder::new()
-        .delimiter(separator)
-        .from_writer(Vec::new());
-    for row in rows {
-        // Writing to a Vec cannot fail.
-        let _ = writer.write_record(row.as_ref());
+/// `text` as one CSV field (RFC 4180): quoted, with quotes doubled, when it holds the
+/// separator, a quote or a line break.
+fn csv_field(out: &mut Vec<u8>, text: &str, separator: u8) {
+    let bytes = text.as_bytes();
+    if !bytes
+        .iter()
+        .any(|&b| b == separator || b == b'"' || b == b'\n' || b == b'\r')
+    {
+        out.extend_from_slice(bytes);
+        return;
     }
-    writer.into_inner().unwrap_or_default()
+    out.push(b'"');
+    for &b in bytes {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
 }
 
-/// Build the XLSX workbook of the whole export (at most `remaining` rows).
-async fn xlsx(
-    tenant: &Tenant,
-    mut filter: DocumentFilter,
-    mut remaining: u64,
-) -> Result<Vec<u8>, ApiError> {
-    let mut workbook = rust_xlsxwriter::Workbook::new();
-    let sheet = workbook.add_worksheet();
-    let internal = |e: rust_xlsxwriter::XlsxError| {
+/// The body of a CSV or JSON export: a task reads the query and writes chunks into a bounded
+/// channel, which the body drains; when the client goes away the channel closes and the task
+/// stops, dropping the query.
+fn text_body(export: DocumentExport, format: Format, delivery: bool) -> Body {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(CHANNEL);
+    tokio::spawn(async move {
+        let mut out = TextWriter::new(format, delivery);
+        let rows = export.rows();
+        futures::pin_mut!(rows);
+        while let Some(row) = rows.next().await {
+            match row {
+                Ok((document, json)) => out.row(&document, &json),
+                Err(error) => {
+                    // The status line is gone already; cut the body short so the client sees
+                    // an incomplete file, and say why in the log.
+                    tracing::error!(error = %error, "export failed part way");
+                    let _ = sender
+                        .send(Err(std::io::Error::other("export failed")))
+                        .await;
+                    return;
+                }
+            }
+            if out.len() >= CHUNK && sender.send(Ok(out.take())).await.is_err() {
+                return;
+            }
+        }
+        let last = out.take();
+        if !last.is_empty() {
+            let _ = sender.send(Ok(last)).await;
+        }
+    });
+    Body::from_stream(futures::stream::unfold(
+        receiver,
+        |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) },
+    ))
+}
+
+/// The XLSX workbook of the whole export, in a temporary file (deleted when dropped).
+async fn xlsx(export: DocumentExport, delivery: bool) -> Result<std::fs::File, ApiError> {
+    let internal = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "building an XLSX export failed");
         ApiError::new(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -231,35 +299,61 @@ async fn xlsx(
             "the export could not be built; see the server log",
         )
     };
-    for (column, name) in COLUMNS.iter().enumerate() {
+    let columns = if delivery {
+        COLUMNS.len()
+    } else {
+        COLUMNS.len() - 1
+    };
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet_with_constant_memory();
+    for (column, name) in COLUMNS.iter().take(columns).enumerate() {
         sheet
             .write_string(0, column as u16, *name)
-            .map_err(internal)?;
+            .map_err(|e| internal(&e))?;
     }
     let mut row = 1u32;
-    loop {
-        filter.limit = PAGE.min(i64::try_from(remaining).unwrap_or(PAGE));
-        if filter.limit == 0 {
-            break;
-        }
-        let page = tenant.search_documents(&filter).await?;
-        for document in &page {
-            for (column, value) in cells(document).iter().enumerate() {
-                sheet
-                    .write_string(row, column as u16, value)
-                    .map_err(internal)?;
+    let rows = export.rows();
+    futures::pin_mut!(rows);
+    while let Some(document) = rows.next().await {
+        let (document, _) = document?;
+        for (column, cell) in cells(&document).iter().take(columns).enumerate() {
+            let column = column as u16;
+            match cell {
+                // Money in minor units and ids stay exact below 2^53.
+                Cell::Int(v) => sheet.write_number(row, column, *v as f64),
+                Cell::Text(v) => sheet.write_string(row, column, *v),
+                Cell::Empty => Ok(&mut *sheet),
             }
-            row += 1;
+            .map_err(|e| internal(&e))?;
         }
-        remaining = remaining.saturating_sub(page.len() as u64);
-        match page.last() {
-            Some(last) if page.len() as i64 == filter.limit => {
-                filter.before = Some((last.doc_time_secs, last.id));
-            }
-            _ => break,
-        }
+        row += 1;
     }
-    workbook.save_to_buffer().map_err(internal)
+    tokio::task::spawn_blocking(move || {
+        let mut file = tempfile::tempfile().map_err(|e| internal(&e))?;
+        workbook
+            .save_to_writer(&mut file)
+            .map_err(|e| internal(&e))?;
+        std::io::Seek::rewind(&mut file).map_err(|e| internal(&e))?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| internal(&e))?
+}
+
+/// A file's bytes as a body, read in chunks.
+fn file_body(file: std::fs::File) -> Body {
+    let file = tokio::fs::File::from_std(file);
+    Body::from_stream(futures::stream::unfold(file, |mut file| async move {
+        let mut buffer = vec![0u8; 64 * 1024];
+        match tokio::io::AsyncReadExt::read(&mut file, &mut buffer).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buffer.truncate(n);
+                Some((Ok::<_, std::io::Error>(Bytes::from(buffer)), file))
+            }
+            Err(error) => Some((Err(error), file)),
+        }
+    }))
 }
 
 /// `GET /api/v1/documents/export?format=csv|jsonl|fns|xlsx&bom=&separator=&limit=&<search>` →
@@ -287,7 +381,10 @@ pub async fn export(
         None => cap,
     };
     let filter = filter_of(&query)?;
-    let tenant = caller.0.clone();
+    let delivery = query.delivery.unwrap_or(false);
+    let export = caller
+        .0
+        .export_documents(&filter, remaining, delivery, format == Format::FnsJson);
     let (content_type, extension) = match format {
         Format::Csv { .. } => ("text/csv; charset=utf-8", "csv"),
         Format::JsonLines => ("application/x-ndjson", "jsonl"),
@@ -299,19 +396,9 @@ pub async fn export(
     };
     let disposition = format!("attachment; filename=\"documents.{extension}\"");
     let body = if format == Format::Xlsx {
-        Body::from(xlsx(&tenant, filter, remaining).await?)
+        file_body(xlsx(export, delivery).await?)
     } else {
-        let walk = Walk {
-            tenant,
-            filter,
-            remaining,
-            format,
-            started: false,
-            done: false,
-        };
-        Body::from_stream(futures::stream::unfold(walk, |mut walk| async move {
-            walk.next_chunk().await.map(|chunk| (chunk, walk))
-        }))
+        text_body(export, format, delivery)
     };
     Ok((
         [
@@ -321,4 +408,38 @@ pub async fn export(
         body,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_they_must_be() {
+        let read = |text: &str, separator: u8| {
+            let mut out = Vec::new();
+            csv_field(&mut out, text, separator);
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .delimiter(separator)
+                .from_reader(out.as_slice());
+            let record = reader.records().next().expect("a row").expect("valid");
+            (
+                String::from_utf8(out.clone()).unwrap(),
+                record[0].to_owned(),
+            )
+        };
+        assert_eq!(read("Хлеб", b','), ("Хлеб".into(), "Хлеб".into()));
+        for (text, separator) in [
+            ("a,b", b','),
+            ("a;b", b';'),
+            ("a\tb", b'\t'),
+            ("say \"hi\"", b','),
+            ("two\nlines", b';'),
+        ] {
+            let (written, parsed) = read(text, separator);
+            assert!(written.starts_with('"'), "{written}");
+            assert_eq!(parsed, text);
+        }
+    }
 }

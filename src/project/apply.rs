@@ -1,19 +1,26 @@
-//! Reading committed documents after the cursor and writing their rows into the read tables.
+//! Reading committed documents after the cursors and writing their rows into the read tables.
 //!
 //! Invariants:
 //! - A document is applied at most once: its `doc_index` row is inserted first with
 //!   `ON CONFLICT (document_id) DO NOTHING RETURNING`, and its lines and the shift, daily,
 //!   hourly and product figures are added only when that insert took (summed per row over the
-//!   batch, so each figure row is written once per batch). Replaying a batch (a crash between the writes
-//!   and the cursor move, two projectors, a sweep) therefore changes nothing.
-//! - A document is applied at least once: the cursor (`project_cursor.last_id`) moves only in the
-//!   transaction that wrote the rows up to it. PostgreSQL hands out ids before commit, so a
-//!   document can become visible after a higher id was already projected; [`Projector::sweep`]
-//!   looks back over a window of ids below the cursor for documents without a `doc_index` row.
-//!   SQLite has one writer at a time, so there ids become visible in order.
-//! - Reading the documents and decoding them happens outside the write transaction; the write
-//!   transaction holds only the inserts, so on SQLite the ingest writer waits for the projector
-//!   no longer than one batch of small writes.
+//!   batch and written as multi-row upserts, so each figure row is written once per batch).
+//!   Replaying a batch (a crash between the writes and the cursor move, two projectors, a
+//!   sweep) therefore changes nothing.
+//! - A document is applied at least once: the ids are split into [`SHARDS`] shards
+//!   (`id % SHARDS`), each with a cursor row (`project_cursor`, `documents/<k>`) that moves only
+//!   in the transaction that wrote the rows up to it. PostgreSQL hands out ids before commit,
+//!   so a document can become visible after a higher id was already projected;
+//!   [`Projector::sweep`] looks back over a window of ids below each cursor for documents
+//!   without a `doc_index` row. SQLite has one writer at a time, so there ids become visible
+//!   in order.
+//! - Two projectors never do the same work: on PostgreSQL a step holds its shard's cursor row
+//!   (`FOR UPDATE SKIP LOCKED`) for its whole transaction, so the other projector takes another
+//!   shard; on SQLite the projector holding the writer lease (`forward_leases`, row
+//!   `projector`) works and the others stand by until it stops renewing it.
+//! - Reading the documents and decoding them happens outside SQLite's write transaction; the
+//!   write transaction holds only the inserts, so the ingest writer waits for the projector no
+//!   longer than one batch of writes.
 //! - A document that does not decode still gets a `doc_index` row (kind `other`, its stored
 //!   columns), so it never blocks the cursor, and the reason is logged and counted.
 
@@ -99,81 +106,256 @@ pub struct Lag {
 #[derive(Clone)]
 pub struct Projector {
     store: Store,
+    /// This projector instance (a fresh id per process), as written into the SQLite lease.
+    owner: String,
+    /// Until when this instance holds the SQLite writer lease (unix ms; 0: not held).
+    lease_until: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+/// The document ids are split into this many shards (`id % SHARDS`), each with its own cursor
+/// row `documents/<k>`; a projector projects one shard per step.
+pub const SHARDS: i64 = 4;
+/// The SQLite writer lease row (in `forward_leases`, which is a generic name → owner lease
+/// table) and how long it holds without renewal.
+const WRITER_LEASE: &str = "projector";
+const LEASE_MS: i64 = 30_000;
+
+fn shard_name(shard: i64) -> String {
+    format!("{CURSOR}/{shard}")
 }
 
 impl Projector {
-    /// A projector over `store`.
+    /// A projector over `store`, as a new instance.
     pub fn new(store: &Store) -> Self {
         Self {
             store: store.clone(),
+            owner: uuid::Uuid::new_v4().to_string(),
+            lease_until: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0)),
         }
     }
 
-    /// The last document id projected (0 before the first).
+    /// The id below which every document is projected: the lowest shard cursor (0 before the
+    /// first step; the single cursor of a database projected before shards existed).
     pub async fn cursor(&self) -> Result<i64, sqlx::Error> {
-        let last: Option<i64> =
+        let row =
+            sqlx::query("SELECT MIN(last_id), COUNT(*) FROM project_cursor WHERE name LIKE $1")
+                .bind(format!("{CURSOR}/%"))
+                .fetch_one(self.store.pool())
+                .await?;
+        let shards: i64 = row.try_get(1)?;
+        if shards == SHARDS {
+            return Ok(row.try_get::<Option<i64>, _>(0)?.unwrap_or(0));
+        }
+        let legacy: Option<i64> =
             sqlx::query_scalar("SELECT last_id FROM project_cursor WHERE name = $1")
                 .bind(CURSOR)
                 .fetch_optional(self.store.pool())
                 .await?;
-        Ok(last.unwrap_or(0))
+        Ok(legacy.unwrap_or(0))
     }
 
-    /// Documents after the cursor and the oldest one's commit time.
+    /// Each shard's cursor, `(shard, last id)`, creating the rows when missing (from the single
+    /// cursor of a database projected before shards existed).
+    async fn shard_cursors(&self, now_ms: i64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+        for attempt in 0..2 {
+            let rows = sqlx::query("SELECT name, last_id FROM project_cursor WHERE name LIKE $1")
+                .bind(format!("{CURSOR}/%"))
+                .fetch_all(self.store.pool())
+                .await?;
+            let mut shards = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let name: String = row.try_get(0)?;
+                if let Some(shard) = name
+                    .strip_prefix(CURSOR)
+                    .and_then(|n| n.strip_prefix('/'))
+                    .and_then(|n| n.parse::<i64>().ok())
+                {
+                    shards.push((shard, row.try_get(1)?));
+                }
+            }
+            if shards.len() as i64 == SHARDS || attempt == 1 {
+                shards.sort_unstable();
+                return Ok(shards);
+            }
+            let mut tx = self.store.begin_write().await?;
+            for shard in 0..SHARDS {
+                sqlx::query(
+                    "INSERT INTO project_cursor (name, last_id, updated_at) \
+                     SELECT $1, COALESCE(MAX(last_id), 0), $2 FROM project_cursor \
+                     WHERE name = $3 ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(shard_name(shard))
+                .bind(now_ms)
+                .bind(CURSOR)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        unreachable!("the loop returns on its second turn")
+    }
+
+    /// Documents after the cursors and the oldest one's commit time.
     pub async fn lag(&self) -> Result<Lag, sqlx::Error> {
-        let cursor = self.cursor().await?;
-        let row = sqlx::query("SELECT COUNT(*), MIN(received_at) FROM documents WHERE id > $1")
-            .bind(cursor)
+        let mut lag = Lag::default();
+        for (shard, last) in self.shard_cursors(crate::clock::unix_millis()).await? {
+            let row = sqlx::query(&format!(
+                "SELECT COUNT(*), MIN(received_at) FROM documents \
+                 WHERE id > $1 AND id % {SHARDS} = $2"
+            ))
+            .bind(last)
+            .bind(shard)
             .fetch_one(self.store.pool())
             .await?;
-        Ok(Lag {
-            documents: row.try_get(0)?,
-            oldest_received_at: row.try_get(1)?,
-        })
+            lag.documents += row.try_get::<i64, _>(0)?;
+            let oldest: Option<i64> = row.try_get(1)?;
+            lag.oldest_received_at = match (lag.oldest_received_at, oldest) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        Ok(lag)
     }
 
-    /// Project up to `batch` documents after the cursor, in one write transaction.
+    /// SQLite: take or renew the writer lease (one projector writes, others stand by).
+    /// PostgreSQL needs none (the shard rows are locked) and always answers `true`.
+    pub async fn hold_writer_lease(&self, now_ms: i64) -> Result<bool, sqlx::Error> {
+        use std::sync::atomic::Ordering;
+        if self.store.backend() == Backend::Postgres {
+            return Ok(true);
+        }
+        // Renewed when half the lease is gone, not on every step (each renewal is a commit).
+        if now_ms < self.lease_until.load(Ordering::Relaxed) - LEASE_MS / 2 {
+            return Ok(true);
+        }
+        let row = sqlx::query(
+            "INSERT INTO forward_leases (name, owner, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, \
+             expires_at = excluded.expires_at \
+             WHERE forward_leases.owner = excluded.owner OR forward_leases.expires_at < $4 \
+             RETURNING owner",
+        )
+        .bind(WRITER_LEASE)
+        .bind(&self.owner)
+        .bind(now_ms + LEASE_MS)
+        .bind(now_ms)
+        .fetch_optional(self.store.pool())
+        .await?;
+        let held = row.is_some();
+        self.lease_until
+            .store(if held { now_ms + LEASE_MS } else { 0 }, Ordering::Relaxed);
+        Ok(held)
+    }
+
+    /// Give the SQLite writer lease up (clean shutdown), so a standby need not wait it out.
+    pub async fn release_writer_lease(&self) -> Result<(), sqlx::Error> {
+        if self.store.backend() == Backend::Postgres {
+            return Ok(());
+        }
+        self.lease_until
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        sqlx::query("DELETE FROM forward_leases WHERE name = $1 AND owner = $2")
+            .bind(WRITER_LEASE)
+            .bind(&self.owner)
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Project up to `batch` documents of one shard after its cursor, in one write transaction.
+    /// The shard is the least advanced one with documents to do that no other projector holds:
+    /// PostgreSQL locks its cursor row (`FOR UPDATE SKIP LOCKED`) for the transaction, so two
+    /// projectors work on different shards at once and never on the same documents; SQLite has
+    /// one writer, so one projector holds the writer lease and the others stand by (a step of a
+    /// standby reads nothing).
     pub async fn step(&self, batch: i64, now_ms: i64) -> Result<Step, sqlx::Error> {
-        let cursor = self.cursor().await?;
-        let rows = sqlx::query(&format!(
-            "{STORED_COLUMNS} WHERE d.id > $1 ORDER BY d.id LIMIT $2"
-        ))
-        .bind(cursor)
-        .bind(batch)
-        .fetch_all(self.store.pool())
-        .await?;
-        let documents = rows.iter().map(stored).collect::<Result<Vec<_>, _>>()?;
-        let Some(last) = documents.last().map(|d| d.id) else {
-            return Ok(Step::default());
-        };
-        let mut step = self.apply(&documents, Some((last, now_ms))).await?;
-        step.read = documents.len() as u64;
-        Ok(step)
-    }
-
-    /// Apply documents below the cursor (within `window` ids of it) that have no `doc_index`
-    /// row: on PostgreSQL, those whose transaction committed after a higher id was projected.
-    pub async fn sweep(&self, window: i64) -> Result<Step, sqlx::Error> {
-        let cursor = self.cursor().await?;
-        let rows = sqlx::query(&format!(
-            "{STORED_COLUMNS} WHERE d.id > $1 AND d.id <= $2 AND NOT EXISTS \
-             (SELECT 1 FROM doc_index i WHERE i.document_id = d.id) ORDER BY d.id LIMIT 1000"
-        ))
-        .bind(cursor - window)
-        .bind(cursor)
-        .fetch_all(self.store.pool())
-        .await?;
-        let documents = rows.iter().map(stored).collect::<Result<Vec<_>, _>>()?;
-        if documents.is_empty() {
+        if !self.hold_writer_lease(now_ms).await? {
             return Ok(Step::default());
         }
-        tracing::info!(
-            documents = documents.len(),
-            "projecting documents committed after later ones"
-        );
-        let mut step = self.apply(&documents, None).await?;
-        step.read = documents.len() as u64;
-        Ok(step)
+        let shards = self.shard_cursors(now_ms).await?;
+        let mut order: Vec<(i64, i64)> = shards.iter().map(|(k, last)| (*last, *k)).collect();
+        order.sort_unstable();
+        for (_, shard) in order {
+            let mut tx = match self.store.backend() {
+                Backend::Postgres => {
+                    let mut tx = self.store.begin_write().await?;
+                    let locked: Option<i64> = sqlx::query_scalar(
+                        "SELECT last_id FROM project_cursor WHERE name = $1 \
+                         FOR UPDATE SKIP LOCKED",
+                    )
+                    .bind(shard_name(shard))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match locked {
+                        Some(last) => Some((tx, last)),
+                        // Another projector is on this shard.
+                        None => continue,
+                    }
+                }
+                Backend::Sqlite => None,
+            };
+            let cursor = match &tx {
+                Some((_, last)) => *last,
+                None => shards
+                    .iter()
+                    .find(|(k, _)| *k == shard)
+                    .map_or(0, |(_, last)| *last),
+            };
+            let rows = sqlx::query(&format!(
+                "{STORED_COLUMNS} WHERE d.id > $1 AND d.id % {SHARDS} = $2 ORDER BY d.id LIMIT $3"
+            ))
+            .bind(cursor)
+            .bind(shard)
+            .bind(batch)
+            .fetch_all(self.store.pool())
+            .await?;
+            let documents = rows.iter().map(stored).collect::<Result<Vec<_>, _>>()?;
+            let Some(last) = documents.last().map(|d| d.id) else {
+                if let Some((tx, _)) = tx.take() {
+                    tx.rollback().await?;
+                }
+                continue;
+            };
+            let tx = tx.map(|(tx, _)| tx);
+            let mut step = self
+                .apply(tx, &documents, Some((shard_name(shard), last, now_ms)))
+                .await?;
+            step.read = documents.len() as u64;
+            return Ok(step);
+        }
+        Ok(Step::default())
+    }
+
+    /// Apply documents below the shard cursors (within `window` ids of each) that have no
+    /// `doc_index` row: on PostgreSQL, those whose transaction committed after a higher id was
+    /// projected.
+    pub async fn sweep(&self, window: i64) -> Result<Step, sqlx::Error> {
+        let mut total = Step::default();
+        for (shard, last) in self.shard_cursors(crate::clock::unix_millis()).await? {
+            let rows = sqlx::query(&format!(
+                "{STORED_COLUMNS} WHERE d.id > $1 AND d.id <= $2 AND d.id % {SHARDS} = $3 \
+                 AND NOT EXISTS (SELECT 1 FROM doc_index i WHERE i.document_id = d.id) \
+                 ORDER BY d.id LIMIT 1000"
+            ))
+            .bind(last - window)
+            .bind(last)
+            .bind(shard)
+            .fetch_all(self.store.pool())
+            .await?;
+            let documents = rows.iter().map(stored).collect::<Result<Vec<_>, _>>()?;
+            if documents.is_empty() {
+                continue;
+            }
+            tracing::info!(
+                documents = documents.len(),
+                "projecting documents committed after later ones"
+            );
+            let step = self.apply(None, &documents, None).await?;
+            total.read += documents.len() as u64;
+            total.applied += step.applied;
+            total.undecodable += step.undecodable;
+        }
+        Ok(total)
     }
 
     /// Empty every read table and reset the cursor, in one transaction (`ofd project --rebuild`).
@@ -192,15 +374,24 @@ impl Projector {
                 .execute(&mut *tx)
                 .await?;
         }
+        // A rebuild runs with the projectors stopped: a lease one of them left behind (it
+        // would run out only after its time) does not keep the rebuild standing by.
+        sqlx::query("DELETE FROM forward_leases WHERE name = $1")
+            .bind(WRITER_LEASE)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await
     }
 
-    /// Decode `documents` and write them in one transaction, which also moves the cursor to
-    /// `cursor.0` (at time `cursor.1`) when given.
+    /// Decode `documents` and write them in the transaction `tx` (or, when `None`, a write
+    /// transaction begun after decoding, so SQLite's write lock is not held while decoding),
+    /// which also moves the cursor row `cursor.0` to `cursor.1` (at time `cursor.2`) when
+    /// given, and commits.
     async fn apply(
         &self,
+        tx: Option<sqlx::Transaction<'static, sqlx::Any>>,
         documents: &[Stored],
-        cursor: Option<(i64, i64)>,
+        cursor: Option<(String, i64, i64)>,
     ) -> Result<Step, sqlx::Error> {
         let facts = self.kz_facts(documents).await?;
         let mut step = Step::default();
@@ -229,15 +420,18 @@ impl Projector {
                 })
             })
             .collect();
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = match tx {
+            Some(tx) => tx,
+            None => self.store.begin_write().await?,
+        };
         step.applied = write_batch(&mut tx, documents, &projected).await?;
-        if let Some((last, now_ms)) = cursor {
+        if let Some((name, last, now_ms)) = cursor {
             sqlx::query(
                 "INSERT INTO project_cursor (name, last_id, updated_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, \
                  updated_at = excluded.updated_at WHERE project_cursor.last_id < excluded.last_id",
             )
-            .bind(CURSOR)
+            .bind(name)
             .bind(last)
             .bind(now_ms)
             .execute(&mut *tx)
@@ -465,13 +659,15 @@ async fn write_batch(
             }
         }
     }
-    for ((source, shift), delta) in &shifts {
-        write_shift(tx, source, *shift, delta).await?;
+    let shifts: Vec<_> = shifts.iter().collect();
+    for chunk in shifts.chunks(ROWS_PER_STATEMENT) {
+        write_shifts(tx, style, chunk).await?;
     }
-    for ((register, day), d) in &days {
-        sqlx::query(
+    let days: Vec<_> = days.iter().collect();
+    for chunk in days.chunks(ROWS_PER_STATEMENT * 2) {
+        let sql = format!(
             "INSERT INTO project_daily (register_id, day, receipts, sales_count, refunds_count, \
-             revenue, refunds, cash, card) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             revenue, refunds, cash, card) VALUES {} \
              ON CONFLICT (register_id, day) DO UPDATE SET \
              receipts = project_daily.receipts + excluded.receipts, \
              sales_count = project_daily.sales_count + excluded.sales_count, \
@@ -479,46 +675,56 @@ async fn write_batch(
              revenue = project_daily.revenue + excluded.revenue, \
              refunds = project_daily.refunds + excluded.refunds, \
              cash = project_daily.cash + excluded.cash, card = project_daily.card + excluded.card",
-        )
-        .bind(*register)
-        .bind(*day)
-        .bind(d.receipts)
-        .bind(d.sales_count)
-        .bind(d.refunds_count)
-        .bind(d.revenue)
-        .bind(d.refunds)
-        .bind(d.cash)
-        .bind(d.card)
-        .execute(&mut *tx)
-        .await?;
+            style.tuples(chunk.len(), 9, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for ((register, day), d) in chunk {
+            query = query
+                .bind(*register)
+                .bind(*day)
+                .bind(d.receipts)
+                .bind(d.sales_count)
+                .bind(d.refunds_count)
+                .bind(d.revenue)
+                .bind(d.refunds)
+                .bind(d.cash)
+                .bind(d.card);
+        }
+        query.execute(&mut *tx).await?;
     }
-    for ((register, day, hour), receipts) in &hours {
-        sqlx::query(
-            "INSERT INTO project_hourly (register_id, day, hour, receipts) VALUES ($1, $2, $3, $4) \
+    let hours: Vec<_> = hours.iter().collect();
+    for chunk in hours.chunks(ROWS_PER_STATEMENT * 5) {
+        let sql = format!(
+            "INSERT INTO project_hourly (register_id, day, hour, receipts) VALUES {} \
              ON CONFLICT (register_id, day, hour) DO UPDATE SET \
              receipts = project_hourly.receipts + excluded.receipts",
-        )
-        .bind(*register)
-        .bind(*day)
-        .bind(*hour)
-        .bind(*receipts)
-        .execute(&mut *tx)
-        .await?;
+            style.tuples(chunk.len(), 4, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for ((register, day, hour), receipts) in chunk {
+            query = query.bind(*register).bind(*day).bind(*hour).bind(*receipts);
+        }
+        query.execute(&mut *tx).await?;
     }
-    for ((register, day, name), (lines, revenue)) in &products {
-        sqlx::query(
+    let products: Vec<_> = products.iter().collect();
+    for chunk in products.chunks(ROWS_PER_STATEMENT * 4) {
+        let sql = format!(
             "INSERT INTO project_daily_products (register_id, day, name, lines, revenue) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (register_id, day, name) DO UPDATE SET \
+             VALUES {} ON CONFLICT (register_id, day, name) DO UPDATE SET \
              lines = project_daily_products.lines + excluded.lines, \
              revenue = project_daily_products.revenue + excluded.revenue",
-        )
-        .bind(*register)
-        .bind(*day)
-        .bind(*name)
-        .bind(*lines)
-        .bind(*revenue)
-        .execute(&mut *tx)
-        .await?;
+            style.tuples(chunk.len(), 5, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for ((register, day, name), (lines, revenue)) in chunk {
+            query = query
+                .bind(*register)
+                .bind(*day)
+                .bind(*name)
+                .bind(*lines)
+                .bind(*revenue);
+        }
+        query.execute(&mut *tx).await?;
     }
     Ok(fresh.len() as u64)
 }
@@ -535,23 +741,42 @@ fn shift_figures(p: &Projected) -> [i64; 8] {
     }
 }
 
-/// Add a batch's figures to one shift and set its verdict.
-async fn write_shift(
+/// Whether a closed shift's report counters differ from the computed figures.
+const MISMATCH: &str = "CASE WHEN {closed} IS NOT NULL AND \
+    (({zr} IS NOT NULL AND {zr} <> {r}) OR ({zs} IS NOT NULL AND {zs} <> {s}) \
+    OR ({zf} IS NOT NULL AND {zf} <> {f})) THEN 1 ELSE 0 END";
+
+/// Add a batch's figures to its shifts and set their verdicts, one multi-row upsert. A late
+/// receipt after the close report changes the verdict too, so the verdict is computed from the
+/// row as it will be after the update.
+async fn write_shifts(
     tx: &mut AnyConnection,
-    source: &str,
-    shift: i64,
-    delta: &ShiftDelta,
+    style: Placeholders,
+    shifts: &[(&(String, i64), &ShiftDelta)],
 ) -> Result<(), sqlx::Error> {
-    let (closed, z) = match &delta.close {
-        Some((time, z)) => (Some(*time), z.clone()),
-        None => (None, ZCounters::default()),
+    let new_z = |column: &str| {
+        format!(
+            "(CASE WHEN excluded.closed_time IS NOT NULL THEN excluded.{column} \
+             ELSE project_shifts.{column} END)"
+        )
     };
-    let f = delta.figures;
-    sqlx::query(
+    let sum = |column: &str| format!("(project_shifts.{column} + excluded.{column})");
+    let mismatch = MISMATCH
+        .replace(
+            "{closed}",
+            "COALESCE(excluded.closed_time, project_shifts.closed_time)",
+        )
+        .replace("{zr}", &new_z("z_receipts"))
+        .replace("{zs}", &new_z("z_sales"))
+        .replace("{zf}", &new_z("z_refunds"))
+        .replace("{r}", &sum("receipts"))
+        .replace("{s}", &sum("sales"))
+        .replace("{f}", &sum("refunds"));
+    let sql = format!(
         "INSERT INTO project_shifts (source, shift_number, register_id, opened_time, \
          closed_time, receipts, sales, sales_cash, sales_card, refunds, refunds_cash, \
-         refunds_card, expenses, expense_refunds, z_receipts, z_sales, z_refunds) VALUES ($1, \
-         $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+         refunds_card, expenses, expense_refunds, z_receipts, z_sales, z_refunds, mismatch) \
+         VALUES {} \
          ON CONFLICT (source, shift_number) DO UPDATE SET \
          register_id = COALESCE(project_shifts.register_id, excluded.register_id), \
          opened_time = CASE WHEN excluded.opened_time IS NOT NULL AND \
@@ -567,43 +792,44 @@ async fn write_shift(
          refunds_card = project_shifts.refunds_card + excluded.refunds_card, \
          expenses = project_shifts.expenses + excluded.expenses, \
          expense_refunds = project_shifts.expense_refunds + excluded.expense_refunds, \
-         z_receipts = CASE WHEN excluded.closed_time IS NOT NULL THEN excluded.z_receipts \
-         ELSE project_shifts.z_receipts END, \
-         z_sales = CASE WHEN excluded.closed_time IS NOT NULL THEN excluded.z_sales \
-         ELSE project_shifts.z_sales END, \
-         z_refunds = CASE WHEN excluded.closed_time IS NOT NULL THEN excluded.z_refunds \
-         ELSE project_shifts.z_refunds END",
-    )
-    .bind(source)
-    .bind(shift)
-    .bind(delta.register_id)
-    .bind(delta.opened)
-    .bind(closed)
-    .bind(delta.receipts)
-    .bind(f[0])
-    .bind(f[1])
-    .bind(f[2])
-    .bind(f[3])
-    .bind(f[4])
-    .bind(f[5])
-    .bind(f[6])
-    .bind(f[7])
-    .bind(z.receipts)
-    .bind(z.sales)
-    .bind(z.refunds)
-    .execute(&mut *tx)
-    .await?;
-    // A late receipt after the close report changes the verdict too.
-    sqlx::query(
-        "UPDATE project_shifts SET mismatch = CASE WHEN closed_time IS NOT NULL AND \
-         ((z_receipts IS NOT NULL AND z_receipts <> receipts) \
-         OR (z_sales IS NOT NULL AND z_sales <> sales) \
-         OR (z_refunds IS NOT NULL AND z_refunds <> refunds)) THEN 1 ELSE 0 END \
-         WHERE source = $1 AND shift_number = $2",
-    )
-    .bind(source)
-    .bind(shift)
-    .execute(&mut *tx)
-    .await?;
+         z_receipts = {}, z_sales = {}, z_refunds = {}, mismatch = {mismatch}",
+        style.tuples(shifts.len(), 18, 1),
+        new_z("z_receipts"),
+        new_z("z_sales"),
+        new_z("z_refunds"),
+    );
+    let mut query = sqlx::query(&sql);
+    for ((source, shift), delta) in shifts {
+        let (closed, z) = match &delta.close {
+            Some((time, z)) => (Some(*time), z.clone()),
+            None => (None, ZCounters::default()),
+        };
+        let f = delta.figures;
+        let differs = |counter: Option<i64>, computed: i64| counter.is_some_and(|c| c != computed);
+        let mismatch = closed.is_some()
+            && (differs(z.receipts, delta.receipts)
+                || differs(z.sales, f[0])
+                || differs(z.refunds, f[3]));
+        query = query
+            .bind(source.as_str())
+            .bind(*shift)
+            .bind(delta.register_id)
+            .bind(delta.opened)
+            .bind(closed)
+            .bind(delta.receipts)
+            .bind(f[0])
+            .bind(f[1])
+            .bind(f[2])
+            .bind(f[3])
+            .bind(f[4])
+            .bind(f[5])
+            .bind(f[6])
+            .bind(f[7])
+            .bind(z.receipts)
+            .bind(z.sales)
+            .bind(z.refunds)
+            .bind(i64::from(mismatch));
+    }
+    query.execute(&mut *tx).await?;
     Ok(())
 }

@@ -12,6 +12,12 @@
 //! - **One model for both dialects.** RU forms and KZ commands map to one `kind`, one
 //!   `operation` (sale, refund, expense, expense refund), totals by payment form, lines, shifts
 //!   with the close report's counters beside the computed ones, and daily figures per register.
+//! - **Several projectors** on one database share the work without doing any document twice
+//!   ([`apply`]): the document ids are split into [`apply::SHARDS`] shards, each with its own
+//!   cursor row; on PostgreSQL a step locks one shard's cursor row (`FOR UPDATE SKIP LOCKED`)
+//!   for its transaction, so two projectors work on different shards at once; on SQLite (one
+//!   writer at a time anyway) one projector holds the writer lease and the others stand by,
+//!   taking over when it stops renewing it.
 //! - **Rebuild.** `ofd project --rebuild` empties the read tables and the cursor in one
 //!   transaction, then projects every document again and exits; run it with the projector
 //!   stopped (a running one would only re-add what the rebuild adds, never twice).
@@ -113,6 +119,9 @@ async fn run_loop(
     let poll = Duration::from_millis(config.poll_ms);
     let sweep_every = Duration::from_millis(config.sweep_ms);
     let mut last_sweep = Instant::now();
+    // The lag is a COUNT over the documents not yet projected: while catching up on a large
+    // backlog that is a scan per step, so it is measured at most once a second.
+    let mut last_lag: Option<Instant> = None;
     let mut failures = 0u32;
     while !shutdown.is_cancelled() {
         let now = crate::clock::unix_millis();
@@ -140,15 +149,18 @@ async fn run_loop(
                 Err(error) => tracing::warn!(error = %error, "sweep failed"),
             }
         }
-        if let Ok(lag) = projector.lag().await {
-            metrics.lag_documents.set(lag.documents);
-            metrics.lag_seconds.set(
-                lag.oldest_received_at
-                    .map_or(0, |oldest| (now - oldest).max(0) / 1000),
-            );
-        }
-        if let Ok(cursor) = projector.cursor().await {
-            metrics.cursor.set(cursor);
+        if last_lag.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) || !pause.is_zero() {
+            last_lag = Some(Instant::now());
+            if let Ok(lag) = projector.lag().await {
+                metrics.lag_documents.set(lag.documents);
+                metrics.lag_seconds.set(
+                    lag.oldest_received_at
+                        .map_or(0, |oldest| (now - oldest).max(0) / 1000),
+                );
+            }
+            if let Ok(cursor) = projector.cursor().await {
+                metrics.cursor.set(cursor);
+            }
         }
         if !pause.is_zero() {
             tokio::select! {
@@ -156,6 +168,9 @@ async fn run_loop(
                 _ = tokio::time::sleep(pause) => {}
             }
         }
+    }
+    if let Err(error) = projector.release_writer_lease().await {
+        tracing::warn!(error = %error, "releasing the projector's writer lease failed");
     }
 }
 

@@ -230,7 +230,9 @@ pub struct DocumentSummary {
     pub cashier: Option<String>,
     /// Printed fiscal sign (RU ФП; KZ ticket number).
     pub fiscal_sign: Option<String>,
-    /// Delivery: `received`, `batched`, `accepted`, `rejected`.
+    /// Delivery: `received`, `batched`, `accepted`, `rejected` (absent from an export that
+    /// did not ask for it).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub delivery: String,
     /// Sort key, local seconds (the cursor's first half).
     #[serde(skip)]
@@ -259,10 +261,23 @@ fn delivery(forward_state: &str, batch_id: Option<&str>) -> &'static str {
     }
 }
 
+/// The `doc_index` half of [`SUMMARY_COLUMNS`], for exports that leave `documents` out.
+const INDEX_COLUMNS: &str = "di.document_id, di.dialect, di.register_id, di.point_of_sale_id, \
+    di.fn_number, di.fd_number, di.system_id, di.kz_ticket, di.kind, di.form_code, \
+    di.shift_number, di.operation, di.doc_time, di.received_at, di.total, di.cash, di.card, \
+    di.prepaid, di.credit, di.other_payment, di.cashier, di.fiscal_sign";
+
 fn summary_from_row(row: &AnyRow) -> Result<DocumentSummary, StoreError> {
-    let doc_time: i64 = row.try_get(12)?;
     let state: String = row.try_get(22)?;
     let batch: Option<String> = row.try_get(23)?;
+    let mut summary = index_summary_from_row(row)?;
+    summary.delivery = delivery(&state, batch.as_deref()).to_owned();
+    Ok(summary)
+}
+
+/// The `doc_index` columns of a row ([`INDEX_COLUMNS`]); `delivery` is left empty.
+fn index_summary_from_row(row: &AnyRow) -> Result<DocumentSummary, StoreError> {
+    let doc_time: i64 = row.try_get(12)?;
     Ok(DocumentSummary {
         id: row.try_get(0)?,
         dialect: row.try_get(1)?,
@@ -286,7 +301,7 @@ fn summary_from_row(row: &AnyRow) -> Result<DocumentSummary, StoreError> {
         other_payment: row.try_get(19)?,
         cashier: row.try_get(20)?,
         fiscal_sign: row.try_get(21)?,
-        delivery: delivery(&state, batch.as_deref()).to_owned(),
+        delivery: String::new(),
         doc_time_secs: doc_time,
     })
 }
@@ -416,6 +431,46 @@ fn document_conditions(filter: &DocumentFilter, scope: (i64, i64, i64)) -> Condi
         ));
     }
     c
+}
+
+/// A search's export, read as one stream ([`Tenant::export_documents`]).
+pub struct DocumentExport {
+    sql: String,
+    conditions: Conditions,
+    scope: (i64, i64, i64),
+    pool: sqlx::AnyPool,
+    delivery: bool,
+    json: bool,
+}
+
+impl DocumentExport {
+    /// The documents, newest first, each with its stored JSON when asked for (else empty) and
+    /// its `delivery` when asked for (else empty). One query, one cursor: rows are decoded as
+    /// they arrive, so memory stays flat whatever the size.
+    pub fn rows(
+        &self,
+    ) -> impl futures::Stream<Item = Result<(DocumentSummary, String), StoreError>> + Send + '_
+    {
+        use futures::StreamExt as _;
+        let json_index = if self.delivery || self.json { 24 } else { 22 };
+        self.conditions
+            .query(&self.sql, self.scope)
+            .fetch(&self.pool)
+            .map(move |row| {
+                let row = row?;
+                let summary = if self.delivery || self.json {
+                    summary_from_row(&row)?
+                } else {
+                    index_summary_from_row(&row)?
+                };
+                let json = if self.json {
+                    row.try_get(json_index)?
+                } else {
+                    String::new()
+                };
+                Ok((summary, json))
+            })
+    }
 }
 
 /// One receipt line.
@@ -608,6 +663,43 @@ impl Tenant {
         Ok(c.query(&sql, self.read_scope())
             .fetch_all(self.store().pool())
             .await?)
+    }
+
+    /// An export of the search `filter` (its `limit` ignored): at most `rows` documents, newest
+    /// first, read by [`DocumentExport::rows`] as one streaming cursor. `documents` is joined
+    /// only when the delivery state (`delivery`) or the stored JSON (`json`) is wanted.
+    pub fn export_documents(
+        &self,
+        filter: &DocumentFilter,
+        rows: u64,
+        delivery: bool,
+        json: bool,
+    ) -> DocumentExport {
+        let scope = self.read_scope();
+        let conditions = document_conditions(filter, scope);
+        let (columns, join) = if delivery || json {
+            (
+                SUMMARY_COLUMNS,
+                " JOIN documents d ON d.id = di.document_id",
+            )
+        } else {
+            (INDEX_COLUMNS, "")
+        };
+        let sql = format!(
+            "SELECT {columns}{} FROM doc_index di{join} WHERE {} \
+             ORDER BY di.doc_time DESC, di.document_id DESC LIMIT {}",
+            if json { ", d.json" } else { "" },
+            conditions.clause(),
+            rows.min(i64::MAX as u64)
+        );
+        DocumentExport {
+            sql,
+            conditions,
+            scope,
+            pool: self.store().pool().clone(),
+            delivery,
+            json,
+        }
     }
 
     /// Document `id` in scope, with its lines and stored forms; `None` when out of scope.
