@@ -140,9 +140,19 @@ impl Browser {
         self.el(selector).await.click().await.expect("click");
     }
 
-    /// The page's `h1` text.
+    /// The page's `h1` text. A click may still be replacing the page when the `h1` is found;
+    /// an element of the page that went away is looked up again on the new one.
     pub async fn title(&self) -> String {
-        self.el("h1").await.text().await.expect("h1 text")
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.el("h1").await.text().await {
+                Ok(text) => return text,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => panic!("h1 text: {error}"),
+            }
+        }
     }
 
     /// Wait (up to 10 s, as a page loads after a click) until the `h1` is `expected`.

@@ -10,8 +10,8 @@ use axum::{Extension, Json};
 use maud::{html, Markup};
 use serde_json::json;
 
+use super::forms::parse_id;
 use super::forms::{input, typed, Posted, Problems};
-use super::registers::parse_id;
 use super::{notice, see_other, Ctx, OrPage as _, Signed};
 use crate::account::alert_rules::{AlertKind, Severity, Thresholds};
 use crate::account::alerts::{self as api, AlertQuery, OrgQuery, SettingsChange};

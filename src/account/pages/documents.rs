@@ -23,9 +23,9 @@ use axum::{Extension, Json};
 use base64::Engine as _;
 use maud::{html, Markup};
 
+use super::forms::parse_id;
 use super::forms::{input_with_id, select_with_id, Problems};
 use super::local_time::currency_of;
-use super::registers::parse_id;
 use super::{Ctx, OrPage as _, Signed};
 use crate::account::auth::{Caller, Permission};
 use crate::account::documents::{self as api, DocumentView, ReceiptView, SearchQuery};

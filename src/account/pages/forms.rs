@@ -251,6 +251,12 @@ pub fn typed<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result
     serde_json::from_value(value).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
 }
 
+/// A path id, or the 404 page.
+pub fn parse_id(ctx: &super::Ctx, id: &str) -> Result<i64, axum::response::Response> {
+    id.parse::<i64>()
+        .map_err(|_| ctx.fail(crate::account::error::ApiError::not_found("no such page")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,8 @@ use axum::{Extension, Json};
 use maud::html;
 use serde_json::json;
 
+use super::forms::parse_id;
 use super::forms::{input, role_key, role_options, select, typed, Posted, Problems};
-use super::registers::parse_id;
 use super::{notice, see_other, Ctx, OrPage as _, Signed};
 use crate::account::auth::Caller;
 use crate::account::staff::{self as api, NewKeyRequest};

@@ -10,9 +10,9 @@ use axum::{Extension, Json};
 use maud::html;
 use serde_json::json;
 
+use super::forms::parse_id;
 use super::forms::{input, typed, Posted, Problems};
 use super::parts::{self, done, done_notice, invoice_status_key};
-use super::registers::parse_id;
 use super::{Ctx, OrPage as _, Signed};
 use crate::account::auth::{Caller, Permission};
 use crate::account::invoices::{

@@ -11,9 +11,9 @@ use axum::response::{IntoResponse as _, Response};
 use axum::{Extension, Json};
 use maud::{html, Markup};
 
+use super::forms::parse_id;
 use super::forms::{input, Problems};
 use super::parts::{self, wired_status_key};
-use super::registers::parse_id;
 use super::{Ctx, OrPage as _, Signed};
 use crate::account::applications::{self as api_apps, ApplicationQuery};
 use crate::account::auth::{Caller, Permission};

@@ -168,3 +168,20 @@ pub fn textarea(ctx: &Ctx, name: &str, label_key: &str, value: &str, rows: u32) 
         }
     }
 }
+
+/// The address of a point of sale on one line.
+pub fn address(pos: &crate::store::points_of_sale::PosFields) -> String {
+    [
+        pos.postal_code.as_deref(),
+        pos.region.as_deref(),
+        pos.city.as_deref(),
+        pos.street.as_deref(),
+        pos.house.as_deref(),
+        pos.premises.as_deref(),
+        pos.location.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ")
+}

@@ -13,9 +13,10 @@ use axum::{Extension, Json};
 use maud::{html, Markup};
 use serde_json::json;
 
+use super::forms::parse_id;
 use super::forms::{input, select, typed, Posted, Problems};
+use super::parts::address;
 use super::parts::{self, done, done_notice, lifecycle_key};
-use super::registers::parse_id;
 use super::{Ctx, OrPage as _, Signed};
 use crate::account::auth::{Caller, Permission};
 use crate::account::points_of_sale as api;
@@ -69,23 +70,6 @@ fn form_of(pos: &PosFields) -> Posted {
     put("fias_code", pos.fias_code.as_ref());
     put("kato_code", pos.kato_code.as_ref());
     Posted(fields)
-}
-
-/// The address of a point of sale on one line.
-pub fn address(pos: &PosFields) -> String {
-    [
-        pos.postal_code.as_deref(),
-        pos.region.as_deref(),
-        pos.city.as_deref(),
-        pos.street.as_deref(),
-        pos.house.as_deref(),
-        pos.premises.as_deref(),
-        pos.location.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(", ")
 }
 
 fn address_fields(ctx: &Ctx, problems: &Problems, form: &Posted) -> Markup {

@@ -12,10 +12,10 @@ use axum::{Extension, Json};
 use maud::{html, Markup};
 use serde_json::json;
 
+use super::forms::parse_id;
 use super::forms::{input, select, typed, Posted, Problems};
 use super::parts::{self, done, lifecycle_key};
-use super::registers::{parse_id, register_page};
-use super::{Ctx, OrPage as _, Signed};
+use super::{notice, Ctx, OrPage as _, Signed};
 use crate::account::applications as api_apps;
 use crate::account::auth::{Caller, Permission};
 use crate::account::points_of_sale as api_pos;
@@ -23,7 +23,7 @@ use crate::account::registers::{self as api, RegisterView};
 use crate::account::tariffs::{self, ActivateRequest};
 use crate::store::register_cabinet::RegisterEdit;
 use crate::store::tax_applications::NewApplication;
-use crate::store::Lifecycle;
+use crate::store::{Lifecycle, RegisterStatus};
 
 /// The edit form's values from the register as it is.
 fn form_of(view: &RegisterView) -> Posted {
@@ -413,4 +413,74 @@ pub async fn create_application(
         &format!("/applications/{}", application.id),
         "app.done_created",
     ))
+}
+
+/// The word a register status is shown as.
+pub(super) fn status_key(status: RegisterStatus) -> &'static str {
+    match status {
+        RegisterStatus::Active => "status.active",
+        RegisterStatus::Blocked => "status.blocked",
+        RegisterStatus::Deregistered => "status.deregistered",
+    }
+}
+
+/// One register's page: its details, status and token forms, then `more` (the sections of
+/// [`sections`]).
+pub(super) fn register_page(
+    ctx: &Ctx,
+    caller: &Caller,
+    view: &RegisterView,
+    done: Option<&str>,
+    more: Markup,
+) -> Response {
+    let register = &view.register;
+    let may_change = caller.require(Permission::ChangeRegisters).is_ok();
+    let statuses = [
+        ("active", ctx.t("status.active")),
+        ("blocked", ctx.t("status.blocked")),
+        ("deregistered", ctx.t("status.deregistered")),
+    ];
+    let kz = register.dialect.to_string() == "kz";
+    let row = |key: &str, value: String| -> Markup {
+        html! { tr { th scope="row" { (ctx.t(key)) } td { (value) } } }
+    };
+    let body = html! {
+        (notice(ctx, done))
+        (super::parts::notice_of(ctx, done))
+        @if let Some(token) = view.token {
+            div.secret role="status" {
+                p { strong { (ctx.t("token.shown_once")) } }
+                p { code #kz-token { (token) } }
+            }
+        }
+        table.details {
+            (row("field.dialect", register.dialect.to_string().to_uppercase()))
+            @if let Some(fn_number) = &register.fn_number { (row("field.fn_number", fn_number.clone())) }
+            @if let Some(system_id) = register.system_id { (row("field.system_id", system_id.to_string())) }
+            (row("field.serial", register.serial.clone().unwrap_or_default()))
+            (row("field.model", register.model.clone().unwrap_or_default()))
+            (row("field.reg_number", register.reg_number.clone().unwrap_or_default()))
+            (row("field.inn", register.org_inn.clone().unwrap_or_default()))
+            tr { th scope="row" { (ctx.t("field.status")) } td { span class={ "status " (register.status.as_str()) } { (ctx.t(status_key(register.status))) } } }
+            (row("field.created", ctx.when(register.created_at)))
+            (row("field.updated", ctx.when(register.updated_at)))
+        }
+        @if may_change && register.status != RegisterStatus::Deregistered {
+            form method="post" action={ "/registers/" (register.id) "/status" } {
+                (ctx.csrf_field())
+                (select(ctx, &Problems::none(), "status", "field.status", &statuses, register.status.as_str()))
+                button type="submit" { (ctx.t("registers.change_status")) }
+            }
+            @if kz {
+                form method="post" action={ "/registers/" (register.id) "/token" } {
+                    (ctx.csrf_field())
+                    p.quiet { (ctx.t("token.reset_hint")) }
+                    button type="submit" { (ctx.t("token.reset")) }
+                }
+            }
+        }
+        (more)
+        p { a href="/registers" { (ctx.t("registers.back")) } }
+    };
+    ctx.page(&ctx.t1("registers.one_title", register.id), body)
 }

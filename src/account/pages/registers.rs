@@ -8,27 +8,19 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query};
 use axum::response::Response;
 use axum::{Extension, Json};
-use maud::{html, Markup};
+use maud::html;
 use serde_json::json;
 
-use super::forms::{input, input_with_id, select, select_with_id, typed, Posted, Problems};
+use super::forms::{
+    input, input_with_id, parse_id, select, select_with_id, typed, Posted, Problems,
+};
 use super::{notice, see_other, Ctx, OrPage as _, Signed};
 use crate::account::auth::{Caller, Permission};
-use crate::account::registers::{
-    self as api, ListQuery, ProvisionRequest, RegisterView, StatusChange,
-};
-use crate::store::{Register, RegisterStatus};
+use crate::account::registers::{self as api, ListQuery, ProvisionRequest, StatusChange};
+use crate::store::Register;
 
 /// Rows per page.
 const PAGE: i64 = 50;
-
-fn status_key(status: RegisterStatus) -> &'static str {
-    match status {
-        RegisterStatus::Active => "status.active",
-        RegisterStatus::Blocked => "status.blocked",
-        RegisterStatus::Deregistered => "status.deregistered",
-    }
-}
 
 fn identity_of(register: &Register) -> String {
     match (&register.fn_number, register.system_id) {
@@ -131,7 +123,7 @@ async fn list_page(
                                     td { (view.register.dialect.to_string().to_uppercase()) }
                                     td { (identity_of(&view.register)) }
                                     td { (view.register.model.as_deref().unwrap_or("")) }
-                                    td { span class={ "status " (view.register.status.as_str()) } { (ctx.t(status_key(view.register.status))) } }
+                                    td { span class={ "status " (view.register.status.as_str()) } { (ctx.t(super::register_more::status_key(view.register.status))) } }
                                     @if operator { td { (view.register.org_inn.as_deref().unwrap_or("")) } }
                                     td { (ctx.when(view.register.created_at)) }
                                 }
@@ -196,7 +188,9 @@ pub async fn add(Signed(ctx, caller): Signed, form: Posted) -> Result<Response, 
             let more =
                 super::register_more::sections(&ctx, &caller, &view, None, &Problems::none())
                     .await?;
-            Ok(register_page(&ctx, &caller, &view, None, more))
+            Ok(super::register_more::register_page(
+                &ctx, &caller, &view, None, more,
+            ))
         }
         Err(error) if error.status().is_client_error() && error.status().as_u16() != 403 => {
             let problems = Problems::from_api(&error);
@@ -204,67 +198,6 @@ pub async fn add(Signed(ctx, caller): Signed, form: Posted) -> Result<Response, 
         }
         Err(error) => Err(ctx.fail(error)),
     }
-}
-
-/// One register's page: its details, status and token forms, then `more` (the sections of
-/// [`super::register_more`]).
-pub(super) fn register_page(
-    ctx: &Ctx,
-    caller: &Caller,
-    view: &RegisterView,
-    done: Option<&str>,
-    more: Markup,
-) -> Response {
-    let register = &view.register;
-    let may_change = caller.require(Permission::ChangeRegisters).is_ok();
-    let statuses = [
-        ("active", ctx.t("status.active")),
-        ("blocked", ctx.t("status.blocked")),
-        ("deregistered", ctx.t("status.deregistered")),
-    ];
-    let kz = register.dialect.to_string() == "kz";
-    let row = |key: &str, value: String| -> Markup {
-        html! { tr { th scope="row" { (ctx.t(key)) } td { (value) } } }
-    };
-    let body = html! {
-        (notice(ctx, done))
-        (super::parts::notice_of(ctx, done))
-        @if let Some(token) = view.token {
-            div.secret role="status" {
-                p { strong { (ctx.t("token.shown_once")) } }
-                p { code #kz-token { (token) } }
-            }
-        }
-        table.details {
-            (row("field.dialect", register.dialect.to_string().to_uppercase()))
-            @if let Some(fn_number) = &register.fn_number { (row("field.fn_number", fn_number.clone())) }
-            @if let Some(system_id) = register.system_id { (row("field.system_id", system_id.to_string())) }
-            (row("field.serial", register.serial.clone().unwrap_or_default()))
-            (row("field.model", register.model.clone().unwrap_or_default()))
-            (row("field.reg_number", register.reg_number.clone().unwrap_or_default()))
-            (row("field.inn", register.org_inn.clone().unwrap_or_default()))
-            tr { th scope="row" { (ctx.t("field.status")) } td { span class={ "status " (register.status.as_str()) } { (ctx.t(status_key(register.status))) } } }
-            (row("field.created", ctx.when(register.created_at)))
-            (row("field.updated", ctx.when(register.updated_at)))
-        }
-        @if may_change && register.status != RegisterStatus::Deregistered {
-            form method="post" action={ "/registers/" (register.id) "/status" } {
-                (ctx.csrf_field())
-                (select(ctx, &Problems::none(), "status", "field.status", &statuses, register.status.as_str()))
-                button type="submit" { (ctx.t("registers.change_status")) }
-            }
-            @if kz {
-                form method="post" action={ "/registers/" (register.id) "/token" } {
-                    (ctx.csrf_field())
-                    p.quiet { (ctx.t("token.reset_hint")) }
-                    button type="submit" { (ctx.t("token.reset")) }
-                }
-            }
-        }
-        (more)
-        p { a href="/registers" { (ctx.t("registers.back")) } }
-    };
-    ctx.page(&ctx.t1("registers.one_title", register.id), body)
 }
 
 /// `GET /registers/{id}` (404 page for another organisation's).
@@ -280,13 +213,9 @@ pub async fn one(
     let more =
         super::register_more::sections(&ctx, &caller, &view, None, &Problems::none()).await?;
     let done = query.get("done").map(String::as_str);
-    Ok(register_page(&ctx, &caller, &view, done, more))
-}
-
-/// A path id, or the 404 page.
-pub fn parse_id(ctx: &Ctx, id: &str) -> Result<i64, Response> {
-    id.parse::<i64>()
-        .map_err(|_| ctx.fail(crate::account::error::ApiError::not_found("no such page")))
+    Ok(super::register_more::register_page(
+        &ctx, &caller, &view, done, more,
+    ))
 }
 
 /// `POST /registers/{id}/status`.
@@ -314,5 +243,7 @@ pub async fn reset_token(
         .or_page(&ctx)?;
     let more =
         super::register_more::sections(&ctx, &caller, &view, None, &Problems::none()).await?;
-    Ok(register_page(&ctx, &caller, &view, None, more))
+    Ok(super::register_more::register_page(
+        &ctx, &caller, &view, None, more,
+    ))
 }

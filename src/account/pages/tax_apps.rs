@@ -12,9 +12,9 @@ use axum::{Extension, Json};
 use maud::{html, Markup};
 use serde_json::json;
 
+use super::forms::parse_id;
 use super::forms::{input, select, typed, Posted, Problems};
 use super::parts::{self, app_kind_key, app_status_key, done, done_notice};
-use super::registers::parse_id;
 use super::{Ctx, OrPage as _, Signed};
 use crate::account::applications::{self as api, ApplicationQuery, SignRequest};
 use crate::account::auth::Permission;
@@ -128,7 +128,7 @@ fn page(
                 (row("field.system_id", f.system_id.map(|v| v.to_string())))
                 (row("field.reg_number", f.reg_number.clone()))
                 (row("app.place", f.point_of_sale.as_ref().map(|p| p.name.clone())))
-                (row("pos.address", f.point_of_sale.as_ref().map(super::pos::address)))
+                (row("pos.address", f.point_of_sale.as_ref().map(super::parts::address)))
                 (row("app.reasons", Some(reasons)))
                 (row("pos.batch_reason", f.deregistration_reason.map(|r| r.as_str().to_owned())))
                 (row("pos.batch_reason_text", f.deregistration_text.clone()))
