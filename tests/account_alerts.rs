@@ -22,11 +22,10 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use common::on_each_backend;
 use hmac::{Hmac, Mac as _};
-use ingest_support::{ack_fields, document_frame_of, receipt_frame, send_one};
+use ingest_support::{ack_fields, close_shift_counting, receipt_frame, send_one};
 use ofd::account::alert_evaluator::evaluate_once;
 use ofd::account::AccountOptions;
 use ofd::ingest::Server;
-use ofd_protocol::ru::tlv::Writer;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio::sync::{mpsc, Mutex};
@@ -110,40 +109,6 @@ fn close_shift(
         oldest_unsent_s,
         None,
     )
-}
-
-/// [`close_shift`] made at `at` (tag 1012) whose Z report counts `receipts` receipts in the
-/// shift (tag 1118).
-#[allow(clippy::too_many_arguments)]
-fn close_shift_counting(
-    ffd: u8,
-    fn_number: &str,
-    fd: u32,
-    at: u32,
-    exhausted: bool,
-    unsent: u32,
-    oldest_unsent_s: u32,
-    receipts: Option<u32>,
-) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.begin(5).expect("begin");
-    w.byte(1209, ffd).expect("1209");
-    w.tlv(1041, fn_number.as_bytes()).expect("1041");
-    w.u32(1040, fd).expect("1040");
-    w.u32(1012, at).expect("1012");
-    w.u32(1038, 1).expect("1038");
-    w.byte(1050, u8::from(exhausted)).expect("1050");
-    w.byte(1051, 0).expect("1051");
-    w.byte(1052, 0).expect("1052");
-    w.u32(1097, unsent).expect("1097");
-    w.u32(1098, oldest_unsent_s).expect("1098");
-    if let Some(receipts) = receipts {
-        w.u32(1118, receipts).expect("1118");
-    }
-    w.tlv(1077, &[0; 6]).expect("1077");
-    w.end().expect("end doc");
-    let document = w.finish().expect("finish");
-    document_frame_of(document, 5, fn_number, fd, None)
 }
 
 /// Send `frame` through the ingest port and expect acknowledgement code 0.

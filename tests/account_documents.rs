@@ -178,6 +178,7 @@ async fn read_tables(store: &Store) -> Vec<String> {
         ("project_daily", "register_id, day"),
         ("project_hourly", "register_id, day, hour"),
         ("project_daily_products", "register_id, day, name"),
+        ("drive_reports", "fn_number"),
     ] {
         let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {order}"))
             .fetch_all(store.pool())

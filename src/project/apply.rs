@@ -368,6 +368,7 @@ impl Projector {
             "project_daily",
             "project_hourly",
             "project_daily_products",
+            "drive_reports",
             "project_cursor",
         ] {
             sqlx::query(&format!("DELETE FROM {table}"))
@@ -662,6 +663,52 @@ async fn write_batch(
     let shifts: Vec<_> = shifts.iter().collect();
     for chunk in shifts.chunks(ROWS_PER_STATEMENT) {
         write_shifts(tx, style, chunk).await?;
+    }
+    // Each RU drive's latest word on its unsent documents: one row per drive, the batch's
+    // latest report per drive, and a stored row only replaced by a later report (two projectors
+    // and a re-run apply in any order).
+    let mut drives: BTreeMap<&str, (&Stored, (i64, Option<i64>, Option<i64>), i64)> =
+        BTreeMap::new();
+    for (document, projected) in &fresh {
+        if let (Some(fn_number), Some(unsent), "ru") = (
+            document.fn_number.as_deref(),
+            projected.unsent,
+            document.dialect.as_str(),
+        ) {
+            let entry = drives.entry(fn_number).or_insert((
+                document,
+                unsent,
+                local_time(document, projected),
+            ));
+            if document.id > entry.0.id {
+                *entry = (document, unsent, local_time(document, projected));
+            }
+        }
+    }
+    let drives: Vec<_> = drives.into_iter().collect();
+    for chunk in drives.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO drive_reports (fn_number, register_id, document_id, doc_time, \
+             unsent_count, unsent_oldest, unsent_first) VALUES {} \
+             ON CONFLICT (fn_number) DO UPDATE SET register_id = excluded.register_id, \
+             document_id = excluded.document_id, doc_time = excluded.doc_time, \
+             unsent_count = excluded.unsent_count, unsent_oldest = excluded.unsent_oldest, \
+             unsent_first = excluded.unsent_first \
+             WHERE excluded.document_id > drive_reports.document_id",
+            style.tuples(chunk.len(), 7, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for (fn_number, (document, unsent, time)) in chunk {
+            query = query
+                .bind(*fn_number)
+                .bind(document.register_id)
+                .bind(document.id)
+                .bind(*time)
+                .bind(unsent.0)
+                .bind(unsent.1)
+                .bind(unsent.2);
+        }
+        query.execute(&mut *tx).await?;
     }
     let days: Vec<_> = days.iter().collect();
     for chunk in days.chunks(ROWS_PER_STATEMENT * 2) {

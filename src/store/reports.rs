@@ -1,4 +1,4 @@
-//! Reads of the read tables the projector fills (`0011_read_models.sql`): document search, one
+//! Reads of the read tables the projector fills (`0011_read_models.sql`, `0019_drive_reports.sql`): document search, one
 //! document, shifts, totals, the drives' unsent documents, delivery status.
 //!
 //! Every query is scoped as the tenancy rule says: through the registers the actor may see
@@ -925,11 +925,8 @@ impl Tenant {
         let scope = self.read_scope();
         let sql = format!(
             "SELECT di.register_id, di.fn_number, di.unsent_count, di.unsent_oldest, \
-             di.unsent_first, di.doc_time FROM doc_index di WHERE {} AND di.dialect = 'ru' \
-             AND di.register_id IS NOT NULL AND di.unsent_count IS NOT NULL \
-             AND di.document_id = (SELECT MAX(x.document_id) FROM doc_index x \
-             WHERE x.fn_number = di.fn_number AND x.unsent_count IS NOT NULL) \
-             ORDER BY di.register_id",
+             di.unsent_first, di.doc_time FROM drive_reports di WHERE {} \
+             AND di.register_id IS NOT NULL ORDER BY di.register_id, di.fn_number",
             scope_clause(scope)
         );
         let rows = sqlx::query(&sql)

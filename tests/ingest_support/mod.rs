@@ -390,3 +390,39 @@ pub async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
     .await
     .is_ok()
 }
+
+/// A shift-close report (form 5) of `fn_number` in ФФД `ffd` (tag 1209: 2 = 1.05, 4 = 1.2),
+/// made at `at` (tag 1012), with the drive's own state (1050 exhausted, 1097/1098 unsent) and,
+/// when given, a Z report that counts `receipts` receipts in the
+/// shift (tag 1118).
+#[allow(clippy::too_many_arguments)]
+pub fn close_shift_counting(
+    ffd: u8,
+    fn_number: &str,
+    fd: u32,
+    at: u32,
+    exhausted: bool,
+    unsent: u32,
+    oldest_unsent_s: u32,
+    receipts: Option<u32>,
+) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.begin(5).expect("begin");
+    w.byte(1209, ffd).expect("1209");
+    w.tlv(1041, fn_number.as_bytes()).expect("1041");
+    w.u32(1040, fd).expect("1040");
+    w.u32(1012, at).expect("1012");
+    w.u32(1038, 1).expect("1038");
+    w.byte(1050, u8::from(exhausted)).expect("1050");
+    w.byte(1051, 0).expect("1051");
+    w.byte(1052, 0).expect("1052");
+    w.u32(1097, unsent).expect("1097");
+    w.u32(1098, oldest_unsent_s).expect("1098");
+    if let Some(receipts) = receipts {
+        w.u32(1118, receipts).expect("1118");
+    }
+    w.tlv(1077, &[0; 6]).expect("1077");
+    w.end().expect("end doc");
+    let document = w.finish().expect("finish");
+    document_frame_of(document, 5, fn_number, fd, None)
+}
