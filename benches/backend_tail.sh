@@ -6,6 +6,9 @@
 # server (user + system) and, on PostgreSQL, of the database backends serving it.
 # Usage: benches/backend_tail.sh [docs/s] [seconds] [registers]   (release build)
 set -euo pipefail
+# One host plays every register: the per-source limits (rate and open connections, defaults
+# against a hostile source) would throttle it, so they are off for the load test.
+export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0
 cd "$(dirname "$0")/.."
 OFD=$(realpath "${OFD:-target/release/ofd}")
 RATE=${1:-2000}

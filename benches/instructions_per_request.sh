@@ -7,6 +7,9 @@
 #   3. a measured pass: REGISTERS registers x 25 requests, all in flight; then a dump.
 # Usage: OFD=target/release/ofd benches/instructions_per_request.sh [ru|kz] [registers]
 set -euo pipefail
+# One host plays every register: the per-source limits (rate and open connections, defaults
+# against a hostile source) would throttle it, so they are off for the load test.
+export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0
 cd "$(dirname "$0")/.."
 OFD=${OFD:-target/release/ofd}
 DIALECT=${1:-kz}

@@ -8,6 +8,9 @@
 # ingest, on free ports) instead of `ofd serve`.
 # Prints one JSON line per emulator run (the emulator's own --json summary) and a ratio line.
 set -euo pipefail
+# One host plays every register: the per-source limits (rate and open connections, defaults
+# against a hostile source) would throttle it, so they are off for the load test.
+export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0
 cd "$(dirname "$0")/.."
 OFD=${OFD:-target/release/ofd}
 REGISTERS=${1:-200}
