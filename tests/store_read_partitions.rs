@@ -450,8 +450,15 @@ async fn the_migration_keeps_every_row_and_every_answer_of_a_populated_database(
         ensure_ahead(&store, NOW_MS).await.expect("months ahead");
         let register_id = register(&store).await;
         store_and_project(&store, twelve_receipts()).await;
-        let all: Vec<_> = INDEX_AND_LINES.iter().chain(&DAILY_TABLES).copied().collect();
-        let before = (answers(&store, register_id).await, read_tables(&store, &all).await);
+        let all: Vec<_> = INDEX_AND_LINES
+            .iter()
+            .chain(&DAILY_TABLES)
+            .copied()
+            .collect();
+        let before = (
+            answers(&store, register_id).await,
+            read_tables(&store, &all).await,
+        );
         check_answers(&before.0);
         assert_eq!(before.1.len(), 12 + 12 + 4 + 12 + 4);
 
@@ -459,7 +466,10 @@ async fn the_migration_keeps_every_row_and_every_answer_of_a_populated_database(
         store.close().await;
         // The real upgrade path: opening the database runs 0017 over the rows.
         let store = db.open().await;
-        let after = (answers(&store, register_id).await, read_tables(&store, &all).await);
+        let after = (
+            answers(&store, register_id).await,
+            read_tables(&store, &all).await,
+        );
         assert_eq!(after.0, before.0);
         assert_eq!(after.1, before.1, "every row, doc_items.doc_time restored");
         if db.backend == Backend::Postgres {
@@ -476,11 +486,7 @@ async fn the_migration_keeps_every_row_and_every_answer_of_a_populated_database(
                 ]
             );
             let items = placement(&store, "doc_items").await;
-            assert_eq!(
-                items.iter().map(|(_, n)| n).sum::<i64>(),
-                12,
-                "{items:?}"
-            );
+            assert_eq!(items.iter().map(|(_, n)| n).sum::<i64>(), 12, "{items:?}");
             assert!(items.iter().all(|(p, _)| p != "doc_items_default"));
             // New documents still project after the upgrade, into their month.
             store_and_project(
@@ -489,7 +495,10 @@ async fn the_migration_keeps_every_row_and_every_answer_of_a_populated_database(
             )
             .await;
             let index = placement(&store, "doc_index").await;
-            assert!(index.contains(&("doc_index_p202612".to_owned(), 4)), "{index:?}");
+            assert!(
+                index.contains(&("doc_index_p202612".to_owned(), 4)),
+                "{index:?}"
+            );
         }
         // Projecting every document again (the cursors moved back, as after a crash or by a
         // second projector) applies none twice: the index's key holds doc_time now.
@@ -537,7 +546,10 @@ async fn listed_and_consistent(store: &Store) -> Vec<i64> {
     .fetch_one(store.pool())
     .await
     .expect("orphans");
-    assert_eq!(orphans, 0, "an index row or line of a document that is gone");
+    assert_eq!(
+        orphans, 0,
+        "an index row or line of a document that is gone"
+    );
     sqlx::query_scalar("SELECT fd_number FROM doc_index ORDER BY fd_number")
         .fetch_all(store.pool())
         .await
@@ -563,7 +575,9 @@ async fn retention_drops_a_read_month_only_with_every_document_it_describes() {
         let store = db.open().await;
         let postgres = store.backend() == Backend::Postgres;
         // September, October and November 2020.
-        ensure_ahead(&store, 1_600_000_000_000).await.expect("months");
+        ensure_ahead(&store, 1_600_000_000_000)
+            .await
+            .expect("months");
         register(&store).await;
         let september = 1_600_077_600;
         let late = 1_600_599_600; // 2020-09-20, received 2020-10-05 (an offline register)
@@ -617,7 +631,11 @@ async fn retention_drops_a_read_month_only_with_every_document_it_describes() {
                     table.table
                 );
             }
-            INDEX_AND_LINES.iter().chain(&DAILY_TABLES).copied().collect()
+            INDEX_AND_LINES
+                .iter()
+                .chain(&DAILY_TABLES)
+                .copied()
+                .collect()
         } else {
             // SQLite keeps the daily totals of deleted documents (no months to drop).
             INDEX_AND_LINES.to_vec()

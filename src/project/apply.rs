@@ -597,7 +597,10 @@ async fn write_batch(
         .iter()
         .flat_map(|(d, p)| {
             let time = local_time(d, p);
-            p.lines.iter().enumerate().map(move |(i, l)| (d.id, time, i, l))
+            p.lines
+                .iter()
+                .enumerate()
+                .map(move |(i, l)| (d.id, time, i, l))
         })
         .collect();
     // 100 lines × 9 parameters: below SQLite's oldest limit of 999.
