@@ -165,8 +165,13 @@ async fn a_new_forwarder_resumes_an_unanswered_batch_under_its_id() {
         let mut options = fast_options(&sink.batches_url());
         options.lease_ms = 1_000;
         options.workers = 1;
-        let first = TestForwarder::start(&options, &store);
+        // All 20 committed before the forwarder starts, so its first claim takes them all as
+        // one batch. Started first, it could claim the documents of the writer's first commit
+        // alone (the oldest is older than batch_max_age_ms as soon as a loaded machine delays
+        // the next commit), and with every answer lost its one worker resends that partial
+        // batch forever: the rest are never claimed and the sink never holds 20.
         ingest(&store, ru_documents("9999078900001234", 1, 20)).await;
+        let first = TestForwarder::start(&options, &store);
         eventually("the batch stored at the sink", || async {
             sink.stats().await.documents == 20
         })

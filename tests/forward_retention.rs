@@ -110,7 +110,13 @@ async fn whole_confirmed_months_are_dropped_and_months_with_unconfirmed_document
             "documents_p202011",
         ];
         if postgres {
-            assert_eq!(made.created, expected_months);
+            let documents_made: Vec<&str> = made
+                .created
+                .iter()
+                .map(String::as_str)
+                .filter(|name| name.starts_with("documents_"))
+                .collect();
+            assert_eq!(documents_made, expected_months);
             assert_eq!(partitions_left(&store).await, expected_months);
         } else {
             assert!(made.created.is_empty() && made.failed.is_empty());

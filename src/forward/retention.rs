@@ -88,6 +88,12 @@ impl Retention {
         for (partition, documents) in &months.dropped {
             tracing::info!(%partition, documents, cutoff = %cutoff, "retention: dropped a month partition whose documents were all confirmed by the tax authority");
         }
+        for (partition, rows) in &months.read_dropped {
+            tracing::info!(%partition, rows, cutoff = %cutoff, "retention: dropped a read month (index, lines, daily figures) that describes no stored document");
+        }
+        for partition in &months.read_kept {
+            tracing::info!(%partition, cutoff = %cutoff, "retention: read month kept: it still describes a stored document (or the read tables were busy)");
+        }
         for (partition, unconfirmed) in &months.kept {
             tracing::info!(%partition, unconfirmed, cutoff = %cutoff, "retention: month partition kept (documents not confirmed by the tax authority, or busy); its confirmed documents are deleted in batches");
         }

@@ -241,7 +241,8 @@ pub struct Metrics {
     pub kz_audit_dropped: IntCounter,
     /// Bytes held in connections' read buffers now.
     pub read_buffer_bytes: IntGauge,
-    /// Month partitions of `documents` that could not be made ahead (PostgreSQL; alert).
+    /// Month partitions of `documents` and the read tables that could not be made ahead
+    /// (PostgreSQL; alert).
     pub partition_failures: IntCounter,
 }
 
@@ -384,7 +385,7 @@ impl Metrics {
             )?,
             partition_failures: counter(
                 "ofd_ingest_partition_failures_total",
-                "Month partitions of documents the server could not make ahead (PostgreSQL).",
+                "Month partitions of documents and of the read tables the server could not make ahead (PostgreSQL).",
             )?,
             registry,
         };

@@ -2,7 +2,10 @@
 //!
 //! Invariants:
 //! - A document is applied at most once: its `doc_index` row is inserted first with
-//!   `ON CONFLICT (document_id) DO NOTHING RETURNING`, and its lines and the shift, daily,
+//!   `ON CONFLICT (document_id) DO NOTHING RETURNING` — on PostgreSQL, whose `doc_index` is
+//!   partitioned by `doc_time` (`migrations/postgres/0017`), `(document_id, doc_time)`, the same
+//!   rule because a document's `doc_time` is a function of the stored document
+//!   ([`local_time`]) — and its lines and the shift, daily,
 //!   hourly and product figures are added only when that insert took (summed per row over the
 //!   batch and written as multi-row upserts, so each figure row is written once per batch).
 //!   Replaying a batch (a crash between the writes and the cursor move, two projectors, a
@@ -534,6 +537,12 @@ async fn write_batch(
     projected: &[Projected],
 ) -> Result<u64, sqlx::Error> {
     let style = Placeholders::of(tx);
+    // The unique keys hold the partition key on PostgreSQL (`migrations/postgres/0017`).
+    let (index_key, items_key) = if tx.backend_name().eq_ignore_ascii_case("sqlite") {
+        ("document_id", "document_id, line")
+    } else {
+        ("document_id, doc_time", "document_id, line, doc_time")
+    };
     let pairs: Vec<(&Stored, &Projected)> = documents.iter().zip(projected).collect();
     let mut new_ids = HashSet::new();
     for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
@@ -543,7 +552,7 @@ async fn write_batch(
              system_id, kz_ticket, kind, form_code, shift_number, operation, doc_time, \
              received_at, total, cash, card, prepaid, credit, other_payment, cashier, \
              fiscal_sign, unsent_count, unsent_oldest, unsent_first) VALUES {} \
-             ON CONFLICT (document_id) DO NOTHING RETURNING document_id",
+             ON CONFLICT ({index_key}) DO NOTHING RETURNING document_id",
             style.tuples(chunk.len(), INDEX_COLUMNS, 1)
         );
         let mut query = sqlx::query(&sql);
@@ -585,18 +594,25 @@ async fn write_batch(
         .filter(|(d, _)| new_ids.contains(&d.id))
         .collect();
 
-    let lines: Vec<(i64, usize, &Line)> = fresh
+    let lines: Vec<(i64, i64, usize, &Line)> = fresh
         .iter()
-        .flat_map(|(d, p)| p.lines.iter().enumerate().map(|(i, l)| (d.id, i, l)))
+        .flat_map(|(d, p)| {
+            let time = local_time(d, p);
+            p.lines
+                .iter()
+                .enumerate()
+                .map(move |(i, l)| (d.id, time, i, l))
+        })
         .collect();
-    for chunk in lines.chunks(ROWS_PER_STATEMENT * 3) {
+    // 100 lines × 9 parameters: below SQLite's oldest limit of 999.
+    for chunk in lines.chunks(ROWS_PER_STATEMENT * 5 / 2) {
         let sql = format!(
             "INSERT INTO doc_items (document_id, line, name, price, quantity, amount, vat_rate, \
-             vat_amount) VALUES {} ON CONFLICT (document_id, line) DO NOTHING",
-            style.tuples(chunk.len(), 8, 1)
+             vat_amount, doc_time) VALUES {} ON CONFLICT ({items_key}) DO NOTHING",
+            style.tuples(chunk.len(), 9, 1)
         );
         let mut query = sqlx::query(&sql);
-        for (id, line, item) in chunk {
+        for (id, time, line, item) in chunk {
             query = query
                 .bind(*id)
                 .bind(*line as i64)
@@ -605,7 +621,8 @@ async fn write_batch(
                 .bind(item.quantity.as_str())
                 .bind(item.amount)
                 .bind(item.vat_rate.as_deref())
-                .bind(item.vat_amount);
+                .bind(item.vat_amount)
+                .bind(*time);
         }
         query.execute(&mut *tx).await?;
     }

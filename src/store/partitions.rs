@@ -1,14 +1,19 @@
-//! Monthly partitions of `documents` on PostgreSQL (`migrations/postgres/0013`); SQLite keeps one
-//! table and every function here is a no-op there.
+//! Monthly partitions on PostgreSQL of `documents` (`migrations/postgres/0013`) and of the read
+//! tables (`migrations/postgres/0017`), listed in [`TABLES`]; SQLite keeps one table each and
+//! every function here is a no-op there.
 //!
 //! Invariants:
-//! - A month partition is named `documents_pYYYYMM` and covers `received_at` (server time, UTC
-//!   ms) from the first millisecond of that UTC month to the first of the next; the names are
-//!   the only place the bounds are recorded besides the catalogue, and [`month_of_partition`]
-//!   reads them back.
-//! - `documents_default` takes any row no month covers, so a document is never refused for its
-//!   date. The server makes the current month and [`MONTHS_AHEAD`] more ahead of time (at start
-//!   and every [`INTERVAL`]), so in normal operation nothing reaches the default partition.
+//! - A month partition is named `<table>_pYYYYMM` ([`Month::partition_of`]) and covers that UTC
+//!   calendar month of the table's key, in the key's own unit ([`Partitioned::unit_ms`]):
+//!   `documents.received_at` (server time, UTC ms), `doc_index.doc_time` and
+//!   `doc_items.doc_time` (register-local naive seconds), the daily tables' `day` (local seconds
+//!   / 86400). The names are the only place the bounds are recorded besides the catalogue, and
+//!   [`month_of_partition`] reads them back.
+//! - `<table>_default` takes any row no month covers, so a document or a figure is never
+//!   refused for its date. The server makes the current month and [`MONTHS_AHEAD`] more of every
+//!   table ahead of time (at start and every [`INTERVAL`]), so in normal operation nothing
+//!   reaches a default partition. Register-local times run at most about 14 hours ahead of UTC,
+//!   well inside the months made ahead.
 //! - A month whose range already has rows in the default partition cannot be attached
 //!   (PostgreSQL refuses); that is logged, counted as a failure and retried next time, never
 //!   fatal: the rows stay in the default partition and are still found by every query.
@@ -20,6 +25,57 @@ use chrono::{Datelike as _, NaiveDate, TimeZone as _, Utc};
 use sqlx::Row as _;
 
 use super::{Backend, Store};
+
+/// A table partitioned by month and the unit of its partition key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Partitioned {
+    /// The partitioned (parent) table.
+    pub table: &'static str,
+    /// Milliseconds per unit of the partition key: 1 (ms), 1000 (seconds), 86 400 000 (days).
+    pub unit_ms: i64,
+}
+
+/// `documents`, by arrival (UTC ms).
+pub const DOCUMENTS: Partitioned = Partitioned {
+    table: "documents",
+    unit_ms: 1,
+};
+
+/// The read tables, by the documents' local time: `doc_index` first (retention reads the read
+/// months from it).
+pub const READ_TABLES: [Partitioned; 5] = [
+    Partitioned {
+        table: "doc_index",
+        unit_ms: 1000,
+    },
+    Partitioned {
+        table: "doc_items",
+        unit_ms: 1000,
+    },
+    Partitioned {
+        table: "project_daily",
+        unit_ms: 86_400_000,
+    },
+    Partitioned {
+        table: "project_hourly",
+        unit_ms: 86_400_000,
+    },
+    Partitioned {
+        table: "project_daily_products",
+        unit_ms: 86_400_000,
+    },
+];
+
+/// Every table partitioned by month, each kept [`MONTHS_AHEAD`] by [`ensure_ahead`].
+pub const TABLES: [Partitioned; 6] = [
+    DOCUMENTS,
+    READ_TABLES[0],
+    READ_TABLES[1],
+    READ_TABLES[2],
+    READ_TABLES[3],
+    READ_TABLES[4],
+];
 
 /// Months made ahead of the current one.
 pub const MONTHS_AHEAD: u32 = 2;
@@ -72,15 +128,31 @@ impl Month {
         Some((self.start_millis()?, self.next().start_millis()?))
     }
 
-    /// The partition's table name, `documents_pYYYYMM`.
+    /// `[start, end)` of the month in the partition key's unit of `table`.
+    pub fn bounds_in(self, table: Partitioned) -> Option<(i64, i64)> {
+        let (start, end) = self.bounds()?;
+        Some((start / table.unit_ms, end / table.unit_ms))
+    }
+
+    /// The documents' partition table name, `documents_pYYYYMM`.
     pub fn partition_name(self) -> String {
-        format!("documents_p{:04}{:02}", self.year, self.month)
+        self.partition_of(DOCUMENTS)
+    }
+
+    /// The partition table name of `table` for this month, `<table>_pYYYYMM`.
+    pub fn partition_of(self, table: Partitioned) -> String {
+        format!("{}_p{:04}{:02}", table.table, self.year, self.month)
     }
 }
 
-/// The month a partition table named by [`Month::partition_name`] covers.
+/// The month a partition of `documents` named by [`Month::partition_name`] covers.
 pub fn month_of_partition(name: &str) -> Option<Month> {
-    let digits = name.strip_prefix("documents_p")?;
+    month_of_partition_of(DOCUMENTS, name)
+}
+
+/// The month a partition of `table` named by [`Month::partition_of`] covers.
+pub fn month_of_partition_of(table: Partitioned, name: &str) -> Option<Month> {
+    let digits = name.strip_prefix(table.table)?.strip_prefix("_p")?;
     if digits.len() != 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -115,19 +187,28 @@ pub struct Ensured {
 
 /// The month partitions of `documents` that exist, oldest first (PostgreSQL; empty on SQLite).
 pub async fn month_partitions(store: &Store) -> Result<Vec<Month>, sqlx::Error> {
+    month_partitions_of(store, DOCUMENTS).await
+}
+
+/// The month partitions of `table` that exist, oldest first (PostgreSQL; empty on SQLite).
+pub async fn month_partitions_of(
+    store: &Store,
+    table: Partitioned,
+) -> Result<Vec<Month>, sqlx::Error> {
     if store.backend() != Backend::Postgres {
         return Ok(Vec::new());
     }
     let rows = sqlx::query(
         "SELECT CAST(c.relname AS TEXT) AS name FROM pg_inherits i \
          JOIN pg_class c ON c.oid = i.inhrelid \
-         WHERE i.inhparent = CAST('documents' AS regclass)",
+         WHERE i.inhparent = CAST(CAST($1 AS TEXT) AS regclass)",
     )
+    .bind(table.table)
     .fetch_all(store.pool())
     .await?;
     let mut months = Vec::with_capacity(rows.len());
     for row in rows {
-        if let Some(month) = month_of_partition(&row.try_get::<String, _>("name")?) {
+        if let Some(month) = month_of_partition_of(table, &row.try_get::<String, _>("name")?) {
             months.push(month);
         }
     }
@@ -135,30 +216,33 @@ pub async fn month_partitions(store: &Store) -> Result<Vec<Month>, sqlx::Error> 
     Ok(months)
 }
 
-/// Make the month partitions [`months_to_have`] at `now_ms` that do not exist yet (PostgreSQL;
-/// a no-op on SQLite). One failing month does not stop the others.
+/// Make the month partitions [`months_to_have`] at `now_ms` of every table in [`TABLES`] that
+/// do not exist yet (PostgreSQL; a no-op on SQLite). One failing month does not stop the others.
 pub async fn ensure_ahead(store: &Store, now_ms: i64) -> Result<Ensured, sqlx::Error> {
     let mut outcome = Ensured::default();
     if store.backend() != Backend::Postgres {
         return Ok(outcome);
     }
-    let existing = month_partitions(store).await?;
-    for month in months_to_have(now_ms) {
-        if existing.contains(&month) {
-            continue;
-        }
-        let Some((start, end)) = month.bounds() else {
-            continue;
-        };
-        let name = month.partition_name();
-        // Name and bounds are made here from integers, never from input.
-        let sql = format!(
-            "CREATE TABLE IF NOT EXISTS {name} PARTITION OF documents \
-             FOR VALUES FROM ({start}) TO ({end})"
-        );
-        match sqlx::query(&sql).execute(store.pool()).await {
-            Ok(_) => outcome.created.push(name),
-            Err(error) => outcome.failed.push((name, error.to_string())),
+    for table in TABLES {
+        let existing = month_partitions_of(store, table).await?;
+        for month in months_to_have(now_ms) {
+            if existing.contains(&month) {
+                continue;
+            }
+            let Some((start, end)) = month.bounds_in(table) else {
+                continue;
+            };
+            let name = month.partition_of(table);
+            let parent = table.table;
+            // Names and bounds are made here from constants and integers, never from input.
+            let sql = format!(
+                "CREATE TABLE IF NOT EXISTS {name} PARTITION OF {parent} \
+                 FOR VALUES FROM ({start}) TO ({end})"
+            );
+            match sqlx::query(&sql).execute(store.pool()).await {
+                Ok(_) => outcome.created.push(name),
+                Err(error) => outcome.failed.push((name, error.to_string())),
+            }
         }
     }
     Ok(outcome)
@@ -185,16 +269,16 @@ pub async fn ensure_and_log(store: &Store, now_ms: i64, failures: &prometheus::I
     match ensure_ahead(store, now_ms).await {
         Ok(outcome) => {
             for name in &outcome.created {
-                tracing::info!(partition = %name, "documents: month partition made ahead");
+                tracing::info!(partition = %name, "month partition made ahead");
             }
             for (name, error) in &outcome.failed {
                 failures.inc();
-                tracing::warn!(partition = %name, %error, "documents: month partition could not be made; its rows go to documents_default; retrying later");
+                tracing::warn!(partition = %name, %error, "month partition could not be made; its rows go to the table's default partition; retrying later");
             }
         }
         Err(error) => {
             failures.inc();
-            tracing::warn!(error = %crate::error_chain::render(&error), "documents: listing month partitions failed; retrying later");
+            tracing::warn!(error = %crate::error_chain::render(&error), "listing month partitions failed; retrying later");
         }
     }
 }
@@ -231,5 +315,41 @@ mod tests {
         // The last millisecond of a month is in it; the next one is not.
         assert_eq!(Month::of_millis(end - 1), Some(months[0]));
         assert_eq!(Month::of_millis(end), Some(months[1]));
+    }
+
+    #[test]
+    fn read_tables_take_the_same_month_in_their_own_units() {
+        let december = Month {
+            year: 2026,
+            month: 12,
+        };
+        let [index, items, daily, hourly, products] = READ_TABLES;
+        assert_eq!(december.partition_of(index), "doc_index_p202612");
+        assert_eq!(
+            december.partition_of(products),
+            "project_daily_products_p202612"
+        );
+        assert_eq!(
+            index.unit_ms, items.unit_ms,
+            "lines are partitioned with their document"
+        );
+        // doc_time seconds and day numbers of the same month.
+        assert_eq!(
+            december.bounds_in(index),
+            Some((1_796_083_200, 1_798_761_600))
+        );
+        assert_eq!(december.bounds_in(daily), Some((20_788, 20_819)));
+        assert_eq!(december.bounds_in(hourly), december.bounds_in(daily));
+        assert_eq!(
+            month_of_partition_of(daily, "project_daily_p202612"),
+            Some(december)
+        );
+        // Another table's partition is not this table's month.
+        assert_eq!(
+            month_of_partition_of(daily, "project_daily_products_p202612"),
+            None
+        );
+        assert_eq!(month_of_partition("doc_index_p202612"), None);
+        assert_eq!(TABLES.len(), 1 + READ_TABLES.len());
     }
 }

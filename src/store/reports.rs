@@ -8,6 +8,13 @@
 //!
 //! Search is keyset-paginated, newest first, on `(doc_time, document_id)`: the page after a
 //! cursor costs the same as the first, and an export walks the same pages in constant memory.
+//!
+//! On PostgreSQL the index, its lines and the daily tables are partitioned by month of their
+//! local time (`migrations/postgres/0017`, plans in `docs/scaling.md`): a query with a time or
+//! day range reads only the months it names, a line is found with its document's `doc_time`
+//! (`it.doc_time = di.doc_time`), and a document is joined by its whole key
+//! (`d.id = di.document_id AND d.received_at = di.received_at`), so each join probe reads one
+//! month of `documents`, not every month's index.
 
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
@@ -415,7 +422,7 @@ fn document_conditions(filter: &DocumentFilter, scope: (i64, i64, i64)) -> Condi
     if let Some(v) = &filter.product {
         c.text(
             "EXISTS (SELECT 1 FROM doc_items it WHERE it.document_id = di.document_id \
-             AND it.name LIKE ? ESCAPE '\\')",
+             AND it.doc_time = di.doc_time AND it.name LIKE ? ESCAPE '\\')",
             contains(v),
         );
     }
@@ -655,7 +662,7 @@ impl Tenant {
         let c = document_conditions(filter, self.read_scope());
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS}{extra_columns} FROM doc_index di \
-             JOIN documents d ON d.id = di.document_id \
+             JOIN documents d ON d.id = di.document_id AND d.received_at = di.received_at \
              WHERE {} ORDER BY di.doc_time DESC, di.document_id DESC LIMIT {}",
             c.clause(),
             filter.limit.max(1)
@@ -680,7 +687,7 @@ impl Tenant {
         let (columns, join) = if delivery || json {
             (
                 SUMMARY_COLUMNS,
-                " JOIN documents d ON d.id = di.document_id",
+                " JOIN documents d ON d.id = di.document_id AND d.received_at = di.received_at",
             )
         } else {
             (INDEX_COLUMNS, "")
@@ -709,7 +716,8 @@ impl Tenant {
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS}, d.json, d.raw, d.doc_key, r.reg_number, o.name, o.inn, \
              COALESCE(o.actual_address, o.legal_address) \
-             FROM doc_index di JOIN documents d ON d.id = di.document_id \
+             FROM doc_index di JOIN documents d \
+             ON d.id = di.document_id AND d.received_at = di.received_at \
              LEFT JOIN registers r ON r.id = di.register_id \
              LEFT JOIN organisations o ON o.inn = r.org_inn \
              WHERE {} AND di.document_id = $4",
@@ -732,11 +740,14 @@ impl Tenant {
         let owner_name: Option<String> = row.try_get(28)?;
         let owner_inn: Option<String> = row.try_get(29)?;
         let owner_address: Option<String> = row.try_get(30)?;
+        // With its doc_time (the lines' partition key), so one month's lines are read.
+        let doc_time: i64 = row.try_get(12)?;
         let lines = sqlx::query(
             "SELECT name, price, quantity, amount, vat_rate, vat_amount FROM doc_items \
-             WHERE document_id = $1 ORDER BY line",
+             WHERE document_id = $1 AND doc_time = $2 ORDER BY line",
         )
         .bind(id)
+        .bind(doc_time)
         .fetch_all(pool)
         .await?
         .iter()
@@ -965,7 +976,8 @@ impl Tenant {
              CAST(SUM(CASE WHEN d.batch_id IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \
              CAST(SUM(CASE WHEN d.forward_state = 'sent' THEN 1 ELSE 0 END) AS BIGINT), \
              CAST(SUM(CASE WHEN d.forward_state = 'rejected' THEN 1 ELSE 0 END) AS BIGINT) \
-             FROM doc_index di JOIN documents d ON d.id = di.document_id \
+             FROM doc_index di JOIN documents d \
+             ON d.id = di.document_id AND d.received_at = di.received_at \
              WHERE {} AND ($4 < 0 OR di.register_id = $4) \
              AND di.doc_time >= $5 AND di.doc_time < $6 \
              GROUP BY di.register_id, di.doc_time / 86400 \

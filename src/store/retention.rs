@@ -20,10 +20,24 @@
 //!   rejected document is kept whole for the batch delete (which removes only its confirmed
 //!   rows). The check is repeated under the lock that detaches the month, so no document the
 //!   tax authority has not confirmed is ever dropped.
+//! - The read tables follow the documents ([`drop_read_months`]): a read month (the documents'
+//!   local time, `migrations/postgres/0017`) that ends before the cutoff is dropped from every
+//!   partitioned read table at once — index, lines, daily, hourly and product figures — once no
+//!   document it was built from is still stored, checked again under the lock that detaches it.
+//!   The read months do not follow the documents' months one to one (a register that was
+//!   offline sends last month's receipts this month), so the rule is "nothing left to describe",
+//!   not "the same month name". A read month that still describes a stored document is kept,
+//!   less the index rows and lines of its documents that are gone; its daily figures stay whole
+//!   until the month is dropped. A batch delete removes the index rows and lines of the
+//!   documents it deletes (both backends), so a search never lists a deleted document; the daily
+//!   figures are left to the month drop (SQLite keeps them: they are totals, not documents, and
+//!   SQLite has no months to drop).
+//! - `project_shifts` is not partitioned and is not touched: a shift row is a few per cent of
+//!   the index and is what the shift reports and alerts read.
 
 use sqlx::Row as _;
 
-use super::partitions::{month_partitions, Month};
+use super::partitions::{month_partitions, month_partitions_of, Month, READ_TABLES};
 use super::{Backend, Placeholders, Store};
 
 /// What [`drop_delivered_partitions`] did.
@@ -33,6 +47,12 @@ pub struct PartitionStep {
     pub dropped: Vec<(String, u64)>,
     /// Month partitions old enough but kept, with the documents not confirmed in them.
     pub kept: Vec<(String, u64)>,
+    /// Read months dropped from every read table (named by their `doc_index` partition), with
+    /// the index rows they held.
+    pub read_dropped: Vec<(String, u64)>,
+    /// Read months old enough but kept because a document they describe is still stored (or
+    /// the tables were busy).
+    pub read_kept: Vec<String>,
 }
 
 impl PartitionStep {
@@ -89,7 +109,140 @@ pub async fn drop_delivered_partitions(
     // The keys of the dropped months' documents — and of any month dropped by a run that
     // stopped before this point — are the keys before the cutoff whose document is gone.
     delete_dropped_keys(store, i64::MIN, cutoff_ms).await?;
+    drop_read_months(store, cutoff_ms, &mut step).await?;
     Ok(step)
+}
+
+/// How a read month is asked whether it still describes a stored document: `{index}` is the
+/// month's `doc_index` partition. The documents are found by their full key (id, arrival), so
+/// each probe reads one documents partition (or none, once that month is dropped).
+const DESCRIBES_STORED: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM {index} di WHERE EXISTS ( \
+     SELECT 1 FROM documents d WHERE d.id = di.document_id AND d.received_at = di.received_at) \
+     LIMIT 1) AS stored";
+
+/// PostgreSQL: drop, from every read table, each month that ends at or before the cutoff
+/// (local time read as UTC, the partitions' own bounds) and describes no stored document.
+async fn drop_read_months(
+    store: &Store,
+    cutoff_ms: i64,
+    step: &mut PartitionStep,
+) -> Result<(), sqlx::Error> {
+    let index = READ_TABLES[0];
+    for month in month_partitions_of(store, index).await? {
+        let Some((_, end)) = month.bounds() else {
+            continue;
+        };
+        if end > cutoff_ms {
+            break;
+        }
+        let name = month.partition_of(index);
+        let stored: i64 = sqlx::query_scalar(&DESCRIBES_STORED.replace("{index}", &name))
+            .fetch_one(store.pool())
+            .await?;
+        if stored > 0 {
+            delete_orphans(store, month).await?;
+            step.read_kept.push(name);
+            continue;
+        }
+        let rows: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {name}"))
+            .fetch_one(store.pool())
+            .await?;
+        if drop_read_month(store, month).await? {
+            step.read_dropped
+                .push((name, u64::try_from(rows).unwrap_or(0)));
+        } else {
+            step.read_kept.push(name);
+        }
+    }
+    Ok(())
+}
+
+/// Delete, in bounded batches, the index rows of a kept read `month` whose document is gone
+/// (its documents month was dropped), then the lines without an index row: a search never lists
+/// a document that is gone. The month's daily figures stay whole until the month is dropped.
+async fn delete_orphans(store: &Store, month: Month) -> Result<u64, sqlx::Error> {
+    let index = month.partition_of(READ_TABLES[0]);
+    let items = month.partition_of(READ_TABLES[1]);
+    // PostgreSQL only: ctid names a row of the one partition these statements read.
+    let statements = [
+        format!(
+            "DELETE FROM {index} WHERE ctid IN (SELECT di.ctid FROM {index} di WHERE NOT EXISTS ( \
+             SELECT 1 FROM documents d \
+             WHERE d.id = di.document_id AND d.received_at = di.received_at) LIMIT $1)"
+        ),
+        format!(
+            "DELETE FROM {items} WHERE ctid IN (SELECT it.ctid FROM {items} it WHERE NOT EXISTS ( \
+             SELECT 1 FROM {index} di \
+             WHERE di.document_id = it.document_id AND di.doc_time = it.doc_time) LIMIT $1)"
+        ),
+    ];
+    let mut total = 0;
+    for sql in &statements {
+        loop {
+            let deleted = sqlx::query(sql)
+                .bind(KEY_BATCH)
+                .execute(store.pool())
+                .await?
+                .rows_affected();
+            total += deleted;
+            if deleted < KEY_BATCH as u64 {
+                break;
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// Detach and drop `month` of every read table if, under the lock, its index describes no
+/// stored document: `false` when it does again or the lock was not had in time.
+async fn drop_read_month(store: &Store, month: Month) -> Result<bool, sqlx::Error> {
+    let index = month.partition_of(READ_TABLES[0]);
+    let mut tx = store.pool().begin().await?;
+    sqlx::query(&format!("SET LOCAL lock_timeout = '{DETACH_LOCK_TIMEOUT}'"))
+        .execute(&mut *tx)
+        .await?;
+    // In the order the projector writes them, so the two never wait on each other in a cycle.
+    for table in READ_TABLES {
+        let parent = table.table;
+        if let Err(error) = sqlx::query(&format!("LOCK TABLE {parent} IN ACCESS EXCLUSIVE MODE"))
+            .execute(&mut *tx)
+            .await
+        {
+            tracing::info!(partition = %index, %error, "retention: read tables busy; the month is tried again on the next run");
+            return Ok(false);
+        }
+    }
+    let stored: i64 = sqlx::query_scalar(&DESCRIBES_STORED.replace("{index}", &index))
+        .fetch_one(&mut *tx)
+        .await?;
+    if stored > 0 {
+        return Ok(false);
+    }
+    for table in READ_TABLES {
+        let parent = table.table;
+        let name = month.partition_of(table);
+        // A month made by hand in one table only is not an error: the others are dropped.
+        let exists: Option<String> = sqlx::query_scalar(
+            "SELECT CAST(c.relname AS TEXT) FROM pg_inherits i \
+             JOIN pg_class c ON c.oid = i.inhrelid \
+             WHERE i.inhparent = CAST(CAST($1 AS TEXT) AS regclass) AND c.relname = $2",
+        )
+        .bind(parent)
+        .bind(name.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if exists.is_none() {
+            continue;
+        }
+        sqlx::query(&format!("ALTER TABLE {parent} DETACH PARTITION {name}"))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&format!("DROP TABLE {name}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Documents in partition `name` the tax authority has not confirmed (the outbox index).
@@ -203,19 +356,35 @@ pub async fn delete_delivered_before(
             deleted: 0,
         });
     }
-    let style = Placeholders::of(&conn);
-    let sql = format!(
-        "DELETE FROM documents WHERE forward_state = 'sent' AND received_at < {} AND id IN ({})",
-        style.nth(1),
-        (2..old.len() + 2)
+    drop(conn);
+    let mut tx = store.begin_write().await?;
+    let style = Placeholders::of(&tx);
+    let ids = |first: usize| {
+        (first..old.len() + first)
             .map(|n| style.nth(n))
             .collect::<Vec<_>>()
             .join(", ")
+    };
+    let sql = format!(
+        "DELETE FROM documents WHERE forward_state = 'sent' AND received_at < {} AND id IN ({})",
+        style.nth(1),
+        ids(2)
     );
     let mut query = sqlx::query(&sql).bind(cutoff_ms);
     for id in &old {
         query = query.bind(id);
     }
-    let deleted = query.execute(&mut *conn).await?.rows_affected();
+    let deleted = query.execute(&mut *tx).await?.rows_affected();
+    // Their index rows and lines go in the same transaction (a `sent` document stays sent, so
+    // every id here was deleted): a search never lists a document that is gone.
+    for table in ["doc_items", "doc_index"] {
+        let sql = format!("DELETE FROM {table} WHERE document_id IN ({})", ids(1));
+        let mut query = sqlx::query(&sql);
+        for id in &old {
+            query = query.bind(id);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
     Ok(RetentionStep { examined, deleted })
 }
