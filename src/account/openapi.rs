@@ -5,8 +5,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    alerts, applications, catalogue, documents, esign_login, exports, identity, invoices, organisations,
-    points_of_sale, register_batch, registers, reports, staff, tariffs, wired_requests,
+    alerts, applications, catalogue, documents, esign_login, exports, identity, invoices,
+    organisations, points_of_sale, register_batch, registers, reports, staff, tariffs,
+    wired_requests,
 };
 
 /// The document.

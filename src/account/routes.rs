@@ -13,9 +13,9 @@ use utoipa::OpenApi as _;
 use super::error::ApiError;
 use super::openapi::ApiDoc;
 use super::{
-    alerts, applications, auth, catalogue, documents, esign_login, exports, identity, invoices, organisations,
-    pages, points_of_sale, register_batch, registers, reports, staff, tariffs, wired_requests,
-    AppState,
+    alerts, applications, auth, catalogue, documents, esign_login, exports, identity, invoices,
+    organisations, pages, points_of_sale, register_batch, registers, reports, staff, tariffs,
+    wired_requests, AppState,
 };
 
 /// Largest request body: the API takes small JSON objects only…
