@@ -722,6 +722,10 @@ async fn openapi_document_lists_every_route() {
         ("/api/v1/reports/totals", &["get"]),
         ("/api/v1/reports/unsent", &["get"]),
         ("/api/v1/reports/delivery", &["get"]),
+        ("/api/v1/login/esign", &["post"]),
+        ("/api/v1/login/esign/challenge", &["post"]),
+        ("/api/v1/me/esign", &["get", "post"]),
+        ("/api/v1/me/esign/{id}", &["delete"]),
     ] {
         for method in methods {
             assert!(
@@ -731,6 +735,8 @@ async fn openapi_document_lists_every_route() {
         }
     }
     assert!(doc["components"]["schemas"]["SignupRequest"].is_object());
+    assert!(doc["components"]["schemas"]["SignedChallenge"].is_object());
+    assert!(doc["components"]["schemas"]["XReportRow"].is_object());
     account.stop().await;
 }
 

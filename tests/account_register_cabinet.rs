@@ -7,7 +7,7 @@ mod account_support;
 mod common;
 mod ingest_support;
 
-use account_support::{error_code, Account, Client};
+use account_support::{error_code, Account, Client, DigestSigner};
 use common::on_each_backend;
 use ingest_support::{ack_fields, doc_time_after_now, receipt_frame_at, send_one};
 use ofd::store::register_numbers::{luhn_ok, rn_kkt_check};
@@ -1341,41 +1341,6 @@ async fn batch_actions_report_per_register_and_csv_imports_per_row() {
         store.close().await;
     })
     .await;
-}
-
-/// A stand-in for a deployment's signing tool and its verifier (the certified crypto provider
-/// is outside this project): a "signature" is `<taxpayer id>:` followed by the SHA-256 of the
-/// signed bytes in hex, and the verifier checks exactly that.
-#[derive(Debug)]
-struct DigestSigner;
-
-impl DigestSigner {
-    fn sign(tax_id: &str, bytes: &[u8]) -> Vec<u8> {
-        use sha2::Digest as _;
-        format!("{tax_id}:{}", hex::encode(sha2::Sha256::digest(bytes))).into_bytes()
-    }
-}
-
-impl ofd::account::esign::EsignVerifier for DigestSigner {
-    fn verify(
-        &self,
-        challenge: &[u8],
-        signature: &[u8],
-    ) -> Result<ofd::account::esign::SignerIdentity, ofd::account::esign::EsignError> {
-        let text = String::from_utf8_lossy(signature);
-        let (tax_id, _) = text
-            .split_once(':')
-            .ok_or_else(|| ofd::account::esign::EsignError::Invalid("no taxpayer id".into()))?;
-        if DigestSigner::sign(tax_id, challenge) != signature {
-            return Err(ofd::account::esign::EsignError::Invalid(
-                "digest mismatch".into(),
-            ));
-        }
-        Ok(ofd::account::esign::SignerIdentity {
-            tax_id: tax_id.to_owned(),
-            name: format!("Директор {tax_id}"),
-        })
-    }
 }
 
 #[tokio::test]

@@ -11,7 +11,8 @@ mod cabinet_support;
 mod common;
 
 use account_support::{
-    error_code, link_in, owner, signup_body, staff, token_of, Account, Client, MailServer, PASSWORD,
+    error_code, link_in, owner, signup_body, staff, token_of, Account, Client, DigestSigner,
+    MailServer, PASSWORD,
 };
 use cabinet_support::{Page, PageClient};
 use common::on_each_backend;
@@ -66,6 +67,16 @@ async fn operator_pages(account: &Account) -> PageClient {
         .await;
     assert_eq!(signed.status, 303, "{}", signed.body);
     operator
+}
+
+/// The challenge of an e-signature form.
+fn challenge_in(page: &Page) -> String {
+    page.body
+        .split("name=\"challenge\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a challenge")
+        .to_owned()
 }
 
 /// The id at the end of a redirect such as `/invoices/7?done=…`.
@@ -776,40 +787,6 @@ async fn wired_requests_are_filed_by_clients_and_scheduled_by_operator_staff() {
     .await;
 }
 
-/// The stand-in signing tool of `tests/account_register_cabinet.rs`: a "signature" is
-/// `<taxpayer id>:` and the SHA-256 of the signed bytes in hex.
-#[derive(Debug)]
-struct DigestSigner;
-
-impl DigestSigner {
-    fn sign(tax_id: &str, bytes: &[u8]) -> Vec<u8> {
-        use sha2::Digest as _;
-        format!("{tax_id}:{}", hex::encode(sha2::Sha256::digest(bytes))).into_bytes()
-    }
-}
-
-impl ofd::account::esign::EsignVerifier for DigestSigner {
-    fn verify(
-        &self,
-        challenge: &[u8],
-        signature: &[u8],
-    ) -> Result<ofd::account::esign::SignerIdentity, ofd::account::esign::EsignError> {
-        let text = String::from_utf8_lossy(signature);
-        let (tax_id, _) = text
-            .split_once(':')
-            .ok_or_else(|| ofd::account::esign::EsignError::Invalid("no taxpayer id".into()))?;
-        if DigestSigner::sign(tax_id, challenge) != signature {
-            return Err(ofd::account::esign::EsignError::Invalid(
-                "digest mismatch".into(),
-            ));
-        }
-        Ok(ofd::account::esign::SignerIdentity {
-            tax_id: tax_id.to_owned(),
-            name: format!("Директор {tax_id}"),
-        })
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e_signature_login_and_signing_only_with_a_verifier() {
     use base64::Engine as _;
@@ -828,14 +805,7 @@ async fn e_signature_login_and_signing_only_with_a_verifier() {
         );
         let form = visitor.get("/login/esign").await;
         assert_eq!(form.status, 200);
-        let challenge = form
-            .body
-            .split("name=\"challenge\" value=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .expect("a challenge")
-            .to_owned();
-        let bytes = b64.decode(&challenge).expect("base64 challenge");
+        let challenge = challenge_in(&form);
         let csrf = form.csrf();
         let wrong = visitor
             .post_raw(
@@ -853,6 +823,28 @@ async fn e_signature_login_and_signing_only_with_a_verifier() {
             "{}",
             wrong.body
         );
+        // That challenge is spent: signing it now is refused; the page carries a new one.
+        let spent = visitor
+            .post_raw(
+                "/login/esign",
+                &[
+                    ("csrf", &csrf),
+                    ("challenge", &challenge),
+                    (
+                        "signature",
+                        &b64.encode(DigestSigner::sign(INN_A, &b64.decode(&challenge).unwrap())),
+                    ),
+                ],
+            )
+            .await;
+        assert_eq!(spent.status, 401);
+        assert!(
+            spent.body.contains("устарела или уже использована"),
+            "{}",
+            spent.body
+        );
+        let challenge = challenge_in(&spent);
+        let bytes = b64.decode(&challenge).expect("base64 challenge");
         let signed = b64.encode(DigestSigner::sign(INN_A, &bytes));
         let verified = visitor
             .post_raw(
@@ -864,10 +856,10 @@ async fn e_signature_login_and_signing_only_with_a_verifier() {
                 ],
             )
             .await;
-        // The API verifies it but links no account to certificates yet: its answer is shown.
-        assert_eq!(verified.status, 501, "{}", verified.body);
+        // Verified, but no account is linked to the certificate yet.
+        assert_eq!(verified.status, 401, "{}", verified.body);
         assert!(
-            verified.body.contains("no account is linked"),
+            verified.body.contains("не привязана учётная запись"),
             "{}",
             verified.body
         );
@@ -928,6 +920,57 @@ async fn e_signature_login_and_signing_only_with_a_verifier() {
         assert!(
             page.body.contains(&format!("Директор {INN_A}")) && page.body.contains("подписано")
         );
+
+        // Linking the certificate on the profile page, then logging in with it.
+        let profile = owner.get("/profile").await;
+        assert_eq!(profile.status, 200);
+        assert!(
+            profile.body.contains("Подписи пока не привязаны."),
+            "{}",
+            profile.body
+        );
+        let challenge = challenge_in(&profile);
+        let bytes = b64.decode(&challenge).expect("base64 challenge");
+        let linked = owner
+            .post_raw(
+                "/profile/esign",
+                &[
+                    ("csrf", &profile.csrf()),
+                    ("challenge", &challenge),
+                    ("signature", &b64.encode(DigestSigner::sign(INN_A, &bytes))),
+                ],
+            )
+            .await;
+        assert_eq!(linked.status, 303, "{}", linked.body);
+        let profile = owner.get("/profile?done=esign_linked").await;
+        assert!(
+            profile.body.contains("Подпись привязана."),
+            "{}",
+            profile.body
+        );
+        assert!(
+            profile.body.contains(&format!("Директор {INN_A}")),
+            "{}",
+            profile.body
+        );
+        let form = visitor.get("/login/esign").await;
+        let challenge = challenge_in(&form);
+        let bytes = b64.decode(&challenge).expect("base64 challenge");
+        let in_by_signature = visitor
+            .post_raw(
+                "/login/esign",
+                &[
+                    ("csrf", &form.csrf()),
+                    ("challenge", &challenge),
+                    ("signature", &b64.encode(DigestSigner::sign(INN_A, &bytes))),
+                ],
+            )
+            .await;
+        assert_eq!(in_by_signature.status, 303, "{}", in_by_signature.body);
+        assert!(visitor.cookie("ofd_session").is_some());
+        let home = visitor.get("/").await;
+        assert_eq!(home.status, 200);
+        assert!(home.body.contains("owner@esign.test"), "{}", home.body);
         account.stop().await;
     })
     .await;

@@ -187,8 +187,9 @@ async fn a_kkm_works_a_whole_shift() {
         let reply = kkm.send(&info()).await;
         assert_eq!(zx(&reply).shift_number, Some(2));
 
-        // Stored: 5 tickets, 2 placements, 1 shift close; the offline sign is mapped.
-        assert_eq!(count_rows(&db.url, "documents").await, 8);
+        // Stored: 5 tickets, 2 placements, 1 X report, 1 shift close; the offline sign is
+        // mapped.
+        assert_eq!(count_rows(&db.url, "documents").await, 9);
         assert_eq!(count_rows(&db.url, "kz_tickets").await, 5);
 
         // Deregistered: BLOCKED.

@@ -384,7 +384,7 @@ const DAILY_TABLES: [(&str, &str); 3] = [
 ];
 
 /// Put the read tables back as the release before 0017 had them, with their rows: PostgreSQL
-/// runs 0011's statements for the five tables and copies the rows in; SQLite drops the column
+/// runs 0011's statements for the five tables (with 0016's doc_index columns) and copies the rows in; SQLite drops the column
 /// 0017 added. Then the database records 0017 as not applied.
 async fn back_to_before_0017(db: &TestDb, store: &Store) {
     let tables = [
@@ -417,6 +417,11 @@ async fn back_to_before_0017(db: &TestDb, store: &Store) {
                 .execute(store.pool())
                 .await
                 .expect(statement);
+        }
+        // …and the X report counters 0016 added to doc_index before 0017.
+        for column in ["x_receipts", "x_sales", "x_refunds"] {
+            let sql = format!("ALTER TABLE doc_index ADD COLUMN {column} BIGINT");
+            sqlx::query(&sql).execute(store.pool()).await.expect(&sql);
         }
         for table in tables {
             let columns = if table == "doc_items" {

@@ -47,7 +47,7 @@ ALTER TABLE project_daily_products RENAME TO project_daily_products_unpartitione
 ALTER TABLE project_daily_products_unpartitioned
     RENAME CONSTRAINT project_daily_products_pkey TO project_daily_products_unpartitioned_pkey;
 
--- Same columns, same meaning as 0011_read_models.sql.
+-- Same columns, same meaning as 0011_read_models.sql with 0016's X report counters.
 CREATE TABLE doc_index (
     document_id       BIGINT  NOT NULL,
     dialect           TEXT    NOT NULL,
@@ -74,6 +74,10 @@ CREATE TABLE doc_index (
     unsent_count      BIGINT,
     unsent_oldest     BIGINT,
     unsent_first      BIGINT,
+    -- KZ X report counters (0016).
+    x_receipts        BIGINT,
+    x_sales           BIGINT,
+    x_refunds         BIGINT,
     PRIMARY KEY (document_id, doc_time)
 ) PARTITION BY RANGE (doc_time);
 CREATE INDEX doc_index_register_time ON doc_index (register_id, doc_time, document_id);
@@ -176,7 +180,7 @@ $$;
 INSERT INTO doc_index SELECT document_id, dialect, register_id, point_of_sale_id, fn_number,
         fd_number, system_id, kz_ticket, kind, form_code, shift_number, operation, doc_time,
         received_at, total, cash, card, prepaid, credit, other_payment, cashier, fiscal_sign,
-        unsent_count, unsent_oldest, unsent_first
+        unsent_count, unsent_oldest, unsent_first, x_receipts, x_sales, x_refunds
     FROM doc_index_unpartitioned;
 -- Every line has its document's doc_index row (both are written in one transaction).
 INSERT INTO doc_items SELECT it.document_id, it.line, it.name, it.price, it.quantity, it.amount,

@@ -1,11 +1,12 @@
 //! The cabinet's public identity routes and `GET /me`: sign-up and its e-mail confirmation,
 //! login and logout (server-side sessions in an HttpOnly, SameSite=Strict cookie, `Secure` when
-//! the cabinet is on https), password recovery, accepting an invitation, and login by electronic
-//! signature (through [`super::esign`], not configured by default).
+//! the cabinet is on https), password recovery and accepting an invitation. Login by electronic
+//! signature is `esign_login.rs`; it starts sessions through the same [`LoginAttempt`].
 //!
 //! Login attempts are limited per account and per source address: after too many failures
 //! within the lock window the answer is the same 401 as for a wrong password, until the window
-//! has passed since the last failure. Nothing here logs a password, token, session id or key.
+//! has passed since the last failure; [`LoginAttempt`] holds these rules for every way of
+//! logging in. Nothing here logs a password, token, session id or key.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
@@ -125,16 +126,6 @@ pub struct ChangePasswordRequest {
     pub password: String,
     /// The same new password again.
     pub password_repeat: String,
-}
-
-/// Body of `POST /api/v1/login/esign`.
-#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EsignLoginRequest {
-    /// The challenge that was signed (base64).
-    pub challenge: String,
-    /// The signature container (base64).
-    pub signature: String,
 }
 
 /// Answer of `GET /api/v1/me`.
@@ -320,93 +311,159 @@ pub async fn login(
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(request) = body?;
-    let config = &state.config;
     let now = unix_millis();
-    let window_start = now - i64::try_from(config.lock_window.as_millis()).unwrap_or(i64::MAX);
     let login = if request.login.contains('@') {
         request.login.trim().to_lowercase()
     } else {
         normalise_phone(&request.login).unwrap_or_default()
     };
-    let address_subject = source.as_ref().map(|ip| format!("addr:{ip}"));
-    let address_locked = match &address_subject {
-        Some(subject) => {
-            state
-                .store
-                .login_failures_since(subject, window_start)
-                .await?
-                >= i64::from(config.max_failures_per_address)
-        }
-        None => false,
-    };
+    let attempt = LoginAttempt::begin(&state, source, now).await?;
     let record = state.store.login_record(&login).await?;
-    let user_subject = record.as_ref().map(|r| format!("user:{}", r.user.id));
-    let account_locked = match &user_subject {
-        Some(subject) => {
-            state
-                .store
-                .login_failures_since(subject, window_start)
-                .await?
-                >= i64::from(config.max_failures_per_account)
-        }
-        None => false,
-    };
+    let account_locked = attempt
+        .account_locked(record.as_ref().map(|r| &r.user))
+        .await?;
     let stored = record.as_ref().and_then(|r| r.password_hash.as_deref());
     let password_ok = verify_password(&request.password, stored);
-    let record = match record {
-        Some(record) if password_ok && !address_locked && !account_locked => record,
+    match record {
+        Some(record) if password_ok && !attempt.address_locked && !account_locked => {
+            attempt.admit(record.user, &headers).await
+        }
         _ => {
-            let subjects: Vec<String> = address_subject.into_iter().chain(user_subject).collect();
-            let entry = AuditEntry {
-                org_id: record.as_ref().map(|r| r.user.org_id),
-                actor: "anonymous".to_owned(),
-                action: "login.failed",
-                object: record.as_ref().map(|r| format!("user:{}", r.user.id)),
-                detail: (address_locked || account_locked).then(|| "locked".to_owned()),
-                source,
-            };
-            state
-                .store
-                .record_login_failure(&subjects, &entry, now, window_start)
-                .await?;
-            tracing::info!(locked = address_locked || account_locked, "login refused");
-            return Err(wrong_credentials());
+            let user = record.map(|r| r.user);
+            attempt.refuse(user.as_ref(), account_locked, None).await?;
+            Err(wrong_credentials())
         }
-    };
-    match record.user.status {
-        UserStatus::Active => {}
-        UserStatus::Unconfirmed => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "email_not_confirmed",
-                "login: confirm the e-mail address by the link sent to it first",
-            ))
-        }
-        UserStatus::Invited | UserStatus::Disabled => return Err(wrong_credentials()),
     }
-    let session = new_token();
-    let ttl_ms = i64::try_from(config.session_ttl.as_millis()).unwrap_or(i64::MAX);
-    let replaces = cookie(&headers, SESSION_COOKIE).map(|old| token_hash(&old));
-    state
-        .store
-        .start_session(
-            &record.user,
-            &token_hash(&session),
-            replaces.as_deref(),
-            now.saturating_add(ttl_ms),
+}
+
+/// One login attempt, by password or by electronic signature: the same limits (per address and
+/// per account within the lock window), the same audit lines, and one way to start a session.
+pub(super) struct LoginAttempt<'a> {
+    state: &'a AppState,
+    source: Option<String>,
+    now: i64,
+    window_start: i64,
+    address_subject: Option<String>,
+    /// Too many failures from this address within the window.
+    pub(super) address_locked: bool,
+}
+
+impl<'a> LoginAttempt<'a> {
+    /// Start an attempt from `source` at `now`: whether the address is locked.
+    pub(super) async fn begin(
+        state: &'a AppState,
+        source: Option<String>,
+        now: i64,
+    ) -> Result<LoginAttempt<'a>, ApiError> {
+        let config = &state.config;
+        let window_start = now - i64::try_from(config.lock_window.as_millis()).unwrap_or(i64::MAX);
+        let address_subject = source.as_ref().map(|ip| format!("addr:{ip}"));
+        let address_locked = match &address_subject {
+            Some(subject) => {
+                state
+                    .store
+                    .login_failures_since(subject, window_start)
+                    .await?
+                    >= i64::from(config.max_failures_per_address)
+            }
+            None => false,
+        };
+        Ok(LoginAttempt {
+            state,
             source,
             now,
-        )
-        .await?;
-    tracing::info!(user_id = record.user.id, "logged in");
-    let cookie = session_cookie(
-        &session,
-        config.session_ttl.as_secs(),
-        config.secure_cookie(),
-    );
-    let mut response = Json(record.user).into_response();
-    response.headers_mut().insert(SET_COOKIE, cookie);
-    Ok(response)
+            window_start,
+            address_subject,
+            address_locked,
+        })
+    }
+
+    /// Whether `user`'s account is locked by too many failures within the window.
+    pub(super) async fn account_locked(&self, user: Option<&User>) -> Result<bool, ApiError> {
+        let Some(user) = user else { return Ok(false) };
+        let failures = self
+            .state
+            .store
+            .login_failures_since(&format!("user:{}", user.id), self.window_start)
+            .await?;
+        Ok(failures >= i64::from(self.state.config.max_failures_per_account))
+    }
+
+    /// Count a failure against the address and `user` (when known) and audit it as
+    /// `login.failed` with `detail` (`locked` when a lock refused it).
+    pub(super) async fn refuse(
+        self,
+        user: Option<&User>,
+        account_locked: bool,
+        detail: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let locked = self.address_locked || account_locked;
+        let user_subject = user.map(|u| format!("user:{}", u.id));
+        let subjects: Vec<String> = self
+            .address_subject
+            .into_iter()
+            .chain(user_subject)
+            .collect();
+        let detail = match (locked, detail) {
+            (true, _) => Some("locked".to_owned()),
+            (false, detail) => detail.map(str::to_owned),
+        };
+        let entry = AuditEntry {
+            org_id: user.map(|u| u.org_id),
+            actor: "anonymous".to_owned(),
+            action: "login.failed",
+            object: user.map(|u| format!("user:{}", u.id)),
+            detail,
+            source: self.source,
+        };
+        self.state
+            .store
+            .record_login_failure(&subjects, &entry, self.now, self.window_start)
+            .await?;
+        tracing::info!(locked, "login refused");
+        Ok(())
+    }
+
+    /// Log `user` in (their credential has been checked): 200 with the user and a fresh
+    /// session cookie, ending the session the request carried (rotation); 403
+    /// `email_not_confirmed` for an unconfirmed address, 401 for an invited or disabled user.
+    pub(super) async fn admit(self, user: User, headers: &HeaderMap) -> Result<Response, ApiError> {
+        match user.status {
+            UserStatus::Active => {}
+            UserStatus::Unconfirmed => {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "email_not_confirmed",
+                    "login: confirm the e-mail address by the link sent to it first",
+                ))
+            }
+            UserStatus::Invited | UserStatus::Disabled => return Err(wrong_credentials()),
+        }
+        let config = &self.state.config;
+        let session = new_token();
+        let ttl_ms = i64::try_from(config.session_ttl.as_millis()).unwrap_or(i64::MAX);
+        let replaces = cookie(headers, SESSION_COOKIE).map(|old| token_hash(&old));
+        self.state
+            .store
+            .start_session(
+                &user,
+                &token_hash(&session),
+                replaces.as_deref(),
+                self.now.saturating_add(ttl_ms),
+                self.source,
+                self.now,
+            )
+            .await?;
+        tracing::info!(user_id = user.id, "logged in");
+        let cookie = session_cookie(
+            &session,
+            config.session_ttl.as_secs(),
+            config.secure_cookie(),
+        );
+        let mut response = Json(user).into_response();
+        response.headers_mut().insert(SET_COOKIE, cookie);
+        Ok(response)
+    }
 }
 
 /// The `Set-Cookie` value carrying session `value` for `max_age` seconds (0 clears it).
@@ -531,43 +588,6 @@ pub async fn accept_invitation(
 ) -> Result<Json<User>, ApiError> {
     let Json(request) = body?;
     set_password(&state, TokenPurpose::Invite, request, source).await
-}
-
-/// `POST /api/v1/login/esign`: login by electronic signature. With the default verifier the
-/// answer is 501 `esign_not_configured`.
-#[utoipa::path(post, path = "/api/v1/login/esign", request_body = EsignLoginRequest,
-    responses((status = 501), (status = 401)))]
-pub async fn esign_login(
-    State(state): State<AppState>,
-    body: Result<Json<EsignLoginRequest>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    use base64::Engine as _;
-    let Json(request) = body?;
-    let decode = |field: &'static str, text: &str| {
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .map_err(|_| ApiError::bad_request("invalid_request", format!("{field}: not base64")))
-    };
-    let challenge = decode("challenge", &request.challenge)?;
-    let signature = decode("signature", &request.signature)?;
-    match state.esign.verify(&challenge, &signature) {
-        Err(super::esign::EsignError::NotConfigured) => Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "esign_not_configured",
-            "login by electronic signature is not configured on this service",
-        )),
-        Err(super::esign::EsignError::Invalid(_)) => Err(ApiError::unauthorized(
-            "invalid_signature",
-            "the signature did not verify",
-        )),
-        // Matching a certificate to a user (and challenges that expire) come with the first
-        // real verifier; until then a verified signature still does not log anyone in.
-        Ok(_) => Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "esign_not_configured",
-            "no account is linked to signing certificates on this service",
-        )),
-    }
 }
 
 /// `POST /api/v1/password/change` (a logged-in user) with the current password and the new one

@@ -17,7 +17,8 @@
 //! - Mail (confirmation, recovery, invitations) goes into the `mail_outbox` table in the same
 //!   transaction as its cause and is sent by SMTP when `--smtp-url` is set (`mailer.rs`).
 //! - Login by electronic signature goes through an [`esign::EsignVerifier`]; the default one is
-//!   not configured.
+//!   not configured. Challenges, linking a certificate to a user and the login itself are
+//!   `esign_login.rs`.
 //! - Errors are one JSON shape with a stable code (`error.rs`); KZ tokens are shown only by the
 //!   calls that issue them.
 //! - Route modules: `organisations.rs`, `registers.rs` (register reads, edits, status, drives),
@@ -59,6 +60,7 @@ mod csv_import;
 mod documents;
 mod error;
 pub mod esign;
+mod esign_login;
 mod exports;
 mod identity;
 mod invoices;

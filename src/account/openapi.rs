@@ -5,21 +5,24 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    alerts, applications, catalogue, documents, exports, identity, invoices, organisations,
-    points_of_sale, register_batch, registers, reports, staff, tariffs, wired_requests,
+    alerts, applications, catalogue, documents, esign_login, exports, identity, invoices,
+    organisations, points_of_sale, register_batch, registers, reports, staff, tariffs,
+    wired_requests,
 };
 
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "ofd account API", description = "The cabinet's identity, organisations, staff, \
+    info(title = "ofd account API", description = "The cabinet's identity (login by password or electronic signature), organisations, staff, \
         API keys, audit log, registers, tariffs, invoices, wired-connection requests, the \
         product catalogue, client alerts, documents (search, receipt, exports) and reports (shifts, \
         totals, unsent documents, delivery). Errors are {\"error\":{\"code\",\"message\"}}."),
     paths(
         identity::signup, identity::confirm_post, identity::confirm_get, identity::login,
         identity::logout, identity::forgot, identity::reset, identity::accept_invitation,
-        identity::esign_login, identity::me, identity::change_password,
+        identity::me, identity::change_password,
+        esign_login::challenge, esign_login::login, esign_login::list, esign_login::link,
+        esign_login::unlink,
         staff::list_users, staff::invite, staff::update_user, staff::remove_user,
         staff::cashier_registers, staff::assign_registers, staff::set_kz_cashier,
         staff::list_keys, staff::create_key, staff::revoke_key, staff::audit,

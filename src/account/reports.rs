@@ -1,5 +1,6 @@
 //! Reports over the projector's tables: shifts of a register (the close report's counters
-//! beside the totals computed from the documents, with a mismatch flag), totals and analytics
+//! beside the totals computed from the documents, with a mismatch flag, and a KZ shift's X
+//! reports with the counters each stated), totals and analytics
 //! for a period (by day, ISO week or month; revenue, refunds, receipts, average receipt,
 //! receipts per hour, top products, cash vs card), what each RU drive reports as unsent, and
 //! delivery status per register and day.

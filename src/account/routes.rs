@@ -13,9 +13,9 @@ use utoipa::OpenApi as _;
 use super::error::ApiError;
 use super::openapi::ApiDoc;
 use super::{
-    alerts, applications, auth, catalogue, documents, exports, identity, invoices, organisations,
-    pages, points_of_sale, register_batch, registers, reports, staff, tariffs, wired_requests,
-    AppState,
+    alerts, applications, auth, catalogue, documents, esign_login, exports, identity, invoices,
+    organisations, pages, points_of_sale, register_batch, registers, reports, staff, tariffs,
+    wired_requests, AppState,
 };
 
 /// Largest request body: the API takes small JSON objects only…
@@ -27,6 +27,8 @@ const MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     let private = Router::new()
         .route("/me", get(identity::me))
+        .route("/me/esign", get(esign_login::list).post(esign_login::link))
+        .route("/me/esign/{id}", delete(esign_login::unlink))
         .route("/password/change", post(identity::change_password))
         .route("/users", get(staff::list_users).post(staff::invite))
         .route(
@@ -160,7 +162,8 @@ pub fn router(state: AppState) -> Router {
             post(identity::confirm_post).get(identity::confirm_get),
         )
         .route("/login", post(identity::login))
-        .route("/login/esign", post(identity::esign_login))
+        .route("/login/esign", post(esign_login::login))
+        .route("/login/esign/challenge", post(esign_login::challenge))
         .route("/logout", post(identity::logout))
         .route("/password/forgot", post(identity::forgot))
         .route("/password/reset", post(identity::reset))

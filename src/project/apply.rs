@@ -493,8 +493,8 @@ fn shift_source(document: &Stored) -> Option<String> {
 }
 
 /// Columns of one `doc_index` row in [`write_batch`]'s multi-row insert.
-const INDEX_COLUMNS: usize = 25;
-/// Rows per multi-row statement (24 × 40 parameters stays far below both backends' limits).
+const INDEX_COLUMNS: usize = 28;
+/// Rows per multi-row statement (28 × 40 parameters stays far below both backends' limits).
 const ROWS_PER_STATEMENT: usize = 40;
 
 /// What a batch adds to one shift.
@@ -551,13 +551,19 @@ async fn write_batch(
              fn_number, fd_number, \
              system_id, kz_ticket, kind, form_code, shift_number, operation, doc_time, \
              received_at, total, cash, card, prepaid, credit, other_payment, cashier, \
-             fiscal_sign, unsent_count, unsent_oldest, unsent_first) VALUES {} \
+             fiscal_sign, unsent_count, unsent_oldest, unsent_first, x_receipts, x_sales, \
+             x_refunds) VALUES {} \
              ON CONFLICT ({index_key}) DO NOTHING RETURNING document_id",
             style.tuples(chunk.len(), INDEX_COLUMNS, 1)
         );
         let mut query = sqlx::query(&sql);
         for (document, projected) in chunk {
             let unsent = projected.unsent;
+            // An X report's own counters (a close report's go to its shift instead).
+            let x = projected
+                .z
+                .as_ref()
+                .filter(|_| projected.kind == "kz_x_report");
             query = query
                 .bind(document.id)
                 .bind(document.dialect.as_str())
@@ -583,7 +589,10 @@ async fn write_batch(
                 .bind(projected.fiscal_sign.as_deref())
                 .bind(unsent.map(|u| u.0))
                 .bind(unsent.and_then(|u| u.1))
-                .bind(unsent.and_then(|u| u.2));
+                .bind(unsent.and_then(|u| u.2))
+                .bind(x.and_then(|x| x.receipts))
+                .bind(x.and_then(|x| x.sales))
+                .bind(x.and_then(|x| x.refunds));
         }
         for row in query.fetch_all(&mut *tx).await? {
             new_ids.insert(row.try_get::<i64, _>(0)?);

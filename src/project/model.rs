@@ -88,7 +88,7 @@ pub struct Projected {
     pub lines: Vec<Line>,
     /// Shift open or close.
     pub shift_event: Option<ShiftEvent>,
-    /// The close report's counters.
+    /// The close report's counters (a KZ X report's own, for `kz_x_report`).
     pub z: Option<ZCounters>,
     /// Counts as a receipt of its shift (RU 1118 counts receipts, corrections and БСО).
     pub is_receipt: bool,
@@ -363,6 +363,8 @@ pub fn project_kz(raw: &[u8], ack: &[u8], facts: &KzTicketFacts) -> Result<Proje
         Some(CommandTypeEnum::Report) => {
             projected.kind = "kz_x_report";
             projected.doc_time = server_report.and_then(|r| kz_time(r.date_time.as_ref()));
+            // The X report's counters, shown beside the shift's figures (not a shift close).
+            projected.z = server_report.map(z_of_report);
             projected.shift_number = server_report.and_then(|r| r.shift_number).map(i64::from);
         }
         Some(CommandTypeEnum::MoneyPlacement) => {

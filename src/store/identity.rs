@@ -122,6 +122,15 @@ pub struct User {
 pub(crate) const USER_COLUMNS: &str =
     "id, org_id, email, phone, name, role, status, consent_at, created_at, updated_at";
 
+/// [`USER_COLUMNS`] of the table aliased `alias` in a join.
+pub(crate) fn user_columns_of(alias: &str) -> String {
+    USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
     Ok(User {
         id: row.try_get("id")?,
@@ -727,11 +736,7 @@ impl Store {
         token_hash: &str,
         now: i64,
     ) -> Result<Option<User>, StoreError> {
-        let columns = USER_COLUMNS
-            .split(", ")
-            .map(|c| format!("u.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let columns = user_columns_of("u");
         let sql = format!(
             "SELECT {columns} FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.status = 'active'"

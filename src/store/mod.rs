@@ -62,6 +62,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod disk_space;
 pub mod documents;
+pub mod esign_links;
 pub mod identity;
 pub mod invoices;
 pub mod organisations;

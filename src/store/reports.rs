@@ -553,6 +553,23 @@ pub struct ShiftRow {
     pub z_refunds: Option<i64>,
     /// The close report's counters differ from the computed figures.
     pub mismatch: bool,
+    /// The shift's X reports with their own counters, oldest first (KZ; RU has none).
+    pub x_reports: Vec<XReportRow>,
+}
+
+/// An X report (a KZ register's mid-shift report) with the counters the server answered.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct XReportRow {
+    /// The document (`GET /api/v1/documents/{id}`).
+    pub document_id: i64,
+    /// When (local time).
+    pub time: String,
+    /// Receipts so far in the shift; absent for reports projected before the figures were kept.
+    pub receipts: Option<i64>,
+    /// Sales total so far.
+    pub sales: Option<i64>,
+    /// Refunds total so far.
+    pub refunds: Option<i64>,
 }
 
 /// One day's figures (summed over the registers asked for).
@@ -812,7 +829,8 @@ impl Tenant {
         .bind(limit)
         .fetch_all(self.store().pool())
         .await?;
-        rows.iter()
+        let mut shifts = rows
+            .iter()
             .map(|r| {
                 Ok(ShiftRow {
                     shift_number: r.try_get(0)?,
@@ -832,10 +850,39 @@ impl Tenant {
                     z_sales: r.try_get(14)?,
                     z_refunds: r.try_get(15)?,
                     mismatch: r.try_get::<i64, _>(16)? != 0,
+                    x_reports: Vec::new(),
                 })
             })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(StoreError::from)
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let (Some(low), Some(high)) = (
+            shifts.iter().map(|s| s.shift_number).min(),
+            shifts.iter().map(|s| s.shift_number).max(),
+        ) else {
+            return Ok(shifts);
+        };
+        let reports = sqlx::query(
+            "SELECT shift_number, document_id, doc_time, x_receipts, x_sales, x_refunds \
+             FROM doc_index WHERE register_id = $1 AND kind = 'kz_x_report' \
+             AND shift_number >= $2 AND shift_number <= $3 ORDER BY doc_time, document_id",
+        )
+        .bind(register_id)
+        .bind(low)
+        .bind(high)
+        .fetch_all(self.store().pool())
+        .await?;
+        for r in &reports {
+            let shift: i64 = r.try_get(0)?;
+            if let Some(row) = shifts.iter_mut().find(|s| s.shift_number == shift) {
+                row.x_reports.push(XReportRow {
+                    document_id: r.try_get(1)?,
+                    time: local_text(r.try_get(2)?),
+                    receipts: r.try_get(3)?,
+                    sales: r.try_get(4)?,
+                    refunds: r.try_get(5)?,
+                });
+            }
+        }
+        Ok(shifts)
     }
 
     /// Daily figures in `[from_day, to_day)` summed over the registers in scope (or one).

@@ -532,3 +532,38 @@ pub async fn provision(account: &Account, inn: &str, fn_number: Option<&str>) ->
     assert_eq!(status, 201, "{answer}");
     answer
 }
+
+/// The tests' stand-in for a deployment's e-signature verifier (the real one is an external
+/// crypto provider): a "signature" is `<taxpayer id>:` and the SHA-256 of the signed bytes in
+/// hex, and the certificate's name is `Директор <taxpayer id>`.
+#[derive(Debug)]
+pub struct DigestSigner;
+
+impl DigestSigner {
+    /// What the signing tool of `tax_id` makes of `bytes`.
+    pub fn sign(tax_id: &str, bytes: &[u8]) -> Vec<u8> {
+        use sha2::Digest as _;
+        format!("{tax_id}:{}", hex::encode(sha2::Sha256::digest(bytes))).into_bytes()
+    }
+}
+
+impl ofd::account::esign::EsignVerifier for DigestSigner {
+    fn verify(
+        &self,
+        challenge: &[u8],
+        signature: &[u8],
+    ) -> Result<ofd::account::esign::SignerIdentity, ofd::account::esign::EsignError> {
+        use ofd::account::esign::{EsignError, SignerIdentity};
+        let text = String::from_utf8_lossy(signature);
+        let (tax_id, _) = text
+            .split_once(':')
+            .ok_or_else(|| EsignError::Invalid("no taxpayer id".into()))?;
+        if DigestSigner::sign(tax_id, challenge) != signature {
+            return Err(EsignError::Invalid("digest mismatch".into()));
+        }
+        Ok(SignerIdentity {
+            tax_id: tax_id.to_owned(),
+            name: format!("Директор {tax_id}"),
+        })
+    }
+}

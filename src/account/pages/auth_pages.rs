@@ -183,13 +183,7 @@ pub async fn login(
         password: form.get("password").to_owned(),
     };
     match identity::login(State(state), source, headers, Ok(Json(request))).await {
-        Ok(answer) => {
-            let mut response = Redirect::to("/").into_response();
-            for cookie in answer.headers().get_all(SET_COOKIE) {
-                response.headers_mut().append(SET_COOKIE, cookie.clone());
-            }
-            response
-        }
+        Ok(answer) => with_cookies_of(&answer, Redirect::to("/").into_response()),
         Err(error) => {
             let problems = if error.status() == StatusCode::UNAUTHORIZED {
                 Problems::general(ctx.t("login.wrong"))
@@ -203,13 +197,20 @@ pub async fn login(
     }
 }
 
+/// `response` carrying the `Set-Cookie` headers of the API's `answer` (a login's session, a
+/// logout's cleared cookie).
+pub(super) fn with_cookies_of(answer: &Response, mut response: Response) -> Response {
+    for cookie in answer.headers().get_all(SET_COOKIE) {
+        response.headers_mut().append(SET_COOKIE, cookie.clone());
+    }
+    response
+}
+
 /// `POST /logout` → the session ends (and an operator's cookie is dropped); to `/login`.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let mut response = Redirect::to("/login").into_response();
     if let Ok(answer) = identity::logout(State(state.clone()), headers).await {
-        for cookie in answer.headers().get_all(SET_COOKIE) {
-            response.headers_mut().append(SET_COOKIE, cookie.clone());
-        }
+        response = with_cookies_of(&answer, response);
     }
     let secure = if state.config.secure_cookie() {
         "; Secure"

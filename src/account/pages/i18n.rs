@@ -257,6 +257,7 @@ mod tests {
             include_str!("wired.rs"),
             include_str!("operator_more.rs"),
             include_str!("esign_login.rs"),
+            include_str!("profile.rs"),
         ];
         let ru = keys(Lang::Ru);
         let mut used = 0;

@@ -36,7 +36,8 @@
 //!   files here with their routes added in [`router`] and links in [`NAV`]: `pos.rs` (points of
 //!   sale, registers grouped by them, batch actions, CSV import), `register_more.rs` (the rest
 //!   of a register's page), `money.rs`, `tax_apps.rs` (applications), `wired.rs`,
-//!   `operator_more.rs` (the console's queues and the support view), `esign_login.rs`, with
+//!   `operator_more.rs` (the console's queues and the support view), `esign_login.rs`,
+//!   `profile.rs` (the user's own settings: linked e-signatures), with
 //!   their small shared pieces in `parts.rs`.
 //! - Without a language the visitor chose (`?lang=` or its cookie), a signed-in page speaks the
 //!   organisation's: Kazakh for a KZ organisation, Russian otherwise ([`Signed`]).
@@ -58,6 +59,7 @@ mod operator;
 mod operator_more;
 mod parts;
 mod pos;
+mod profile;
 mod register_more;
 mod registers;
 mod staff;
@@ -170,6 +172,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/staff", get(staff::list).post(staff::invite))
         .route("/staff/{id}/role", post(staff::change_role))
         .route("/staff/{id}/remove", post(staff::remove))
+        .route("/profile", get(profile::page))
+        .route("/profile/esign", post(profile::link))
+        .route("/profile/esign/{id}/unlink", post(profile::unlink))
         .route("/keys", get(keys::list).post(keys::create))
         .route("/keys/{id}/revoke", post(keys::revoke))
         .route("/audit", get(audit::list))
@@ -473,7 +478,12 @@ impl Ctx {
                         }
                         @if let Some(who) = &self.who {
                             div.who {
-                                span { (who.label) @if let Some(org) = &who.org_name { " · " (org) } }
+                                span {
+                                    @if who.operator { (who.label) } @else {
+                                        a #profile-link href="/profile" title=(self.t("profile.link")) { (who.label) }
+                                    }
+                                    @if let Some(org) = &who.org_name { " · " (org) }
+                                }
                                 form method="post" action="/logout" {
                                     (self.csrf_field())
                                     button type="submit" { (self.t("nav.logout")) }

@@ -218,9 +218,7 @@ async fn refused(
     form: &Posted,
     problems: &Problems,
 ) -> Result<Response, Response> {
-    let mut response = money_page(ctx, caller, &HashMap::new(), form, problems).await?;
-    *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-    Ok(response)
+    parts::refused(money_page(ctx, caller, &HashMap::new(), form, problems).await)
 }
 
 /// `GET /invoices/{id}`: the invoice, printable.

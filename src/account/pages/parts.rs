@@ -36,6 +36,13 @@ pub fn done(path: &str, key: &str) -> Response {
     super::see_other(path, key)
 }
 
+/// A form's page shown again with the API's refusal beside its fields: 400, not 200.
+pub fn refused(page: Result<Response, Response>) -> Result<Response, Response> {
+    let mut response = page?;
+    *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+    Ok(response)
+}
+
 /// The taxpayer number of the organisation a page is about: the caller's own, or for operator
 /// staff the `org_inn` they named (`None` until they name one).
 pub async fn org_inn(

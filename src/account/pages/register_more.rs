@@ -357,9 +357,7 @@ async fn refused(
         .await
         .or_page(ctx)?;
     let more = sections(ctx, caller, &view, Some(form), problems).await?;
-    let mut response = register_page(ctx, caller, &view, None, more);
-    *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-    Ok(response)
+    parts::refused(Ok(register_page(ctx, caller, &view, None, more)))
 }
 
 /// `POST /registers/{id}/confirm` (the owner, operator staff).

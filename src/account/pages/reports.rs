@@ -2,8 +2,8 @@
 //! register in scope, one register or one point of sale: revenue, refunds, receipts, average
 //! receipt, receipts per hour, top products, cash vs card, with server-drawn SVG charts
 //! ([`super::charts`]) beside the same figures as tables), a register's shifts with the close
-//! report's (Z) counters beside the figures computed from the documents and the mismatch flag
-//! (`/reports/shifts`), the unsent documents per RU drive with the days left before the 30-day
+//! report's (Z) counters beside the figures computed from the documents and the mismatch flag,
+//! and under a KZ shift its X reports with the counters each stated (`/reports/shifts`), the unsent documents per RU drive with the days left before the 30-day
 //! block (`/reports/unsent`), and the delivery status per register and day, "сверка"
 //! (`/reports/delivery`).
 //!
@@ -341,6 +341,31 @@ pub async fn shifts(
                                     a href=(docs(s.shift_number, Some(z_kind))) { (ctx.t("report.z_doc")) }
                                     @if kz {
                                         " · " a href=(docs(s.shift_number, Some("kz_x_report"))) { (ctx.t("report.x_docs")) }
+                                    }
+                                }
+                            }
+                            @if !s.x_reports.is_empty() {
+                                tr.x-reports data-shift=(s.shift_number) {
+                                    td colspan="10" {
+                                        table.x-reports {
+                                            caption { (ctx.t1("report.x_of_shift", s.shift_number)) }
+                                            thead { tr {
+                                                th { (ctx.t("report.x_time")) }
+                                                th.num { (ctx.t("report.receipts")) }
+                                                th.num { (ctx.t("report.sales")) }
+                                                th.num { (ctx.t("report.refunds")) }
+                                            } }
+                                            tbody {
+                                                @for x in &s.x_reports {
+                                                    tr.x-report {
+                                                        td { a href={ "/documents/" (x.document_id) } { (ctx.lang.local_time(&x.time)) } }
+                                                        td.num { @if let Some(n) = x.receipts { (ctx.lang.number(n)) } }
+                                                        td.num { @if let Some(n) = x.sales { (money(n)) } }
+                                                        td.num { @if let Some(n) = x.refunds { (money(n)) } }
+                                                    }
+                                                }
+                                            }
+                                        }
                                     }
                                 }
                             }

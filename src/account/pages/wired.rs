@@ -155,9 +155,7 @@ async fn refused(
     form: &Posted,
     problems: &Problems,
 ) -> Result<Response, Response> {
-    let mut response = list_page(ctx, caller, &HashMap::new(), form, problems).await?;
-    *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-    Ok(response)
+    parts::refused(list_page(ctx, caller, &HashMap::new(), form, problems).await)
 }
 
 /// `POST /wired-requests/{id}/status`: schedule, close or withdraw.

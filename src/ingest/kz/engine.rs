@@ -4,6 +4,8 @@
 //!
 //! Token rotation: TICKET, CLOSE_SHIFT, MONEY_PLACEMENT and REPORT Z rotate on success; SYSTEM,
 //! INFO, REPORT X, NOMENCLATURE and AUTH keep the token; every refusal keeps it.
+//!
+//! Stored as documents: tickets, shift closes, money placements and reports (X and Z).
 
 use chrono::NaiveDateTime;
 use ofd_protocol::kz::{
@@ -303,6 +305,13 @@ pub fn execute(input: &Input<'_>, state: &KzState) -> Result<Outcome, Refusal> {
             out.response.report = Some(ReportResponse {
                 report: Some(kind as i32),
                 zx_report: Some(ledger.report(now_local, None)),
+            });
+            // Kept like a close report (request and the answered counters), so the cabinet can
+            // show a shift's X reports with their figures.
+            out.record = Some(Record {
+                form_code: raw_command.into(),
+                doc_time: Some(now_local),
+                ticket: None,
             });
         }
         CommandTypeEnum::MoneyPlacement => {
