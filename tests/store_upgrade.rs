@@ -368,8 +368,8 @@ async fn kz_state_from_before_0018_stores_its_last_response_once() {
             Backend::Sqlite => format!("{}?mode=rwc", db.url),
             Backend::Postgres => db.url.clone(),
         };
-        let counters =
-            serde_json::to_string(&ofd::ingest::kz::ledger::ShiftCounters::default()).expect("json");
+        let counters = serde_json::to_string(&ofd::ingest::kz::ledger::ShiftCounters::default())
+            .expect("json");
         let lifetime =
             serde_json::to_string(&ofd::ingest::kz::ledger::Lifetime::default()).expect("json");
         {
@@ -416,7 +416,10 @@ async fn kz_state_from_before_0018_stores_its_last_response_once() {
                 .await
                 .expect("state");
             assert_eq!(state.version, 3);
-            assert_eq!(state.last.as_ref().map(|e| e.response.as_slice()), Some(last));
+            assert_eq!(
+                state.last.as_ref().map(|e| e.response.as_slice()),
+                Some(last)
+            );
             let ok = state.last_ok.expect("a last successful exchange");
             assert_eq!((ok.reqnum, ok.token, ok.command), (5, 50, 1));
             assert_eq!(ok.response, b"reply five", "system {system_id}");

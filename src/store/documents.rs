@@ -249,7 +249,9 @@ fn bind_document<'q>(
 }
 
 /// A padding row of the bulk insert: NULLs of [`INSERT_HEAD`]'s column types.
-fn bind_no_document<'q>(query: Query<'q, Any, AnyArguments<'q>>) -> Query<'q, Any, AnyArguments<'q>> {
+fn bind_no_document<'q>(
+    query: Query<'q, Any, AnyArguments<'q>>,
+) -> Query<'q, Any, AnyArguments<'q>> {
     query
         .bind(None::<&str>)
         .bind(None::<&str>)

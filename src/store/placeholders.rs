@@ -92,6 +92,9 @@ mod tests {
                 assert!(b - n < 8, "{n} -> {b}");
             }
         }
-        assert_eq!((bucket(1), bucket(3), bucket(9), bucket(65)), (1, 4, 16, 128));
+        assert_eq!(
+            (bucket(1), bucket(3), bucket(9), bucket(65)),
+            (1, 4, 16, 128)
+        );
     }
 }

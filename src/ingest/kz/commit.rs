@@ -637,7 +637,10 @@ fn bind_state<'q>(
         .bind(ok.map(|e| i64::from(e.token)))
         .bind(ok.map(|e| i64::from(e.command)))
         // The same bytes as `last_response` are not stored twice (module header).
-        .bind(ok.filter(|&e| Some(e) != last).map(|e| e.response.as_slice()))
+        .bind(
+            ok.filter(|&e| Some(e) != last)
+                .map(|e| e.response.as_slice()),
+        )
         .bind(i64::from(l.shift_number))
         .bind(i64::from(l.shift_open))
         .bind(l.opened_at_ms)
