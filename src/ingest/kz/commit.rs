@@ -354,7 +354,8 @@ fn statement(shape: Shape, style: Placeholders, rows: usize) -> &'static str {
 
 /// The exchanges of one batch in a few multi-row statements, with the effect of
 /// [`KzCommit::run`] on each in turn. Every statement is a hand-off to the driver's thread, so
-/// the version check has no statement of its own; it is folded into the writes:
+/// on SQLite the version check has no statement of its own; it is folded into the writes (on
+/// PostgreSQL a locking read of the versions comes first, step 0 in the code):
 /// 1. the tickets in one insert that takes a row only where the stored version is still the one
 ///    its exchange was computed from; a row not inserted is then looked at alone (rare): a moved
 ///    version is `StateChanged`, else the number was taken, `TicketNumberTaken` — both write
@@ -392,9 +393,17 @@ async fn run_all(
     }
     let mut outcome: Vec<Option<CommitOutcome>> = vec![None; items.len()];
 
+    // 0. PostgreSQL only: lock the state rows first, so another node committing for the same
+    // register waits for this transaction instead of moving a version between steps 1 and 2
+    // (a single-item batch that failed there would not be retried alone). SQLite needs no such
+    // step: the writer's BEGIN IMMEDIATE already excludes every other writer.
+    if Placeholders::of(conn) == Placeholders::Numbered {
+        lock_versions(&items, &mut outcome, conn).await?;
+    }
+
     // 1. Tickets, where the version holds.
     let with_ticket: Vec<usize> = (0..items.len())
-        .filter(|&i| items[i].ticket.is_some())
+        .filter(|&i| outcome[i].is_none() && items[i].ticket.is_some())
         .collect();
     if !with_ticket.is_empty() {
         let inserted = insert_tickets(&items, &with_ticket, conn).await?;
@@ -468,6 +477,40 @@ async fn run_all(
         .into_iter()
         .map(|o| o.unwrap_or(CommitOutcome::Committed))
         .collect())
+}
+
+/// Step 0 of [`run_all`] on PostgreSQL: the stored versions, read with the rows locked until
+/// commit; an item whose version moved is `StateChanged`.
+async fn lock_versions(
+    items: &[&KzCommit],
+    outcome: &mut [Option<CommitOutcome>],
+    conn: &mut AnyConnection,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "SELECT system_id, version FROM kz_state WHERE system_id IN ({}) FOR UPDATE",
+        (1..=items.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for item in items {
+        query = query.bind(i64::from(item.system_id));
+    }
+    let mut stored = std::collections::HashMap::with_capacity(items.len());
+    for row in query.fetch_all(&mut *conn).await? {
+        stored.insert(
+            row.try_get::<i64, _>("system_id")?,
+            row.try_get::<i64, _>("version")?,
+        );
+    }
+    for (i, item) in items.iter().enumerate() {
+        let version = stored.get(&i64::from(item.system_id)).copied().unwrap_or(0);
+        if version != item.state.version - 1 {
+            outcome[i] = Some(CommitOutcome::StateChanged);
+        }
+    }
+    Ok(())
 }
 
 /// Step 1 of [`run_all`]: the tickets of `items[with_ticket]` in one insert, each row taken only
