@@ -6,6 +6,7 @@
 #   2. a warm-up pass of the emulator (provisioning, first reads), then the counters are zeroed;
 #   3. a measured pass: REGISTERS registers x 25 requests, all in flight; then a dump.
 # Usage: OFD=target/release/ofd benches/instructions_per_request.sh [ru|kz] [registers]
+# KEEP=DIR keeps the measured pass's callgrind dumps there (for callgrind_annotate).
 set -euo pipefail
 # One host plays every register: the per-source limits (rate and open connections, defaults
 # against a hostile source) would throttle it, so they are off for the load test.
@@ -38,4 +39,5 @@ callgrind_control -d "$SERVER" >/dev/null
 sleep 1
 acked=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['acked'])" "$measured")
 total=$(for dump in "$WORK"/cg.out.*; do grep -m1 -E '^(summary|totals):' "$dump" | awk '{print $2}'; done | paste -sd+ | bc)
+if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$WORK"/cg.out.* "$KEEP"/; fi
 echo "$DIALECT: acked $acked, instructions $total, per acked request $((total / acked)); commit $(git rev-parse --short HEAD)"

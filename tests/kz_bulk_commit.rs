@@ -41,7 +41,7 @@ fn commit(system_id: u32, version: i64, token: u32, ticket: &str) -> KzCommit {
     };
     KzCommit {
         system_id,
-        state,
+        state: state.into(),
         rotate: Some((token, token.wrapping_add(1).max(1))),
         ticket: Some(NewTicket {
             ticket_number: ticket.into(),

@@ -356,3 +356,76 @@ async fn documents_from_before_partitioning_keep_their_ids_acks_and_keys() {
     })
     .await;
 }
+
+/// Migration 0018: a KZ state row from before it, whose last exchange is also its last
+/// successful one, keeps that response once; the state read back is the one stored, and a row
+/// whose two exchanges differ keeps both.
+#[tokio::test]
+async fn kz_state_from_before_0018_stores_its_last_response_once() {
+    on_each_backend(|db| async move {
+        migrate_to(&db, 15).await;
+        let url = match db.backend {
+            Backend::Sqlite => format!("{}?mode=rwc", db.url),
+            Backend::Postgres => db.url.clone(),
+        };
+        let counters = serde_json::to_string(&ofd::ingest::kz::ledger::ShiftCounters::default())
+            .expect("json");
+        let lifetime =
+            serde_json::to_string(&ofd::ingest::kz::ledger::Lifetime::default()).expect("json");
+        {
+            let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
+            // System 1: last = ok (a rotating exchange). System 2: a later non-rotating one.
+            for (system_id, last_reqnum, last_token, last_response) in [
+                (1_i64, 5_i64, 50_i64, b"reply five".to_vec()),
+                (2, 6, 51, b"reply six".to_vec()),
+            ] {
+                sqlx::query(
+                    "INSERT INTO kz_state (system_id, version, last_reqnum, last_token, \
+                     last_command, last_response, ok_reqnum, ok_token, ok_command, ok_response, \
+                     shift_counters, lifetime, updated_at) \
+                     VALUES ($1, 3, $2, $3, 1, $4, 5, 50, 1, $5, $6, $7, 0)",
+                )
+                .bind(system_id)
+                .bind(last_reqnum)
+                .bind(last_token)
+                .bind(last_response)
+                .bind(b"reply five".to_vec())
+                .bind(counters.as_str())
+                .bind(lifetime.as_str())
+                .execute(&mut conn)
+                .await
+                .expect("a kz_state row of the older release");
+            }
+            conn.close().await.ok();
+        }
+        let store = db.open().await;
+        assert!(store.schema_version().await.expect("version") >= 18);
+        let kept: Vec<(i64, Option<Vec<u8>>)> =
+            sqlx::query_as("SELECT system_id, ok_response FROM kz_state ORDER BY system_id")
+                .fetch_all(store.pool())
+                .await
+                .expect("rows");
+        assert_eq!(
+            kept,
+            [(1, None), (2, Some(b"reply five".to_vec()))],
+            "the duplicate only is dropped"
+        );
+        let mut conn = store.pool().acquire().await.expect("conn");
+        for (system_id, last) in [(1, &b"reply five"[..]), (2, &b"reply six"[..])] {
+            let state = ofd::ingest::kz::commit::load_state(&mut conn, system_id)
+                .await
+                .expect("state");
+            assert_eq!(state.version, 3);
+            assert_eq!(
+                state.last.as_ref().map(|e| e.response.as_slice()),
+                Some(last)
+            );
+            let ok = state.last_ok.expect("a last successful exchange");
+            assert_eq!((ok.reqnum, ok.token, ok.command), (5, 50, 1));
+            assert_eq!(ok.response, b"reply five", "system {system_id}");
+        }
+        drop(conn);
+        store.close().await;
+    })
+    .await;
+}

@@ -22,7 +22,7 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Row as _};
 
-use super::placeholders::Placeholders;
+use super::placeholders::{bucket, Placeholders};
 use super::tx_work::TxWork;
 use super::Dialect;
 
@@ -152,14 +152,15 @@ fn stored_by_key(style: Placeholders) -> &'static str {
 }
 
 /// Rows per multi-row INSERT: 64 × 17 parameters stays far below SQLite's and PostgreSQL's
-/// parameter limits, and at most 64 statement shapes end up in the prepared-statement cache.
+/// parameter limits, and with [`bucket`] sizes eleven statement shapes end up in the
+/// prepared-statement cache.
 const ROWS_PER_STATEMENT: usize = 64;
 /// Parameters per document row in [`INSERT_HEAD`].
 const COLUMNS: usize = 17;
 /// Column list shared by the single and the multi-row insert.
 const INSERT_HEAD: &str = "INSERT INTO documents (dialect, doc_key, fn_number, fd_number, \
      system_id, form_code, ffd_version, doc_time, received_at, raw, json, ack, flk_failed, \
-     flk_errors, sign_verdict, unregistered, peer, forward_state) VALUES";
+     flk_errors, sign_verdict, unregistered, peer, forward_state)";
 /// Idempotency: an existing key is left alone (and then read by [`insert_document`]). No
 /// conflict target: on SQLite the one unique key besides the id is `(dialect, doc_key)`; on
 /// PostgreSQL, whose `documents` is partitioned by month and cannot hold that UNIQUE, the key
@@ -168,8 +169,10 @@ const INSERT_HEAD: &str = "INSERT INTO documents (dialect, doc_key, fn_number, f
 /// (`migrations/postgres/0013_documents_partitioned.sql`).
 const INSERT_TAIL: &str = "ON CONFLICT DO NOTHING";
 
-/// `INSERT … VALUES (…), … RETURNING doc_key` for 1 to [`ROWS_PER_STATEMENT`] rows,
-/// built once per placeholder style: index `n - 1` holds the statement for `n` rows.
+/// `INSERT … SELECT … FROM (VALUES (…), …) … RETURNING doc_key` for `rows` rows (a [`bucket`]
+/// size up to [`ROWS_PER_STATEMENT`]), built once per placeholder style and size. The rows
+/// beyond the documents bound are all NULL and left out by the WHERE: a few shapes stay in
+/// sqlx's prepared-statement cache where one per batch size did not.
 fn bulk_insert(style: Placeholders, rows: usize) -> &'static str {
     static NUMBERED: LazyLock<Vec<String>> = LazyLock::new(|| bulk_inserts(Placeholders::Numbered));
     static POSITIONAL: LazyLock<Vec<String>> =
@@ -181,12 +184,19 @@ fn bulk_insert(style: Placeholders, rows: usize) -> &'static str {
     table[rows - 1].as_str()
 }
 
+/// Index `n - 1` holds the statement for `n` rows where `n` is a bucket size, else nothing.
 fn bulk_inserts(style: Placeholders) -> Vec<String> {
+    let columns: Vec<String> = (1..=COLUMNS).map(|c| format!("v.column{c}")).collect();
     (1..=ROWS_PER_STATEMENT)
         .map(|rows| {
+            if bucket(rows) != rows {
+                return String::new();
+            }
             format!(
-                "{INSERT_HEAD} {} {INSERT_TAIL} RETURNING doc_key",
-                values_rows(style, rows)
+                "{INSERT_HEAD} SELECT {}, 'pending' FROM (VALUES {}) AS v \
+                 WHERE v.column2 IS NOT NULL {INSERT_TAIL} RETURNING doc_key",
+                columns.join(", "),
+                style.tuples(rows, COLUMNS, 1)
             )
         })
         .collect()
@@ -195,7 +205,7 @@ fn bulk_inserts(style: Placeholders) -> Vec<String> {
 /// The one-row insert of [`insert_document`].
 static SINGLE_INSERT: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "{INSERT_HEAD} {} {INSERT_TAIL} RETURNING id",
+        "{INSERT_HEAD} VALUES {} {INSERT_TAIL} RETURNING id",
         values_rows(Placeholders::Numbered, 1)
     )
 });
@@ -238,6 +248,30 @@ fn bind_document<'q>(
         .bind(doc.peer.as_deref())
 }
 
+/// A padding row of the bulk insert: NULLs of [`INSERT_HEAD`]'s column types.
+fn bind_no_document<'q>(
+    query: Query<'q, Any, AnyArguments<'q>>,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    query
+        .bind(None::<&str>)
+        .bind(None::<&str>)
+        .bind(None::<&str>)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<&[u8]>)
+        .bind(None::<&str>)
+        .bind(None::<&[u8]>)
+        .bind(None::<i64>)
+        .bind(None::<&str>)
+        .bind(None::<&str>)
+        .bind(None::<i64>)
+        .bind(None::<&str>)
+}
+
 /// Insert every document of `docs` whose key is new, with multi-row statements, on `conn`
 /// (inside the caller's transaction). Returns, per input, whether it was stored by this call.
 /// A `false` entry — its key was already stored, or an earlier entry of `docs` has the same key —
@@ -256,10 +290,12 @@ pub async fn insert_new_documents(
         .collect();
     let style = Placeholders::of(conn);
     for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
-        let sql = bulk_insert(style, chunk.len());
+        let rows = bucket(chunk.len());
+        let sql = bulk_insert(style, rows);
         let query = chunk
             .iter()
             .fold(sqlx::query(sql), |query, &i| bind_document(query, docs[i]));
+        let query = (chunk.len()..rows).fold(query, |query, _| bind_no_document(query));
         let rows = query.fetch_all(&mut *conn).await?;
         let inserted = rows
             .iter()

@@ -65,6 +65,7 @@ pub mod documents;
 pub mod esign_links;
 pub mod identity;
 pub mod invoices;
+pub mod kz_register_view;
 pub mod organisations;
 pub mod partitions;
 pub mod placeholders;
@@ -104,7 +105,7 @@ pub use identity::{
     TokenPurpose, User, UserStatus,
 };
 pub use organisations::{NewOrganisation, Organisation, OrganisationPatch};
-pub use placeholders::Placeholders;
+pub use placeholders::{bucket, Placeholders};
 pub use quarantine::{QuarantineFilter, QuarantineRow, Resolved};
 pub use register_lifecycle::{Change, DeregistrationReason, Lifecycle};
 pub use registers::{

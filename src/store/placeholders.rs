@@ -56,6 +56,20 @@ impl Placeholders {
     }
 }
 
+/// Rows a multi-row statement is written for when `n` rows are bound; the statement binds the
+/// rest as all-NULL rows that its WHERE leaves out. sqlx keeps 100 prepared statements per
+/// connection, shared by everything the writer runs; one shape per batch size overflowed it
+/// once batches reached a hundred rows, and a statement of hundreds of parameters was prepared
+/// again for each batch. Buckets: 1, 2, 4, 8, then multiples of 8 up to 64, then of 64 —
+/// eighteen shapes up to 512 rows, at most 63 padding rows (7 up to 64).
+pub fn bucket(n: usize) -> usize {
+    match n {
+        0..=8 => n.next_power_of_two(),
+        9..=64 => n.div_ceil(8) * 8,
+        _ => n.div_ceil(64) * 64,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +79,22 @@ mod tests {
         assert_eq!(Placeholders::Numbered.tuples(2, 2, 3), "($3, $4), ($5, $6)");
         assert_eq!(Placeholders::Positional.tuples(2, 2, 3), "(?, ?), (?, ?)");
         assert_eq!(Placeholders::Numbered.nth(7), "$7");
+    }
+
+    #[test]
+    fn buckets_cover_their_rows_with_few_shapes() {
+        let shapes: std::collections::BTreeSet<usize> = (1..=512).map(bucket).collect();
+        assert_eq!(shapes.len(), 18);
+        for n in 1..=512 {
+            let b = bucket(n);
+            assert!(b >= n && b - n < 64, "{n} -> {b}");
+            if n <= 64 {
+                assert!(b - n < 8, "{n} -> {b}");
+            }
+        }
+        assert_eq!(
+            (bucket(1), bucket(3), bucket(9), bucket(65)),
+            (1, 4, 16, 128)
+        );
     }
 }

@@ -259,23 +259,35 @@ pub async fn point_of_sale_line_in(
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
+    point_of_sale_line_from(&row, "").map(Some)
+}
+
+/// The parts of a point-of-sale address, in the order a register prints them.
+const ADDRESS_PARTS: [&str; 7] = [
+    "postal_code",
+    "region",
+    "city",
+    "street",
+    "house",
+    "premises",
+    "location",
+];
+
+/// A [`PointOfSaleLine`] from `row`, whose columns are `name` and the address parts, each
+/// prefixed with `prefix` (a joined read names them apart from the register's own).
+pub(crate) fn point_of_sale_line_from(
+    row: &AnyRow,
+    prefix: &str,
+) -> Result<PointOfSaleLine, StoreError> {
     let mut parts = Vec::new();
-    for column in [
-        "postal_code",
-        "region",
-        "city",
-        "street",
-        "house",
-        "premises",
-        "location",
-    ] {
-        let part: Option<String> = row.try_get(column)?;
+    for column in ADDRESS_PARTS {
+        let part: Option<String> = row.try_get(format!("{prefix}{column}").as_str())?;
         if let Some(part) = part.filter(|p| !p.trim().is_empty()) {
             parts.push(part);
         }
     }
-    Ok(Some(PointOfSaleLine {
-        name: row.try_get("name")?,
+    Ok(PointOfSaleLine {
+        name: row.try_get(format!("{prefix}name").as_str())?,
         address: (!parts.is_empty()).then(|| parts.join(", ")),
-    }))
+    })
 }

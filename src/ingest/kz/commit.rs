@@ -10,7 +10,12 @@
 //!    SQLite the writer's `BEGIN IMMEDIATE` already excludes every other writer;
 //! 2. insert the new `kz_tickets` row (its primary key makes ticket numbers unique; a taken
 //!    number returns `TicketNumberTaken`, nothing written, and the handler draws another);
-//! 3. write the new state (counters, shift, cached responses) with `version + 1`;
+//! 3. write the new state (counters, shift, cached responses) with `version + 1`; after a
+//!    token-rotating exchange the last exchange is also the last successful one, and its bytes
+//!    are stored once: `ok_response` is NULL beside a set `ok_reqnum` and means "the same as
+//!    `last_response`" (`load_state`; migration `0018_kz_state_response_once.sql`, which an
+//!    older release refuses to run on). The next non-rotating exchange stores `ok_response` in
+//!    full again;
 //! 4. rotate `registers.kz_token` from the token the handler checked to the new one;
 //! 5. insert the document (and its outbox state).
 //!
@@ -29,7 +34,7 @@ use super::ledger::{Ledger, Lifetime, ShiftCounters};
 use super::local_time::naive_secs;
 use super::state::{Exchange, KzState};
 use crate::store::{
-    insert_document, insert_new_documents, insert_quarantine, NewDocument, Placeholders,
+    bucket, insert_document, insert_new_documents, insert_quarantine, NewDocument, Placeholders,
     Quarantine, StoreError, TxWork,
 };
 
@@ -76,20 +81,35 @@ pub async fn load_state(conn: &mut AnyConnection, system_id: u32) -> Result<KzSt
     let lifetime: Lifetime = serde_json::from_str(&row.try_get::<String, _>("lifetime")?)
         .map_err(|_| corrupt("lifetime"))?;
     let opened_local: Option<i64> = row.try_get("shift_opened_local")?;
+    let last = exchange(
+        row.try_get("last_reqnum")?,
+        row.try_get("last_token")?,
+        row.try_get("last_command")?,
+        row.try_get("last_response")?,
+    )?;
+    let (ok_reqnum, ok_token, ok_command): (Option<i64>, Option<i64>, Option<i64>) = (
+        row.try_get("ok_reqnum")?,
+        row.try_get("ok_token")?,
+        row.try_get("ok_command")?,
+    );
+    // No `ok_response` beside an `ok_reqnum`: the last successful exchange is the last one, and
+    // its bytes are stored once, in `last_response` (module header).
+    let ok_response = match row.try_get::<Option<Vec<u8>>, _>("ok_response")? {
+        Some(response) => Some(response),
+        None if ok_reqnum.is_some() => {
+            let same = last.as_ref().filter(|e| {
+                Some(i64::from(e.reqnum)) == ok_reqnum
+                    && Some(i64::from(e.token)) == ok_token
+                    && Some(i64::from(e.command)) == ok_command
+            });
+            Some(same.ok_or_else(|| corrupt("ok_response"))?.response.clone())
+        }
+        None => None,
+    };
     Ok(KzState {
         version: row.try_get("version")?,
-        last: exchange(
-            row.try_get("last_reqnum")?,
-            row.try_get("last_token")?,
-            row.try_get("last_command")?,
-            row.try_get("last_response")?,
-        )?,
-        last_ok: exchange(
-            row.try_get("ok_reqnum")?,
-            row.try_get("ok_token")?,
-            row.try_get("ok_command")?,
-            row.try_get("ok_response")?,
-        )?,
+        last_ok: exchange(ok_reqnum, ok_token, ok_command, ok_response)?,
+        last,
         ledger: Ledger {
             shift_number: u32::try_from(row.try_get::<i64, _>("shift_number")?)
                 .map_err(|_| corrupt("shift_number"))?,
@@ -144,8 +164,9 @@ pub enum CommitOutcome {
 pub struct KzCommit {
     /// The register.
     pub system_id: u32,
-    /// The new state; its `version` must be the read version + 1.
-    pub state: KzState,
+    /// The new state; its `version` must be the read version + 1. Shared with the exchange,
+    /// which keeps it as the register's cached state once committed.
+    pub state: std::sync::Arc<KzState>,
     /// Token rotation: (token checked, new token).
     pub rotate: Option<(u32, u32)>,
     /// A receipt's fiscal-sign row.
@@ -289,16 +310,64 @@ impl TxWork for KzCommit {
 
 /// Bind parameters per kz_state row in the bulk upsert.
 const STATE_PARAMS: usize = 19;
+/// Bind parameters per ticket row in the bulk insert: its nine columns and the version its
+/// exchange was computed from.
+const TICKET_PARAMS: usize = 10;
 /// Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 const ROWS_PER_STATEMENT: usize = 500;
 
+/// `v.column1, …, v.columnN`: the columns of a `(VALUES …) AS v` row source (both backends name
+/// them so).
+fn value_columns(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("v.column{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Which multi-row statement of [`run_all`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Shape {
+    Tickets,
+    States,
+    Tokens,
+}
+
+/// The text of `shape` for `rows` rows in `style` (`rows` a [`bucket`]: the rest of the rows
+/// bound are all-NULL ones that no statement takes, their WHERE being NULL), built once per
+/// process (at most 3 × 2 × 18 of them).
+fn statement(shape: Shape, style: Placeholders, rows: usize) -> &'static str {
+    type Texts = std::collections::HashMap<(Shape, bool, usize), &'static str>;
+    static TEXTS: std::sync::LazyLock<std::sync::Mutex<Texts>> =
+        std::sync::LazyLock::new(Default::default);
+    let key = (shape, style == Placeholders::Numbered, rows);
+    let mut texts = TEXTS.lock().unwrap_or_else(|p| p.into_inner());
+    texts.entry(key).or_insert_with(|| {
+        let text = match shape {
+            Shape::Tickets => tickets_sql(style, rows),
+            Shape::States => states_sql(style, rows),
+            Shape::Tokens => tokens_sql(style, rows),
+        };
+        Box::leak(text.into_boxed_str())
+    })
+}
+
 /// The exchanges of one batch in a few multi-row statements, with the effect of
-/// [`KzCommit::run`] on each in turn: (1) the stored versions in one query — a moved one is
-/// `StateChanged`; (2) the tickets in one insert — a taken number is `TicketNumberTaken`; both
-/// leave nothing written for that item; (3) the states of the rest in one upsert guarded by the
-/// version, (4) their tokens in one update, (5) their documents through the bulk insert, (6)
-/// quarantined bodies one by one (rare). A guard that does not hold fails the batch, and the
-/// writer then runs each item alone through `run`.
+/// [`KzCommit::run`] on each in turn. Every statement is a hand-off to the driver's thread, so
+/// on SQLite the version check has no statement of its own; it is folded into the writes (on
+/// PostgreSQL a locking read of the versions comes first, step 0 in the code):
+/// 1. the tickets in one insert that takes a row only where the stored version is still the one
+///    its exchange was computed from; a row not inserted is then looked at alone (rare): a moved
+///    version is `StateChanged`, else the number was taken, `TicketNumberTaken` — both write
+///    nothing for that item;
+/// 2. the states of the rest in one upsert guarded by the version (an item whose state is not
+///    written is `StateChanged`; it wrote nothing, unless its ticket went in at step 1 in a race
+///    with another node, which fails the batch);
+/// 3. their tokens in one update, 4. their documents through the bulk insert, 5. quarantined
+///    bodies one by one (rare).
+///
+/// A guard that does not hold fails the batch, and the writer then runs each item alone
+/// through `run`.
 async fn run_all(
     items: Vec<&KzCommit>,
     conn: &mut AnyConnection,
@@ -324,77 +393,61 @@ async fn run_all(
     }
     let mut outcome: Vec<Option<CommitOutcome>> = vec![None; items.len()];
 
-    let style = Placeholders::of(conn);
-    // 1. Versions.
-    let sql = format!(
-        "SELECT system_id, version FROM kz_state WHERE system_id IN ({}){}",
-        (1..=items.len())
-            .map(|i| style.nth(i))
-            .collect::<Vec<_>>()
-            .join(", "),
-        row_lock(conn)
-    );
-    let mut query = sqlx::query(&sql);
-    for item in &items {
-        query = query.bind(i64::from(item.system_id));
-    }
-    let mut stored = std::collections::HashMap::with_capacity(items.len());
-    for row in query.fetch_all(&mut *conn).await? {
-        stored.insert(
-            row.try_get::<i64, _>("system_id")?,
-            row.try_get::<i64, _>("version")?,
-        );
-    }
-    for (i, item) in items.iter().enumerate() {
-        let version = stored.get(&i64::from(item.system_id)).copied().unwrap_or(0);
-        if version != item.state.version - 1 {
-            outcome[i] = Some(CommitOutcome::StateChanged);
-        }
+    // 0. PostgreSQL only: lock the state rows first, so another node committing for the same
+    // register waits for this transaction instead of moving a version between steps 1 and 2
+    // (a single-item batch that failed there would not be retried alone). SQLite needs no such
+    // step: the writer's BEGIN IMMEDIATE already excludes every other writer.
+    if Placeholders::of(conn) == Placeholders::Numbered {
+        lock_versions(&items, &mut outcome, conn).await?;
     }
 
-    // 2. Tickets.
+    // 1. Tickets, where the version holds.
     let with_ticket: Vec<usize> = (0..items.len())
         .filter(|&i| outcome[i].is_none() && items[i].ticket.is_some())
         .collect();
     if !with_ticket.is_empty() {
-        let sql = format!(
-            "INSERT INTO kz_tickets (ticket_number, system_id, shift_number, shift_seq, \
-             offline_sign, offline_period, qr_code, doc_key, created_at) VALUES {} \
-             ON CONFLICT DO NOTHING RETURNING ticket_number",
-            style.tuples(with_ticket.len(), 9, 1)
-        );
-        let mut query = sqlx::query(&sql);
-        for &i in &with_ticket {
-            let item = items[i];
-            let Some(ticket) = &item.ticket else {
-                continue;
-            };
-            let doc_key = item.document.as_ref().map(|d| d.doc_key.clone());
-            query = query
-                .bind(ticket.ticket_number.as_str())
-                .bind(i64::from(item.system_id))
-                .bind(i64::from(ticket.shift_number))
-                .bind(i64::from(ticket.shift_seq))
-                .bind(ticket.offline_sign.map(i64::from))
-                .bind(ticket.offline_period.as_deref())
-                .bind(ticket.qr_code.as_slice())
-                .bind(doc_key.unwrap_or_default())
-                .bind(item.now_ms);
-        }
-        let inserted: std::collections::HashSet<String> = query
-            .fetch_all(&mut *conn)
-            .await?
+        let inserted = insert_tickets(&items, &with_ticket, conn).await?;
+        let refused: Vec<usize> = with_ticket
             .iter()
-            .map(|row| row.try_get::<String, _>("ticket_number"))
-            .collect::<Result<_, _>>()?;
-        for &i in &with_ticket {
-            let taken = items[i]
-                .ticket
-                .as_ref()
-                .is_some_and(|t| !inserted.contains(&t.ticket_number));
-            if taken {
-                outcome[i] = Some(CommitOutcome::TicketNumberTaken);
+            .copied()
+            .filter(|&i| {
+                items[i]
+                    .ticket
+                    .as_ref()
+                    .is_some_and(|t| !inserted.contains(&t.ticket_number))
+            })
+            .collect();
+        for i in refused {
+            let item = items[i];
+            let stored: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM kz_state WHERE system_id = $1")
+                    .bind(i64::from(item.system_id))
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            outcome[i] = Some(if stored.unwrap_or(0) != item.state.version - 1 {
+                CommitOutcome::StateChanged
+            } else {
+                CommitOutcome::TicketNumberTaken
+            });
+        }
+    }
+
+    // 2. States, where the version holds.
+    let candidates: Vec<usize> = (0..items.len()).filter(|&i| outcome[i].is_none()).collect();
+    if candidates.is_empty() {
+        return Ok(outcome
+            .into_iter()
+            .map(|o| o.unwrap_or(CommitOutcome::Committed))
+            .collect());
+    }
+    let written = write_states(&items, &candidates, conn).await?;
+    for &i in &candidates {
+        if !written.contains(&i64::from(items[i].system_id)) {
+            if items[i].ticket.is_some() {
+                // Its ticket went in at step 1: the version moved in between (another node).
+                return Err(conflict("kz_state (bulk)"));
             }
+            outcome[i] = Some(CommitOutcome::StateChanged);
         }
     }
 
@@ -403,7 +456,6 @@ async fn run_all(
         .map(|i| items[i])
         .collect();
     if !live.is_empty() {
-        write_states(&live, conn).await?;
         rotate_tokens(&live, conn).await?;
         let documents: Vec<&NewDocument> = live
             .iter()
@@ -427,15 +479,142 @@ async fn run_all(
         .collect())
 }
 
-/// Step 3 of [`run_all`]: every live state in one upsert that only replaces the version it was
-/// computed from.
-async fn write_states(live: &[&KzCommit], conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
-    let style = Placeholders::of(conn);
+/// Step 0 of [`run_all`] on PostgreSQL: the stored versions, read with the rows locked until
+/// commit; an item whose version moved is `StateChanged`.
+async fn lock_versions(
+    items: &[&KzCommit],
+    outcome: &mut [Option<CommitOutcome>],
+    conn: &mut AnyConnection,
+) -> Result<(), sqlx::Error> {
     let sql = format!(
+        "SELECT system_id, version FROM kz_state WHERE system_id IN ({}) FOR UPDATE",
+        (1..=items.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for item in items {
+        query = query.bind(i64::from(item.system_id));
+    }
+    let mut stored = std::collections::HashMap::with_capacity(items.len());
+    for row in query.fetch_all(&mut *conn).await? {
+        stored.insert(
+            row.try_get::<i64, _>("system_id")?,
+            row.try_get::<i64, _>("version")?,
+        );
+    }
+    for (i, item) in items.iter().enumerate() {
+        let version = stored.get(&i64::from(item.system_id)).copied().unwrap_or(0);
+        if version != item.state.version - 1 {
+            outcome[i] = Some(CommitOutcome::StateChanged);
+        }
+    }
+    Ok(())
+}
+
+/// Step 1 of [`run_all`]: the tickets of `items[with_ticket]` in one insert, each row taken only
+/// where `kz_state` still holds the version its exchange was computed from (0: no row). Returns
+/// the numbers that went in.
+async fn insert_tickets(
+    items: &[&KzCommit],
+    with_ticket: &[usize],
+    conn: &mut AnyConnection,
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let rows = bucket(with_ticket.len());
+    let sql = statement(Shape::Tickets, Placeholders::of(conn), rows);
+    let mut query = sqlx::query(sql);
+    for &i in with_ticket {
+        let item = items[i];
+        let Some(ticket) = &item.ticket else {
+            continue;
+        };
+        query = query
+            .bind(ticket.ticket_number.as_str())
+            .bind(i64::from(item.system_id))
+            .bind(i64::from(ticket.shift_number))
+            .bind(i64::from(ticket.shift_seq))
+            .bind(ticket.offline_sign.map(i64::from))
+            .bind(ticket.offline_period.as_deref())
+            .bind(ticket.qr_code.as_slice())
+            .bind(
+                item.document
+                    .as_ref()
+                    .map(|d| d.doc_key.as_str())
+                    .unwrap_or_default(),
+            )
+            .bind(item.now_ms)
+            .bind(item.state.version - 1);
+    }
+    for _ in with_ticket.len()..rows {
+        query = query
+            .bind(None::<&str>)
+            .bind(None::<i64>)
+            .bind(None::<i64>)
+            .bind(None::<i64>)
+            .bind(None::<i64>)
+            .bind(None::<&str>)
+            .bind(None::<&[u8]>)
+            .bind(None::<&str>)
+            .bind(None::<i64>)
+            .bind(None::<i64>);
+    }
+    query
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<String, _>("ticket_number"))
+        .collect()
+}
+
+/// [`insert_tickets`]' statement for `rows` rows.
+fn tickets_sql(style: Placeholders, rows: usize) -> String {
+    format!(
+        "INSERT INTO kz_tickets (ticket_number, system_id, shift_number, shift_seq, \
+         offline_sign, offline_period, qr_code, doc_key, created_at) \
+         SELECT {} FROM (VALUES {}) AS v \
+         WHERE COALESCE((SELECT s.version FROM kz_state s WHERE s.system_id = v.column2), 0) \
+         = v.column10 \
+         ON CONFLICT DO NOTHING RETURNING ticket_number",
+        value_columns(TICKET_PARAMS - 1),
+        style.tuples(rows, TICKET_PARAMS, 1)
+    )
+}
+
+/// Step 2 of [`run_all`]: the states of `items[candidates]` in one upsert that only replaces the
+/// version each was computed from, and inserts only a register's first state (version 1).
+/// Returns the system ids written.
+async fn write_states(
+    items: &[&KzCommit],
+    candidates: &[usize],
+    conn: &mut AnyConnection,
+) -> Result<std::collections::HashSet<i64>, sqlx::Error> {
+    let rows = bucket(candidates.len());
+    let sql = statement(Shape::States, Placeholders::of(conn), rows);
+    let mut query = sqlx::query(sql);
+    for &i in candidates {
+        query = bind_state(query, items[i])?;
+    }
+    for _ in candidates.len()..rows {
+        query = bind_no_state(query);
+    }
+    query
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<i64, _>("system_id"))
+        .collect()
+}
+
+/// [`write_states`]' statement for `rows` rows.
+fn states_sql(style: Placeholders, rows: usize) -> String {
+    format!(
         "INSERT INTO kz_state (version, last_reqnum, last_token, last_command, last_response, \
          ok_reqnum, ok_token, ok_command, ok_response, shift_number, shift_open, \
          shift_opened_at, shift_opened_local, shift_counters, lifetime, cash_tiyn, \
-         last_offline_period, updated_at, system_id) VALUES {} \
+         last_offline_period, updated_at, system_id) \
+         SELECT {} FROM (VALUES {}) AS v \
+         WHERE v.column1 = 1 OR EXISTS (SELECT 1 FROM kz_state s WHERE s.system_id = v.column19) \
          ON CONFLICT (system_id) DO UPDATE SET version = excluded.version, \
          last_reqnum = excluded.last_reqnum, last_token = excluded.last_token, \
          last_command = excluded.last_command, last_response = excluded.last_response, \
@@ -447,18 +626,35 @@ async fn write_states(live: &[&KzCommit], conn: &mut AnyConnection) -> Result<()
          shift_counters = excluded.shift_counters, lifetime = excluded.lifetime, \
          cash_tiyn = excluded.cash_tiyn, last_offline_period = excluded.last_offline_period, \
          updated_at = excluded.updated_at \
-         WHERE kz_state.version = excluded.version - 1",
-        style.tuples(live.len(), STATE_PARAMS, 1)
-    );
-    let mut query = sqlx::query(&sql);
-    for item in live {
-        query = bind_state(query, item)?;
-    }
-    let written = query.execute(&mut *conn).await?.rows_affected();
-    if written != live.len() as u64 {
-        return Err(conflict("kz_state (bulk)"));
-    }
-    Ok(())
+         WHERE kz_state.version = excluded.version - 1 \
+         RETURNING system_id",
+        value_columns(STATE_PARAMS),
+        style.tuples(rows, STATE_PARAMS, 1)
+    )
+}
+
+/// A padding row of the states statement (see [`bucket`]): 19 NULLs of the columns' types.
+fn bind_no_state<'q>(query: Query<'q, Any, AnyArguments<'q>>) -> Query<'q, Any, AnyArguments<'q>> {
+    query
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<&[u8]>)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<&[u8]>)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<&str>)
+        .bind(None::<&str>)
+        .bind(None::<i64>)
+        .bind(None::<&str>)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
 }
 
 /// Bind a state row's 19 values in column order: version, the last and last successful
@@ -483,7 +679,11 @@ fn bind_state<'q>(
         .bind(ok.map(|e| i64::from(e.reqnum)))
         .bind(ok.map(|e| i64::from(e.token)))
         .bind(ok.map(|e| i64::from(e.command)))
-        .bind(ok.map(|e| e.response.as_slice()))
+        // The same bytes as `last_response` are not stored twice (module header).
+        .bind(
+            ok.filter(|&e| Some(e) != last)
+                .map(|e| e.response.as_slice()),
+        )
         .bind(i64::from(l.shift_number))
         .bind(i64::from(l.shift_open))
         .bind(l.opened_at_ms)
@@ -515,9 +715,35 @@ async fn rotate_tokens(live: &[&KzCommit], conn: &mut AnyConnection) -> Result<(
         .max()
         .unwrap_or_default();
     let n = rotations.len();
+    let rows = bucket(n);
+    let sql = statement(Shape::Tokens, Placeholders::of(conn), rows);
+    let padding = rows - n;
+    let mut query = sqlx::query(sql);
+    for (system_id, _, new) in &rotations {
+        query = query.bind(*system_id).bind(*new);
+    }
+    for _ in 0..padding {
+        query = query.bind(None::<i64>).bind(None::<i64>);
+    }
+    query = query.bind(now_ms);
+    for (system_id, old, _) in &rotations {
+        query = query.bind(*system_id).bind(*old);
+    }
+    for _ in 0..padding {
+        query = query.bind(None::<i64>).bind(None::<i64>);
+    }
+    let rotated = query.execute(&mut *conn).await?.rows_affected();
+    if rotated != n as u64 {
+        return Err(conflict("registers.kz_token (bulk)"));
+    }
+    Ok(())
+}
+
+/// [`rotate_tokens`]' statement for `n` rotations (padding ones bind NULLs, which match
+/// nothing).
+fn tokens_sql(style: Placeholders, n: usize) -> String {
     // CASE system_id WHEN $1 THEN $2 …: $1..$2n; then $2n+1 (time); then the guards. Numbered in
     // the order they are bound, so SQLite's positional `?` (see `Placeholders`) bind the same.
-    let style = Placeholders::of(conn);
     let cases: String = (0..n)
         .map(|k| {
             format!(
@@ -536,24 +762,11 @@ async fn rotate_tokens(live: &[&KzCommit], conn: &mut AnyConnection) -> Result<(
             )
         })
         .collect();
-    let sql = format!(
+    format!(
         "UPDATE registers SET kz_token = CASE system_id{cases} END, updated_at = {} WHERE {}",
         style.nth(2 * n + 1),
         guards.join(" OR ")
-    );
-    let mut query = sqlx::query(&sql);
-    for (system_id, _, new) in &rotations {
-        query = query.bind(*system_id).bind(*new);
-    }
-    query = query.bind(now_ms);
-    for (system_id, old, _) in &rotations {
-        query = query.bind(*system_id).bind(*old);
-    }
-    let rotated = query.execute(&mut *conn).await?.rows_affected();
-    if rotated != n as u64 {
-        return Err(conflict("registers.kz_token (bulk)"));
-    }
-    Ok(())
+    )
 }
 
 /// `doc_time` convention of `documents`: naive local wall clock as unix seconds.

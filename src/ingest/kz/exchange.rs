@@ -48,8 +48,9 @@ use super::token_guard::{GuardKey, Lockout, TokenGuard};
 use super::{KzConfig, Refusal};
 use crate::ingest::handler::{FrameHandler, Reply};
 use crate::ingest::metrics::{Check, FrameResult, Label as _, LockoutScope, Metrics};
-use crate::store::catalogue::{catalogue_in, org_facts_in, OrgFacts};
-use crate::store::points_of_sale::{point_of_sale_line_in, PointOfSaleLine};
+use crate::store::catalogue::{catalogue_in, OrgFacts};
+use crate::store::kz_register_view::kz_register_view_in;
+use crate::store::points_of_sale::PointOfSaleLine;
 use crate::store::registers::fetch_register_by_system_id;
 use crate::store::{Dialect, NewDocument, Quarantine, Register, RegisterStatus, Store, Writer};
 
@@ -69,7 +70,7 @@ enum Executed {
     /// Committed: the reply may be sent; `state` and `token` are now the stored ones.
     Committed {
         reply: Vec<u8>,
-        state: Box<KzState>,
+        state: Arc<KzState>,
         token: u32,
     },
     /// Another writer changed the register's state since it was read; nothing was written.
@@ -139,7 +140,7 @@ impl Slot {
 /// row (block, token reset) goes unseen.
 struct Cached {
     register: Register,
-    state: KzState,
+    state: Arc<KzState>,
     /// The owner as the cabinet keeps it (`None`: no organisation entered for its INN).
     org: Option<OrgFacts>,
     /// Where the register stands, as the cabinet keeps it.
@@ -386,21 +387,22 @@ impl KzService {
             let now = Instant::now();
             let read_at = slot.cached.as_ref().map(|c| c.read_at);
             if needs_reload(read_at, now, inner.register_ttl) {
-                slot.cached = None;
-                let (register, state, org, point_of_sale) = {
+                // One joined read; the state only when its version moved (module header).
+                let held = slot.cached.take().map(|c| c.state);
+                let (view, state) = {
                     let mut conn = inner.store.pool().acquire().await?;
-                    let register =
-                        fetch_register_by_system_id(&mut conn, i64::from(system_id)).await?;
-                    let state = load_state(&mut conn, system_id).await?;
-                    let org = match register.as_ref().and_then(|r| r.org_inn.as_deref()) {
-                        Some(inn) => org_facts_in(&mut conn, inn).await?,
-                        None => None,
+                    let view = kz_register_view_in(&mut conn, i64::from(system_id)).await?;
+                    let stored_version = view.as_ref().and_then(|v| v.state_version).unwrap_or(0);
+                    let state = match held.filter(|s| s.version == stored_version) {
+                        Some(state) => state,
+                        None if view.is_some() => Arc::new(load_state(&mut conn, system_id).await?),
+                        None => Arc::default(),
                     };
-                    let point_of_sale = match register.as_ref().and_then(|r| r.pos_id) {
-                        Some(pos) => point_of_sale_line_in(&mut conn, pos).await?,
-                        None => None,
-                    };
-                    (register, state, org, point_of_sale)
+                    (view, state)
+                };
+                let (register, org, point_of_sale) = match view {
+                    Some(view) => (Some(view.register), view.org, view.point_of_sale),
+                    None => (None, None, None),
                 };
                 let Some(register) = register else {
                     return Ok(refuse(ResultTypeEnum::UnknownId, "unknown system id"));
@@ -499,7 +501,7 @@ impl KzService {
                     let answered = Instant::now();
                     slot.note_answered(&state, answered, peer);
                     if let Some(cached) = slot.cached.as_mut() {
-                        cached.state = *state;
+                        cached.state = state;
                         cached.register.kz_token = Some(i64::from(token));
                     }
                     return Ok(Reply::Send(reply));
@@ -656,7 +658,7 @@ impl KzService {
                 command,
                 response: reply.clone(),
             };
-            let new_state = KzState {
+            let new_state = Arc::new(KzState {
                 version: state.version + 1,
                 last: Some(exchange.clone()),
                 last_ok: if rotate {
@@ -666,7 +668,7 @@ impl KzService {
                 },
                 ledger,
                 last_offline_period: offline_period.or_else(|| state.last_offline_period.clone()),
-            };
+            });
             let document = record.as_ref().map(|record| NewDocument {
                 dialect: Dialect::Kz,
                 doc_key: match &record.ticket {
@@ -727,7 +729,7 @@ impl KzService {
                     self.count(code);
                     return Ok(Executed::Committed {
                         reply,
-                        state: Box::new(new_state),
+                        state: new_state,
                         token: new_token,
                     });
                 }
