@@ -235,12 +235,20 @@ impl Store {
         };
         let store = Store { pool, backend };
         let binary = schema::latest(store.migrator());
-        let database = {
+        let (database, missing) = {
             let mut conn = store.pool.acquire().await?;
-            schema::database_version(&mut conn, backend).await?
+            let database = schema::database_version(&mut conn, backend).await?;
+            let missing = schema::missing_below(&mut conn, store.migrator(), database).await?;
+            (database, missing)
         };
         let decided = schema::decide(database, binary, upgrade);
-        let must_migrate = match decided {
+        if !missing.is_empty() && decided.is_ok() {
+            tracing::info!(
+                ?missing,
+                "applying migrations numbered below the schema version"
+            );
+        }
+        let must_migrate = match decided.map(|must| must || !missing.is_empty()) {
             Ok(must) => must,
             Err(error) => {
                 store.close().await;

@@ -97,6 +97,31 @@ pub async fn database_version(
     Ok(row.try_get::<Option<i64>, _>(0)?.unwrap_or(0))
 }
 
+/// Migrations of `migrator` at or below `database` (the schema version) that the database has
+/// not applied: a database made by a development build whose branches each took a number and
+/// were merged out of order. Empty for every database a release made (releases apply in order).
+pub async fn missing_below(
+    conn: &mut AnyConnection,
+    migrator: &Migrator,
+    database: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    if database == 0 {
+        return Ok(Vec::new());
+    }
+    let applied: Vec<i64> =
+        sqlx::query("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<i64, _>(0))
+            .collect::<Result<_, _>>()?;
+    Ok(migrator
+        .iter()
+        .map(|m| m.version)
+        .filter(|v| *v <= database && !applied.contains(v))
+        .collect())
+}
+
 /// Decide whether a role may go on: `Ok(true)` when migrations must run first.
 pub fn decide(database: i64, binary: i64, policy: SchemaUpgrade) -> Result<bool, SchemaError> {
     if database > binary {
