@@ -4,6 +4,11 @@
 //! bounded in time. The kill -9 drills are `tests/ingest_crash.rs` and `tests/kz_crash.rs` with
 //! `OFD_DRILL_CYCLES` set; they are not repeated here.
 //!
+//! The drills of one `cargo test` run side by side, except the hostile load: it compares two
+//! latency runs, so it takes the machine alone (`MACHINE`, written by it, read by the others);
+//! beside a disk-full or a storage-outage drill its quiet and attacked runs would measure the
+//! neighbour, not the attack.
+//!
 //! - hostile load: a paced register measures its ack latency quietly, then again while one
 //!   address opens twice its open-connection cap of silent connections, thousands of
 //!   random-byte connections arrive, clients pipeline and never read, and connections declare
@@ -30,6 +35,10 @@ use common::{on_each_backend, spawn_serve, TestDb};
 use ingest_support::*;
 use ofd::ingest::Server;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::sync::RwLock;
+
+/// Held for writing by the hostile-load drill and for reading by every other drill.
+static MACHINE: RwLock<()> = RwLock::const_new(());
 
 /// How big one run of the hostile-load drill is.
 struct Hostile {
@@ -101,6 +110,26 @@ async fn paced(
         tokio::time::sleep(pace).await;
     }
     latencies
+}
+
+/// `paced` on a thread and runtime of its own, so that what it measures is the server's answer
+/// and not its turn on the worker threads the attacking clients keep busy.
+async fn paced_apart(
+    addr: SocketAddr,
+    fn_n: u64,
+    first_fd: u32,
+    count: u32,
+    pace: Duration,
+) -> Vec<Duration> {
+    tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the paced register")
+            .block_on(paced(addr, fn_n, first_fd, count, pace))
+    })
+    .await
+    .expect("the paced register's thread")
 }
 
 fn p99(mut latencies: Vec<Duration>) -> Duration {
@@ -219,6 +248,7 @@ fn hostile_clients(
 }
 
 async fn hostile_load(scale: Hostile) {
+    let _alone = MACHINE.write().await;
     let db = TestDb::sqlite();
     let per_source = scale.per_source.to_string();
     let budget = scale.budget.to_string();
@@ -240,16 +270,16 @@ async fn hostile_load(scale: Hostile) {
     let (child, addr) = spawn_serve(&db.url, &flags, STEP * 3).await;
     let pid = child.id().expect("running");
     // Warm up, then the quiet run.
-    paced(addr, 900, 1, 20, scale.pace).await;
+    paced_apart(addr, 900, 1, 20, scale.pace).await;
     let rss_quiet = rss(pid);
-    let quiet = p99(paced(addr, 900, 21, scale.paced, scale.pace).await);
+    let quiet = p99(paced_apart(addr, 900, 21, scale.paced, scale.pace).await);
 
     let stop = Arc::new(AtomicBool::new(false));
     let garbage_sent = Arc::new(AtomicUsize::new(0));
     let attackers = hostile_clients(addr, &scale, stop.clone(), garbage_sent.clone());
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
-    let under_attack = p99(paced(addr, 900, 21 + scale.paced, scale.paced, scale.pace).await);
+    let under_attack = p99(paced_apart(addr, 900, 21 + scale.paced, scale.paced, scale.pace).await);
     let rss_attacked = rss(pid);
     let took = started.elapsed();
     stop.store(true, Ordering::Relaxed);
@@ -323,6 +353,7 @@ async fn resending_register(
 }
 
 async fn storage_outage(outage: Duration) {
+    let _beside_others = MACHINE.read().await;
     on_each_backend(|db| async move {
         let mut options = options(&db.url);
         options.ingest.idle_timeout_secs = Some(2);
@@ -375,6 +406,7 @@ async fn storage_outage_20s() {
 }
 
 async fn token_guessing(addresses: u8, guesses_each: u32) {
+    let _beside_others = MACHINE.read().await;
     on_each_backend(|db| async move {
         let (system_id, token) = kz_support::register_kz(&db.url, "KZ-DRILL-GUESS");
         let serve = config(&db.url);
@@ -433,6 +465,7 @@ async fn token_guessing_full() {
 /// sink in small batches, then run to the end: the sink holds every document exactly once (a
 /// batch cut off mid-send is resent under its own id, which the sink answers as a replay).
 async fn forwarder_kill9(cycles: u32, docs: i64) {
+    let _beside_others = MACHINE.read().await;
     on_each_backend(|db| async move {
         let store = db.open().await;
         let dir = tempfile::tempdir().expect("tempdir");
@@ -533,6 +566,7 @@ impl Drop for SmallDisk {
 /// read-only remount is refused by the kernel while the database is open for writing; a full
 /// disk is how an embedded database's storage fails in practice.)
 async fn sqlite_disk_full(outage: Duration) {
+    let _beside_others = MACHINE.read().await;
     let Some(disk) = SmallDisk::mount(64 << 20) else {
         eprintln!("SKIPPED: mounting a tmpfs is not permitted here (needs root)");
         return;
