@@ -166,6 +166,7 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
         metrics = %server.metrics_addr(),
         forward_metrics = %forward_metrics_listen,
         account = %account.addr,
+        cabinet = %account.cabinet,
         sink = %crate::url_redact::redact_url(&forward_config.sink_url),
         "ofd all serving"
     );

@@ -188,6 +188,19 @@ impl AccountConfig {
     }
 }
 
+/// The public address when `public_url` is not set: the listening address, with this machine's
+/// loopback for an unspecified one (`0.0.0.0:8088` is not an address a browser can open).
+pub(crate) fn default_public_url(scheme: &str, listen: SocketAddr) -> String {
+    let mut reachable = listen;
+    if listen.ip().is_unspecified() {
+        reachable.set_ip(match listen {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("{scheme}://{reachable}")
+}
+
 impl AccountOptions {
     /// Fill what no layer set from the defaults.
     pub fn resolve(self) -> Result<AccountConfig, ConfigError> {
@@ -238,7 +251,7 @@ impl AccountOptions {
             public_url: self
                 .public_url
                 .map(|url| url.trim_end_matches('/').to_owned())
-                .unwrap_or_else(|| format!("{scheme}://{listen}")),
+                .unwrap_or_else(|| default_public_url(scheme, listen)),
             smtp_url: self.smtp_url,
             mail_from: self
                 .mail_from
@@ -315,6 +328,15 @@ mod tests {
             DEFAULT_LISTEN.parse().expect("addr")
         );
         assert_keys_are_fields::<AccountOptions>();
+    }
+
+    #[test]
+    fn the_default_public_url_is_an_address_a_browser_can_open() {
+        let url = |listen: &str| default_public_url("http", listen.parse().expect("addr"));
+        assert_eq!(url("127.0.0.1:8088"), "http://127.0.0.1:8088");
+        assert_eq!(url("0.0.0.0:8088"), "http://127.0.0.1:8088");
+        assert_eq!(url("[::]:8088"), "http://[::1]:8088");
+        assert_eq!(url("10.1.2.3:80"), "http://10.1.2.3:80");
     }
 
     #[test]

@@ -115,6 +115,8 @@ pub struct AccountArgs {
 enum AccountCommand {
     /// Issue, revoke or list API keys (works on the database directly).
     Key(keys::KeyArgs),
+    /// Create the operator console's logins (works on the database directly).
+    Operator(keys::OperatorArgs),
 }
 
 /// What every handler can reach: the store, the settings and the e-signature verifier.
@@ -134,6 +136,8 @@ pub struct AppState {
 pub struct RunningAccount {
     /// The bound address (useful when listening on port 0).
     pub addr: SocketAddr,
+    /// The cabinet's address for people: `public_url`, else the listening address.
+    pub cabinet: String,
     /// Completes when the server has stopped after `shutdown` was cancelled.
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -173,7 +177,7 @@ pub async fn spawn_with_esign(
     let mut config = config.clone();
     if config.listen.port() == 0 && config.public_url.ends_with(":0") {
         // Listening on a port the system chose: links name the real one.
-        config.public_url = format!("{scheme}://{addr}");
+        config.public_url = config::default_public_url(scheme, addr);
     }
     let background_stop = CancellationToken::new();
     let mailer = mailer::spawn(
@@ -224,6 +228,7 @@ pub async fn spawn_with_esign(
         config.tariff_check_every,
         background_stop.clone(),
     );
+    let cabinet = format!("{}/", config.public_url);
     let state = AppState {
         store,
         config: Arc::new(config),
@@ -263,11 +268,15 @@ pub async fn spawn_with_esign(
         tariff_check.await.context("tariff check panicked")?;
         served
     });
-    tracing::info!(account = %addr, scheme, "account API listening");
-    Ok(RunningAccount { addr, task })
+    tracing::info!(account = %addr, scheme, %cabinet, "account API listening");
+    Ok(RunningAccount {
+        addr,
+        cabinet,
+        task,
+    })
 }
 
-/// Run `ofd account` (until SIGTERM or ctrl-c) or `ofd account key …`.
+/// Run `ofd account` (until SIGTERM or ctrl-c), `ofd account key …` or `ofd account operator …`.
 pub async fn run(args: AccountArgs) -> anyhow::Result<()> {
     let file = args.file.load()?;
     let store_file: StoreOptions = file.table("store")?;
@@ -280,6 +289,11 @@ pub async fn run(args: AccountArgs) -> anyhow::Result<()> {
     match args.command {
         Some(AccountCommand::Key(key)) => {
             let result = keys::run(&store, key).await;
+            store.close().await;
+            result
+        }
+        Some(AccountCommand::Operator(operator)) => {
+            let result = keys::run_operator(&store, operator, &config.public_url).await;
             store.close().await;
             result
         }
