@@ -33,7 +33,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
 
 use super::model::{
-    project_kz, project_ru, KzTicketFacts, Line, Operation, Projected, ShiftEvent, ZCounters,
+    project_kz, project_ru, KzTicketFacts, Line, Operation, Projected, ShiftEvent, UnsentReport,
+    ZCounters,
 };
 use crate::store::{Backend, Placeholders, Store};
 
@@ -693,8 +694,7 @@ async fn write_batch(
     // Each RU drive's latest word on its unsent documents: one row per drive, the batch's
     // latest report per drive, and a stored row only replaced by a later report (two projectors
     // and a re-run apply in any order).
-    let mut drives: BTreeMap<&str, (&Stored, (i64, Option<i64>, Option<i64>), i64)> =
-        BTreeMap::new();
+    let mut drives: BTreeMap<&str, (&Stored, UnsentReport, i64)> = BTreeMap::new();
     for (document, projected) in &fresh {
         if let (Some(fn_number), Some(unsent), "ru") = (
             document.fn_number.as_deref(),

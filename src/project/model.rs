@@ -55,6 +55,10 @@ pub struct Line {
     pub vat_amount: Option<i64>,
 }
 
+/// What an RU drive says of the documents it has not sent: count (tag 1097), time of the oldest
+/// (1098) and number of the first (1116).
+pub type UnsentReport = (i64, Option<i64>, Option<i64>);
+
 /// What the read tables hold of one document.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Projected {
@@ -82,8 +86,8 @@ pub struct Projected {
     pub cashier: Option<String>,
     /// Printed fiscal sign (RU ФП; KZ the ticket number).
     pub fiscal_sign: Option<String>,
-    /// RU drive's unsent documents: count (1097), oldest time (1098), first number (1116).
-    pub unsent: Option<(i64, Option<i64>, Option<i64>)>,
+    /// RU drive's unsent documents, from its shift and state reports.
+    pub unsent: Option<UnsentReport>,
     /// Receipt lines.
     pub lines: Vec<Line>,
     /// Shift open or close.
