@@ -178,3 +178,41 @@ async fn quarantine_keeps_refused_documents() {
     })
     .await;
 }
+
+/// Every pooled connection carries the store's per-connection settings, not only the first:
+/// SQLite's durability and page cache, PostgreSQL's JIT off (the projector's batch read spent
+/// most of its time compiling at ten million documents).
+#[tokio::test]
+async fn every_pooled_connection_has_the_store_settings() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            held.push(store.pool().acquire().await.unwrap());
+        }
+        for conn in &mut held {
+            match store.backend() {
+                ofd::store::Backend::Sqlite => {
+                    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                        .fetch_one(&mut **conn)
+                        .await
+                        .unwrap();
+                    assert_eq!(synchronous, 2, "synchronous = FULL");
+                    let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+                        .fetch_one(&mut **conn)
+                        .await
+                        .unwrap();
+                    assert_eq!(cache, -16384);
+                }
+                ofd::store::Backend::Postgres => {
+                    let jit: String = sqlx::query_scalar("SELECT current_setting('jit')")
+                        .fetch_one(&mut **conn)
+                        .await
+                        .unwrap();
+                    assert_eq!(jit, "off");
+                }
+            }
+        }
+    })
+    .await;
+}
