@@ -279,6 +279,15 @@ pub async fn generate(store: &Store, registers: usize, documents: usize) {
         }
     }
     let seconds = started.elapsed().as_secs_f64();
+    if store.backend() == ofd::store::Backend::Postgres {
+        // What autovacuum does in a running installation, and had not yet done after a bulk
+        // load that kept its workers on the documents: without statistics the planner takes
+        // `registers` for a few rows and joins it by scanning it for each document.
+        sqlx::query("ANALYZE")
+            .execute(store.pool())
+            .await
+            .expect("analyze");
+    }
     println!(
         "generate: {stored} documents in {seconds:.1} s = {:.0} documents/s",
         stored as f64 / seconds
