@@ -15,10 +15,9 @@ mod common;
 mod emulate_support;
 mod ingest_support;
 
-use account_support::{owner, Account, MailServer};
+use account_support::{owner, Account};
 use cabinet_support::PageClient;
 use common::on_each_backend;
-use ofd::account::AccountOptions;
 use serde_json::{json, Value};
 
 /// Enough documents for the seeded emulator to ask for X reports (one shift holds 200).
@@ -55,15 +54,7 @@ async fn documents(client: &account_support::Client, register: i64) -> Vec<Value
 async fn shifts_show_their_x_reports_and_z_figures() {
     on_each_backend(|db| async move {
         let store = db.open().await;
-        let mail = MailServer::start().await;
-        let account = Account::start_with(
-            &store,
-            AccountOptions {
-                smtp_url: Some(mail.url.as_str().into()),
-                ..AccountOptions::default()
-            },
-        )
-        .await;
+        let (account, mail) = Account::start_with_mail(&store).await;
         let (first, _) = owner(&account, &mail, "7707083893", "first@shifts.test").await;
         let (second, _) = owner(&account, &mail, "7736207543", "second@shifts.test").await;
         let (status, register) = first

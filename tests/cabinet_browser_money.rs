@@ -12,10 +12,9 @@ mod account_support;
 mod cabinet_support;
 mod common;
 
-use account_support::{owner, Account, MailServer, PASSWORD};
+use account_support::{owner, Account, PASSWORD};
 use cabinet_support::Browser;
 use common::on_each_backend;
-use ofd::account::AccountOptions;
 use serde_json::json;
 
 /// The page's width at `width` px: nothing may run off the side.
@@ -57,15 +56,7 @@ async fn assert_fits(browser: &Browser, path: &str, width: u32) {
 async fn a_register_is_set_up_billed_filed_and_paid_in_a_browser() {
     on_each_backend(|db| async move {
         let store = db.open().await;
-        let mail = MailServer::start().await;
-        let account = Account::start_with(
-            &store,
-            AccountOptions {
-                smtp_url: Some(mail.url.as_str().into()),
-                ..AccountOptions::default()
-            },
-        )
-        .await;
+        let (account, mail) = Account::start_with_mail(&store).await;
         let (owner_api, _) = owner(&account, &mail, "7707083893", "owner@browser.test").await;
         let (status, plan) = account
             .post(

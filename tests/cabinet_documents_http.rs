@@ -15,7 +15,7 @@ mod common;
 mod emulate_support;
 mod ingest_support;
 
-use account_support::{owner, staff, Account, MailServer, PASSWORD};
+use account_support::{owner, staff, Account, PASSWORD};
 use cabinet_support::PageClient;
 use common::on_each_backend;
 use ofd::account::AccountOptions;
@@ -47,15 +47,7 @@ async fn raw(base: &str, client: &PageClient, path: &str) -> (u16, String, Vec<u
 async fn documents_and_reports_pages_show_one_organisation_its_own_documents_only() {
     on_each_backend(|db| async move {
         let store = db.open().await;
-        let mail = MailServer::start().await;
-        let account = Account::start_with(
-            &store,
-            AccountOptions {
-                smtp_url: Some(mail.url.as_str().into()),
-                ..AccountOptions::default()
-            },
-        )
-        .await;
+        let (account, mail) = Account::start_with_mail(&store).await;
         let (first_api, _) = owner(&account, &mail, "7707083893", "first@docs.test").await;
         let (first_accountant, _) =
             staff(&account, &mail, &first_api, "acc@docs.test", "accountant").await;

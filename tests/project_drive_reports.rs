@@ -9,10 +9,9 @@ mod account_support;
 mod common;
 mod ingest_support;
 
-use account_support::{owner, Account, MailServer};
+use account_support::{owner, Account};
 use common::on_each_backend;
 use ingest_support::{ack_fields, close_shift_counting, receipt_frame, send_one};
-use ofd::account::AccountOptions;
 use ofd::ingest::Server;
 use ofd::project::{catch_up, rebuild, Projector};
 use ofd::store::Store;
@@ -62,15 +61,7 @@ fn drives(answer: &Value) -> Vec<(String, i64)> {
 async fn each_drive_shows_its_latest_report_once_after_projection_rebuild_and_backfill() {
     on_each_backend(|db| async move {
         let store = db.open().await;
-        let mail = MailServer::start().await;
-        let account = Account::start_with(
-            &store,
-            AccountOptions {
-                smtp_url: Some(mail.url.as_str().into()),
-                ..AccountOptions::default()
-            },
-        )
-        .await;
+        let (account, mail) = Account::start_with_mail(&store).await;
         let (ours, _) = owner(&account, &mail, "7707083893", "owner@drives.test").await;
         let (theirs, _) = owner(&account, &mail, "7736207543", "owner@other.test").await;
         let fn_a = ingest_support::fn_number(5101);

@@ -34,6 +34,16 @@ impl Account {
             .await
     }
 
+    /// [`Account::start`] sending its mail to a fresh [`MailServer`], returned beside it.
+    pub async fn start_with_mail(store: &Store) -> (Account, MailServer) {
+        let mail = MailServer::start().await;
+        let options = AccountOptions {
+            smtp_url: Some(mail.url.as_str().into()),
+            ..AccountOptions::default()
+        };
+        (Account::start_with(store, options).await, mail)
+    }
+
     /// [`Account::start_with`] with an electronic-signature verifier.
     pub async fn start_with_esign(
         store: &Store,
