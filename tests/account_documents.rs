@@ -184,21 +184,7 @@ async fn read_tables(store: &Store) -> Vec<String> {
             .fetch_all(store.pool())
             .await
             .expect("read table");
-        for row in &rows {
-            let mut cells = vec![table.to_owned()];
-            for i in 0..row.len() {
-                let cell = row
-                    .try_get::<Option<i64>, _>(i)
-                    .map(|v| format!("{v:?}"))
-                    .or_else(|_| {
-                        row.try_get::<Option<String>, _>(i)
-                            .map(|v| format!("{v:?}"))
-                    })
-                    .expect("integer or text");
-                cells.push(cell);
-            }
-            out.push(cells.join("|"));
-        }
+        out.extend(rows.iter().map(|row| common::row_text(table, row)));
     }
     out
 }

@@ -20,7 +20,6 @@ use ofd::emulate::execute;
 use ofd::project::{rebuild, ProjectOptions, Projector};
 use ofd::store::{Backend, Store};
 use prometheus::Registry;
-use sqlx::Row as _;
 use tokio_util::sync::CancellationToken;
 
 async fn emulate(dialect: &str, ffd: &str, fleet: &str, target: &str, account: &Account) {
@@ -67,21 +66,7 @@ async fn read_tables(store: &Store) -> Vec<String> {
             .fetch_all(store.pool())
             .await
             .expect("read table");
-        for row in &rows {
-            let mut cells = vec![table.to_owned()];
-            for i in 0..row.len() {
-                let cell = row
-                    .try_get::<Option<i64>, _>(i)
-                    .map(|v| format!("{v:?}"))
-                    .or_else(|_| {
-                        row.try_get::<Option<String>, _>(i)
-                            .map(|v| format!("{v:?}"))
-                    })
-                    .expect("integer or text");
-                cells.push(cell);
-            }
-            out.push(cells.join("|"));
-        }
+        out.extend(rows.iter().map(|row| common::row_text(table, row)));
     }
     out
 }

@@ -23,7 +23,6 @@ use ofd::store::reports::{
 use ofd::store::retention::{delete_delivered_before, drop_delivered_partitions};
 use ofd::store::{Actor, Backend, Dialect, NewDocument, NewRegister, Store, Writer, WriterConfig};
 use ofd_protocol::ru::SESSION_HEADER_LEN;
-use sqlx::Row as _;
 
 const FN: &str = "9999078900017017";
 /// 2026-12-02 15:00 UTC, the server's "now" in the first two tests.
@@ -354,21 +353,7 @@ async fn read_tables(store: &Store, tables: &[(&str, &str)]) -> Vec<String> {
             .fetch_all(store.pool())
             .await
             .expect("read table");
-        for row in &rows {
-            let mut cells = vec![(*table).to_owned()];
-            for i in 0..row.len() {
-                let cell = row
-                    .try_get::<Option<i64>, _>(i)
-                    .map(|v| format!("{v:?}"))
-                    .or_else(|_| {
-                        row.try_get::<Option<String>, _>(i)
-                            .map(|v| format!("{v:?}"))
-                    })
-                    .expect("integer or text");
-                cells.push(cell);
-            }
-            out.push(cells.join("|"));
-        }
+        out.extend(rows.iter().map(|row| common::row_text(table, row)));
     }
     out
 }

@@ -299,3 +299,22 @@ pub fn drill_cycles(default: usize) -> usize {
         .and_then(|n| n.parse().ok())
         .unwrap_or(default)
 }
+
+/// One row of a read table as text, `table|cell|cell…`, each cell an integer or a text (or
+/// `None`), for comparing whole tables between two runs.
+pub fn row_text(table: &str, row: &sqlx::any::AnyRow) -> String {
+    use sqlx::Row as _;
+    let mut cells = vec![table.to_owned()];
+    for i in 0..row.len() {
+        let cell = row
+            .try_get::<Option<i64>, _>(i)
+            .map(|v| format!("{v:?}"))
+            .or_else(|_| {
+                row.try_get::<Option<String>, _>(i)
+                    .map(|v| format!("{v:?}"))
+            })
+            .expect("integer or text");
+        cells.push(cell);
+    }
+    cells.join("|")
+}
