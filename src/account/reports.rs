@@ -249,19 +249,16 @@ pub async fn totals(
         register_id: query.register_id,
         point_of_sale_id: query.point_of_sale_id,
     };
-    let days = caller.0.daily_figures(which, from_day, to_day).await?;
-    let (total, buckets) = group(&days, query.group.unwrap_or_default());
-    let hours = caller.0.hourly_receipts(which, from_day, to_day).await?;
-    let top_products = if top > 0 {
-        caller.0.top_products(which, from_day, to_day, top).await?
-    } else {
-        Vec::new()
-    };
+    let figures = caller
+        .0
+        .period_figures(which, from_day, to_day, top)
+        .await?;
+    let (total, buckets) = group(&figures.days, query.group.unwrap_or_default());
     Ok(Json(Totals {
         total,
         buckets,
-        receipts_per_hour: hours.to_vec(),
-        top_products,
+        receipts_per_hour: figures.hours.to_vec(),
+        top_products: figures.top_products,
     }))
 }
 

@@ -604,6 +604,17 @@ pub struct ProductFigures {
     pub revenue: i64,
 }
 
+/// A period's figures for the totals report: its days, receipts per hour of day, top products.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeriodFigures {
+    /// One entry per day that had documents, oldest first.
+    pub days: Vec<DayFigures>,
+    /// Receipts per local hour of day.
+    pub hours: [i64; 24],
+    /// The best-selling products by revenue (at most the number asked for).
+    pub top_products: Vec<ProductFigures>,
+}
+
 /// What a drive said last about its unsent documents.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct UnsentRow {
@@ -883,6 +894,35 @@ impl Tenant {
             }
         }
         Ok(shifts)
+    }
+
+    /// Everything the totals report shows for `[from_day, to_day)`: the three read tables are
+    /// queried at once, each on a pool connection of its own, so the answer takes as long as the
+    /// slowest of them rather than their sum (on PostgreSQL each runs in its own backend).
+    pub async fn period_figures(
+        &self,
+        which: RegisterSet,
+        from_day: i64,
+        to_day: i64,
+        top: i64,
+    ) -> Result<PeriodFigures, StoreError> {
+        let products = async {
+            if top > 0 {
+                self.top_products(which, from_day, to_day, top).await
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let (days, hours, top_products) = futures::try_join!(
+            self.daily_figures(which, from_day, to_day),
+            self.hourly_receipts(which, from_day, to_day),
+            products,
+        )?;
+        Ok(PeriodFigures {
+            days,
+            hours,
+            top_products,
+        })
     }
 
     /// Daily figures in `[from_day, to_day)` summed over the registers in scope (or one).
