@@ -62,7 +62,14 @@ kz_us = ($c2 - $c1) / $TICK / float('$ka') * 1e6
 print(f'round $round closed loop: RU {r:.0f}/s, KZ {k:.0f}/s, KZ/RU = {k / r:.2f}; '
       f'server CPU per acked request: RU {ru_us:.0f} us, KZ {kz_us:.0f} us')"
 done
+metrics() { curl -s "http://127.0.0.1:$METRICS/metrics"; }
+metrics > "$WORK/before.prom"
 paced=$(run kz --seed 99 --rate "$RATE")
+metrics > "$WORK/after.prom"
 echo "$paced"
 echo "paced KZ at $RATE/s: acked $(field "$paced" "['acked']"), delivery p50 $(field "$paced" "['delivery_latency_ms']['p50']") ms, p99 $(field "$paced" "['delivery_latency_ms']['p99']") ms"
+# The server's own view of the paced run (the histograms' growth over it): where the emulator's
+# latency is spent, in the server (frame read to ack written, and the commit) or before it.
+python3 benches/histogram_delta.py "$WORK/before.prom" "$WORK/after.prom" \
+    ofd_ingest_ack_latency_seconds ofd_store_commit_duration_seconds ofd_store_commit_batch_size_documents
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -41,7 +41,7 @@ use ofd_protocol::kz::{
 use super::codec::{KzFrameCodec, KzFramingError};
 use super::commit::{doc_time, find_offline_ticket, load_state, CommitOutcome, KzCommit};
 use super::engine::{self, Input, PointOfSaleFacts, RegisterFacts};
-use super::fiscal_sign::draw_ticket_number;
+use super::fiscal_sign::TicketNumbers;
 use super::nomenclature::KzCatalogue;
 use super::state::{gate, next_token, Exchange, Gate, KzState};
 use super::token_guard::{GuardKey, Lockout, TokenGuard};
@@ -57,7 +57,8 @@ use crate::store::{Dialect, NewDocument, Quarantine, Register, RegisterStatus, S
 /// Quarantine check and reason of a KZ request whose body the decoder refused.
 const QUARANTINE_BODY: &str = "kz_body";
 
-/// Draws of a fresh ticket number before giving up (a collision needs ~10^9 stored tickets).
+/// Draws of a fresh ticket number before giving up (each collision sends the run of numbers to a
+/// new random place, `fiscal_sign`).
 const TICKET_NUMBER_ATTEMPTS: usize = 8;
 
 /// Runs of one request before giving up when its register's state keeps changing under another
@@ -232,6 +233,8 @@ struct Inner {
     register_ttl: Duration,
     locks: RegisterLocks,
     catalogues: Catalogues,
+    /// The fiscal signs this process hands out (a run upwards, see `fiscal_sign`).
+    ticket_numbers: TicketNumbers,
     guard: StdMutex<TokenGuard>,
     audit: tokio::sync::mpsc::Sender<GuessAudit>,
     metrics: Arc<Metrics>,
@@ -258,6 +261,7 @@ impl KzService {
                 register_ttl,
                 locks: RegisterLocks::default(),
                 catalogues: Catalogues::default(),
+                ticket_numbers: TicketNumbers::default(),
                 audit,
                 metrics,
             }),
@@ -593,7 +597,7 @@ impl KzService {
             None
         };
         for _ in 0..TICKET_NUMBER_ATTEMPTS {
-            let ticket_number = draw_ticket_number();
+            let ticket_number = inner.ticket_numbers.draw();
             let outcome = match &request {
                 Ok(request) => engine::execute(
                     &Input {
@@ -733,7 +737,10 @@ impl KzService {
                         token: new_token,
                     });
                 }
-                CommitOutcome::TicketNumberTaken => continue,
+                CommitOutcome::TicketNumberTaken => {
+                    inner.ticket_numbers.taken();
+                    continue;
+                }
                 CommitOutcome::StateChanged => return Ok(Executed::StateChanged),
             }
         }
