@@ -216,3 +216,35 @@ async fn every_pooled_connection_has_the_store_settings() {
     })
     .await;
 }
+
+/// SQLite writers of one process take turns in order (the ingest writer and the projector under
+/// `ofd all`): a second turn starts only when the first is given back, and a clone of the store
+/// shares the queue. PostgreSQL has no such queue.
+#[tokio::test]
+async fn sqlite_writers_of_one_process_take_turns() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let first = store.sqlite_write_turn().await;
+        match store.backend() {
+            ofd::store::Backend::Sqlite => {
+                assert!(first.is_some());
+                let other = store.clone();
+                let mut second = tokio::spawn(async move { other.sqlite_write_turn().await });
+                let waited =
+                    tokio::time::timeout(std::time::Duration::from_millis(200), &mut second).await;
+                assert!(
+                    waited.is_err(),
+                    "a second turn began while the first was held"
+                );
+                drop(first);
+                let second = tokio::time::timeout(std::time::Duration::from_secs(5), second)
+                    .await
+                    .expect("the second turn begins once the first is given back")
+                    .unwrap();
+                assert!(second.is_some());
+            }
+            ofd::store::Backend::Postgres => assert!(first.is_none()),
+        }
+    })
+    .await;
+}

@@ -425,6 +425,8 @@ impl Projector {
                 })
             })
             .collect();
+        // Held until the commit below (or the error that drops the transaction).
+        let _turn = self.store.sqlite_write_turn().await;
         let mut tx = match tx {
             Some(tx) => tx,
             None => self.store.begin_write().await?,

@@ -51,6 +51,16 @@
 //! at a time, so the hot path writes through one dedicated connection owned by the group-commit
 //! writer, and readers use the pool. In-memory SQLite is not supported: each pooled connection
 //! would see its own empty database.
+//!
+//! **Turns to write on SQLite**: when the ingest writer and the projector run in one process
+//! (`ofd all`), both write the same file, and SQLite lets one of them wait for the other only
+//! through its busy handler, which sleeps in steps that grow to 100 ms whatever the holder does —
+//! under `ofd all` a KZ exchange paced at 2,000/s waited up to 100 ms for a lock freed within a
+//! few (benches/README.md, issue 20). So those two take turns on an in-process queue first
+//! ([`Store::sqlite_write_turn`], FIFO): the one that waits is woken the moment the other
+//! commits, and a busy writer is never passed over for more than one of the other's
+//! transactions. Writers in other processes, and the cabinet's occasional writes, still meet on
+//! SQLite's lock and its busy timeout.
 
 pub mod alert_facts;
 pub mod alerts;
@@ -89,6 +99,7 @@ pub mod wired_requests;
 pub mod writer;
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -189,6 +200,8 @@ impl From<ofd_protocol::UnknownDialect> for StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The in-process queue of SQLite write transactions (see "Turns to write" above).
+    write_turns: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -248,7 +261,11 @@ impl Store {
                 .await
                 .with_context(|| format!("connecting to {}", redact(&url)))?,
         };
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            write_turns: Arc::default(),
+        };
         let binary = schema::latest(store.migrator());
         let (database, missing) = {
             let mut conn = store.pool.acquire().await?;
@@ -341,6 +358,16 @@ impl Store {
         match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Wait for this process's turn to write to SQLite, and hold it (the guard) until the
+    /// transaction has committed or rolled back; `None` on PostgreSQL, whose writers never wait
+    /// for one another as a whole. Taken by the ingest writer and the projector.
+    pub async fn sqlite_write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(Arc::clone(&self.write_turns).lock_owned().await),
+            Backend::Postgres => None,
         }
     }
 

@@ -486,6 +486,8 @@ impl WriterTask {
 
     async fn try_transaction(&mut self, jobs: &mut [Box<dyn Job>]) -> Result<(), TxFailure> {
         let backend = self.store.backend();
+        // Held until this function returns: after the COMMIT, or with the failed transaction.
+        let _turn = self.store.sqlite_write_turn().await;
         let conn = self.connection().await.map_err(TxFailure::Connect)?;
         // IMMEDIATE takes SQLite's write lock up front, so a batch that reads before it
         // writes cannot fail half-way on a lock upgrade; other writers wait (busy_timeout).
