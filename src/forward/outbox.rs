@@ -75,6 +75,8 @@ pub struct ClaimLimits {
 pub struct Outbox {
     pool: AnyPool,
     backend: Backend,
+    /// For its turns to write on SQLite (`Store::sqlite_write_turn`).
+    store: Store,
     /// This forwarder instance (a fresh id per process).
     owner: String,
 }
@@ -87,6 +89,7 @@ impl Outbox {
         Self {
             pool: store.pool().clone(),
             backend: store.backend(),
+            store: store.clone(),
             owner: uuid::Uuid::new_v4().to_string(),
         }
     }
@@ -171,6 +174,8 @@ impl Outbox {
             Backend::Postgres => " FOR UPDATE OF d SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        // Held until the transaction ends (declared first, dropped last).
+        let _turn = self.store.sqlite_write_turn().await;
         let mut tx = self.pool.begin().await?;
         // Writing first takes SQLite's write lock at once, so the read below cannot go stale.
         sqlx::query(
@@ -330,6 +335,8 @@ impl Outbox {
         reply: &BatchReply,
         now: i64,
     ) -> Result<Vec<i64>, sqlx::Error> {
+        // Held until the transaction ends (declared first, dropped last).
+        let _turn = self.store.sqlite_write_turn().await;
         let mut tx = self.pool.begin().await?;
         let reply_text = serde_json::to_string(reply).unwrap_or_default();
         let closed = sqlx::query(
@@ -377,6 +384,8 @@ impl Outbox {
 
     /// Count a failed attempt on the batch and its documents.
     pub async fn record_failure(&self, batch_id: &str, error: &str) -> Result<i64, sqlx::Error> {
+        // Held until the transaction ends (declared first, dropped last).
+        let _turn = self.store.sqlite_write_turn().await;
         let mut tx = self.pool.begin().await?;
         let attempts: i64 = sqlx::query_scalar(
             "UPDATE forward_batches SET attempts = attempts + 1, last_error = $1
@@ -407,6 +416,8 @@ impl Outbox {
         actor: &str,
         now: i64,
     ) -> Result<u64, sqlx::Error> {
+        // Held until the transaction ends (declared first, dropped last).
+        let _turn = self.store.sqlite_write_turn().await;
         let mut tx = self.pool.begin().await?;
         let requeued = sqlx::query(
             "UPDATE documents SET forward_state = 'pending', batch_id = NULL, attempts = 0,

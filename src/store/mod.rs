@@ -52,14 +52,13 @@
 //! writer, and readers use the pool. In-memory SQLite is not supported: each pooled connection
 //! would see its own empty database.
 //!
-//! **Turns to write on SQLite**: when the ingest writer and the projector run in one process
-//! (`ofd all`), both write the same file, and SQLite lets one of them wait for the other only
+//! **Turns to write on SQLite**: when the ingest writer, the projector and the forwarder run in
+//! one process (`ofd all`), they write the same file, and SQLite lets one wait for another only
 //! through its busy handler, which sleeps in steps that grow to 100 ms whatever the holder does —
 //! under `ofd all` a KZ exchange paced at 2,000/s waited up to 100 ms for a lock freed within a
-//! few (benches/README.md, issue 20). So those two take turns on an in-process queue first
-//! ([`Store::sqlite_write_turn`], FIFO): the one that waits is woken the moment the other
-//! commits, and a busy writer is never passed over for more than one of the other's
-//! transactions. Writers in other processes, and the cabinet's occasional writes, still meet on
+//! few (benches/README.md, issue 20). So those three take turns on an in-process queue first
+//! ([`Store::sqlite_write_turn`], FIFO): the one that waits is woken the moment the one before
+//! it commits, and waits for no more than the transactions queued ahead of it. Writers in other processes, and the cabinet's occasional writes, still meet on
 //! SQLite's lock and its busy timeout.
 
 pub mod alert_facts;
@@ -363,7 +362,7 @@ impl Store {
 
     /// Wait for this process's turn to write to SQLite, and hold it (the guard) until the
     /// transaction has committed or rolled back; `None` on PostgreSQL, whose writers never wait
-    /// for one another as a whole. Taken by the ingest writer and the projector.
+    /// for one another as a whole. Taken by the ingest writer, the projector and the forwarder.
     pub async fn sqlite_write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
         match self.backend {
             Backend::Sqlite => Some(Arc::clone(&self.write_turns).lock_owned().await),
