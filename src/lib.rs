@@ -12,6 +12,7 @@
 
 pub mod account;
 pub mod all;
+pub mod background_runtime;
 pub mod cli;
 pub mod clock;
 pub mod config_file;

@@ -60,7 +60,13 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     ofd::telemetry::init_logging(cli.log_json);
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async move {
+    // `ofd all` runs the roles beside ingest on a second runtime at a lower OS priority.
+    let background = match cli.command {
+        Command::All(_) => Some(ofd::background_runtime::build(2)?),
+        _ => None,
+    };
+    let background_handle = background.as_ref().map(|runtime| runtime.handle().clone());
+    let result = runtime.block_on(async move {
         let long_running = matches!(
             cli.command,
             Command::Serve(_)
@@ -79,7 +85,10 @@ fn main() -> anyhow::Result<()> {
             Command::TaxSink(args) => ofd::sink::run(args).await,
             Command::Account(args) => ofd::account::run(args).await,
             Command::Project(args) => ofd::project::run(args).await,
-            Command::All(args) => ofd::all::run(args).await,
+            Command::All(args) => {
+                let background = background_handle.expect("built for `ofd all`");
+                ofd::all::run(args, background).await
+            }
             Command::Emulate(args) => ofd::emulate::run(args).await,
             Command::Decode(args) => ofd::cli::decode::run(args).await,
             Command::Register(args) => ofd::cli::register::run(args).await,
@@ -88,7 +97,11 @@ fn main() -> anyhow::Result<()> {
             Command::Backup(args) => ofd::cli::backup::run_backup(args).await,
             Command::Restore(args) => ofd::cli::backup::run_restore(args).await,
         }
-    })
+    });
+    if let Some(background) = background {
+        background.shutdown_timeout(ofd::background_runtime::SHUTDOWN_GRACE);
+    }
+    result
 }
 
 #[cfg(test)]

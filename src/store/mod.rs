@@ -229,7 +229,9 @@ impl Store {
                 let mut first = AnyConnection::connect_with(&options)
                     .await
                     .with_context(|| format!("opening {}", redact(&url)))?;
-                sqlx::raw_sql("PRAGMA journal_mode = WAL")
+                // `query`, not `raw_sql`: the latter's future cannot be proven `Send`, and
+                // `ofd all` opens a store from a spawned task.
+                sqlx::query("PRAGMA journal_mode = WAL")
                     .execute(&mut first)
                     .await?;
                 first.close().await?;
@@ -368,6 +370,14 @@ impl Store {
             Backend::Sqlite => Some(Arc::clone(&self.write_turns).lock_owned().await),
             Backend::Postgres => None,
         }
+    }
+
+    /// This store (its own pool) taking its turns to write in the queue of `other`, a store on
+    /// the same database in this process: `ofd all` opens one store for ingest and one for the
+    /// roles on its background runtime ([`crate::background_runtime`]), which must queue as one.
+    pub fn with_write_turns_of(mut self, other: &Store) -> Store {
+        self.write_turns = Arc::clone(&other.write_turns);
+        self
     }
 
     /// Close every pooled connection (waits for connections in use to be returned).
