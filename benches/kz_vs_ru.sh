@@ -28,9 +28,10 @@ export RUST_LOG=warn
 "$OFD" migrate --database "$DB" >/dev/null
 EXTRA=()
 if [ "$ROLE" = all ]; then
-    EXTRA=(--forward-metrics-listen "127.0.0.1:$(port)" --account-listen "127.0.0.1:$(port)"
+    FORWARD_METRICS=$(port); PROJECT_METRICS=$(port)
+    EXTRA=(--forward-metrics-listen "127.0.0.1:$FORWARD_METRICS" --account-listen "127.0.0.1:$(port)"
         --tax-sink-listen "127.0.0.1:$(port)" --tax-sink-db "$WORK/sink.db")
-    export OFD_PROJECT_METRICS_LISTEN="127.0.0.1:$(port)"
+    export OFD_PROJECT_METRICS_LISTEN="127.0.0.1:$PROJECT_METRICS"
 fi
 "$OFD" "$ROLE" --listen "127.0.0.1:$INGEST" --metrics-listen "127.0.0.1:$METRICS" \
     --database "$DB" --accept-unregistered true --source-rate 0 "${EXTRA[@]}" &
@@ -72,4 +73,19 @@ echo "paced KZ at $RATE/s: acked $(field "$paced" "['acked']"), delivery p50 $(f
 # latency is spent, in the server (frame read to ack written, and the commit) or before it.
 python3 benches/histogram_delta.py "$WORK/before.prom" "$WORK/after.prom" \
     ofd_ingest_ack_latency_seconds ofd_store_commit_duration_seconds ofd_store_commit_batch_size_documents
+if [ "$ROLE" = all ]; then
+    # Whether the projector and the forwarder kept up: their backlogs right after the paced run
+    # and how long they took to empty (the gauges are refreshed about once a second).
+    gauge() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
+    start=$(date +%s.%N)
+    echo "backlog after the paced run: projector $(gauge "$PROJECT_METRICS" ofd_project_lag_documents), forwarder $(gauge "$FORWARD_METRICS" ofd_forward_backlog_documents) documents"
+    for _ in $(seq 1 120); do
+        sleep 1
+        if [ "$(gauge "$PROJECT_METRICS" ofd_project_lag_documents)" = 0 ] &&
+            [ "$(gauge "$FORWARD_METRICS" ofd_forward_backlog_documents)" = 0 ]; then
+            echo "both backlogs empty $(python3 -c "import time; print(f'{time.time() - $start:.0f}')") s later"
+            break
+        fi
+    done
+fi
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
