@@ -217,31 +217,49 @@ async fn every_pooled_connection_has_the_store_settings() {
     .await;
 }
 
-/// SQLite writers of one process take turns in order (the ingest writer and the projector under
-/// `ofd all`): a second turn starts only when the first is given back, and a clone of the store
-/// shares the queue. PostgreSQL has no such queue.
+/// SQLite writers of one process take turns in order (the ingest writer, the projector and the
+/// forwarder under `ofd all`): a second turn starts only when the first is given back, a clone of
+/// the store shares the queue, and while a background writer holds the turn with another one
+/// waiting, ingest's writer goes next. PostgreSQL has no such queue.
 #[tokio::test]
 async fn sqlite_writers_of_one_process_take_turns() {
+    use ofd::store::TurnTaker;
+    use std::time::Duration;
     on_each_backend(|db| async move {
         let store = db.open().await;
-        let first = store.sqlite_write_turn().await;
+        let first = store.sqlite_write_turn(TurnTaker::Background).await;
         match store.backend() {
             ofd::store::Backend::Sqlite => {
                 assert!(first.is_some());
-                let other = store.clone();
-                let mut second = tokio::spawn(async move { other.sqlite_write_turn().await });
-                let waited =
-                    tokio::time::timeout(std::time::Duration::from_millis(200), &mut second).await;
+                let (order, mut taken) = tokio::sync::mpsc::unbounded_channel();
+                let waiter = |taker: TurnTaker| {
+                    let store = store.clone();
+                    let order = order.clone();
+                    tokio::spawn(async move {
+                        let turn = store.sqlite_write_turn(taker).await;
+                        order.send(taker).unwrap();
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        drop(turn);
+                    })
+                };
+                // The second background writer queues before ingest's does.
+                let background = waiter(TurnTaker::Background);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let ingest = waiter(TurnTaker::Ingest);
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 assert!(
-                    waited.is_err(),
+                    taken.try_recv().is_err(),
                     "a second turn began while the first was held"
                 );
                 drop(first);
-                let second = tokio::time::timeout(std::time::Duration::from_secs(5), second)
-                    .await
-                    .expect("the second turn begins once the first is given back")
-                    .unwrap();
-                assert!(second.is_some());
+                for task in [background, ingest] {
+                    tokio::time::timeout(Duration::from_secs(5), task)
+                        .await
+                        .expect("every turn begins once the one before is given back")
+                        .unwrap();
+                }
+                let order: Vec<TurnTaker> = std::iter::from_fn(|| taken.try_recv().ok()).collect();
+                assert_eq!(order, [TurnTaker::Ingest, TurnTaker::Background]);
             }
             ofd::store::Backend::Postgres => assert!(first.is_none()),
         }

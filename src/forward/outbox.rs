@@ -17,7 +17,7 @@
 use sqlx::{any::AnyRow, AnyPool, Row};
 
 use crate::{
-    store::{Backend, Store},
+    store::{Backend, Store, TurnTaker},
     tax_batch::{self, BatchLine, BatchReply},
 };
 
@@ -175,7 +175,7 @@ impl Outbox {
             Backend::Sqlite => "",
         };
         // Held until the transaction ends (declared first, dropped last).
-        let _turn = self.store.sqlite_write_turn().await;
+        let _turn = self.store.sqlite_write_turn(TurnTaker::Background).await;
         let mut tx = self.pool.begin().await?;
         // Writing first takes SQLite's write lock at once, so the read below cannot go stale.
         sqlx::query(
@@ -336,7 +336,7 @@ impl Outbox {
         now: i64,
     ) -> Result<Vec<i64>, sqlx::Error> {
         // Held until the transaction ends (declared first, dropped last).
-        let _turn = self.store.sqlite_write_turn().await;
+        let _turn = self.store.sqlite_write_turn(TurnTaker::Background).await;
         let mut tx = self.pool.begin().await?;
         let reply_text = serde_json::to_string(reply).unwrap_or_default();
         let closed = sqlx::query(
@@ -385,7 +385,7 @@ impl Outbox {
     /// Count a failed attempt on the batch and its documents.
     pub async fn record_failure(&self, batch_id: &str, error: &str) -> Result<i64, sqlx::Error> {
         // Held until the transaction ends (declared first, dropped last).
-        let _turn = self.store.sqlite_write_turn().await;
+        let _turn = self.store.sqlite_write_turn(TurnTaker::Background).await;
         let mut tx = self.pool.begin().await?;
         let attempts: i64 = sqlx::query_scalar(
             "UPDATE forward_batches SET attempts = attempts + 1, last_error = $1
@@ -417,7 +417,7 @@ impl Outbox {
         now: i64,
     ) -> Result<u64, sqlx::Error> {
         // Held until the transaction ends (declared first, dropped last).
-        let _turn = self.store.sqlite_write_turn().await;
+        let _turn = self.store.sqlite_write_turn(TurnTaker::Background).await;
         let mut tx = self.pool.begin().await?;
         let requeued = sqlx::query(
             "UPDATE documents SET forward_state = 'pending', batch_id = NULL, attempts = 0,

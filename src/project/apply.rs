@@ -36,7 +36,7 @@ use super::model::{
     project_kz, project_ru, KzTicketFacts, Line, Operation, Projected, ShiftEvent, UnsentReport,
     ZCounters,
 };
-use crate::store::{Backend, Placeholders, Store};
+use crate::store::{Backend, Placeholders, Store, TurnTaker};
 
 /// The cursor's row name.
 const CURSOR: &str = "documents";
@@ -426,7 +426,7 @@ impl Projector {
             })
             .collect();
         // Held until the commit below (or the error that drops the transaction).
-        let _turn = self.store.sqlite_write_turn().await;
+        let _turn = self.store.sqlite_write_turn(TurnTaker::Background).await;
         let mut tx = match tx {
             Some(tx) => tx,
             None => self.store.begin_write().await?,

@@ -58,8 +58,11 @@
 //! under `ofd all` a KZ exchange paced at 2,000/s waited up to 100 ms for a lock freed within a
 //! few (benches/README.md, issue 20). So those three take turns on an in-process queue first
 //! ([`Store::sqlite_write_turn`], FIFO): the one that waits is woken the moment the one before
-//! it commits, and waits for no more than the transactions queued ahead of it. Writers in other processes, and the cabinet's occasional writes, still meet on
-//! SQLite's lock and its busy timeout.
+//! it commits. The background writers (projector, forwarder) first queue among themselves, so
+//! at most one of them is ever ahead of ingest: an ingest commit waits for no more than one
+//! background transaction, and a background writer for no more than one of ingest's and the
+//! other background writers'. Writers in other processes, and the cabinet's occasional writes,
+//! still meet on SQLite's lock and its busy timeout.
 
 pub mod alert_facts;
 pub mod alerts;
@@ -194,6 +197,24 @@ impl From<ofd_protocol::UnknownDialect> for StoreError {
     }
 }
 
+/// Who asks for a turn to write ([`Store::sqlite_write_turn`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TurnTaker {
+    /// The ingest server's group-commit writer: the ack path.
+    Ingest,
+    /// A role that follows or settles committed documents (projector, forwarder).
+    Background,
+}
+
+/// A turn to write to SQLite, held until dropped (after the commit or the rollback).
+#[derive(Debug)]
+pub struct WriteTurn {
+    // Declared first, dropped first: the turn goes to whoever waits for it before the next
+    // background writer may queue for it.
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+    _background: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
 /// A handle to the database; cheap to clone (the pool is shared).
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -201,6 +222,8 @@ pub struct Store {
     backend: Backend,
     /// The in-process queue of SQLite write transactions (see "Turns to write" above).
     write_turns: Arc<tokio::sync::Mutex<()>>,
+    /// The background writers' queue in front of `write_turns`.
+    background_turns: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -266,6 +289,7 @@ impl Store {
             pool,
             backend,
             write_turns: Arc::default(),
+            background_turns: Arc::default(),
         };
         let binary = schema::latest(store.migrator());
         let (database, missing) = {
@@ -364,12 +388,21 @@ impl Store {
 
     /// Wait for this process's turn to write to SQLite, and hold it (the guard) until the
     /// transaction has committed or rolled back; `None` on PostgreSQL, whose writers never wait
-    /// for one another as a whole. Taken by the ingest writer, the projector and the forwarder.
-    pub async fn sqlite_write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        match self.backend {
-            Backend::Sqlite => Some(Arc::clone(&self.write_turns).lock_owned().await),
-            Backend::Postgres => None,
+    /// for one another as a whole. `taker` says whose turn it is: ingest's writer queues alone,
+    /// the projector and the forwarder queue among themselves first.
+    pub async fn sqlite_write_turn(&self, taker: TurnTaker) -> Option<WriteTurn> {
+        if self.backend != Backend::Sqlite {
+            return None;
         }
+        let background = match taker {
+            TurnTaker::Ingest => None,
+            TurnTaker::Background => Some(Arc::clone(&self.background_turns).lock_owned().await),
+        };
+        let turn = Arc::clone(&self.write_turns).lock_owned().await;
+        Some(WriteTurn {
+            _turn: turn,
+            _background: background,
+        })
     }
 
     /// This store (its own pool) taking its turns to write in the queue of `other`, a store on
@@ -377,6 +410,7 @@ impl Store {
     /// roles on its background runtime ([`crate::background_runtime`]), which must queue as one.
     pub fn with_write_turns_of(mut self, other: &Store) -> Store {
         self.write_turns = Arc::clone(&other.write_turns);
+        self.background_turns = Arc::clone(&other.background_turns);
         self
     }
 

@@ -54,7 +54,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::documents::{insert_document, insert_new_documents, InsertOutcome, NewDocument};
 use super::tx_work::TxWork;
-use super::{checkpoint, Backend, Store};
+use super::{checkpoint, Backend, Store, TurnTaker};
 
 /// Called after every committed batch with its size and the time from BEGIN to COMMIT's return;
 /// the ingest role feeds its Prometheus histograms from here.
@@ -487,7 +487,7 @@ impl WriterTask {
     async fn try_transaction(&mut self, jobs: &mut [Box<dyn Job>]) -> Result<(), TxFailure> {
         let backend = self.store.backend();
         // Held until this function returns: after the COMMIT, or with the failed transaction.
-        let _turn = self.store.sqlite_write_turn().await;
+        let _turn = self.store.sqlite_write_turn(TurnTaker::Ingest).await;
         let conn = self.connection().await.map_err(TxFailure::Connect)?;
         // IMMEDIATE takes SQLite's write lock up front, so a batch that reads before it
         // writes cannot fail half-way on a lock upgrade; other writers wait (busy_timeout).
