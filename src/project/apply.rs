@@ -232,6 +232,7 @@ impl Projector {
         if now_ms < self.lease_until.load(Ordering::Relaxed) - LEASE_MS / 2 {
             return Ok(true);
         }
+        let _turn = self.store.sqlite_write_turn(TurnTaker::Background).await;
         let row = sqlx::query(
             "INSERT INTO forward_leases (name, owner, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, \
@@ -258,6 +259,7 @@ impl Projector {
         }
         self.lease_until
             .store(0, std::sync::atomic::Ordering::Relaxed);
+        let _turn = self.store.sqlite_write_turn(TurnTaker::Background).await;
         sqlx::query("DELETE FROM forward_leases WHERE name = $1 AND owner = $2")
             .bind(WRITER_LEASE)
             .bind(&self.owner)
