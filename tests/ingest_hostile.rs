@@ -248,8 +248,11 @@ async fn large_kz_headers_cost_no_more_than_the_read_buffer_budget() {
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let grown = rss(pid).saturating_sub(before);
+    // Besides the buffers, each connection costs its task, socket and allocator pages: 9-12 MiB
+    // for 300 alone, 17 MiB seen while the rest of the suite ran. Holding every byte sent would
+    // be 37.5 MiB of buffers on top, so a limit of budget + 20 MiB still tells the two apart.
     assert!(
-        grown < BUDGET + (16 << 20),
+        grown < BUDGET + (20 << 20),
         "RSS grew by {} MiB for {CONNECTIONS} connections of {} KiB each (budget {} MiB)",
         grown >> 20,
         SENT >> 10,
