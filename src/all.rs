@@ -139,19 +139,7 @@ pub async fn run(args: AllArgs, background: tokio::runtime::Handle) -> anyhow::R
     };
     // Opened and spawned from the background runtime, so that what they start runs there.
     let started = background.spawn(background_roles.start(store.clone(), roles.clone()));
-    let Background {
-        store: background_store,
-        bundled_sink,
-        sink_url,
-        forwarder,
-        forward_metrics,
-        forward_shutdown,
-        projector,
-        project_metrics,
-        project_shutdown,
-        account,
-        account_shutdown,
-    } = started
+    let running = started
         .await
         .context("starting the background roles panicked")??;
 
@@ -161,9 +149,9 @@ pub async fn run(args: AllArgs, background: tokio::runtime::Handle) -> anyhow::R
         tls_listen = server.tls_addr().map(tracing::field::display),
         metrics = %server.metrics_addr(),
         forward_metrics = %forward_metrics_listen,
-        account = %account.addr,
-        cabinet = %account.cabinet,
-        sink = %crate::url_redact::redact_url(&sink_url),
+        account = %running.account.addr,
+        cabinet = %running.account.cabinet,
+        sink = %crate::url_redact::redact_url(&running.sink_url),
         "ofd all serving"
     );
     let ingest_stopped = server.shutdown_token();
@@ -174,23 +162,29 @@ pub async fn run(args: AllArgs, background: tokio::runtime::Handle) -> anyhow::R
         }
         _ = ingest_stopped.cancelled() => {}
     }
-    forward_shutdown.cancel();
-    forwarder.await.context("forwarder task panicked")?;
-    forward_metrics
+    running.forward_shutdown.cancel();
+    running.forwarder.await.context("forwarder task panicked")?;
+    running
+        .forward_metrics
         .await
         .context("forward metrics task panicked")?;
-    project_shutdown.cancel();
-    projector.await.context("projector task panicked")?;
-    if let Some(metrics) = project_metrics {
+    running.project_shutdown.cancel();
+    running.projector.await.context("projector task panicked")?;
+    if let Some(metrics) = running.project_metrics {
         metrics.await.context("project metrics task panicked")?;
     }
-    account_shutdown.cancel();
-    let account_result = account.task.await.context("account task panicked")?;
+    running.account_shutdown.cancel();
+    let account_result = running
+        .account
+        .task
+        .await
+        .context("account task panicked")?;
     let ingest_result = server.shutdown().await;
     roles.cancel();
-    if let Some(running) = bundled_sink {
-        running.task.await.context("tax sink task panicked")??;
+    if let Some(sink) = running.bundled_sink {
+        sink.task.await.context("tax sink task panicked")??;
     }
+    let background_store = running.store;
     background
         .spawn(async move { background_store.close().await })
         .await
