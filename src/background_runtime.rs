@@ -3,22 +3,24 @@
 //!
 //! # Why
 //!
-//! One runtime has no priorities: a projector decoding a batch of 500 documents, a forwarder
+//! One runtime has no priorities: a projector decoding a batch of documents, a forwarder
 //! serialising a batch for the tax authority or the sink parsing it hold a worker thread for as
 //! long as their step runs, and a register's frame that becomes readable meanwhile waits for a
-//! free worker. On a 2-core machine under `ofd all`, KZ exchanges paced at 2,000/s spent most of
-//! their p99 (140–210 ms, against 17 ms under `ofd serve` alone) waiting that way
-//! (benches/README.md, issue 20). The ack path is the one thing an OFD must not slow down; the
-//! other roles only need to keep up on average.
+//! free worker. The ack path is the one thing an OFD must not slow down; the other roles only
+//! need to keep up on average. Measured on 2 cores under `ofd all` with batches of 100, this
+//! runtime took the closed-loop rates up 10-17 % and a paced KZ run's p99 from 107-113 to
+//! 80-89 ms (benches/README.md, issue 20, fifth round); with batches of 500 it changed nothing
+//! measurable, the acks then waiting for the write turn rather than for a thread.
 //!
 //! So `ofd all` runs those roles on this runtime, whose threads the kernel schedules at nice
 //! [`NICE`]: while ingest has work they get a small share of the CPU, and when it has none they
 //! get all of it. What they open from here inherits the priority: their own database pool
 //! (its SQLite connections run on threads they spawn, and a Linux thread starts with its
 //! creator's nice value) and their listeners' I/O. They share nothing with ingest but the
-//! store's turns to write ([`crate::store::Store::with_write_turns_of`]), so a background
-//! transaction that holds the turn is never starved by the priority for longer than ingest
-//! keeps both cores busy.
+//! store's turns to write ([`crate::store::Store::with_write_turns_of`]). A background
+//! transaction holding the turn runs at the lower priority while an ingest commit waits for it
+//! (an inversion the nice value keeps short rather than prevents: it still gets about a tenth of
+//! a contended core); the batches of 100 `ofd all` gives those roles bound what it holds.
 //!
 //! # Invariants
 //!
