@@ -84,9 +84,7 @@ pub struct ClaimLimits {
 /// The forwarder's view of the database.
 #[derive(Clone)]
 pub struct Outbox {
-    pool: AnyPool,
-    backend: Backend,
-    /// For its turns to write on SQLite (`Store::sqlite_write_turn`).
+    /// The shared store (its pool, its backend, its turns to write on SQLite).
     store: Store,
     /// This forwarder instance (a fresh id per process).
     owner: String,
@@ -101,8 +99,6 @@ impl Outbox {
     /// An outbox over the shared store, as a new forwarder instance.
     pub fn new(store: &Store) -> Self {
         Self {
-            pool: store.pool().clone(),
-            backend: store.backend(),
             store: store.clone(),
             owner: uuid::Uuid::new_v4().to_string(),
             lease_until: Arc::default(),
@@ -116,14 +112,14 @@ impl Outbox {
 
     /// The pool, for status queries.
     pub fn pool(&self) -> &AnyPool {
-        &self.pool
+        self.store.pool()
     }
 
     /// Take or renew the single-writer lease. PostgreSQL needs none (row locks do the job) and
     /// always answers `true`. A lease this instance holds is written again only once half of it
     /// is gone: no other forwarder takes it before it expires, so until then it is ours.
     pub async fn hold_writer_lease(&self, now: i64, ttl_ms: i64) -> Result<bool, sqlx::Error> {
-        if self.backend == Backend::Postgres {
+        if self.store.backend() == Backend::Postgres {
             return Ok(true);
         }
         if now < self.lease_until.load(Ordering::Relaxed) - ttl_ms / 2 {
@@ -140,7 +136,7 @@ impl Outbox {
         .bind(&self.owner)
         .bind(now + ttl_ms)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.store.pool())
         .await?;
         let held = row.is_some();
         self.lease_until
@@ -155,7 +151,7 @@ impl Outbox {
         sqlx::query("DELETE FROM forward_leases WHERE name = $1 AND owner = $2")
             .bind(WRITER_LEASE)
             .bind(&self.owner)
-            .execute(&self.pool)
+            .execute(self.store.pool())
             .await?;
         Ok(())
     }
@@ -172,7 +168,7 @@ impl Outbox {
             "SELECT received_at FROM documents
              WHERE forward_state = 'pending' AND batch_id IS NULL ORDER BY id LIMIT 1",
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.store.pool())
         .await?;
         let Some(oldest) = oldest else {
             return Ok(false);
@@ -185,7 +181,7 @@ impl Outbox {
              ORDER BY id LIMIT 1 OFFSET $1",
         )
         .bind(max_documents - 1)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.store.pool())
         .await?;
         Ok(full.is_some())
     }
@@ -195,13 +191,13 @@ impl Outbox {
     /// blocks the queue.
     pub async fn claim(&self, now: i64, limits: ClaimLimits) -> Result<Option<Batch>, sqlx::Error> {
         let batch_id = uuid::Uuid::new_v4().to_string();
-        let lock = match self.backend {
+        let lock = match self.store.backend() {
             Backend::Postgres => " FOR UPDATE OF d SKIP LOCKED",
             Backend::Sqlite => "",
         };
         // Held until the transaction ends (declared first, dropped last).
         let _turn = self.store.sqlite_write_turn(TurnTaker::Background).await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.store.pool().begin().await?;
         // Writing first takes SQLite's write lock at once, so the read below cannot go stale.
         sqlx::query(
             "INSERT INTO forward_batches (batch_id, created_at, owner, lease_until)
@@ -288,13 +284,13 @@ impl Outbox {
     /// Take over an open batch nobody holds (its lease ran out; on SQLite, the writer also takes
     /// every batch another process left behind) and load it for resending.
     pub async fn take_over(&self, now: i64, lease_ms: i64) -> Result<Option<Batch>, sqlx::Error> {
-        let orphan = match self.backend {
+        let orphan = match self.store.backend() {
             Backend::Postgres => "lease_until < $3",
             Backend::Sqlite => "(lease_until < $3 OR owner <> $1)",
         };
         // Looked for first with a read: the write below would take SQLite's write lock on
         // every step, and there is almost never a batch to take over.
-        let candidate = match self.backend {
+        let candidate = match self.store.backend() {
             Backend::Postgres => sqlx::query(
                 "SELECT 1 FROM forward_batches WHERE state = 'open' AND lease_until < $1 LIMIT 1",
             )
@@ -306,7 +302,7 @@ impl Outbox {
             .bind(now)
             .bind(&self.owner),
         }
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.store.pool())
         .await?;
         if candidate.is_none() {
             return Ok(None);
@@ -322,7 +318,7 @@ impl Outbox {
         .bind(&self.owner)
         .bind(now + lease_ms)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.store.pool())
         .await?;
         drop(turn);
         let Some(row) = row else {
@@ -334,7 +330,7 @@ impl Outbox {
             "{OUTGOING_COLUMNS} WHERE d.batch_id = $1 AND d.forward_state = 'pending' ORDER BY d.id"
         ))
         .bind(&id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.store.pool())
         .await?;
         let mut documents = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -367,7 +363,7 @@ impl Outbox {
         .bind(now + lease_ms)
         .bind(batch_id)
         .bind(&self.owner)
-        .execute(&self.pool)
+        .execute(self.store.pool())
         .await?
         .rows_affected();
         Ok(updated == 1)
@@ -384,7 +380,7 @@ impl Outbox {
     ) -> Result<Vec<i64>, sqlx::Error> {
         // Held until the transaction ends (declared first, dropped last).
         let _turn = self.store.sqlite_write_turn(TurnTaker::Background).await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.store.pool().begin().await?;
         let reply_text = serde_json::to_string(reply).unwrap_or_default();
         let closed = sqlx::query(
             "UPDATE forward_batches SET state = 'done', sent_at = $1, reply = $2,
@@ -433,7 +429,7 @@ impl Outbox {
     pub async fn record_failure(&self, batch_id: &str, error: &str) -> Result<i64, sqlx::Error> {
         // Held until the transaction ends (declared first, dropped last).
         let _turn = self.store.sqlite_write_turn(TurnTaker::Background).await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.store.pool().begin().await?;
         let attempts: i64 = sqlx::query_scalar(
             "UPDATE forward_batches SET attempts = attempts + 1, last_error = $1
              WHERE batch_id = $2 RETURNING attempts",
@@ -465,7 +461,7 @@ impl Outbox {
     ) -> Result<u64, sqlx::Error> {
         // Held until the transaction ends (declared first, dropped last).
         let _turn = self.store.sqlite_write_turn(TurnTaker::Background).await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.store.pool().begin().await?;
         let requeued = sqlx::query(
             "UPDATE documents SET forward_state = 'pending', batch_id = NULL, attempts = 0,
              reject_reason = NULL
@@ -492,7 +488,7 @@ impl Outbox {
         let row = sqlx::query(
             "SELECT COUNT(*), MIN(received_at) FROM documents WHERE forward_state = 'pending'",
         )
-        .fetch_one(&self.pool)
+        .fetch_one(self.store.pool())
         .await?;
         Ok(Backlog {
             pending: row.try_get(0)?,
