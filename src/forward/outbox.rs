@@ -17,8 +17,9 @@
 //! On SQLite every write here, the leases' included, waits for the store's write turn
 //! ([`Store::sqlite_write_turn`]): a write that met the ingest writer on SQLite's own lock made
 //! one of them sleep in the busy handler (up to 1.9 s seen for a lease write under `ofd all`). The
-//! writer lease is written only when half of it is gone, and a take-over is looked for with a read
-//! before it is written, so an idle step writes nothing.
+//! writer lease and a batch's own lease are written only when half of them is gone, a take-over is
+//! looked for with a read before it is written, so an idle step writes nothing, and a claim reads
+//! its documents and builds their lines before it takes the turn ([`Outbox::claim`]).
 
 use std::sync::{
     atomic::{AtomicI64, Ordering},
@@ -50,6 +51,8 @@ pub struct Batch {
     pub id: String,
     /// When it was claimed (unix ms); the file sink files it by this date.
     pub created_at: i64,
+    /// Until when this forwarder's hold on it lasts (unix ms), as last written.
+    pub lease_until: i64,
     /// Its documents.
     pub documents: Vec<OutgoingDocument>,
 }
@@ -91,6 +94,9 @@ pub struct Outbox {
     /// Until when this instance holds the SQLite writer lease (unix ms, 0: not held), shared by
     /// the clones its workers use.
     lease_until: Arc<AtomicI64>,
+    /// Held by a SQLite claim from its read to its commit: the workers of this process claim
+    /// one after another, as the writer lease makes this process the only one claiming.
+    claiming: Arc<tokio::sync::Mutex<()>>,
 }
 
 const WRITER_LEASE: &str = "forwarder";
@@ -102,6 +108,7 @@ impl Outbox {
             store: store.clone(),
             owner: uuid::Uuid::new_v4().to_string(),
             lease_until: Arc::default(),
+            claiming: Arc::default(),
         }
     }
 
@@ -189,49 +196,61 @@ impl Outbox {
     /// Claim the oldest unclaimed pending documents into a new batch. `None` when there are none.
     /// A document whose stored JSON cannot be read is rejected here, with the reason, so it never
     /// blocks the queue.
+    ///
+    /// PostgreSQL reads the candidates inside the claiming transaction, locking them
+    /// (`FOR UPDATE … SKIP LOCKED`), so claims of several nodes never overlap. SQLite has one
+    /// claiming process (the writer lease) and its workers take turns here ([`Outbox::claiming`]),
+    /// so it reads the candidates and builds their lines *before* it takes the write turn: the
+    /// turn then covers only the writes, and an ingest commit queued behind it does not wait
+    /// while this lower-priority task reads a hundred documents and serialises them. The writes
+    /// are guarded (`batch_id IS NULL AND forward_state = 'pending'`) and counted, so a row that
+    /// changed in between (an operator's requeue) fails the claim rather than joining it.
     pub async fn claim(&self, now: i64, limits: ClaimLimits) -> Result<Option<Batch>, sqlx::Error> {
-        let batch_id = uuid::Uuid::new_v4().to_string();
-        let lock = match self.store.backend() {
-            Backend::Postgres => " FOR UPDATE OF d SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        // Held until the transaction ends (declared first, dropped last).
-        let _turn = self.store.sqlite_write_turn(TurnTaker::Background).await;
-        let mut tx = self.store.pool().begin().await?;
-        // Writing first takes SQLite's write lock at once, so the read below cannot go stale.
-        sqlx::query(
-            "INSERT INTO forward_batches (batch_id, created_at, owner, lease_until)
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&batch_id)
-        .bind(now)
-        .bind(&self.owner)
-        .bind(now + limits.lease_ms)
-        .execute(&mut *tx)
-        .await?;
-        let rows = sqlx::query(&format!(
+        let candidates = format!(
             "{OUTGOING_COLUMNS} WHERE d.forward_state = 'pending' AND d.batch_id IS NULL
-             ORDER BY d.id LIMIT $1{lock}"
-        ))
-        .bind(limits.max_documents)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut documents = Vec::new();
-        let mut unreadable = Vec::new();
-        let mut bytes = 0usize;
-        for row in &rows {
-            match outgoing(row) {
-                Ok(document) => {
-                    let size = document.line.len() + 1;
-                    if !documents.is_empty() && bytes + size > limits.max_bytes {
-                        break;
-                    }
-                    bytes += size;
-                    documents.push(document);
+             ORDER BY d.id LIMIT $1"
+        );
+        match self.store.backend() {
+            Backend::Postgres => {
+                let mut tx = self.store.pool().begin().await?;
+                let rows = sqlx::query(&format!("{candidates} FOR UPDATE OF d SKIP LOCKED"))
+                    .bind(limits.max_documents)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let chosen = choose(&rows, limits.max_bytes)?;
+                self.write_claim(tx, now, limits.lease_ms, chosen).await
+            }
+            Backend::Sqlite => {
+                let _claiming = self.claiming.lock().await;
+                let rows = sqlx::query(&candidates)
+                    .bind(limits.max_documents)
+                    .fetch_all(self.store.pool())
+                    .await?;
+                let chosen = choose(&rows, limits.max_bytes)?;
+                if chosen.is_empty() {
+                    return Ok(None);
                 }
-                Err(reason) => unreadable.push((row.try_get::<i64, _>(0)?, reason)),
+                // Held until the transaction ends (declared first, dropped last).
+                let _turn = self.store.sqlite_write_turn(TurnTaker::Background).await;
+                let tx = self.store.pool().begin().await?;
+                self.write_claim(tx, now, limits.lease_ms, chosen).await
             }
         }
+    }
+
+    /// The claim's writes, in `tx`: the batch row, the batch id on each chosen document, the
+    /// unreadable ones rejected; committed only when every chosen document was still unclaimed.
+    async fn write_claim(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        now: i64,
+        lease_ms: i64,
+        chosen: Chosen,
+    ) -> Result<Option<Batch>, sqlx::Error> {
+        let Chosen {
+            documents,
+            unreadable,
+        } = chosen;
         for (row_id, reason) in &unreadable {
             sqlx::query(
                 "UPDATE documents SET forward_state = 'rejected', reject_reason = $1
@@ -243,18 +262,27 @@ impl Outbox {
             .await?;
         }
         if documents.is_empty() {
-            sqlx::query("DELETE FROM forward_batches WHERE batch_id = $1")
-                .bind(&batch_id)
-                .execute(&mut *tx)
-                .await?;
             tx.commit().await?;
             return Ok(None);
         }
+        let batch_id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO forward_batches (batch_id, created_at, owner, lease_until, documents)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&batch_id)
+        .bind(now)
+        .bind(&self.owner)
+        .bind(now + lease_ms)
+        .bind(documents.len() as i64)
+        .execute(&mut *tx)
+        .await?;
         for chunk in documents.chunks(500) {
             let placeholders: Vec<String> =
                 (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(
-                "UPDATE documents SET batch_id = $1 WHERE batch_id IS NULL AND id IN ({})",
+                "UPDATE documents SET batch_id = $1
+                 WHERE batch_id IS NULL AND forward_state = 'pending' AND id IN ({})",
                 placeholders.join(", ")
             );
             let mut query = sqlx::query(&sql).bind(&batch_id);
@@ -268,15 +296,11 @@ impl Outbox {
                 return Ok(None);
             }
         }
-        sqlx::query("UPDATE forward_batches SET documents = $1 WHERE batch_id = $2")
-            .bind(documents.len() as i64)
-            .bind(&batch_id)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(Some(Batch {
             id: batch_id,
             created_at: now,
+            lease_until: now + lease_ms,
             documents,
         }))
     }
@@ -343,29 +367,37 @@ impl Outbox {
         Ok(Some(Batch {
             id,
             created_at,
+            lease_until: now + lease_ms,
             documents,
         }))
     }
 
     /// Extend this instance's hold on a batch before another attempt. `false` when another
-    /// forwarder has taken it over (then this one must let it go).
+    /// forwarder has taken it over (then this one must let it go). Written only once half of the
+    /// hold is gone: until it runs out nobody takes the batch over, so until then it is ours.
     pub async fn renew(
         &self,
-        batch_id: &str,
+        batch: &mut Batch,
         now: i64,
         lease_ms: i64,
     ) -> Result<bool, sqlx::Error> {
+        if now < batch.lease_until - lease_ms / 2 {
+            return Ok(true);
+        }
         let _turn = self.store.sqlite_write_turn(TurnTaker::Background).await;
         let updated = sqlx::query(
             "UPDATE forward_batches SET lease_until = $1
              WHERE batch_id = $2 AND owner = $3 AND state = 'open'",
         )
         .bind(now + lease_ms)
-        .bind(batch_id)
+        .bind(&batch.id)
         .bind(&self.owner)
         .execute(self.store.pool())
         .await?
         .rows_affected();
+        if updated == 1 {
+            batch.lease_until = now + lease_ms;
+        }
         Ok(updated == 1)
     }
 
@@ -495,6 +527,40 @@ impl Outbox {
             oldest_received_at: row.try_get(1)?,
         })
     }
+}
+
+/// The documents a claim takes, in id order, and those it rejects as unreadable.
+#[derive(Default)]
+struct Chosen {
+    documents: Vec<OutgoingDocument>,
+    unreadable: Vec<(i64, String)>,
+}
+
+impl Chosen {
+    fn is_empty(&self) -> bool {
+        self.documents.is_empty() && self.unreadable.is_empty()
+    }
+}
+
+/// Build the lines of candidate rows (in id order) until `max_bytes` would be passed; a single
+/// larger document still goes, alone.
+fn choose(rows: &[AnyRow], max_bytes: usize) -> Result<Chosen, sqlx::Error> {
+    let mut chosen = Chosen::default();
+    let mut bytes = 0usize;
+    for row in rows {
+        match outgoing(row) {
+            Ok(document) => {
+                let size = document.line.len() + 1;
+                if !chosen.documents.is_empty() && bytes + size > max_bytes {
+                    break;
+                }
+                bytes += size;
+                chosen.documents.push(document);
+            }
+            Err(reason) => chosen.unreadable.push((row.try_get::<i64, _>(0)?, reason)),
+        }
+    }
+    Ok(chosen)
 }
 
 /// What a batch line is built from: the document, and for KZ the register it came from (the

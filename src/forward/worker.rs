@@ -111,7 +111,11 @@ impl Forwarder {
     /// Send one batch until it is answered, taken over, or we shut down. Failures of any kind
     /// (transport, timeout, 5xx, a 4xx without an answer) are retried with backoff and the
     /// breaker, without limit; only the answer's per-document verdicts reject documents.
-    async fn deliver(&self, batch: Batch, shutdown: &CancellationToken) -> Result<(), sqlx::Error> {
+    async fn deliver(
+        &self,
+        mut batch: Batch,
+        shutdown: &CancellationToken,
+    ) -> Result<(), sqlx::Error> {
         let mut attempt = 0u32;
         loop {
             if let Err(wait) = self.breaker.permit(Instant::now()) {
@@ -131,7 +135,7 @@ impl Forwarder {
                 .await?
                 || !self
                     .outbox
-                    .renew(&batch.id, unix_millis(), lease_ms)
+                    .renew(&mut batch, unix_millis(), lease_ms)
                     .await?
             {
                 tracing::info!(batch_id = %batch.id, "batch taken over by another forwarder");
