@@ -65,14 +65,35 @@ print(f'round $round closed loop: RU {r:.0f}/s, KZ {k:.0f}/s, KZ/RU = {k / r:.2f
 done
 metrics() { curl -s "http://127.0.0.1:$METRICS/metrics"; }
 metrics > "$WORK/before.prom"
+paced_from=$(date +%s.%N)
 paced=$(run kz --seed 99 --rate "$RATE")
+paced_to=$(date +%s.%N)
 metrics > "$WORK/after.prom"
 echo "$paced"
+# The share of the paced run during which each side held the SQLite write turn (counters).
+python3 - "$WORK/before.prom" "$WORK/after.prom" "$paced_from" "$paced_to" <<'PY'
+import re, sys
+def held(path):
+    found = {}
+    for line in open(path, encoding="utf-8"):
+        m = re.match(r'^ofd_store_write_turn_held_seconds_total\{holder="(\w+)"\} (\S+)$', line.strip())
+        if m:
+            found[m.group(1)] = float(m.group(2))
+    return found
+before, after = held(sys.argv[1]), held(sys.argv[2])
+span = float(sys.argv[4]) - float(sys.argv[3])
+shares = {h: (after.get(h, 0.0) - before.get(h, 0.0)) / span for h in after}
+if shares:
+    print("write turn held during the paced run (%.1f s): " % span
+          + ", ".join(f"{h} {v:.0%}" for h, v in sorted(shares.items()))
+          + f", together {sum(shares.values()):.0%}")
+PY
 echo "paced KZ at $RATE/s: acked $(field "$paced" "['acked']"), delivery p50 $(field "$paced" "['delivery_latency_ms']['p50']") ms, p99 $(field "$paced" "['delivery_latency_ms']['p99']") ms"
 # The server's own view of the paced run (the histograms' growth over it): where the emulator's
 # latency is spent, in the server (frame read to ack written, and the commit) or before it.
 python3 benches/histogram_delta.py "$WORK/before.prom" "$WORK/after.prom" \
-    ofd_ingest_ack_latency_seconds ofd_store_commit_duration_seconds ofd_store_commit_batch_size_documents
+    ofd_ingest_ack_latency_seconds ofd_store_commit_duration_seconds ofd_store_commit_turn_wait_seconds \
+    ofd_store_commit_batch_size_documents
 if [ "$ROLE" = all ]; then
     # Whether the projector and the forwarder kept up: their backlogs right after the paced run
     # and how long they took to empty (the gauges are refreshed about once a second).

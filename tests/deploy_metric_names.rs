@@ -9,6 +9,7 @@ use std::sync::Arc;
 use ofd::forward::metrics::ForwardMetrics;
 use ofd::ingest::metrics::Metrics;
 use ofd::store::disk_space::DiskSpace;
+use ofd::store::turn_metrics::TurnsHeldCollector;
 use ofd::tls::{CertificateExpiry, ReloadableCert};
 use prometheus::Registry;
 
@@ -34,6 +35,11 @@ fn exported() -> BTreeSet<String> {
             DiskSpace::new(std::env::temp_dir()).expect("gauges"),
         ))
         .expect("disk space");
+    registry
+        .register(Box::new(
+            TurnsHeldCollector::new(Arc::default()).expect("counters"),
+        ))
+        .expect("write turn");
     let dir = tempfile::tempdir().expect("tempdir");
     let key = rcgen::KeyPair::generate().expect("key");
     let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])

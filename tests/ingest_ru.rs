@@ -7,6 +7,7 @@ mod ingest_support;
 use common::{count_rows, on_each_backend, TestDb};
 use ingest_support::*;
 use ofd::ingest::Server;
+use ofd::store::Backend;
 use sqlx::Connection as _;
 use tokio::io::AsyncWriteExt;
 
@@ -90,8 +91,28 @@ async fn fixtures_and_built_receipts_are_acked_with_code_0_on_each_backend() {
             metric(m, "ofd_ingest_unregistered_accepted_total").await,
             3.0
         );
-        assert!(metric(m, "ofd_store_commit_batch_size_documents_count").await >= 1.0);
+        let commits = metric(m, "ofd_store_commit_batch_size_documents_count").await;
+        assert!(commits >= 1.0);
         assert_eq!(metric(m, "ofd_ingest_ack_latency_seconds_count").await, 3.0);
+        // Each commit says how long it waited for the write turn; SQLite counts how long ingest
+        // held it (at least the three commits' time), PostgreSQL has no turn to count.
+        assert_eq!(
+            metric(m, "ofd_store_commit_turn_wait_seconds_count").await,
+            commits
+        );
+        let held = metric(
+            m,
+            r#"ofd_store_write_turn_held_seconds_total{holder="ingest"}"#,
+        )
+        .await;
+        let committing = metric(m, "ofd_store_commit_duration_seconds_sum").await;
+        match db.backend {
+            Backend::Sqlite => assert!(
+                held > 0.0 && held <= committing,
+                "held {held} s, committing {committing} s"
+            ),
+            Backend::Postgres => assert_eq!(held, 0.0),
+        }
         let (bytes_in, bytes_out) = sent.iter().fold((0, 0), |(i, o), (f, r)| (i + f, o + r));
         let bytes_in_metric = metric(m, "ofd_ingest_received_bytes_total").await;
         assert_eq!(bytes_in_metric, bytes_in as f64);

@@ -62,9 +62,9 @@ fn counting_observer() -> (WriterConfig, Arc<AtomicUsize>, Arc<AtomicUsize>) {
         max_batch: 64,
         max_delay: Duration::from_millis(50),
         queue: 1024,
-        observer: Some(Arc::new(move |n, _elapsed| {
+        observer: Some(Arc::new(move |batch| {
             b.fetch_add(1, Ordering::SeqCst);
-            i.fetch_add(n, Ordering::SeqCst);
+            i.fetch_add(batch.items, Ordering::SeqCst);
         })),
     };
     (cfg, batches, items)

@@ -227,8 +227,10 @@ pub struct Metrics {
     pub unregistered_accepted: IntCounter,
     /// Documents per committed transaction of the group-commit writer.
     pub commit_batch_size: Histogram,
-    /// Duration of one group commit (begin to durable commit).
+    /// Duration of one group commit (asking for the turn to write to durable commit).
     pub commit_duration: Histogram,
+    /// Of that, the wait for the SQLite write turn behind a background role's transaction.
+    pub commit_turn_wait: Histogram,
     /// Documents waiting for the group-commit writer.
     pub queue_depth: IntGauge,
     /// KZ wrong tokens (and retries outside their window) counted by the token guard.
@@ -359,7 +361,12 @@ impl Metrics {
             )?,
             commit_duration: histogram(
                 "ofd_store_commit_duration_seconds",
-                "Duration of one group-commit transaction, begin to durable commit.",
+                "Duration of one group-commit transaction, from asking for the turn to write to durable commit.",
+                seconds.clone(),
+            )?,
+            commit_turn_wait: histogram(
+                "ofd_store_commit_turn_wait_seconds",
+                "Of a group commit's duration, the wait for the turn to write to SQLite behind a projector or forwarder transaction (zero on PostgreSQL).",
                 seconds,
             )?,
             queue_depth: gauge(

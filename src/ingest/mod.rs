@@ -44,7 +44,6 @@ pub mod ru;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -56,7 +55,7 @@ use tokio_util::task::TaskTracker;
 use crate::crypto::Crypto;
 use crate::ingest::config::{ServeConfig, ServeOptions};
 use crate::ingest::metrics::Metrics;
-use crate::store::{Store, Writer, WriterConfig};
+use crate::store::{CommittedBatch, Store, Writer, WriterConfig};
 
 /// Arguments of `ofd serve`.
 #[derive(clap::Args, Debug)]
@@ -152,9 +151,16 @@ impl Server {
             max_batch: config.batch.max_docs,
             max_delay: config.batch.max_wait,
             queue: config.batch.queue_capacity,
-            observer: Some(Arc::new(move |size: usize, took: Duration| {
-                observer_metrics.commit_batch_size.observe(size as f64);
-                observer_metrics.commit_duration.observe(took.as_secs_f64());
+            observer: Some(Arc::new(move |batch: &CommittedBatch| {
+                observer_metrics
+                    .commit_batch_size
+                    .observe(batch.items as f64);
+                observer_metrics
+                    .commit_duration
+                    .observe(batch.took.as_secs_f64());
+                observer_metrics
+                    .commit_turn_wait
+                    .observe(batch.turn_wait.as_secs_f64());
             })),
         };
         let (writer, writer_task) = Writer::spawn(store.clone(), writer_config);
@@ -335,8 +341,9 @@ fn readiness(
     })
 }
 
-/// Gauges read when Prometheus scrapes: free space beside the SQLite file, and the expiry of
-/// the register port's TLS certificate when TLS is on.
+/// Metrics read when Prometheus scrapes: free space beside the SQLite file and the time the
+/// write turn was held (SQLite only), and the expiry of the register port's TLS certificate
+/// when TLS is on.
 async fn register_scrape_time_metrics(
     metrics: &Metrics,
     store: &Store,
@@ -345,6 +352,9 @@ async fn register_scrape_time_metrics(
     let registry = metrics.registry();
     if let Some(dir) = crate::store::disk_space::sqlite_directory(store).await {
         registry.register(Box::new(crate::store::disk_space::DiskSpace::new(dir)?))?;
+        registry.register(Box::new(
+            crate::store::turn_metrics::TurnsHeldCollector::new(store.turns_held())?,
+        ))?;
     }
     if let Some(cert) = tls_cert {
         let expiry = crate::tls::CertificateExpiry::new(cert.clone(), "ingest")?;

@@ -62,7 +62,9 @@
 //! at most one of them is ever ahead of ingest: an ingest commit waits for no more than one
 //! background transaction, and a background writer for no more than one of ingest's and the
 //! other background writers'. Writers in other processes, and the cabinet's occasional writes,
-//! still meet on SQLite's lock and its busy timeout.
+//! still meet on SQLite's lock and its busy timeout. How long each side holds the turn is
+//! counted ([`turn_metrics`]): the sum over all holders is the share of time the file is being
+//! written, and near one second per second the writers queue behind one another.
 
 pub mod alert_facts;
 pub mod alerts;
@@ -95,6 +97,7 @@ pub mod tariffs;
 pub mod tax_applications;
 pub mod tax_id;
 pub mod tenancy;
+pub mod turn_metrics;
 pub mod tx_work;
 pub mod webhook_deliveries;
 pub mod wired_requests;
@@ -130,7 +133,7 @@ pub use schema::{SchemaError, SchemaUpgrade};
 pub use tax_id::Country;
 pub use tenancy::{Actor, Tenant, UserChange};
 pub use tx_work::TxWork;
-pub use writer::{BatchObserver, WriteError, Writer, WriterConfig};
+pub use writer::{BatchObserver, CommittedBatch, WriteError, Writer, WriterConfig};
 
 /// The SQLite schema, embedded at compile time.
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -213,6 +216,16 @@ pub struct WriteTurn {
     // background writer may queue for it.
     _turn: tokio::sync::OwnedMutexGuard<()>,
     _background: Option<tokio::sync::OwnedMutexGuard<()>>,
+    taker: TurnTaker,
+    since: std::time::Instant,
+    held: Arc<turn_metrics::TurnsHeld>,
+}
+
+impl Drop for WriteTurn {
+    fn drop(&mut self) {
+        // Runs before the guards are released: the time counted is the time the turn was held.
+        self.held.add(self.taker, self.since.elapsed());
+    }
 }
 
 /// A handle to the database; cheap to clone (the pool is shared).
@@ -224,6 +237,8 @@ pub struct Store {
     write_turns: Arc<tokio::sync::Mutex<()>>,
     /// The background writers' queue in front of `write_turns`.
     background_turns: Arc<tokio::sync::Mutex<()>>,
+    /// How long each side has held the turn, shared with `write_turns`.
+    turns_held: Arc<turn_metrics::TurnsHeld>,
 }
 
 impl Store {
@@ -290,6 +305,7 @@ impl Store {
             backend,
             write_turns: Arc::default(),
             background_turns: Arc::default(),
+            turns_held: Arc::default(),
         };
         let binary = schema::latest(store.migrator());
         let (database, missing) = {
@@ -402,6 +418,9 @@ impl Store {
         Some(WriteTurn {
             _turn: turn,
             _background: background,
+            taker,
+            since: std::time::Instant::now(),
+            held: Arc::clone(&self.turns_held),
         })
     }
 
@@ -411,7 +430,13 @@ impl Store {
     pub fn with_write_turns_of(mut self, other: &Store) -> Store {
         self.write_turns = Arc::clone(&other.write_turns);
         self.background_turns = Arc::clone(&other.background_turns);
+        self.turns_held = Arc::clone(&other.turns_held);
         self
+    }
+
+    /// How long each side has held this process's turn to write to SQLite so far.
+    pub fn turns_held(&self) -> Arc<turn_metrics::TurnsHeld> {
+        Arc::clone(&self.turns_held)
     }
 
     /// Close every pooled connection (waits for connections in use to be returned).

@@ -56,9 +56,20 @@ use super::documents::{insert_document, insert_new_documents, InsertOutcome, New
 use super::tx_work::TxWork;
 use super::{checkpoint, Backend, Store, TurnTaker};
 
-/// Called after every committed batch with its size and the time from BEGIN to COMMIT's return;
-/// the ingest role feeds its Prometheus histograms from here.
-pub type BatchObserver = Arc<dyn Fn(usize, Duration) + Send + Sync>;
+/// Called after every committed batch; the ingest role feeds its Prometheus histograms from here.
+pub type BatchObserver = Arc<dyn Fn(&CommittedBatch) + Send + Sync>;
+
+/// What the writer reports of one committed batch.
+#[derive(Clone, Copy, Debug)]
+pub struct CommittedBatch {
+    /// Items in the transaction.
+    pub items: usize,
+    /// From the start of the commit (the wait for the turn included) to COMMIT's return.
+    pub took: Duration,
+    /// Of `took`, the wait for this process's turn to write to SQLite: the time the batch spent
+    /// behind the projector's or forwarder's transaction (zero on PostgreSQL).
+    pub turn_wait: Duration,
+}
 
 /// Tuning of the group-commit writer.
 #[derive(Clone)]
@@ -136,6 +147,7 @@ impl Writer {
             max_batch: cfg.max_batch.max(1),
             max_delay: cfg.max_delay,
             observer: cfg.observer,
+            turn_wait: Duration::ZERO,
         };
         // SQLite: checkpoints run beside the writer, not inside its commits (see `checkpoint`).
         let checkpoints = CancellationToken::new();
@@ -404,6 +416,8 @@ struct WriterTask {
     max_batch: usize,
     max_delay: Duration,
     observer: Option<BatchObserver>,
+    /// How long the last transaction waited for its turn to write.
+    turn_wait: Duration,
 }
 
 impl WriterTask {
@@ -487,7 +501,9 @@ impl WriterTask {
     async fn try_transaction(&mut self, jobs: &mut [Box<dyn Job>]) -> Result<(), TxFailure> {
         let backend = self.store.backend();
         // Held until this function returns: after the COMMIT, or with the failed transaction.
+        let asked = Instant::now();
         let _turn = self.store.sqlite_write_turn(TurnTaker::Ingest).await;
+        self.turn_wait = asked.elapsed();
         let conn = self.connection().await.map_err(TxFailure::Connect)?;
         // IMMEDIATE takes SQLite's write lock up front, so a batch that reads before it
         // writes cannot fail half-way on a lock upgrade; other writers wait (busy_timeout).
@@ -583,9 +599,13 @@ impl WriterTask {
         false
     }
 
-    fn observe(&self, items: usize, elapsed: Duration) {
+    fn observe(&self, items: usize, took: Duration) {
         if let Some(observer) = &self.observer {
-            observer(items, elapsed);
+            observer(&CommittedBatch {
+                items,
+                took,
+                turn_wait: self.turn_wait,
+            });
         }
     }
 }
