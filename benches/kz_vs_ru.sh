@@ -22,7 +22,8 @@ WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 INGEST=$(port); METRICS=$(port)
-DB="sqlite://$WORK/ofd.db"
+# DB=postgres://… runs on that (empty) database instead of a fresh SQLite file.
+DB=${DB:-"sqlite://$WORK/ofd.db"}
 export RUST_LOG=warn
 
 "$OFD" migrate --database "$DB" >/dev/null
