@@ -6,8 +6,8 @@
 //! Measured under `ofd all` on 2 cores with KZ paced at 2,000 requests/s it was 0.9-1.0
 //! (benches/README.md, issue 20): every commit then queues behind another, and the ack
 //! latency grows with the queue however short each transaction is. The rate of the background
-//! part is what moving the projector and the forwarder to their own process, or to PostgreSQL,
-//! would give back to ingest.
+//! part is what moving the database to PostgreSQL on a host of its own would give back to
+//! ingest; another process on the same SQLite file would still queue for its one writer.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
