@@ -52,7 +52,7 @@ async fn sink_down_backlog_grows_then_drains_without_duplicates() {
     expected.sort();
     assert_eq!(at_sink, expected);
     // Attempts were counted on the documents that waited through the outage.
-    let max_attempts: i64 = sqlx::query_scalar("SELECT MAX(attempts) FROM documents")
+    let max_attempts: i64 = sqlx::query_scalar("SELECT MAX(attempts) FROM outbox")
         .fetch_one(store.pool())
         .await
         .unwrap();
@@ -99,7 +99,8 @@ async fn a_rejected_document_does_not_hold_back_the_others() {
     })
     .await;
     let reason: String = sqlx::query_scalar(
-        "SELECT reject_reason FROM documents WHERE forward_state = 'rejected' AND doc_key = $1",
+        "SELECT o.reject_reason FROM outbox o JOIN documents d ON d.id = o.document_id \
+         WHERE o.state = 'rejected' AND d.doc_key = $1",
     )
     .bind("9999078900001234/7")
     .fetch_one(store.pool())
@@ -195,11 +196,10 @@ async fn a_new_forwarder_resumes_an_unanswered_batch_under_its_id() {
         let stats = sink.stats().await;
         assert_eq!((stats.documents, stats.duplicates), (20, 0), "{stats:?}");
         assert!(stats.replayed_batches >= 1, "{stats:?}");
-        let batch_of_all: Vec<String> =
-            sqlx::query_scalar("SELECT DISTINCT batch_id FROM documents")
-                .fetch_all(store.pool())
-                .await
-                .unwrap();
+        let batch_of_all: Vec<String> = sqlx::query_scalar("SELECT DISTINCT batch_id FROM outbox")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
         assert_eq!(batch_of_all, open, "resent under the same id");
         second.stop().await;
         sink.stop().await;

@@ -35,8 +35,16 @@ async fn claims_take_the_oldest_unclaimed_documents_once() {
         let outbox = Outbox::new(&store);
         let now = 1_800_000_000_000;
 
-        let first = outbox.claim(now, limits(3)).await.unwrap().expect("a batch");
-        let second = outbox.claim(now, limits(3)).await.unwrap().expect("a batch");
+        let first = outbox
+            .claim(now, limits(3))
+            .await
+            .unwrap()
+            .expect("a batch");
+        let second = outbox
+            .claim(now, limits(3))
+            .await
+            .unwrap()
+            .expect("a batch");
         assert_eq!(first.documents.len(), 3);
         assert_eq!(second.documents.len(), 2);
         assert!(outbox.claim(now, limits(3)).await.unwrap().is_none());
@@ -49,14 +57,17 @@ async fn claims_take_the_oldest_unclaimed_documents_once() {
         // its documents.
         for batch in [&first, &second] {
             let (documents, claimed): (i64, i64) = sqlx::query_as(
-                "SELECT b.documents, (SELECT COUNT(*) FROM documents d WHERE d.batch_id = b.batch_id)
+                "SELECT b.documents, (SELECT COUNT(*) FROM outbox o WHERE o.batch_id = b.batch_id)
                  FROM forward_batches b WHERE b.batch_id = $1",
             )
             .bind(&batch.id)
             .fetch_one(store.pool())
             .await
             .unwrap();
-            assert_eq!((documents, claimed), (batch.documents.len() as i64, documents));
+            assert_eq!(
+                (documents, claimed),
+                (batch.documents.len() as i64, documents)
+            );
             assert_eq!(batch.lease_until, now + LEASE_MS);
             assert_eq!(stored_lease(&store, &batch.id).await, now + LEASE_MS);
         }

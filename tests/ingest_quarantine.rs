@@ -240,7 +240,8 @@ async fn retry_turns_a_row_an_older_decoder_left_into_a_document_with_its_receiv
 
         let mut conn = connect(&db.url).await;
         let doc = sqlx::query(
-            "SELECT received_at, raw, ack, forward_state, json FROM documents WHERE doc_key = $1",
+            "SELECT d.received_at, d.raw, d.ack, o.state, d.json FROM documents d \
+             JOIN outbox o ON o.document_id = d.id WHERE d.doc_key = $1",
         )
         .bind(format!("{fn_a}/8"))
         .fetch_one(&mut conn)
@@ -254,7 +255,7 @@ async fn retry_turns_a_row_an_older_decoder_left_into_a_document_with_its_receiv
         assert_eq!(doc.get::<Vec<u8>, _>("raw"), frame[30..].to_vec());
         assert_eq!(doc.get::<Vec<u8>, _>("ack"), b"code-11 ack".to_vec());
         assert_eq!(
-            doc.get::<String, _>("forward_state"),
+            doc.get::<String, _>("state"),
             "pending",
             "queued for forwarding"
         );

@@ -490,11 +490,10 @@ async fn two_forwarders_on_separate_hosts_deliver_each_document_once() {
     let mut conn = sqlx::PgConnection::connect(&cluster.db.url)
         .await
         .expect("connect");
-    let sent: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE forward_state = 'sent'")
-            .fetch_one(&mut conn)
-            .await
-            .expect("sent");
+    let sent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'sent'")
+        .fetch_one(&mut conn)
+        .await
+        .expect("sent");
     conn.close().await.ok();
     assert_eq!(sent, expected);
     // Both forwarders took part, and their counts add up to each document once.

@@ -18,8 +18,9 @@ async fn first_arrival_is_stored_with_pending_outbox_state() {
         assert_eq!(outcome, InsertOutcome::Stored);
 
         let row = sqlx::query(
-            "SELECT fn_number, fd_number, raw, ack, json, forward_state, flk_failed, peer \
-             FROM documents WHERE dialect = 'ru' AND doc_key = $1",
+            "SELECT fn_number, fd_number, raw, ack, json, o.state, o.received_at AS queued_at, \
+             d.received_at, flk_failed, peer FROM documents d JOIN outbox o ON o.document_id = d.id \
+             WHERE dialect = 'ru' AND doc_key = $1",
         )
         .bind(&doc.doc_key)
         .fetch_one(store.pool())
@@ -30,7 +31,11 @@ async fn first_arrival_is_stored_with_pending_outbox_state() {
         assert_eq!(row.get::<Vec<u8>, _>("raw"), doc.raw);
         assert_eq!(row.get::<Vec<u8>, _>("ack"), doc.ack);
         assert_eq!(row.get::<String, _>("json"), doc.json);
-        assert_eq!(row.get::<String, _>("forward_state"), "pending");
+        assert_eq!(row.get::<String, _>("state"), "pending", "queued by the insert");
+        assert_eq!(
+            row.get::<i64, _>("queued_at"),
+            row.get::<i64, _>("received_at")
+        );
         assert_eq!(row.get::<i64, _>("flk_failed"), 0);
         assert_eq!(
             row.get::<Option<String>, _>("peer").as_deref(),

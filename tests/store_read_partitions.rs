@@ -518,11 +518,14 @@ async fn count(store: &Store, table: &str) -> i64 {
 /// Confirm the documents with these fd numbers.
 async fn confirm(store: &Store, fds: &[i64]) {
     for fd in fds {
-        sqlx::query("UPDATE documents SET forward_state = 'sent' WHERE fd_number = $1")
-            .bind(fd)
-            .execute(store.pool())
-            .await
-            .expect("confirm");
+        sqlx::query(
+            "UPDATE outbox SET state = 'sent' \
+             WHERE document_id IN (SELECT id FROM documents WHERE fd_number = $1)",
+        )
+        .bind(fd)
+        .execute(store.pool())
+        .await
+        .expect("confirm");
     }
 }
 

@@ -279,11 +279,13 @@ async fn documents_from_before_partitioning_keep_their_ids_acks_and_keys() {
         }
         let store = db.open().await;
         assert!(store.schema_version().await.expect("version") >= 13);
-        let rows: Vec<(i64, i64, String, Vec<u8>)> =
-            sqlx::query_as("SELECT id, fd_number, forward_state, ack FROM documents ORDER BY id")
-                .fetch_all(store.pool())
-                .await
-                .expect("documents");
+        let rows: Vec<(i64, i64, String, Vec<u8>)> = sqlx::query_as(
+            "SELECT d.id, d.fd_number, o.state, d.ack FROM documents d \
+                 JOIN outbox o ON o.document_id = d.id ORDER BY d.id",
+        )
+        .fetch_all(store.pool())
+        .await
+        .expect("documents");
         assert_eq!(
             rows,
             [

@@ -239,22 +239,21 @@ async fn begin_write_commits_beside_the_writer() {
         // An off-hot-path writer (like the forwarder) reads, then writes, then commits.
         let mut tx = store.begin_write().await.unwrap();
         let pending: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE forward_state = 'pending'")
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
                 .fetch_one(&mut *tx)
                 .await
                 .unwrap();
         assert_eq!(pending, 1);
-        sqlx::query("UPDATE documents SET forward_state = 'sent'")
+        sqlx::query("UPDATE outbox SET state = 'sent'")
             .execute(&mut *tx)
             .await
             .unwrap();
         tx.commit().await.unwrap();
         writer.store(ru_document(FN, 2, b"two")).await.unwrap();
-        let sent: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE forward_state = 'sent'")
-                .fetch_one(store.pool())
-                .await
-                .unwrap();
+        let sent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'sent'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
         assert_eq!(sent, 1);
         assert_eq!(count_rows(&db.url, "documents").await, 2);
         drop(writer);

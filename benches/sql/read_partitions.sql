@@ -30,10 +30,11 @@ INSERT INTO registers (dialect, fn_number, org_inn, created_at, updated_at)
 -- 480,000 receipts: register r = (g-1) % 500 + 1, about 131 s apart over 2025-2026.
 CREATE TEMP TABLE gen AS SELECT g, (g - 1) % 500 + 1 AS r, (g - 1) / 500 + 1 AS fd,
   1735689600 + (g - 1) * 131 AS t FROM generate_series(1::bigint, 480000::bigint) g;
-INSERT INTO documents (id, dialect, doc_key, fn_number, fd_number, form_code, doc_time, received_at, raw, json, ack, forward_state)
+INSERT INTO documents (id, dialect, doc_key, fn_number, fd_number, form_code, doc_time, received_at, raw, json, ack)
   OVERRIDING SYSTEM VALUE
   SELECT g, 'ru', '9999' || lpad(r::text, 12, '0') || '/' || fd, '9999' || lpad(r::text, 12, '0'), fd, 3, t, (t + 30) * 1000,
-    '\x00', '{}', '\x00', 'sent' FROM gen;
+    '\x00', '{}', '\x00' FROM gen;
+UPDATE outbox SET state = 'sent', sent_at = received_at;
 INSERT INTO doc_index (document_id, dialect, register_id, fn_number, fd_number, kind, form_code, shift_number, operation, doc_time, received_at, total, cash, card)
   SELECT g, 'ru', r, '9999' || lpad(r::text, 12, '0'), fd, 'receipt', 3, t / 86400, 'sale', t, (t + 30) * 1000, 100 + g % 900, 100 + g % 900, 0 FROM gen;
 INSERT INTO doc_items SELECT g, 0, 'Product ' || (g % 50), 100 + g % 900, '1', 100 + g % 900, NULL, NULL, t FROM gen;
@@ -49,8 +50,8 @@ VACUUM ANALYZE;
 -- The plans.
 SET plan_cache_mode = force_custom_plan;
 PREPARE by_register(bigint, bigint, bigint, bigint, bigint, bigint) AS
-SELECT di.document_id, di.doc_time, di.total, d.forward_state, d.batch_id
-FROM doc_index di JOIN documents d ON d.id = di.document_id AND d.received_at = di.received_at
+SELECT di.document_id, di.doc_time, di.total, ob.state, ob.batch_id
+FROM doc_index di JOIN outbox ob ON ob.document_id = di.document_id
 WHERE di.register_id IN (SELECT id FROM registers WHERE
      (org_inn IN (SELECT inn FROM organisations WHERE id = $1) OR $2 = 1) AND
      ($3 < 0 OR id IN (SELECT register_id FROM cashier_registers WHERE user_id = $3)))
@@ -63,8 +64,8 @@ SET plan_cache_mode = force_generic_plan;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE by_register(1, 0, -1, 1, 1764547200, 1767225600);
 SET plan_cache_mode = force_custom_plan;
 PREPARE by_fn(bigint, bigint, bigint, text, bigint) AS
-SELECT di.document_id, di.doc_time, d.forward_state
-FROM doc_index di JOIN documents d ON d.id = di.document_id AND d.received_at = di.received_at
+SELECT di.document_id, di.doc_time, ob.state
+FROM doc_index di JOIN outbox ob ON ob.document_id = di.document_id
 WHERE di.register_id IN (SELECT id FROM registers WHERE
      (org_inn IN (SELECT inn FROM organisations WHERE id = $1) OR $2 = 1) AND
      ($3 < 0 OR id IN (SELECT register_id FROM cashier_registers WHERE user_id = $3)))

@@ -1,9 +1,10 @@
 //! `ofd forward`: pass every stored document on to the tax authority, exactly once.
 //!
 //! Design notes:
-//! - **Outbox.** Ingest writes each document with `forward_state = 'pending'` in the transaction
-//!   that stores it, so nothing acknowledged can be missed. This role only reads that state and
-//!   moves it to `sent` or `rejected` ([`outbox`] holds the invariants).
+//! - **Outbox.** Storing a document makes its `outbox` row, state `pending`, in the same
+//!   statement (a trigger), so nothing acknowledged can be missed. This role only reads that
+//!   state and moves it to `sent` or `rejected`, writing the narrow outbox row and never the
+//!   stored document ([`outbox`] holds the invariants).
 //! - **Batches.** A worker claims up to `--batch-max-documents` / `--batch-max-bytes` of the
 //!   oldest pending documents once the oldest has waited `--batch-max-age-ms` or a full batch is
 //!   waiting, sends them as one gzip JSON-lines body ([`crate::tax_batch`]) and keeps resending the

@@ -1,12 +1,17 @@
 //! The outbox: claiming pending documents into batches and recording the tax authority's answer.
 //!
+//! The state lives in `outbox`, one narrow row per document (`migrations/*/0021_outbox.sql`):
+//! made with the document by the insert trigger, written here, removed with the document. The
+//! wide `documents` row (frame, JSON, ack) is only read here, never rewritten: each write of the
+//! state was a rewrite of that row, inside the write turn ingest waits for on SQLite.
+//!
 //! Invariants (each one is what makes "exactly once at the sink" hold):
-//! - A document gets a batch id once (`documents.batch_id`, set only while NULL) and keeps it.
+//! - A document gets a batch id once (`outbox.batch_id`, set only while NULL) and keeps it.
 //!   The claim writes the batch row and the documents' batch id in one transaction, before the
 //!   first send, so a crash at any later point resends the *same* documents under the *same* id.
 //! - The documents of a batch are exactly those whose `batch_id` is that id; the body sent is
 //!   always rebuilt from them, so a resend can never carry a document the first send lacked.
-//! - `forward_state` leaves `pending` only in the transaction that records the answer, guarded by
+//! - `outbox.state` leaves `pending` only in the transaction that records the answer, guarded by
 //!   the batch row still being `open`: two forwarders finishing the same batch record it once.
 //! - Claims never overlap: PostgreSQL skips rows another claim holds (`FOR UPDATE SKIP LOCKED`);
 //!   SQLite has one writer process, chosen by the `forward_leases` row ([`Outbox::hold_writer_lease`]).
@@ -172,8 +177,8 @@ impl Outbox {
         max_documents: i64,
     ) -> Result<bool, sqlx::Error> {
         let oldest: Option<i64> = sqlx::query_scalar(
-            "SELECT received_at FROM documents
-             WHERE forward_state = 'pending' AND batch_id IS NULL ORDER BY id LIMIT 1",
+            "SELECT received_at FROM outbox
+             WHERE state = 'pending' AND batch_id IS NULL ORDER BY document_id LIMIT 1",
         )
         .fetch_optional(self.store.pool())
         .await?;
@@ -184,8 +189,8 @@ impl Outbox {
             return Ok(true);
         }
         let full: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM documents WHERE forward_state = 'pending' AND batch_id IS NULL
-             ORDER BY id LIMIT 1 OFFSET $1",
+            "SELECT document_id FROM outbox WHERE state = 'pending' AND batch_id IS NULL
+             ORDER BY document_id LIMIT 1 OFFSET $1",
         )
         .bind(max_documents - 1)
         .fetch_optional(self.store.pool())
@@ -203,17 +208,25 @@ impl Outbox {
     /// so it reads the candidates and builds their lines *before* it takes the write turn: the
     /// turn then covers only the writes, and an ingest commit queued behind it does not wait
     /// while this lower-priority task reads a hundred documents and serialises them. The writes
-    /// are guarded (`batch_id IS NULL AND forward_state = 'pending'`) and counted, so a row that
+    /// are guarded (`batch_id IS NULL AND state = 'pending'`) and counted, so a row that
     /// changed in between (an operator's requeue) fails the claim rather than joining it.
     pub async fn claim(&self, now: i64, limits: ClaimLimits) -> Result<Option<Batch>, sqlx::Error> {
-        let candidates = format!(
-            "{OUTGOING_COLUMNS} WHERE d.forward_state = 'pending' AND d.batch_id IS NULL
-             ORDER BY d.id LIMIT $1"
-        );
+        // The oldest unclaimed outbox rows first, in the key's order, then their documents: the
+        // join never reads more documents than the claim takes, however long the queue.
+        let candidates = |lock: &str| {
+            outgoing_sql(
+                &format!(
+                    "(SELECT document_id, received_at FROM outbox \
+                     WHERE state = 'pending' AND batch_id IS NULL \
+                     ORDER BY document_id LIMIT $1{lock})"
+                ),
+                "ORDER BY o.document_id",
+            )
+        };
         match self.store.backend() {
             Backend::Postgres => {
                 let mut tx = self.store.pool().begin().await?;
-                let rows = sqlx::query(&format!("{candidates} FOR UPDATE OF d SKIP LOCKED"))
+                let rows = sqlx::query(&candidates(" FOR UPDATE SKIP LOCKED"))
                     .bind(limits.max_documents)
                     .fetch_all(&mut *tx)
                     .await?;
@@ -222,7 +235,7 @@ impl Outbox {
             }
             Backend::Sqlite => {
                 let _claiming = self.claiming.lock().await;
-                let rows = sqlx::query(&candidates)
+                let rows = sqlx::query(&candidates(""))
                     .bind(limits.max_documents)
                     .fetch_all(self.store.pool())
                     .await?;
@@ -253,8 +266,8 @@ impl Outbox {
         } = chosen;
         for (row_id, reason) in &unreadable {
             sqlx::query(
-                "UPDATE documents SET forward_state = 'rejected', reject_reason = $1
-                 WHERE id = $2 AND forward_state = 'pending'",
+                "UPDATE outbox SET state = 'rejected', reject_reason = $1
+                 WHERE document_id = $2 AND state = 'pending'",
             )
             .bind(reason)
             .bind(row_id)
@@ -281,8 +294,8 @@ impl Outbox {
             let placeholders: Vec<String> =
                 (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(
-                "UPDATE documents SET batch_id = $1
-                 WHERE batch_id IS NULL AND forward_state = 'pending' AND id IN ({})",
+                "UPDATE outbox SET batch_id = $1
+                 WHERE batch_id IS NULL AND state = 'pending' AND document_id IN ({})",
                 placeholders.join(", ")
             );
             let mut query = sqlx::query(&sql).bind(&batch_id);
@@ -350,8 +363,9 @@ impl Outbox {
         };
         let id: String = row.try_get(0)?;
         let created_at: i64 = row.try_get(1)?;
-        let rows = sqlx::query(&format!(
-            "{OUTGOING_COLUMNS} WHERE d.batch_id = $1 AND d.forward_state = 'pending' ORDER BY d.id"
+        let rows = sqlx::query(&outgoing_sql(
+            "outbox",
+            "WHERE o.batch_id = $1 AND o.state = 'pending' ORDER BY o.document_id",
         ))
         .bind(&id)
         .fetch_all(self.store.pool())
@@ -434,9 +448,12 @@ impl Outbox {
                 continue;
             };
             sqlx::query(
-                "UPDATE documents SET forward_state = 'rejected', reject_reason = $1,
+                "UPDATE outbox SET state = 'rejected', reject_reason = $1,
                     attempts = attempts + 1
-                 WHERE batch_id = $2 AND dialect = $3 AND doc_key = $4 AND forward_state = 'pending'",
+                 WHERE batch_id = $2 AND state = 'pending' AND document_id IN (
+                    SELECT d.id FROM outbox b JOIN documents d
+                        ON d.id = b.document_id AND d.received_at = b.received_at
+                    WHERE b.batch_id = $2 AND d.dialect = $3 AND d.doc_key = $4)",
             )
             .bind(&rejected.reason)
             .bind(batch_id)
@@ -446,8 +463,8 @@ impl Outbox {
             .await?;
         }
         let sent: Vec<i64> = sqlx::query_scalar(
-            "UPDATE documents SET forward_state = 'sent', sent_at = $1, attempts = attempts + 1
-             WHERE batch_id = $2 AND forward_state = 'pending' RETURNING received_at",
+            "UPDATE outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1
+             WHERE batch_id = $2 AND state = 'pending' RETURNING received_at",
         )
         .bind(now)
         .bind(batch_id)
@@ -471,8 +488,8 @@ impl Outbox {
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query(
-            "UPDATE documents SET attempts = attempts + 1
-             WHERE batch_id = $1 AND forward_state = 'pending'",
+            "UPDATE outbox SET attempts = attempts + 1
+             WHERE batch_id = $1 AND state = 'pending'",
         )
         .bind(batch_id)
         .execute(&mut *tx)
@@ -495,9 +512,9 @@ impl Outbox {
         let _turn = self.store.sqlite_write_turn(TurnTaker::Background).await;
         let mut tx = self.store.pool().begin().await?;
         let requeued = sqlx::query(
-            "UPDATE documents SET forward_state = 'pending', batch_id = NULL, attempts = 0,
+            "UPDATE outbox SET state = 'pending', batch_id = NULL, attempts = 0,
              reject_reason = NULL
-             WHERE forward_state = 'rejected' AND received_at >= $1",
+             WHERE state = 'rejected' AND received_at >= $1",
         )
         .bind(since_ms.unwrap_or(i64::MIN))
         .execute(&mut *tx)
@@ -517,11 +534,10 @@ impl Outbox {
 
     /// Pending documents and the oldest one's commit time.
     pub async fn backlog(&self) -> Result<Backlog, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT COUNT(*), MIN(received_at) FROM documents WHERE forward_state = 'pending'",
-        )
-        .fetch_one(self.store.pool())
-        .await?;
+        let row =
+            sqlx::query("SELECT COUNT(*), MIN(received_at) FROM outbox WHERE state = 'pending'")
+                .fetch_one(self.store.pool())
+                .await?;
         Ok(Backlog {
             pending: row.try_get(0)?,
             oldest_received_at: row.try_get(1)?,
@@ -564,12 +580,19 @@ fn choose(rows: &[AnyRow], max_bytes: usize) -> Result<Chosen, sqlx::Error> {
 }
 
 /// What a batch line is built from: the document, and for KZ the register it came from (the
-/// authority wants the taxpayer's number beside each ticket).
-const OUTGOING_COLUMNS: &str = "SELECT d.id, d.dialect, d.doc_key, d.received_at, d.json,
-        d.system_id, d.doc_time, r.org_inn, r.reg_number
-    FROM documents d LEFT JOIN registers r ON d.dialect = 'kz' AND r.system_id = d.system_id";
+/// authority wants the taxpayer's number beside each ticket), for the outbox rows `rows` (the
+/// table or a subquery of it, named `o`), then `tail`. The document is found by its full key,
+/// so on PostgreSQL each probe reads one month's partition.
+fn outgoing_sql(rows: &str, tail: &str) -> String {
+    format!(
+        "SELECT d.id, d.dialect, d.doc_key, d.received_at, d.json, \
+            d.system_id, d.doc_time, r.org_inn, r.reg_number \
+         FROM {rows} o JOIN documents d ON d.id = o.document_id AND d.received_at = o.received_at \
+         LEFT JOIN registers r ON d.dialect = 'kz' AND r.system_id = d.system_id {tail}"
+    )
+}
 
-/// Build the batch line of one row of [`OUTGOING_COLUMNS`]. RU: the stored FNS JSON as is. KZ:
+/// Build the batch line of one row of [`outgoing_sql`]. RU: the stored FNS JSON as is. KZ:
 /// the stored message wrapped with the register's tax and registration numbers, the fiscal sign
 /// the OFD assigned (the ticket part of the key) and both times.
 fn outgoing(row: &AnyRow) -> Result<OutgoingDocument, String> {

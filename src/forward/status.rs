@@ -108,10 +108,9 @@ pub async fn read(
         recent_rejections: Vec::new(),
         recent_delivery: RecentDelivery::default(),
     };
-    let counts =
-        sqlx::query("SELECT forward_state, COUNT(*) FROM documents GROUP BY forward_state")
-            .fetch_all(pool)
-            .await?;
+    let counts = sqlx::query("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+        .fetch_all(pool)
+        .await?;
     for row in counts {
         let state: String = row.try_get(0)?;
         let count: i64 = row.try_get(1)?;
@@ -122,11 +121,10 @@ pub async fn read(
             _ => {}
         }
     }
-    let oldest: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(received_at) FROM documents WHERE forward_state = 'pending'",
-    )
-    .fetch_one(pool)
-    .await?;
+    let oldest: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(received_at) FROM outbox WHERE state = 'pending'")
+            .fetch_one(pool)
+            .await?;
     status.oldest_pending_age_seconds = oldest.map(|t| (now_ms - t).max(0) / 1000);
     for row in sqlx::query(
         "SELECT batch_id, documents, attempts, last_error FROM forward_batches
@@ -144,8 +142,9 @@ pub async fn read(
         });
     }
     for row in sqlx::query(
-        "SELECT dialect, doc_key, reject_reason, batch_id FROM documents
-         WHERE forward_state = 'rejected' ORDER BY id DESC LIMIT $1",
+        "SELECT d.dialect, d.doc_key, o.reject_reason, o.batch_id FROM outbox o
+         JOIN documents d ON d.id = o.document_id AND d.received_at = o.received_at
+         WHERE o.state = 'rejected' ORDER BY o.document_id DESC LIMIT $1",
     )
     .bind(limit)
     .fetch_all(pool)
@@ -161,8 +160,8 @@ pub async fn read(
         });
     }
     let times: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT received_at, sent_at FROM documents
-         WHERE forward_state = 'sent' AND sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT $1",
+        "SELECT received_at, sent_at FROM outbox
+         WHERE state = 'sent' AND sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT $1",
     )
     .bind(window)
     .fetch_all(pool)

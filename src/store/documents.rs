@@ -71,7 +71,7 @@ pub fn ru_doc_key(fn_number: &str, fd_number: i64) -> String {
 /// What storing a document did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InsertOutcome {
-    /// First arrival: stored (and queued for forwarding in the same row).
+    /// First arrival: stored (and queued for forwarding in the same statement).
     Stored,
     /// The same bytes were already stored under this key; answer with the stored ack.
     Duplicate {
@@ -160,7 +160,7 @@ const COLUMNS: usize = 17;
 /// Column list shared by the single and the multi-row insert.
 const INSERT_HEAD: &str = "INSERT INTO documents (dialect, doc_key, fn_number, fd_number, \
      system_id, form_code, ffd_version, doc_time, received_at, raw, json, ack, flk_failed, \
-     flk_errors, sign_verdict, unregistered, peer, forward_state)";
+     flk_errors, sign_verdict, unregistered, peer)";
 /// Idempotency: an existing key is left alone (and then read by [`insert_document`]). No
 /// conflict target: on SQLite the one unique key besides the id is `(dialect, doc_key)`; on
 /// PostgreSQL, whose `documents` is partitioned by month and cannot hold that UNIQUE, the key
@@ -193,7 +193,7 @@ fn bulk_inserts(style: Placeholders) -> Vec<String> {
                 return String::new();
             }
             format!(
-                "{INSERT_HEAD} SELECT {}, 'pending' FROM (VALUES {}) AS v \
+                "{INSERT_HEAD} SELECT {} FROM (VALUES {}) AS v \
                  WHERE v.column2 IS NOT NULL {INSERT_TAIL} RETURNING doc_key",
                 columns.join(", "),
                 style.tuples(rows, COLUMNS, 1)
@@ -210,14 +210,14 @@ static SINGLE_INSERT: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// `($1, …, $17, 'pending'), ($18, …)` (or with `?`) for `rows` rows.
+/// `($1, …, $17), ($18, …)` (or with `?`) for `rows` rows.
 fn values_rows(style: Placeholders, rows: usize) -> String {
     let tuples: Vec<String> = (0..rows)
         .map(|row| {
             let params: Vec<String> = (1..=COLUMNS)
                 .map(|column| style.nth(row * COLUMNS + column))
                 .collect();
-            format!("({}, 'pending')", params.join(", "))
+            format!("({})", params.join(", "))
         })
         .collect();
     tuples.join(", ")

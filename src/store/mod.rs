@@ -13,8 +13,9 @@
 //!   `tax_applications.rs`).
 //! - `documents`: one row per accepted document, unique on `(dialect, doc_key)` — the idempotency
 //!   key (RU `"<fn>/<fd>"`). The row holds the raw container bytes, the FNS JSON, the exact ack
-//!   bytes that were sent, and the forwarding outbox state (`forward_state = 'pending'` on insert),
-//!   so storing a document and queueing it for the tax authority is one write. On PostgreSQL
+//!   bytes that were sent. Inserting it also makes its `outbox` row (state `'pending'`; a
+//!   trigger, `migrations/*/0021_outbox.sql`), so storing a document and queueing it for the tax
+//!   authority is one statement; the forwarder then writes only that narrow row. On PostgreSQL
 //!   the table is partitioned by month of `received_at` ([`partitions`]) and the unique key is
 //!   kept in `document_keys`, filled by the table's insert trigger (`migrations/postgres/0013`).
 //! - `conflicts`: a *different* document that arrived under an existing key. Kept, never merged.
@@ -41,7 +42,7 @@
 //! 3. A document row and its outbox state are written in the same transaction.
 //!
 //! **When rows may be deleted**: a `documents` row never, by the ingest or the forwarder; only an
-//! operator's retention job may remove rows whose `forward_state` is `'sent'` and whose retention
+//! operator's retention job may remove rows whose outbox `state` is `'sent'` and whose retention
 //! period (set by law, years) has passed. `conflicts` and `quarantine` rows are evidence for the
 //! operator and are deleted only by the operator. `registers` rows are never deleted: a register
 //! leaves service by status `deregistered`, so its documents keep their owner.

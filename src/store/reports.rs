@@ -256,11 +256,19 @@ pub fn local_text(secs: i64) -> String {
 const SUMMARY_COLUMNS: &str = "di.document_id, di.dialect, di.register_id, di.point_of_sale_id, \
     di.fn_number, di.fd_number, di.system_id, di.kz_ticket, di.kind, di.form_code, \
     di.shift_number, di.operation, di.doc_time, di.received_at, di.total, di.cash, di.card, \
-    di.prepaid, di.credit, di.other_payment, di.cashier, di.fiscal_sign, d.forward_state, \
-    d.batch_id";
+    di.prepaid, di.credit, di.other_payment, di.cashier, di.fiscal_sign, ob.state, ob.batch_id";
 
-fn delivery(forward_state: &str, batch_id: Option<&str>) -> &'static str {
-    match (forward_state, batch_id) {
+/// The outbox row beside each index row: the delivery state of [`SUMMARY_COLUMNS`] (a narrow
+/// row, where `documents` is the frame and the JSON).
+const OUTBOX_JOIN: &str = " JOIN outbox ob ON ob.document_id = di.document_id";
+
+/// The stored document beside each index row, for its JSON or frame (its full key, so that on
+/// PostgreSQL the probe reads one month's partition).
+const DOCUMENTS_JOIN: &str =
+    " JOIN documents d ON d.id = di.document_id AND d.received_at = di.received_at";
+
+fn delivery(state: &str, batch_id: Option<&str>) -> &'static str {
+    match (state, batch_id) {
         ("sent", _) => "accepted",
         ("rejected", _) => "rejected",
         (_, Some(_)) => "batched",
@@ -688,9 +696,14 @@ impl Tenant {
         extra_columns: &str,
     ) -> Result<Vec<AnyRow>, StoreError> {
         let c = document_conditions(filter, self.read_scope());
+        // `documents` only for the extra columns (its JSON).
+        let documents = if extra_columns.is_empty() {
+            ""
+        } else {
+            DOCUMENTS_JOIN
+        };
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS}{extra_columns} FROM doc_index di \
-             JOIN documents d ON d.id = di.document_id AND d.received_at = di.received_at \
+            "SELECT {SUMMARY_COLUMNS}{extra_columns} FROM doc_index di{OUTBOX_JOIN}{documents} \
              WHERE {} ORDER BY di.doc_time DESC, di.document_id DESC LIMIT {}",
             c.clause(),
             filter.limit.max(1)
@@ -701,8 +714,9 @@ impl Tenant {
     }
 
     /// An export of the search `filter` (its `limit` ignored): at most `rows` documents, newest
-    /// first, read by [`DocumentExport::rows`] as one streaming cursor. `documents` is joined
-    /// only when the delivery state (`delivery`) or the stored JSON (`json`) is wanted.
+    /// first, read by [`DocumentExport::rows`] as one streaming cursor. `outbox` is joined only
+    /// when the delivery state (`delivery`) is wanted, `documents` only for the stored JSON
+    /// (`json`).
     pub fn export_documents(
         &self,
         filter: &DocumentFilter,
@@ -712,16 +726,14 @@ impl Tenant {
     ) -> DocumentExport {
         let scope = self.read_scope();
         let conditions = document_conditions(filter, scope);
-        let (columns, join) = if delivery || json {
-            (
-                SUMMARY_COLUMNS,
-                " JOIN documents d ON d.id = di.document_id AND d.received_at = di.received_at",
-            )
+        let (columns, outbox) = if delivery || json {
+            (SUMMARY_COLUMNS, OUTBOX_JOIN)
         } else {
             (INDEX_COLUMNS, "")
         };
+        let documents = if json { DOCUMENTS_JOIN } else { "" };
         let sql = format!(
-            "SELECT {columns}{} FROM doc_index di{join} WHERE {} \
+            "SELECT {columns}{} FROM doc_index di{outbox}{documents} WHERE {} \
              ORDER BY di.doc_time DESC, di.document_id DESC LIMIT {}",
             if json { ", d.json" } else { "" },
             conditions.clause(),
@@ -744,8 +756,7 @@ impl Tenant {
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS}, d.json, d.raw, d.doc_key, r.reg_number, o.name, o.inn, \
              COALESCE(o.actual_address, o.legal_address) \
-             FROM doc_index di JOIN documents d \
-             ON d.id = di.document_id AND d.received_at = di.received_at \
+             FROM doc_index di{OUTBOX_JOIN}{DOCUMENTS_JOIN} \
              LEFT JOIN registers r ON r.id = di.register_id \
              LEFT JOIN organisations o ON o.inn = r.org_inn \
              WHERE {} AND di.document_id = $4",
@@ -1060,11 +1071,10 @@ impl Tenant {
         let scope = self.read_scope();
         let sql = format!(
             "SELECT di.register_id, di.doc_time / 86400, COUNT(*), \
-             CAST(SUM(CASE WHEN d.batch_id IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \
-             CAST(SUM(CASE WHEN d.forward_state = 'sent' THEN 1 ELSE 0 END) AS BIGINT), \
-             CAST(SUM(CASE WHEN d.forward_state = 'rejected' THEN 1 ELSE 0 END) AS BIGINT) \
-             FROM doc_index di JOIN documents d \
-             ON d.id = di.document_id AND d.received_at = di.received_at \
+             CAST(SUM(CASE WHEN ob.batch_id IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN ob.state = 'sent' THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN ob.state = 'rejected' THEN 1 ELSE 0 END) AS BIGINT) \
+             FROM doc_index di{OUTBOX_JOIN} \
              WHERE {} AND ($4 < 0 OR di.register_id = $4) \
              AND di.doc_time >= $5 AND di.doc_time < $6 \
              GROUP BY di.register_id, di.doc_time / 86400 \

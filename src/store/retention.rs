@@ -1,14 +1,14 @@
 //! Retention: deleting documents the law no longer asks the operator to keep.
 //!
 //! Invariants:
-//! - Only documents the tax authority has confirmed (`forward_state = 'sent'`) are ever deleted;
+//! - Only documents the tax authority has confirmed (outbox `state = 'sent'`) are ever deleted;
 //!   a pending or rejected document stays whatever its age.
 //! - "Old" is `received_at` (server time, UTC ms) before the cutoff the caller passes: the
 //!   clock is read by the caller ([`crate::clock`]), so a test chooses the time.
 //! - One call deletes at most `batch` rows in one short statement, oldest first, so a first
 //!   run over years of rows never holds locks for long; the caller repeats until a call deletes
 //!   fewer than it looked at.
-//! - The walk follows the outbox index `(forward_state, id)` from the oldest confirmed row: ids
+//! - The walk follows the outbox's key (`document_id`) from the oldest confirmed row: ids
 //!   grow with arrival, so once a whole batch holds no row older than the cutoff the work is
 //!   done; a run costs what it deletes plus one batch, not a scan of every confirmed row. Rows
 //!   a little out of id order (nodes' clocks a few seconds apart, a writer's batch) are skipped
@@ -89,7 +89,7 @@ pub async fn drop_delivered_partitions(
             break;
         }
         let name = month.partition_name();
-        let unconfirmed = unconfirmed_in(store.pool(), &name).await?;
+        let unconfirmed = unconfirmed_in(store.pool(), month).await?;
         if unconfirmed > 0 {
             step.kept.push((name, unconfirmed));
             continue;
@@ -106,9 +106,14 @@ pub async fn drop_delivered_partitions(
             step.kept.push((name, 0));
         }
     }
-    // The keys of the dropped months' documents — and of any month dropped by a run that
-    // stopped before this point — are the keys before the cutoff whose document is gone.
-    delete_dropped_keys(store, i64::MIN, cutoff_ms).await?;
+    // The keys and outbox rows of the dropped months' documents — and of any month dropped by
+    // a run that stopped before this point — are those before the cutoff whose document is gone.
+    for (table, key) in [
+        ("document_keys", "dialect, doc_key"),
+        ("outbox", "document_id"),
+    ] {
+        delete_dropped_rows(store, table, key, i64::MIN, cutoff_ms).await?;
+    }
     drop_read_months(store, cutoff_ms, &mut step).await?;
     Ok(step)
 }
@@ -245,15 +250,22 @@ async fn drop_read_month(store: &Store, month: Month) -> Result<bool, sqlx::Erro
     Ok(true)
 }
 
-/// Documents in partition `name` the tax authority has not confirmed (the outbox index).
-async fn unconfirmed_in<'c, E>(executor: E, name: &str) -> Result<u64, sqlx::Error>
+/// Documents of `month`'s partition the tax authority has not confirmed: their outbox rows
+/// received in the month (the partition's bounds), read from the small pending and rejected
+/// indexes.
+async fn unconfirmed_in<'c, E>(executor: E, month: Month) -> Result<u64, sqlx::Error>
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
-    // `name` comes from Month::partition_name: letters, digits and an underscore.
-    let count: i64 = sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM {name} WHERE forward_state IN ('pending', 'rejected')"
-    ))
+    let Some((start, end)) = month.bounds() else {
+        return Ok(0);
+    };
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'rejected') \
+         AND received_at >= $1 AND received_at < $2",
+    )
+    .bind(start)
+    .bind(end)
     .fetch_one(executor)
     .await?;
     Ok(u64::try_from(count).unwrap_or(0))
@@ -275,7 +287,7 @@ async fn drop_month(store: &Store, month: Month) -> Result<bool, sqlx::Error> {
         tracing::info!(partition = %name, %error, "retention: documents busy; the month is tried again on the next run");
         return Ok(false);
     }
-    if unconfirmed_in(&mut *tx, &name).await? > 0 {
+    if unconfirmed_in(&mut *tx, month).await? > 0 {
         return Ok(false);
     }
     sqlx::query(&format!("ALTER TABLE documents DETACH PARTITION {name}"))
@@ -288,19 +300,28 @@ async fn drop_month(store: &Store, month: Month) -> Result<bool, sqlx::Error> {
     Ok(true)
 }
 
-/// Delete, in bounded batches, the idempotency keys of `[start, end)` whose document is gone
-/// (dropped with its month; keys of documents still stored, in any partition, stay).
-async fn delete_dropped_keys(store: &Store, start: i64, end: i64) -> Result<u64, sqlx::Error> {
+/// Delete, in bounded batches, the rows of `table` received in `[start, end)` whose document
+/// is gone (dropped with its month; rows of documents still stored, in any partition, stay).
+/// `table` is one of the two unpartitioned tables with a row per document, `document_id` and
+/// `received_at` (the trigger-kept `document_keys` and `outbox`), `key` its primary key.
+async fn delete_dropped_rows(
+    store: &Store,
+    table: &str,
+    key: &str,
+    start: i64,
+    end: i64,
+) -> Result<u64, sqlx::Error> {
     let mut total = 0;
     loop {
-        let deleted = sqlx::query(
-            "DELETE FROM document_keys WHERE (dialect, doc_key) IN ( \
-                 SELECT k.dialect, k.doc_key FROM document_keys k \
+        // `table` and `key` are constants of the caller.
+        let deleted = sqlx::query(&format!(
+            "DELETE FROM {table} WHERE ({key}) IN ( \
+                 SELECT {key} FROM {table} k \
                  WHERE k.received_at >= $1 AND k.received_at < $2 AND NOT EXISTS ( \
                      SELECT 1 FROM documents d \
                      WHERE d.id = k.document_id AND d.received_at = k.received_at) \
-                 LIMIT $3)",
-        )
+                 LIMIT $3)"
+        ))
         .bind(start)
         .bind(end)
         .bind(KEY_BATCH)
@@ -338,7 +359,8 @@ pub async fn delete_delivered_before(
 ) -> Result<RetentionStep, sqlx::Error> {
     let mut conn = store.pool().acquire().await?;
     let rows = sqlx::query(
-        "SELECT id, received_at FROM documents WHERE forward_state = 'sent' ORDER BY id LIMIT $1",
+        "SELECT document_id, received_at FROM outbox WHERE state = 'sent' \
+         ORDER BY document_id LIMIT $1",
     )
     .bind(i64::try_from(batch).unwrap_or(i64::MAX))
     .fetch_all(&mut *conn)
@@ -347,7 +369,7 @@ pub async fn delete_delivered_before(
     let mut old = Vec::with_capacity(rows.len());
     for row in &rows {
         if row.try_get::<i64, _>("received_at")? < cutoff_ms {
-            old.push(row.try_get::<i64, _>("id")?);
+            old.push(row.try_get::<i64, _>("document_id")?);
         }
     }
     if old.is_empty() {
@@ -365,8 +387,12 @@ pub async fn delete_delivered_before(
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // Still sent (a sent document stays sent; the outbox row goes with the document, by the
+    // delete trigger).
     let sql = format!(
-        "DELETE FROM documents WHERE forward_state = 'sent' AND received_at < {} AND id IN ({})",
+        "DELETE FROM documents WHERE received_at < {} AND id IN ({}) \
+         AND EXISTS (SELECT 1 FROM outbox o WHERE o.document_id = documents.id \
+         AND o.state = 'sent')",
         style.nth(1),
         ids(2)
     );

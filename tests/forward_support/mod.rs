@@ -266,7 +266,7 @@ where
 /// Documents per forward state.
 pub async fn forward_states(store: &Store) -> (i64, i64, i64) {
     let count = |state: &'static str| async move {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM documents WHERE forward_state = $1")
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE state = $1")
             .bind(state)
             .fetch_one(store.pool())
             .await
