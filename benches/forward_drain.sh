@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The forwarder alone emptying a backlog, with what it costs: wall time, CPU per document and
 # bytes written per document (/proc/PID/io, the forwarder process only: its SQLite WAL and
-# checkpoints, not the sink's).
+# checkpoints, not the sink's), and the sink's CPU per document (it does nothing before).
 #   1. `ofd serve` (SQLite) takes REGISTERS x 100 RU receipts from `ofd emulate`, then stops;
 #   2. `ofd forward` (defaults) sends them to `ofd tax-sink` until none is pending.
 # Usage: OFD=target/release/ofd benches/forward_drain.sh [registers]
@@ -20,6 +20,7 @@ SINK=$(port); INGEST=$(port); METRICS=$(port)
 DB="sqlite://$WORK/ofd.db"
 
 "$OFD" tax-sink --listen "127.0.0.1:$SINK" --db "$WORK/sink.db" &
+TAX_SINK=$!
 "$OFD" serve --listen "127.0.0.1:$INGEST" --metrics-listen "127.0.0.1:$METRICS" \
     --database "$DB" --accept-unregistered true --source-rate 0 &
 SERVER=$!
@@ -37,9 +38,11 @@ done
 ended=$(date +%s.%N)
 ticks=$(awk '{print $14 + $15}' "/proc/$FORWARDER/stat")
 written=$(awk '/^write_bytes/ {print $2}' "/proc/$FORWARDER/io")
+sink_ticks=$(awk '{print $14 + $15}' "/proc/$TAX_SINK/stat")
 python3 -c "
 seconds = $ended - $started
 print(f'commit $(git rev-parse --short HEAD), load average $(cut -d' ' -f1 /proc/loadavg): '
       f'{$DOCUMENTS} documents drained in {seconds:.2f} s ({$DOCUMENTS / seconds:.0f}/s); '
       f'forwarder CPU {$ticks / $(getconf CLK_TCK) / $DOCUMENTS * 1e6:.0f} us and '
-      f'{$written / $DOCUMENTS:.0f} bytes written per document')"
+      f'{$written / $DOCUMENTS:.0f} bytes written per document; '
+      f'sink CPU {$sink_ticks / $(getconf CLK_TCK) / $DOCUMENTS * 1e6:.0f} us per document')"

@@ -24,10 +24,12 @@ pub const BATCH_ID_HEADER: &str = "x-batch-id";
 /// Content type of the decompressed body.
 pub const CONTENT_TYPE: &str = "application/x-ndjson";
 
-/// One document in a batch.
+/// One document in a batch. `D` is how the document is held: a parsed value by default; the
+/// forwarder writes it from the stored text and the sink checks it without building a tree
+/// ([`serde_json::value::RawValue`]), the same line either way.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct BatchLine {
+pub struct BatchLine<D = serde_json::Value> {
     /// Stable document id: `<dialect>:<doc_key>`.
     pub id: String,
     /// `ru` or `kz`.
@@ -36,7 +38,7 @@ pub struct BatchLine {
     pub received_at: i64,
     /// RU: the FNS JSON (`{"<rootName>": {…, "rawData": …}}`); KZ: the ticket or report with the
     /// register's tax number, the fiscal sign the OFD assigned and its times.
-    pub document: serde_json::Value,
+    pub document: D,
 }
 
 /// Whether the receiver stored a batch now or had stored it before.
@@ -92,8 +94,8 @@ pub enum DecodeError {
 
 /// Serialise one line (without the trailing newline); the batcher uses the length to bound
 /// batches by bytes before compressing.
-pub fn encode_line(line: &BatchLine) -> Vec<u8> {
-    // Serialising a Value-bearing struct to a Vec cannot fail: no I/O, no non-string map keys.
+pub fn encode_line<D: Serialize>(line: &BatchLine<D>) -> Vec<u8> {
+    // Serialising to a Vec fails only on I/O or a map with non-string keys: none here.
     serde_json::to_vec(line).unwrap_or_default()
 }
 

@@ -31,6 +31,7 @@ use std::sync::{
     Arc,
 };
 
+use serde_json::value::RawValue;
 use sqlx::{any::AnyRow, AnyPool, Row};
 
 use crate::{
@@ -592,9 +593,24 @@ fn outgoing_sql(rows: &str, tail: &str) -> String {
     )
 }
 
+/// The line of a KZ document: the stored message wrapped with the register's numbers, the fiscal
+/// sign and both times. The fields are in the order the lines have always had them (by name).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KzDocument<'a> {
+    document_time: Option<i64>,
+    fiscal_sign: Option<&'a str>,
+    message: &'a RawValue,
+    received_at: i64,
+    registration_number: Option<String>,
+    system_id: Option<i64>,
+    tax_number: Option<String>,
+}
+
 /// Build the batch line of one row of [`outgoing_sql`]. RU: the stored FNS JSON as is. KZ:
 /// the stored message wrapped with the register's tax and registration numbers, the fiscal sign
-/// the OFD assigned (the ticket part of the key) and both times.
+/// the OFD assigned (the ticket part of the key) and both times. The stored JSON is checked but
+/// copied as text, never parsed into a tree and printed again.
 fn outgoing(row: &AnyRow) -> Result<OutgoingDocument, String> {
     let get = |e: sqlx::Error| format!("unreadable outbox row: {e}");
     let row_id: i64 = row.try_get(0).map_err(get)?;
@@ -602,36 +618,37 @@ fn outgoing(row: &AnyRow) -> Result<OutgoingDocument, String> {
     let doc_key: String = row.try_get(2).map_err(get)?;
     let received_at: i64 = row.try_get(3).map_err(get)?;
     let json: String = row.try_get(4).map_err(get)?;
-    let stored: serde_json::Value = serde_json::from_str(&json)
+    let stored: &RawValue = serde_json::from_str(&json)
         .map_err(|e| format!("stored JSON of the document is not valid JSON: {e}"))?;
-    let document = if dialect == "kz" {
-        let system_id: Option<i64> = row.try_get(5).map_err(get)?;
-        let doc_time: Option<i64> = row.try_get(6).map_err(get)?;
-        let tax_number: Option<String> = row.try_get(7).map_err(get)?;
-        let registration_number: Option<String> = row.try_get(8).map_err(get)?;
+    let id = format!("{dialect}:{doc_key}");
+    let line = if dialect == "kz" {
         // KZ keys are "<system id>/<fiscal sign>" for tickets, "<system id>/c<command>/…" else.
         let fiscal_sign = doc_key
             .split_once('/')
             .map(|(_, rest)| rest)
             .filter(|rest| rest.bytes().all(|b| b.is_ascii_digit()));
-        serde_json::json!({
-            "systemId": system_id,
-            "taxNumber": tax_number,
-            "registrationNumber": registration_number,
-            "fiscalSign": fiscal_sign,
-            "documentTime": doc_time,
-            "receivedAt": received_at,
-            "message": stored,
+        tax_batch::encode_line(&BatchLine {
+            id,
+            dialect,
+            received_at,
+            document: KzDocument {
+                document_time: row.try_get(6).map_err(get)?,
+                fiscal_sign,
+                message: stored,
+                received_at,
+                registration_number: row.try_get(8).map_err(get)?,
+                system_id: row.try_get(5).map_err(get)?,
+                tax_number: row.try_get(7).map_err(get)?,
+            },
         })
     } else {
-        stored
+        tax_batch::encode_line(&BatchLine {
+            id,
+            dialect,
+            received_at,
+            document: stored,
+        })
     };
-    let line = tax_batch::encode_line(&BatchLine {
-        id: format!("{dialect}:{doc_key}"),
-        dialect,
-        received_at,
-        document,
-    });
     Ok(OutgoingDocument {
         row_id,
         received_at,
