@@ -5,6 +5,7 @@
 #   1. `ofd serve` (SQLite) takes REGISTERS x 100 RU receipts from `ofd emulate`, then stops;
 #   2. `ofd forward` (defaults) sends them to `ofd tax-sink` until none is pending.
 # Usage: OFD=target/release/ofd benches/forward_drain.sh [registers]
+# DB=postgres://… runs on that (empty) database instead of a fresh SQLite file.
 # Prints one line; run two builds in turn (OFD=…) and compare within the same minutes.
 set -euo pipefail
 # One host plays every register: the per-source limits would throttle it (as in kz_vs_ru.sh).
@@ -17,7 +18,7 @@ WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 SINK=$(port); INGEST=$(port); METRICS=$(port)
-DB="sqlite://$WORK/ofd.db"
+DB=${DB:-"sqlite://$WORK/ofd.db"}
 
 "$OFD" tax-sink --listen "127.0.0.1:$SINK" --db "$WORK/sink.db" &
 TAX_SINK=$!
