@@ -117,6 +117,18 @@ async fn batch_id_is_idempotent_and_cross_batch_copies_count_as_duplicates() {
         (stats.batches, stats.documents, stats.duplicates),
         (2, 3, 1)
     );
+
+    // A batch longer than one multi-row insert, one id twice in it: stored once, one duplicate.
+    let ids: Vec<String> = (1..=250).map(|n| format!("ru:2/{n}")).collect();
+    let mut lines: Vec<&str> = ids.iter().map(String::as_str).collect();
+    lines.push("ru:2/7");
+    let third = sink.send("b3", &lines).await;
+    assert_eq!((third.status, third.accepted), (BatchStatus::Accepted, 251));
+    let stats = sink.stats().await;
+    assert_eq!(
+        (stats.batches, stats.documents, stats.duplicates),
+        (3, 253, 2)
+    );
     sink.stop().await;
 }
 
