@@ -51,8 +51,16 @@ run() { # dialect, extra args...
 field() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(d$2)" "$1"; }
 
 echo "# ofd $ROLE; load average before: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git rev-parse --short HEAD)"
+metrics() { curl -s "http://127.0.0.1:$METRICS/metrics"; }
+# Bytes the server process has written so far (its SQLite WAL and checkpoints).
+written() { awk '/^write_bytes/ {print $2}' "/proc/$SERVER/io"; }
+# Group commits and the documents in them so far (the batch-size histogram's count and sum).
+commits() { metrics | awk '$1 == "ofd_store_commit_batch_size_documents_count" {c = $2}
+    $1 == "ofd_store_commit_batch_size_documents_sum" {s = $2} END {print c + 0, s + 0}'; }
 for round in $(seq 1 "$ROUNDS"); do
-    c0=$(cpu); ru=$(run ru --seed "$round"); c1=$(cpu); kz=$(run kz --seed "$round"); c2=$(cpu)
+    c0=$(cpu); w0=$(written); m0=$(commits); ru=$(run ru --seed "$round")
+    c1=$(cpu); w1=$(written); m1=$(commits); kz=$(run kz --seed "$round")
+    c2=$(cpu); w2=$(written); m2=$(commits)
     echo "$ru"
     echo "$kz"
     r=$(field "$ru" "['acked_per_s']"); k=$(field "$kz" "['acked_per_s']")
@@ -62,9 +70,15 @@ r, k = float('$r'), float('$k')
 ru_us = ($c1 - $c0) / $TICK / float('$ra') * 1e6
 kz_us = ($c2 - $c1) / $TICK / float('$ka') * 1e6
 print(f'round $round closed loop: RU {r:.0f}/s, KZ {k:.0f}/s, KZ/RU = {k / r:.2f}; '
-      f'server CPU per acked request: RU {ru_us:.0f} us, KZ {kz_us:.0f} us')"
+      f'server CPU per acked request: RU {ru_us:.0f} us, KZ {kz_us:.0f} us')
+m0, m1, m2 = [tuple(map(float, m.split())) for m in ('$m0', '$m1', '$m2')]
+def per_commit(a, b):
+    commits = b[0] - a[0]
+    return (b[1] - a[1]) / commits if commits else 0.0
+print(f'round $round written per request: RU {($w1 - $w0) / float('$ra') / 1024:.1f} KiB, '
+      f'KZ {($w2 - $w1) / float('$ka') / 1024:.1f} KiB; documents per group commit: '
+      f'RU {per_commit(m0, m1):.1f}, KZ {per_commit(m1, m2):.1f}')"
 done
-metrics() { curl -s "http://127.0.0.1:$METRICS/metrics"; }
 metrics > "$WORK/before.prom"
 paced_from=$(date +%s.%N)
 paced=$(run kz --seed 99 --rate "$RATE")
