@@ -75,8 +75,10 @@ m0, m1, m2 = [tuple(map(float, m.split())) for m in ('$m0', '$m1', '$m2')]
 def per_commit(a, b):
     commits = b[0] - a[0]
     return (b[1] - a[1]) / commits if commits else 0.0
-print(f'round $round written per request: RU {($w1 - $w0) / float('$ra') / 1024:.1f} KiB, '
-      f'KZ {($w2 - $w1) / float('$ka') / 1024:.1f} KiB; documents per group commit: '
+ru_kib = ($w1 - $w0) / float('$ra') / 1024
+kz_kib = ($w2 - $w1) / float('$ka') / 1024
+print(f'round $round written per request: RU {ru_kib:.1f} KiB, '
+      f'KZ {kz_kib:.1f} KiB; documents per group commit: '
       f'RU {per_commit(m0, m1):.1f}, KZ {per_commit(m1, m2):.1f}')"
 done
 metrics > "$WORK/before.prom"
