@@ -191,8 +191,9 @@ impl Store {
                     facts.drive = report.as_deref().and_then(DriveReport::from_fns_json);
                 }
             } else if let Some(system_id) = system_id {
+                // Any stored document of the register, by `documents_system_received`.
                 facts.last_document_ms = sqlx::query_scalar(
-                    "SELECT MAX(created_at) FROM kz_tickets WHERE system_id = $1",
+                    "SELECT MAX(received_at) FROM documents WHERE system_id = $1",
                 )
                 .bind(system_id)
                 .fetch_one(self.pool())
