@@ -14,8 +14,9 @@
 //! - `documents`: one row per accepted document, unique on `(dialect, doc_key)` — the idempotency
 //!   key (RU `"<fn>/<fd>"`). The row holds the raw container bytes, the FNS JSON, the exact ack
 //!   bytes that were sent. Inserting it also makes its `outbox` row (state `'pending'`; a
-//!   trigger, `migrations/*/0021_outbox.sql`), so storing a document and queueing it for the tax
-//!   authority is one statement; the forwarder then writes only that narrow row. On PostgreSQL
+//!   trigger, `migrations/*/0021_outbox.sql`, per statement on PostgreSQL since `0023`), so
+//!   storing a document and queueing it for the tax authority is one statement; the forwarder
+//!   then writes only that narrow row. On PostgreSQL
 //!   the table is partitioned by month of `received_at` ([`partitions`]) and the unique key is
 //!   kept in `document_keys`, filled by the table's insert trigger (`migrations/postgres/0013`).
 //! - `conflicts`: a *different* document that arrived under an existing key. Kept, never merged.
