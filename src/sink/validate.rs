@@ -43,8 +43,8 @@ fn is_object(raw: &RawValue) -> bool {
     raw.get().starts_with('{')
 }
 
-/// The document's shape, read one level deep: the sink checks what it relies on, not the whole
-/// tree (parsing every document into a tree was the larger part of its CPU time).
+/// The document's shape, read one level deep: the sink checks what it relies on without
+/// building a tree of every document.
 fn shape_error(line: &BatchLine<&RawValue>) -> Option<String> {
     if line.id.is_empty() {
         return Some("empty document id".into());
