@@ -78,6 +78,42 @@ async fn resend_returns_stored_ack_and_keeps_one_row() {
 }
 
 #[tokio::test]
+async fn one_outbox_row_per_stored_document_also_in_a_group_commit_with_a_resend() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
+        let first = ru_document(FN, 1, b"first");
+        writer.store(first.clone()).await.unwrap();
+        // Submitted together, so the writer commits them in one group (one multi-row insert):
+        // the resend of the first is skipped by the key, the nine others are stored.
+        let mut batch = vec![first.clone()];
+        batch.extend((2..=10).map(|fd| ru_document(FN, fd, b"more")));
+        let outcomes =
+            futures::future::join_all(batch.into_iter().map(|doc| writer.store(doc))).await;
+        assert!(matches!(outcomes[0], Ok(InsertOutcome::Duplicate { .. })));
+        assert!(outcomes[1..]
+            .iter()
+            .all(|o| matches!(o, Ok(InsertOutcome::Stored))));
+        let mismatched: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM documents d FULL OUTER JOIN outbox o ON o.document_id = d.id \
+             WHERE o.document_id IS NULL OR d.id IS NULL OR o.received_at <> d.received_at",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            mismatched, 0,
+            "each document has exactly its own outbox row"
+        );
+        assert_eq!(count_rows(&db.url, "outbox").await, 10);
+        assert_eq!(count_rows(&db.url, "documents").await, 10);
+        drop(writer);
+        task.await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn conflict_keeps_first_row_and_records_second_copy() {
     on_each_backend(|db| async move {
         let store = db.open().await;
