@@ -16,6 +16,7 @@ use sqlx::{
     Row, SqlitePool,
 };
 
+use crate::store::Placeholders;
 use crate::tax_batch::{BatchReply, BatchStatus, RejectedLine};
 
 const SCHEMA: &[&str] = &[
@@ -163,18 +164,11 @@ impl SinkStorage {
         let accepted = taken.len() as u64;
         let mut duplicates = 0i64;
         for chunk in taken.chunks(ROWS_PER_INSERT) {
-            // Parameters numbered in order of appearance, five per row.
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|row| {
-                    let first = row * 5 + 1;
-                    let params: Vec<String> = (first..first + 5).map(|n| format!("${n}")).collect();
-                    format!("({})", params.join(", "))
-                })
-                .collect();
+            // The sink's own database is SQLite: parameters bound in textual order.
             let sql = format!(
                 "INSERT INTO sink_documents (doc_id, batch_id, dialect, received_at, line) \
                  VALUES {} ON CONFLICT (doc_id) DO NOTHING RETURNING doc_id",
-                rows.join(", ")
+                Placeholders::Positional.tuples(chunk.len(), 5, 1)
             );
             let mut query = sqlx::query_scalar::<_, String>(&sql);
             for checked in chunk {
