@@ -49,7 +49,9 @@
 //! leaves service by status `deregistered`, so its documents keep their owner.
 //!
 //! **Durability**: SQLite runs in WAL mode with `synchronous=FULL` (a commit is on disk when it
-//! returns); PostgreSQL is used with its default `synchronous_commit=on`. SQLite allows one writer
+//! returns; the bundled SQLite is built to sync with `fdatasync()`, which SQLite's own notes call
+//! always adequate, instead of `fsync()`, which also writes the file's times:
+//! `.cargo/config.toml`); PostgreSQL is used with its default `synchronous_commit=on`. SQLite allows one writer
 //! at a time, so the hot path writes through one dedicated connection owned by the group-commit
 //! writer, and readers use the pool. In-memory SQLite is not supported: each pooled connection
 //! would see its own empty database.
