@@ -61,7 +61,7 @@ async fn main() {
          WHERE o.id = $1), (SELECT COUNT(*) FROM doc_index)",
     )
     .bind(org_id)
-    .fetch_one(store.pool())
+    .fetch_one(store.read_pool())
     .await
     .expect("counts");
     println!("organisation {org_id}: {registers} registers, {indexed} documents indexed");

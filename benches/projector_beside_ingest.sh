@@ -43,7 +43,7 @@ one_run() { # way round
         --documents-per-register "$PER" --concurrency "$REGISTERS" --seed "$round" --json 2>/dev/null | tail -1)
     sleep 2
     local documents indexed
-    documents=$(count documents); indexed=$(count doc_index)
+    documents=$(count documents); indexed=$(sqlite3 "$WORK/ofd.db-read" "SELECT COUNT(*) FROM doc_index")
     [ -n "$projector" ] && { kill "$projector"; wait "$projector" 2>/dev/null || true; }
     kill $server; wait $server 2>/dev/null || true
     python3 - "$out" "$way" "$round" "$documents" "$indexed" <<'PY'

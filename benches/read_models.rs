@@ -128,12 +128,12 @@ async fn main() {
          ORDER BY document_id LIMIT 500",
     )
     .bind(org_id)
-    .fetch_all(store.pool())
+    .fetch_all(store.read_pool())
     .await
     .expect("keys");
     let (first_day, last_day): (i64, i64) =
         sqlx::query_as("SELECT MIN(doc_time) / 86400, MAX(doc_time) / 86400 FROM doc_index")
-            .fetch_one(store.pool())
+            .fetch_one(store.read_pool())
             .await
             .expect("days");
     let month_from = (last_day - 30).max(first_day);

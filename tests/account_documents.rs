@@ -181,7 +181,7 @@ async fn read_tables(store: &Store) -> Vec<String> {
         ("drive_reports", "fn_number"),
     ] {
         let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {order}"))
-            .fetch_all(store.pool())
+            .fetch_all(store.read_pool())
             .await
             .expect("read table");
         out.extend(rows.iter().map(|row| common::row_text(table, row)));
@@ -579,7 +579,7 @@ async fn the_projector_role_catches_up_and_reports_no_lag() {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         let indexed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM doc_index")
-            .fetch_one(store.pool())
+            .fetch_one(store.read_pool())
             .await
             .expect("count");
         assert_eq!(indexed, (REGISTERS * DOCUMENTS) as i64);

@@ -29,7 +29,7 @@ async fn drive_rows(store: &Store) -> Vec<String> {
         "SELECT fn_number, register_id, document_id, doc_time, unsent_count, unsent_oldest, \
          unsent_first FROM drive_reports ORDER BY fn_number",
     )
-    .fetch_all(store.pool())
+    .fetch_all(store.read_pool())
     .await
     .expect("drive_reports")
     .iter()
@@ -127,7 +127,15 @@ async fn each_drive_shows_its_latest_report_once_after_projection_rebuild_and_ba
         assert_eq!(rebuilt.read, 5);
         assert_eq!(drive_rows(&store).await, projected, "rebuild");
 
-        // The migration's backfill, on this populated database.
+        server.shutdown().await.expect("ingest stops");
+        account.stop().await;
+        // The migration's backfill, on this populated database. (SQLite's read models moved to
+        // a file of their own with 0024, made at their latest shape, so 0019 cannot run again
+        // there.)
+        if db.url.starts_with("sqlite") {
+            store.close().await;
+            return;
+        }
         sqlx::query("DROP TABLE drive_reports")
             .execute(store.pool())
             .await
@@ -136,8 +144,6 @@ async fn each_drive_shows_its_latest_report_once_after_projection_rebuild_and_ba
             .execute(store.pool())
             .await
             .expect("forget 0019");
-        server.shutdown().await.expect("ingest stops");
-        account.stop().await;
         store.close().await;
         let store = Store::open(&db.url).await.expect("open runs 0019 again");
         assert_eq!(drive_rows(&store).await, projected, "backfill");

@@ -63,7 +63,7 @@ async fn read_tables(store: &Store) -> Vec<String> {
         ("project_daily_products", "register_id, day, name"),
     ] {
         let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {order}"))
-            .fetch_all(store.pool())
+            .fetch_all(store.read_pool())
             .await
             .expect("read table");
         out.extend(rows.iter().map(|row| common::row_text(table, row)));
@@ -132,7 +132,7 @@ async fn wait_caught_up(store: &Store, documents: i64) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let indexed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM doc_index")
-            .fetch_one(store.pool())
+            .fetch_one(store.read_pool())
             .await
             .expect("count");
         if indexed == documents {

@@ -85,6 +85,14 @@ async fn forward_drains_on_sigterm() {
     store.close().await;
 }
 
+/// Documents in the read models' index (on SQLite a file of their own, `store::read_file`).
+async fn indexed(store: &ofd::store::Store) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM doc_index")
+        .fetch_one(store.read_pool())
+        .await
+        .expect("count")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn project_drains_on_sigterm_and_rebuilds() {
     let db = TestDb::sqlite();
@@ -95,7 +103,7 @@ async fn project_drains_on_sigterm_and_rebuilds() {
         .wait_for("projector started", Duration::from_secs(30))
         .await;
     eventually("every document indexed", || async {
-        count_rows(&db.url, "doc_index").await == 12
+        indexed(&store).await == 12
     })
     .await;
     let (status, logs) = project.terminate(STOP_WITHIN).await;
@@ -113,7 +121,7 @@ async fn project_drains_on_sigterm_and_rebuilds() {
     let (status, logs) = rebuild.finish(Duration::from_secs(30)).await;
     assert!(status.success(), "{status:?}: {logs:#?}");
     assert!(logged(&logs, "read tables rebuilt"), "{logs:#?}");
-    assert_eq!(count_rows(&db.url, "doc_index").await, 15);
+    assert_eq!(indexed(&store).await, 15);
     store.close().await;
 }
 

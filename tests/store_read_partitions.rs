@@ -350,7 +350,7 @@ async fn read_tables(store: &Store, tables: &[(&str, &str)]) -> Vec<String> {
     let mut out = Vec::new();
     for (table, order) in tables {
         let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {order}"))
-            .fetch_all(store.pool())
+            .fetch_all(store.read_pool())
             .await
             .expect("read table");
         out.extend(rows.iter().map(|row| common::row_text(table, row)));
@@ -369,8 +369,9 @@ const DAILY_TABLES: [(&str, &str); 3] = [
 ];
 
 /// Put the read tables back as the release before 0017 had them, with their rows: PostgreSQL
-/// runs 0011's statements for the five tables (with 0016's doc_index columns) and copies the rows in; SQLite drops the column
-/// 0017 added. Then the database records 0017 as not applied.
+/// runs 0011's statements for the five tables (with 0016's doc_index columns) and copies the rows in
+/// (PostgreSQL only: SQLite's read models have a file of their own since 0024). Then the
+/// database records 0017 as not applied.
 async fn back_to_before_0017(db: &TestDb, store: &Store) {
     let tables = [
         "doc_index",
@@ -421,11 +422,6 @@ async fn back_to_before_0017(db: &TestDb, store: &Store) {
                 sqlx::query(&sql).execute(store.pool()).await.expect(&sql);
             }
         }
-    } else {
-        sqlx::query("ALTER TABLE doc_items DROP COLUMN doc_time")
-            .execute(store.pool())
-            .await
-            .expect("drop column");
     }
     sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 17")
         .execute(store.pool())
@@ -436,6 +432,11 @@ async fn back_to_before_0017(db: &TestDb, store: &Store) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_migration_keeps_every_row_and_every_answer_of_a_populated_database() {
     on_each_backend(|db| async move {
+        // SQLite's read models left the database for a file of their own with 0024, made at
+        // their latest shape, so there is no 0017 to run again there.
+        if db.backend == Backend::Sqlite {
+            return;
+        }
         let store = db.open().await;
         ensure_ahead(&store, NOW_MS).await.expect("months ahead");
         let register_id = register(&store).await;
@@ -494,7 +495,7 @@ async fn the_migration_keeps_every_row_and_every_answer_of_a_populated_database(
         // second projector) applies none twice: the index's key holds doc_time now.
         let rows_before = read_tables(&store, &all).await;
         sqlx::query("UPDATE project_cursor SET last_id = 0")
-            .execute(store.pool())
+            .execute(store.read_pool())
             .await
             .expect("cursors back");
         let projector = Projector::new(&store);
@@ -536,7 +537,7 @@ async fn listed_and_consistent(store: &Store) -> Vec<i64> {
          WHERE d.id = di.document_id)) + (SELECT COUNT(*) FROM doc_items it WHERE NOT EXISTS \
          (SELECT 1 FROM doc_index di WHERE di.document_id = it.document_id))",
     )
-    .fetch_one(store.pool())
+    .fetch_one(store.read_pool())
     .await
     .expect("orphans");
     assert_eq!(
@@ -544,7 +545,7 @@ async fn listed_and_consistent(store: &Store) -> Vec<i64> {
         "an index row or line of a document that is gone"
     );
     sqlx::query_scalar("SELECT fd_number FROM doc_index ORDER BY fd_number")
-        .fetch_all(store.pool())
+        .fetch_all(store.read_pool())
         .await
         .expect("listed")
 }

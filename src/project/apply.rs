@@ -21,9 +21,9 @@
 //!   (`FOR UPDATE SKIP LOCKED`) for its whole transaction, so the other projector takes another
 //!   shard; on SQLite the projector holding the writer lease (`forward_leases`, row
 //!   `projector`) works and the others stand by until it stops renewing it.
-//! - Reading the documents and decoding them happens outside SQLite's write transaction; the
-//!   write transaction holds only the inserts, so the ingest writer waits for the projector no
-//!   longer than one batch of writes.
+//! - Reading the documents and decoding them happens outside the write transaction, which holds
+//!   only the inserts. On SQLite that transaction writes the read models' own file
+//!   ([`crate::store::read_file`]): ingest never waits for it.
 //! - A document that does not decode still gets a `doc_index` row (kind `other`, its stored
 //!   columns), so it never blocks the cursor, and the reason is logged and counted.
 
@@ -144,7 +144,7 @@ impl Projector {
         let row =
             sqlx::query("SELECT MIN(last_id), COUNT(*) FROM project_cursor WHERE name LIKE $1")
                 .bind(format!("{CURSOR}/%"))
-                .fetch_one(self.store.pool())
+                .fetch_one(self.store.read_pool())
                 .await?;
         let shards: i64 = row.try_get(1)?;
         if shards == SHARDS {
@@ -153,7 +153,7 @@ impl Projector {
         let legacy: Option<i64> =
             sqlx::query_scalar("SELECT last_id FROM project_cursor WHERE name = $1")
                 .bind(CURSOR)
-                .fetch_optional(self.store.pool())
+                .fetch_optional(self.store.read_pool())
                 .await?;
         Ok(legacy.unwrap_or(0))
     }
@@ -164,7 +164,7 @@ impl Projector {
         for attempt in 0..2 {
             let rows = sqlx::query("SELECT name, last_id FROM project_cursor WHERE name LIKE $1")
                 .bind(format!("{CURSOR}/%"))
-                .fetch_all(self.store.pool())
+                .fetch_all(self.store.read_pool())
                 .await?;
             let mut shards = Vec::with_capacity(rows.len());
             for row in &rows {
@@ -181,7 +181,7 @@ impl Projector {
                 shards.sort_unstable();
                 return Ok(shards);
             }
-            let mut tx = self.store.begin_write().await?;
+            let mut tx = self.store.begin_read_models_write().await?;
             for shard in 0..SHARDS {
                 sqlx::query(
                     "INSERT INTO project_cursor (name, last_id, updated_at) \
@@ -284,7 +284,7 @@ impl Projector {
         for (_, shard) in order {
             let mut tx = match self.store.backend() {
                 Backend::Postgres => {
-                    let mut tx = self.store.begin_write().await?;
+                    let mut tx = self.store.begin_read_models_write().await?;
                     let locked: Option<i64> = sqlx::query_scalar(
                         "SELECT last_id FROM project_cursor WHERE name = $1 \
                          FOR UPDATE SKIP LOCKED",
@@ -346,7 +346,7 @@ impl Projector {
             .bind(last - window)
             .bind(last)
             .bind(shard)
-            .fetch_all(self.store.pool())
+            .fetch_all(self.store.read_pool())
             .await?;
             let documents = rows.iter().map(stored).collect::<Result<Vec<_>, _>>()?;
             if documents.is_empty() {
@@ -364,30 +364,20 @@ impl Projector {
         Ok(total)
     }
 
-    /// Empty every read table and reset the cursor, in one transaction (`ofd project --rebuild`).
+    /// Empty every read table and reset the cursor, in one transaction (`ofd project --rebuild`),
+    /// then give up the writer lease.
     pub async fn reset(&self) -> Result<(), sqlx::Error> {
-        let mut tx = self.store.begin_write().await?;
-        for table in [
-            "doc_index",
-            "doc_items",
-            "project_shifts",
-            "project_daily",
-            "project_hourly",
-            "project_daily_products",
-            "drive_reports",
-            "project_cursor",
-        ] {
-            sqlx::query(&format!("DELETE FROM {table}"))
-                .execute(&mut *tx)
-                .await?;
-        }
+        let mut tx = self.store.begin_read_models_write().await?;
+        crate::store::read_file::empty(&mut tx).await?;
+        tx.commit().await?;
         // A rebuild runs with the projectors stopped: a lease one of them left behind (it
         // would run out only after its time) does not keep the rebuild standing by.
+        let _turn = self.store.sqlite_write_turn(TurnTaker::Background).await;
         sqlx::query("DELETE FROM forward_leases WHERE name = $1")
             .bind(WRITER_LEASE)
-            .execute(&mut *tx)
+            .execute(self.store.pool())
             .await?;
-        tx.commit().await
+        Ok(())
     }
 
     /// Decode `documents` and write them in the transaction `tx` (or, when `None`, a write
@@ -427,11 +417,11 @@ impl Projector {
                 })
             })
             .collect();
-        // Held until the commit below (or the error that drops the transaction).
-        let _turn = self.store.sqlite_write_turn(TurnTaker::Background).await;
+        // On SQLite the read models have a file of their own (`store::read_file`): this
+        // transaction takes its lock, not the documents' file's, so ingest does not wait for it.
         let mut tx = match tx {
             Some(tx) => tx,
-            None => self.store.begin_write().await?,
+            None => self.store.begin_read_models_write().await?,
         };
         step.applied = write_batch(&mut tx, documents, &projected).await?;
         if let Some((name, last, now_ms)) = cursor {

@@ -213,7 +213,7 @@ impl Store {
             )
             .bind(facts.register_id)
             .bind(events_since_ms / 1000)
-            .fetch_all(self.pool())
+            .fetch_all(self.read_pool())
             .await?;
             out.push((row.try_get("org_id")?, facts));
         }

@@ -56,13 +56,19 @@
 //! writer, and readers use the pool. In-memory SQLite is not supported: each pooled connection
 //! would see its own empty database.
 //!
-//! **Turns to write on SQLite**: when the ingest writer, the projector and the forwarder run in
+//! **The read models** (`doc_index`, `doc_items`, `project_*`, `drive_reports`), which only the
+//! projector writes, are a file of their own on SQLite ([`read_file`], [`Store::read_pool`]), so
+//! their writes never hold the documents' file; on PostgreSQL they are tables of the same
+//! database.
+//!
+//! **Turns to write on SQLite**: when the ingest writer and the forwarder run in
 //! one process (`ofd all`), they write the same file, and SQLite lets one wait for another only
 //! through its busy handler, which sleeps in steps that grow to 100 ms whatever the holder does —
 //! under `ofd all` a KZ exchange paced at 2,000/s waited up to 100 ms for a lock freed within a
-//! few (benches/README.md, issue 20). So those three take turns on an in-process queue first
+//! few (benches/README.md, issue 20). So they take turns on an in-process queue first
 //! ([`Store::sqlite_write_turn`], FIFO): the one that waits is woken the moment the one before
-//! it commits. The background writers (projector, forwarder) first queue among themselves, so
+//! it commits. The background writers (the forwarder; the projector renewing its lease) first
+//! queue among themselves, so
 //! at most one of them is ever ahead of ingest: an ingest commit waits for no more than one
 //! background transaction, and a background writer for no more than one of ingest's and the
 //! other background writers'. Writers in other processes, and the cabinet's occasional writes,
@@ -89,6 +95,7 @@ pub mod partitions;
 pub mod placeholders;
 pub mod points_of_sale;
 pub mod quarantine;
+pub mod read_file;
 mod register_audit;
 pub mod register_cabinet;
 pub mod register_lifecycle;
@@ -143,6 +150,8 @@ pub use writer::{BatchObserver, CommittedBatch, WriteError, Writer, WriterConfig
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 /// The PostgreSQL schema, embedded at compile time.
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+/// The schema of SQLite's read-model file ([`read_file`]), embedded at compile time.
+static SQLITE_READ_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite-read");
 
 /// Per-connection SQLite settings: durable commits, enforced foreign keys, and a 10 s wait for
 /// another writer's lock before failing with SQLITE_BUSY. Statement journals (a multi-row
@@ -236,6 +245,9 @@ impl Drop for WriteTurn {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// The pool for the read models ([`read_file`]): on SQLite, connections to their own file
+    /// with the documents' file attached; on PostgreSQL the same pool as `pool`.
+    read_pool: AnyPool,
     backend: Backend,
     /// The in-process queue of SQLite write transactions (see "Turns to write" above).
     write_turns: Arc<tokio::sync::Mutex<()>>,
@@ -264,7 +276,7 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url)
             .with_context(|| format!("invalid database URL {}", redact(&url)))?;
-        let pool = match backend {
+        let (pool, read_pool) = match backend {
             Backend::Sqlite => {
                 // journal_mode needs an exclusive lock and persists in the file, so it is set
                 // once here rather than on every pooled connection.
@@ -277,7 +289,7 @@ impl Store {
                     .execute(&mut first)
                     .await?;
                 first.close().await?;
-                AnyPoolOptions::new()
+                let pool = AnyPoolOptions::new()
                     .max_connections(8)
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {
@@ -288,24 +300,30 @@ impl Store {
                         })
                     })
                     .connect_with(options)
-                    .await?
+                    .await?;
+                let read_pool = read_file::open_pool(&url).await?;
+                (pool, read_pool)
             }
-            Backend::Postgres => AnyPoolOptions::new()
-                .max_connections(16)
-                .after_connect(|conn, _meta| {
-                    Box::pin(async move {
-                        for setting in POSTGRES_CONNECTION_SETTINGS {
-                            sqlx::query(setting).execute(&mut *conn).await?;
-                        }
-                        Ok(())
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            for setting in POSTGRES_CONNECTION_SETTINGS {
+                                sqlx::query(setting).execute(&mut *conn).await?;
+                            }
+                            Ok(())
+                        })
                     })
-                })
-                .connect_with(options)
-                .await
-                .with_context(|| format!("connecting to {}", redact(&url)))?,
+                    .connect_with(options)
+                    .await
+                    .with_context(|| format!("connecting to {}", redact(&url)))?;
+                (pool.clone(), pool)
+            }
         };
         let store = Store {
             pool,
+            read_pool,
             backend,
             write_turns: Arc::default(),
             background_turns: Arc::default(),
@@ -337,6 +355,9 @@ impl Store {
             if database > 0 {
                 tracing::info!(from = database, to = binary, "database schema upgraded");
             }
+        }
+        if backend == Backend::Sqlite {
+            read_file::prepare(&store).await?;
         }
         Ok(store)
     }
@@ -388,6 +409,26 @@ impl Store {
     /// The shared connection pool (readers, and writers off the hot path).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool that reads and writes the read models (`doc_index`, `doc_items`,
+    /// `project_*`, `drive_reports`) and sees every other table too: on SQLite its connections
+    /// open the read-model file and attach the documents' file ([`read_file`]); on PostgreSQL
+    /// it is [`Store::pool`]. Write only the read models through it, in
+    /// [`Store::begin_read_models_write`].
+    pub fn read_pool(&self) -> &AnyPool {
+        &self.read_pool
+    }
+
+    /// Begin a transaction that writes the read models. On SQLite it is deferred, so it
+    /// takes the read-model file's write lock at its first write and never the documents'
+    /// (`BEGIN IMMEDIATE` would lock every attached file); its first statement must therefore
+    /// be a write (a deferred transaction that reads and then writes fails at once when
+    /// another connection wrote in between). Ingest never waits for it.
+    pub async fn begin_read_models_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        self.read_pool.begin().await
     }
 
     /// Which engine this store talks to.
@@ -446,6 +487,7 @@ impl Store {
     /// Close every pooled connection (waits for connections in use to be returned).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.read_pool.close().await;
     }
 }
 

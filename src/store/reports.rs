@@ -709,7 +709,7 @@ impl Tenant {
             filter.limit.max(1)
         );
         Ok(c.query(&sql, self.read_scope())
-            .fetch_all(self.store().pool())
+            .fetch_all(self.store().read_pool())
             .await?)
     }
 
@@ -743,7 +743,7 @@ impl Tenant {
             sql,
             conditions,
             scope,
-            pool: self.store().pool().clone(),
+            pool: self.store().read_pool().clone(),
             delivery,
             json,
         }
@@ -752,7 +752,7 @@ impl Tenant {
     /// Document `id` in scope, with its lines and stored forms; `None` when out of scope.
     pub async fn document(&self, id: i64) -> Result<Option<StoredDocument>, StoreError> {
         let scope = self.read_scope();
-        let pool = self.store().pool();
+        let pool = self.store().read_pool();
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS}, d.json, d.raw, d.doc_key, r.reg_number, o.name, o.inn, \
              COALESCE(o.actual_address, o.legal_address) \
@@ -849,7 +849,7 @@ impl Tenant {
         .bind(from.unwrap_or(i64::MIN))
         .bind(to.unwrap_or(i64::MAX))
         .bind(limit)
-        .fetch_all(self.store().pool())
+        .fetch_all(self.store().read_pool())
         .await?;
         let mut shifts = rows
             .iter()
@@ -890,7 +890,7 @@ impl Tenant {
         .bind(register_id)
         .bind(low)
         .bind(high)
-        .fetch_all(self.store().pool())
+        .fetch_all(self.store().read_pool())
         .await?;
         for r in &reports {
             let shift: i64 = r.try_get(0)?;
@@ -952,7 +952,7 @@ impl Tenant {
             scope_clause(scope)
         );
         let rows = period_query(&sql, scope, which, from_day, to_day)
-            .fetch_all(self.store().pool())
+            .fetch_all(self.store().read_pool())
             .await?;
         rows.iter()
             .map(|r| {
@@ -985,7 +985,7 @@ impl Tenant {
             scope_clause(scope)
         );
         let rows = period_query(&sql, scope, which, from_day, to_day)
-            .fetch_all(self.store().pool())
+            .fetch_all(self.store().read_pool())
             .await?;
         let mut hours = [0i64; 24];
         for r in &rows {
@@ -1015,7 +1015,7 @@ impl Tenant {
         );
         let rows = period_query(&sql, scope, which, from_day, to_day)
             .bind(limit)
-            .fetch_all(self.store().pool())
+            .fetch_all(self.store().read_pool())
             .await?;
         rows.iter()
             .map(|r| {
@@ -1042,7 +1042,7 @@ impl Tenant {
             .bind(scope.0)
             .bind(scope.1)
             .bind(scope.2)
-            .fetch_all(self.store().pool())
+            .fetch_all(self.store().read_pool())
             .await?;
         rows.iter()
             .map(|r| {
@@ -1088,7 +1088,7 @@ impl Tenant {
             .bind(register_id.unwrap_or(-1))
             .bind(from_day.saturating_mul(86_400))
             .bind(to_day.saturating_mul(86_400))
-            .fetch_all(self.store().pool())
+            .fetch_all(self.store().read_pool())
             .await?;
         rows.iter()
             .map(|r| {

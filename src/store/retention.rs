@@ -29,7 +29,8 @@
 //!   not "the same month name". A read month that still describes a stored document is kept,
 //!   less the index rows and lines of its documents that are gone; its daily figures stay whole
 //!   until the month is dropped. A batch delete removes the index rows and lines of the
-//!   documents it deletes (both backends), so a search never lists a deleted document; the daily
+//!   documents it deletes (both backends; first, in a transaction of their own, because on SQLite
+//!   they live in a file of their own, [`super::read_file`]), so a search never lists a deleted document; the daily
 //!   figures are left to the month drop (SQLite keeps them: they are totals, not documents, and
 //!   SQLite has no months to drop).
 //! - `project_shifts` is not partitioned and is not touched: a shift row is a few per cent of
@@ -378,15 +379,29 @@ pub async fn delete_delivered_before(
             deleted: 0,
         });
     }
+    let style = Placeholders::of(&conn);
     drop(conn);
-    let mut tx = store.begin_write().await?;
-    let style = Placeholders::of(&tx);
     let ids = |first: usize| {
         (first..old.len() + first)
             .map(|n| style.nth(n))
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // Their index rows and lines go first, in a transaction of the read models (on SQLite a
+    // file of their own, `read_file`): every id here is deleted below (a `sent` document stays
+    // sent), so a search never lists a document that is gone; after a crash between the two,
+    // the next step deletes the documents whose rows are already gone.
+    let mut read = store.begin_read_models_write().await?;
+    for table in ["doc_items", "doc_index"] {
+        let sql = format!("DELETE FROM {table} WHERE document_id IN ({})", ids(1));
+        let mut query = sqlx::query(&sql);
+        for id in &old {
+            query = query.bind(id);
+        }
+        query.execute(&mut *read).await?;
+    }
+    read.commit().await?;
+    let mut tx = store.begin_write().await?;
     // Still sent (a sent document stays sent; the outbox row goes with the document, by the
     // delete trigger).
     let sql = format!(
@@ -401,16 +416,6 @@ pub async fn delete_delivered_before(
         query = query.bind(id);
     }
     let deleted = query.execute(&mut *tx).await?.rows_affected();
-    // Their index rows and lines go in the same transaction (a `sent` document stays sent, so
-    // every id here was deleted): a search never lists a document that is gone.
-    for table in ["doc_items", "doc_index"] {
-        let sql = format!("DELETE FROM {table} WHERE document_id IN ({})", ids(1));
-        let mut query = sqlx::query(&sql);
-        for id in &old {
-            query = query.bind(id);
-        }
-        query.execute(&mut *tx).await?;
-    }
     tx.commit().await?;
     Ok(RetentionStep { examined, deleted })
 }
