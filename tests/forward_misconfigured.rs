@@ -290,7 +290,7 @@ async fn the_forward_process_turns_unready_and_never_logs_the_token() {
     store.close().await;
     let metrics = format!("127.0.0.1:{}", free_port());
     let wrong = "wrong-token-d41d8cd98f";
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ofd"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ofd"))
         .args([
             "forward",
             "--database",
@@ -311,6 +311,14 @@ async fn the_forward_process_turns_unready_and_never_logs_the_token() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Read the log as it comes: a debug log larger than the pipe's buffer would otherwise stop
+    // the child at its next line, with its HTTP endpoints unanswered.
+    let mut stderr = child.stderr.take().expect("stderr");
+    let log_reader = std::thread::spawn(move || {
+        let mut log = Vec::new();
+        std::io::Read::read_to_end(&mut stderr, &mut log).expect("read the log");
+        log
+    });
     let client = reqwest::Client::new();
     let get = |path: &str| {
         let request = client.get(format!("http://{metrics}{path}"));
@@ -337,9 +345,10 @@ async fn the_forward_process_turns_unready_and_never_logs_the_token() {
         .status()
         .unwrap()
         .success());
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{output:?}");
-    let log = String::from_utf8_lossy(&output.stderr);
+    let status = child.wait().unwrap();
+    let log = log_reader.join().expect("log reader");
+    let log = String::from_utf8_lossy(&log);
+    assert!(status.success(), "{status:?}: {log}");
     assert!(log.contains("401"), "the status is logged: {log}");
     assert!(
         !log.contains(wrong) && !log.contains(TOKEN),
