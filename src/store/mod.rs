@@ -278,29 +278,7 @@ impl Store {
             .with_context(|| format!("invalid database URL {}", redact(&url)))?;
         let (pool, read_pool) = match backend {
             Backend::Sqlite => {
-                // journal_mode needs an exclusive lock and persists in the file, so it is set
-                // once here rather than on every pooled connection.
-                let mut first = AnyConnection::connect_with(&options)
-                    .await
-                    .with_context(|| format!("opening {}", redact(&url)))?;
-                // `query`, not `raw_sql`: the latter's future cannot be proven `Send`, and
-                // `ofd all` opens a store from a spawned task.
-                sqlx::query("PRAGMA journal_mode = WAL")
-                    .execute(&mut first)
-                    .await?;
-                first.close().await?;
-                let pool = AnyPoolOptions::new()
-                    .max_connections(8)
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            for pragma in SQLITE_CONNECTION_PRAGMAS {
-                                sqlx::query(pragma).execute(&mut *conn).await?;
-                            }
-                            Ok(())
-                        })
-                    })
-                    .connect_with(options)
-                    .await?;
+                let pool = open_sqlite_pool(&url, &SQLITE_CONNECTION_PRAGMAS, None).await?;
                 let read_pool = read_file::open_pool(&url).await?;
                 (pool, read_pool)
             }
@@ -514,6 +492,48 @@ fn sqlite_url_creating_file(url: &str) -> String {
     } else {
         format!("{url}?mode=rwc")
     }
+}
+
+/// A pool on the SQLite file at `url`: WAL mode set once on a first connection
+/// (`journal_mode` needs an exclusive lock and persists in the file), then every pooled
+/// connection runs `pragmas` and, when given, attaches the file `(path, schema name)`.
+async fn open_sqlite_pool(
+    url: &str,
+    pragmas: &'static [&'static str],
+    attach: Option<(String, &'static str)>,
+) -> anyhow::Result<AnyPool> {
+    let options = AnyConnectOptions::from_str(url)
+        .with_context(|| format!("invalid database URL {}", redact(url)))?;
+    let mut first = AnyConnection::connect_with(&options)
+        .await
+        .with_context(|| format!("opening {}", redact(url)))?;
+    // `query`, not `raw_sql`: the latter's future cannot be proven `Send`, and `ofd all` opens a
+    // store from a spawned task.
+    sqlx::query("PRAGMA journal_mode = WAL")
+        .execute(&mut first)
+        .await?;
+    first.close().await?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(8)
+        .after_connect(move |conn, _meta| {
+            let attach = attach.clone();
+            Box::pin(async move {
+                for pragma in pragmas {
+                    sqlx::query(pragma).execute(&mut *conn).await?;
+                }
+                if let Some((path, schema)) = attach {
+                    sqlx::query(&format!("ATTACH DATABASE $1 AS {schema}"))
+                        .bind(path)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .with_context(|| format!("opening {}", redact(url)))?;
+    Ok(pool)
 }
 
 /// The URL without its secrets, for error messages and logs ([`crate::url_redact`]).

@@ -36,13 +36,10 @@
 //!   next documents would reuse ids the cursors already passed). The projector then projects
 //!   everything again.
 
-use std::str::FromStr as _;
-
 use anyhow::Context as _;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyConnection, AnyPool, Connection as _};
+use sqlx::{AnyConnection, AnyPool};
 
-use super::{redact, Store};
+use super::Store;
 
 /// Every table of the read file, emptied together ([`empty`]).
 pub const TABLES: [&str; 8] = [
@@ -89,34 +86,7 @@ pub fn paths(url: &str) -> (String, String) {
 /// Open the pool of the read file beside the documents' file at `url` (made when missing).
 pub(super) async fn open_pool(url: &str) -> anyhow::Result<AnyPool> {
     let (documents, read_url) = paths(url);
-    let options = AnyConnectOptions::from_str(&read_url)
-        .with_context(|| format!("invalid read-model file URL {}", redact(&read_url)))?;
-    let mut first = AnyConnection::connect_with(&options)
-        .await
-        .with_context(|| format!("opening the read-model file {}", redact(&read_url)))?;
-    sqlx::query("PRAGMA journal_mode = WAL")
-        .execute(&mut first)
-        .await?;
-    first.close().await?;
-    let pool = AnyPoolOptions::new()
-        .max_connections(8)
-        .after_connect(move |conn, _meta| {
-            let documents = documents.clone();
-            Box::pin(async move {
-                for pragma in PRAGMAS {
-                    sqlx::query(pragma).execute(&mut *conn).await?;
-                }
-                sqlx::query(&format!("ATTACH DATABASE $1 AS {DOCUMENTS_SCHEMA}"))
-                    .bind(documents)
-                    .execute(&mut *conn)
-                    .await?;
-                Ok(())
-            })
-        })
-        .connect_with(options)
-        .await
-        .with_context(|| format!("opening the read-model file {}", redact(&read_url)))?;
-    Ok(pool)
+    super::open_sqlite_pool(&read_url, &PRAGMAS, Some((documents, DOCUMENTS_SCHEMA))).await
 }
 
 /// What [`prepare`] does with the read file it found.
