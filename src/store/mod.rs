@@ -274,8 +274,6 @@ impl Store {
             Backend::Sqlite => sqlite_url_creating_file(url),
             Backend::Postgres => url.to_owned(),
         };
-        let options = AnyConnectOptions::from_str(&url)
-            .with_context(|| format!("invalid database URL {}", redact(&url)))?;
         let (pool, read_pool) = match backend {
             Backend::Sqlite => {
                 let pool = open_sqlite_pool(&url, &SQLITE_CONNECTION_PRAGMAS, None).await?;
@@ -283,6 +281,8 @@ impl Store {
                 (pool, read_pool)
             }
             Backend::Postgres => {
+                let options = AnyConnectOptions::from_str(&url)
+                    .with_context(|| format!("invalid database URL {}", redact(&url)))?;
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .after_connect(|conn, _meta| {
