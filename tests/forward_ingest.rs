@@ -5,6 +5,7 @@
 mod common;
 mod forward_support;
 mod ingest_support;
+mod kz_support;
 
 use std::collections::BTreeSet;
 
@@ -66,6 +67,91 @@ async fn acknowledged_receipts_reach_the_sink_exactly_once() {
         assert_eq!(root.len(), 1, "{line}");
         let body = root.values().next().unwrap();
         assert!(body.get("rawData").is_some(), "{line}");
+        conn.close().await.ok();
+
+        forwarder.stop().await;
+        server.shutdown().await.unwrap();
+        sink.stop().await;
+    })
+    .await;
+}
+
+/// KZ documents keep only their frame (no JSON is printed on the ack path); what reaches the
+/// tax authority is the message rendered from that frame: header without the token, the
+/// decoded request, wrapped with the register's numbers and the fiscal sign.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kz_tickets_reach_the_sink_with_their_message_rendered_from_the_frame() {
+    use kz_support::{register_kz, ticket, Kkm};
+    use ofd_protocol::kz::OperationTypeEnum;
+    use sqlx::Row as _;
+    on_each_backend(|db| async move {
+        let (system_id, token) = register_kz(&db.url, "KZ-FORWARD-1");
+        let store = db.open().await;
+        let server = Server::start_with_store(config(&db.url), store.clone())
+            .await
+            .expect("ingest server");
+        let dir = tempfile::tempdir().unwrap();
+        let sink_db = dir.path().join("sink.db");
+        let sink = TestSink::start(&sink_db, 0).await;
+        let forwarder = TestForwarder::start(&fast_options(&sink.batches_url()), &store);
+
+        let mut kkm = Kkm::new(server.local_addr(), system_id, token);
+        let mut signs = Vec::new();
+        for tenge in [120u64, 345] {
+            let reply = kkm.send(&ticket(OperationTypeEnum::Sell, tenge)).await;
+            let answer = reply.response.ticket.expect("ticket response");
+            signs.push((answer.ticket_number.expect("fiscal sign"), tenge));
+        }
+        eventually("both tickets marked sent", || async {
+            forward_states(&store).await == (0, 2, 0)
+        })
+        .await;
+
+        let rows = sqlx::query("SELECT doc_key, json, raw FROM documents WHERE dialect = 'kz'")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        for row in &rows {
+            assert_eq!(
+                row.get::<String, _>(1),
+                "",
+                "no JSON stored with a KZ frame"
+            );
+        }
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", sink_db.display()))
+            .await
+            .unwrap();
+        for (sign, tenge) in signs {
+            let id = format!("kz:{system_id}/{sign}");
+            let line: String =
+                sqlx::query_scalar("SELECT line FROM sink_documents WHERE doc_id = $1")
+                    .bind(&id)
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{id} at the sink: {e}"));
+            let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let document = &line["document"];
+            assert_eq!(document["fiscalSign"], sign.as_str(), "{line}");
+            assert_eq!(document["taxNumber"], "123456789012", "{line}");
+            let message = &document["message"];
+            assert_eq!(message["header"]["system_id"], system_id, "{line}");
+            assert!(message["header"].get("token").is_none(), "{line}");
+            assert_eq!(message["request"]["command"], 1, "{line}");
+            assert_eq!(
+                message["request"]["ticket"]["amounts"]["total"]["bills"], tenge,
+                "{line}"
+            );
+            // The same text the protocol crate prints for the stored frame.
+            let raw: Vec<u8> = rows
+                .iter()
+                .find(|r| r.get::<String, _>(0) == format!("{system_id}/{sign}"))
+                .expect("stored document")
+                .get(2);
+            let rendered: serde_json::Value =
+                serde_json::from_str(&ofd_protocol::kz::document_json(&raw).unwrap()).unwrap();
+            assert_eq!(message, &rendered);
+        }
         conn.close().await.ok();
 
         forwarder.stop().await;

@@ -131,7 +131,7 @@ pub struct ReceiptView {
 pub struct DocumentView {
     /// The index row.
     pub document: DocumentSummary,
-    /// The stored JSON: RU FNS JSON, KZ header and request.
+    /// The JSON: RU FNS JSON, KZ header and request (rendered from the frame).
     #[schema(value_type = Object)]
     pub json: serde_json::Value,
     /// The readable receipt (receipts only).

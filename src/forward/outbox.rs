@@ -587,13 +587,13 @@ fn choose(rows: &[AnyRow], max_bytes: usize) -> Result<Chosen, sqlx::Error> {
 fn outgoing_sql(rows: &str, tail: &str) -> String {
     format!(
         "SELECT d.id, d.dialect, d.doc_key, d.received_at, d.json, \
-            d.system_id, d.doc_time, r.org_inn, r.reg_number \
+            d.system_id, d.doc_time, r.org_inn, r.reg_number, d.raw \
          FROM {rows} o JOIN documents d ON d.id = o.document_id AND d.received_at = o.received_at \
          LEFT JOIN registers r ON d.dialect = 'kz' AND r.system_id = d.system_id {tail}"
     )
 }
 
-/// The line of a KZ document: the stored message wrapped with the register's numbers, the fiscal
+/// The line of a KZ document: its message wrapped with the register's numbers, the fiscal
 /// sign and both times. The fields are in the order the lines have always had them (by name).
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -608,9 +608,10 @@ struct KzDocument<'a> {
 }
 
 /// Build the batch line of one row of [`outgoing_sql`]. RU: the stored FNS JSON as is. KZ:
-/// the stored message wrapped with the register's tax and registration numbers, the fiscal sign
-/// the OFD assigned (the ticket part of the key) and both times. The stored JSON is checked but
-/// copied as text, never parsed into a tree and printed again.
+/// the message ([`crate::store::documents::document_json`]: rendered from the frame, or as
+/// stored by earlier versions) wrapped with the register's tax and registration numbers, the
+/// fiscal sign the OFD assigned (the ticket part of the key) and both times. The JSON is checked
+/// but copied as text, never parsed into a tree and printed again.
 fn outgoing(row: &AnyRow) -> Result<OutgoingDocument, String> {
     let get = |e: sqlx::Error| format!("unreadable outbox row: {e}");
     let row_id: i64 = row.try_get(0).map_err(get)?;
@@ -618,6 +619,9 @@ fn outgoing(row: &AnyRow) -> Result<OutgoingDocument, String> {
     let doc_key: String = row.try_get(2).map_err(get)?;
     let received_at: i64 = row.try_get(3).map_err(get)?;
     let json: String = row.try_get(4).map_err(get)?;
+    let raw: Vec<u8> = row.try_get(9).map_err(get)?;
+    let json =
+        crate::store::documents::document_json(&dialect, json, &raw).map_err(|e| e.to_string())?;
     let stored: &RawValue = serde_json::from_str(&json)
         .map_err(|e| format!("stored JSON of the document is not valid JSON: {e}"))?;
     let id = format!("{dialect}:{doc_key}");

@@ -24,7 +24,21 @@ use sqlx::{Any, AnyConnection, Row as _};
 
 use super::placeholders::{bucket, Placeholders};
 use super::tx_work::TxWork;
-use super::Dialect;
+use super::{Dialect, StoreError};
+
+/// The JSON of a stored document from its `dialect`, `json` and `raw` columns: `json` itself
+/// when it holds text (every RU document; KZ documents stored before KZ JSON left the ack path),
+/// else, for KZ, the header and request rendered from the frame in `raw`
+/// ([`ofd_protocol::kz::document_json`]) — the same text the ingest server used to store, at
+/// the reader's cost instead of the register's (a KZ receipt's JSON is about 4.4 times its
+/// frame: benches/README.md, issue 20). Every reader of a document's JSON goes through here.
+pub fn document_json(dialect: &str, json: String, raw: &[u8]) -> Result<String, StoreError> {
+    if !json.is_empty() || dialect != Dialect::Kz.as_str() {
+        return Ok(json);
+    }
+    ofd_protocol::kz::document_json(raw)
+        .map_err(|error| StoreError::Corrupt(format!("stored KZ frame: {error}")))
+}
 
 /// A document that passed the checks and is ready to be stored with the ack it will get.
 #[derive(Clone, Debug)]
@@ -49,7 +63,8 @@ pub struct NewDocument {
     pub received_at: i64,
     /// The container bytes exactly as received; compared byte for byte on a repeated key.
     pub raw: Vec<u8>,
-    /// The decoded document as FNS JSON.
+    /// RU: the decoded document as FNS JSON. KZ: empty — its JSON is rendered from `raw`
+    /// whenever it is read ([`document_json`]).
     pub json: String,
     /// The acknowledgement bytes that will be sent; a resend gets these same bytes again.
     pub ack: Vec<u8>,

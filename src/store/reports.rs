@@ -19,6 +19,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
+use super::documents::document_json;
 use super::tenancy::SCOPE_REGISTER_IDS;
 use super::{StoreError, Tenant};
 
@@ -459,9 +460,9 @@ pub struct DocumentExport {
 }
 
 impl DocumentExport {
-    /// The documents, newest first, each with its stored JSON when asked for (else empty) and
-    /// its `delivery` when asked for (else empty). One query, one cursor: rows are decoded as
-    /// they arrive, so memory stays flat whatever the size.
+    /// The documents, newest first, each with its JSON ([`document_json`]) when asked for (else
+    /// empty) and its `delivery` when asked for (else empty). One query, one cursor: rows are
+    /// decoded as they arrive, so memory stays flat whatever the size.
     pub fn rows(
         &self,
     ) -> impl futures::Stream<Item = Result<(DocumentSummary, String), StoreError>> + Send + '_
@@ -479,7 +480,8 @@ impl DocumentExport {
                     index_summary_from_row(&row)?
                 };
                 let json = if self.json {
-                    row.try_get(json_index)?
+                    let raw: Vec<u8> = row.try_get(json_index + 1)?;
+                    document_json(&summary.dialect, row.try_get(json_index)?, &raw)?
                 } else {
                     String::new()
                 };
@@ -512,7 +514,7 @@ pub struct StoredDocument {
     pub summary: DocumentSummary,
     /// Lines.
     pub lines: Vec<DocumentLine>,
-    /// The stored JSON (RU FNS JSON; KZ header and request).
+    /// The document's JSON (RU FNS JSON; KZ header and request), [`document_json`].
     pub json: String,
     /// The bytes as received.
     pub raw: Vec<u8>,
@@ -679,14 +681,19 @@ impl Tenant {
         rows.iter().map(summary_from_row).collect()
     }
 
-    /// [`Tenant::search_documents`] with each document's stored JSON (RU: FNS JSON).
+    /// [`Tenant::search_documents`] with each document's JSON ([`document_json`]) (RU: FNS JSON).
     pub async fn search_documents_json(
         &self,
         filter: &DocumentFilter,
     ) -> Result<Vec<(DocumentSummary, String)>, StoreError> {
-        let rows = self.search_rows(filter, ", d.json").await?;
+        let rows = self.search_rows(filter, ", d.json, d.raw").await?;
         rows.iter()
-            .map(|row| Ok((summary_from_row(row)?, row.try_get(24)?)))
+            .map(|row| {
+                let summary = summary_from_row(row)?;
+                let raw: Vec<u8> = row.try_get(25)?;
+                let json = document_json(&summary.dialect, row.try_get(24)?, &raw)?;
+                Ok((summary, json))
+            })
             .collect()
     }
 
@@ -715,7 +722,7 @@ impl Tenant {
 
     /// An export of the search `filter` (its `limit` ignored): at most `rows` documents, newest
     /// first, read by [`DocumentExport::rows`] as one streaming cursor. `outbox` is joined only
-    /// when the delivery state (`delivery`) is wanted, `documents` only for the stored JSON
+    /// when the delivery state (`delivery`) is wanted, `documents` only for the JSON and the frame
     /// (`json`).
     pub fn export_documents(
         &self,
@@ -735,7 +742,7 @@ impl Tenant {
         let sql = format!(
             "SELECT {columns}{} FROM doc_index di{outbox}{documents} WHERE {} \
              ORDER BY di.doc_time DESC, di.document_id DESC LIMIT {}",
-            if json { ", d.json" } else { "" },
+            if json { ", d.json, d.raw" } else { "" },
             conditions.clause(),
             rows.min(i64::MAX as u64)
         );
@@ -773,8 +780,8 @@ impl Tenant {
             return Ok(None);
         };
         let summary = summary_from_row(&row)?;
-        let json: String = row.try_get(24)?;
         let raw: Vec<u8> = row.try_get(25)?;
+        let json = document_json(&summary.dialect, row.try_get(24)?, &raw)?;
         let reg_number: Option<String> = row.try_get(27)?;
         let owner_name: Option<String> = row.try_get(28)?;
         let owner_inn: Option<String> = row.try_get(29)?;

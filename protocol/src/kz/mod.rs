@@ -36,6 +36,7 @@ pub use common::*;
 pub use envelope::*;
 pub use frame::*;
 pub use header::*;
+pub use json::document_json;
 pub use nomenclature::*;
 pub use report::*;
 pub use required::{MissingField, Validate};

@@ -55,6 +55,50 @@ fn ticket_frame() -> Vec<u8> {
 }
 
 #[test]
+fn document_json_keeps_header_and_request_but_never_the_token() {
+    let frame = ticket_frame();
+    let json: serde_json::Value =
+        serde_json::from_str(&document_json(&frame).unwrap()).expect("JSON");
+    assert_eq!(json["header"]["system_id"], 7);
+    assert_eq!(json["header"]["request_number"], 3);
+    assert!(json["header"].get("token").is_none(), "{json}");
+    assert!(
+        !json.to_string().contains("99"),
+        "the token's value is printed: {json}"
+    );
+    assert_eq!(json["request"]["command"], CommandTypeEnum::Ticket as i32);
+    assert_eq!(json["request"]["ticket"]["operator"]["name"], "Айгерим");
+    assert_eq!(json["request"]["ticket"]["amounts"]["total"]["bills"], 150);
+    // The same bytes print the same text every time they are read.
+    assert_eq!(document_json(&frame), document_json(&frame));
+}
+
+#[test]
+fn document_json_refuses_what_was_never_stored() {
+    let frame = ticket_frame();
+    assert!(matches!(
+        document_json(&frame[..frame.len() - 1]),
+        Err(FrameError::Truncated { .. })
+    ));
+    let mut trailing = frame.clone();
+    trailing.push(0);
+    assert!(matches!(
+        document_json(&trailing),
+        Err(FrameError::TrailingBytes(1))
+    ));
+    // A header with a body that is not a request (a lone varint key with no value).
+    let mut garbled = frame[..HEADER_LEN].to_vec();
+    garbled.push(0x08);
+    let size = garbled.len() as u32;
+    garbled[4..8].copy_from_slice(&size.to_le_bytes());
+    assert!(
+        matches!(document_json(&garbled), Err(FrameError::Protobuf(_))),
+        "{:?}",
+        document_json(&garbled)
+    );
+}
+
+#[test]
 fn header_matches_spec_vector() {
     let header = Header {
         version: 203,
