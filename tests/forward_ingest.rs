@@ -54,7 +54,14 @@ async fn acknowledged_receipts_reach_the_sink_exactly_once() {
         let at_sink: BTreeSet<String> = sink.document_ids().await.into_iter().collect();
         assert_eq!(at_sink, expected);
 
-        // What arrived is the FNS JSON with the raw document, under its root name.
+        // Nothing but the container is stored; what arrived is the FNS JSON printed from it,
+        // with the raw document, under its root name.
+        let stored_json: Vec<String> = sqlx::query_scalar("SELECT json FROM documents")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(stored_json.len(), expected.len());
+        assert!(stored_json.iter().all(String::is_empty), "{stored_json:?}");
         let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", sink_db.display()))
             .await
             .unwrap();

@@ -354,3 +354,32 @@ fn expected_reply_to_the_real_dump() {
     assert_eq!(text(doc.get(1017)), "7704358518  ");
     assert_eq!(ack["messageToFn"], json!({"ofdResponseCode": 0}));
 }
+
+/// What the OFD keeps of a RU document is its container; the JSON printed from it later is
+/// the text the ingest path's decode (with ФЛК) prints, for every whole frame among the
+/// fixtures; a damaged container is refused, not printed.
+#[test]
+fn document_json_of_a_stored_container_is_what_ingest_decoded() {
+    use ofd_protocol::ru::flk::{decode_and_check, FlkLimits};
+    use ofd_protocol::ru::json_text::{document_json, to_json_string, DocumentJsonError};
+    for bytes in [
+        fixture!("fiscal_report_correction_1_05.frame.hex"),
+        fixture!("receipt_money_padded_8_1_05.frame.hex"),
+    ] {
+        let frame = Frame::decode(&bytes).unwrap();
+        let container = &bytes[ofd_protocol::ru::SESSION_HEADER_LEN..];
+        let (document, _) =
+            decode_and_check(frame.container.document, 0, &FlkLimits::default()).unwrap();
+        let rendered = document_json(container).unwrap();
+        assert_eq!(rendered, to_json_string(&document, frame.container.trailer));
+        assert!(rendered.contains("rawData"), "{rendered}");
+
+        let mut damaged = container.to_vec();
+        let last = damaged.len() - 1;
+        damaged[last] ^= 0xFF;
+        assert!(matches!(
+            document_json(&damaged),
+            Err(DocumentJsonError::Container(_))
+        ));
+    }
+}

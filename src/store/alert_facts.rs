@@ -181,13 +181,16 @@ impl Store {
                     .bind(fn_number)
                     .fetch_optional(self.pool())
                     .await?;
-                    let report: Option<String> = sqlx::query_scalar(&format!(
-                        "SELECT json FROM documents WHERE fn_number = $1 \
+                    let report: Option<(String, Vec<u8>)> = sqlx::query_as(&format!(
+                        "SELECT json, raw FROM documents WHERE fn_number = $1 \
                          AND form_code IN {DRIVE_REPORT_FORMS} ORDER BY fd_number DESC LIMIT 1"
                     ))
                     .bind(fn_number)
                     .fetch_optional(self.pool())
                     .await?;
+                    let report = report
+                        .map(|(json, raw)| super::documents::document_json("ru", json, &raw))
+                        .transpose()?;
                     facts.drive = report.as_deref().and_then(DriveReport::from_fns_json);
                 }
             } else if let Some(system_id) = system_id {

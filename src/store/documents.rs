@@ -27,17 +27,26 @@ use super::tx_work::TxWork;
 use super::{Dialect, StoreError};
 
 /// The JSON of a stored document from its `dialect`, `json` and `raw` columns: `json` itself
-/// when it holds text (every RU document; KZ documents stored before KZ JSON left the ack path),
-/// else, for KZ, the header and request rendered from the frame in `raw`
-/// ([`ofd_protocol::kz::document_json`]) — the same text the ingest server used to store, at
-/// the reader's cost instead of the register's (a KZ receipt's JSON is about 4.4 times its
-/// frame: benches/README.md, issue 20). Every reader of a document's JSON goes through here.
+/// when it holds text (documents stored before the JSON left the ack path), else printed from
+/// the bytes in `raw` — RU: the FNS JSON of the container
+/// ([`ofd_protocol::ru::json_text::document_json`]); KZ: the header and request of the frame
+/// ([`ofd_protocol::kz::document_json`]). The same text the ingest server used to store, at the
+/// reader's cost instead of the register's: the JSON was 3.4 (RU) to 4.4 (KZ) times the bytes
+/// it is printed from (benches/README.md, issue 20). Every reader of a document's JSON goes
+/// through here.
 pub fn document_json(dialect: &str, json: String, raw: &[u8]) -> Result<String, StoreError> {
-    if !json.is_empty() || dialect != Dialect::Kz.as_str() {
+    if !json.is_empty() {
         return Ok(json);
     }
-    ofd_protocol::kz::document_json(raw)
-        .map_err(|error| StoreError::Corrupt(format!("stored KZ frame: {error}")))
+    let corrupt = |error: &dyn std::fmt::Display| {
+        StoreError::Corrupt(format!("stored {dialect} document: {error}"))
+    };
+    match dialect.parse::<Dialect>()? {
+        Dialect::Ru => {
+            ofd_protocol::ru::json_text::document_json(raw).map_err(|error| corrupt(&error))
+        }
+        Dialect::Kz => ofd_protocol::kz::document_json(raw).map_err(|error| corrupt(&error)),
+    }
 }
 
 /// A document that passed the checks and is ready to be stored with the ack it will get.
@@ -63,8 +72,8 @@ pub struct NewDocument {
     pub received_at: i64,
     /// The container bytes exactly as received; compared byte for byte on a repeated key.
     pub raw: Vec<u8>,
-    /// RU: the decoded document as FNS JSON. KZ: empty — its JSON is rendered from `raw`
-    /// whenever it is read ([`document_json`]).
+    /// Empty from the ingest server: the JSON is printed from `raw` whenever it is read
+    /// ([`document_json`]). Text here is kept and read as it is, as earlier versions stored it.
     pub json: String,
     /// The acknowledgement bytes that will be sent; a resend gets these same bytes again.
     pub ack: Vec<u8>,

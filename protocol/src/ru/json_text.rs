@@ -25,6 +25,30 @@ use super::tags::{self, TagSpec};
 /// Tag of the document fiscal sign (ФПД).
 const TAG_FISCAL_SIGN: u16 = 1077;
 
+/// Why a stored container has no FNS JSON: it is not a container, or its document does not
+/// decode. Neither happens to what the ingest server stored (it decoded both before it
+/// acknowledged); either means the row was written by something else or damaged since.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DocumentJsonError {
+    /// Header, length, CRC or document bounds of the container.
+    #[error(transparent)]
+    Container(#[from] super::ContainerError),
+    /// The document inside it.
+    #[error(transparent)]
+    Document(#[from] super::DocumentError),
+}
+
+/// The FNS JSON of a whole container (header, document, trailer) as the OFD keeps it: a stored
+/// RU document holds only the container, and its JSON is printed from it whenever it is read
+/// (cabinet, exports, forwarding), so the same bytes always print the same text. Equal to
+/// [`to_json_string`] of the document the ingest server decoded.
+pub fn document_json(container: &[u8]) -> Result<String, DocumentJsonError> {
+    let container = super::Container::decode(container)?;
+    let document = Document::decode(container.document)?;
+    Ok(to_json_string(&document, container.trailer))
+}
+
 /// The FNS JSON of `document` as text; `trailer` is the container trailer (ФПС first), may be
 /// empty. Equal to `to_json(document, trailer).to_string()`.
 pub fn to_json_string(document: &Document<'_>, trailer: &[u8]) -> String {

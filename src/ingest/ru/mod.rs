@@ -44,7 +44,6 @@ use ofd_protocol::ru::ack::{flags_1206, Ack, ResponseCode};
 use ofd_protocol::ru::check::{cross_check, CheckError};
 use ofd_protocol::ru::document::{DocumentError, Value};
 use ofd_protocol::ru::flk::{self, FlkLimits};
-use ofd_protocol::ru::json_text::to_json_string;
 use ofd_protocol::ru::session::{frame_around, AVersion};
 use ofd_protocol::ru::{
     ContainerError, ContainerHeader, FfdVersion, Frame, FrameError, SessionHeader, Undecodable,
@@ -579,7 +578,9 @@ pub(crate) fn new_document(
         doc_time: facts.time.map(i64::from),
         received_at: received.at_ms,
         raw: received.container.to_vec(),
-        json: facts.json.clone(),
+        // Printed from `raw` when read (`store::documents::document_json`): the FNS JSON is
+        // about 3.4 times the container, too much to print and write while the register waits.
+        json: String::new(),
         ack: received.ack,
         flk_errors: facts.flk_errors.clone(),
         sign_verdict: sign_verdict.to_owned(),
@@ -643,8 +644,6 @@ pub(crate) struct DocumentFacts {
     time: Option<u32>,
     /// Tag 1077 (the decoder guarantees its 6 bytes).
     fpd: Option<[u8; 6]>,
-    /// The document as FNS JSON.
-    json: String,
     /// Failed ФЛК rules as a JSON array, `None` when all passed.
     flk_errors: Option<String>,
 }
@@ -680,7 +679,6 @@ impl DocumentFacts {
             ffd: document.ffd_version().unwrap_or(FfdVersion::V1_0),
             time,
             fpd,
-            json: to_json_string(&document, frame.container.trailer),
             flk_errors,
         })
     }
@@ -711,11 +709,8 @@ mod tests {
             Inspection::Passed { frame, facts } => {
                 assert_eq!(frame.container.header.doc_type, 11);
                 assert_eq!(facts.ffd, FfdVersion::V1_05);
-                assert!(
-                    facts.json.contains("fiscalReportCorrection"),
-                    "{}",
-                    facts.json
-                );
+                assert_eq!(facts.time, Some(1_488_541_080));
+                assert!(facts.flk_errors.is_none(), "{:?}", facts.flk_errors);
             }
             other => panic!("expected Passed, got {other:?}"),
         }
