@@ -7,6 +7,7 @@
 # ack rate of each run and how many documents the read tables still lacked 2 s after the last
 # ack (the projector's lag; 0 means it kept up).
 # Usage: OFD=target/release/ofd benches/projector_beside_ingest.sh [registers] [per register] [rounds]
+# PG=postgres://user@host:port runs on PostgreSQL instead: a fresh database there for each run.
 set -euo pipefail
 # One host plays every register: the per-source limits are off for the load test.
 export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0
@@ -20,12 +21,26 @@ export RUST_LOG=warn
 ulimit -n 20000
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-count() { sqlite3 "$WORK/ofd.db" "SELECT COUNT(*) FROM $1"; }
+PG=${PG:-}
+PGDB="ofd_projector_beside_$$"
+if [ -n "$PG" ]; then
+    trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+fi
+# Rows of a table: the documents' file and the read file on SQLite, the one database on PostgreSQL.
+count() {
+    if [ -n "$PG" ]; then psql -qtA "$PG/$PGDB" -c "SELECT COUNT(*) FROM $1"
+    elif [ "$1" = documents ]; then sqlite3 "$WORK/ofd.db" "SELECT COUNT(*) FROM $1"
+    else sqlite3 "$WORK/ofd.db-read" "SELECT COUNT(*) FROM $1"; fi
+}
 echo "# commit $(git rev-parse --short HEAD), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 one_run() { # way round
     local way=$1 round=$2 db="sqlite://$WORK/ofd.db" projector=""
     rm -f "$WORK"/ofd.db*
+    if [ -n "$PG" ]; then
+        psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" -c "CREATE DATABASE $PGDB" >/dev/null 2>&1
+        db="$PG/$PGDB"
+    fi
     local ingest metrics; ingest=$(port); metrics=$(port)
     "$OFD" migrate --database "$db" >/dev/null
     "$OFD" serve --listen "127.0.0.1:$ingest" --metrics-listen "127.0.0.1:$metrics" \
@@ -43,7 +58,7 @@ one_run() { # way round
         --documents-per-register "$PER" --concurrency "$REGISTERS" --seed "$round" --json 2>/dev/null | tail -1)
     sleep 2
     local documents indexed
-    documents=$(count documents); indexed=$(sqlite3 "$WORK/ofd.db-read" "SELECT COUNT(*) FROM doc_index")
+    documents=$(count documents); indexed=$(count doc_index)
     [ -n "$projector" ] && { kill "$projector"; wait "$projector" 2>/dev/null || true; }
     kill $server; wait $server 2>/dev/null || true
     python3 - "$out" "$way" "$round" "$documents" "$indexed" <<'PY'
