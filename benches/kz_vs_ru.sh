@@ -106,6 +106,9 @@ if shares:
           + f", together {sum(shares.values()):.0%}")
 PY
 echo "paced KZ at $RATE/s: acked $(field "$paced" "['acked']"), delivery p50 $(field "$paced" "['delivery_latency_ms']['p50']") ms, p99 $(field "$paced" "['delivery_latency_ms']['p99']") ms"
+# Of that, the load generator's own lateness (a request's first attempt starting after it was
+# due: a late timer on the shared cores) and the exchange once sent.
+echo "  emulator's late start p50 $(field "$paced" "['start_latency_ms']['p50']") ms, p99 $(field "$paced" "['start_latency_ms']['p99']") ms; exchange p99 $(field "$paced" "['exchange_latency_ms']['p99']") ms"
 # The server's own view of the paced run (the histograms' growth over it): where the emulator's
 # latency is spent, in the server (frame read to ack written, and the commit) or before it.
 python3 benches/histogram_delta.py "$WORK/before.prom" "$WORK/after.prom" \

@@ -214,7 +214,8 @@ async fn provisioned_ffd_105_fleet_is_accepted_as_registered() {
 }
 
 /// `--rate` paces the fleet (open loop): 30 documents at 100/s cannot finish before the last
-/// one is due, 0.29 s after the start, and every one is still acknowledged and stored once.
+/// one is due, 0.29 s after the start, and every one is still acknowledged and stored once; the
+/// summary tells the generator's late starts and the handshakes apart from the delivery.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paced_fleet_sends_on_schedule_and_is_stored_once() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -242,6 +243,17 @@ async fn paced_fleet_sends_on_schedule_and_is_stored_once() {
     assert_all_acked(&summary, 30);
     assert_eq!(summary.offered_rate, Some(100.0));
     assert!(summary.elapsed_s >= 0.29, "{summary:#?}");
+    // The load generator's own lateness is reported per document, each handshake per
+    // connection: what a slow client adds is told apart from what the server costs.
+    assert_eq!(summary.start_latency_ms.count, 30, "{summary:#?}");
+    assert_eq!(
+        summary.connect_latency_ms.count, summary.connections,
+        "{summary:#?}"
+    );
+    assert!(
+        summary.start_latency_ms.max <= summary.delivery_latency_ms.max,
+        "{summary:#?}"
+    );
     let store = Store::open(&database).await.expect("store");
     assert_eq!(count(&store, "SELECT COUNT(*) FROM documents").await, 30);
     server.shutdown().await.expect("clean shutdown");

@@ -182,6 +182,7 @@ impl Worker {
         due: Instant,
     ) {
         let first_attempt = due;
+        Latencies::record(&mut self.latencies.start, first_attempt.elapsed());
         let mut attempts = 0u32;
         loop {
             if attempts > 0 && first_attempt.elapsed() > self.plan.give_up_after {
@@ -191,12 +192,13 @@ impl Worker {
             }
             let stream = match connection {
                 Some(stream) => stream,
-                None => match link.connect().await {
-                    Ok(stream) => {
+                None => match timed(link.connect()).await {
+                    (Ok(stream), took) => {
+                        Latencies::record(&mut self.latencies.connect, took);
                         Stats::bump(&self.stats.connections);
                         connection.insert(stream)
                     }
-                    Err(error) => {
+                    (Err(error), _) => {
                         self.stats.error(error.kind());
                         attempts += 1;
                         link.back_off(&mut self.rng).await;
@@ -301,4 +303,11 @@ async fn close(connection: Option<TcpStream>) {
     if let Some(mut stream) = connection {
         let _ = stream.shutdown().await;
     }
+}
+
+/// `future`'s output and how long it took.
+async fn timed<T>(future: impl std::future::Future<Output = T>) -> (T, Duration) {
+    let started = Instant::now();
+    let output = future.await;
+    (output, started.elapsed())
 }

@@ -82,6 +82,11 @@ pub struct Latencies {
     pub exchange: Histogram<u64>,
     /// Whole deliveries: first attempt started → acknowledgement, back-offs and resends included.
     pub delivery: Histogram<u64>,
+    /// Paced runs: how late a document's first attempt starts after it was due (the load
+    /// generator's own delay: a late timer, building the document), before any connection.
+    pub start: Histogram<u64>,
+    /// Each connection opened: the TCP handshake as the client sees it.
+    pub connect: Histogram<u64>,
 }
 
 impl Latencies {
@@ -90,6 +95,8 @@ impl Latencies {
         Latencies {
             exchange: new_histogram(),
             delivery: new_histogram(),
+            start: new_histogram(),
+            connect: new_histogram(),
         }
     }
 
@@ -104,6 +111,8 @@ impl Latencies {
         // Both histograms share the same bounds, so adding cannot fail; ignore the impossible.
         let _ = self.exchange.add(&other.exchange);
         let _ = self.delivery.add(&other.delivery);
+        let _ = self.start.add(&other.start);
+        let _ = self.connect.add(&other.connect);
     }
 }
 
@@ -173,6 +182,10 @@ pub struct Summary {
     pub resend_checks: ResendChecks,
     pub exchange_latency_ms: Percentiles,
     pub delivery_latency_ms: Percentiles,
+    /// Due → first attempt started ([`Latencies::start`]); unpaced, the time to build a document.
+    pub start_latency_ms: Percentiles,
+    /// TCP handshakes ([`Latencies::connect`]).
+    pub connect_latency_ms: Percentiles,
     /// With `--metrics-url`: how much the server's conflict, quarantine and refusal counters
     /// grew during the run.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -236,6 +249,8 @@ impl Summary {
             },
             exchange_latency_ms: Percentiles::of(&latencies.exchange),
             delivery_latency_ms: Percentiles::of(&latencies.delivery),
+            start_latency_ms: Percentiles::of(&latencies.start),
+            connect_latency_ms: Percentiles::of(&latencies.connect),
             server_growth: None,
             failures: Vec::new(),
         };
@@ -328,6 +343,8 @@ impl Summary {
         for (name, figures) in [
             ("exchange", &self.exchange_latency_ms),
             ("delivery", &self.delivery_latency_ms),
+            ("start", &self.start_latency_ms),
+            ("connect", &self.connect_latency_ms),
         ] {
             let _ = writeln!(
                 out,
