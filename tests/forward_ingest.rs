@@ -9,15 +9,26 @@ mod kz_support;
 
 use std::collections::BTreeSet;
 
-use common::on_each_backend;
+use common::{on_each_backend, TestDb};
 use forward_support::{eventually, fast_options, forward_states, TestForwarder, TestSink};
 use ingest_support::{ack_fields, config, fn_number, receipt_frame, send_one};
 use ofd::ingest::Server;
+use ofd::store::Store;
 use sqlx::Connection as _;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_receipts_reach_the_sink_exactly_once() {
-    on_each_backend(|db| async move {
+/// The path a document takes: a store with an ingest server on it, and a forwarder sending what
+/// it commits to a tax sink keeping its own file (`sink_db`, in `_dir`).
+struct WholePath {
+    store: Store,
+    server: Server,
+    _dir: tempfile::TempDir,
+    sink_db: std::path::PathBuf,
+    sink: TestSink,
+    forwarder: TestForwarder,
+}
+
+impl WholePath {
+    async fn start(db: &TestDb) -> WholePath {
         let store = db.open().await;
         let server = Server::start_with_store(config(&db.url), store.clone())
             .await
@@ -26,6 +37,34 @@ async fn acknowledged_receipts_reach_the_sink_exactly_once() {
         let sink_db = dir.path().join("sink.db");
         let sink = TestSink::start(&sink_db, 0).await;
         let forwarder = TestForwarder::start(&fast_options(&sink.batches_url()), &store);
+        WholePath {
+            store,
+            server,
+            _dir: dir,
+            sink_db,
+            sink,
+            forwarder,
+        }
+    }
+
+    async fn stop(forwarder: TestForwarder, server: Server, sink: TestSink) {
+        forwarder.stop().await;
+        server.shutdown().await.unwrap();
+        sink.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_receipts_reach_the_sink_exactly_once() {
+    on_each_backend(|db| async move {
+        let WholePath {
+            store,
+            server,
+            _dir,
+            sink_db,
+            sink,
+            forwarder,
+        } = WholePath::start(&db).await;
 
         let mut expected = BTreeSet::new();
         for register in 1..=4u64 {
@@ -76,9 +115,7 @@ async fn acknowledged_receipts_reach_the_sink_exactly_once() {
         assert!(body.get("rawData").is_some(), "{line}");
         conn.close().await.ok();
 
-        forwarder.stop().await;
-        server.shutdown().await.unwrap();
-        sink.stop().await;
+        WholePath::stop(forwarder, server, sink).await;
     })
     .await;
 }
@@ -93,14 +130,14 @@ async fn kz_tickets_reach_the_sink_with_their_message_rendered_from_the_frame() 
     use sqlx::Row as _;
     on_each_backend(|db| async move {
         let (system_id, token) = register_kz(&db.url, "KZ-FORWARD-1");
-        let store = db.open().await;
-        let server = Server::start_with_store(config(&db.url), store.clone())
-            .await
-            .expect("ingest server");
-        let dir = tempfile::tempdir().unwrap();
-        let sink_db = dir.path().join("sink.db");
-        let sink = TestSink::start(&sink_db, 0).await;
-        let forwarder = TestForwarder::start(&fast_options(&sink.batches_url()), &store);
+        let WholePath {
+            store,
+            server,
+            _dir,
+            sink_db,
+            sink,
+            forwarder,
+        } = WholePath::start(&db).await;
 
         let mut kkm = Kkm::new(server.local_addr(), system_id, token);
         let mut signs = Vec::new();
@@ -161,9 +198,7 @@ async fn kz_tickets_reach_the_sink_with_their_message_rendered_from_the_frame() 
         }
         conn.close().await.ok();
 
-        forwarder.stop().await;
-        server.shutdown().await.unwrap();
-        sink.stop().await;
+        WholePath::stop(forwarder, server, sink).await;
     })
     .await;
 }
