@@ -47,35 +47,30 @@ impl WholePath {
         }
     }
 
-    async fn stop(forwarder: TestForwarder, server: Server, sink: TestSink) {
-        forwarder.stop().await;
-        server.shutdown().await.unwrap();
-        sink.stop().await;
+    async fn stop(self) {
+        self.forwarder.stop().await;
+        self.server.shutdown().await.unwrap();
+        self.sink.stop().await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_receipts_reach_the_sink_exactly_once() {
     on_each_backend(|db| async move {
-        let WholePath {
-            store,
-            server,
-            _dir,
-            sink_db,
-            sink,
-            forwarder,
-        } = WholePath::start(&db).await;
+        let path = WholePath::start(&db).await;
 
         let mut expected = BTreeSet::new();
         for register in 1..=4u64 {
             let fn_number = fn_number(register);
             for fd in 1..=15u32 {
                 let frame = receipt_frame(&fn_number, fd, 1_000 * fd, None);
-                let reply = send_one(server.local_addr(), &frame).await.expect("ack");
+                let reply = send_one(path.server.local_addr(), &frame)
+                    .await
+                    .expect("ack");
                 assert_eq!(ack_fields(&reply).code, 0);
                 // Every third receipt is resent, as a register does when its ack got lost.
                 if fd % 3 == 0 {
-                    send_one(server.local_addr(), &frame)
+                    send_one(path.server.local_addr(), &frame)
                         .await
                         .expect("ack again");
                 }
@@ -84,26 +79,27 @@ async fn acknowledged_receipts_reach_the_sink_exactly_once() {
         }
 
         eventually("every acknowledged receipt marked sent", || async {
-            forward_states(&store).await == (0, expected.len() as i64, 0)
+            forward_states(&path.store).await == (0, expected.len() as i64, 0)
         })
         .await;
-        let stats = sink.stats().await;
+        let stats = path.sink.stats().await;
         assert_eq!(stats.documents, expected.len() as i64, "{stats:?}");
         assert_eq!((stats.duplicates, stats.rejected), (0, 0), "{stats:?}");
-        let at_sink: BTreeSet<String> = sink.document_ids().await.into_iter().collect();
+        let at_sink: BTreeSet<String> = path.sink.document_ids().await.into_iter().collect();
         assert_eq!(at_sink, expected);
 
         // Nothing but the container is stored; what arrived is the FNS JSON printed from it,
         // with the raw document, under its root name.
         let stored_json: Vec<String> = sqlx::query_scalar("SELECT json FROM documents")
-            .fetch_all(store.pool())
+            .fetch_all(path.store.pool())
             .await
             .unwrap();
         assert_eq!(stored_json.len(), expected.len());
         assert!(stored_json.iter().all(String::is_empty), "{stored_json:?}");
-        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", sink_db.display()))
-            .await
-            .unwrap();
+        let mut conn =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.sink_db.display()))
+                .await
+                .unwrap();
         let line: String = sqlx::query_scalar("SELECT line FROM sink_documents LIMIT 1")
             .fetch_one(&mut conn)
             .await
@@ -115,7 +111,7 @@ async fn acknowledged_receipts_reach_the_sink_exactly_once() {
         assert!(body.get("rawData").is_some(), "{line}");
         conn.close().await.ok();
 
-        WholePath::stop(forwarder, server, sink).await;
+        path.stop().await;
     })
     .await;
 }
@@ -130,16 +126,9 @@ async fn kz_tickets_reach_the_sink_with_their_message_rendered_from_the_frame() 
     use sqlx::Row as _;
     on_each_backend(|db| async move {
         let (system_id, token) = register_kz(&db.url, "KZ-FORWARD-1");
-        let WholePath {
-            store,
-            server,
-            _dir,
-            sink_db,
-            sink,
-            forwarder,
-        } = WholePath::start(&db).await;
+        let path = WholePath::start(&db).await;
 
-        let mut kkm = Kkm::new(server.local_addr(), system_id, token);
+        let mut kkm = Kkm::new(path.server.local_addr(), system_id, token);
         let mut signs = Vec::new();
         for tenge in [120u64, 345] {
             let reply = kkm.send(&ticket(OperationTypeEnum::Sell, tenge)).await;
@@ -147,12 +136,12 @@ async fn kz_tickets_reach_the_sink_with_their_message_rendered_from_the_frame() 
             signs.push((answer.ticket_number.expect("fiscal sign"), tenge));
         }
         eventually("both tickets marked sent", || async {
-            forward_states(&store).await == (0, 2, 0)
+            forward_states(&path.store).await == (0, 2, 0)
         })
         .await;
 
         let rows = sqlx::query("SELECT doc_key, json, raw FROM documents WHERE dialect = 'kz'")
-            .fetch_all(store.pool())
+            .fetch_all(path.store.pool())
             .await
             .unwrap();
         assert_eq!(rows.len(), 2);
@@ -163,9 +152,10 @@ async fn kz_tickets_reach_the_sink_with_their_message_rendered_from_the_frame() 
                 "no JSON stored with a KZ frame"
             );
         }
-        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", sink_db.display()))
-            .await
-            .unwrap();
+        let mut conn =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.sink_db.display()))
+                .await
+                .unwrap();
         for (sign, tenge) in signs {
             let id = format!("kz:{system_id}/{sign}");
             let line: String =
@@ -198,7 +188,7 @@ async fn kz_tickets_reach_the_sink_with_their_message_rendered_from_the_frame() 
         }
         conn.close().await.ok();
 
-        WholePath::stop(forwarder, server, sink).await;
+        path.stop().await;
     })
     .await;
 }
