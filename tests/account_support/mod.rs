@@ -164,8 +164,22 @@ class Handler:
 "#;
 
 impl MailServer {
-    /// Start `python3 -m aiosmtpd` on a free loopback port and wait until it accepts.
+    /// Start `python3 -m aiosmtpd` on a free loopback port and wait until it greets.
+    ///
+    /// The port is chosen by binding port 0 and letting it go, so another process may take it
+    /// before aiosmtpd binds it (seen in CI: "address already in use", and the connect check
+    /// then reached the other process). So readiness is aiosmtpd's own greeting, and a server
+    /// that exits or never greets is replaced on another port, a few times over.
     pub async fn start() -> MailServer {
+        for _ in 0..5 {
+            if let Some(server) = MailServer::try_start().await {
+                return server;
+            }
+        }
+        panic!("aiosmtpd did not start on any of five ports (pip install aiosmtpd)");
+    }
+
+    async fn try_start() -> Option<MailServer> {
         use tokio::io::AsyncBufReadExt as _;
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("ofd_test_smtp.py"), SMTP_HANDLER).expect("handler");
@@ -183,6 +197,15 @@ impl MailServer {
             .kill_on_drop(true)
             .spawn()
             .expect("python3 -m aiosmtpd (pip install aiosmtpd)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !greets_as_aiosmtpd(port).await {
+            if child.try_wait().expect("aiosmtpd status").is_some()
+                || std::time::Instant::now() >= deadline
+            {
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
@@ -192,23 +215,12 @@ impl MailServer {
                 }
             }
         });
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "aiosmtpd did not start"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        MailServer {
+        Some(MailServer {
             url: format!("smtp://127.0.0.1:{port}"),
             mails: tokio::sync::Mutex::new(receiver),
             _child: child,
             _dir: dir,
-        }
+        })
     }
 
     /// The next message received (within 20 s): recipient, subject, body.
@@ -223,6 +235,27 @@ impl MailServer {
             mail["subject"].as_str().unwrap_or_default().to_owned(),
             mail["body"].as_str().unwrap_or_default().to_owned(),
         )
+    }
+}
+
+/// Whether the listener on `port` answers with aiosmtpd's greeting ("220 <host> Python SMTP …").
+async fn greets_as_aiosmtpd(port: u16) -> bool {
+    use tokio::io::AsyncReadExt as _;
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    let mut greeting = [0u8; 256];
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        stream.read(&mut greeting),
+    )
+    .await
+    {
+        Ok(Ok(read)) => {
+            let text = String::from_utf8_lossy(&greeting[..read]);
+            text.starts_with("220 ") && text.contains("Python SMTP")
+        }
+        _ => false,
     }
 }
 
