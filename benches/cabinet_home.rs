@@ -44,7 +44,7 @@ async fn main() {
     }
     let projector = Projector::new(&store);
     let started = Instant::now();
-    let step = catch_up(&projector, 1000).await.expect("projects");
+    let step = catch_up(&projector, 1000, 2).await.expect("projects");
     if step.read > 0 {
         println!(
             "project: {} documents in {:.1} s",

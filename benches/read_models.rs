@@ -10,7 +10,8 @@
 //! a SQLite file in a temporary directory; a `postgres://` URL works too); when that database
 //! already holds documents, generation is skipped and the existing ones are measured.
 //! `OFD_BENCH_EXPORT` caps the exported rows (default 1000000), `OFD_BENCH_XLSX` the XLSX
-//! export's (default 200000); `OFD_BENCH_BATCH` is the projector's batch (default 1000).
+//! export's (default 200000); `OFD_BENCH_BATCH` is the projector's batch (default 1000),
+//! `OFD_BENCH_PROJECT_WORKERS` its concurrent steps on PostgreSQL (default 2, as `ofd project`).
 //!
 //! Run: `cargo bench --bench read_models` (release build; one run, a few minutes at the default
 //! size on 2 cores).
@@ -89,7 +90,10 @@ async fn main() {
     let projector = Projector::new(&store);
     let started = Instant::now();
     let batch = env_or("OFD_BENCH_BATCH", 1000) as i64;
-    let step = catch_up(&projector, batch).await.expect("projects");
+    let workers = env_or("OFD_BENCH_PROJECT_WORKERS", 2) as usize;
+    let step = catch_up(&projector, batch, workers)
+        .await
+        .expect("projects");
     let seconds = started.elapsed().as_secs_f64();
     if step.read > 0 {
         println!(

@@ -625,7 +625,7 @@ async fn a_z_report_that_differs_from_its_shift_s_documents_raises_an_alert() {
         .await;
         server.shutdown().await.expect("ingest stops");
         let projector = ofd::project::Projector::new(&store);
-        ofd::project::catch_up(&projector, 50)
+        ofd::project::catch_up(&projector, 50, 2)
             .await
             .expect("projects");
 

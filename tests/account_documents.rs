@@ -244,13 +244,13 @@ async fn emulated_documents_appear_in_search_shifts_totals_and_exports() {
         assert_eq!(status, 200, "{edited}");
 
         let projector = Projector::new(&store);
-        let step = catch_up(&projector, 17).await.expect("projects");
+        let step = catch_up(&projector, 17, 2).await.expect("projects");
         let want = expected(&store).await;
         assert_eq!(step.read as i64, want.documents);
         assert_eq!(step.undecodable, 0, "every document decodes");
         assert!(want.sales_count > 0 && want.refunds_count > 0, "{want:?}");
         // Nothing more to do, and doing it again changes nothing.
-        assert_eq!(catch_up(&projector, 17).await.expect("again").read, 0);
+        assert_eq!(catch_up(&projector, 17, 2).await.expect("again").read, 0);
 
         // Search: every document, in pages, newest first.
         let key = account.key.clone();
@@ -544,7 +544,7 @@ async fn emulated_documents_appear_in_search_shifts_totals_and_exports() {
 
         // A rebuild gives the same read tables.
         let before = read_tables(&store).await;
-        let rebuilt = rebuild(&store, 5).await.expect("rebuild");
+        let rebuilt = rebuild(&store, 5, 2).await.expect("rebuild");
         assert_eq!(rebuilt.read as i64, want.documents);
         assert_eq!(read_tables(&store).await, before);
 

@@ -89,7 +89,7 @@ async fn each_drive_shows_its_latest_report_once_after_projection_rebuild_and_ba
             &close_shift_counting(2, &fn_a, 2, at, false, 7, at - 86_400, None),
         )
         .await;
-        catch_up(&projector, 1000).await.expect("project");
+        catch_up(&projector, 1000, 2).await.expect("project");
         let (_, first) = ours.get("/api/v1/reports/unsent").await;
         assert_eq!(drives(&first), vec![(fn_a.clone(), 7)], "{first}");
         assert!(first["drives"][0]["days_left"].is_number(), "{first}");
@@ -109,7 +109,7 @@ async fn each_drive_shows_its_latest_report_once_after_projection_rebuild_and_ba
             &close_shift_counting(2, &fn_b, 2, at + 60, false, 0, 0, None),
         )
         .await;
-        catch_up(&projector, 1000).await.expect("project");
+        catch_up(&projector, 1000, 2).await.expect("project");
         let (status, answer) = ours.get("/api/v1/reports/unsent").await;
         assert_eq!(status, 200, "{answer}");
         assert_eq!(
@@ -123,7 +123,7 @@ async fn each_drive_shows_its_latest_report_once_after_projection_rebuild_and_ba
 
         let projected = drive_rows(&store).await;
         assert_eq!(projected.len(), 2, "{projected:?}");
-        let rebuilt = rebuild(&store, 2).await.expect("rebuild");
+        let rebuilt = rebuild(&store, 2, 2).await.expect("rebuild");
         assert_eq!(rebuilt.read, 5);
         assert_eq!(drive_rows(&store).await, projected, "rebuild");
 

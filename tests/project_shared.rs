@@ -222,7 +222,7 @@ async fn two_projectors_share_the_documents_and_project_each_once() {
             ),
         }
         let shared = read_tables(&store).await;
-        let rebuilt = rebuild(&store, 1000).await.expect("rebuild");
+        let rebuilt = rebuild(&store, 1000, 2).await.expect("rebuild");
         assert_eq!(rebuilt.read as i64, documents);
         assert_eq!(rebuilt.undecodable, 0);
         assert_eq!(

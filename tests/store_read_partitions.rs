@@ -72,7 +72,7 @@ async fn store_and_project(store: &Store, documents: Vec<NewDocument>) {
     drop(writer);
     task.await.expect("writer");
     let projector = Projector::new(store);
-    catch_up(&projector, 7).await.expect("projected");
+    catch_up(&projector, 7, 2).await.expect("projected");
     // On SQLite the next projector of this test must not stand by behind this one's lease.
     projector.release_writer_lease().await.expect("lease");
 }
@@ -499,7 +499,7 @@ async fn the_migration_keeps_every_row_and_every_answer_of_a_populated_database(
             .await
             .expect("cursors back");
         let projector = Projector::new(&store);
-        let again = catch_up(&projector, 5).await.expect("replayed");
+        let again = catch_up(&projector, 5, 2).await.expect("replayed");
         projector.release_writer_lease().await.expect("lease");
         let documents = count(&store, "documents").await;
         assert_eq!((again.read, again.applied), (documents as u64, 0));
@@ -636,7 +636,7 @@ async fn retention_drops_a_read_month_only_with_every_document_it_describes() {
         };
         // What is left is what the remaining documents make.
         let left = read_tables(&store, &kept_tables).await;
-        rebuild(&store, 5).await.expect("rebuild");
+        rebuild(&store, 5, 2).await.expect("rebuild");
         assert_eq!(read_tables(&store, &kept_tables).await, left);
         store.close().await;
     })

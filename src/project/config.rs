@@ -26,6 +26,10 @@ pub struct ProjectOptions {
     /// Pause between sweeps. [default: 5000]
     #[arg(long, env = "OFD_PROJECT_SWEEP_MS", value_name = "MS")]
     pub sweep_ms: Option<u64>,
+    /// Steps run at once on different shards (PostgreSQL; SQLite has one writer and runs one).
+    /// [default: 2]
+    #[arg(long, env = "OFD_PROJECT_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
     /// Address of this role's Prometheus `/metrics` endpoint (none when absent).
     #[arg(long, env = "OFD_PROJECT_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
@@ -36,6 +40,7 @@ crate::layer!(ProjectOptions {
     poll_ms,
     sweep_window,
     sweep_ms,
+    workers,
     metrics_listen,
 });
 
@@ -50,6 +55,8 @@ pub struct ProjectConfig {
     pub sweep_window: i64,
     /// Sweep period (ms).
     pub sweep_ms: u64,
+    /// Concurrent steps on PostgreSQL, each on its own shard (1 ..= [`super::apply::SHARDS`]).
+    pub workers: usize,
     /// Prometheus endpoint, if any.
     pub metrics_listen: Option<SocketAddr>,
 }
@@ -70,6 +77,7 @@ impl ProjectOptions {
             poll_ms: self.poll_ms.unwrap_or(200),
             sweep_window: self.sweep_window.unwrap_or(10_000),
             sweep_ms: self.sweep_ms.unwrap_or(5_000),
+            workers: self.workers.unwrap_or(2),
             metrics_listen: self.metrics_listen,
         };
         ensure(
@@ -86,6 +94,12 @@ impl ProjectOptions {
         ensure(config.sweep_ms >= 1, "project.sweep_ms", || {
             "must be at least 1".into()
         })?;
+        let shards = super::apply::SHARDS as usize;
+        ensure(
+            (1..=shards).contains(&config.workers),
+            "project.workers",
+            || format!("must be between 1 and {shards} (one shard per worker)"),
+        )?;
         Ok(config)
     }
 }
@@ -122,5 +136,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("project.batch"));
+        let too_many = ProjectOptions {
+            workers: Some(5),
+            ..ProjectOptions::default()
+        };
+        assert!(too_many
+            .resolve()
+            .unwrap_err()
+            .to_string()
+            .starts_with("project.workers"));
+        assert_eq!(config.workers, 2);
     }
 }

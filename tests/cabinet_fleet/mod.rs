@@ -52,6 +52,6 @@ pub async fn send_kz_documents(
     assert_eq!(summary.acked, documents, "{summary:#?}");
     server.shutdown().await.expect("clean shutdown");
     let projector = Projector::new(store);
-    let step = catch_up(&projector, 17).await.expect("projects");
+    let step = catch_up(&projector, 17, 2).await.expect("projects");
     assert!(step.read >= documents, "{step:?}");
 }
