@@ -8,7 +8,7 @@
 # the same documents.
 # Usage: OFD=target/release/ofd benches/projector_vs_ingest.sh [registers] [per register] [rounds]
 # PG=postgres://user@host:port runs on PostgreSQL (a fresh database, dropped at the end);
-# WORKERS="1 2 4" (default "1 2").
+# WORKERS="1 2 4" (default "1 2"); BATCH documents per step (default 1000).
 set -euo pipefail
 export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0
 cd "$(dirname "$0")/.."
@@ -45,13 +45,13 @@ sleep 2
 out=$("$OFD" emulate --target "127.0.0.1:$ingest" --dialect ru --registers "$REGISTERS" \
     --documents-per-register "$PER" --concurrency "$REGISTERS" --seed 1 --json 2>/dev/null | tail -1)
 kill $server; wait $server 2>/dev/null || true
-acked_per_s=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(f"{d[\"acked_per_s\"]:.0f}")' "$out")
+acked_per_s=$(python3 -c 'import json,sys; print(round(json.loads(sys.argv[1])["acked_per_s"]))' "$out")
 echo "RESULT ingest: $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["acked"])' "$out") acked, $acked_per_s/s closed loop"
 if [ -n "$PG" ]; then psql -qtA "$DB" -c "ANALYZE" >/dev/null; fi
 
 for round in $(seq 1 "$ROUNDS"); do
     for workers in $WORKERS; do
-        line=$("$OFD" project --rebuild --database "$DB" --batch 1000 --workers "$workers")
+        line=$("$OFD" project --rebuild --database "$DB" --batch "${BATCH:-1000}" --workers "$workers")
         python3 - "$line" "$acked_per_s" "$workers" "$round" <<'PY'
 import re, sys
 line, acked, workers, rnd = sys.argv[1:]
