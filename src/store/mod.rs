@@ -403,10 +403,25 @@ impl Store {
     /// (`BEGIN IMMEDIATE` would lock every attached file); its first statement must therefore
     /// be a write (a deferred transaction that reads and then writes fails at once when
     /// another connection wrote in between). Ingest never waits for it.
+    ///
+    /// On PostgreSQL its commit does not wait for the WAL to reach disk
+    /// (`synchronous_commit = off` for the transaction), as the SQLite read file is not synced
+    /// on commit ([`read_file`]): nothing in the read models is evidence, a crash loses at most
+    /// the last few transactions whole, cursor moves with them, and those documents are
+    /// projected again. Order still holds: a later synchronous commit (ingest's, retention's
+    /// deletion of documents after their index rows) flushes the WAL up to and past it. The
+    /// projector's commits then stop queueing for the disk beside ingest's.
     pub async fn begin_read_models_write(
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-        self.read_pool.begin().await
+        match self.backend {
+            Backend::Sqlite => self.read_pool.begin().await,
+            Backend::Postgres => {
+                self.read_pool
+                    .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+                    .await
+            }
+        }
     }
 
     /// Which engine this store talks to.
