@@ -121,3 +121,42 @@ async fn a_read_file_ahead_of_a_restored_backup_is_emptied_and_projected_again()
     assert_eq!(indexed(&store).await, 5);
     store.close().await;
 }
+
+async fn setting(tx: &mut sqlx::Transaction<'static, sqlx::Any>) -> String {
+    sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(&mut **tx)
+        .await
+        .expect("show")
+}
+
+/// PostgreSQL has no read file; there the read models' transactions skip the WAL flush on
+/// commit instead (`Store::begin_read_models_write`), and only those: the documents' stay
+/// synchronous. The rows written that way are there when read back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_read_model_commits_do_not_wait_for_the_wal_and_document_commits_do() {
+    let Some(db) = TestDb::postgres().await else {
+        eprintln!("OFD_TEST_PG not set: PostgreSQL test skipped");
+        return;
+    };
+    let store = db.open().await;
+    let mut read = store.begin_read_models_write().await.expect("begin");
+    assert_eq!(setting(&mut read).await, "off");
+    sqlx::query("INSERT INTO project_cursor (name, last_id, updated_at) VALUES ('t', 7, 0)")
+        .execute(&mut *read)
+        .await
+        .expect("insert");
+    read.commit().await.expect("commit");
+    let mut write = store.begin_write().await.expect("begin");
+    assert_eq!(setting(&mut write).await, "on");
+    write.rollback().await.expect("rollback");
+    // SET LOCAL ends with its transaction: the pooled connection is synchronous again.
+    let mut again = store.read_pool().begin().await.expect("begin");
+    assert_eq!(setting(&mut again).await, "on");
+    again.rollback().await.expect("rollback");
+    let last: i64 = sqlx::query_scalar("SELECT last_id FROM project_cursor WHERE name = 't'")
+        .fetch_one(store.read_pool())
+        .await
+        .expect("read back");
+    assert_eq!(last, 7);
+    store.close().await;
+}
