@@ -127,24 +127,26 @@ mod tests {
         assert_eq!(config.poll_ms, 9);
         assert_eq!(config.sweep_window, 10_000);
         assert_keys_are_fields::<ProjectOptions>();
-        let zero = ProjectOptions {
-            batch: Some(0),
-            ..ProjectOptions::default()
-        };
-        assert!(zero
-            .resolve()
-            .unwrap_err()
-            .to_string()
-            .starts_with("project.batch"));
-        let too_many = ProjectOptions {
-            workers: Some(5),
-            ..ProjectOptions::default()
-        };
-        assert!(too_many
-            .resolve()
-            .unwrap_err()
-            .to_string()
-            .starts_with("project.workers"));
+        let invalid = [
+            (
+                ProjectOptions {
+                    batch: Some(0),
+                    ..ProjectOptions::default()
+                },
+                "project.batch",
+            ),
+            (
+                ProjectOptions {
+                    workers: Some(5),
+                    ..ProjectOptions::default()
+                },
+                "project.workers",
+            ),
+        ];
+        for (options, key) in invalid {
+            let error = options.resolve().unwrap_err().to_string();
+            assert!(error.starts_with(key), "{error}");
+        }
         assert_eq!(config.workers, 2);
     }
 }
