@@ -97,6 +97,14 @@ pub struct Step {
     pub undecodable: u64,
 }
 
+impl std::ops::AddAssign for Step {
+    fn add_assign(&mut self, other: Step) {
+        self.read += other.read;
+        self.applied += other.applied;
+        self.undecodable += other.undecodable;
+    }
+}
+
 /// How far behind the projector is.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Lag {
@@ -356,10 +364,9 @@ impl Projector {
                 documents = documents.len(),
                 "projecting documents committed after later ones"
             );
-            let step = self.apply(None, &documents, None).await?;
-            total.read += documents.len() as u64;
-            total.applied += step.applied;
-            total.undecodable += step.undecodable;
+            let mut step = self.apply(None, &documents, None).await?;
+            step.read = documents.len() as u64;
+            total += step;
         }
         Ok(total)
     }

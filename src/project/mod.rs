@@ -85,16 +85,13 @@ pub async fn catch_up(projector: &Projector, batch: i64, workers: usize) -> anyh
             if step.read == 0 {
                 return anyhow::Ok(total);
             }
-            total.read += step.read;
-            total.applied += step.applied;
-            total.undecodable += step.undecodable;
+            total += step;
         }
     }))
     .await?;
-    Ok(steps.into_iter().fold(Step::default(), |total, step| Step {
-        read: total.read + step.read,
-        applied: total.applied + step.applied,
-        undecodable: total.undecodable + step.undecodable,
+    Ok(steps.into_iter().fold(Step::default(), |mut total, step| {
+        total += step;
+        total
     }))
 }
 
