@@ -56,7 +56,7 @@ async fn read_tables(store: &Store) -> Vec<String> {
     let mut out = Vec::new();
     for (table, order) in [
         ("doc_index", "document_id"),
-        ("doc_items", "document_id, line"),
+        ("doc_items", "document_id"),
         ("project_shifts", "source, shift_number"),
         ("project_daily", "register_id, day"),
         ("project_hourly", "register_id, day, hour"),

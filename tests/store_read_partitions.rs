@@ -331,7 +331,7 @@ async fn rows_of_several_months_land_in_their_months_and_dated_queries_read_only
             let lines = plan(
                 &store,
                 &format!(
-                    "SELECT name FROM doc_items WHERE document_id = 1 AND doc_time = {}",
+                    "SELECT lines FROM doc_items WHERE document_id = 1 AND doc_time = {}",
                     MONTH_TIMES[1]
                 ),
             )
@@ -345,11 +345,17 @@ async fn rows_of_several_months_land_in_their_months_and_dated_queries_read_only
 }
 
 /// Every partitioned read table's rows, in a fixed order, as text (project_shifts is one table
-/// on both backends and is compared through the answers).
+/// on both backends and is compared through the answers). A document's lines are compared as
+/// JSON values: the projector writes them compactly, 0026 with PostgreSQL's spacing.
 async fn read_tables(store: &Store, tables: &[(&str, &str)]) -> Vec<String> {
+    let lines = match store.backend() {
+        Backend::Postgres => "document_id, doc_time, CAST(CAST(lines AS jsonb) AS text)",
+        _ => "document_id, doc_time, json(lines)",
+    };
     let mut out = Vec::new();
     for (table, order) in tables {
-        let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {order}"))
+        let columns = if *table == "doc_items" { lines } else { "*" };
+        let rows = sqlx::query(&format!("SELECT {columns} FROM {table} ORDER BY {order}"))
             .fetch_all(store.read_pool())
             .await
             .expect("read table");
@@ -358,10 +364,8 @@ async fn read_tables(store: &Store, tables: &[(&str, &str)]) -> Vec<String> {
     out
 }
 
-const INDEX_AND_LINES: [(&str, &str); 2] = [
-    ("doc_index", "document_id"),
-    ("doc_items", "document_id, line"),
-];
+const INDEX_AND_LINES: [(&str, &str); 2] =
+    [("doc_index", "document_id"), ("doc_items", "document_id")];
 const DAILY_TABLES: [(&str, &str); 3] = [
     ("project_daily", "register_id, day"),
     ("project_hourly", "register_id, day, hour"),
@@ -370,9 +374,11 @@ const DAILY_TABLES: [(&str, &str); 3] = [
 
 /// Put the read tables back as the release before 0017 had them, with their rows: PostgreSQL
 /// runs 0011's statements for the five tables (with 0016's doc_index columns) and copies the rows in
-/// (PostgreSQL only: SQLite's read models have a file of their own since 0024). Then the
-/// database records 0017 as not applied.
-async fn back_to_before_0017(db: &TestDb, store: &Store) {
+/// (PostgreSQL only: SQLite's read models have a file of their own since 0024), a row per receipt
+/// line as doc_items was before 0026. Then the database records 0017 and 0026 as not applied, so
+/// opening it runs both over the rows. On SQLite the read file goes back to before
+/// `sqlite-read/0003`, its one-row-per-document lines.
+async fn back_to_before_0017_and_0026(db: &TestDb, store: &Store) {
     let tables = [
         "doc_index",
         "doc_items",
@@ -409,34 +415,61 @@ async fn back_to_before_0017(db: &TestDb, store: &Store) {
             let sql = format!("ALTER TABLE doc_index ADD COLUMN {column} BIGINT");
             sqlx::query(&sql).execute(store.pool()).await.expect(&sql);
         }
+        // 0026's doc_index column goes; its one-row-per-document lines become a row per line.
+        sqlx::query("ALTER TABLE keep_doc_index DROP COLUMN item_names")
+            .execute(store.pool())
+            .await
+            .expect("without item_names");
         for table in tables {
-            let columns = if table == "doc_items" {
-                "document_id, line, name, price, quantity, amount, vat_rate, vat_amount"
+            let select = if table == "doc_items" {
+                "SELECT k.document_id, e.n - 1, e.v->>0, (e.v->>1)::bigint, e.v->>2, \
+                 (e.v->>3)::bigint, e.v->>4, (e.v->>5)::bigint FROM keep_doc_items k, \
+                 jsonb_array_elements(k.lines::jsonb) WITH ORDINALITY e(v, n)"
+                    .to_owned()
             } else {
-                "*"
+                format!("SELECT * FROM keep_{table}")
             };
             for sql in [
-                format!("INSERT INTO {table} SELECT {columns} FROM keep_{table}"),
+                format!("INSERT INTO {table} {select}"),
                 format!("DROP TABLE keep_{table}"),
             ] {
                 sqlx::query(&sql).execute(store.pool()).await.expect(&sql);
             }
         }
     }
-    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 17")
-        .execute(store.pool())
-        .await
-        .expect("forget 0017");
+    if db.backend == Backend::Postgres {
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version IN (17, 26)")
+            .execute(store.pool())
+            .await
+            .expect("forget 0017 and 0026");
+        return;
+    }
+    // SQLite: the read file (made at its latest shape, so there is no 0017 to run again) goes
+    // back to before sqlite-read/0003, a row per receipt line and no item_names.
+    for sql in [
+        "CREATE TABLE keep_doc_items AS SELECT * FROM doc_items",
+        "DROP TABLE doc_items",
+        "CREATE TABLE doc_items (document_id BIGINT NOT NULL, line BIGINT NOT NULL, \
+         name TEXT NOT NULL, price BIGINT NOT NULL, quantity TEXT NOT NULL, \
+         amount BIGINT NOT NULL, vat_rate TEXT, vat_amount BIGINT, \
+         doc_time BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (document_id, line))",
+        "INSERT INTO doc_items SELECT k.document_id, e.key, e.value ->> 0, e.value ->> 1, \
+         e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 5, k.doc_time \
+         FROM keep_doc_items k, json_each(k.lines) e",
+        "DROP TABLE keep_doc_items",
+        "ALTER TABLE doc_index DROP COLUMN item_names",
+        "DELETE FROM _sqlx_migrations WHERE version = 3",
+    ] {
+        sqlx::query(sql)
+            .execute(store.read_pool())
+            .await
+            .expect(sql);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_migration_keeps_every_row_and_every_answer_of_a_populated_database() {
     on_each_backend(|db| async move {
-        // SQLite's read models left the database for a file of their own with 0024, made at
-        // their latest shape, so there is no 0017 to run again there.
-        if db.backend == Backend::Sqlite {
-            return;
-        }
         let store = db.open().await;
         ensure_ahead(&store, NOW_MS).await.expect("months ahead");
         let register_id = register(&store).await;
@@ -453,16 +486,20 @@ async fn the_migration_keeps_every_row_and_every_answer_of_a_populated_database(
         check_answers(&before.0);
         assert_eq!(before.1.len(), 12 + 12 + 4 + 12 + 4);
 
-        back_to_before_0017(&db, &store).await;
+        back_to_before_0017_and_0026(&db, &store).await;
         store.close().await;
-        // The real upgrade path: opening the database runs 0017 over the rows.
+        // The real upgrade path: opening the database runs 0017 and 0026 (SQLite: the read
+        // file's 0003) over the rows.
         let store = db.open().await;
         let after = (
             answers(&store, register_id).await,
             read_tables(&store, &all).await,
         );
         assert_eq!(after.0, before.0);
-        assert_eq!(after.1, before.1, "every row, doc_items.doc_time restored");
+        assert_eq!(
+            after.1, before.1,
+            "every row, doc_items.doc_time restored, the lines one row a document"
+        );
         if db.backend == Backend::Postgres {
             // The migration made the months the rows fall in, October's too (its rows had been
             // in the default partition, which now holds nothing).

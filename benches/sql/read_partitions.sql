@@ -35,14 +35,15 @@ INSERT INTO documents (id, dialect, doc_key, fn_number, fd_number, form_code, do
   SELECT g, 'ru', '9999' || lpad(r::text, 12, '0') || '/' || fd, '9999' || lpad(r::text, 12, '0'), fd, 3, t, (t + 30) * 1000,
     '\x00', '{}', '\x00' FROM gen;
 UPDATE outbox SET state = 'sent', sent_at = received_at;
-INSERT INTO doc_index (document_id, dialect, register_id, fn_number, fd_number, kind, form_code, shift_number, operation, doc_time, received_at, total, cash, card)
-  SELECT g, 'ru', r, '9999' || lpad(r::text, 12, '0'), fd, 'receipt', 3, t / 86400, 'sale', t, (t + 30) * 1000, 100 + g % 900, 100 + g % 900, 0 FROM gen;
-INSERT INTO doc_items SELECT g, 0, 'Product ' || (g % 50), 100 + g % 900, '1', 100 + g % 900, NULL, NULL, t FROM gen;
+INSERT INTO doc_index (document_id, dialect, register_id, fn_number, fd_number, kind, form_code, shift_number, operation, doc_time, received_at, total, cash, card, item_names)
+  SELECT g, 'ru', r, '9999' || lpad(r::text, 12, '0'), fd, 'receipt', 3, t / 86400, 'sale', t, (t + 30) * 1000, 100 + g % 900, 100 + g % 900, 0, 'Product ' || (g % 50) FROM gen;
+-- One row a document, its lines as JSON (migration 0026).
+INSERT INTO doc_items SELECT g, t, json_build_array(json_build_array('Product ' || (g % 50), 100 + g % 900, '1', 100 + g % 900, NULL, NULL))::text FROM gen;
 INSERT INTO project_daily (register_id, day, receipts, sales_count, revenue, cash)
   SELECT register_id, doc_time / 86400, COUNT(*), COUNT(*), SUM(total), SUM(total) FROM doc_index GROUP BY 1, 2;
 INSERT INTO project_hourly SELECT register_id, doc_time / 86400, doc_time % 86400 / 3600, COUNT(*) FROM doc_index GROUP BY 1, 2, 3;
-INSERT INTO project_daily_products SELECT di.register_id, di.doc_time / 86400, it.name, COUNT(*), SUM(it.amount)
-  FROM doc_index di JOIN doc_items it ON it.document_id = di.document_id AND it.doc_time = di.doc_time GROUP BY 1, 2, 3;
+INSERT INTO project_daily_products SELECT register_id, doc_time / 86400, item_names, COUNT(*), SUM(total)
+  FROM doc_index GROUP BY 1, 2, 3;
 INSERT INTO project_shifts (source, shift_number, register_id, opened_time, receipts)
   SELECT fn_number, shift_number, register_id, MIN(doc_time), COUNT(*) FROM doc_index GROUP BY 1, 2, 3;
 VACUUM ANALYZE;
@@ -93,7 +94,7 @@ FROM project_daily di WHERE di.register_id IN (SELECT id FROM registers WHERE
 \echo '=== D. a month of daily totals, every register of the organisation'
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE month_days(1, 0, -1, -1, -1, 20423, 20454);
 \echo '=== E. one document lines'
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT name, amount FROM doc_items WHERE document_id = 460001 AND doc_time = 1735689600 + 460000 * 131 ORDER BY line;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT lines FROM doc_items WHERE document_id = 460001 AND doc_time = 1735689600 + 460000 * 131;
 
 -- ФН + ФД lookups: one table against the partitioned doc_index.
 CREATE TABLE doc_index_flat AS SELECT * FROM doc_index;

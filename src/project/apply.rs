@@ -33,9 +33,10 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
 
 use super::model::{
-    project_kz, project_ru, KzTicketFacts, Line, Operation, Projected, ShiftEvent, UnsentReport,
+    project_kz, project_ru, KzTicketFacts, Operation, Projected, ShiftEvent, UnsentReport,
     ZCounters,
 };
+use crate::store::reports::lines_to_json;
 use crate::store::{Backend, Placeholders, Store, TurnTaker};
 
 /// The cursor's row name.
@@ -486,6 +487,15 @@ fn ticket_number(doc_key: &str) -> Option<&str> {
         .filter(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// The names of a document's lines, one per line, for the search's product filter; `None`
+/// when it has none.
+fn item_names(projected: &Projected) -> Option<String> {
+    (!projected.lines.is_empty()).then(|| {
+        let names: Vec<&str> = projected.lines.iter().map(|l| l.name.as_str()).collect();
+        names.join("\n")
+    })
+}
+
 /// The shift's key: RU per drive, KZ per system id.
 fn shift_source(document: &Stored) -> Option<String> {
     match document.dialect.as_str() {
@@ -495,8 +505,8 @@ fn shift_source(document: &Stored) -> Option<String> {
 }
 
 /// Columns of one `doc_index` row in [`write_batch`]'s multi-row insert.
-const INDEX_COLUMNS: usize = 28;
-/// Rows per multi-row statement (28 × 40 parameters stays far below both backends' limits).
+const INDEX_COLUMNS: usize = 29;
+/// Rows per multi-row statement (29 × 40 parameters stays far below both backends' limits).
 const ROWS_PER_STATEMENT: usize = 40;
 
 /// What a batch adds to one shift.
@@ -554,7 +564,7 @@ async fn write_batch(
              system_id, kz_ticket, kind, form_code, shift_number, operation, doc_time, \
              received_at, total, cash, card, prepaid, credit, other_payment, cashier, \
              fiscal_sign, unsent_count, unsent_oldest, unsent_first, x_receipts, x_sales, \
-             x_refunds) VALUES {} \
+             x_refunds, item_names) VALUES {} \
              ON CONFLICT ({index_key}) DO NOTHING RETURNING document_id",
             style.tuples(chunk.len(), INDEX_COLUMNS, 1)
         );
@@ -594,7 +604,8 @@ async fn write_batch(
                 .bind(unsent.and_then(|u| u.2))
                 .bind(x.and_then(|x| x.receipts))
                 .bind(x.and_then(|x| x.sales))
-                .bind(x.and_then(|x| x.refunds));
+                .bind(x.and_then(|x| x.refunds))
+                .bind(item_names(projected));
         }
         for row in query.fetch_all(&mut *tx).await? {
             new_ids.insert(row.try_get::<i64, _>(0)?);
@@ -605,38 +616,24 @@ async fn write_batch(
         .filter(|(d, _)| new_ids.contains(&d.id))
         .collect();
 
-    let lines: Vec<(i64, i64, usize, &Line)> = fresh
+    // A document's lines as one row (a JSON array, [`lines_to_json`]): the receipt view reads
+    // them by the document's key, and the search's product filter reads `doc_index.item_names`,
+    // so a row per line (about seven a receipt) paid heap and key entries no query needed.
+    // A plain insert, no `ON CONFLICT`: the row goes in only with its document's new
+    // `doc_index` row, in this transaction, so it cannot be there already.
+    let lines: Vec<(i64, i64, String)> = fresh
         .iter()
-        .flat_map(|(d, p)| {
-            let time = local_time(d, p);
-            p.lines
-                .iter()
-                .enumerate()
-                .map(move |(i, l)| (d.id, time, i, l))
-        })
+        .filter(|(_, p)| !p.lines.is_empty())
+        .map(|(d, p)| (d.id, local_time(d, p), lines_to_json(&p.lines)))
         .collect();
-    // A plain insert, no `ON CONFLICT`: lines go in only with their document's `doc_index`
-    // row, in this transaction, so none can be there already; PostgreSQL's speculative insert
-    // would cost every line a second look at the key.
-    // 100 lines × 9 parameters: below SQLite's oldest limit of 999.
     for chunk in lines.chunks(ROWS_PER_STATEMENT * 5 / 2) {
         let sql = format!(
-            "INSERT INTO doc_items (document_id, line, name, price, quantity, amount, vat_rate, \
-             vat_amount, doc_time) VALUES {}",
-            style.tuples(chunk.len(), 9, 1)
+            "INSERT INTO doc_items (document_id, doc_time, lines) VALUES {}",
+            style.tuples(chunk.len(), 3, 1)
         );
         let mut query = sqlx::query(&sql);
-        for (id, time, line, item) in chunk {
-            query = query
-                .bind(*id)
-                .bind(*line as i64)
-                .bind(item.name.as_str())
-                .bind(item.price)
-                .bind(item.quantity.as_str())
-                .bind(item.amount)
-                .bind(item.vat_rate.as_deref())
-                .bind(item.vat_amount)
-                .bind(*time);
+        for (id, time, json) in chunk {
+            query = query.bind(*id).bind(*time).bind(json.as_str());
         }
         query.execute(&mut *tx).await?;
     }

@@ -16,7 +16,7 @@ use ofd_protocol::ru::document::{find, Item, Value};
 use ofd_protocol::ru::{Container, Document};
 use prost::Message as _;
 
-pub use crate::store::reports::{Operation, KINDS};
+pub use crate::store::reports::{DocumentLine as Line, Operation, KINDS};
 
 /// A shift event a document is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,23 +36,6 @@ pub struct ZCounters {
     pub sales: Option<i64>,
     /// Refunds total (RU 1194/1130/1201; KZ sell-return tickets' sum).
     pub refunds: Option<i64>,
-}
-
-/// One receipt line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Line {
-    /// Product name.
-    pub name: String,
-    /// Unit price.
-    pub price: i64,
-    /// Quantity as an exact decimal.
-    pub quantity: String,
-    /// Line amount.
-    pub amount: i64,
-    /// VAT rate as printed (`20%`, `none`…).
-    pub vat_rate: Option<String>,
-    /// VAT amount, when the document states it.
-    pub vat_amount: Option<i64>,
 }
 
 /// What an RU drive says of the documents it has not sent: count (tag 1097), time of the oldest

@@ -429,11 +429,8 @@ fn document_conditions(filter: &DocumentFilter, scope: (i64, i64, i64)) -> Condi
         c.text("di.cashier LIKE ? ESCAPE '\\'", contains(v));
     }
     if let Some(v) = &filter.product {
-        c.text(
-            "EXISTS (SELECT 1 FROM doc_items it WHERE it.document_id = di.document_id \
-             AND it.doc_time = di.doc_time AND it.name LIKE ? ESCAPE '\\')",
-            contains(v),
-        );
+        // The names of a document's lines, one per line of `item_names`.
+        c.text("di.item_names LIKE ? ESCAPE '\\'", contains(v));
     }
     if let Some((time, id)) = filter.before {
         let p_time = c.next();
@@ -505,6 +502,46 @@ pub struct DocumentLine {
     pub vat_rate: Option<String>,
     /// VAT amount.
     pub vat_amount: Option<i64>,
+}
+
+/// One line as `doc_items.lines` holds it: a JSON array in [`DocumentLine`]'s field order
+/// (`migrations/postgres/0026` writes the same shape with `json_build_array`).
+type StoredLine<S> = (S, i64, S, i64, Option<S>, Option<i64>);
+
+/// A document's lines as its one `doc_items` row holds them: a JSON array of [`StoredLine`]s.
+pub fn lines_to_json(lines: &[DocumentLine]) -> String {
+    let rows: Vec<StoredLine<&str>> = lines
+        .iter()
+        .map(|l| {
+            (
+                l.name.as_str(),
+                l.price,
+                l.quantity.as_str(),
+                l.amount,
+                l.vat_rate.as_deref(),
+                l.vat_amount,
+            )
+        })
+        .collect();
+    serde_json::to_string(&rows).expect("strings and integers always serialise")
+}
+
+/// The lines [`lines_to_json`] wrote.
+fn lines_from_json(json: &str) -> Result<Vec<DocumentLine>, serde_json::Error> {
+    let rows: Vec<StoredLine<String>> = serde_json::from_str(json)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(name, price, quantity, amount, vat_rate, vat_amount)| DocumentLine {
+                name,
+                price,
+                quantity,
+                amount,
+                vat_rate,
+                vat_amount,
+            },
+        )
+        .collect())
 }
 
 /// One document in full, as stored.
@@ -788,26 +825,17 @@ impl Tenant {
         let owner_address: Option<String> = row.try_get(30)?;
         // With its doc_time (the lines' partition key), so one month's lines are read.
         let doc_time: i64 = row.try_get(12)?;
-        let lines = sqlx::query(
-            "SELECT name, price, quantity, amount, vat_rate, vat_amount FROM doc_items \
-             WHERE document_id = $1 AND doc_time = $2 ORDER BY line",
+        let stored_lines: Option<String> = sqlx::query_scalar(
+            "SELECT lines FROM doc_items WHERE document_id = $1 AND doc_time = $2",
         )
         .bind(id)
         .bind(doc_time)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(DocumentLine {
-                name: r.try_get(0)?,
-                price: r.try_get(1)?,
-                quantity: r.try_get(2)?,
-                amount: r.try_get(3)?,
-                vat_rate: r.try_get(4)?,
-                vat_amount: r.try_get(5)?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .fetch_optional(pool)
+        .await?;
+        let lines = match stored_lines {
+            Some(json) => lines_from_json(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            None => Vec::new(),
+        };
         let kz_qr = match &summary.kz_ticket {
             Some(ticket) => {
                 let qr: Option<Vec<u8>> =
