@@ -1162,4 +1162,37 @@ mod tests {
         }
         assert_eq!(Operation::parse("gift"), None);
     }
+
+    #[test]
+    fn stored_lines_are_arrays_in_field_order_and_read_back() {
+        let lines = vec![
+            DocumentLine {
+                name: "Хлеб \"Бородинский\"".to_owned(),
+                price: 5_990,
+                quantity: "0.750".to_owned(),
+                amount: 4_493,
+                vat_rate: Some("10%".to_owned()),
+                vat_amount: Some(408),
+            },
+            DocumentLine {
+                name: "Пакет".to_owned(),
+                price: 500,
+                quantity: "1".to_owned(),
+                amount: 500,
+                vat_rate: None,
+                vat_amount: None,
+            },
+        ];
+        let json = lines_to_json(&lines);
+        // The order `migrations/postgres/0026` and `sqlite-read/0003` build with their arrays.
+        assert_eq!(
+            json,
+            r#"[["Хлеб \"Бородинский\"",5990,"0.750",4493,"10%",408],["Пакет",500,"1",500,null,null]]"#
+        );
+        assert_eq!(lines_from_json(&json).expect("reads back"), lines);
+        // PostgreSQL's spacing (what 0026 wrote) reads the same.
+        let spaced = r#"[["Пакет", 500, "1", 500, null, null]]"#;
+        assert_eq!(lines_from_json(spaced).expect("spaced"), lines[1..]);
+        assert!(lines_from_json(r#"[["Пакет", "500"]]"#).is_err());
+    }
 }
