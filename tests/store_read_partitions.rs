@@ -436,8 +436,6 @@ async fn back_to_before_0017_and_0026(db: &TestDb, store: &Store) {
                 sqlx::query(&sql).execute(store.pool()).await.expect(&sql);
             }
         }
-    }
-    if db.backend == Backend::Postgres {
         sqlx::query("DELETE FROM _sqlx_migrations WHERE version IN (17, 26)")
             .execute(store.pool())
             .await
