@@ -263,25 +263,18 @@ async fn a_new_owner_runs_the_cabinet_in_a_browser() {
         // Documents: every one listed, newest first; the form's filters narrow the list.
         browser.open("/documents").await;
         browser.expect_title("Документы").await;
-        let rows = browser
-            .driver
-            .find_all(fantoccini::Locator::Css("tr.document"))
-            .await
-            .expect("rows");
-        assert_eq!(rows.len() as u64, KZ_DOCUMENTS);
+        browser
+            .expect_count("tr.document", KZ_DOCUMENTS as usize)
+            .await;
         assert!(browser.text().await.contains("₸"), "KZ money in tenge");
         browser.shot(&shot("documents")).await;
         browser
             .choose("form.documents", "kind", "kz_close_shift")
             .await;
         browser.click("form.documents button[type=submit]").await;
-        browser.el("tr.document").await;
-        let rows = browser
-            .driver
-            .find_all(fantoccini::Locator::Css("tr.document"))
-            .await
-            .expect("rows");
-        assert_eq!(rows.len(), 1, "one Z report");
+        // One Z report: the count is waited for, as the unfiltered page is still shown
+        // for a moment after the click.
+        browser.expect_count("tr.document", 1).await;
         assert!(browser.text().await.contains("Z-отчёт"));
         browser.shot(&shot("documents-filtered")).await;
         // One receipt as the check page shows it, with its QR code drawn.

@@ -108,6 +108,30 @@ impl Browser {
         }
     }
 
+    /// Wait (up to 10 s) until exactly `expected` elements match CSS `selector`. After a
+    /// click that submits a form, the old page's elements are still there for a moment: a
+    /// count taken at once may be the old page's, or the new page's before it has rendered.
+    pub async fn expect_count(&self, selector: &str, expected: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self
+                .driver
+                .find_all(Locator::Css(selector))
+                .await
+                .map(|all| all.len())
+                .unwrap_or(usize::MAX);
+            if found == expected {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{found} elements match {selector:?}, not {expected}\n{}",
+                self.source().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Whether nothing on the page matches CSS `selector` (no waiting).
     pub async fn find_none(&self, selector: &str) -> bool {
         self.driver
