@@ -183,8 +183,8 @@ async fn read_tables(store: &Store) -> Vec<String> {
         ("doc_items", "document_id"),
         ("project_shifts", "source, shift_number"),
         ("project_daily", "register_id, day"),
-        ("project_hourly", "register_id, day, hour"),
         ("project_daily_products", "register_id, day, name"),
+        ("project_monthly_products", "register_id, month_day, name"),
         ("drive_reports", "fn_number"),
     ] {
         let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {order}"))

@@ -287,18 +287,19 @@ async fn rows_of_several_months_land_in_their_months_and_dated_queries_read_only
                 placement(&store, "doc_items").await,
                 by_month("doc_items", [3, 3, 3, 3])
             );
-            // One day of receipts a month; three hours; one product.
+            // One day of receipts a month (its three hours on the day's row); one product, on
+            // its day's row and its month's.
             assert_eq!(
                 placement(&store, "project_daily").await,
                 by_month("project_daily", [1, 1, 1, 1])
             );
             assert_eq!(
-                placement(&store, "project_hourly").await,
-                by_month("project_hourly", [3, 3, 3, 3])
-            );
-            assert_eq!(
                 placement(&store, "project_daily_products").await,
                 by_month("project_daily_products", [1, 1, 1, 1])
+            );
+            assert_eq!(
+                placement(&store, "project_monthly_products").await,
+                by_month("project_monthly_products", [1, 1, 1, 1])
             );
             // A register and a month read December's partition only; a month's days too.
             let search = plan(
@@ -368,17 +369,34 @@ const INDEX_AND_LINES: [(&str, &str); 2] =
     [("doc_index", "document_id"), ("doc_items", "document_id")];
 const DAILY_TABLES: [(&str, &str); 3] = [
     ("project_daily", "register_id, day"),
-    ("project_hourly", "register_id, day, hour"),
     ("project_daily_products", "register_id, day, name"),
+    ("project_monthly_products", "register_id, month_day, name"),
 ];
+
+/// project_daily's columns before 0027 (0027 added the hours).
+const DAILY_COLUMNS: &str =
+    "register_id, day, point_of_sale_id, receipts, sales_count, refunds_count, revenue, refunds, cash, card";
+
+/// project_hourly's rows (as before 0027) from project_daily's hour columns in `keep`.
+fn hourly_rows_from(keep: &str) -> String {
+    (0..24)
+        .map(|h| {
+            format!(
+                "SELECT register_id, day, {h} AS hour, h{h:02} AS receipts FROM {keep} WHERE h{h:02} <> 0"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
 
 /// Put the read tables back as the release before 0017 had them, with their rows: PostgreSQL
 /// runs 0011's statements for the five tables (with 0016's doc_index columns) and copies the rows in
 /// (PostgreSQL only: SQLite's read models have a file of their own since 0024), a row per receipt
-/// line as doc_items was before 0026. Then the database records 0017 and 0026 as not applied, so
-/// opening it runs both over the rows. On SQLite the read file goes back to before
-/// `sqlite-read/0003`, its one-row-per-document lines.
-async fn back_to_before_0017_and_0026(db: &TestDb, store: &Store) {
+/// line as doc_items was before 0026, the hours as project_hourly rows and no monthly products
+/// as before 0027. Then the database records 0017, 0026 and 0027 as not applied, so opening it
+/// runs them over the rows. On SQLite the read file goes back to before `sqlite-read/0003`, its
+/// one-row-per-document lines, and `0004`, its hours and monthly products.
+async fn back_to_before_0017_0026_and_0027(db: &TestDb, store: &Store) {
     let tables = [
         "doc_index",
         "doc_items",
@@ -387,7 +405,11 @@ async fn back_to_before_0017_and_0026(db: &TestDb, store: &Store) {
         "project_daily_products",
     ];
     if db.backend == Backend::Postgres {
-        for table in tables {
+        sqlx::query("DROP TABLE project_monthly_products")
+            .execute(store.pool())
+            .await
+            .expect("without monthly products");
+        for table in tables.iter().filter(|t| **t != "project_hourly") {
             for sql in [
                 format!("CREATE TABLE keep_{table} AS SELECT * FROM {table}"),
                 format!("DROP TABLE {table}"),
@@ -421,29 +443,60 @@ async fn back_to_before_0017_and_0026(db: &TestDb, store: &Store) {
             .await
             .expect("without item_names");
         for table in tables {
-            let select = if table == "doc_items" {
-                "SELECT k.document_id, e.n - 1, e.v->>0, (e.v->>1)::bigint, e.v->>2, \
-                 (e.v->>3)::bigint, e.v->>4, (e.v->>5)::bigint FROM keep_doc_items k, \
-                 jsonb_array_elements(k.lines::jsonb) WITH ORDINALITY e(v, n)"
-                    .to_owned()
-            } else {
-                format!("SELECT * FROM keep_{table}")
+            let (columns, select) = match table {
+                "doc_items" => (
+                    "",
+                    "SELECT k.document_id, e.n - 1, e.v->>0, (e.v->>1)::bigint, e.v->>2, \
+                     (e.v->>3)::bigint, e.v->>4, (e.v->>5)::bigint FROM keep_doc_items k, \
+                     jsonb_array_elements(k.lines::jsonb) WITH ORDINALITY e(v, n)"
+                        .to_owned(),
+                ),
+                "project_daily" => (
+                    DAILY_COLUMNS,
+                    format!("SELECT {DAILY_COLUMNS} FROM keep_project_daily"),
+                ),
+                "project_hourly" => ("", hourly_rows_from("keep_project_daily")),
+                _ => ("", format!("SELECT * FROM keep_{table}")),
             };
-            for sql in [
-                format!("INSERT INTO {table} {select}"),
-                format!("DROP TABLE keep_{table}"),
-            ] {
-                sqlx::query(&sql).execute(store.pool()).await.expect(&sql);
-            }
+            let columns = if columns.is_empty() {
+                String::new()
+            } else {
+                format!("({columns})")
+            };
+            let sql = format!("INSERT INTO {table} {columns} {select}");
+            sqlx::query(&sql).execute(store.pool()).await.expect(&sql);
         }
-        sqlx::query("DELETE FROM _sqlx_migrations WHERE version IN (17, 26)")
+        for table in tables.iter().filter(|t| **t != "project_hourly") {
+            let sql = format!("DROP TABLE keep_{table}");
+            sqlx::query(&sql).execute(store.pool()).await.expect(&sql);
+        }
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version IN (17, 26, 27)")
             .execute(store.pool())
             .await
-            .expect("forget 0017 and 0026");
+            .expect("forget 0017, 0026 and 0027");
         return;
     }
-    // SQLite: the read file (made at its latest shape, so there is no 0017 to run again) goes
-    // back to before sqlite-read/0003, a row per receipt line and no item_names.
+    // SQLite: the read file goes back to before sqlite-read/0004, project_hourly rows and no
+    // monthly products…
+    let hourly = format!(
+        "CREATE TABLE project_hourly AS SELECT * FROM ({}) ORDER BY register_id, day, hour",
+        hourly_rows_from("project_daily")
+    );
+    let mut statements = vec!["DROP TABLE project_monthly_products".to_owned(), hourly];
+    statements.extend((0..24).map(|h| format!("ALTER TABLE project_daily DROP COLUMN h{h:02}")));
+    statements.push("DELETE FROM _sqlx_migrations WHERE version = 4".to_owned());
+    // One connection for every change of schema: another pooled connection may still have
+    // read the tables as they were and prepare a statement against that.
+    let mut read = store
+        .read_pool()
+        .acquire()
+        .await
+        .expect("a read connection");
+    for sql in &statements {
+        sqlx::query(sql).execute(&mut *read).await.expect(sql);
+    }
+    // …and (made at its latest shape, so there is no 0017 to run again) to before
+    // sqlite-read/0003, a row per receipt line and no item_names.
     for sql in [
         "CREATE TABLE keep_doc_items AS SELECT * FROM doc_items",
         "DROP TABLE doc_items",
@@ -458,10 +511,7 @@ async fn back_to_before_0017_and_0026(db: &TestDb, store: &Store) {
         "ALTER TABLE doc_index DROP COLUMN item_names",
         "DELETE FROM _sqlx_migrations WHERE version = 3",
     ] {
-        sqlx::query(sql)
-            .execute(store.read_pool())
-            .await
-            .expect(sql);
+        sqlx::query(sql).execute(&mut *read).await.expect(sql);
     }
 }
 
@@ -482,12 +532,12 @@ async fn the_migration_keeps_every_row_and_every_answer_of_a_populated_database(
             read_tables(&store, &all).await,
         );
         check_answers(&before.0);
-        assert_eq!(before.1.len(), 12 + 12 + 4 + 12 + 4);
+        assert_eq!(before.1.len(), 12 + 12 + 4 + 4 + 4);
 
-        back_to_before_0017_and_0026(&db, &store).await;
+        back_to_before_0017_0026_and_0027(&db, &store).await;
         store.close().await;
-        // The real upgrade path: opening the database runs 0017 and 0026 (SQLite: the read
-        // file's 0003) over the rows.
+        // The real upgrade path: opening the database runs 0017, 0026 and 0027 (SQLite: the
+        // read file's 0003 and 0004) over the rows.
         let store = db.open().await;
         let after = (
             answers(&store, register_id).await,
@@ -539,6 +589,92 @@ async fn the_migration_keeps_every_row_and_every_answer_of_a_populated_database(
         let documents = count(&store, "documents").await;
         assert_eq!((again.read, again.applied), (documents as u64, 0));
         assert_eq!(read_tables(&store, &all).await, rows_before);
+        store.close().await;
+    })
+    .await;
+}
+
+/// Receipts on days of November, December and January (days since 1970-01-01, total): the
+/// edges of months and their middles.
+const SPREAD_DAYS: [(i64, u32); 8] = [
+    (20_759, 101),
+    (20_767, 203),
+    (20_782, 307),
+    (20_787, 401),
+    (20_788, 503),
+    (20_802, 601),
+    (20_818, 709),
+    (20_821, 809),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_period_of_any_days_sums_its_products_and_hours_as_its_days_do() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        ensure_ahead(&store, NOW_MS).await.expect("months ahead");
+        let register_id = register(&store).await;
+        let documents = SPREAD_DAYS
+            .iter()
+            .enumerate()
+            .map(|(k, (day, total))| {
+                // At 10:00 + k hours local time, so each receipt has an hour of its own.
+                let at = day * 86_400 + (10 + k as i64) * 3_600;
+                receipt(k as i64 + 1, *total, at, (at + 60) * 1_000)
+            })
+            .collect();
+        store_and_project(&store, documents).await;
+        let tenant = store.tenant(Actor::Operator { id: 0 }, None);
+        let one = RegisterSet {
+            register_id: Some(register_id),
+            ..RegisterSet::default()
+        };
+        // Every period between these bounds: whole months, a month less its edges, a month's
+        // middle, across two and three months, and empty.
+        let bounds = [
+            20_758, 20_760, 20_768, 20_783, 20_788, 20_789, 20_803, 20_818, 20_819, 20_822, 20_850,
+        ];
+        let mut periods = 0;
+        for (i, from) in bounds.iter().enumerate() {
+            for to in &bounds[i..] {
+                let inside: Vec<_> = SPREAD_DAYS
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (day, _))| (*from..*to).contains(day))
+                    .collect();
+                let revenue: i64 = inside.iter().map(|(_, (_, total))| i64::from(*total)).sum();
+                let products = tenant
+                    .top_products(one, *from, *to, 10)
+                    .await
+                    .expect("products");
+                if inside.is_empty() {
+                    assert_eq!(products, [], "[{from}, {to}) sold nothing");
+                } else {
+                    assert_eq!(products.len(), 1, "[{from}, {to}): {products:?}");
+                    assert_eq!(
+                        (products[0].lines, products[0].revenue),
+                        (inside.len() as i64, revenue),
+                        "[{from}, {to})"
+                    );
+                }
+                let figures = tenant
+                    .period_figures(one, *from, *to, 10)
+                    .await
+                    .expect("figures");
+                assert_eq!(figures.top_products, products);
+                let mut hours = [0i64; 24];
+                for (k, _) in &inside {
+                    hours[10 + k] += 1;
+                }
+                assert_eq!(figures.hours, hours, "[{from}, {to})");
+                assert_eq!(
+                    figures.days.iter().map(|d| d.revenue).sum::<i64>(),
+                    revenue,
+                    "[{from}, {to})"
+                );
+                periods += 1;
+            }
+        }
+        assert_eq!(periods, 66);
         store.close().await;
     })
     .await;

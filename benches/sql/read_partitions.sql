@@ -5,7 +5,8 @@
 --   for f in migrations/postgres/*.sql; do psql -d parts_explain -q -f $f; done
 --   psql -d parts_explain -f benches/sql/read_partitions.sql
 -- 480,000 receipts of 500 registers in 5 organisations, about 131 s apart over 2025-2026,
--- one line each; the daily, hourly, product and shift rows are what they add up to.
+-- one line each; the daily (two hours of the day filled), product and shift rows are what they
+-- add up to.
 
 -- 24 months of every partitioned table: 2025-01 .. 2026-12.
 DO $$
@@ -18,8 +19,8 @@ BEGIN
     EXECUTE format('CREATE TABLE %I PARTITION OF doc_index FOR VALUES FROM (%s) TO (%s)', 'doc_index'||sfx, s, e);
     EXECUTE format('CREATE TABLE %I PARTITION OF doc_items FOR VALUES FROM (%s) TO (%s)', 'doc_items'||sfx, s, e);
     EXECUTE format('CREATE TABLE %I PARTITION OF project_daily FOR VALUES FROM (%s) TO (%s)', 'project_daily'||sfx, s/86400, e/86400);
-    EXECUTE format('CREATE TABLE %I PARTITION OF project_hourly FOR VALUES FROM (%s) TO (%s)', 'project_hourly'||sfx, s/86400, e/86400);
     EXECUTE format('CREATE TABLE %I PARTITION OF project_daily_products FOR VALUES FROM (%s) TO (%s)', 'project_daily_products'||sfx, s/86400, e/86400);
+    EXECUTE format('CREATE TABLE %I PARTITION OF project_monthly_products FOR VALUES FROM (%s) TO (%s)', 'project_monthly_products'||sfx, s/86400, e/86400);
   END LOOP;
 END $$;
 INSERT INTO organisations (inn, name, created_at, updated_at)
@@ -39,11 +40,16 @@ INSERT INTO doc_index (document_id, dialect, register_id, fn_number, fd_number, 
   SELECT g, 'ru', r, '9999' || lpad(r::text, 12, '0'), fd, 'receipt', 3, t / 86400, 'sale', t, (t + 30) * 1000, 100 + g % 900, 100 + g % 900, 0, 'Product ' || (g % 50) FROM gen;
 -- One row a document, its lines as JSON (migration 0026).
 INSERT INTO doc_items SELECT g, t, json_build_array(json_build_array('Product ' || (g % 50), 100 + g % 900, '1', 100 + g % 900, NULL, NULL))::text FROM gen;
-INSERT INTO project_daily (register_id, day, receipts, sales_count, revenue, cash)
-  SELECT register_id, doc_time / 86400, COUNT(*), COUNT(*), SUM(total), SUM(total) FROM doc_index GROUP BY 1, 2;
-INSERT INTO project_hourly SELECT register_id, doc_time / 86400, doc_time % 86400 / 3600, COUNT(*) FROM doc_index GROUP BY 1, 2, 3;
+INSERT INTO project_daily (register_id, day, receipts, sales_count, revenue, cash, h00, h12)
+  SELECT register_id, doc_time / 86400, COUNT(*), COUNT(*), SUM(total), SUM(total),
+    COUNT(*) FILTER (WHERE doc_time % 86400 < 43200), COUNT(*) FILTER (WHERE doc_time % 86400 >= 43200)
+  FROM doc_index GROUP BY 1, 2;
 INSERT INTO project_daily_products SELECT register_id, doc_time / 86400, item_names, COUNT(*), SUM(total)
   FROM doc_index GROUP BY 1, 2, 3;
+INSERT INTO project_monthly_products SELECT register_id,
+    CAST(EXTRACT(EPOCH FROM date_trunc('month', to_timestamp(day * 86400) AT TIME ZONE 'UTC')) AS BIGINT) / 86400,
+    name, SUM(lines), SUM(revenue)
+  FROM project_daily_products GROUP BY 1, 2, 3;
 INSERT INTO project_shifts (source, shift_number, register_id, opened_time, receipts)
   SELECT fn_number, shift_number, register_id, MIN(doc_time), COUNT(*) FROM doc_index GROUP BY 1, 2, 3;
 VACUUM ANALYZE;

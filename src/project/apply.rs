@@ -36,7 +36,8 @@ use super::model::{
     project_kz, project_ru, KzTicketFacts, Operation, Projected, ShiftEvent, UnsentReport,
     ZCounters,
 };
-use crate::store::reports::lines_to_json;
+use crate::store::period_pieces::month_of_day;
+use crate::store::reports::{lines_to_json, HOUR_COLUMNS};
 use crate::store::{Backend, Placeholders, Store, TurnTaker};
 
 /// The cursor's row name.
@@ -530,6 +531,8 @@ struct DayDelta {
     refunds: i64,
     cash: i64,
     card: i64,
+    /// Receipts per hour of the local day (`project_daily.h00` .. `h23`).
+    hours: [i64; 24],
 }
 
 fn local_time(document: &Stored, projected: &Projected) -> i64 {
@@ -640,8 +643,8 @@ async fn write_batch(
 
     let mut shifts: BTreeMap<(String, i64), ShiftDelta> = BTreeMap::new();
     let mut days: BTreeMap<(i64, i64), DayDelta> = BTreeMap::new();
-    let mut hours: BTreeMap<(i64, i64, i64), i64> = BTreeMap::new();
     let mut products: BTreeMap<(i64, i64, &str), (i64, i64)> = BTreeMap::new();
+    let mut monthly_products: BTreeMap<(i64, i64, &str), (i64, i64)> = BTreeMap::new();
     for (document, projected) in &fresh {
         let time = local_time(document, projected);
         if let (Some(source), Some(shift)) = (shift_source(document), projected.shift_number) {
@@ -675,16 +678,22 @@ async fn write_batch(
         d.refunds += refunds;
         d.cash += cash;
         d.card += card;
-        *hours
-            .entry((register, day, time.rem_euclid(86_400) / 3_600))
-            .or_default() += 1;
+        let hour = usize::try_from(time.rem_euclid(86_400) / 3_600).unwrap_or(0);
+        if let Some(slot) = d.hours.get_mut(hour) {
+            *slot += 1;
+        }
         if projected.operation == Some(Operation::Sale) {
+            // A day chrono cannot place keeps its own number as its month: the readers take
+            // such days from the daily rows (store::period_pieces).
+            let month_day = month_of_day(day).map_or(day, |(first, _)| first);
             for line in &projected.lines {
-                let p = products
-                    .entry((register, day, line.name.as_str()))
-                    .or_default();
-                p.0 += 1;
-                p.1 += line.amount;
+                for (map, period) in [(&mut products, day), (&mut monthly_products, month_day)] {
+                    let p = map
+                        .entry((register, period, line.name.as_str()))
+                        .or_default();
+                    p.0 += 1;
+                    p.1 += line.amount;
+                }
             }
         }
     }
@@ -741,15 +750,17 @@ async fn write_batch(
     for chunk in days.chunks(ROWS_PER_STATEMENT * 2) {
         let sql = format!(
             "INSERT INTO project_daily (register_id, day, receipts, sales_count, refunds_count, \
-             revenue, refunds, cash, card) VALUES {} \
+             revenue, refunds, cash, card, {HOUR_COLUMNS}) VALUES {} \
              ON CONFLICT (register_id, day) DO UPDATE SET \
              receipts = project_daily.receipts + excluded.receipts, \
              sales_count = project_daily.sales_count + excluded.sales_count, \
              refunds_count = project_daily.refunds_count + excluded.refunds_count, \
              revenue = project_daily.revenue + excluded.revenue, \
              refunds = project_daily.refunds + excluded.refunds, \
-             cash = project_daily.cash + excluded.cash, card = project_daily.card + excluded.card",
-            style.tuples(chunk.len(), 9, 1)
+             cash = project_daily.cash + excluded.cash, card = project_daily.card + excluded.card, \
+             {}",
+            style.tuples(chunk.len(), 9 + 24, 1),
+            hour_updates()
         );
         let mut query = sqlx::query(&sql);
         for ((register, day), d) in chunk {
@@ -763,44 +774,49 @@ async fn write_batch(
                 .bind(d.refunds)
                 .bind(d.cash)
                 .bind(d.card);
+            for receipts in d.hours {
+                query = query.bind(receipts);
+            }
         }
         query.execute(&mut *tx).await?;
     }
-    let hours: Vec<_> = hours.iter().collect();
-    for chunk in hours.chunks(ROWS_PER_STATEMENT * 5) {
-        let sql = format!(
-            "INSERT INTO project_hourly (register_id, day, hour, receipts) VALUES {} \
-             ON CONFLICT (register_id, day, hour) DO UPDATE SET \
-             receipts = project_hourly.receipts + excluded.receipts",
-            style.tuples(chunk.len(), 4, 1)
-        );
-        let mut query = sqlx::query(&sql);
-        for ((register, day, hour), receipts) in chunk {
-            query = query.bind(*register).bind(*day).bind(*hour).bind(*receipts);
+    // A day's product rows and its month's, from the same deltas in the same transaction: a
+    // month's row is the sum of its days' (the readers rely on it, store::period_pieces).
+    for (table, period, rows) in [
+        ("project_daily_products", "day", &products),
+        ("project_monthly_products", "month_day", &monthly_products),
+    ] {
+        let rows: Vec<_> = rows.iter().collect();
+        for chunk in rows.chunks(ROWS_PER_STATEMENT * 4) {
+            let sql = format!(
+                "INSERT INTO {table} (register_id, {period}, name, lines, revenue) \
+                 VALUES {} ON CONFLICT (register_id, {period}, name) DO UPDATE SET \
+                 lines = {table}.lines + excluded.lines, \
+                 revenue = {table}.revenue + excluded.revenue",
+                style.tuples(chunk.len(), 5, 1)
+            );
+            let mut query = sqlx::query(&sql);
+            for ((register, day, name), (lines, revenue)) in chunk {
+                query = query
+                    .bind(*register)
+                    .bind(*day)
+                    .bind(*name)
+                    .bind(*lines)
+                    .bind(*revenue);
+            }
+            query.execute(&mut *tx).await?;
         }
-        query.execute(&mut *tx).await?;
-    }
-    let products: Vec<_> = products.iter().collect();
-    for chunk in products.chunks(ROWS_PER_STATEMENT * 4) {
-        let sql = format!(
-            "INSERT INTO project_daily_products (register_id, day, name, lines, revenue) \
-             VALUES {} ON CONFLICT (register_id, day, name) DO UPDATE SET \
-             lines = project_daily_products.lines + excluded.lines, \
-             revenue = project_daily_products.revenue + excluded.revenue",
-            style.tuples(chunk.len(), 5, 1)
-        );
-        let mut query = sqlx::query(&sql);
-        for ((register, day, name), (lines, revenue)) in chunk {
-            query = query
-                .bind(*register)
-                .bind(*day)
-                .bind(*name)
-                .bind(*lines)
-                .bind(*revenue);
-        }
-        query.execute(&mut *tx).await?;
     }
     Ok(fresh.len() as u64)
+}
+
+/// `hNN = project_daily.hNN + excluded.hNN` for every hour column.
+fn hour_updates() -> String {
+    HOUR_COLUMNS
+        .split(", ")
+        .map(|c| format!("{c} = project_daily.{c} + excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Signed contributions of a receipt: (sales, sales cash, sales card, refunds, refunds cash,

@@ -1,6 +1,7 @@
 //! `ofd project`: the projector, which builds the read tables the cabinet searches and reports
-//! from (`doc_index`, `doc_items`, `project_shifts`, `project_daily`, `project_hourly`,
-//! `project_daily_products`; migration `0011_read_models.sql`).
+//! from (`doc_index`, `doc_items`, `project_shifts`, `project_daily` with its hours,
+//! `project_daily_products`, `project_monthly_products`; migrations `0011_read_models.sql`,
+//! `0027_period_figures_by_day_and_month.sql`).
 //!
 //! Design notes:
 //! - **Off the ack path.** Ingest writes nothing for the projector: it follows committed

@@ -92,6 +92,7 @@ pub mod invoices;
 pub mod kz_register_view;
 pub mod organisations;
 pub mod partitions;
+pub mod period_pieces;
 pub mod placeholders;
 pub mod points_of_sale;
 pub mod quarantine;

@@ -7,7 +7,7 @@
 //!   calendar month of the table's key, in the key's own unit ([`Partitioned::unit_ms`]):
 //!   `documents.received_at` (server time, UTC ms), `doc_index.doc_time` and
 //!   `doc_items.doc_time` (register-local naive seconds), the daily tables' `day` (local seconds
-//!   / 86400). The names are the only place the bounds are recorded besides the catalogue, and
+//!   / 86400) and `project_monthly_products.month_day` (the month's first such day). The names are the only place the bounds are recorded besides the catalogue, and
 //!   [`month_of_partition`] reads them back.
 //! - `<table>_default` takes any row no month covers, so a document or a figure is never
 //!   refused for its date. The server makes the current month and [`MONTHS_AHEAD`] more of every
@@ -58,11 +58,12 @@ pub const READ_TABLES: [Partitioned; 5] = [
         unit_ms: 86_400_000,
     },
     Partitioned {
-        table: "project_hourly",
+        table: "project_daily_products",
         unit_ms: 86_400_000,
     },
+    // Keyed by its month's first day (`month_day`), so a month partition holds that month.
     Partitioned {
-        table: "project_daily_products",
+        table: "project_monthly_products",
         unit_ms: 86_400_000,
     },
 ];

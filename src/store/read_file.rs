@@ -47,8 +47,8 @@ pub const TABLES: [&str; 8] = [
     "doc_items",
     "project_shifts",
     "project_daily",
-    "project_hourly",
     "project_daily_products",
+    "project_monthly_products",
     "drive_reports",
     "project_cursor",
 ];

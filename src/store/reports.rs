@@ -20,6 +20,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
 use super::documents::document_json;
+use super::period_pieces::Piece;
 use super::tenancy::SCOPE_REGISTER_IDS;
 use super::{StoreError, Tenant};
 
@@ -119,6 +120,10 @@ impl PaymentForm {
         }
     }
 }
+
+/// `project_daily`'s receipts per hour of the local day, in hour order (`migrations/postgres/0027`).
+pub const HOUR_COLUMNS: &str = "h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, \
+     h12, h13, h14, h15, h16, h17, h18, h19, h20, h21, h22, h23";
 
 /// `$4`, `$5` of a period report: one register (`-1`: any) and the registers at one point of
 /// sale (`-1`: any); `$6`, `$7` are the period's days ([`period_query`]).
@@ -942,9 +947,10 @@ impl Tenant {
         Ok(shifts)
     }
 
-    /// Everything the totals report shows for `[from_day, to_day)`: the three read tables are
-    /// queried at once, each on a pool connection of its own, so the answer takes as long as the
-    /// slowest of them rather than their sum (on PostgreSQL each runs in its own backend).
+    /// Everything the totals report shows for `[from_day, to_day)`: the days with their hours,
+    /// and the top products, queried at once, each on a pool connection of its own, so the
+    /// answer takes as long as the slower of them rather than their sum (on PostgreSQL each
+    /// runs in its own backend).
     pub async fn period_figures(
         &self,
         which: RegisterSet,
@@ -959,11 +965,8 @@ impl Tenant {
                 Ok(Vec::new())
             }
         };
-        let (days, hours, top_products) = futures::try_join!(
-            self.daily_figures(which, from_day, to_day),
-            self.hourly_receipts(which, from_day, to_day),
-            products,
-        )?;
+        let ((days, hours), top_products) =
+            futures::try_join!(self.days_and_hours(which, from_day, to_day), products,)?;
         Ok(PeriodFigures {
             days,
             hours,
@@ -978,31 +981,7 @@ impl Tenant {
         from_day: i64,
         to_day: i64,
     ) -> Result<Vec<DayFigures>, StoreError> {
-        let scope = self.read_scope();
-        let sql = format!(
-            "SELECT di.day, CAST(SUM(di.receipts) AS BIGINT), CAST(SUM(di.sales_count) AS BIGINT), CAST(SUM(di.refunds_count) AS BIGINT), \
-             CAST(SUM(di.revenue) AS BIGINT), CAST(SUM(di.refunds) AS BIGINT), CAST(SUM(di.cash) AS BIGINT), CAST(SUM(di.card) AS BIGINT) \
-             FROM project_daily di WHERE {} AND {REGISTER_SET} \
-             AND di.day >= $6 AND di.day < $7 GROUP BY di.day ORDER BY di.day",
-            scope_clause(scope)
-        );
-        let rows = period_query(&sql, scope, which, from_day, to_day)
-            .fetch_all(self.store().read_pool())
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DayFigures {
-                    day: r.try_get(0)?,
-                    receipts: sum(r, 1)?,
-                    sales_count: sum(r, 2)?,
-                    refunds_count: sum(r, 3)?,
-                    revenue: sum(r, 4)?,
-                    refunds: sum(r, 5)?,
-                    cash: sum(r, 6)?,
-                    card: sum(r, 7)?,
-                })
-            })
-            .collect()
+        Ok(self.days_and_hours(which, from_day, to_day).await?.0)
     }
 
     /// Receipts per hour of day (24 entries) in `[from_day, to_day)`.
@@ -1012,27 +991,58 @@ impl Tenant {
         from_day: i64,
         to_day: i64,
     ) -> Result<[i64; 24], StoreError> {
+        Ok(self.days_and_hours(which, from_day, to_day).await?.1)
+    }
+
+    /// The daily figures and the receipts per hour of day, from the same daily rows (a day's
+    /// hours are 24 columns of its row, `migrations/postgres/0027`).
+    async fn days_and_hours(
+        &self,
+        which: RegisterSet,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<(Vec<DayFigures>, [i64; 24]), StoreError> {
         let scope = self.read_scope();
+        let hour_sums = HOUR_COLUMNS
+            .split(", ")
+            .map(|c| format!("CAST(SUM(di.{c}) AS BIGINT)"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
-            "SELECT di.hour, CAST(SUM(di.receipts) AS BIGINT) FROM project_hourly di WHERE {} \
-             AND {REGISTER_SET} \
-             AND di.day >= $6 AND di.day < $7 GROUP BY di.hour",
+            "SELECT di.day, CAST(SUM(di.receipts) AS BIGINT), CAST(SUM(di.sales_count) AS BIGINT), CAST(SUM(di.refunds_count) AS BIGINT), \
+             CAST(SUM(di.revenue) AS BIGINT), CAST(SUM(di.refunds) AS BIGINT), CAST(SUM(di.cash) AS BIGINT), CAST(SUM(di.card) AS BIGINT), \
+             {hour_sums} \
+             FROM project_daily di WHERE {} AND {REGISTER_SET} \
+             AND di.day >= $6 AND di.day < $7 GROUP BY di.day ORDER BY di.day",
             scope_clause(scope)
         );
         let rows = period_query(&sql, scope, which, from_day, to_day)
             .fetch_all(self.store().read_pool())
             .await?;
         let mut hours = [0i64; 24];
+        let mut days = Vec::with_capacity(rows.len());
         for r in &rows {
-            let hour: i64 = r.try_get(0)?;
-            if let Some(slot) = usize::try_from(hour).ok().and_then(|h| hours.get_mut(h)) {
-                *slot += sum(r, 1)?;
+            days.push(DayFigures {
+                day: r.try_get(0)?,
+                receipts: sum(r, 1)?,
+                sales_count: sum(r, 2)?,
+                refunds_count: sum(r, 3)?,
+                revenue: sum(r, 4)?,
+                refunds: sum(r, 5)?,
+                cash: sum(r, 6)?,
+                card: sum(r, 7)?,
+            });
+            for (hour, slot) in hours.iter_mut().enumerate() {
+                *slot += sum(r, 8 + hour)?;
             }
         }
-        Ok(hours)
+        Ok((days, hours))
     }
 
-    /// The best-selling products by revenue in `[from_day, to_day)`.
+    /// The best-selling products by revenue in `[from_day, to_day)`: whole months from
+    /// `project_monthly_products`, the other days from `project_daily_products`, a partly asked
+    /// month read as the month less the days not asked for when that reads fewer days
+    /// ([`super::period_pieces`]).
     pub async fn top_products(
         &self,
         which: RegisterSet,
@@ -1041,17 +1051,57 @@ impl Tenant {
         limit: i64,
     ) -> Result<Vec<ProductFigures>, StoreError> {
         let scope = self.read_scope();
+        let pieces = super::period_pieces::pieces(from_day, to_day);
+        if pieces.is_empty() {
+            return Ok(Vec::new());
+        }
+        // $1..$5 scope and register set, $6 the limit, then each piece's days from $7 on.
+        let mut parts = Vec::with_capacity(pieces.len());
+        let mut next = 7;
+        for piece in &pieces {
+            let (table, sign, period) = match piece {
+                Piece::Month(_) => (
+                    "project_monthly_products",
+                    "",
+                    format!("di.month_day = ${next}"),
+                ),
+                Piece::Days { sign, .. } => (
+                    "project_daily_products",
+                    if *sign < 0 { "-" } else { "" },
+                    format!("di.day >= ${next} AND di.day < ${}", next + 1),
+                ),
+            };
+            next += if matches!(piece, Piece::Month(_)) {
+                1
+            } else {
+                2
+            };
+            parts.push(format!(
+                "SELECT di.name, {sign}di.lines AS lines, {sign}di.revenue AS revenue \
+                 FROM {table} di WHERE {} AND {REGISTER_SET} AND {period}",
+                scope_clause(scope)
+            ));
+        }
         let sql = format!(
-            "SELECT di.name, CAST(SUM(di.lines) AS BIGINT), CAST(SUM(di.revenue) AS BIGINT) FROM project_daily_products di \
-             WHERE {} AND {REGISTER_SET} \
-             AND di.day >= $6 AND di.day < $7 \
-             GROUP BY di.name ORDER BY CAST(SUM(di.revenue) AS BIGINT) DESC, di.name LIMIT $8",
-            scope_clause(scope)
+            "SELECT p.name, CAST(SUM(p.lines) AS BIGINT), CAST(SUM(p.revenue) AS BIGINT) \
+             FROM ({}) p GROUP BY p.name HAVING SUM(p.lines) > 0 \
+             ORDER BY CAST(SUM(p.revenue) AS BIGINT) DESC, p.name LIMIT $6",
+            parts.join(" UNION ALL ")
         );
-        let rows = period_query(&sql, scope, which, from_day, to_day)
-            .bind(limit)
-            .fetch_all(self.store().read_pool())
-            .await?;
+        let mut query = sqlx::query(&sql)
+            .bind(scope.0)
+            .bind(scope.1)
+            .bind(scope.2)
+            .bind(which.register_id.unwrap_or(-1))
+            .bind(which.point_of_sale_id.unwrap_or(-1))
+            .bind(limit);
+        for piece in &pieces {
+            query = match *piece {
+                Piece::Month(first) => query.bind(first),
+                Piece::Days { from, to, .. } => query.bind(from).bind(to),
+            };
+        }
+        let rows = query.fetch_all(self.store().read_pool()).await?;
         rows.iter()
             .map(|r| {
                 Ok(ProductFigures {
