@@ -30,6 +30,14 @@ pub struct ProjectOptions {
     /// [default: 2]
     #[arg(long, env = "OFD_PROJECT_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
+    /// Step aside for ingest while documents arrive at this many a second or more (see
+    /// `yield_max_lag_ms`). [default: 1000]
+    #[arg(long, env = "OFD_PROJECT_YIELD_ABOVE", value_name = "N")]
+    pub yield_above: Option<u64>,
+    /// Step aside for ingest at most until the oldest unprojected document is this old; 0 never
+    /// steps aside. [default: 5000]
+    #[arg(long, env = "OFD_PROJECT_YIELD_MAX_LAG_MS", value_name = "MS")]
+    pub yield_max_lag_ms: Option<u64>,
     /// Address of this role's Prometheus `/metrics` endpoint (none when absent).
     #[arg(long, env = "OFD_PROJECT_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
@@ -41,6 +49,8 @@ crate::layer!(ProjectOptions {
     sweep_window,
     sweep_ms,
     workers,
+    yield_above,
+    yield_max_lag_ms,
     metrics_listen,
 });
 
@@ -57,6 +67,8 @@ pub struct ProjectConfig {
     pub sweep_ms: u64,
     /// Concurrent steps on PostgreSQL, each on its own shard (1 ..= [`super::apply::SHARDS`]).
     pub workers: usize,
+    /// When to step aside for ingest ([`super::yield_policy`]).
+    pub yield_policy: super::yield_policy::YieldPolicy,
     /// Prometheus endpoint, if any.
     pub metrics_listen: Option<SocketAddr>,
 }
@@ -78,6 +90,10 @@ impl ProjectOptions {
             sweep_window: self.sweep_window.unwrap_or(10_000),
             sweep_ms: self.sweep_ms.unwrap_or(5_000),
             workers: self.workers.unwrap_or(2),
+            yield_policy: super::yield_policy::YieldPolicy {
+                above_per_s: self.yield_above.unwrap_or(1_000),
+                max_lag_ms: self.yield_max_lag_ms.unwrap_or(5_000),
+            },
             metrics_listen: self.metrics_listen,
         };
         ensure(
@@ -94,6 +110,16 @@ impl ProjectOptions {
         ensure(config.sweep_ms >= 1, "project.sweep_ms", || {
             "must be at least 1".into()
         })?;
+        ensure(
+            config.yield_policy.above_per_s >= 1,
+            "project.yield_above",
+            || "must be at least 1".into(),
+        )?;
+        ensure(
+            config.yield_policy.max_lag_ms <= 3_600_000,
+            "project.yield_max_lag_ms",
+            || "must be at most 3600000 (an hour); 0 never steps aside".into(),
+        )?;
         let shards = super::apply::SHARDS as usize;
         ensure(
             (1..=shards).contains(&config.workers),
@@ -142,11 +168,25 @@ mod tests {
                 },
                 "project.workers",
             ),
+            (
+                ProjectOptions {
+                    yield_above: Some(0),
+                    ..ProjectOptions::default()
+                },
+                "project.yield_above",
+            ),
         ];
         for (options, key) in invalid {
             let error = options.resolve().unwrap_err().to_string();
             assert!(error.starts_with(key), "{error}");
         }
         assert_eq!(config.workers, 2);
+        assert_eq!(
+            config.yield_policy,
+            super::super::yield_policy::YieldPolicy {
+                above_per_s: 1_000,
+                max_lag_ms: 5_000
+            }
+        );
     }
 }

@@ -14,6 +14,8 @@ pub struct ProjectMetrics {
     pub lag_seconds: IntGauge,
     /// The last document id projected.
     pub cursor: IntGauge,
+    /// 1 while the projector steps aside for ingest (`[project] yield_*`), else 0.
+    pub yielding: IntGauge,
 }
 
 impl ProjectMetrics {
@@ -35,15 +37,21 @@ impl ProjectMetrics {
             "Age of the oldest committed document not yet in the read tables",
         )?;
         let cursor = IntGauge::new("ofd_project_cursor", "Last document id projected")?;
+        let yielding = IntGauge::new(
+            "ofd_project_yielding",
+            "1 while the projector steps aside for ingest (documents arriving fast), else 0",
+        )?;
         registry.register(Box::new(documents.clone()))?;
         registry.register(Box::new(lag_documents.clone()))?;
         registry.register(Box::new(lag_seconds.clone()))?;
         registry.register(Box::new(cursor.clone()))?;
+        registry.register(Box::new(yielding.clone()))?;
         Ok(Self {
             documents,
             lag_documents,
             lag_seconds,
             cursor,
+            yielding,
         })
     }
 }

@@ -23,6 +23,9 @@
 //!   transaction, then projects every document again and exits; run it with the projector
 //!   stopped (a running one would only re-add what the rebuild adds, never twice).
 //! - **Lag** is a metric: `ofd_project_lag_documents` and `ofd_project_lag_seconds`.
+//! - **Ingest first.** While documents arrive fast the projector steps aside, up to a bounded
+//!   lag ([`yield_policy`]; `ofd_project_yielding`), so on shared cores a register's ack does
+//!   not wait for read tables.
 //! - **Configuration.** [`config`]: the `[project]` table, flags and env vars.
 //!
 //! Drain order on SIGTERM or ctrl-c ([`crate::signal::shutdown_signal`]):
@@ -35,7 +38,10 @@ pub mod apply;
 pub mod config;
 pub mod metrics;
 pub mod model;
+pub mod yield_policy;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -124,13 +130,16 @@ pub fn spawn(
     };
     tracing::info!(batch = config.batch, workers, "projector started");
     Ok(tokio::spawn(async move {
+        // Set by the housekeeper (worker 0), read by every worker before its step.
+        let yielding = Arc::new(AtomicBool::new(false));
         let loops = (0..workers).map(|worker| {
             run_loop(
                 projector.clone(),
                 config.clone(),
                 metrics.clone(),
                 shutdown.clone(),
-                worker == 0,
+                (worker == 0).then(|| yielding.clone()),
+                yielding.clone(),
             )
         });
         futures::future::join_all(loops).await;
@@ -141,65 +150,96 @@ pub fn spawn(
     }))
 }
 
-/// One worker's loop: step, and pause when there was nothing to do or the step failed. The
-/// `housekeeper` (one per process) also sweeps for late PostgreSQL commits and measures the lag.
+/// One worker's loop: step, and pause when there was nothing to do, the step failed, or the
+/// projector steps aside for ingest. The housekeeper (one per process, holding `decides`) also
+/// sweeps for late PostgreSQL commits, measures the lag, and decides from those measures
+/// whether every worker steps aside ([`yield_policy`]).
 async fn run_loop(
     projector: Projector,
     config: ProjectConfig,
     metrics: ProjectMetrics,
     shutdown: CancellationToken,
-    housekeeper: bool,
+    decides: Option<Arc<AtomicBool>>,
+    yielding: Arc<AtomicBool>,
 ) {
     let poll = Duration::from_millis(config.poll_ms);
+    // While stepping aside the lag is measured this often, to see when ingest slows.
+    let aside = Duration::from_millis(500);
     let sweep_every = Duration::from_millis(config.sweep_ms);
     let mut last_sweep = Instant::now();
     // The lag is a COUNT over the documents not yet projected: while catching up on a large
     // backlog that is a scan per step, so it is measured at most once a second.
     let mut last_lag: Option<Instant> = None;
+    let mut last_sample: Option<yield_policy::Sample> = None;
     let mut failures = 0u32;
     while !shutdown.is_cancelled() {
         let now = crate::clock::unix_millis();
-        let result = projector.step(config.batch, now).await;
-        let pause = match result {
-            Ok(step) => {
-                failures = 0;
-                count(&metrics, step);
-                if step.read == 0 {
-                    poll
-                } else {
-                    Duration::ZERO
+        let pause = if yielding.load(Ordering::Relaxed) {
+            aside
+        } else {
+            match projector.step(config.batch, now).await {
+                Ok(step) => {
+                    failures = 0;
+                    count(&metrics, step);
+                    if step.read == 0 {
+                        poll
+                    } else {
+                        Duration::ZERO
+                    }
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(error = %error, failures, "projecting failed; retrying");
+                    poll * failures.min(50)
                 }
             }
-            Err(error) => {
-                failures = failures.saturating_add(1);
-                tracing::warn!(error = %error, failures, "projecting failed; retrying");
-                poll * failures.min(50)
-            }
         };
-        if housekeeper
-            && projector.backend() == Backend::Postgres
-            && last_sweep.elapsed() >= sweep_every
-        {
-            last_sweep = Instant::now();
-            match projector.sweep(config.sweep_window).await {
-                Ok(step) => count(&metrics, step),
-                Err(error) => tracing::warn!(error = %error, "sweep failed"),
+        if let Some(decides) = &decides {
+            if projector.backend() == Backend::Postgres && last_sweep.elapsed() >= sweep_every {
+                last_sweep = Instant::now();
+                match projector.sweep(config.sweep_window).await {
+                    Ok(step) => count(&metrics, step),
+                    Err(error) => tracing::warn!(error = %error, "sweep failed"),
+                }
             }
-        }
-        if housekeeper
-            && (last_lag.is_none_or(|at| at.elapsed() >= Duration::from_secs(1))
-                || !pause.is_zero())
-        {
-            last_lag = Some(Instant::now());
-            if let Ok(lag) = projector.lag().await {
-                metrics.lag_documents.set(lag.documents);
-                metrics.lag_seconds.set(
-                    lag.oldest_received_at
-                        .map_or(0, |oldest| (now - oldest).max(0) / 1000),
-                );
-            }
-            if let Ok(cursor) = projector.cursor().await {
-                metrics.cursor.set(cursor);
+            if last_lag.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) || !pause.is_zero()
+            {
+                last_lag = Some(Instant::now());
+                let now = crate::clock::unix_millis();
+                if let Ok(lag) = projector.lag().await {
+                    metrics.lag_documents.set(lag.documents);
+                    metrics.lag_seconds.set(
+                        lag.oldest_received_at
+                            .map_or(0, |oldest| (now - oldest).max(0) / 1000),
+                    );
+                    let sample = yield_policy::Sample {
+                        at_ms: now,
+                        unprojected: lag.documents,
+                        applied: metrics.documents.with_label_values(&["applied"]).get(),
+                        oldest_ms: lag.oldest_received_at,
+                    };
+                    match last_sample
+                        .map(|before| yield_policy::decide(config.yield_policy, before, sample))
+                    {
+                        // Too soon after the last sample for a rate: keep both.
+                        Some(None) => {}
+                        decision => {
+                            let aside = decision.flatten().unwrap_or(false);
+                            if aside != decides.swap(aside, Ordering::Relaxed) {
+                                tracing::debug!(
+                                    aside,
+                                    unprojected = lag.documents,
+                                    "projector steps aside for ingest"
+                                );
+                            }
+                            metrics.yielding.set(i64::from(aside));
+                            last_sample = Some(sample);
+                        }
+                    }
+                }
+                if let Ok(cursor) = projector.cursor().await {
+                    metrics.cursor.set(cursor);
+                }
             }
         }
         if !pause.is_zero() {
