@@ -32,7 +32,11 @@ fn gauge(registry: &Registry, name: &str) -> f64 {
 }
 
 async fn count(store: &Store, read: bool, sql: &str) -> i64 {
-    let pool = if read { store.read_pool() } else { store.pool() };
+    let pool = if read {
+        store.read_pool()
+    } else {
+        store.pool()
+    };
     sqlx::query_scalar(sql)
         .fetch_one(pool)
         .await

@@ -150,6 +150,9 @@ pub fn spawn(
     }))
 }
 
+/// Unprojected documents above which the lag is measured only once a second.
+const LARGE_BACKLOG: i64 = 50_000;
+
 /// One worker's loop: step, and pause when there was nothing to do, the step failed, or the
 /// projector steps aside for ingest. The housekeeper (one per process, holding `decides`) also
 /// sweeps for late PostgreSQL commits, measures the lag, and decides from those measures
@@ -164,12 +167,14 @@ async fn run_loop(
 ) {
     let poll = Duration::from_millis(config.poll_ms);
     // While stepping aside the lag is measured this often, to see when ingest slows.
-    let aside = Duration::from_millis(500);
+    let aside = Duration::from_millis(yield_policy::WINDOW_MS.unsigned_abs());
     let sweep_every = Duration::from_millis(config.sweep_ms);
     let mut last_sweep = Instant::now();
-    // The lag is a COUNT over the documents not yet projected: while catching up on a large
-    // backlog that is a scan per step, so it is measured at most once a second.
+    // The lag is a COUNT over the documents not yet projected: measured every quarter of a
+    // second (the yield policy's window) while it is small, and at most once a second while
+    // catching up on a large backlog, where each is a long scan.
     let mut last_lag: Option<Instant> = None;
+    let mut lag_every = Duration::from_secs(1);
     let mut last_sample: Option<yield_policy::Sample> = None;
     let mut failures = 0u32;
     while !shutdown.is_cancelled() {
@@ -202,12 +207,16 @@ async fn run_loop(
                     Err(error) => tracing::warn!(error = %error, "sweep failed"),
                 }
             }
-            if last_lag.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) || !pause.is_zero()
-            {
+            if last_lag.is_none_or(|at| at.elapsed() >= lag_every) || !pause.is_zero() {
                 last_lag = Some(Instant::now());
                 let now = crate::clock::unix_millis();
                 if let Ok(lag) = projector.lag().await {
                     metrics.lag_documents.set(lag.documents);
+                    lag_every = if lag.documents > LARGE_BACKLOG {
+                        Duration::from_secs(1)
+                    } else {
+                        Duration::from_millis(yield_policy::WINDOW_MS.unsigned_abs())
+                    };
                     metrics.lag_seconds.set(
                         lag.oldest_received_at
                             .map_or(0, |oldest| (now - oldest).max(0) / 1000),

@@ -53,9 +53,11 @@ pub fn arrivals_per_s(before: Sample, now: Sample) -> f64 {
     arrived.max(0.0) * 1000.0 / elapsed_ms as f64
 }
 
-/// The shortest time between two samples a rate is taken over: ingest commits in groups, so a
-/// rate over a few milliseconds would see one group as a flood.
-pub const WINDOW_MS: i64 = 1_000;
+/// The shortest time between two samples a rate is taken over: ingest commits in groups (every
+/// few milliseconds under load), so a rate over one or two of them would see a group as a
+/// flood; a quarter of a second holds dozens, and the projector still steps aside early in a
+/// burst.
+pub const WINDOW_MS: i64 = 250;
 
 /// Whether to step aside until the next decision; `None` (keep the current one) when the two
 /// samples are less than [`WINDOW_MS`] apart.
@@ -123,6 +125,8 @@ mod tests {
         assert_eq!(decision(sample(11_000, 999, 0, Some(10_500))), Some(false));
         // One group commit of 50 a few milliseconds after the last sample: no rate yet.
         assert_eq!(decision(sample(10_005, 50, 0, Some(10_001))), None);
+        assert_eq!(decision(sample(10_249, 50, 0, Some(10_001))), None);
+        assert_eq!(decision(sample(10_250, 50, 0, Some(10_001))), Some(false));
         // Off: never aside.
         let off = YieldPolicy {
             max_lag_ms: 0,
