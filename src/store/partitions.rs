@@ -324,7 +324,7 @@ mod tests {
             year: 2026,
             month: 12,
         };
-        let [index, items, daily, hourly, products] = READ_TABLES;
+        let [index, items, daily, products, monthly_products] = READ_TABLES;
         assert_eq!(december.partition_of(index), "doc_index_p202612");
         assert_eq!(
             december.partition_of(products),
@@ -340,7 +340,16 @@ mod tests {
             Some((1_796_083_200, 1_798_761_600))
         );
         assert_eq!(december.bounds_in(daily), Some((20_788, 20_819)));
-        assert_eq!(december.bounds_in(hourly), december.bounds_in(daily));
+        assert_eq!(december.bounds_in(products), december.bounds_in(daily));
+        // The monthly rows' key is their month's first day, in the same days.
+        assert_eq!(
+            december.partition_of(monthly_products),
+            "project_monthly_products_p202612"
+        );
+        assert_eq!(
+            december.bounds_in(monthly_products).map(|(first, _)| first),
+            crate::store::period_pieces::month_of_day(20_800).map(|(first, _)| first)
+        );
         assert_eq!(
             month_of_partition_of(daily, "project_daily_p202612"),
             Some(december)
