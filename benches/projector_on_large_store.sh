@@ -6,19 +6,30 @@
 # rate is printed; then `ofd project` starts over the same store and catches up over them with
 # the large read tables, timed from its start until every shard's cursor has reached the last
 # document of its shard. Prints each rate and the ratio.
-# Usage: OFD=target/release/ofd benches/projector_on_large_store.sh <sqlite file> \
+# Usage: OFD=target/release/ofd benches/projector_on_large_store.sh <sqlite file | postgres URL> \
 #            [registers] [per register] [rounds]
+# On PostgreSQL the projector runs its default workers (steps on different shards at once).
 # One host plays every register: the per-source limits are off for the load test.
 set -euo pipefail
 export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0 RUST_LOG=warn
 cd "$(dirname "$0")/.."
 OFD=$(realpath "${OFD:-target/release/ofd}")
-FILE=$(realpath "$1")
 REGISTERS=${2:-1000}
 PER=${3:-100}
 ROUNDS=${4:-3}
-DB="sqlite://$FILE"
-READ="$FILE-read"
+case "$1" in
+    postgres://*|postgresql://*)
+        DB=$1
+        documents() { psql "$DB" -qAtc "$1"; }
+        read_models() { psql "$DB" -qAtc "$1"; }
+        ;;
+    *)
+        FILE=$(realpath "$1")
+        DB="sqlite://$FILE"
+        documents() { sqlite3 "$FILE" "$1"; }
+        read_models() { sqlite3 "$FILE-read" "$1"; }
+        ;;
+esac
 SHARDS=4 # src/project/apply.rs SHARDS
 ulimit -n 20000
 cleanup() {
@@ -27,7 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-echo "# commit $(git rev-parse --short HEAD), $(sqlite3 "$FILE" 'SELECT COUNT(*) FROM documents') documents stored, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# commit $(git rev-parse --short HEAD), $(documents 'SELECT COUNT(*) FROM documents') documents stored, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 for round in $(seq 1 "$ROUNDS"); do
     ingest=$(port)
@@ -43,8 +54,8 @@ for round in $(seq 1 "$ROUNDS"); do
     acked_per_s=$(python3 -c 'import json,sys; print(round(json.loads(sys.argv[1])["acked_per_s"]))' "$out")
     # The last document id of each shard (ids are dense at the end: the last few hundred hold
     # every shard's).
-    targets=$(sqlite3 "$FILE" "SELECT id % $SHARDS, MAX(id) FROM \
-        (SELECT id FROM documents ORDER BY id DESC LIMIT 1000) GROUP BY 1" | tr '\n' ' ')
+    targets=$(documents "SELECT id % $SHARDS, MAX(id) FROM \
+        (SELECT id FROM documents ORDER BY id DESC LIMIT 1000) AS last GROUP BY 1" | tr '\n' ' ')
     start=$(date +%s.%N)
     "$OFD" project --database "$DB" --metrics-listen "127.0.0.1:$(port)" &
     projector=$!
@@ -52,7 +63,7 @@ for round in $(seq 1 "$ROUNDS"); do
         done_all=1
         for pair in $targets; do
             shard=${pair%%|*}; last=${pair##*|}
-            at=$(sqlite3 "$READ" "SELECT last_id FROM project_cursor WHERE name = 'documents/$shard'" 2>/dev/null || echo 0)
+            at=$(read_models "SELECT last_id FROM project_cursor WHERE name = 'documents/$shard'" 2>/dev/null || echo 0)
             if [ "${at:-0}" -lt "$last" ]; then done_all=0; break; fi
         done
         [ $done_all = 1 ] && break
