@@ -9,6 +9,8 @@
 # Usage: OFD=target/release/ofd benches/projector_on_large_store.sh <sqlite file | postgres URL> \
 #            [registers] [per register] [rounds]
 # On PostgreSQL the projector runs its default workers (steps on different shards at once).
+# SEED (default 700): round N sends the fleet of seed SEED + N; a second run on the same store
+# needs another SEED, or every document is a resend of one already stored.
 # One host plays every register: the per-source limits are off for the load test.
 set -euo pipefail
 export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0 RUST_LOG=warn
@@ -47,7 +49,7 @@ for round in $(seq 1 "$ROUNDS"); do
     server=$!
     sleep 2
     out=$("$OFD" emulate --target "127.0.0.1:$ingest" --dialect ru --registers "$REGISTERS" \
-        --documents-per-register "$PER" --concurrency "$REGISTERS" --seed $((700 + round)) \
+        --documents-per-register "$PER" --concurrency "$REGISTERS" --seed $((${SEED:-700} + round)) \
         --json 2>/dev/null | tail -1)
     kill $server; wait $server 2>/dev/null || true
     acked=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["acked"])' "$out")

@@ -46,7 +46,7 @@ pub const DEFAULT_FORWARD_METRICS_LISTEN: &str = "127.0.0.1:9899";
 
 /// The forwarder's and the projector's batch size in `ofd all` unless `[forward]
 /// batch_max_documents` / `[project] batch` (or their env vars) say otherwise; their own roles
-/// default to 500. Each batch is one write transaction, and on SQLite every transaction, ingest's
+/// default to 500 (the forwarder) and 5000 (the projector). Each batch is one write transaction, and on SQLite every transaction, ingest's
 /// included, waits for the one ahead of it: with 500, KZ exchanges paced at 2,000/s had a p99 of
 /// 124-169 ms on 2 cores, with 100 it was 60-67 ms (benches/README.md, issue 20). The projector
 /// keeps up at 100; the forwarder, whose threads yield to ingest's, falls behind while ingest
