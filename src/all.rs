@@ -347,7 +347,7 @@ mod tests {
         let project: ProjectOptions = empty.table("project").expect("table");
         // On their own the roles keep their defaults; under `ofd all` the smaller batch.
         assert_eq!(forward.clone().resolve().unwrap().batch_max_documents, 500);
-        assert_eq!(project.clone().resolve().unwrap().batch, 500);
+        assert_eq!(project.clone().resolve().unwrap().batch, 5_000);
         assert_eq!(
             with_background_batch(forward)
                 .resolve()
