@@ -156,6 +156,10 @@ async fn answers(store: &Store, register_id: i64) -> Answers {
         .map(|row| row.expect("export row"))
         .collect()
         .await;
+    let december = tenant
+        .period_figures(one, DECEMBER_DAYS.0, DECEMBER_DAYS.1, 10)
+        .await
+        .expect("figures");
     Answers {
         by_register_and_dates: search(DocumentFilter {
             register_id: Some(register_id),
@@ -184,18 +188,9 @@ async fn answers(store: &Store, register_id: i64) -> Answers {
             .shifts(register_id, None, None, 50)
             .await
             .expect("shifts"),
-        december_days: tenant
-            .daily_figures(one, DECEMBER_DAYS.0, DECEMBER_DAYS.1)
-            .await
-            .expect("days"),
-        december_hours: tenant
-            .hourly_receipts(one, DECEMBER_DAYS.0, DECEMBER_DAYS.1)
-            .await
-            .expect("hours"),
-        december_products: tenant
-            .top_products(one, DECEMBER_DAYS.0, DECEMBER_DAYS.1, 10)
-            .await
-            .expect("products"),
+        december_days: december.days,
+        december_hours: december.hours,
+        december_products: december.top_products,
         export,
     }
 }

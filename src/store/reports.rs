@@ -974,28 +974,9 @@ impl Tenant {
         })
     }
 
-    /// Daily figures in `[from_day, to_day)` summed over the registers in scope (or one).
-    pub async fn daily_figures(
-        &self,
-        which: RegisterSet,
-        from_day: i64,
-        to_day: i64,
-    ) -> Result<Vec<DayFigures>, StoreError> {
-        Ok(self.days_and_hours(which, from_day, to_day).await?.0)
-    }
-
-    /// Receipts per hour of day (24 entries) in `[from_day, to_day)`.
-    pub async fn hourly_receipts(
-        &self,
-        which: RegisterSet,
-        from_day: i64,
-        to_day: i64,
-    ) -> Result<[i64; 24], StoreError> {
-        Ok(self.days_and_hours(which, from_day, to_day).await?.1)
-    }
-
-    /// The daily figures and the receipts per hour of day, from the same daily rows (a day's
-    /// hours are 24 columns of its row, `migrations/postgres/0027`).
+    /// The daily figures in `[from_day, to_day)` summed over the registers in scope (or one),
+    /// and the receipts per hour of day, from the same daily rows (a day's hours are 24 columns
+    /// of its row, `migrations/postgres/0027`).
     async fn days_and_hours(
         &self,
         which: RegisterSet,
