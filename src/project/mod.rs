@@ -138,7 +138,7 @@ pub fn spawn(
                 config.clone(),
                 metrics.clone(),
                 shutdown.clone(),
-                (worker == 0).then(|| yielding.clone()),
+                worker == 0,
                 yielding.clone(),
             )
         });
@@ -154,15 +154,15 @@ pub fn spawn(
 const LARGE_BACKLOG: i64 = 50_000;
 
 /// One worker's loop: step, and pause when there was nothing to do, the step failed, or the
-/// projector steps aside for ingest. The housekeeper (one per process, holding `decides`) also
-/// sweeps for late PostgreSQL commits, measures the lag, and decides from those measures
-/// whether every worker steps aside ([`yield_policy`]).
+/// projector steps aside for ingest. The `housekeeper` (one per process) also sweeps for late
+/// PostgreSQL commits, measures the lag, and decides from those measures whether every worker
+/// steps aside (`yielding`, shared by the process's workers; [`yield_policy`]).
 async fn run_loop(
     projector: Projector,
     config: ProjectConfig,
     metrics: ProjectMetrics,
     shutdown: CancellationToken,
-    decides: Option<Arc<AtomicBool>>,
+    housekeeper: bool,
     yielding: Arc<AtomicBool>,
 ) {
     let poll = Duration::from_millis(config.poll_ms);
@@ -199,7 +199,7 @@ async fn run_loop(
                 }
             }
         };
-        if let Some(decides) = &decides {
+        if housekeeper {
             if projector.backend() == Backend::Postgres && last_sweep.elapsed() >= sweep_every {
                 last_sweep = Instant::now();
                 match projector.sweep(config.sweep_window).await {
@@ -234,7 +234,7 @@ async fn run_loop(
                         Some(None) => {}
                         decision => {
                             let aside = decision.flatten().unwrap_or(false);
-                            if aside != decides.swap(aside, Ordering::Relaxed) {
+                            if aside != yielding.swap(aside, Ordering::Relaxed) {
                                 tracing::debug!(
                                     aside,
                                     unprojected = lag.documents,
