@@ -3,7 +3,9 @@
 mod common;
 
 use common::{count_rows, on_each_backend, ru_document};
-use ofd::store::{Dialect, InsertOutcome, Quarantine, Writer, WriterConfig};
+use ofd::store::{
+    insert_new_documents, Dialect, InsertOutcome, NewDocument, Quarantine, Writer, WriterConfig,
+};
 use sqlx::Row as _;
 
 const FN: &str = "9999078900012345";
@@ -109,6 +111,62 @@ async fn one_outbox_row_per_stored_document_also_in_a_group_commit_with_a_resend
         assert_eq!(count_rows(&db.url, "documents").await, 10);
         drop(writer);
         task.await.unwrap();
+    })
+    .await;
+}
+
+/// A resend storm is settled by the batch: every entry whose key is stored with the same bytes
+/// gets the stored copy's ack from the bulk step, read once per batch; only conflicts and keys
+/// of another dialect are left for the one-at-a-time path.
+#[tokio::test]
+async fn a_batch_settles_its_resends_and_leaves_only_conflicts_to_the_slow_path() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let a = ru_document(FN, 1, b"a");
+        let b = ru_document(FN, 2, b"b");
+        let mut tx = store.begin_write().await.unwrap();
+        let first = insert_new_documents(&mut tx, &[&a, &b]).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(first, vec![Some(InsertOutcome::Stored); 2]);
+
+        let fresh_ack = |mut doc: NewDocument| {
+            doc.ack = b"an ack built for the resend".to_vec();
+            doc
+        };
+        let a_resend = fresh_ack(a.clone());
+        let b_conflict = ru_document(FN, 2, b"b, other bytes");
+        let c = ru_document(FN, 3, b"c");
+        let c_again = fresh_ack(c.clone());
+        let d = ru_document(FN, 4, b"d");
+        let d_conflict = ru_document(FN, 4, b"d, other bytes");
+        let mut kz_same_key = ru_document(FN, 3, b"c");
+        kz_same_key.dialect = Dialect::Kz;
+        let batch = [
+            &a_resend,
+            &b_conflict,
+            &c,
+            &c_again,
+            &d,
+            &d_conflict,
+            &kz_same_key,
+        ];
+        let mut tx = store.begin_write().await.unwrap();
+        let settled = insert_new_documents(&mut tx, &batch).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            settled,
+            vec![
+                Some(InsertOutcome::Duplicate { ack: a.ack.clone() }),
+                None,
+                Some(InsertOutcome::Stored),
+                Some(InsertOutcome::Duplicate { ack: c.ack.clone() }),
+                Some(InsertOutcome::Stored),
+                None,
+                None,
+            ]
+        );
+        assert_eq!(count_rows(&db.url, "documents").await, 4);
+        assert_eq!(count_rows(&db.url, "conflicts").await, 0);
     })
     .await;
 }

@@ -8,7 +8,8 @@
 use std::time::{Duration, Instant};
 
 use ofd::store::{
-    insert_new_documents, ru_doc_key, Dialect, NewDocument, NewOrganisation, NewRegister, Store,
+    insert_new_documents, ru_doc_key, Dialect, InsertOutcome, NewDocument, NewOrganisation,
+    NewRegister, Store,
 };
 use ofd_protocol::ru::container::{ContainerHeader, CONTAINER_TYPE, HEADER_VERSION};
 use ofd_protocol::ru::tlv::Writer;
@@ -269,7 +270,10 @@ pub async fn generate(store: &Store, registers: usize, documents: usize) {
             let mut tx = store.begin_write().await.expect("begin");
             let inserted = insert_new_documents(&mut tx, &refs).await.expect("insert");
             tx.commit().await.expect("commit");
-            stored += inserted.iter().filter(|s| **s).count();
+            stored += inserted
+                .iter()
+                .filter(|s| matches!(s, Some(InsertOutcome::Stored)))
+                .count();
         }
         if register % 100 == 99 {
             eprintln!(

@@ -251,8 +251,9 @@ trait Job: Send {
     fn document(&self) -> Option<&NewDocument> {
         None
     }
-    /// The bulk insert stored [`Job::document`]; `run` is then skipped for this transaction.
-    fn stored_in_bulk(&mut self) {}
+    /// The bulk insert settled [`Job::document`] (stored it, or found it stored with the same
+    /// bytes); `run` is then skipped for this transaction.
+    fn settled_in_bulk(&mut self, _outcome: InsertOutcome) {}
     /// For work that runs grouped ([`TxWork::GROUPED`]): its kind, and how to run every job of
     /// that kind in the batch at once.
     fn group(&self) -> Option<(TypeId, GroupRunner)> {
@@ -331,8 +332,8 @@ impl Job for StoreDocument {
         Some(&self.document)
     }
 
-    fn stored_in_bulk(&mut self) {
-        self.outcome = Some(InsertOutcome::Stored);
+    fn settled_in_bulk(&mut self, outcome: InsertOutcome) {
+        self.outcome = Some(outcome);
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -513,18 +514,19 @@ impl WriterTask {
         }
         .map_err(TxFailure::Begin)?;
         let documents: Vec<&NewDocument> = jobs.iter().filter_map(|j| j.document()).collect();
-        let mut stored = insert_new_documents(&mut tx, &documents)
+        let mut settled = insert_new_documents(&mut tx, &documents)
             .await
             .map_err(TxFailure::Work)?
             .into_iter();
-        // Done: stored in bulk, run alone, or run with its group.
-        let mut done: Vec<bool> = jobs
-            .iter()
-            .map(|job| job.document().is_some() && stored.next().unwrap_or(false))
-            .collect();
-        for (job, in_bulk) in jobs.iter_mut().zip(&done) {
-            if *in_bulk {
-                job.stored_in_bulk();
+        // Done: settled in bulk, run alone, or run with its group.
+        let mut done = vec![false; jobs.len()];
+        for (job, done) in jobs.iter_mut().zip(&mut done) {
+            if job.document().is_none() {
+                continue;
+            }
+            if let Some(outcome) = settled.next().flatten() {
+                job.settled_in_bulk(outcome);
+                *done = true;
             }
         }
         for i in 0..jobs.len() {

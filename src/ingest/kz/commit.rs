@@ -462,8 +462,8 @@ async fn run_all(
             .filter_map(|item| item.document.as_ref())
             .collect();
         let in_bulk = insert_new_documents(conn, &documents).await?;
-        for (document, stored) in documents.iter().zip(in_bulk) {
-            if !stored {
+        for (document, settled) in documents.iter().zip(in_bulk) {
+            if settled.is_none() {
                 insert_document(conn, document).await?;
             }
         }
