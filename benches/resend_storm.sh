@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# A resend storm: registers that resend what they already sent (after an outage, a lost ack).
+# `ofd emulate --resend-check` sends each document, then sends it again with the same bytes and
+# requires the same ack back, so half the frames are resends that the writer settles against the
+# stored copy. REGISTERS x PER documents, all registers in flight, closed loop, ROUNDS times on
+# one store; with BASE=<another ofd binary> each round runs BASE first and then OFD, on the same
+# store and fresh seeds, so the ratio survives a noisy machine.
+# Prints per run: documents acked/s, exchange p99, resends answered identically, and the
+# server's CPU (user + system) per frame.
+# Usage: OFD=target/release/ofd [BASE=/tmp/ofd-old] [DB=postgres://…/db] \
+#        benches/resend_storm.sh [registers] [per register] [rounds]
+# DB defaults to a fresh SQLite file; a PostgreSQL database must exist (it is migrated).
+set -euo pipefail
+export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0
+cd "$(dirname "$0")/.."
+OFD=$(realpath "${OFD:-target/release/ofd}")
+BASE=${BASE:+$(realpath "$BASE")}
+REGISTERS=${1:-1000}
+PER=${2:-20}
+ROUNDS=${3:-2}
+WORK=$(mktemp -d)
+export RUST_LOG=warn
+ulimit -n 20000
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+DB=${DB:-"sqlite://$WORK/ofd.db"}
+"$OFD" migrate --database "$DB" >/dev/null
+TICK=$(getconf CLK_TCK)
+echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git rev-parse --short HEAD)"
+
+run() { # binary, seed
+    local bin=$1 seed=$2 ingest metrics server c0 c1 summary
+    ingest=$(port); metrics=$(port)
+    "$bin" serve --listen "127.0.0.1:$ingest" --metrics-listen "127.0.0.1:$metrics" \
+        --database "$DB" --accept-unregistered true --source-rate 0 2>/dev/null &
+    server=$!
+    sleep 1
+    c0=$(awk '{print $14 + $15}' "/proc/$server/stat")
+    summary=$("$bin" emulate --target "127.0.0.1:$ingest" --dialect ru --registers "$REGISTERS" \
+        --documents-per-register "$PER" --concurrency "$REGISTERS" --seed "$seed" \
+        --resend-check --json 2>/dev/null | tail -1)
+    c1=$(awk '{print $14 + $15}' "/proc/$server/stat")
+    kill "$server"; wait "$server" 2>/dev/null || true
+    python3 -c "
+import json, sys
+d = json.loads(sys.argv[1])
+frames = 2 * d['acked']
+print(f\"{sys.argv[2]}: {d['acked_per_s']:.0f} documents/s, exchange p99 \"
+      f\"{d['exchange_latency_ms']['p99']:.0f} ms, resends identical \"
+      f\"{d['resend_checks']['identical']} of {d['acked']}, server CPU per frame \"
+      f\"{($c1 - $c0) / $TICK / frames * 1e6:.0f} us\")
+" "$summary" "$(basename "$bin")"
+}
+
+seed=$((RANDOM * 1000))
+for round in $(seq 1 "$ROUNDS"); do
+    if [ -n "$BASE" ]; then
+        seed=$((seed + 1)); run "$BASE" "$seed"
+    fi
+    seed=$((seed + 1)); run "$OFD" "$seed"
+done
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
