@@ -112,22 +112,42 @@ impl Browser {
     /// click that submits a form, the old page's elements are still there for a moment: a
     /// count taken at once may be the old page's, or the new page's before it has rendered.
     pub async fn expect_count(&self, selector: &str, expected: usize) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let found = self
-                .driver
-                .find_all(Locator::Css(selector))
-                .await
-                .map(|all| all.len())
-                .unwrap_or(usize::MAX);
-            if found == expected {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
+        let found = self
+            .poll_until(
+                async || {
+                    self.driver
+                        .find_all(Locator::Css(selector))
+                        .await
+                        .map(|all| all.len())
+                        .unwrap_or(usize::MAX)
+                },
+                |found| *found == expected,
+            )
+            .await;
+        if let Err(found) = found {
+            panic!(
                 "{found} elements match {selector:?}, not {expected}\n{}",
                 self.source().await
             );
+        }
+    }
+
+    /// Read the page with `read` every 100 ms until `done` holds for a reading (`Ok` with it) or
+    /// 10 s have passed (`Err` with the last reading): the one wait of the `expect_*` helpers.
+    async fn poll_until<T>(
+        &self,
+        read: impl AsyncFn() -> T,
+        done: impl Fn(&T) -> bool,
+    ) -> Result<T, T> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let reading = read().await;
+            if done(&reading) {
+                return Ok(reading);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(reading);
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -181,38 +201,26 @@ impl Browser {
 
     /// Wait (up to 10 s, as a page loads after a click) until the `h1` is `expected`.
     pub async fn expect_title(&self, expected: &str) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let title = self.title_now().await;
-            if title == expected {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "h1 {title:?}, not {expected:?}\n{}",
-                self.source().await
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let title = self
+            .poll_until(async || self.title_now().await, |title| title == expected)
+            .await;
+        if let Err(title) = title {
+            panic!("h1 {title:?}, not {expected:?}\n{}", self.source().await);
         }
     }
 
     /// Wait (up to 10 s) until the page's text contains `expected`; the text.
     pub async fn expect_text(&self, expected: &str) -> String {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let text = match self.driver.find(Locator::Css("body")).await {
-                Ok(body) => body.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            };
-            if text.contains(expected) {
-                return text;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no {expected:?} in the page:\n{text}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let text = self
+            .poll_until(
+                async || match self.driver.find(Locator::Css("body")).await {
+                    Ok(body) => body.text().await.unwrap_or_default(),
+                    Err(_) => String::new(),
+                },
+                |text| text.contains(expected),
+            )
+            .await;
+        text.unwrap_or_else(|text| panic!("no {expected:?} in the page:\n{text}"))
     }
 
     async fn title_now(&self) -> String {
