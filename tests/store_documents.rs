@@ -115,11 +115,12 @@ async fn one_outbox_row_per_stored_document_also_in_a_group_commit_with_a_resend
     .await;
 }
 
-/// A resend storm is settled by the batch: every entry whose key is stored with the same bytes
-/// gets the stored copy's ack from the bulk step, read once per batch; only conflicts and keys
-/// of another dialect are left for the one-at-a-time path.
+/// A resend storm is settled by the batch: every entry whose key is stored gets the stored
+/// copy's ack from the bulk step, read once per batch; a conflicting copy is kept in
+/// `conflicts` once however often it comes; only a key another dialect's entry took is left
+/// for the one-at-a-time path.
 #[tokio::test]
-async fn a_batch_settles_its_resends_and_leaves_only_conflicts_to_the_slow_path() {
+async fn a_batch_settles_its_resends_and_conflicts_as_one_at_a_time_would() {
     on_each_backend(|db| async move {
         let store = db.open().await;
         let a = ru_document(FN, 1, b"a");
@@ -149,6 +150,7 @@ async fn a_batch_settles_its_resends_and_leaves_only_conflicts_to_the_slow_path(
             &d,
             &d_conflict,
             &kz_same_key,
+            &b_conflict,
         ];
         let mut tx = store.begin_write().await.unwrap();
         let settled = insert_new_documents(&mut tx, &batch).await.unwrap();
@@ -157,16 +159,44 @@ async fn a_batch_settles_its_resends_and_leaves_only_conflicts_to_the_slow_path(
             settled,
             vec![
                 Some(InsertOutcome::Duplicate { ack: a.ack.clone() }),
-                None,
+                Some(InsertOutcome::Conflict { ack: b.ack.clone() }),
                 Some(InsertOutcome::Stored),
                 Some(InsertOutcome::Duplicate { ack: c.ack.clone() }),
                 Some(InsertOutcome::Stored),
+                Some(InsertOutcome::Conflict { ack: d.ack.clone() }),
                 None,
-                None,
+                Some(InsertOutcome::Conflict { ack: b.ack.clone() }),
             ]
         );
         assert_eq!(count_rows(&db.url, "documents").await, 4);
-        assert_eq!(count_rows(&db.url, "conflicts").await, 0);
+        let kept = |db_url: String| async move {
+            sqlx::any::install_default_drivers();
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&db_url)
+                .await
+                .unwrap();
+            let rows = sqlx::query("SELECT doc_key, raw FROM conflicts ORDER BY doc_key")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+            rows.iter()
+                .map(|r| (r.get::<String, _>("doc_key"), r.get::<Vec<u8>, _>("raw")))
+                .collect::<Vec<_>>()
+        };
+        let expected = vec![
+            (b_conflict.doc_key.clone(), b_conflict.raw.clone()),
+            (d_conflict.doc_key.clone(), d_conflict.raw.clone()),
+        ];
+        assert_eq!(kept(db.url.clone()).await, expected, "one row per copy");
+
+        // The same conflicting copy again, alone in a later batch: still one row for it.
+        let mut tx = store.begin_write().await.unwrap();
+        let again = insert_new_documents(&mut tx, &[&d_conflict]).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            again,
+            vec![Some(InsertOutcome::Conflict { ack: d.ack.clone() })]
+        );
+        assert_eq!(kept(db.url.clone()).await, expected, "kept once");
     })
     .await;
 }

@@ -4,10 +4,11 @@
 //! RETURNING`: the common case (a new document) costs no read. The group-commit writer stores a
 //! whole batch of new documents with a few multi-row statements ([`insert_new_documents`]), since
 //! on SQLite each statement is a round trip to the driver's worker thread and that round trip,
-//! not the row, was the cost. Only when a key already exists do we read the stored row
-//! ([`insert_document`]), to tell a resend (identical raw bytes: answer with the stored ack) from
-//! a conflict (different bytes: keep the newcomer in `conflicts`, answer with the stored ack,
-//! never overwrite).
+//! not the row, was the cost. Only when a key already exists do we read the stored row — for
+//! the whole batch at once in the writer ([`insert_new_documents`]: resends come in storms), or
+//! alone ([`insert_document`]) — to tell a resend (identical raw bytes: answer with the stored
+//! ack) from a conflict (different bytes: keep the newcomer in `conflicts`, answer with the
+//! stored ack, never overwrite).
 //!
 //! What a row holds of the document is the bytes the register sent (`raw`) and the ack it got;
 //! its JSON is not stored but printed from `raw` by whoever reads it ([`document_json`]): the
@@ -141,27 +142,7 @@ pub async fn insert_document(
     }
 
     // A register that keeps resending the same conflicting copy leaves one conflicts row.
-    let already_kept = sqlx::query(
-        "SELECT id FROM conflicts WHERE dialect = $1 AND doc_key = $2 AND raw = $3 LIMIT 1",
-    )
-    .bind(dialect)
-    .bind(doc.doc_key.as_str())
-    .bind(doc.raw.as_slice())
-    .fetch_optional(&mut *conn)
-    .await?;
-    if already_kept.is_none() {
-        sqlx::query(
-            "INSERT INTO conflicts (dialect, doc_key, received_at, peer, raw) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(dialect)
-        .bind(doc.doc_key.as_str())
-        .bind(doc.received_at)
-        .bind(doc.peer.as_deref())
-        .bind(doc.raw.as_slice())
-        .execute(&mut *conn)
-        .await?;
-    }
+    keep_conflicts(conn, doc.dialect, &[doc]).await?;
     Ok(InsertOutcome::Conflict { ack })
 }
 
@@ -303,16 +284,21 @@ fn bind_no_document<'q>(
 }
 
 /// Insert every document of `docs` whose key is new, with multi-row statements, on `conn`
-/// (inside the caller's transaction), and settle the resends among the rest the same way.
-/// Returns, per input, what became of it: `Stored` by this call; `Duplicate` — its key was
-/// stored before (or by an earlier entry of `docs`) with these same bytes, and this is that
-/// copy's ack; `None` — its key holds different bytes (a conflict, rare), or was not found
-/// (removed meanwhile): such an entry must go through [`insert_document`] afterwards.
+/// (inside the caller's transaction), and settle the rest the same way, with the outcomes
+/// [`insert_document`] gives one at a time. Returns, per input, what became of it: `Stored` by
+/// this call; `Duplicate` — its key was stored before (or by an earlier entry of `docs`) with
+/// these same bytes, and this is that copy's ack; `Conflict` — its key holds other bytes: the
+/// newcomer is in `conflicts` (once per distinct copy: [`keep_conflicts`]) and
+/// this is the stored copy's ack; `None` — its key was not found under its dialect (another
+/// dialect's entry of `docs` took the key in the bulk insert, or the row was removed
+/// meanwhile): such an entry must go through [`insert_document`] afterwards.
 ///
 /// Resends come in storms (a fleet reconnecting after an outage resends what it could not get
-/// acked), and each used to cost its own insert and read inside the writer's transaction, one
-/// after another: on PostgreSQL 2,263 resends/s against 11,700 new documents/s. Their stored
-/// copies are now read with one statement per [`ROWS_PER_STATEMENT`] keys ([`stored_copies`]).
+/// acked; a test lab's emulators reuse drive numbers), and each used to cost two (a resend) or
+/// four (a conflict) statements inside the writer's transaction, one after another: on
+/// PostgreSQL 2,263 resends/s and 1,850 conflicts/s against 11,700 new documents/s. The stored
+/// copies are now read with one statement per [`ROWS_PER_STATEMENT`] keys ([`stored_copies`]),
+/// and the conflicts kept with two more ([`keep_conflicts`]).
 pub async fn insert_new_documents(
     conn: &mut AnyConnection,
     docs: &[&NewDocument],
@@ -355,14 +341,88 @@ pub async fn insert_new_documents(
         }
         let keys: Vec<&str> = rest.iter().map(|&i| docs[i].doc_key.as_str()).collect();
         let copies = stored_copies(conn, dialect, &keys).await?;
+        let mut conflicting = Vec::new();
         for i in rest {
-            outcomes[i] = copies
-                .get(docs[i].doc_key.as_str())
-                .filter(|(raw, _)| *raw == docs[i].raw)
-                .map(|(_, ack)| InsertOutcome::Duplicate { ack: ack.clone() });
+            let Some((raw, ack)) = copies.get(docs[i].doc_key.as_str()) else {
+                continue;
+            };
+            let ack = ack.clone();
+            outcomes[i] = Some(if *raw == docs[i].raw {
+                InsertOutcome::Duplicate { ack }
+            } else {
+                conflicting.push(docs[i]);
+                InsertOutcome::Conflict { ack }
+            });
+        }
+        if !conflicting.is_empty() {
+            keep_conflicts(conn, dialect, &conflicting).await?;
         }
     }
     Ok(outcomes)
+}
+
+/// Keep each distinct copy among `docs` (all of `dialect`, each under a key stored with other
+/// bytes) in `conflicts` unless it is there already: one read of the keys' kept copies, then
+/// the new ones in multi-row inserts.
+async fn keep_conflicts(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    docs: &[&NewDocument],
+) -> Result<(), sqlx::Error> {
+    let style = Placeholders::of(conn);
+    let mut kept: HashSet<(String, Vec<u8>)> = HashSet::new();
+    let keys: Vec<&str> = docs.iter().map(|d| d.doc_key.as_str()).collect();
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        let rows = bucket(chunk.len());
+        let sql = format!(
+            "SELECT doc_key, raw FROM conflicts WHERE dialect = {} AND doc_key IN ({})",
+            style.nth(1),
+            (2..rows + 2)
+                .map(|n| style.nth(n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let query = chunk
+            .iter()
+            .fold(sqlx::query(&sql).bind(dialect.as_str()), |q, key| {
+                q.bind(*key)
+            });
+        let query = (chunk.len()..rows).fold(query, |q, _| q.bind(None::<&str>));
+        for row in query.fetch_all(&mut *conn).await? {
+            kept.insert((row.try_get("doc_key")?, row.try_get("raw")?));
+        }
+    }
+    let mut new: Vec<&NewDocument> = Vec::new();
+    for doc in docs {
+        if kept.insert((doc.doc_key.clone(), doc.raw.clone())) {
+            new.push(doc);
+        }
+    }
+    for chunk in new.chunks(ROWS_PER_STATEMENT) {
+        let rows = bucket(chunk.len());
+        let sql = format!(
+            "INSERT INTO conflicts (dialect, doc_key, received_at, peer, raw) \
+             SELECT v.column1, v.column2, v.column3, v.column4, v.column5 FROM (VALUES {}) AS v \
+             WHERE v.column2 IS NOT NULL",
+            style.tuples(rows, 5, 1)
+        );
+        let query = chunk.iter().fold(sqlx::query(&sql), |q, doc| {
+            q.bind(dialect.as_str())
+                .bind(doc.doc_key.as_str())
+                .bind(doc.received_at)
+                .bind(doc.peer.as_deref())
+                .bind(doc.raw.as_slice())
+        });
+        let query = (chunk.len()..rows).fold(query, |q, _| {
+            q.bind(None::<&str>)
+                .bind(None::<&str>)
+                .bind(None::<i64>)
+                .bind(None::<&str>)
+                .bind(None::<&[u8]>)
+        });
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// The stored `(raw, ack)` of each of `keys` under `dialect` that exists, read with one
