@@ -7,6 +7,10 @@
 # store and fresh seeds, so the ratio survives a noisy machine.
 # Prints per run: documents acked/s, exchange p99, resends answered identically, and the
 # server's CPU (user + system) per frame.
+# CONFLICTS=1: a conflict storm instead — one run stores a seed's documents first, then every
+# run sends that seed's keys again without --resend-check; the emulator stamps each document
+# with the time it is made, so every frame is a conflict (same key, other bytes), kept in
+# `conflicts` and answered with the stored ack (CPU per frame is then per document).
 # Usage: OFD=target/release/ofd [BASE=/tmp/ofd-old] [DB=postgres://…/db] \
 #        benches/resend_storm.sh [registers] [per register] [rounds]
 # DB defaults to a fresh SQLite file; a PostgreSQL database must exist (it is migrated).
@@ -36,15 +40,17 @@ run() { # binary, seed
     server=$!
     sleep 1
     c0=$(awk '{print $14 + $15}' "/proc/$server/stat")
+    local check=(--resend-check)
+    [ -n "${CONFLICTS:-}" ] && check=()
     summary=$("$bin" emulate --target "127.0.0.1:$ingest" --dialect ru --registers "$REGISTERS" \
         --documents-per-register "$PER" --concurrency "$REGISTERS" --seed "$seed" \
-        --resend-check --json 2>/dev/null | tail -1)
+        "${check[@]}" --json 2>/dev/null | tail -1)
     c1=$(awk '{print $14 + $15}' "/proc/$server/stat")
     kill "$server"; wait "$server" 2>/dev/null || true
     python3 -c "
 import json, sys
 d = json.loads(sys.argv[1])
-frames = 2 * d['acked']
+frames = d['frames_sent'] + d['resend_checks']['identical'] + d['resend_checks']['different']
 print(f\"{sys.argv[2]}: {d['acked_per_s']:.0f} documents/s, exchange p99 \"
       f\"{d['exchange_latency_ms']['p99']:.0f} ms, resends identical \"
       f\"{d['resend_checks']['identical']} of {d['acked']}, server CPU per frame \"
@@ -53,10 +59,14 @@ print(f\"{sys.argv[2]}: {d['acked_per_s']:.0f} documents/s, exchange p99 \"
 }
 
 seed=$((RANDOM * 1000))
+if [ -n "${CONFLICTS:-}" ]; then
+    echo -n "stored first: "; run "$OFD" "$seed"
+fi
+next_seed() { [ -n "${CONFLICTS:-}" ] || seed=$((seed + 1)); }
 for round in $(seq 1 "$ROUNDS"); do
     if [ -n "$BASE" ]; then
-        seed=$((seed + 1)); run "$BASE" "$seed"
+        next_seed; run "$BASE" "$seed"
     fi
-    seed=$((seed + 1)); run "$OFD" "$seed"
+    next_seed; run "$OFD" "$seed"
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
