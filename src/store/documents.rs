@@ -29,7 +29,7 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Row as _};
 
-use super::placeholders::{bucket, Placeholders};
+use super::placeholders::{bucket, Placeholders, StatementTexts};
 use super::tx_work::TxWork;
 use super::{Dialect, StoreError};
 
@@ -181,37 +181,18 @@ const INSERT_HEAD: &str = "INSERT INTO documents (dialect, doc_key, fn_number, f
 const INSERT_TAIL: &str = "ON CONFLICT DO NOTHING";
 
 /// `INSERT … SELECT … FROM (VALUES (…), …) … RETURNING doc_key` for `rows` rows (a [`bucket`]
-/// size up to [`ROWS_PER_STATEMENT`]), built once per placeholder style and size. The rows
-/// beyond the documents bound are all NULL and left out by the WHERE: a few shapes stay in
-/// sqlx's prepared-statement cache where one per batch size did not.
-fn bulk_insert(style: Placeholders, rows: usize) -> &'static str {
-    static NUMBERED: LazyLock<Vec<String>> = LazyLock::new(|| bulk_inserts(Placeholders::Numbered));
-    static POSITIONAL: LazyLock<Vec<String>> =
-        LazyLock::new(|| bulk_inserts(Placeholders::Positional));
-    let table = match style {
-        Placeholders::Numbered => &NUMBERED,
-        Placeholders::Positional => &POSITIONAL,
-    };
-    table[rows - 1].as_str()
-}
-
-/// Index `n - 1` holds the statement for `n` rows where `n` is a bucket size, else nothing.
-fn bulk_inserts(style: Placeholders) -> Vec<String> {
+/// size up to [`ROWS_PER_STATEMENT`]). The rows beyond the documents bound are all NULL and
+/// left out by the WHERE: a few shapes stay in sqlx's prepared-statement cache where one per
+/// batch size did not.
+static BULK_INSERT: StatementTexts = StatementTexts::new(|style, rows| {
     let columns: Vec<String> = (1..=COLUMNS).map(|c| format!("v.column{c}")).collect();
-    (1..=ROWS_PER_STATEMENT)
-        .map(|rows| {
-            if bucket(rows) != rows {
-                return String::new();
-            }
-            format!(
-                "{INSERT_HEAD} SELECT {} FROM (VALUES {}) AS v \
-                 WHERE v.column2 IS NOT NULL {INSERT_TAIL} RETURNING doc_key",
-                columns.join(", "),
-                style.tuples(rows, COLUMNS, 1)
-            )
-        })
-        .collect()
-}
+    format!(
+        "{INSERT_HEAD} SELECT {} FROM (VALUES {}) AS v \
+         WHERE v.column2 IS NOT NULL {INSERT_TAIL} RETURNING doc_key",
+        columns.join(", "),
+        style.tuples(rows, COLUMNS, 1)
+    )
+});
 
 /// The one-row insert of [`insert_document`].
 static SINGLE_INSERT: LazyLock<String> = LazyLock::new(|| {
@@ -314,7 +295,7 @@ pub async fn insert_new_documents(
     let style = Placeholders::of(conn);
     for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
         let rows = bucket(chunk.len());
-        let sql = bulk_insert(style, rows);
+        let sql = BULK_INSERT.get(style, rows);
         let query = chunk
             .iter()
             .fold(sqlx::query(sql), |query, &i| bind_document(query, docs[i]));
@@ -374,19 +355,10 @@ async fn keep_conflicts(
     let keys: Vec<&str> = docs.iter().map(|d| d.doc_key.as_str()).collect();
     for chunk in keys.chunks(ROWS_PER_STATEMENT) {
         let rows = bucket(chunk.len());
-        let sql = format!(
-            "SELECT doc_key, raw FROM conflicts WHERE dialect = {} AND doc_key IN ({})",
-            style.nth(1),
-            (2..rows + 2)
-                .map(|n| style.nth(n))
-                .collect::<Vec<_>>()
-                .join(", ")
+        let query = chunk.iter().fold(
+            sqlx::query(KEPT_CONFLICTS.get(style, rows)).bind(dialect.as_str()),
+            |q, key| q.bind(*key),
         );
-        let query = chunk
-            .iter()
-            .fold(sqlx::query(&sql).bind(dialect.as_str()), |q, key| {
-                q.bind(*key)
-            });
         let query = (chunk.len()..rows).fold(query, |q, _| q.bind(None::<&str>));
         for row in query.fetch_all(&mut *conn).await? {
             kept.insert((row.try_get("doc_key")?, row.try_get("raw")?));
@@ -400,19 +372,15 @@ async fn keep_conflicts(
     }
     for chunk in new.chunks(ROWS_PER_STATEMENT) {
         let rows = bucket(chunk.len());
-        let sql = format!(
-            "INSERT INTO conflicts (dialect, doc_key, received_at, peer, raw) \
-             SELECT v.column1, v.column2, v.column3, v.column4, v.column5 FROM (VALUES {}) AS v \
-             WHERE v.column2 IS NOT NULL",
-            style.tuples(rows, 5, 1)
-        );
-        let query = chunk.iter().fold(sqlx::query(&sql), |q, doc| {
-            q.bind(dialect.as_str())
-                .bind(doc.doc_key.as_str())
-                .bind(doc.received_at)
-                .bind(doc.peer.as_deref())
-                .bind(doc.raw.as_slice())
-        });
+        let query = chunk
+            .iter()
+            .fold(sqlx::query(NEW_CONFLICTS.get(style, rows)), |q, doc| {
+                q.bind(dialect.as_str())
+                    .bind(doc.doc_key.as_str())
+                    .bind(doc.received_at)
+                    .bind(doc.peer.as_deref())
+                    .bind(doc.raw.as_slice())
+            });
         let query = (chunk.len()..rows).fold(query, |q, _| {
             q.bind(None::<&str>)
                 .bind(None::<&str>)
@@ -437,7 +405,7 @@ async fn stored_copies(
     let mut copies = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(ROWS_PER_STATEMENT) {
         let rows = bucket(chunk.len());
-        let sql = stored_copies_sql(style, rows);
+        let sql = STORED_COPIES.get(style, rows);
         let query = chunk
             .iter()
             .fold(sqlx::query(sql).bind(dialect.as_str()), |q, key| {
@@ -454,50 +422,48 @@ async fn stored_copies(
     Ok(copies)
 }
 
-/// [`stored_copies`]' statement for `rows` keys (a [`bucket`] size), built once per style and
-/// size: `$1` the dialect, `$2…` the keys.
-fn stored_copies_sql(style: Placeholders, rows: usize) -> &'static str {
-    static NUMBERED: LazyLock<Vec<String>> =
-        LazyLock::new(|| stored_copies_texts(Placeholders::Numbered));
-    static POSITIONAL: LazyLock<Vec<String>> =
-        LazyLock::new(|| stored_copies_texts(Placeholders::Positional));
-    let table = match style {
-        Placeholders::Numbered => &NUMBERED,
-        Placeholders::Positional => &POSITIONAL,
-    };
-    table[rows - 1].as_str()
-}
+/// [`stored_copies`]' statement for `rows` keys (a [`bucket`] size): `$1` the dialect, `$2…`
+/// the keys.
+static STORED_COPIES: StatementTexts = StatementTexts::new(|style, rows| match style {
+    Placeholders::Positional => format!(
+        "SELECT doc_key, raw, ack FROM documents WHERE dialect = ? AND doc_key IN ({})",
+        vec!["?"; rows].join(", ")
+    ),
+    // One probe of the primary key per key, forced: before `document_keys` has statistics (a
+    // fresh or bulk-loaded store) the planner guessed a third of the table for a 64-key
+    // `IN (…)` and scanned all of it (220 ms at 1M documents), and for a plain join of the keys
+    // it filtered the whole table (4.5 s). The LATERAL subquery with `OFFSET 0` cannot be
+    // pulled up, so each key is its own index lookup (14 ms for 64 keys on pages not in
+    // memory).
+    Placeholders::Numbered => format!(
+        "SELECT k.doc_key, d.raw, d.ack FROM (VALUES {}) AS v (doc_key) \
+         CROSS JOIN LATERAL (SELECT document_id, received_at, doc_key \
+         FROM document_keys WHERE dialect = $1 AND doc_key = v.doc_key OFFSET 0) k \
+         JOIN documents d ON d.id = k.document_id AND d.received_at = k.received_at",
+        style.tuples(rows, 1, 2)
+    ),
+});
 
-/// Index `n - 1` holds the statement for `n` keys where `n` is a bucket size, else nothing.
-fn stored_copies_texts(style: Placeholders) -> Vec<String> {
-    (1..=ROWS_PER_STATEMENT)
-        .map(|rows| {
-            if bucket(rows) != rows {
-                return String::new();
-            }
-            match style {
-                Placeholders::Positional => format!(
-                    "SELECT doc_key, raw, ack FROM documents \
-                     WHERE dialect = ? AND doc_key IN ({})",
-                    vec!["?"; rows].join(", ")
-                ),
-                // One probe of the primary key per key, forced: before `document_keys` has
-                // statistics (a fresh or bulk-loaded store) the planner guessed a third of the
-                // table for a 64-key `IN (…)` and scanned all of it (220 ms at 1M documents),
-                // and for a plain join of the keys it filtered the whole table (4.5 s). The
-                // LATERAL subquery with `OFFSET 0` cannot be pulled up, so each key is its own
-                // index lookup (14 ms for 64 keys on pages not in memory).
-                Placeholders::Numbered => format!(
-                    "SELECT k.doc_key, d.raw, d.ack FROM (VALUES {}) AS v (doc_key) \
-                     CROSS JOIN LATERAL (SELECT document_id, received_at, doc_key \
-                     FROM document_keys WHERE dialect = $1 AND doc_key = v.doc_key OFFSET 0) k \
-                     JOIN documents d ON d.id = k.document_id AND d.received_at = k.received_at",
-                    style.tuples(rows, 1, 2)
-                ),
-            }
-        })
-        .collect()
-}
+/// [`keep_conflicts`]' read of the copies kept under `rows` keys: `$1` the dialect, `$2…` the
+/// keys.
+static KEPT_CONFLICTS: StatementTexts = StatementTexts::new(|style, rows| {
+    let keys: Vec<String> = (2..rows + 2).map(|n| style.nth(n)).collect();
+    format!(
+        "SELECT doc_key, raw FROM conflicts WHERE dialect = {} AND doc_key IN ({})",
+        style.nth(1),
+        keys.join(", ")
+    )
+});
+
+/// [`keep_conflicts`]' insert of `rows` copies (padding rows are all NULL and left out).
+static NEW_CONFLICTS: StatementTexts = StatementTexts::new(|style, rows| {
+    format!(
+        "INSERT INTO conflicts (dialect, doc_key, received_at, peer, raw) \
+         SELECT v.column1, v.column2, v.column3, v.column4, v.column5 FROM (VALUES {}) AS v \
+         WHERE v.column2 IS NOT NULL",
+        style.tuples(rows, 5, 1)
+    )
+});
 
 /// A frame a fiscal drive or register signed that was not taken as a document — its fiscal sign
 /// does not verify, the decoder refuses its document, a cross-check or the register check

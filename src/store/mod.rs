@@ -133,7 +133,7 @@ pub use identity::{
     TokenPurpose, User, UserStatus,
 };
 pub use organisations::{NewOrganisation, Organisation, OrganisationPatch};
-pub use placeholders::{bucket, Placeholders};
+pub use placeholders::{bucket, Placeholders, StatementTexts};
 pub use quarantine::{QuarantineFilter, QuarantineRow, Resolved};
 pub use register_lifecycle::{Change, DeregistrationReason, Lifecycle};
 pub use registers::{

@@ -6,6 +6,9 @@
 //! cost of a bulk insert in the profiles (RU documents, then the KZ batch commit). So SQLite
 //! statements use positional `?`, bound in the order they appear in the text.
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
 use sqlx::AnyConnection;
 
 /// Placeholder style of the statement text.
@@ -70,6 +73,34 @@ pub fn bucket(n: usize) -> usize {
     }
 }
 
+/// The texts of one multi-row statement, built on first use for each placeholder style and
+/// [`bucket`] size and kept for the life of the process (at most 2 × 18 of them up to 512
+/// rows): a batch does not format its statement again, and sqlx's prepared-statement cache
+/// sees the same few texts. The one way the store's multi-row statements are kept.
+pub struct StatementTexts {
+    build: fn(Placeholders, usize) -> String,
+    built: Mutex<BTreeMap<(bool, usize), &'static str>>,
+}
+
+impl StatementTexts {
+    /// Texts that `build(style, rows)` writes.
+    pub const fn new(build: fn(Placeholders, usize) -> String) -> Self {
+        StatementTexts {
+            build,
+            built: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The text for `rows` rows (a [`bucket`] size) in `style`.
+    pub fn get(&self, style: Placeholders, rows: usize) -> &'static str {
+        debug_assert_eq!(bucket(rows), rows, "a bucket size");
+        let mut built = self.built.lock().unwrap_or_else(|p| p.into_inner());
+        built
+            .entry((style == Placeholders::Numbered, rows))
+            .or_insert_with(|| Box::leak((self.build)(style, rows).into_boxed_str()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +110,20 @@ mod tests {
         assert_eq!(Placeholders::Numbered.tuples(2, 2, 3), "($3, $4), ($5, $6)");
         assert_eq!(Placeholders::Positional.tuples(2, 2, 3), "(?, ?), (?, ?)");
         assert_eq!(Placeholders::Numbered.nth(7), "$7");
+    }
+
+    #[test]
+    fn statement_texts_are_built_once_per_style_and_size() {
+        static TEXTS: StatementTexts =
+            StatementTexts::new(|style, rows| format!("VALUES {}", style.tuples(rows, 1, 1)));
+        let first = TEXTS.get(Placeholders::Numbered, 2);
+        assert_eq!(first, "VALUES ($1), ($2)");
+        assert!(std::ptr::eq(first, TEXTS.get(Placeholders::Numbered, 2)));
+        assert_eq!(TEXTS.get(Placeholders::Positional, 2), "VALUES (?), (?)");
+        assert_eq!(
+            TEXTS.get(Placeholders::Numbered, 4),
+            "VALUES ($1), ($2), ($3), ($4)"
+        );
     }
 
     #[test]

@@ -35,7 +35,7 @@ use super::local_time::naive_secs;
 use super::state::{Exchange, KzState};
 use crate::store::{
     bucket, insert_document, insert_new_documents, insert_quarantine, NewDocument, Placeholders,
-    Quarantine, StoreError, TxWork,
+    Quarantine, StatementTexts, StoreError, TxWork,
 };
 
 const STATE_COLUMNS: &str = "version, last_reqnum, last_token, last_command, last_response, \
@@ -325,32 +325,11 @@ fn value_columns(n: usize) -> String {
         .join(", ")
 }
 
-/// Which multi-row statement of [`run_all`].
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-enum Shape {
-    Tickets,
-    States,
-    Tokens,
-}
-
-/// The text of `shape` for `rows` rows in `style` (`rows` a [`bucket`]: the rest of the rows
-/// bound are all-NULL ones that no statement takes, their WHERE being NULL), built once per
-/// process (at most 3 × 2 × 18 of them).
-fn statement(shape: Shape, style: Placeholders, rows: usize) -> &'static str {
-    type Texts = std::collections::HashMap<(Shape, bool, usize), &'static str>;
-    static TEXTS: std::sync::LazyLock<std::sync::Mutex<Texts>> =
-        std::sync::LazyLock::new(Default::default);
-    let key = (shape, style == Placeholders::Numbered, rows);
-    let mut texts = TEXTS.lock().unwrap_or_else(|p| p.into_inner());
-    texts.entry(key).or_insert_with(|| {
-        let text = match shape {
-            Shape::Tickets => tickets_sql(style, rows),
-            Shape::States => states_sql(style, rows),
-            Shape::Tokens => tokens_sql(style, rows),
-        };
-        Box::leak(text.into_boxed_str())
-    })
-}
+/// The multi-row statements of [`run_all`], per style and [`bucket`] size (the rest of the
+/// rows bound are all-NULL ones that no statement takes, their WHERE being NULL).
+static TICKETS: StatementTexts = StatementTexts::new(tickets_sql);
+static STATES: StatementTexts = StatementTexts::new(states_sql);
+static TOKENS: StatementTexts = StatementTexts::new(tokens_sql);
 
 /// The exchanges of one batch in a few multi-row statements, with the effect of
 /// [`KzCommit::run`] on each in turn. Every statement is a hand-off to the driver's thread, so
@@ -522,7 +501,7 @@ async fn insert_tickets(
     conn: &mut AnyConnection,
 ) -> Result<std::collections::HashSet<String>, sqlx::Error> {
     let rows = bucket(with_ticket.len());
-    let sql = statement(Shape::Tickets, Placeholders::of(conn), rows);
+    let sql = TICKETS.get(Placeholders::of(conn), rows);
     let mut query = sqlx::query(sql);
     for &i in with_ticket {
         let item = items[i];
@@ -590,7 +569,7 @@ async fn write_states(
     conn: &mut AnyConnection,
 ) -> Result<std::collections::HashSet<i64>, sqlx::Error> {
     let rows = bucket(candidates.len());
-    let sql = statement(Shape::States, Placeholders::of(conn), rows);
+    let sql = STATES.get(Placeholders::of(conn), rows);
     let mut query = sqlx::query(sql);
     for &i in candidates {
         query = bind_state(query, items[i])?;
@@ -716,7 +695,7 @@ async fn rotate_tokens(live: &[&KzCommit], conn: &mut AnyConnection) -> Result<(
         .unwrap_or_default();
     let n = rotations.len();
     let rows = bucket(n);
-    let sql = statement(Shape::Tokens, Placeholders::of(conn), rows);
+    let sql = TOKENS.get(Placeholders::of(conn), rows);
     let padding = rows - n;
     let mut query = sqlx::query(sql);
     for (system_id, _, new) in &rotations {
