@@ -154,6 +154,56 @@ async fn kz_registers_get_unique_system_ids_and_tokens() {
     .await;
 }
 
+/// A fleet registered together gets neighbouring system ids, so its registers share index pages
+/// (`store::upward_run`); an id found taken sends the run elsewhere and the register is still
+/// added.
+#[tokio::test]
+async fn kz_system_ids_run_upwards_and_step_over_a_taken_one() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let mut ids = Vec::new();
+        for _ in 0..20 {
+            let added = store
+                .add_register(Dialect::Kz, NewRegister::default())
+                .await
+                .unwrap();
+            ids.push(added.system_id.expect("system id allocated"));
+        }
+        // Upwards: other tests of this binary draw from the same run at the same time, so the
+        // gaps may be wider than 16, but not by much (ids drawn uniformly from the 32-bit range
+        // would span billions).
+        assert!(ids.windows(2).all(|p| p[1] > p[0]), "{ids:?}");
+        assert!(ids[19] - ids[0] < 1_000_000, "{ids:?}");
+
+        // Take the next sixteen ids behind the run's back: the next register's first draw is one
+        // of them (or, with another test drawing meanwhile, beyond them).
+        let last = ids[19];
+        for (k, id) in (last + 1..=last + 16).enumerate() {
+            sqlx::query(
+                "INSERT INTO registers (dialect, system_id, status, kz_token, created_at, \
+                 updated_at) VALUES ('kz', $1, 'active', $2, 0, 0)",
+            )
+            .bind(id)
+            .bind(1 + k as i64)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        }
+        let after = store
+            .add_register(Dialect::Kz, NewRegister::default())
+            .await
+            .unwrap()
+            .system_id
+            .expect("system id allocated");
+        assert!(!(last..=last + 16).contains(&after), "{last} {after}");
+        assert_eq!(
+            store.register_by_system_id(after).await.unwrap().map(|r| r.system_id),
+            Some(Some(after))
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn kz_token_rotation_and_reset() {
     on_each_backend(|db| async move {

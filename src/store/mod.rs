@@ -111,6 +111,7 @@ pub mod tax_id;
 pub mod tenancy;
 pub mod turn_metrics;
 pub mod tx_work;
+pub mod upward_run;
 pub mod webhook_deliveries;
 pub mod wired_requests;
 pub mod writer;

@@ -22,11 +22,18 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
 
 use super::register_lifecycle::{next, Change, Lifecycle, Position, Refusal};
+use super::upward_run::UpwardRun;
 use super::{Dialect, Store, StoreError};
 use crate::clock::unix_millis;
 
-/// Attempts at drawing an unused random KZ system id before giving up.
+/// Attempts at drawing an unused KZ system id before giving up.
 const SYSTEM_ID_ATTEMPTS: usize = 32;
+
+/// The KZ system ids this process gives: upwards from a random start with gaps of 1..=16, a new
+/// random start after a taken one ([`UpwardRun`]'s design note: a new fleet's registers then
+/// share index pages instead of landing between older registers'). One run per process, as the
+/// ids are unique per store whoever draws them.
+static SYSTEM_IDS: UpwardRun = UpwardRun::new(1, u32::MAX as u64, 16);
 
 /// Columns of `registers` in the order [`register_from_row`] reads them by name.
 pub(crate) const REGISTER_COLUMNS: &str =
@@ -401,8 +408,8 @@ impl Store {
         rows.iter().map(register_from_row).collect()
     }
 
-    /// Provision a register. RU needs a valid, not yet known FN number. KZ gets a fresh random
-    /// system id and a random non-zero initial token (read them from the returned row).
+    /// Provision a register. RU needs a valid, not yet known FN number. KZ gets a fresh
+    /// system id (upwards from the last this process gave, [`SYSTEM_IDS`]) and a random non-zero initial token (read them from the returned row).
     pub async fn add_register(
         &self,
         dialect: Dialect,
@@ -471,13 +478,15 @@ pub(crate) async fn add_register_in(
                 ));
             }
             for _ in 0..SYSTEM_ID_ATTEMPTS {
-                let system_id = i64::from(rand::thread_rng().gen_range(1..=u32::MAX));
+                let system_id = i64::try_from(SYSTEM_IDS.draw())
+                    .map_err(|_| StoreError::Invalid("KZ system id out of range".into()))?;
                 let token = next_kz_token(None);
                 if let Some(register) =
                     insert_register(conn, dialect, &new, Some(system_id), Some(token)).await?
                 {
                     return Ok(register);
                 }
+                SYSTEM_IDS.taken();
             }
             Err(StoreError::Invalid(
                 "could not find an unused KZ system id".into(),
