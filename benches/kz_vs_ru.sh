@@ -50,6 +50,13 @@ run() { # dialect, extra args...
 }
 field() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(d$2)" "$1"; }
 
+# One untimed pass of each dialect first, so the first round's RU pass does not pay for the
+# server's start alone (RU's first pass ran 10-25 % slower than its later ones, which made the
+# first round's ratio look better than the rest). WARMUP=0 leaves it out.
+if [ "${WARMUP:-1}" = 1 ]; then
+    run ru --seed 1000 >/dev/null
+    run kz --seed 1000 >/dev/null
+fi
 echo "# ofd $ROLE; load average before: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git rev-parse --short HEAD)"
 metrics() { curl -s "http://127.0.0.1:$METRICS/metrics"; }
 # Bytes the server process has written so far (its SQLite WAL and checkpoints).

@@ -197,7 +197,11 @@ async fn kz_system_ids_run_upwards_and_step_over_a_taken_one() {
             .expect("system id allocated");
         assert!(!(last..=last + 16).contains(&after), "{last} {after}");
         assert_eq!(
-            store.register_by_system_id(after).await.unwrap().map(|r| r.system_id),
+            store
+                .register_by_system_id(after)
+                .await
+                .unwrap()
+                .map(|r| r.system_id),
             Some(Some(after))
         );
     })

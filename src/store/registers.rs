@@ -2,9 +2,10 @@
 //! filtered pages for the account API.
 //!
 //! A RU register is identified by its fiscal drive (ФН) number. A KZ register is identified by a
-//! system id the OFD allocates here (random u32 > 0, unique) and must present the token the OFD
-//! last handed it; the first token is allocated here too (random, never 0). Rows are never deleted:
-//! a register leaves service with status `deregistered`, so its documents keep their owner.
+//! system id the OFD allocates here (u32 > 0, unique; upwards from a random start,
+//! [`SYSTEM_IDS`]) and must present the token the OFD last handed it; the first token is
+//! allocated here too (random, never 0). Rows are never deleted: a register leaves service with
+//! status `deregistered`, so its documents keep their owner.
 //!
 //! Lookups come in two forms: `Store` methods that borrow a pooled connection, and free functions
 //! over a bare connection for use inside a writer transaction (the KZ token check and rotation).
@@ -408,8 +409,9 @@ impl Store {
         rows.iter().map(register_from_row).collect()
     }
 
-    /// Provision a register. RU needs a valid, not yet known FN number. KZ gets a fresh
-    /// system id (upwards from the last this process gave, [`SYSTEM_IDS`]) and a random non-zero initial token (read them from the returned row).
+    /// Provision a register. RU needs a valid, not yet known FN number. KZ gets a fresh system
+    /// id (upwards from the last this process gave, [`SYSTEM_IDS`]) and a random non-zero
+    /// initial token (read them from the returned row).
     pub async fn add_register(
         &self,
         dialect: Dialect,

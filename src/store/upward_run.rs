@@ -124,10 +124,7 @@ mod tests {
         let after = run.draw();
         // The new run starts at a random place: at most 16 above the old one by chance once in
         // about 270 million.
-        assert!(
-            !(before..=before + 16).contains(&after),
-            "{before} {after}"
-        );
+        assert!(!(before..=before + 16).contains(&after), "{before} {after}");
     }
 
     #[test]
