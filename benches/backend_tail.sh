@@ -6,10 +6,8 @@
 # server (user + system) and, on PostgreSQL, of the database backends serving it.
 # Usage: benches/backend_tail.sh [docs/s] [seconds] [registers]   (release build)
 set -euo pipefail
-# One host plays every register: the per-source limits (rate and open connections, defaults
-# against a hostile source) would throttle it, so they are off for the load test.
-export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0
 cd "$(dirname "$0")/.."
+. benches/support/common.sh
 OFD=$(realpath "${OFD:-target/release/ofd}")
 RATE=${1:-2000}
 SECS=${2:-10}
@@ -19,7 +17,6 @@ WORK=$(mktemp -d)
 PGDB="ofd_backend_tail_$$"
 export RUST_LOG=warn
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" || true; rm -rf "$WORK"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # user + system, clock ticks
 pg_ticks() {   # CPU of the PostgreSQL backends connected to $PGDB
     local sum=0

@@ -8,15 +8,14 @@
 # DB=postgres://… runs on that (empty) database instead of a fresh SQLite file.
 # Prints one line; run two builds in turn (OFD=…) and compare within the same minutes.
 set -euo pipefail
-# One host plays every register: the per-source limits would throttle it (as in kz_vs_ru.sh).
-export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0 RUST_LOG=warn
+export RUST_LOG=warn
 cd "$(dirname "$0")/.."
+. benches/support/common.sh
 OFD=${OFD:-target/release/ofd}
 REGISTERS=${1:-300}
 DOCUMENTS=$((REGISTERS * 100))
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 SINK=$(port); INGEST=$(port); METRICS=$(port)
 DB=${DB:-"sqlite://$WORK/ofd.db"}
 

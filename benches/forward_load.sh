@@ -6,17 +6,14 @@
 #      and the rate at which it empties the backlog is the forwarding throughput.
 # Usage: benches/forward_load.sh [registers] [seconds] [backlog registers]   (release build)
 set -euo pipefail
-# One host plays every register: the per-source limits (rate and open connections, defaults
-# against a hostile source) would throttle it, so they are off for the load test.
-export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0
 cd "$(dirname "$0")/.."
+. benches/support/common.sh
 OFD=${OFD:-target/release/ofd}
 REGISTERS=${1:-200}
 SECONDS_OF_LOAD=${2:-30}
 BACKLOG_REGISTERS=${3:-500}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 SINK=$(port); INGEST=$(port); METRICS=$(port); FWD_METRICS=$(port)
 DB="sqlite://$WORK/ofd.db"
 export RUST_LOG=warn

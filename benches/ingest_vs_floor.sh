@@ -8,10 +8,8 @@
 # Usage: OFD=target/release/ofd FLOOR=<tcp_floor bench binary> benches/ingest_vs_floor.sh \
 #            [registers] [per register] [rounds]
 set -euo pipefail
-# One host plays every register: the per-source limits (rate and open connections, defaults
-# against a hostile source) would throttle it, so they are off for the load test.
-export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0
 cd "$(dirname "$0")/.."
+. benches/support/common.sh
 OFD=$(realpath "${OFD:-target/release/ofd}")
 FLOOR=${FLOOR:-$(ls -t target/release/deps/tcp_floor-* | grep -v '\.d$' | head -1)}
 REGISTERS=${1:-1000}
@@ -23,7 +21,6 @@ PGDB="ofd_vs_floor_$$"
 export RUST_LOG=warn
 ulimit -n 20000
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 pg_ticks() {
     local sum=0

@@ -8,16 +8,13 @@
 # Usage: OFD=target/release/ofd benches/instructions_per_request.sh [ru|kz] [registers]
 # KEEP=DIR keeps the measured pass's callgrind dumps there (for callgrind_annotate).
 set -euo pipefail
-# One host plays every register: the per-source limits (rate and open connections, defaults
-# against a hostile source) would throttle it, so they are off for the load test.
-export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0
 cd "$(dirname "$0")/.."
+. benches/support/common.sh
 OFD=${OFD:-target/release/ofd}
 DIALECT=${1:-kz}
 REGISTERS=${2:-20}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 INGEST=$(port); METRICS=$(port)
 DB="sqlite://$WORK/ofd.db"
 export RUST_LOG=warn

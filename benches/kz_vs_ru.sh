@@ -8,10 +8,8 @@
 # ingest, on free ports) instead of `ofd serve`.
 # Prints one JSON line per emulator run (the emulator's own --json summary) and a ratio line.
 set -euo pipefail
-# One host plays every register: the per-source limits (rate and open connections, defaults
-# against a hostile source) would throttle it, so they are off for the load test.
-export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0
 cd "$(dirname "$0")/.."
+. benches/support/common.sh
 OFD=${OFD:-target/release/ofd}
 REGISTERS=${1:-200}
 PER=${2:-25}
@@ -20,7 +18,6 @@ ROUNDS=${4:-2}
 ROLE=${ROLE:-serve}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 INGEST=$(port); METRICS=$(port)
 # DB=postgres://… runs on that (empty) database instead of a fresh SQLite file.
 DB=${DB:-"sqlite://$WORK/ofd.db"}

@@ -9,8 +9,9 @@
 #            [ru|kz] [registers] [per register]
 # Nothing else of yours should run meanwhile.
 set -euo pipefail
-export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0 RUST_LOG=warn
+export RUST_LOG=warn
 cd "$(dirname "$0")/.."
+. benches/support/common.sh
 OFD=${OFD:-target/release/ofd}
 DIALECT=${1:-ru}
 REGISTERS=${2:-200}
@@ -18,7 +19,6 @@ PER=${3:-50}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 DB=${DB:-"sqlite://$WORK/ofd.db"}
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 INGEST=$(port); METRICS=$(port)
 "$OFD" migrate --database "$DB" >/dev/null
 "$OFD" serve --listen "127.0.0.1:$INGEST" --metrics-listen "127.0.0.1:$METRICS" --database "$DB" \

@@ -11,10 +11,8 @@
 # Usage: benches/multi_node.sh [nodes] [registers per node] [seconds] [docs/s per node]
 #        (release build; OFD_PG defaults to postgres://postgres@127.0.0.1:5432)
 set -euo pipefail
-# One host plays every register: the per-source limits (rate and open connections, defaults
-# against a hostile source) would throttle it, so they are off for the load test.
-export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0
 cd "$(dirname "$0")/.."
+. benches/support/common.sh
 OFD=$(realpath "${OFD:-target/release/ofd}")
 NODES=${1:-3}
 REGISTERS=${2:-100}

@@ -9,9 +9,8 @@
 # Usage: OFD=target/release/ofd benches/projector_beside_ingest.sh [registers] [per register] [rounds]
 # PG=postgres://user@host:port runs on PostgreSQL instead: a fresh database there for each run.
 set -euo pipefail
-# One host plays every register: the per-source limits are off for the load test.
-export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0
 cd "$(dirname "$0")/.."
+. benches/support/common.sh
 OFD=$(realpath "${OFD:-target/release/ofd}")
 REGISTERS=${1:-1000}
 PER=${2:-20}
@@ -20,7 +19,6 @@ WORK=$(mktemp -d)
 export RUST_LOG=warn
 ulimit -n 20000
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$WORK"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PG=${PG:-}
 PGDB="ofd_projector_beside_$$"
 if [ -n "$PG" ]; then

@@ -11,10 +11,10 @@
 # On PostgreSQL the projector runs its default workers (steps on different shards at once).
 # SEED (default 700): round N sends the fleet of seed SEED + N; a second run on the same store
 # needs another SEED, or every document is a resend of one already stored.
-# One host plays every register: the per-source limits are off for the load test.
 set -euo pipefail
-export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0 RUST_LOG=warn
+export RUST_LOG=warn
 cd "$(dirname "$0")/.."
+. benches/support/common.sh
 OFD=$(realpath "${OFD:-target/release/ofd}")
 REGISTERS=${2:-1000}
 PER=${3:-100}
@@ -39,7 +39,6 @@ cleanup() {
     wait 2>/dev/null || true
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 echo "# commit $(git rev-parse --short HEAD), $(documents 'SELECT COUNT(*) FROM documents') documents stored, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 for round in $(seq 1 "$ROUNDS"); do

@@ -10,8 +10,8 @@
 # PG=postgres://user@host:port runs on PostgreSQL (a fresh database, dropped at the end);
 # WORKERS="1 2 4" (default "1 2"); BATCH documents per step (default 1000).
 set -euo pipefail
-export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0
 cd "$(dirname "$0")/.."
+. benches/support/common.sh
 OFD=$(realpath "${OFD:-target/release/ofd}")
 REGISTERS=${1:-1000}
 PER=${2:-100}
@@ -34,7 +34,6 @@ if [ -n "$PG" ]; then
     psql "$PG/postgres" -qc "CREATE DATABASE $PGDB" >/dev/null
     DB="$PG/$PGDB"
 fi
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 echo "# commit $(git rev-parse --short HEAD), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 "$OFD" migrate --database "$DB" >/dev/null

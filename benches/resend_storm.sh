@@ -15,8 +15,8 @@
 #        benches/resend_storm.sh [registers] [per register] [rounds]
 # DB defaults to a fresh SQLite file; a PostgreSQL database must exist (it is migrated).
 set -euo pipefail
-export OFD_SOURCE_RATE=0 OFD_MAX_OPEN_PER_SOURCE=0 OFD_MAX_OPEN_PER_NETWORK=0
 cd "$(dirname "$0")/.."
+. benches/support/common.sh
 OFD=$(realpath "${OFD:-target/release/ofd}")
 BASE=${BASE:+$(realpath "$BASE")}
 REGISTERS=${1:-1000}
@@ -26,7 +26,6 @@ WORK=$(mktemp -d)
 export RUST_LOG=warn
 ulimit -n 20000
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$WORK"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 DB=${DB:-"sqlite://$WORK/ofd.db"}
 "$OFD" migrate --database "$DB" >/dev/null
 TICK=$(getconf CLK_TCK)
