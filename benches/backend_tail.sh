@@ -57,6 +57,10 @@ run = json.load(open(f"{work}/emulate.json"))
 acked = run["acked"]
 d = run["delivery_latency_ms"]
 print(f"acked {acked} of {run['documents']}; delivery p50 {d['p50']} / p99 {d['p99']} / p999 {d['p999']} ms")
+# Where a late delivery's time went, as the client saw it: its own late start (a timer firing late
+# on the shared cores), the TCP handshake, the exchange once connected.
+parts = [("late start", "start_latency_ms"), ("connect", "connect_latency_ms"), ("exchange", "exchange_latency_ms")]
+print("  of which p99: " + ", ".join(f"{label} {run[key]['p99']} ms" for label, key in parts if key in run))
 def hist(path, name):
     buckets, total, count = {}, 0.0, 0
     for line in open(path):
