@@ -127,3 +127,37 @@ async fn a_resend_in_another_month_gets_the_stored_ack_and_conflicts_are_found_a
     })
     .await;
 }
+
+/// The WAL-reserve advice ingest logs at start (`store::wal_reserve`) reads the server's own
+/// settings: on PostgreSQL it is exactly the advice for `min_wal_size` and `wal_init_zero` as
+/// the server reports them; on SQLite there is none.
+#[tokio::test]
+async fn the_wal_reserve_advice_follows_the_servers_settings() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let advice = ofd::store::wal_reserve::check(&store).await.unwrap();
+        if store.backend() != Backend::Postgres {
+            assert_eq!(advice, None);
+            return;
+        }
+        let min_wal: String = sqlx::query_scalar("SHOW min_wal_size")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let init_zero: String = sqlx::query_scalar("SHOW wal_init_zero")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        // SHOW prints the size with its unit: "80MB", "2GB".
+        let mb = match min_wal.strip_suffix("GB") {
+            Some(gb) => gb.parse::<i64>().unwrap() * 1024,
+            None => min_wal.trim_end_matches("MB").parse::<i64>().unwrap(),
+        };
+        assert_eq!(
+            advice,
+            ofd::store::wal_reserve::advice(mb, init_zero == "on"),
+            "min_wal_size {min_wal}, wal_init_zero {init_zero}"
+        );
+    })
+    .await;
+}

@@ -145,6 +145,11 @@ impl Server {
         let metrics_addr = metrics_listener.local_addr()?;
         let metrics = Metrics::new();
         register_scrape_time_metrics(&metrics, &store, tls.as_ref().map(|(_, t)| &t.cert)).await?;
+        match crate::store::wal_reserve::check(&store).await {
+            Ok(Some(advice)) => tracing::info!("{advice}"),
+            Ok(None) => {}
+            Err(error) => tracing::debug!(%error, "PostgreSQL's WAL settings not read"),
+        }
 
         let observer_metrics = metrics.clone();
         let writer_config = WriterConfig {

@@ -112,6 +112,7 @@ pub mod tenancy;
 pub mod turn_metrics;
 pub mod tx_work;
 pub mod upward_run;
+pub mod wal_reserve;
 pub mod webhook_deliveries;
 pub mod wired_requests;
 pub mod writer;
