@@ -15,7 +15,6 @@ REGISTERS=${3:-200}
 PG=${OFD_PG:-postgres://postgres@127.0.0.1:5432}
 WORK=$(mktemp -d)
 PGDB="ofd_backend_tail_$$"
-export RUST_LOG=warn
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" || true; rm -rf "$WORK"' EXIT
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # user + system, clock ticks
 pg_ticks() {   # CPU of the PostgreSQL backends connected to $PGDB

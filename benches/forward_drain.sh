@@ -8,7 +8,6 @@
 # DB=postgres://… runs on that (empty) database instead of a fresh SQLite file.
 # Prints one line; run two builds in turn (OFD=…) and compare within the same minutes.
 set -euo pipefail
-export RUST_LOG=warn
 cd "$(dirname "$0")/.."
 . benches/support/common.sh
 OFD=${OFD:-target/release/ofd}

@@ -16,7 +16,6 @@ WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 SINK=$(port); INGEST=$(port); METRICS=$(port); FWD_METRICS=$(port)
 DB="sqlite://$WORK/ofd.db"
-export RUST_LOG=warn
 
 "$OFD" tax-sink --listen "127.0.0.1:$SINK" --db "$WORK/sink.db" &
 "$OFD" serve --listen "127.0.0.1:$INGEST" --metrics-listen "127.0.0.1:$METRICS" \

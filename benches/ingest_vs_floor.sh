@@ -18,8 +18,6 @@ ROUNDS=${3:-2}
 PG=${OFD_PG:-postgres://postgres@127.0.0.1:5432}
 WORK=$(mktemp -d)
 PGDB="ofd_vs_floor_$$"
-export RUST_LOG=warn
-ulimit -n 20000
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 pg_ticks() {

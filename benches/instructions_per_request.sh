@@ -17,7 +17,6 @@ WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 INGEST=$(port); METRICS=$(port)
 DB="sqlite://$WORK/ofd.db"
-export RUST_LOG=warn
 "$OFD" migrate --database "$DB" >/dev/null
 valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out" "$OFD" serve \
     --listen "127.0.0.1:$INGEST" --metrics-listen "127.0.0.1:$METRICS" --database "$DB" \

@@ -21,7 +21,6 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 INGEST=$(port); METRICS=$(port)
 # DB=postgres://… runs on that (empty) database instead of a fresh SQLite file.
 DB=${DB:-"sqlite://$WORK/ofd.db"}
-export RUST_LOG=warn
 
 "$OFD" migrate --database "$DB" >/dev/null
 EXTRA=()

@@ -9,7 +9,6 @@
 #            [ru|kz] [registers] [per register]
 # Nothing else of yours should run meanwhile.
 set -euo pipefail
-export RUST_LOG=warn
 cd "$(dirname "$0")/.."
 . benches/support/common.sh
 OFD=${OFD:-target/release/ofd}

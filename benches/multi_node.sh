@@ -22,7 +22,6 @@ PG=${OFD_PG:-postgres://postgres@127.0.0.1:5432}
 DBNAME="ofd_multi_node_$$"
 WORK=$(mktemp -d)
 NET="10.77"
-export RUST_LOG=warn
 
 cleanup() {
     kill $(jobs -p) 2>/dev/null || true

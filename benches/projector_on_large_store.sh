@@ -12,7 +12,6 @@
 # SEED (default 700): round N sends the fleet of seed SEED + N; a second run on the same store
 # needs another SEED, or every document is a resend of one already stored.
 set -euo pipefail
-export RUST_LOG=warn
 cd "$(dirname "$0")/.."
 . benches/support/common.sh
 OFD=$(realpath "${OFD:-target/release/ofd}")
@@ -33,7 +32,6 @@ case "$1" in
         ;;
 esac
 SHARDS=4 # src/project/apply.rs SHARDS
-ulimit -n 20000
 cleanup() {
     kill $(jobs -p) 2>/dev/null || true
     wait 2>/dev/null || true

@@ -18,8 +18,6 @@ PER=${2:-100}
 ROUNDS=${3:-2}
 WORKERS=${WORKERS:-1 2}
 WORK=$(mktemp -d)
-export RUST_LOG=warn
-ulimit -n 20000
 PG=${PG:-}
 PGDB="ofd_projector_vs_ingest_$$"
 DB="sqlite://$WORK/ofd.db"

@@ -23,8 +23,6 @@ REGISTERS=${1:-1000}
 PER=${2:-20}
 ROUNDS=${3:-2}
 WORK=$(mktemp -d)
-export RUST_LOG=warn
-ulimit -n 20000
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 DB=${DB:-"sqlite://$WORK/ofd.db"}
 "$OFD" migrate --database "$DB" >/dev/null
