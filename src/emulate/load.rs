@@ -37,6 +37,8 @@ pub struct Plan {
     pub resend_check: bool,
     /// Seed of the link-fault generators.
     pub seed: u64,
+    /// `--clock-start`: the time a register's documents are made at, instead of the clock.
+    pub clock_start: Option<i64>,
     /// `--rate`: when documents are due; `None` sends each as soon as its register is free.
     pub pacer: Option<Pacer>,
 }
@@ -107,6 +109,12 @@ pub async fn run(
     merged
 }
 
+/// The time a register's document number `made` (from 0) is made at: the clock (`now`), or
+/// with `--clock-start` one second per document after it, so a seed's bytes repeat.
+fn document_time(clock_start: Option<i64>, made: i64, now: i64) -> i64 {
+    clock_start.map_or(now, |start| start.saturating_add(made))
+}
+
 struct Worker {
     plan: Arc<Plan>,
     framing: Arc<dyn ReplyFraming>,
@@ -145,14 +153,17 @@ impl Worker {
         let mut link = Link::new(self.plan.target.clone(), self.plan.link.clone());
         let mut connection: Option<TcpStream> = None;
         let mut documents_on_connection = 0u32;
+        let mut made = 0i64;
         while !self.stopping() {
             let due = match &self.plan.pacer {
                 Some(pacer) => pacer.next_slot().await,
                 None => Instant::now(),
             };
-            let Some(document) = register.next_document(crate::clock::unix_seconds()) else {
+            let now = document_time(self.plan.clock_start, made, crate::clock::unix_seconds());
+            let Some(document) = register.next_document(now) else {
                 break;
             };
+            made += 1;
             Stats::bump(&self.stats.documents);
             self.deliver(
                 &mut link,
@@ -310,4 +321,23 @@ async fn timed<T>(future: impl std::future::Future<Output = T>) -> (T, Duration)
     let started = Instant::now();
     let output = future.await;
     (output, started.elapsed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::document_time;
+
+    #[test]
+    fn a_fixed_clock_gives_each_document_the_next_second() {
+        assert_eq!(document_time(None, 5, 1_700_000_000), 1_700_000_000);
+        assert_eq!(
+            document_time(Some(1_600_000_000), 0, 1_700_000_000),
+            1_600_000_000
+        );
+        assert_eq!(
+            document_time(Some(1_600_000_000), 7, 1_700_000_000),
+            1_600_000_007
+        );
+        assert_eq!(document_time(Some(i64::MAX), 1, 0), i64::MAX);
+    }
 }

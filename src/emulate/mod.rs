@@ -105,6 +105,12 @@ pub struct EmulateArgs {
     /// Seed of every random choice (documents, faults); random when absent, printed in the summary.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Make RU documents as if the clock read this UTC time (seconds) at each register's first
+    /// document and one second more at each next one, instead of reading the clock: the same
+    /// seed then makes the same bytes on every run, so a later run resends an earlier one's
+    /// documents byte for byte (a resend storm against an old store).
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    pub clock_start: Option<i64>,
     /// Fleet number (0..999999) inside the ФН numbers `9999<fleet:6><register:6>`, so that runs
     /// against the same database do not collide. Derived from the seed when absent (a hash of
     /// it, so neighbouring seeds name far-apart fleets).
@@ -224,6 +230,7 @@ pub async fn execute(args: EmulateArgs) -> anyhow::Result<Summary> {
         give_up_after: Duration::from_secs_f64(args.give_up_after),
         resend_check: args.resend_check,
         seed,
+        clock_start: args.clock_start,
         pacer: args.rate.map(|rate| load::Pacer::new(started, rate)),
     };
     let latencies = load::run(plan, framing, registers, Arc::clone(&stats), stop).await;
@@ -300,6 +307,12 @@ async fn build_fleet(
                      or --account-url URL"
                 ),
             };
+            if args.clock_start.is_some() {
+                bail!(
+                    "--clock-start applies to RU documents only: a KZ request carries its \
+                     register's current token, so no run repeats another's bytes"
+                );
+            }
             if !(0.0..=1.0).contains(&args.kz_offline_rate) {
                 bail!("--kz-offline-rate must be between 0 and 1");
             }
