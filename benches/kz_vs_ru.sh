@@ -6,6 +6,8 @@
 # Usage: OFD=target/release/ofd benches/kz_vs_ru.sh [registers] [per register] [rate] [rounds]
 # ROLE=all runs `ofd all` (forwarder, projector, account API and the bundled tax sink beside
 # ingest, on free ports) instead of `ofd serve`.
+# TIMELINE=FILE records the paced run every 100 ms (benches/support/timeline.py) and prints the
+# intervals that had acks over 25 ms: when they came, not only how many.
 # Prints one JSON line per emulator run (the emulator's own --json summary) and a ratio line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,10 +87,20 @@ print(f'round $round written per request: RU {ru_kib:.1f} KiB, '
       f'RU {per_commit(m0, m1):.1f}, KZ {per_commit(m1, m2):.1f}')"
 done
 metrics > "$WORK/before.prom"
+if [ -n "${TIMELINE:-}" ]; then
+    python3 benches/support/timeline.py record "$TIMELINE" 0.1 "$SERVER" \
+        "http://127.0.0.1:$METRICS/metrics" &
+    TIMELINE_PID=$!
+fi
 paced_from=$(date +%s.%N)
 paced=$(run kz --seed 99 --rate "$RATE")
 paced_to=$(date +%s.%N)
 metrics > "$WORK/after.prom"
+if [ -n "${TIMELINE:-}" ]; then
+    sleep 0.2; kill "$TIMELINE_PID"; wait "$TIMELINE_PID" 2>/dev/null || true
+    echo "timeline of the paced run ($TIMELINE), intervals with acks over 25 ms:"
+    python3 benches/support/timeline.py show "$TIMELINE" --slow-only
+fi
 echo "$paced"
 # The share of the paced run during which each side held the SQLite write turn (counters).
 python3 - "$WORK/before.prom" "$WORK/after.prom" "$paced_from" "$paced_to" <<'PY'
