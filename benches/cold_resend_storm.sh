@@ -13,14 +13,17 @@
 #   3. per round, cold: the server is stopped, the kernel's page cache dropped, and the server
 #      started again in a memory cgroup of MEMORY (its own memory and the page cache it reads
 #      through, SQLite), so the store is many times what it may cache; a storm of the seeds
-#      next to the warm one's is sent the same way. On PostgreSQL the cluster is restarted instead (`pg_ctlcluster`),
-#      and its memory is not limited: each page is cold only until it is first read.
+#      next to the warm one's is sent the same way. On PostgreSQL the cluster is also
+#      restarted (`pg_ctlcluster`), and its memory is not limited: each page is cold only until
+#      it is first read.
 # Prints per phase: resends acked/s and their exchange p99, the new documents' delivery p99,
 # the server's CPU per frame, the bytes it read from disk (/proc/PID/io; PostgreSQL's backends
-# read for it there) and the disk's reads and their mean time, with the page cache state. Every resend must be answered with the stored ack: `--metrics-url` fails the
-# run on any conflict.
+# read for it there) and the disk's reads and their mean time, with the page cache state.
+# Every resend must be answered with the stored ack: `--metrics-url` fails the run on any
+# conflict.
 # Needs root for the page cache and the cgroup; without them it says so and the "cold" phase
 # is not cold.
+# DB=postgres://… must name an empty database; "cold" restarts the machine's first cluster.
 # Usage: OFD=target/release/ofd [DB=postgres://…/db] [MEMORY=256M] [RATE=500] \
 #        benches/cold_resend_storm.sh [seeds] [registers] [per register] [rounds] [storm seeds]
 set -euo pipefail
