@@ -5,11 +5,13 @@
 
 mod common;
 mod emulate_support;
+mod ingest_support;
 
 use std::time::Duration;
 
 use common::{on_each_backend, TestDb};
 use emulate_support::serve_options;
+use ingest_support::metric;
 use ofd::crypto::CryptoMode;
 use ofd::emulate::fleet_of_seed;
 use ofd::ingest::Server;
@@ -26,6 +28,15 @@ async fn server(db: &TestDb, soft: bool) -> Server {
         config.crypto.soft_secret_hex = Some(SOFT_SECRET_HEX.into());
     }
     Server::start(config).await.expect("server starts")
+}
+
+/// `SELECT COUNT(*) …` on the test's database.
+async fn count(db: &TestDb, sql: &str) -> i64 {
+    let store = db.open().await;
+    sqlx::query_scalar(sql)
+        .fetch_one(store.pool())
+        .await
+        .expect(sql)
 }
 
 struct Run {
@@ -154,12 +165,11 @@ async fn with_the_soft_secret_an_ack_of_another_document_is_an_invalid_reply() {
             "{}",
             second.stdout
         );
-        let store = db.open().await;
-        let conflicts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conflicts")
-            .fetch_one(store.pool())
-            .await
-            .expect("count conflicts");
-        assert_eq!(conflicts, 12, "every document of the second run conflicted");
+        assert_eq!(
+            count(&db, "SELECT COUNT(*) FROM conflicts").await,
+            12,
+            "every document of the second run conflicted"
+        );
         server.shutdown().await.expect("clean shutdown");
     })
     .await;
@@ -184,7 +194,8 @@ async fn with_a_fixed_clock_a_repeated_seed_resends_every_document_byte_for_byte
 
         let first = emulate(&target, "31", &args).await;
         assert!(first.success, "{}\n{}", first.stdout, first.stderr);
-        let reacked_before = reacked(&metrics).await;
+        let reacked = "ofd_ingest_duplicates_reacked_total";
+        let reacked_before = metric(server.metrics_addr(), reacked).await;
 
         // Later than the clock-skew allowance: without --clock-start the same seed would make
         // other bytes (tests above), and with it the documents are the first run's.
@@ -201,31 +212,17 @@ async fn with_a_fixed_clock_a_repeated_seed_resends_every_document_byte_for_byte
             "{}",
             second.stdout
         );
-        assert_eq!(reacked(&metrics).await - reacked_before, 12);
+        assert_eq!(
+            metric(server.metrics_addr(), reacked).await - reacked_before,
+            12.0
+        );
 
-        let store = db.open().await;
-        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents")
-            .fetch_one(store.pool())
-            .await
-            .expect("count documents");
-        assert_eq!(stored, 12, "the second run stored nothing new");
+        assert_eq!(
+            count(&db, "SELECT COUNT(*) FROM documents").await,
+            12,
+            "the second run stored nothing new"
+        );
         server.shutdown().await.expect("clean shutdown");
     })
     .await;
-}
-
-/// The server's count of resends answered with the stored ack.
-async fn reacked(metrics: &str) -> i64 {
-    let text = reqwest::get(metrics)
-        .await
-        .expect("metrics answer")
-        .text()
-        .await
-        .expect("metrics text");
-    text.lines()
-        .find_map(|line| line.strip_prefix("ofd_ingest_duplicates_reacked_total "))
-        .expect("the re-ack counter is exported")
-        .trim()
-        .parse()
-        .expect("a number")
 }
