@@ -13,15 +13,21 @@ import sys
 LINE = re.compile(r'^(\w+)_bucket\{(?:[^}]*,)?le="([^"]+)"(?:,[^}]*)?\} (\S+)$')
 
 
-def buckets(path, name):
+def buckets_in(lines, name):
+    """Cumulative counts per bucket bound of histogram `name` in scraped `lines`, summed over
+    its label sets."""
     found = {}
-    with open(path, encoding="utf-8") as text:
-        for line in text:
-            match = LINE.match(line.strip())
-            if match and match.group(1) == name:
-                bound = float("inf") if match.group(2) == "+Inf" else float(match.group(2))
-                found[bound] = found.get(bound, 0.0) + float(match.group(3))
+    for line in lines:
+        match = LINE.match(line.strip())
+        if match and match.group(1) == name:
+            bound = float("inf") if match.group(2) == "+Inf" else float(match.group(2))
+            found[bound] = found.get(bound, 0.0) + float(match.group(3))
     return found
+
+
+def buckets(path, name):
+    with open(path, encoding="utf-8") as text:
+        return buckets_in(text, name)
 
 
 def main():

@@ -18,6 +18,9 @@ import sys
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from histogram_delta import buckets_in  # noqa: E402 (benches/histogram_delta.py)
+
 ACK = "ofd_ingest_ack_latency_seconds"
 
 
@@ -43,13 +46,9 @@ def threads(pid):
 def acks(url):
     """(acks so far, acks over 25 ms so far) from the server's /metrics."""
     text = urllib.request.urlopen(url, timeout=1).read().decode()
-    total = within = 0.0
-    for line in text.splitlines():
-        if line.startswith(f"{ACK}_count"):
-            total += float(line.split()[-1])
-        elif line.startswith(f"{ACK}_bucket") and 'le="0.025"' in line:
-            within += float(line.split()[-1])
-    return total, total - within
+    counts = buckets_in(text.splitlines(), ACK)
+    total = counts.get(float("inf"), 0.0)
+    return total, total - counts.get(0.025, 0.0)
 
 
 def record(path, interval, pid, url):
