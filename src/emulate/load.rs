@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::io::AsyncWriteExt;
@@ -86,6 +87,10 @@ pub async fn run(
     let workers = plan.concurrency.clamp(1, registers.len().max(1));
     let fleet: Fleet = Arc::new(Mutex::new(registers.into()));
     let plan = Arc::new(plan);
+    // One set of histograms for the run, not one per worker: a histogram of this range and
+    // precision is 150 KB, and with a thousand workers, four each, the emulator zeroed 600 MB
+    // while the run was timed (benches/README.md, "The load generator's own histograms").
+    let latencies = Arc::new(Mutex::new(Latencies::new()));
     let mut tasks = JoinSet::new();
     for worker in 0..workers {
         let worker = Worker {
@@ -94,19 +99,20 @@ pub async fn run(
             stats: Arc::clone(&stats),
             stop: Arc::clone(&stop),
             rng: StdRng::seed_from_u64(plan.seed.wrapping_add(worker as u64)),
-            latencies: Latencies::new(),
+            latencies: Arc::clone(&latencies),
         };
         let fleet = Arc::clone(&fleet);
         tasks.spawn(worker.run(fleet));
     }
-    let mut merged = Latencies::new();
     while let Some(done) = tasks.join_next().await {
-        match done {
-            Ok(latencies) => merged.merge(&latencies),
-            Err(error) => stats.error(format!("emulator.worker_failed: {error}")),
+        if let Err(error) = done {
+            stats.error(format!("emulator.worker_failed: {error}"));
         }
     }
-    merged
+    let mut latencies = latencies
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    std::mem::take(&mut *latencies)
 }
 
 /// The time a register's document number `made` (from 0) is made at: the clock (`now`), or
@@ -121,11 +127,11 @@ struct Worker {
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
     rng: StdRng,
-    latencies: Latencies,
+    latencies: Arc<Mutex<Latencies>>,
 }
 
 impl Worker {
-    async fn run(mut self, fleet: Fleet) -> Latencies {
+    async fn run(mut self, fleet: Fleet) {
         loop {
             let next = fleet
                 .lock()
@@ -137,7 +143,15 @@ impl Worker {
                 break;
             }
         }
-        self.latencies
+    }
+
+    /// Record one figure in the run's histogram `which`.
+    fn record(&self, which: fn(&mut Latencies) -> &mut Histogram<u64>, elapsed: Duration) {
+        let mut latencies = self
+            .latencies
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Latencies::record(which(&mut latencies), elapsed);
     }
 
     fn stopping(&self) -> bool {
@@ -193,7 +207,7 @@ impl Worker {
         due: Instant,
     ) {
         let first_attempt = due;
-        Latencies::record(&mut self.latencies.start, first_attempt.elapsed());
+        self.record(|l| &mut l.start, first_attempt.elapsed());
         let mut attempts = 0u32;
         loop {
             if attempts > 0 && first_attempt.elapsed() > self.plan.give_up_after {
@@ -205,7 +219,7 @@ impl Worker {
                 Some(stream) => stream,
                 None => match timed(link.connect()).await {
                     (Ok(stream), took) => {
-                        Latencies::record(&mut self.latencies.connect, took);
+                        self.record(|l| &mut l.connect, took);
                         Stats::bump(&self.stats.connections);
                         connection.insert(stream)
                     }
@@ -243,8 +257,8 @@ impl Worker {
             link.delay(&mut self.rng).await;
             match register.check_reply(document, &reply) {
                 Verdict::Acked => {
-                    Latencies::record(&mut self.latencies.exchange, exchange_time);
-                    Latencies::record(&mut self.latencies.delivery, first_attempt.elapsed());
+                    self.record(|l| &mut l.exchange, exchange_time);
+                    self.record(|l| &mut l.delivery, first_attempt.elapsed());
                     Stats::bump(&self.stats.acked);
                     link.reset_back_off();
                     if self.plan.resend_check {

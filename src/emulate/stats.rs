@@ -75,7 +75,7 @@ impl Stats {
     }
 }
 
-/// Latency histograms one worker fills; merged into the run's totals at the end.
+/// The run's latency histograms, shared by its workers.
 pub struct Latencies {
     /// Successful exchanges: first byte written → last reply byte read, for the attempt that
     /// got the acknowledgement. This is what the server and the link cost a register.
@@ -104,15 +104,6 @@ impl Latencies {
     pub fn record(histogram: &mut Histogram<u64>, elapsed: Duration) {
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         histogram.saturating_record(micros.clamp(1, MAX_TRACKED_LATENCY_US));
-    }
-
-    /// Fold another worker's figures into these.
-    pub fn merge(&mut self, other: &Latencies) {
-        // Both histograms share the same bounds, so adding cannot fail; ignore the impossible.
-        let _ = self.exchange.add(&other.exchange);
-        let _ = self.delivery.add(&other.delivery);
-        let _ = self.start.add(&other.start);
-        let _ = self.connect.add(&other.connect);
     }
 }
 
