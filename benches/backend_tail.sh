@@ -4,7 +4,8 @@
 # emulator's delivery percentiles, the server's own histograms (ack latency, commit duration,
 # commit batch size; read from /metrics), and CPU per acked document from /proc/PID/stat of the
 # server (user + system) and, on PostgreSQL, of the database backends serving it.
-# Usage: benches/backend_tail.sh [docs/s] [seconds] [registers]   (release build)
+# Usage: [BACKENDS="sqlite postgres"] benches/backend_tail.sh [docs/s] [seconds] [registers]
+#        (release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/support/common.sh
@@ -26,12 +27,13 @@ pg_ticks() {   # CPU of the PostgreSQL backends connected to $PGDB
 }
 psql "$PG/postgres" -qc "CREATE DATABASE $PGDB"
 echo "commit $(git rev-parse --short HEAD), $(nproc) CPUs, rate $RATE/s for $SECS s, $REGISTERS registers"
-for backend in sqlite postgres; do
+for backend in ${BACKENDS:-sqlite postgres}; do
     case $backend in
         sqlite) DB="sqlite://$WORK/ofd.db" ;;
         postgres) DB="$PG/$PGDB" ;;
     esac
     INGEST=$(port); METRICS=$(port)
+    settle_time_wait $((RATE * SECS + 2 * REGISTERS + 1000))
     "$OFD" serve --listen "127.0.0.1:$INGEST" --metrics-listen "127.0.0.1:$METRICS" \
         --database "$DB" --accept-unregistered true --source-rate 0 &
     SERVER=$!

@@ -42,6 +42,7 @@ TICK=$(getconf CLK_TCK)
 
 run() { # dialect, extra args...
     local dialect=$1; shift
+    settle_time_wait $((REGISTERS * PER + 1000))
     "$OFD" emulate --target "127.0.0.1:$INGEST" --dialect "$dialect" --registers "$REGISTERS" \
         --documents-per-register "$PER" --concurrency "$REGISTERS" --provision "$DB" \
         --json "$@" 2>/dev/null | tail -1

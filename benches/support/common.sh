@@ -19,3 +19,21 @@ if [ "$hard_files" = unlimited ] || [ "$hard_files" -ge 20000 ]; then
 else
     ulimit -n "$hard_files"
 fi
+
+# Wait until loopback's TIME_WAIT sockets leave room in the kernel's table
+# (net.ipv4.tcp_max_tw_buckets) for the NEXT connections the coming run will close (default: half
+# the table). Every closed connection leaves one for 60 s; once the table is full the kernel stops
+# making them, and a connection then costs about a third of the kernel CPU it costs otherwise
+# (`tcp_floor` 16,500/s against 45,000/s on one machine, benches/README.md, "TIME_WAIT"). Runs
+# back to back fill it, so without this wait a later run measures another kernel than an earlier
+# one.
+settle_time_wait() {
+    local max next count waited=0
+    max=$(cat /proc/sys/net/ipv4/tcp_max_tw_buckets 2>/dev/null || echo 0)
+    next=${1:-$((max / 2))}
+    [ "$max" -gt 0 ] || return 0
+    while count=$(($(ss -Htan state time-wait | wc -l))); [ $((count + next)) -ge "$max" ]; do
+        sleep 2; waited=$((waited + 2))
+    done
+    [ "$waited" -eq 0 ] || echo "# waited ${waited} s for TIME_WAIT sockets to leave room for $next (now $count of $max)" >&2
+}
