@@ -367,7 +367,7 @@ async fn one_batch_with_repeated_and_existing_keys() {
 }
 
 /// On SQLite the WAL is copied into the database file by the background checkpointer while the
-/// writer runs: 1.5 MiB of documents (under the writer's own checkpoint threshold of 4 MiB)
+/// writer runs: 1.5 MiB of documents (under the writer's own checkpoint threshold of 32 MiB)
 /// reach the main file without the writer checkpointing itself.
 #[tokio::test]
 async fn sqlite_wal_is_checkpointed_in_the_background() {
@@ -394,6 +394,46 @@ async fn sqlite_wal_is_checkpointed_in_the_background() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    drop(writer);
+    task.await.unwrap();
+}
+
+/// On SQLite the WAL is rewound, not grown: after three times the writer's checkpoint threshold
+/// (8,000 pages, 32 MiB) has gone through it, the `-wal` file is still about one threshold
+/// long. A WAL that only the background's PASSIVE checkpoints looked after would never be
+/// rewound while the writer kept appending, and every commit would append to a longer file.
+#[tokio::test]
+async fn sqlite_wal_is_rewound_after_the_writers_threshold() {
+    let db = common::TestDb::sqlite();
+    let store = db.open().await;
+    let wal = format!("{}-wal", db.url.trim_start_matches("sqlite://"));
+    let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
+    let threshold = u64::from(ofd::store::checkpoint::WRITER_AUTOCHECKPOINT_PAGES) * 4096;
+    let mut written = 0u64;
+    let mut fd = 0i64;
+    while written < 3 * threshold {
+        let chunk: Vec<i64> = (fd + 1..=fd + 256).collect();
+        fd += 256;
+        // Each row holds 4 KiB of raw bytes and, in the test ack, 8 KiB of their hex.
+        let stored = futures::future::join_all(
+            chunk
+                .iter()
+                .map(|&fd| writer.store(ru_document(FN, fd, &[fd as u8; 4096]))),
+        )
+        .await;
+        assert!(stored
+            .into_iter()
+            .all(|o| o.unwrap() == InsertOutcome::Stored));
+        written += 256 * 12 * 1024;
+    }
+    let wal_size = std::fs::metadata(&wal)
+        .expect("the -wal file beside the database")
+        .len();
+    assert!(
+        wal_size < threshold + threshold / 2,
+        "the WAL is {wal_size} bytes after {written} bytes of documents: it was not rewound \
+         at the writer's threshold of {threshold} bytes"
+    );
     drop(writer);
     task.await.unwrap();
 }
