@@ -13,8 +13,9 @@
 //! - A RU register's drives are `register_drives` rows; the current drive is also
 //!   `registers.fn_number`. A replaced drive keeps its row with `ended_at`, so ingest still files
 //!   its documents made before the replacement under the same register.
-//! - The last document time is read with one index look-up per drive
-//!   (`documents_fn_received`, `documents_system_received`), never by scanning documents.
+//! - The last document time is read with one index look-up per drive (`documents_fn`: the
+//!   drive's highest-numbered document; `documents_system_received`), never by scanning
+//!   documents.
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
@@ -337,7 +338,9 @@ async fn store_version(
 }
 
 /// The time (UTC ms) the last document of `register` was stored, over all its drives; `None`
-/// when it has sent none. One index look-up per drive.
+/// when it has sent none. One index look-up per drive: a RU drive's last document is its
+/// highest-numbered one (a drive sends its documents in the order it numbered them), read from
+/// `documents_fn`, which ingest writes anyway.
 pub async fn last_document_at(
     conn: &mut AnyConnection,
     register: &Register,
@@ -346,9 +349,11 @@ pub async fn last_document_at(
         Dialect::Ru => {
             sqlx::query_scalar(
                 "SELECT MAX(m) FROM (\
-             SELECT MAX(received_at) AS m FROM documents WHERE fn_number = $1 \
+             SELECT (SELECT received_at FROM documents WHERE fn_number = $1 \
+                     ORDER BY fd_number DESC LIMIT 1) AS m \
              UNION ALL \
-             SELECT (SELECT MAX(received_at) FROM documents d WHERE d.fn_number = r.fn_number) \
+             SELECT (SELECT d.received_at FROM documents d WHERE d.fn_number = r.fn_number \
+                     ORDER BY d.fd_number DESC LIMIT 1) \
              FROM register_drives r WHERE r.register_id = $2) AS per_drive",
             )
             .bind(register.fn_number.as_deref().unwrap_or_default())
