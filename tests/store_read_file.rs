@@ -102,6 +102,11 @@ async fn a_read_file_ahead_of_a_restored_backup_is_emptied_and_projected_again()
         side.push(suffix);
         let _ = std::fs::remove_file(&side);
     }
+    // A new file, as `cp` of a backup onto a stopped server's path makes after `rm`: copied
+    // in place (the same inode), it shared SQLite's locks with a connection of the closed store
+    // that sqlx's pool had not yet torn down on its worker thread, and under load the reopen
+    // waited out the 5-s busy timeout (1 run in 40 beside two busy loops).
+    std::fs::remove_file(&documents).expect("remove the documents' file");
     std::fs::copy(&copy, &documents).expect("restore");
 
     let store = db.open().await;
