@@ -89,7 +89,7 @@ pub async fn run(
     let plan = Arc::new(plan);
     // One set of histograms for the run, not one per worker: a histogram of this range and
     // precision is 150 KB, and with a thousand workers, four each, the emulator zeroed 600 MB
-    // while the run was timed (benches/README.md, "The load generator's own histograms").
+    // while the run was timed (benches/README.md, "Eighteenth session").
     let latencies = Arc::new(Mutex::new(Latencies::new()));
     let mut tasks = JoinSet::new();
     for worker in 0..workers {
