@@ -730,25 +730,18 @@ async fn drive_replacement_keeps_the_register_and_files_both_drives_documents() 
             assert_eq!(page["registers"][0]["id"], id, "{q}");
         }
         let (_, read) = a.get(&one).await;
-        let newest: i64 = sqlx::query_scalar(
-            "SELECT MAX(received_at) FROM documents WHERE fn_number = $1 OR fn_number = $2",
+        let (stored, newest): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), MAX(received_at) FROM documents \
+             WHERE fn_number = $1 OR fn_number = $2",
         )
         .bind(&old_fn)
         .bind(&new_fn)
         .fetch_one(store.pool())
         .await
-        .expect("newest");
+        .expect("the two drives' documents");
+        assert_eq!(stored, 3);
         assert!(newest > first_document_at);
         assert_eq!(read["last_document_at"].as_i64(), Some(newest), "{read}");
-        let stored: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM documents WHERE fn_number = $1 OR fn_number = $2",
-        )
-        .bind(&old_fn)
-        .bind(&new_fn)
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-        assert_eq!(stored, 3);
 
         // A used number is refused; so is a KZ register or a bad number.
         for (body, expected) in [
