@@ -412,15 +412,12 @@ async fn sqlite_wal_is_rewound_after_the_writers_threshold() {
     let mut written = 0u64;
     let mut fd = 0i64;
     while written < 3 * threshold {
-        let chunk: Vec<i64> = (fd + 1..=fd + 256).collect();
-        fd += 256;
         // Each row holds 4 KiB of raw bytes and, in the test ack, 8 KiB of their hex.
         let stored = futures::future::join_all(
-            chunk
-                .iter()
-                .map(|&fd| writer.store(ru_document(FN, fd, &[fd as u8; 4096]))),
+            (fd + 1..=fd + 256).map(|fd| writer.store(ru_document(FN, fd, &[fd as u8; 4096]))),
         )
         .await;
+        fd += 256;
         assert!(stored
             .into_iter()
             .all(|o| o.unwrap() == InsertOutcome::Stored));
