@@ -209,6 +209,11 @@ async fn drive_and_silence_alerts_fire_once_reach_mail_and_webhook_and_resolve()
         let oldest = u32::try_from(now / 1000 - 26 * 86_400).expect("fits");
         deliver(ingest, &receipt_frame(&fn_number, 1, 10_000, None)).await;
         deliver(ingest, &close_shift(2, &fn_number, 2, true, 5, oldest)).await;
+        // A drive's newest report and document are the projector's (doc_index).
+        let projector = ofd::project::Projector::new(&store);
+        ofd::project::catch_up(&projector, 50, 2)
+            .await
+            .expect("projects");
 
         // First evaluation: the two drive alerts, nothing else.
         let run = evaluate_once(&store, &account.url, now)
@@ -301,6 +306,9 @@ async fn drive_and_silence_alerts_fire_once_reach_mail_and_webhook_and_resolve()
         // The drive reports again, healthy, in ФФД 1.2 now: both resolve, and the webhook
         // hears it.
         deliver(ingest, &close_shift(4, &fn_number, 3, false, 0, 0)).await;
+        ofd::project::catch_up(&projector, 50, 2)
+            .await
+            .expect("projects");
         let run = evaluate_once(&store, &account.url, now + 180_000)
             .await
             .expect("evaluates");

@@ -10,6 +10,7 @@ mod ingest_support;
 use account_support::{error_code, Account, Client, DigestSigner};
 use common::on_each_backend;
 use ingest_support::{ack_fields, doc_time_after_now, receipt_frame_at, send_one};
+use ofd::project::{catch_up, Projector};
 use ofd::store::register_numbers::{luhn_ok, rn_kkt_check};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -690,6 +691,11 @@ async fn drive_replacement_keeps_the_register_and_files_both_drives_documents() 
         };
         let long_ago = 1_700_000_000;
         assert_eq!(code(old_fn.clone(), 1, long_ago).await, 0);
+        // A RU register's last document time is the projector's: none before it has run.
+        let (_, read) = a.get(&one).await;
+        assert_eq!(read["has_documents"], false, "{read}");
+        let projector = Projector::new(&store);
+        catch_up(&projector, 100, 2).await.expect("projects");
         let (_, read) = a.get(&one).await;
         assert_eq!(read["has_documents"], true, "{read}");
         let first_document_at = read["last_document_at"].as_i64().expect("a time");
@@ -729,6 +735,7 @@ async fn drive_replacement_keeps_the_register_and_files_both_drives_documents() 
             let (_, page) = a.get(&format!("/api/v1/registers?q={q}")).await;
             assert_eq!(page["registers"][0]["id"], id, "{q}");
         }
+        catch_up(&projector, 100, 2).await.expect("projects");
         let (_, read) = a.get(&one).await;
         let (stored, newest): (i64, i64) = sqlx::query_as(
             "SELECT COUNT(*), MAX(received_at) FROM documents \

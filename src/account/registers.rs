@@ -3,7 +3,8 @@
 //! RU fiscal drive replacement, reset a KZ token.
 //!
 //! Every answer carrying a register carries its last document time (`last_document_at`, `null`
-//! with `has_documents: false` when it has sent none), read from the stored documents.
+//! with `has_documents: false` when it has sent none): a KZ register's from the stored documents,
+//! a RU register's from the read models, as fresh as the projector (`store::register_cabinet`).
 //!
 //! A KZ register's token is a shared secret. It appears in exactly two answers, the ones that
 //! issue it (provisioning and token reset), as the `token` field; reads and lists never carry it.

@@ -7,6 +7,12 @@
 //! Facts are read with one indexed lookup per register (its newest document by ФД number, its
 //! newest report), never a scan of the documents table, so an evaluation costs O(registers)
 //! whatever the number of documents. The rules themselves are in `account/alert_rules.rs`.
+//!
+//! A RU drive's newest document and report are looked up in the read models (`doc_index_fn`,
+//! through [`Store::read_pool`]), not in `documents`: ingest writes no index on `documents` by
+//! drive number beyond its idempotency key (migration 0029 says why). They are as fresh as the
+//! projector, seconds behind ingest; a projector that stops shows first as its own SRE alert
+//! (`OfdProjectBehind`), and only after the silence threshold (hours) as register silence.
 
 use sqlx::Row as _;
 
@@ -174,19 +180,23 @@ impl Store {
             };
             if dialect == "ru" {
                 if let Some(fn_number) = &fn_number {
+                    // A drive sends its documents in the order it numbered them: its
+                    // highest-numbered one is its newest (`doc_index_fn`).
                     facts.last_document_ms = sqlx::query_scalar(
-                        "SELECT received_at FROM documents WHERE fn_number = $1 \
+                        "SELECT received_at FROM doc_index WHERE fn_number = $1 \
                          ORDER BY fd_number DESC LIMIT 1",
                     )
                     .bind(fn_number)
-                    .fetch_optional(self.pool())
+                    .fetch_optional(self.read_pool())
                     .await?;
                     let report: Option<(String, Vec<u8>)> = sqlx::query_as(&format!(
-                        "SELECT json, raw FROM documents WHERE fn_number = $1 \
-                         AND form_code IN {DRIVE_REPORT_FORMS} ORDER BY fd_number DESC LIMIT 1"
+                        "SELECT d.json, d.raw FROM doc_index di JOIN documents d \
+                         ON d.id = di.document_id AND d.received_at = di.received_at \
+                         WHERE di.fn_number = $1 AND di.form_code IN {DRIVE_REPORT_FORMS} \
+                         ORDER BY di.fd_number DESC LIMIT 1"
                     ))
                     .bind(fn_number)
-                    .fetch_optional(self.pool())
+                    .fetch_optional(self.read_pool())
                     .await?;
                     let report = report
                         .map(|(json, raw)| super::documents::document_json("ru", json, &raw))

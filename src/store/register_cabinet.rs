@@ -13,9 +13,9 @@
 //! - A RU register's drives are `register_drives` rows; the current drive is also
 //!   `registers.fn_number`. A replaced drive keeps its row with `ended_at`, so ingest still files
 //!   its documents made before the replacement under the same register.
-//! - The last document time is read with one index look-up per drive (`documents_fn`: the
-//!   drive's highest-numbered document; `documents_system_received`), never by scanning
-//!   documents.
+//! - The last document time is read with one index look-up per drive, never by scanning
+//!   documents: a RU drive's highest-numbered document in the read models (`doc_index_fn`, as
+//!   fresh as the projector), a KZ register's newest arrival (`documents_system_received`).
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
@@ -340,7 +340,10 @@ async fn store_version(
 /// The time (UTC ms) the last document of `register` was stored, over all its drives; `None`
 /// when it has sent none. One index look-up per drive: a RU drive's last document is its
 /// highest-numbered one (a drive sends its documents in the order it numbered them), read from
-/// `documents_fn`, which ingest writes anyway.
+/// the read models' `doc_index_fn`, so it lags ingest by the projector's delay (ingest keeps no
+/// drive-number index on `documents`: migration 0029). `conn` is one of [`Store::read_pool`]'s.
+///
+/// [`Store::read_pool`]: super::Store::read_pool
 pub async fn last_document_at(
     conn: &mut AnyConnection,
     register: &Register,
@@ -349,10 +352,10 @@ pub async fn last_document_at(
         Dialect::Ru => {
             sqlx::query_scalar(
                 "SELECT MAX(m) FROM (\
-             SELECT (SELECT received_at FROM documents WHERE fn_number = $1 \
+             SELECT (SELECT received_at FROM doc_index WHERE fn_number = $1 \
                      ORDER BY fd_number DESC LIMIT 1) AS m \
              UNION ALL \
-             SELECT (SELECT d.received_at FROM documents d WHERE d.fn_number = r.fn_number \
+             SELECT (SELECT d.received_at FROM doc_index d WHERE d.fn_number = r.fn_number \
                      ORDER BY d.fd_number DESC LIMIT 1) \
              FROM register_drives r WHERE r.register_id = $2) AS per_drive",
             )
@@ -750,7 +753,7 @@ impl Tenant {
 
     /// The last document time of `register` (see [`last_document_at`]).
     pub async fn last_document_at(&self, register: &Register) -> Result<Option<i64>, StoreError> {
-        let mut conn = self.store.pool().acquire().await?;
+        let mut conn = self.store.read_pool().acquire().await?;
         last_document_at(&mut conn, register).await
     }
 

@@ -1,0 +1,13 @@
+-- `documents_fn` (FN number, ФД number) was the last index on `documents` that put each RU
+-- document at its drive's place, beside the idempotency key (dialect, doc_key): with a thousand
+-- registers sending, two pages of their own per document of a group commit, inside the one
+-- writer every acknowledgement waits for. Paced at 11,620 RU documents/s on two cores, delivery
+-- p99 went from 28-73 ms to 14 ms without it, and each commit took half as long
+-- (benches/README.md, issue 18, nineteenth session).
+--
+-- Its readers, a drive's newest document and newest shift report (the cabinet's last document
+-- time, the client alerts), read the read models' `doc_index_fn` instead
+-- (src/store/register_cabinet.rs, src/store/alert_facts.rs). A document's own key is
+-- "<fn>/<fd>" in `doc_key`, so looking one up by its drive and number still uses the
+-- idempotency key.
+DROP INDEX documents_fn;
