@@ -6,7 +6,8 @@
 //! report that clears the flags resolves them (and the webhook hears it); silence fires after
 //! the threshold and clears when the register is blocked. Another organisation sees none of it.
 //! A second test runs the evaluator as the service does (on its timer) and reads the firing
-//! gauge from the account metrics port.
+//! gauge from the account metrics port. Another counts a register's silence from the last
+//! document of any of its drives, so replacing a drive raises nothing.
 
 mod account_support;
 mod common;
@@ -647,6 +648,70 @@ async fn a_z_report_that_differs_from_its_shift_s_documents_raises_an_alert() {
         );
         assert_eq!(page["alerts"][0]["detail"]["shifts"], json!([1]));
         assert_eq!(page["alerts"][0]["register_id"], register["id"]);
+        account.stop().await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn silence_counts_from_the_last_document_of_any_of_the_register_s_drives() {
+    on_each_backend(|db| async move {
+        let store = db.open().await;
+        let account = Account::start_with(
+            &store,
+            AccountOptions {
+                alert_interval_secs: Some(3600),
+                ..AccountOptions::default()
+            },
+        )
+        .await;
+        let org = account_support::enter_organisation(&account, "7707083893", "ru").await;
+        let owner = account_support::org_client(&account, org, "owner").await;
+        let old_fn = ingest_support::fn_number(978);
+        let register = account_support::provision(&account, "7707083893", Some(&old_fn)).await;
+        let id = register["id"].as_i64().expect("id");
+        // Provisioned ten days ago; its drive's one receipt arrives now.
+        sqlx::query("UPDATE registers SET created_at = created_at - $1 WHERE id = $2")
+            .bind(240 * HOUR_MS)
+            .bind(id)
+            .execute(store.pool())
+            .await
+            .expect("backdated");
+        let server = Server::start(ingest_support::config(&db.url))
+            .await
+            .expect("ingest");
+        deliver(server.local_addr(), &receipt_frame(&old_fn, 1, 5_000, None)).await;
+        server.shutdown().await.expect("ingest stops");
+        let projector = ofd::project::Projector::new(&store);
+        ofd::project::catch_up(&projector, 50, 2)
+            .await
+            .expect("projects");
+
+        // The drive is replaced; the new one has sent nothing yet.
+        let (status, replaced) = owner
+            .post(
+                &format!("/api/v1/registers/{id}/drives"),
+                json!({ "fn_number": ingest_support::fn_number(979) }),
+            )
+            .await;
+        assert_eq!(status, 200, "{replaced}");
+        let now = ofd::clock::unix_millis();
+        let run = evaluate_once(&store, &account.url, now + HOUR_MS)
+            .await
+            .expect("evaluates");
+        assert_eq!(
+            run.raised, 0,
+            "the old drive's receipt is an hour old: {run:?}"
+        );
+
+        // A day on, the silence is counted from that receipt, not from the provisioning.
+        evaluate_once(&store, &account.url, now + 25 * HOUR_MS)
+            .await
+            .expect("evaluates");
+        let (_, page) = owner.get("/api/v1/alerts").await;
+        assert_eq!(kinds(&page), vec![("no_documents".into(), "firing".into())]);
+        assert_eq!(page["alerts"][0]["detail"]["hours_silent"], 25, "{page}");
         account.stop().await;
         store.close().await;
     })

@@ -1,11 +1,11 @@
 //! The facts the client-alert evaluator judges registers by, read from what ingest stored:
-//! each register's newest document, its drive's newest shift or state report (tags 1050–1053,
-//! 1213, 1097, 1098), its KZ shift and last offline period, its paid period, its recent
-//! conflicts and failed signs, the shifts the projector found disagreeing with their Z report;
-//! and the organisations' overdue invoices.
+//! each register's newest document (over all its drives, as the cabinet shows it), its current
+//! drive's newest shift or state report (tags 1050–1053, 1213, 1097, 1098), its KZ shift and
+//! last offline period, its paid period, its recent conflicts and failed signs, the shifts the
+//! projector found disagreeing with their Z report; and the organisations' overdue invoices.
 //!
-//! Facts are read with one indexed lookup per register (its newest document by ФД number, its
-//! newest report), never a scan of the documents table, so an evaluation costs O(registers)
+//! Facts are read with an indexed lookup or two per register (each drive's newest document by
+//! ФД number, the newest report), never a scan of the documents table, so an evaluation costs O(registers)
 //! whatever the number of documents. The rules themselves are in `account/alert_rules.rs`.
 //!
 //! A RU drive's newest document and report are looked up in the read models (`doc_index_fn`,
@@ -16,7 +16,8 @@
 
 use sqlx::Row as _;
 
-use super::{Store, StoreError};
+use super::register_cabinet::last_document_of;
+use super::{Dialect, Store, StoreError};
 
 /// What a RU drive said about itself in its latest shift or state report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -151,9 +152,11 @@ impl Store {
                 events_since_ms,
             )
             .await?;
+        let mut read = self.read_pool().acquire().await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let dialect: String = row.try_get("dialect")?;
+            let id: i64 = row.try_get("id")?;
+            let dialect: Dialect = row.try_get::<String, _>("dialect")?.parse()?;
             let fn_number: Option<String> = row.try_get("fn_number")?;
             let system_id: Option<i64> = row.try_get("system_id")?;
             let status: String = row.try_get("status")?;
@@ -170,25 +173,27 @@ impl Store {
                     .max()
             };
             let mut facts = RegisterFacts {
-                register_id: row.try_get("id")?,
+                register_id: id,
                 in_service: status == "active",
                 created_at_ms: row.try_get("created_at")?,
                 paid_until_ms: row.try_get("paid_until")?,
+                // Over all of a RU register's drives: one just replaced has sent nothing yet.
+                last_document_ms: last_document_of(
+                    &mut read,
+                    id,
+                    dialect,
+                    fn_number.as_deref(),
+                    system_id,
+                )
+                .await?,
                 last_conflict_ms: last_of(&conflicts),
                 last_sign_failure_ms: last_of(&sign_failures),
                 ..RegisterFacts::default()
             };
-            if dialect == "ru" {
+            if dialect == Dialect::Ru {
                 if let Some(fn_number) = &fn_number {
-                    // A drive sends its documents in the order it numbered them: its
-                    // highest-numbered one is its newest (`doc_index_fn`).
-                    facts.last_document_ms = sqlx::query_scalar(
-                        "SELECT received_at FROM doc_index WHERE fn_number = $1 \
-                         ORDER BY fd_number DESC LIMIT 1",
-                    )
-                    .bind(fn_number)
-                    .fetch_optional(self.read_pool())
-                    .await?;
+                    // The current drive's newest report: a drive sends its documents in the
+                    // order it numbered them (`doc_index_fn`).
                     let report: Option<(String, Vec<u8>)> = sqlx::query_as(&format!(
                         "SELECT d.json, d.raw FROM doc_index di JOIN documents d \
                          ON d.id = di.document_id AND d.received_at = di.received_at \
@@ -196,21 +201,14 @@ impl Store {
                          ORDER BY di.fd_number DESC LIMIT 1"
                     ))
                     .bind(fn_number)
-                    .fetch_optional(self.read_pool())
+                    .fetch_optional(&mut *read)
                     .await?;
                     let report = report
                         .map(|(json, raw)| super::documents::document_json("ru", json, &raw))
                         .transpose()?;
                     facts.drive = report.as_deref().and_then(DriveReport::from_fns_json);
                 }
-            } else if let Some(system_id) = system_id {
-                // Any stored document of the register, by `documents_system_received`.
-                facts.last_document_ms = sqlx::query_scalar(
-                    "SELECT MAX(received_at) FROM documents WHERE system_id = $1",
-                )
-                .bind(system_id)
-                .fetch_one(self.pool())
-                .await?;
+            } else if system_id.is_some() {
                 let open: Option<i64> = row.try_get("shift_open")?;
                 if open.unwrap_or(0) != 0 {
                     facts.shift_opened_ms = row.try_get("shift_opened_at")?;
@@ -226,7 +224,7 @@ impl Store {
             )
             .bind(facts.register_id)
             .bind(events_since_ms / 1000)
-            .fetch_all(self.read_pool())
+            .fetch_all(&mut *read)
             .await?;
             out.push((row.try_get("org_id")?, facts));
         }

@@ -348,7 +348,26 @@ pub async fn last_document_at(
     conn: &mut AnyConnection,
     register: &Register,
 ) -> Result<Option<i64>, StoreError> {
-    let at: Option<i64> = match register.dialect {
+    last_document_of(
+        conn,
+        register.id,
+        register.dialect,
+        register.fn_number.as_deref(),
+        register.system_id,
+    )
+    .await
+}
+
+/// [`last_document_at`] of the register `id` with these numbers, for readers that have them
+/// from a query of their own (the alert facts).
+pub(super) async fn last_document_of(
+    conn: &mut AnyConnection,
+    id: i64,
+    dialect: Dialect,
+    fn_number: Option<&str>,
+    system_id: Option<i64>,
+) -> Result<Option<i64>, StoreError> {
+    let at: Option<i64> = match dialect {
         Dialect::Ru => {
             sqlx::query_scalar(
                 "SELECT MAX(m) FROM (\
@@ -359,14 +378,14 @@ pub async fn last_document_at(
                      ORDER BY d.fd_number DESC LIMIT 1) \
              FROM register_drives r WHERE r.register_id = $2) AS per_drive",
             )
-            .bind(register.fn_number.as_deref().unwrap_or_default())
-            .bind(register.id)
+            .bind(fn_number.unwrap_or_default())
+            .bind(id)
             .fetch_one(&mut *conn)
             .await?
         }
         Dialect::Kz => {
             sqlx::query_scalar("SELECT MAX(received_at) FROM documents WHERE system_id = $1")
-                .bind(register.system_id.unwrap_or_default())
+                .bind(system_id.unwrap_or_default())
                 .fetch_one(&mut *conn)
                 .await?
         }
