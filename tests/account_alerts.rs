@@ -27,6 +27,7 @@ use ingest_support::{ack_fields, close_shift_counting, receipt_frame, send_one};
 use ofd::account::alert_evaluator::evaluate_once;
 use ofd::account::AccountOptions;
 use ofd::ingest::Server;
+use ofd::store::Store;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio::sync::{mpsc, Mutex};
@@ -134,6 +135,23 @@ fn kinds(page: &Value) -> Vec<(String, String)> {
     out
 }
 
+/// The account service (its evaluator's timer too slow to run in a test: the test evaluates),
+/// an organisation's owner and their RU register on drive `fn_number`.
+async fn owner_and_ru_register(store: &Store, fn_number: &str) -> (Account, Client, Value) {
+    let account = Account::start_with(
+        store,
+        AccountOptions {
+            alert_interval_secs: Some(3600),
+            ..AccountOptions::default()
+        },
+    )
+    .await;
+    let org = account_support::enter_organisation(&account, "7707083893", "ru").await;
+    let owner = account_support::org_client(&account, org, "owner").await;
+    let register = account_support::provision(&account, "7707083893", Some(fn_number)).await;
+    (account, owner, register)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drive_and_silence_alerts_fire_once_reach_mail_and_webhook_and_resolve() {
     on_each_backend(|db| async move {
@@ -210,7 +228,8 @@ async fn drive_and_silence_alerts_fire_once_reach_mail_and_webhook_and_resolve()
         let oldest = u32::try_from(now / 1000 - 26 * 86_400).expect("fits");
         deliver(ingest, &receipt_frame(&fn_number, 1, 10_000, None)).await;
         deliver(ingest, &close_shift(2, &fn_number, 2, true, 5, oldest)).await;
-        // A drive's newest report and document are the projector's (doc_index).
+        // A drive's newest report and document are the projector's (doc_index). One projector
+        // for the whole test: on SQLite it holds the projection lease.
         let projector = ofd::project::Projector::new(&store);
         ofd::project::catch_up(&projector, 50, 2)
             .await
@@ -605,18 +624,8 @@ async fn a_kz_register_long_offline_and_a_long_shift_fire_and_closing_the_shift_
 async fn a_z_report_that_differs_from_its_shift_s_documents_raises_an_alert() {
     on_each_backend(|db| async move {
         let store = db.open().await;
-        let account = Account::start_with(
-            &store,
-            AccountOptions {
-                alert_interval_secs: Some(3600),
-                ..AccountOptions::default()
-            },
-        )
-        .await;
-        let org = account_support::enter_organisation(&account, "7707083893", "ru").await;
-        let owner = account_support::org_client(&account, org, "owner").await;
         let fn_number = ingest_support::fn_number(977);
-        let register = account_support::provision(&account, "7707083893", Some(&fn_number)).await;
+        let (account, owner, register) = owner_and_ru_register(&store, &fn_number).await;
         let server = Server::start(ingest_support::config(&db.url))
             .await
             .expect("ingest");
@@ -658,18 +667,8 @@ async fn a_z_report_that_differs_from_its_shift_s_documents_raises_an_alert() {
 async fn silence_counts_from_the_last_document_of_any_of_the_register_s_drives() {
     on_each_backend(|db| async move {
         let store = db.open().await;
-        let account = Account::start_with(
-            &store,
-            AccountOptions {
-                alert_interval_secs: Some(3600),
-                ..AccountOptions::default()
-            },
-        )
-        .await;
-        let org = account_support::enter_organisation(&account, "7707083893", "ru").await;
-        let owner = account_support::org_client(&account, org, "owner").await;
         let old_fn = ingest_support::fn_number(978);
-        let register = account_support::provision(&account, "7707083893", Some(&old_fn)).await;
+        let (account, owner, register) = owner_and_ru_register(&store, &old_fn).await;
         let id = register["id"].as_i64().expect("id");
         // Provisioned ten days ago; its drive's one receipt arrives now.
         sqlx::query("UPDATE registers SET created_at = created_at - $1 WHERE id = $2")
